@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+
+export const BN_EPSILON = 1e-5;
+/** PyTorch's convention: moving ← (1 − momentum)·moving + momentum·batch. */
+export const BN_MOMENTUM = 0.1;
+
+export interface SplitBatchNormResult {
+  y: tf.Tensor4D;
+  /** Mean of the group means, per channel: what the moving mean tracks. */
+  batchMean: tf.Tensor1D;
+  /** Mean of the groups' unbiased variances, per channel: what the moving variance tracks. */
+  batchVariance: tf.Tensor1D;
+}
+
+/**
+ * Split batch-norm (the official MoCo CIFAR demo's "SplitBatchNorm"): the batch is cut into `groups`
+ * runs of consecutive samples, and each run is normalised with its own statistics. On one device this
+ * stands in for per-GPU batch-norm, which is what makes shuffling the key batch meaningful: without it
+ * the query and key encoders could "cheat" through shared batch statistics.
+ */
+export function splitBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  groups: number,
+  epsilon = BN_EPSILON,
+): SplitBatchNormResult {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    if (n % groups !== 0) throw new Error(`split batch-norm: batch ${n} is not a multiple of ${groups} groups`);
+    const grouped = x.reshape([groups, n / groups, h, w, c]);
+    const { mean, variance } = tf.moments(grouped, [1, 2, 3], true);
+    const normalised = grouped.sub(mean).mul(tf.rsqrt(variance.add(epsilon))).reshape([n, h, w, c]);
+    const y = normalised.mul(gamma).add(beta) as tf.Tensor4D;
+    const count = (n / groups) * h * w;
+    const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance;
+    return {
+      y,
+      batchMean: mean.mean([0, 1, 2, 3]) as tf.Tensor1D,
+      batchVariance: unbiased.mean([0, 1, 2, 3]) as tf.Tensor1D,
+    };
+  });
+}
+
+/** Inference-mode batch-norm with the moving statistics. */
+export function frozenBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  movingMean: tf.Tensor1D,
+  movingVariance: tf.Tensor1D,
+  epsilon = BN_EPSILON,
+): tf.Tensor4D {
+  return tf.tidy(() => x.sub(movingMean).mul(tf.rsqrt(movingVariance.add(epsilon))).mul(gamma).add(beta) as tf.Tensor4D);
+}

@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs';
+import { BN_MOMENTUM, frozenBatchNorm, splitBatchNorm } from './batchNorm';
+import { Rng } from './random';
+import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
+
+let encoderCount = 0;
+
+export interface EncoderOptions {
+  /** Seeds the initial weights. */
+  seed: number;
+  /** Groups of split batch-norm in training mode (1 = ordinary batch-norm). */
+  bnSplits: number;
+  /** Prefix of the tfjs variable names (they must be unique within the engine). */
+  scope?: string;
+}
+
+/**
+ * A ResNet whose weights live in tfjs variables keyed by layer name, so that the query and the
+ * momentum encoder can be paired parameter by parameter whatever order tfjs keeps them in.
+ */
+export class Encoder {
+  /** Learnable parameters: conv kernels, batch-norm γ/β, dense kernels and biases. */
+  readonly parameters = new Map<string, tf.Variable>();
+  /** Batch-norm moving statistics: updated by forward passes in training mode, never by gradients. */
+  readonly bnStatistics = new Map<string, tf.Variable>();
+  bnSplits: number;
+
+  private readonly prefix: string;
+  private readonly init: Rng;
+  private training = false;
+
+  constructor(
+    readonly arch: Architecture,
+    options: EncoderOptions,
+  ) {
+    this.prefix = `${options.scope ?? 'encoder'}${encoderCount++}`;
+    this.init = new Rng(options.seed);
+    this.bnSplits = options.bnSplits;
+    // Variables are created on first use: one inference pass on a blank image makes them all.
+    tf.tidy(() => {
+      this.forward(tf.zeros([1, 32, 32, 3]), false);
+    });
+  }
+
+  /** Backbone features and head output. In training mode batch-norm uses (split) batch statistics and updates its moving statistics. */
+  forward(images: tf.Tensor4D, training: boolean): ResNetOutputs<tf.Tensor> {
+    this.training = training;
+    return resnet(this.ops, images, this.arch);
+  }
+
+  /** The L2-normalised embedding MoCo compares. */
+  embed(images: tf.Tensor4D, training: boolean): tf.Tensor2D {
+    return tf.tidy(() => l2Normalize(this.forward(images, training).projection as tf.Tensor2D));
+  }
+
+  /** Pooled backbone features in inference mode, L2-normalised (for kNN and probes). */
+  features(images: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => l2Normalize(this.forward(images, false).features as tf.Tensor2D));
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.parameters.values()];
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const v of this.parameters.values()) n += v.size;
+    return n;
+  }
+
+  /** Copies parameters and moving statistics from an encoder of the same architecture. */
+  copyFrom(other: Encoder): void {
+    for (const [own, theirs] of [
+      [this.parameters, other.parameters],
+      [this.bnStatistics, other.bnStatistics],
+    ]) {
+      for (const [name, v] of own) v.assign(theirs.get(name)!);
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.parameters.values()) v.dispose();
+    for (const v of this.bnStatistics.values()) v.dispose();
+    this.parameters.clear();
+    this.bnStatistics.clear();
+  }
+
+  private variable(store: Map<string, tf.Variable>, name: string, trainable: boolean, init: () => tf.Tensor): tf.Variable {
+    let v = store.get(name);
+    if (!v) {
+      v = tf.tidy(() => tf.variable(init(), trainable, `${this.prefix}/${name}`));
+      store.set(name, v);
+    }
+    return v;
+  }
+
+  private readonly ops: LayerOps<tf.Tensor> = {
+    conv: (x, name, filters, kernel, stride) => {
+      const inChannels = x.shape[3]!;
+      // He initialisation over fan-out, as torchvision's ResNet.
+      const std = Math.sqrt(2 / (kernel * kernel * filters));
+      const w = this.variable(this.parameters, `${name}/kernel`, true, () =>
+        tf.randomNormal([kernel, kernel, inChannels, filters], 0, std, 'float32', this.init.seed()),
+      );
+      return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, 'same');
+    },
+    batchNorm: (x, name) => {
+      const c = x.shape[3]!;
+      const gamma = this.variable(this.parameters, `${name}/gamma`, true, () => tf.ones([c])) as tf.Tensor1D;
+      const beta = this.variable(this.parameters, `${name}/beta`, true, () => tf.zeros([c])) as tf.Tensor1D;
+      const movingMean = this.variable(this.bnStatistics, `${name}/moving_mean`, false, () => tf.zeros([c]));
+      const movingVariance = this.variable(this.bnStatistics, `${name}/moving_variance`, false, () => tf.ones([c]));
+      if (!this.training) {
+        return frozenBatchNorm(x as tf.Tensor4D, gamma, beta, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D);
+      }
+      const { y, batchMean, batchVariance } = splitBatchNorm(x as tf.Tensor4D, gamma, beta, this.bnSplits);
+      // Moving statistics are state, not parameters: updated here, outside any gradient.
+      tf.tidy(() => {
+        movingMean.assign(movingMean.mul(1 - BN_MOMENTUM).add(batchMean.mul(BN_MOMENTUM)));
+        movingVariance.assign(movingVariance.mul(1 - BN_MOMENTUM).add(batchVariance.mul(BN_MOMENTUM)));
+      });
+      batchMean.dispose();
+      batchVariance.dispose();
+      return y;
+    },
+    relu: (x) => tf.relu(x),
+    add: (a, b) => tf.add(a, b),
+    globalAvgPool: (x) => tf.mean(x, [1, 2]),
+    dense: (x, name, units) => {
+      const fanIn = x.shape[1]!;
+      const bound = 1 / Math.sqrt(fanIn);
+      const kernel = this.variable(this.parameters, `${name}/kernel`, true, () =>
+        tf.randomUniform([fanIn, units], -bound, bound, 'float32', this.init.seed()),
+      );
+      const bias = this.variable(this.parameters, `${name}/bias`, true, () =>
+        tf.randomUniform([units], -bound, bound, 'float32', this.init.seed()),
+      );
+      return tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias);
+    },
+  };
+}
+
+export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => x.div(tf.norm(x, 'euclidean', 1, true).maximum(1e-12)) as tf.Tensor2D);
+}

@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs';
+import { twoViews } from './augment';
+import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
+import { Encoder } from './encoder';
+import { contrastiveStats, infoNce } from './loss';
+import { momentumUpdate } from './momentum';
+import { KeyQueue } from './queue';
+import { Rng } from './random';
+import { learningRateAt } from './schedule';
+import { SgdMomentum } from './sgd';
+
+export interface StepStats {
+  /** 1-based number of this step. */
+  step: number;
+  /** InfoNCE loss (with the symmetric loss, the mean of its two terms, so that runs compare). */
+  loss: number;
+  /** (K+1)-way contrastive top-1 accuracy. */
+  contrastiveAccuracy: number;
+  meanPositiveSimilarity: number;
+  meanNegativeSimilarity: number;
+  queueFilled: number;
+  queueCapacity: number;
+  /** Mean age, in steps, of the negatives used by this step. */
+  meanKeyAge: number;
+  learningRate: number;
+  momentum: number;
+  temperature: number;
+}
+
+/**
+ * Momentum Contrast (He et al. 2019), one step at a time, in the order of the paper's Algorithm 1:
+ * two augmented views, keys from the momentum encoder without gradient, InfoNCE against the queue,
+ * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys.
+ */
+export class MoCo {
+  readonly encoderQ: Encoder;
+  readonly encoderK: Encoder;
+  readonly queue: KeyQueue;
+  private readonly optimizer: SgdMomentum;
+  private readonly rng: Rng;
+  private readonly live: LiveParams;
+  private steps = 0;
+
+  constructor(readonly config: MocoConfig) {
+    this.rng = new Rng(config.seed);
+    this.encoderQ = new Encoder(config.arch, { seed: this.rng.seed(), bnSplits: config.bnSplits, scope: 'query' });
+    this.encoderK = new Encoder(config.arch, { seed: this.rng.seed(), bnSplits: config.bnSplits, scope: 'key' });
+    this.encoderK.copyFrom(this.encoderQ);
+    this.queue = new KeyQueue(config.queueSize, config.arch.embeddingDim);
+    this.optimizer = new SgdMomentum(config.sgdMomentum, config.weightDecay);
+    this.live = {
+      momentum: config.momentum,
+      queueSize: config.queueSize,
+      temperature: config.temperature,
+      learningRate: config.schedule.baseLr,
+    };
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  get params(): Readonly<LiveParams> {
+    return this.live;
+  }
+
+  /** Changes hyper-parameters from the next step on; the queue is resized at once. */
+  setParams(p: Partial<LiveParams>): void {
+    validateLiveParams(p);
+    Object.assign(this.live, p);
+    if (p.queueSize !== undefined) this.queue.resize(p.queueSize);
+  }
+
+  /** One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. */
+  async step(images: tf.Tensor4D): Promise<StepStats> {
+    const step = ++this.steps;
+    const lr = learningRateAt(step - 1, { ...this.config.schedule, baseLr: this.live.learningRate });
+    const { momentum: m, temperature: T } = this.live;
+    const negatives = this.queue.keys;
+    const emptySlotBias = this.queue.emptySlotBias();
+    const filled = this.queue.filled;
+    const meanKeyAge = this.queue.meanKeyAge(step);
+
+    const [x1, x2] = twoViews(images, this.config.augment, this.rng);
+    // Keys come from the momentum encoder outside any gradient: they are constants for the loss.
+    const k2 = this.keys(x2);
+    const k1 = this.config.symmetric ? this.keys(x1) : null;
+
+    const queryParams = this.encoderQ.trainableVariables();
+    let stats: tf.Tensor1D | undefined;
+    const { value: loss, grads } = tf.variableGrads(() => {
+      const pairs: [tf.Tensor4D, tf.Tensor2D][] = k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
+      const terms = pairs.map(([x, k]) => {
+        const out = infoNce(this.encoderQ.embed(x, true), k, negatives, emptySlotBias, T);
+        const s = contrastiveStats(out, emptySlotBias, filled);
+        return { loss: out.loss, stats: [out.loss, s.top1, s.meanPositive, s.meanNegative] };
+      });
+      // Statistics are averaged over the view orders; the symmetric loss is their sum, as in the demo.
+      stats = tf.keep(tf.stack(terms[0].stats.map((_, i) => tf.addN(terms.map((t) => t.stats[i])).div(terms.length))) as tf.Tensor1D);
+      return tf.addN(terms.map((t) => t.loss)) as tf.Scalar;
+    }, queryParams);
+
+    this.optimizer.applyGradients(new Map(queryParams.map((v) => [v, grads[v.name]])), lr);
+    momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
+    this.queue.enqueue(k2, step);
+    if (k1) this.queue.enqueue(k1, step);
+
+    tf.dispose([x1, x2, k2, loss, grads]);
+    k1?.dispose();
+    const values = await stats!.data();
+    stats!.dispose();
+    return {
+      step,
+      loss: values[0],
+      contrastiveAccuracy: values[1],
+      meanPositiveSimilarity: values[2],
+      meanNegativeSimilarity: values[3],
+      queueFilled: this.queue.filled,
+      queueCapacity: this.queue.capacity,
+      meanKeyAge,
+      learningRate: lr,
+      momentum: m,
+      temperature: T,
+    };
+  }
+
+  /** Momentum-encoder keys, with the batch shuffled before it and unshuffled after (shuffle BN). */
+  private keys(x: tf.Tensor4D): tf.Tensor2D {
+    if (!this.config.shuffleKeys) return this.encoderK.embed(x, true);
+    const perm = this.rng.permutation(x.shape[0]);
+    const inverse = new Int32Array(perm.length);
+    perm.forEach((p, i) => (inverse[p] = i));
+    return tf.tidy(() => tf.gather(this.encoderK.embed(tf.gather(x, perm), true), inverse));
+  }
+
+  dispose(): void {
+    this.encoderQ.dispose();
+    this.encoderK.dispose();
+    this.queue.dispose();
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,17 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * θk ← m·θk + (1 − m)·θq for every learnable parameter, paired by name. Batch-norm moving
+ * statistics are not parameters and are left to each encoder's own forward passes, as in MoCo.
+ */
+export function momentumUpdate(
+  keyParameters: ReadonlyMap<string, tf.Variable>,
+  queryParameters: ReadonlyMap<string, tf.Variable>,
+  m: number,
+): void {
+  for (const [name, thetaK] of keyParameters) {
+    const thetaQ = queryParameters.get(name);
+    if (!thetaQ) throw new Error(`momentum update: query encoder has no parameter ${name}`);
+    tf.tidy(() => thetaK.assign(thetaK.mul(m).add(thetaQ.mul(1 - m))));
+  }
+}

@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Marks an empty slot in `writtenAt`. */
+const EMPTY = -1;
+/** Added to the logit of an empty slot: exp() of it is exactly 0 in float32. */
+const EMPTY_LOGIT = -1e9;
+
+/**
+ * The dictionary of negative keys: a `[capacity, dim]` tensor on the active backend (GPU memory on
+ * WebGPU) used as a ring buffer. The filled slots are always `[0, filled)`: writes go to the
+ * pointer, which only wraps once the queue is full, and a resize re-packs the keys oldest first.
+ * Shapes stay fixed while the capacity does, so GPU programs are compiled once.
+ */
+export class KeyQueue {
+  private keysVar: tf.Variable;
+  /** For each slot, the training step whose keys it holds, or EMPTY. CPU-side bookkeeping only. */
+  private writtenAt: Int32Array;
+  private pointer = 0;
+  private filledSlots = 0;
+  private maskCache: { filled: number; capacity: number; bias: tf.Tensor2D } | null = null;
+
+  constructor(
+    capacity: number,
+    readonly dim: number,
+  ) {
+    checkCapacity(capacity);
+    this.keysVar = tf.tidy(() => tf.variable(tf.zeros([capacity, dim]), false));
+    this.writtenAt = new Int32Array(capacity).fill(EMPTY);
+  }
+
+  get capacity(): number {
+    return this.writtenAt.length;
+  }
+
+  get filled(): number {
+    return this.filledSlots;
+  }
+
+  /** All slots, filled or not (`[capacity, dim]`); pair with `emptySlotBias()`. */
+  get keys(): tf.Tensor2D {
+    return this.keysVar as tf.Tensor2D;
+  }
+
+  /** Writes `keys` ([n, dim]) at the pointer, wrapping around; the oldest keys are overwritten first. */
+  enqueue(keys: tf.Tensor2D, step: number): void {
+    const cap = this.capacity;
+    let n = keys.shape[0];
+    // More keys than slots: only the newest `cap` can stay.
+    const incoming = n > cap ? keys.slice([n - cap, 0], [cap, this.dim]) : keys;
+    n = Math.min(n, cap);
+    const start = this.pointer;
+    const firstRun = Math.min(n, cap - start);
+    const wrapped = n - firstRun;
+    const next = tf.tidy(() => {
+      const parts: tf.Tensor2D[] = [];
+      if (wrapped > 0) parts.push(incoming.slice([firstRun, 0], [wrapped, this.dim]));
+      const keepFrom = wrapped;
+      if (start > keepFrom) parts.push(this.keysVar.slice([keepFrom, 0], [start - keepFrom, this.dim]) as tf.Tensor2D);
+      parts.push(incoming.slice([0, 0], [firstRun, this.dim]));
+      const after = start + firstRun;
+      if (after < cap) parts.push(this.keysVar.slice([after, 0], [cap - after, this.dim]) as tf.Tensor2D);
+      return tf.concat(parts, 0);
+    });
+    if (incoming !== keys) incoming.dispose();
+    this.keysVar.assign(next);
+    next.dispose();
+    for (let i = 0; i < n; i++) this.writtenAt[(start + i) % cap] = step;
+    this.pointer = (start + n) % cap;
+    this.filledSlots = Math.min(cap, this.filledSlots + n);
+  }
+
+  /**
+   * Changes the capacity between steps. Growing keeps every key; shrinking keeps the newest. The
+   * kept keys are re-packed oldest first into `[0, kept)` and the pointer goes after them.
+   */
+  resize(capacity: number): void {
+    checkCapacity(capacity);
+    if (capacity === this.capacity) return;
+    const order = this.slotsOldestFirst();
+    const kept = order.slice(Math.max(0, order.length - capacity));
+    const next = tf.tidy(() => {
+      const parts: tf.Tensor2D[] = [];
+      if (kept.length > 0) parts.push(tf.gather(this.keysVar, tf.tensor1d(kept, 'int32')) as tf.Tensor2D);
+      if (capacity > kept.length) parts.push(tf.zeros([capacity - kept.length, this.dim]));
+      return tf.concat(parts, 0);
+    });
+    this.keysVar.dispose();
+    this.keysVar = tf.variable(next, false);
+    next.dispose();
+    const writtenAt = new Int32Array(capacity).fill(EMPTY);
+    kept.forEach((slot, i) => (writtenAt[i] = this.writtenAt[slot]));
+    this.writtenAt = writtenAt;
+    this.filledSlots = kept.length;
+    this.pointer = kept.length % capacity;
+  }
+
+  /** `[1, capacity]`: 0 for filled slots, a huge negative number for empty ones, added to the negative logits. */
+  emptySlotBias(): tf.Tensor2D {
+    const c = this.maskCache;
+    if (c && c.filled === this.filledSlots && c.capacity === this.capacity) return c.bias;
+    c?.bias.dispose();
+    const bias = tf.tidy(() =>
+      tf.where(tf.range(0, this.capacity).less(this.filledSlots), tf.zeros([this.capacity]), tf.fill([this.capacity], EMPTY_LOGIT)).reshape([1, this.capacity]),
+    ) as tf.Tensor2D;
+    this.maskCache = { filled: this.filledSlots, capacity: this.capacity, bias };
+    return bias;
+  }
+
+  /** Mean age in steps of the keys in the queue at `currentStep` (0 when empty). */
+  meanKeyAge(currentStep: number): number {
+    if (this.filledSlots === 0) return 0;
+    let sum = 0;
+    for (let i = 0; i < this.filledSlots; i++) sum += currentStep - this.writtenAt[i];
+    return sum / this.filledSlots;
+  }
+
+  /** The step that wrote each slot (−1 for empty), for tests and the queue diagram. */
+  slotSteps(): Int32Array {
+    return this.writtenAt.slice();
+  }
+
+  dispose(): void {
+    this.keysVar.dispose();
+    this.maskCache?.bias.dispose();
+    this.maskCache = null;
+  }
+
+  private slotsOldestFirst(): number[] {
+    const cap = this.capacity;
+    const start = this.filledSlots === cap ? this.pointer : 0;
+    return Array.from({ length: this.filledSlots }, (_, i) => (start + i) % cap);
+  }
+}
+
+function checkCapacity(capacity: number): void {
+  if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`queue capacity must be a positive integer, got ${capacity}`);
+}

@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * SGD with momentum and L2 weight decay, in PyTorch's form (the MoCo recipes are tuned for it):
+ * g ← ∇ + λ·θ;  v ← μ·v + g;  θ ← θ − lr·v. The learning rate is an argument of each step so a
+ * schedule or a slider can change it between steps.
+ */
+export class SgdMomentum {
+  private readonly velocity = new Map<tf.Variable, tf.Variable>();
+
+  constructor(
+    readonly momentum = 0.9,
+    readonly weightDecay = 5e-4,
+  ) {}
+
+  applyGradients(grads: ReadonlyMap<tf.Variable, tf.Tensor>, learningRate: number): void {
+    for (const [theta, grad] of grads) {
+      let v = this.velocity.get(theta);
+      if (!v) {
+        v = tf.tidy(() => tf.variable(tf.zerosLike(theta), false));
+        this.velocity.set(theta, v);
+      }
+      const velocity = v;
+      tf.tidy(() => {
+        const g = grad.add(theta.mul(this.weightDecay));
+        const next = velocity.mul(this.momentum).add(g);
+        velocity.assign(next);
+        theta.assign(theta.sub(next.mul(learningRate)));
+      });
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.velocity.values()) v.dispose();
+    this.velocity.clear();
+  }
+}

@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ImageDataset } from '../data/dataset';
+import { BatchSampler } from '../data/sampler';
+import { imagesTensor } from '../data/tensors';
+import type { LiveParams, MocoConfig } from './config';
+import { MoCo, type StepStats } from './moco';
+
+export interface TrainStepStats extends StepStats {
+  epoch: number;
+  imagesSeen: number;
+  /** Wall time of this step, data upload and statistics read-back included. */
+  stepMs: number;
+  imagesPerSecond: number;
+  /** Tensors alive after the step: constant from step to step unless something leaks. */
+  liveTensors: number;
+}
+
+/** MoCo fed from an in-memory dataset: what the Worker and the headless trainer both run. */
+export class Trainer {
+  readonly moco: MoCo;
+  private readonly sampler: BatchSampler;
+
+  constructor(
+    readonly config: MocoConfig,
+    readonly dataset: ImageDataset,
+  ) {
+    this.sampler = new BatchSampler(dataset.size, config.batchSize, config.seed + 1);
+    this.moco = new MoCo(config);
+  }
+
+  get batchesPerEpoch(): number {
+    return this.sampler.batchesPerEpoch;
+  }
+
+  setParams(p: Partial<LiveParams>): void {
+    this.moco.setParams(p);
+  }
+
+  async step(): Promise<TrainStepStats> {
+    const start = performance.now();
+    const images = imagesTensor(this.dataset, this.sampler.next());
+    let stats: StepStats;
+    try {
+      stats = await this.moco.step(images);
+    } finally {
+      images.dispose();
+    }
+    const stepMs = performance.now() - start;
+    return {
+      ...stats,
+      epoch: this.sampler.epoch,
+      imagesSeen: stats.step * this.config.batchSize,
+      stepMs,
+      imagesPerSecond: (this.config.batchSize * 1000) / stepMs,
+      liveTensors: tf.memory().numTensors,
+    };
+  }
+
+  dispose(): void {
+    this.moco.dispose();
+  }
+}
