@@ -145,11 +145,8 @@ function rotateHue(x: tf.Tensor4D, turns: Float32Array): tf.Tensor4D {
     [0.596, -0.274, -0.322],
     [0.211, -0.523, 0.312],
   ];
-  const toRgb = [
-    [1, 0.956, 0.621],
-    [1, -0.272, -0.647],
-    [1, -1.106, 1.703],
-  ];
+  // The exact inverse, so that a rotation by 0 is the identity to float precision.
+  const toRgb = inverse3(toYiq);
   const matrices = new Float32Array(9 * n);
   for (let i = 0; i < n; i++) {
     const c = Math.cos(2 * Math.PI * turns[i]);
@@ -164,6 +161,16 @@ function rotateHue(x: tf.Tensor4D, turns: Float32Array): tf.Tensor4D {
     for (let r = 0; r < 3; r++) for (let col = 0; col < 3; col++) matrices[9 * i + 3 * r + col] = m[col][r];
   }
   return tf.matMul(x.reshape([n, h * w, 3]), tf.tensor3d(matrices, [n, 3, 3])).reshape([n, h, w, 3]);
+}
+
+function inverse3(m: number[][]): number[][] {
+  const [[a, b, c], [d, e, f], [g, h, i]] = m;
+  const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+  return [
+    [(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
+    [(f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det],
+    [(d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det],
+  ];
 }
 
 function matMul3(a: number[][], b: number[][]): number[][] {

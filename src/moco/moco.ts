@@ -8,6 +8,7 @@ import { KeyQueue } from './queue';
 import { Rng } from './random';
 import { learningRateAt } from './schedule';
 import { SgdMomentum } from './sgd';
+import { encodeShuffled } from './shuffle';
 
 export interface StepStats {
   /** 1-based number of this step. */
@@ -124,13 +125,10 @@ export class MoCo {
     };
   }
 
-  /** Momentum-encoder keys, with the batch shuffled before it and unshuffled after (shuffle BN). */
+  /** Momentum-encoder keys, the batch shuffled before it and unshuffled after (shuffle BN). */
   private keys(x: tf.Tensor4D): tf.Tensor2D {
-    if (!this.config.shuffleKeys) return this.encoderK.embed(x, true);
-    const perm = this.rng.permutation(x.shape[0]);
-    const inverse = new Int32Array(perm.length);
-    perm.forEach((p, i) => (inverse[p] = i));
-    return tf.tidy(() => tf.gather(this.encoderK.embed(tf.gather(x, perm), true), inverse));
+    const encode = (images: tf.Tensor4D) => this.encoderK.embed(images, true);
+    return this.config.shuffleKeys ? encodeShuffled(x, this.rng.permutation(x.shape[0]), encode) : encode(x);
   }
 
   dispose(): void {

@@ -1,0 +1,161 @@
+/**
+ * The one typed boundary between the page and the training Worker (comlink, after Squoosh's
+ * worker-bridge). The page calls `TrainingApi`'s methods; the Worker answers each call and pushes
+ * batched statistics through the callback given to `init`, a few times per second at most.
+ *
+ * This module holds types and plain constants only: the page imports it without pulling tfjs in.
+ */
+import type { LiveParams, MocoVersion } from '../moco/config';
+import type { PresetName } from '../moco/resnet';
+
+export type BackendName = 'webgpu' | 'webgl' | 'cpu';
+
+export interface BackendInfo {
+  /** The tfjs backend that runs the training. */
+  backend: BackendName;
+  /** Why a backend earlier in the order (WebGPU, then WebGL) is not used; null when WebGPU runs. */
+  fallbackReason: string | null;
+  /** GPU adapter description when known, e.g. "google swiftshader". */
+  adapter: string | null;
+}
+
+export type DatasetName = 'synthetic';
+
+/** Everything that needs a fresh model: changing one of these means a reset. */
+export interface TrainingSetup {
+  version: MocoVersion;
+  preset: PresetName;
+  batchSize: number;
+  dataset: DatasetName;
+  /** Training images to generate for the built-in dataset. */
+  datasetSize: number;
+  /** Stop after this many steps; 0 trains until paused. With MoCo v2 the cosine rate reaches 0 here. */
+  stepBudget: number;
+  seed: number;
+  /** Initial values of the live parameters. */
+  params: LiveParams;
+}
+
+export interface ModelInfo {
+  parameterCount: number;
+  batchesPerEpoch: number;
+  datasetName: string;
+  datasetSize: number;
+  /** Milliseconds spent generating the dataset and building the model. */
+  setupMs: number;
+}
+
+export type RunState = 'idle' | 'running' | 'paused' | 'finished' | 'error';
+
+export interface RunStatus {
+  state: RunState;
+  /** Increases on every configure/reset: statistics of an older run must be dropped. */
+  runId: number;
+  /** Steps done in this run. */
+  step: number;
+  /** Time spent training in this run (pauses excluded). */
+  elapsedMs: number;
+  stepBudget: number;
+  error: string | null;
+}
+
+/** Per-step statistics, one column each in a `StatsBatch`. */
+export const STAT_FIELDS = [
+  'step',
+  'epoch',
+  'imagesSeen',
+  'loss',
+  'contrastiveAccuracy',
+  'meanPositiveSimilarity',
+  'meanNegativeSimilarity',
+  'queueFilled',
+  'queueCapacity',
+  'meanKeyAge',
+  'learningRate',
+  'momentum',
+  'temperature',
+  'stepMs',
+  'imagesPerSecond',
+  'liveTensors',
+  'elapsedMs',
+] as const;
+
+export type StatField = (typeof STAT_FIELDS)[number];
+export type StepRecord = Record<StatField, number>;
+
+/** A change of live parameters, in force from step `fromStep` on. */
+export interface ParamChange {
+  runId: number;
+  fromStep: number;
+  params: Partial<LiveParams>;
+}
+
+/** The queue as the diagram draws it: a ring of segments, in slot order. */
+export interface QueueSnapshot {
+  capacity: number;
+  filled: number;
+  /** Per segment: fraction of its slots that hold a key (0..1). */
+  segmentFill: Float32Array;
+  /** Per segment: mean age in steps of its keys, −1 when it holds none. */
+  segmentAge: Float32Array;
+  /** Segment that the next keys go to. */
+  writeSegment: number;
+}
+
+/** What the Worker pushes to the page: the steps since the last batch, as columns, plus the current state. */
+export interface StatsBatch {
+  status: RunStatus;
+  /** Number of steps in `columns` (possibly 0: a batch may only carry a state change). */
+  count: number;
+  columns: Record<StatField, Float64Array>;
+  /** Parameter changes applied since the last batch. */
+  paramChanges: ParamChange[];
+  queue: QueueSnapshot;
+  params: LiveParams;
+}
+
+export type EncoderName = 'query' | 'key';
+
+/** The files of one encoder in TensorFlow.js's layers format. */
+export interface ExportedModel {
+  /** File names: model.json / weights.bin for the query encoder, key-model.json / key-weights.bin for the key encoder. */
+  jsonName: string;
+  weightsName: string;
+  /** `model.json` text; its manifest points at `weightsName`. */
+  modelJson: string;
+  weights: ArrayBuffer;
+}
+
+export interface InitOptions {
+  /** Try only these backends, in order (default webgpu, webgl, cpu). */
+  backends?: BackendName[];
+}
+
+export interface TrainingApi {
+  /** Picks the backend and registers the statistics callback (a comlink proxy). Call once, first. */
+  init(onStats: (batch: StatsBatch) => void, options?: InitOptions): Promise<BackendInfo>;
+  /** Builds the dataset and a fresh model (pausing and discarding the current run). */
+  configure(setup: TrainingSetup): Promise<ModelInfo>;
+  /** Trains until paused (or until the step budget is reached). */
+  start(): Promise<void>;
+  /** Resolves once the step in flight has finished and its statistics are sent. */
+  pause(): Promise<void>;
+  /** One step while paused; returns its statistics. */
+  step(): Promise<StepRecord>;
+  /** A fresh model with the current setup and parameters. */
+  reset(): Promise<ModelInfo>;
+  /** Applies from the next step, without restarting; resolves with the change as recorded. */
+  setParams(params: Partial<LiveParams>): Promise<ParamChange>;
+  /** The query encoder (and optionally the momentum encoder) in the layers format; buffers are transferred. */
+  exportWeights(options: { includeKey: boolean }): Promise<ExportedModel[]>;
+  /**
+   * The L2-normalised embedding (inference mode) of `images` (`[n, 32, 32, 3]` in [0, 1], flat),
+   * `[n, dim]` flat: what a downloaded model gives after L2 normalisation.
+   */
+  embed(images: Float32Array, which: EncoderName): Promise<Float32Array>;
+}
+
+export const MAX_QUEUE_SIZE = 65_536;
+export const QUEUE_RING_SEGMENTS = 96;
+/** Batches go out at most this often while training. */
+export const STATS_INTERVAL_MS = 250;

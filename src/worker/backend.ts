@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { useCustomKernels } from '../kernels/registry';
+import type { BackendInfo, BackendName } from './api';
+
+export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'cpu'];
+
+const LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' };
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string };
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
+}
+
+/** The WebGPU entry point of the current global scope (window or worker), if any. */
+function navigatorGpu(): GpuLike | undefined {
+  const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
+  return nav?.gpu;
+}
+
+/** Why WebGPU cannot run here, or null with the adapter's description when it can. */
+async function probeWebGpu(): Promise<{ reason: string | null; adapter: string | null }> {
+  const gpu = navigatorGpu();
+  if (!gpu) return { reason: 'navigator.gpu is missing (this browser or context has no WebGPU)', adapter: null };
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return { reason: `requestAdapter failed: ${errorMessage(e)}`, adapter: null };
+  }
+  if (!adapter) return { reason: 'no adapter (navigator.gpu.requestAdapter() returned null)', adapter: null };
+  const info = adapter.info;
+  const description = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : '';
+  return { reason: null, adapter: description || null };
+}
+
+/** Sets `name` as the tfjs backend and checks that it really computes; throws with the reason if not. */
+async function tryBackend(name: BackendName): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (e) {
+    throw new Error(`the backend failed to start: ${errorMessage(e)}`);
+  }
+  if (!ok) throw new Error('the backend failed to start');
+  await tf.ready();
+  // Some failures only show on first use (a lost device, a shader that does not compile).
+  const probe = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)));
+  try {
+    const values = await probe.data();
+    if (values[0] !== 2 || values[1] !== 3) throw new Error(`a test computation gave ${Array.from(values).join(', ')}`);
+  } finally {
+    probe.dispose();
+  }
+}
+
+/**
+ * WebGPU first; if it is missing or fails to start, WebGL, then the CPU. The reason for each
+ * backend skipped is kept, so the page can say why it runs on a fallback.
+ */
+export async function selectBackend(order: readonly BackendName[] = BACKEND_ORDER): Promise<BackendInfo> {
+  const reasons: string[] = [];
+  let adapter: string | null = null;
+  for (const name of order) {
+    try {
+      if (name === 'webgpu') {
+        const probe = await probeWebGpu();
+        if (probe.reason) throw new Error(probe.reason);
+        adapter = probe.adapter;
+      }
+      await tryBackend(name);
+      // The CPU backend advises installing tfjs-node on first use: irrelevant in a browser.
+      if (name === 'cpu') Object.assign(tf.backend(), { firstUse: false });
+      useCustomKernels(true);
+      return { backend: name, fallbackReason: reasons.length ? reasons.join('; ') : null, adapter: name === 'webgpu' ? adapter : null };
+    } catch (e) {
+      reasons.push(`${LABELS[name]} unavailable: ${errorMessage(e)}`);
+    }
+  }
+  throw new Error(`no tfjs backend could start (${reasons.join('; ')})`);
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

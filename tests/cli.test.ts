@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadLayersModelFiles } from '../src/io/layersModel';
+import { REPO_ROOT, useCpuBackend } from './helpers';
+
+const run = promisify(execFile);
+
+/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
+const SWIFTSHADER_ENV = {
+  LD_LIBRARY_PATH: '/usr/lib/chromium',
+  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
+};
+
+async function train(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      timeout: 240_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** The progress rows: step, epoch, loss, accuracy %, pos-sim, neg-sim, filled/capacity, lr, img/s. */
+function rows(stdout: string) {
+  return stdout
+    .split('\n')
+    .filter((l) => /^\s+\d+\s/.test(l))
+    .map((l) => {
+      const f = l.trim().split(/\s+/);
+      const [filled, capacity] = f[6].split('/').map(Number);
+      return { step: Number(f[0]), loss: Number(f[2]), accuracy: parseFloat(f[3]), filled, capacity, imagesPerSecond: Number(f[8]) };
+    });
+}
+
+beforeAll(useCpuBackend);
+
+describe('npm run train', () => {
+  it('rejects bad options with a clear message and the usage', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--backend', 'tpu'], /--backend must be cpu or webgpu, got 'tpu'/],
+      [['--preset', 'resnet9'], /--preset must be one of tiny, resnet8/],
+      [['--steps=0'], /--steps must be an integer ≥ 1, got '0'/],
+      [['--batch', '2.5'], /--batch must be an integer ≥ 2/],
+      [['--momentum', 'high'], /--momentum must be a number/],
+      [['--momentum', '1.5'], /momentum must be in \[0, 1\]/],
+      [['--batch', '12', '--bn-splits', '5'], /batch-norm splits \(5\) must divide the batch size \(12\)/],
+      [['--frobnicate'], /Unknown option '--frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await train(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/usage: npm run train/);
+    }
+  }, 120_000);
+
+  it('trains on the CPU backend, printing a progress line per --log-every steps, and saves loadable weights', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moco-cli-'));
+    const r = await train(['--preset', 'tiny', '--batch', '16', '--queue', '40', '--steps', '4', '--log-every', '2', '--train-size', '64', '--save', dir, '--save-key']);
+    expect(r.code, r.stderr).toBe(0);
+    const progress = rows(r.stdout);
+    expect(progress.map((p) => p.step)).toEqual([2, 4]);
+    expect(progress.map((p) => p.filled)).toEqual([32, 40]);
+    for (const p of progress) {
+      expect(Number.isFinite(p.loss)).toBe(true);
+      expect(p.loss).toBeGreaterThan(0);
+      expect(p.imagesPerSecond).toBeGreaterThan(0);
+      expect(p.capacity).toBe(40);
+    }
+    for (const sub of ['', 'key']) {
+      expect(existsSync(join(dir, sub, 'model.json'))).toBe(true);
+      const model = await loadLayersModelFiles({
+        modelJson: readFileSync(join(dir, sub, 'model.json'), 'utf8'),
+        weights: new Uint8Array(readFileSync(join(dir, sub, 'weights.bin'))).buffer,
+      });
+      expect(model.outputs[0].shape).toEqual([null, 128]);
+      const y = model.predict(tf.zeros([1, 32, 32, 3])) as tf.Tensor;
+      expect(Number.isFinite(y.sum().dataSync()[0])).toBe(true);
+    }
+  }, 240_000);
+
+  it('trains on the webgpu backend through Dawn (SwiftShader when there is no GPU)', async () => {
+    expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
+    const r = await train(['--backend', 'webgpu', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--train-size', '32'], SWIFTSHADER_ENV);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/backend webgpu/);
+    const progress = rows(r.stdout);
+    expect(progress.map((p) => [p.step, p.filled])).toEqual([
+      [1, 8],
+      [2, 16],
+      [3, 16],
+    ]);
+    expect(progress[0].loss).toBe(0);
+    for (const p of progress.slice(1)) expect(p.loss).toBeGreaterThan(0.5);
+  }, 240_000);
+});

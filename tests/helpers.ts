@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { useCustomKernels } from '../src/kernels/registry';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The team's shared, read-only material sits beside the checkout. */
+export const SHARED = resolve(REPO_ROOT, '../shared');
+
+export async function useCpuBackend(): Promise<void> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+  Object.assign(tf.backend(), { firstUse: false });
+  useCustomKernels(true);
+}
+
+type Matrix = number[][];
+export interface Golden {
+  info_nce: { q: Matrix; k: Matrix; queue: Matrix; T: number; logits: Matrix; loss: number; grad_q: Matrix; contrastive_top1: number; mean_pos_sim: number; mean_neg_sim: number };
+  info_nce_partial_queue: { filled: number; loss: number; grad_q: Matrix };
+  momentum_update: { theta_q: Matrix; theta_k: Matrix; cases: { m: number; result: Matrix }[] };
+  split_batch_norm: { x_nhwc: number[][][][]; gamma: number[]; beta: number[]; groups: number; eps: number; y_nhwc: number[][][][] };
+  weighted_knn: { bank: Matrix; bank_labels: number[]; queries: Matrix; k: number; t: number; classes: number; votes: Matrix; pred: number[] };
+  cosine_schedule: { base_lr: number; warmup_steps: number; total_steps: number; lr: number[] };
+}
+
+export function loadGolden(): Golden {
+  return JSON.parse(readFileSync(resolve(SHARED, 'golden/moco_golden.json'), 'utf8')) as Golden;
+}
+
+/** Largest |a − b| relative to the largest |b| (1e-30 floor), over flattened arrays. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
+  let diff = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < actual.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+export function flat(x: unknown): number[] {
+  return (x as unknown[]).flat(Infinity as 1) as number[];
+}

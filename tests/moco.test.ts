@@ -1,0 +1,190 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateSynthetic } from '../src/data/synthetic';
+import { imagesTensor } from '../src/data/tensors';
+import { mocoConfig } from '../src/moco/config';
+import { Encoder } from '../src/moco/encoder';
+import { MoCo } from '../src/moco/moco';
+import { PRESETS } from '../src/moco/resnet';
+import { Rng } from '../src/moco/random';
+import { encodeShuffled } from '../src/moco/shuffle';
+import { Trainer } from '../src/moco/trainer';
+import { relativeError, useCpuBackend } from './helpers';
+
+beforeAll(useCpuBackend);
+
+const tiny = (overrides: Parameters<typeof mocoConfig>[2] = {}) =>
+  mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2, ...overrides });
+
+function snapshot(params: ReadonlyMap<string, tf.Variable>): Map<string, Float32Array> {
+  return new Map([...params].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+}
+
+describe('encoder', () => {
+  it('maps 32×32 images to L2-normalised 128-d embeddings, with the presets of the issue', () => {
+    const enc = new Encoder({ ...PRESETS.resnet18, head: 'mlp', embeddingDim: 128 }, { seed: 1, bnSplits: 1 });
+    // ResNet-18 for CIFAR: 11.2 M backbone parameters, plus a 512×512 and a 512×128 layer.
+    expect(enc.parameterCount()).toBe(11_168_832 + 512 * 512 + 512 + 512 * 128 + 128);
+    enc.dispose();
+    const small = new Encoder({ ...PRESETS.tiny, head: 'linear', embeddingDim: 128 }, { seed: 1, bnSplits: 1 });
+    const z = small.embed(tf.randomUniform([3, 32, 32, 3]), false);
+    expect(z.shape).toEqual([3, 128]);
+    const norms = tf.norm(z, 'euclidean', 1).dataSync();
+    for (const n of norms) expect(n).toBeCloseTo(1, 5);
+    small.dispose();
+  });
+
+  it('starts from the same weights for the same seed', () => {
+    const a = new Encoder({ ...PRESETS.tiny, head: 'mlp', embeddingDim: 128 }, { seed: 4, bnSplits: 1 });
+    const b = new Encoder({ ...PRESETS.tiny, head: 'mlp', embeddingDim: 128 }, { seed: 4, bnSplits: 1 });
+    for (const [name, v] of a.parameters) expect(Array.from(v.dataSync())).toEqual(Array.from(b.parameters.get(name)!.dataSync()));
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('shuffle BN', () => {
+  it('shuffle then unshuffle restores the order of the batch', async () => {
+    const x = tf.randomUniform([8, 32, 32, 3]) as tf.Tensor4D;
+    const perSample = (images: tf.Tensor4D) => images.mean([1, 2]) as tf.Tensor2D;
+    const perm = new Rng(3).permutation(8);
+    expect(Array.from(perm)).not.toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const shuffled = encodeShuffled(x, perm, perSample);
+    expect(Array.from(await shuffled.data())).toEqual(Array.from(await perSample(x).data()));
+  });
+
+  it('changes the keys under split batch-norm, since each group now holds other images', async () => {
+    const enc = new Encoder({ ...PRESETS.tiny, head: 'mlp', embeddingDim: 128 }, { seed: 2, bnSplits: 4 });
+    const x = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const plain = await enc.embed(x, true).data();
+    const shuffled = await encodeShuffled(x, new Rng(3).permutation(8), (im) => enc.embed(im, true)).data();
+    expect(relativeError(shuffled, plain)).toBeGreaterThan(1e-3);
+    // With one group, batch-norm does not care about order: the keys come back exactly.
+    enc.bnSplits = 1;
+    const one = await enc.embed(x, true).data();
+    const oneShuffled = await encodeShuffled(x, new Rng(3).permutation(8), (im) => enc.embed(im, true)).data();
+    expect(relativeError(oneShuffled, one)).toBeLessThan(1e-5);
+    enc.dispose();
+  });
+});
+
+describe('a MoCo training step', () => {
+  it('changes the query encoder by SGD and moves the key encoder by θk ← m·θk + (1−m)·θq', async () => {
+    const moco = new MoCo(tiny({ momentum: 0.9, schedule: { baseLr: 0.5 } }));
+    const q0 = snapshot(moco.encoderQ.parameters);
+    const k0 = snapshot(moco.encoderK.parameters);
+    // The momentum encoder starts as a copy of the query encoder.
+    for (const [name, v] of q0) expect(Array.from(k0.get(name)!)).toEqual(Array.from(v));
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    await moco.step(images); // fills the queue: the first step has no negatives
+    const q1 = snapshot(moco.encoderQ.parameters);
+    const k1 = snapshot(moco.encoderK.parameters);
+    await moco.step(images);
+    const q2 = snapshot(moco.encoderQ.parameters);
+    const k2 = snapshot(moco.encoderK.parameters);
+    let changed = 0;
+    for (const [name, after] of q2) {
+      if (relativeError(after, q1.get(name)!) > 1e-4) changed++;
+      const expected = k1.get(name)!.map((k, i) => 0.9 * k + 0.1 * after[i]);
+      expect(relativeError(k2.get(name)!, expected)).toBeLessThan(1e-5);
+    }
+    // Every conv kernel, γ/β and dense weight gets a gradient.
+    expect(changed).toBe(q2.size);
+    moco.dispose();
+  });
+
+  it('leaves the key encoder alone at m = 1 and copies the query encoder at m = 0', async () => {
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const frozen = new MoCo(tiny({ momentum: 1 }));
+    const before = snapshot(frozen.encoderK.parameters);
+    await frozen.step(images);
+    await frozen.step(images);
+    for (const [name, v] of snapshot(frozen.encoderK.parameters)) expect(Array.from(v)).toEqual(Array.from(before.get(name)!));
+    frozen.dispose();
+
+    const copy = new MoCo(tiny({ momentum: 0 }));
+    await copy.step(images);
+    const q = snapshot(copy.encoderQ.parameters);
+    for (const [name, v] of snapshot(copy.encoderK.parameters)) expect(Array.from(v)).toEqual(Array.from(q.get(name)!));
+    copy.dispose();
+  });
+
+  it('reports loss 0 and accuracy 1 while the queue is empty, then the loss against the negatives and the queue statistics', async () => {
+    const moco = new MoCo(tiny({ queueSize: 20 }));
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const s1 = await moco.step(images);
+    expect(s1.loss).toBe(0); // a 1-way softmax
+    expect(s1.contrastiveAccuracy).toBe(1);
+    expect(s1.queueFilled).toBe(8);
+    const s2 = await moco.step(images);
+    expect(s2.loss).toBeGreaterThan(0.5);
+    expect(s2.loss).toBeLessThan(40);
+    expect(s2.meanKeyAge).toBe(1);
+    expect(s2.queueFilled).toBe(16);
+    const s3 = await moco.step(images);
+    expect(s3.queueFilled).toBe(20);
+    expect(s3.queueCapacity).toBe(20);
+    expect(s3.meanKeyAge).toBe(1.5);
+    for (const s of [s2, s3]) {
+      expect(s.meanPositiveSimilarity).toBeGreaterThan(-1);
+      expect(s.meanPositiveSimilarity).toBeLessThanOrEqual(1);
+      expect(Math.abs(s.meanNegativeSimilarity)).toBeLessThanOrEqual(1);
+    }
+    moco.dispose();
+  });
+
+  it('applies new momentum, queue size, temperature and learning rate from the next step', async () => {
+    const moco = new MoCo(tiny());
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    await moco.step(images);
+    await moco.step(images);
+    moco.setParams({ momentum: 0.5, queueSize: 12, temperature: 0.5, learningRate: 0.01 });
+    expect(moco.queue.capacity).toBe(12);
+    expect(moco.queue.filled).toBe(12);
+    const s = await moco.step(images);
+    expect([s.momentum, s.queueCapacity, s.temperature, s.learningRate]).toEqual([0.5, 12, 0.5, 0.01]);
+    expect(() => moco.setParams({ momentum: 1.5 })).toThrow(/momentum/);
+    expect(() => moco.setParams({ temperature: 0 })).toThrow(/temperature/);
+    moco.dispose();
+  });
+
+  it('with the symmetric loss enqueues the keys of both views', async () => {
+    const moco = new MoCo(tiny({ symmetric: true, queueSize: 64 }));
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    await moco.step(images);
+    const s = await moco.step(images);
+    expect(s.queueFilled).toBe(32);
+    expect(Number.isFinite(s.loss)).toBe(true);
+    moco.dispose();
+  });
+});
+
+describe('training end to end', () => {
+  it('runs steps on the built-in data with a finite loss and a constant number of live tensors', async () => {
+    const ds = generateSynthetic({ size: 64, seed: 1 });
+    const trainer = new Trainer(tiny({ queueSize: 24 }), ds);
+    const live: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = await trainer.step();
+      expect(Number.isFinite(s.loss)).toBe(true);
+      expect(s.imagesSeen).toBe(8 * (i + 1));
+      expect(s.epoch).toBeCloseTo((8 * (i + 1)) / 64, 6);
+      live.push(s.liveTensors);
+    }
+    // The queue's empty-slot mask is rebuilt while it fills (steps 1–3), then nothing changes.
+    expect(new Set(live.slice(2)).size).toBe(1);
+    trainer.dispose();
+  });
+
+  it('learns: on a fixed batch the contrastive loss falls over a few steps', async () => {
+    const ds = generateSynthetic({ size: 16, seed: 2 });
+    const moco = new MoCo(tiny({ batchSize: 16, queueSize: 48, bnSplits: 2, schedule: { baseLr: 0.3 }, seed: 3 }));
+    const images = imagesTensor(ds, Array.from({ length: 16 }, (_, i) => i));
+    const losses: number[] = [];
+    for (let i = 0; i < 12; i++) losses.push((await moco.step(images)).loss);
+    const early = (losses[3] + losses[4] + losses[5]) / 3;
+    const late = (losses[9] + losses[10] + losses[11]) / 3;
+    expect(late).toBeLessThan(early);
+    moco.dispose();
+  });
+});
