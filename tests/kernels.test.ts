@@ -17,7 +17,8 @@ describe('custom CPU kernels', () => {
     expect(customKernelNames('cpu')).toContain('Conv2DBackpropFilter');
   });
 
-  const shapes: [string, number[], [number, number, number, number], number, 'same' | 'valid'][] = [
+  type Shape4 = [number, number, number, number];
+  const shapes: [string, Shape4, Shape4, number, 'same' | 'valid'][] = [
     ['3×3 stride 1', [4, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
     ['3×3 stride 2, odd padding', [3, 9, 7, 4], [3, 3, 4, 6], 2, 'same'],
     ['1×1 stride 2 shortcut', [2, 8, 8, 4], [1, 1, 4, 8], 2, 'same'],

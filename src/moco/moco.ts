@@ -10,6 +10,9 @@ import { learningRateAt } from './schedule';
 import { SgdMomentum } from './sgd';
 import { encodeShuffled } from './shuffle';
 
+/** A view of the batch for the query encoder and the keys it is contrasted with. */
+type QueryKeyPair = [tf.Tensor4D, tf.Tensor2D];
+
 export interface StepStats {
   /** 1-based number of this step. */
   step: number;
@@ -77,45 +80,35 @@ export class MoCo {
     const step = ++this.steps;
     const lr = learningRateAt(step - 1, { ...this.config.schedule, baseLr: this.live.learningRate });
     const { momentum: m, temperature: T } = this.live;
-    const negatives = this.queue.keys;
-    const emptySlotBias = this.queue.emptySlotBias();
-    const filled = this.queue.filled;
     const meanKeyAge = this.queue.meanKeyAge(step);
 
+    // Two random views of every image: one for the query, one for its positive key.
     const [x1, x2] = twoViews(images, this.config.augment, this.rng);
-    // Keys come from the momentum encoder outside any gradient: they are constants for the loss.
+    // Keys from the momentum encoder, outside any gradient: constants for the loss.
     const k2 = this.keys(x2);
     const k1 = this.config.symmetric ? this.keys(x1) : null;
+    const pairs: QueryKeyPair[] = k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
 
-    const queryParams = this.encoderQ.trainableVariables();
-    let stats: tf.Tensor1D | undefined;
-    const { value: loss, grads } = tf.variableGrads(() => {
-      const pairs: [tf.Tensor4D, tf.Tensor2D][] = k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
-      const terms = pairs.map(([x, k]) => {
-        const out = infoNce(this.encoderQ.embed(x, true), k, negatives, emptySlotBias, T);
-        const s = contrastiveStats(out, emptySlotBias, filled);
-        return { loss: out.loss, stats: [out.loss, s.top1, s.meanPositive, s.meanNegative] };
-      });
-      // Statistics are averaged over the view orders; the symmetric loss is their sum, as in the demo.
-      stats = tf.keep(tf.stack(terms[0].stats.map((_, i) => tf.addN(terms.map((t) => t.stats[i])).div(terms.length))) as tf.Tensor1D);
-      return tf.addN(terms.map((t) => t.loss)) as tf.Scalar;
-    }, queryParams);
-
-    this.optimizer.applyGradients(new Map(queryParams.map((v) => [v, grads[v.name]])), lr);
+    // InfoNCE against the queue; SGD on the query encoder.
+    const { grads, stats } = this.lossGradients(pairs, T);
+    this.optimizer.applyGradients(grads, lr);
+    tf.dispose([...grads.values()]);
+    // The key encoder follows the query encoder slowly.
     momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
+    // This step's keys become the newest negatives.
     this.queue.enqueue(k2, step);
     if (k1) this.queue.enqueue(k1, step);
-
-    tf.dispose([x1, x2, k2, loss, grads]);
+    tf.dispose([x1, x2, k2]);
     k1?.dispose();
-    const values = await stats!.data();
-    stats!.dispose();
+
+    const [loss, top1, meanPositive, meanNegative] = await stats.data();
+    stats.dispose();
     return {
       step,
-      loss: values[0],
-      contrastiveAccuracy: values[1],
-      meanPositiveSimilarity: values[2],
-      meanNegativeSimilarity: values[3],
+      loss,
+      contrastiveAccuracy: top1,
+      meanPositiveSimilarity: meanPositive,
+      meanNegativeSimilarity: meanNegative,
       queueFilled: this.queue.filled,
       queueCapacity: this.queue.capacity,
       meanKeyAge,
@@ -123,6 +116,31 @@ export class MoCo {
       momentum: m,
       temperature: T,
     };
+  }
+
+  /**
+   * Gradients of the InfoNCE loss (summed over the view orders, as in the symmetric demo) with
+   * respect to the query encoder, and the step's statistics averaged over the view orders:
+   * [loss, contrastive top-1, mean positive, mean negative similarity].
+   */
+  private lossGradients(pairs: QueryKeyPair[], temperature: number): { grads: Map<tf.Variable, tf.Tensor>; stats: tf.Tensor1D } {
+    const negatives = this.queue.keys;
+    const emptySlotBias = this.queue.emptySlotBias();
+    const filled = this.queue.filled;
+    const queryParams = this.encoderQ.trainableVariables();
+    let stats: tf.Tensor1D | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const terms = pairs.map(([x, k]) => {
+        const out = infoNce(this.encoderQ.embed(x, true), k, negatives, emptySlotBias, temperature);
+        const s = contrastiveStats(out, emptySlotBias, filled);
+        return [out.loss, s.top1, s.meanPositive, s.meanNegative];
+      });
+      const mean = (i: number) => tf.addN(terms.map((t) => t[i])).div(terms.length);
+      stats = tf.keep(tf.stack([0, 1, 2, 3].map(mean)) as tf.Tensor1D);
+      return tf.addN(terms.map((t) => t[0])) as tf.Scalar;
+    }, queryParams);
+    value.dispose();
+    return { grads: new Map(queryParams.map((v) => [v, grads[v.name]])), stats: stats! };
   }
 
   /** Momentum-encoder keys, the batch shuffled before it and unshuffled after (shuffle BN). */
