@@ -1,15 +1,37 @@
 import { parseArgs } from 'node:util';
+import type { EncoderOutput } from '../eval/features';
 import { mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
 import { isPresetName, PRESET_NAMES } from '../moco/resnet';
 
 export const USAGE = `usage: npm run train -- [options]
 
-Trains MoCo on the built-in dataset and prints one progress line every --log-every steps.
+Trains MoCo on the built-in dataset or your own images and prints one progress line every
+--log-every steps; with --eval, also the weighted kNN accuracy on held-out images.
 
+Data:
+  --data PATH              training images: a CIFAR-10/100 binary file (data_batch_1.bin,
+                           train.bin, …), cifar-10-binary.tar.gz / cifar-100-binary.tar.gz
+                           (its training batches), or a folder with one sub-folder of PNG/JPEG
+                           images per class (resized to 32×32 from a centre square)
+                           (default: the built-in shapes)
+  --labels coarse|fine     CIFAR-100 labels (default fine)
+  --train-size N           images to train on: the first N of --data (default all), or how many
+                           built-in images to generate (default 5000)
+  --eval PATH              held-out images in any --data form (an archive gives its test batch),
+                           or 'builtin' for the built-in shapes' test split (without --data):
+                           weighted kNN (k 200, t 0.1) with the training images as the bank,
+                           before training, every --eval-every steps and at the end
+  --eval-every N           steps between kNN evaluations (default: only before and after)
+  --eval-size N            use only the first N held-out images (default all; 1000 built-in)
+  --knn-on WHAT            backbone (pooled ResNet features, default), head (the projection MoCo
+                           trains, as the official CIFAR demo's monitor reads), or both
+
+Training:
   --backend cpu|webgpu     tfjs backend (default cpu; webgpu runs through Dawn, see README)
   --preset NAME            ${PRESET_NAMES.join(', ')} (default resnet8)
   --moco v1|v2             method preset (default v2: MLP head, T 0.2, blur, cosine lr)
   --steps N                training steps (default 20)
+  --epochs E               train for E passes over the data instead (E·batches-per-epoch steps)
   --batch N                images per step (default 32)
   --queue K                negatives in the queue (default 4096)
   --momentum M             momentum of the key encoder, 0..1 (default 0.99)
@@ -19,7 +41,6 @@ Trains MoCo on the built-in dataset and prints one progress line every --log-eve
   --bn-splits S            split batch-norm groups, must divide the batch (default up to 8)
   --no-shuffle             do not shuffle keys before the momentum encoder
   --symmetric              symmetric loss (both view orders)
-  --train-size N           built-in training images to generate (default 5000)
   --seed N                 seed of data, weights and augmentation (default 1)
   --log-every N            steps between progress lines (default 1)
   --save DIR               write the query encoder (tfjs layers format) to DIR
@@ -29,8 +50,17 @@ Trains MoCo on the built-in dataset and prints one progress line every --log-eve
 
 export interface TrainArgs {
   backend: 'cpu' | 'webgpu';
-  steps: number;
-  trainSize: number;
+  /** Training length in steps, or in epochs (steps then depend on the data's size). */
+  length: { steps: number } | { epochs: number };
+  /** Undefined: all of --data, or the built-in default. */
+  trainSize?: number;
+  data?: string;
+  labels: 'coarse' | 'fine';
+  eval?: string;
+  evalEvery?: number;
+  evalSize?: number;
+  /** Encoder outputs the kNN monitor reads. */
+  knnOn: EncoderOutput[];
   logEvery: number;
   save?: string;
   saveKey: boolean;
@@ -39,6 +69,17 @@ export interface TrainArgs {
 }
 
 export class UsageError extends Error {}
+
+/** `--eval builtin`: the built-in dataset's test split. */
+export const BUILT_IN_EVAL = 'builtin';
+
+/** Built-in images generated when neither --data nor --train-size says otherwise. */
+export const DEFAULT_BUILT_IN_SIZE = 5000;
+
+/** Steps for a training length, given the batches in one pass over the data. */
+export function stepsFor(length: TrainArgs['length'], batchesPerEpoch: number): number {
+  return 'steps' in length ? length.steps : Math.max(1, Math.round(length.epochs * batchesPerEpoch));
+}
 
 /** Parses the command line; throws UsageError with a message fit for the user on bad input. */
 export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
@@ -51,7 +92,14 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         backend: { type: 'string', default: 'cpu' },
         preset: { type: 'string', default: 'resnet8' },
         moco: { type: 'string', default: 'v2' },
-        steps: { type: 'string', default: '20' },
+        steps: { type: 'string' },
+        epochs: { type: 'string' },
+        data: { type: 'string' },
+        labels: { type: 'string', default: 'fine' },
+        eval: { type: 'string' },
+        'eval-every': { type: 'string' },
+        'eval-size': { type: 'string' },
+        'knn-on': { type: 'string' },
         batch: { type: 'string', default: '32' },
         queue: { type: 'string' },
         momentum: { type: 'string' },
@@ -61,7 +109,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         'bn-splits': { type: 'string' },
         'no-shuffle': { type: 'boolean', default: false },
         symmetric: { type: 'boolean', default: false },
-        'train-size': { type: 'string', default: '5000' },
+        'train-size': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'log-every': { type: 'string', default: '1' },
         save: { type: 'string' },
@@ -89,10 +137,24 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new UsageError(`--backend must be cpu or webgpu, got '${values.backend}'`);
   if (!isPresetName(values.preset)) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${values.preset}'`);
   if (values.moco !== 'v1' && values.moco !== 'v2') throw new UsageError(`--moco must be v1 or v2, got '${values.moco}'`);
+  if (values.labels !== 'coarse' && values.labels !== 'fine') throw new UsageError(`--labels must be coarse or fine, got '${values.labels}'`);
+  if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
   const batchSize = int('batch', values.batch, 2)!;
-  const steps = int('steps', values.steps, 1)!;
-  const trainSize = int('train-size', values['train-size'], 1)!;
-  if (trainSize < batchSize) throw new UsageError(`--train-size (${trainSize}) must be at least one batch (${batchSize})`);
+  const epochs = num('epochs', values.epochs);
+  if (epochs !== undefined && !(epochs > 0)) throw new UsageError(`--epochs must be greater than 0, got '${values.epochs}'`);
+  // With --epochs the step count, and so the cosine schedule's end, is known once the data is loaded.
+  const steps = epochs === undefined ? int('steps', values.steps ?? '20', 1)! : 0;
+  const trainSize = int('train-size', values['train-size'], 1);
+  const builtInSize = values.data === undefined ? (trainSize ?? DEFAULT_BUILT_IN_SIZE) : trainSize;
+  if (builtInSize !== undefined && builtInSize < batchSize) throw new UsageError(`--train-size (${builtInSize}) must be at least one batch (${batchSize})`);
+  const knnOn = values['knn-on'] ?? 'backbone';
+  if (knnOn !== 'backbone' && knnOn !== 'head' && knnOn !== 'both') throw new UsageError(`--knn-on must be backbone, head or both, got '${knnOn}'`);
+  for (const option of ['eval-every', 'eval-size', 'knn-on'] as const) {
+    if (values[option] !== undefined && values.eval === undefined) throw new UsageError(`--${option} needs --eval`);
+  }
+  if (values.data !== undefined && values.data.trim() === '') throw new UsageError('--data needs a path');
+  if (values.eval !== undefined && values.eval.trim() === '') throw new UsageError('--eval needs a path');
+  if (values.eval === BUILT_IN_EVAL && values.data !== undefined) throw new UsageError(`--eval ${BUILT_IN_EVAL} goes with the built-in training data, not with --data`);
   const overrides = {
     batchSize,
     queueSize: int('queue', values.queue, 1),
@@ -112,8 +174,14 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   }
   return {
     backend: values.backend,
-    steps,
-    trainSize,
+    length: epochs === undefined ? { steps } : { epochs },
+    trainSize: builtInSize,
+    data: values.data,
+    labels: values.labels,
+    eval: values.eval,
+    evalEvery: int('eval-every', values['eval-every'], 1),
+    evalSize: int('eval-size', values['eval-size'], 1),
+    knnOn: knnOn === 'both' ? ['backbone', 'head'] : [knnOn],
     logEvery: int('log-every', values['log-every'], 1)!,
     save: values.save,
     saveKey: values['save-key'],

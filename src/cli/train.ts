@@ -5,7 +5,12 @@ import { generateSynthetic } from '../data/synthetic';
 import { exportEncoder, WEIGHTS_FILE, type LayersModelFiles } from '../io/layersModel';
 import { useCustomKernels } from '../kernels/registry';
 import { Trainer } from '../moco/trainer';
-import { parseTrainArgs, USAGE, UsageError } from './args';
+import type { ImageDataset } from '../data/dataset';
+import { DatasetError } from '../data/errors';
+import { firstImages } from '../data/summary';
+import { knnMonitorOutputs } from '../eval/monitor';
+import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, UsageError, type TrainArgs } from './args';
+import { loadDataPath } from './dataFiles';
 import { installNodeWebGpu } from './nodeWebgpu';
 
 async function main(argv: string[]): Promise<number> {
@@ -32,18 +37,46 @@ async function main(argv: string[]): Promise<number> {
   if (args.backend === 'cpu') Object.assign(tf.backend(), { firstUse: false });
   useCustomKernels(!args.stockKernels);
 
-  const { config } = args;
-  const dataset = generateSynthetic({ size: args.trainSize, seed: config.seed, split: 'train' });
+  let data;
+  try {
+    data = await loadData(args);
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 1;
+  }
+  const { train: dataset, heldOut } = data;
+  if (dataset.size < args.config.batchSize) {
+    console.error(`error: --batch ${args.config.batchSize} is more than the ${dataset.size} training images of ${dataset.name}\n\n${USAGE}`);
+    return 2;
+  }
+  const steps = stepsFor(args.length, Math.floor(dataset.size / args.config.batchSize));
+  const config = { ...args.config, schedule: { ...args.config.schedule, totalSteps: steps } };
   const trainer = new Trainer(config, dataset);
   console.log(
     `MoCo ${config.arch.head === 'mlp' ? 'v2' : 'v1'} · ${config.arch.widths.join('/')} widths, ${trainer.moco.encoderQ.parameterCount().toLocaleString('en')} parameters · ` +
       `batch ${config.batchSize} · K ${config.queueSize} · m ${config.momentum} · T ${config.temperature} · backend ${tf.getBackend()} · ${dataset.size} images`,
   );
+  console.log(
+    `data: ${dataset.name}, ${dataset.size} images in ${dataset.classNames.length} classes · ${steps} steps (${(steps / trainer.batchesPerEpoch).toFixed(2)} epochs)` +
+      (heldOut ? ` · kNN on ${heldOut.name}, ${heldOut.size} images` : ''),
+  );
+  const evaluate = async (step: number) => {
+    if (!heldOut) return;
+    const reports = await knnMonitorOutputs(trainer.moco.encoderQ, dataset, heldOut, config.augment, args.knnOn);
+    for (const r of reports) {
+      console.log(
+        `knn@${r.k}${r.output === 'head' ? ' (head)' : ''} step ${step}: ${(100 * r.accuracy).toFixed(1)}% (bank ${r.bankSize}, queries ${r.queryCount}, ${r.seconds.toFixed(1)} s)`,
+      );
+    }
+    return reports[0];
+  };
+  await evaluate(0);
   console.log('step   epoch    loss  ctr-acc  pos-sim  neg-sim   queue       lr   img/s');
   let lastLine = '';
-  for (let i = 0; i < args.steps; i++) {
+  for (let i = 0; i < steps; i++) {
     const s = await trainer.step();
-    if (s.step % args.logEvery === 0 || s.step === args.steps) {
+    if (s.step % args.logEvery === 0 || s.step === steps) {
       lastLine =
         `${String(s.step).padStart(4)} ${s.epoch.toFixed(3).padStart(7)} ${s.loss.toFixed(4).padStart(7)} ${(100 * s.contrastiveAccuracy).toFixed(1).padStart(7)}% ` +
         `${s.meanPositiveSimilarity.toFixed(3).padStart(8)} ${s.meanNegativeSimilarity.toFixed(3).padStart(8)} ` +
@@ -54,6 +87,13 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
     }
+    if (args.evalEvery !== undefined && s.step % args.evalEvery === 0 && s.step !== steps) await evaluate(s.step);
+  }
+  const final = await evaluate(steps);
+  if (final) {
+    console.log(
+      `knn${final.output === 'head' ? ' (head)' : ''} per class: ${final.perClass.map((c, k) => `${dataset.classNames[k]} ${c.total > 0 ? `${(100 * c.accuracy).toFixed(1)}%` : '–'}`).join(', ')}`,
+    );
   }
   if (args.save) {
     await writeLayersModel(args.save, await exportEncoder(trainer.moco.encoderQ, 'moco_query_encoder'));
@@ -62,6 +102,25 @@ async function main(argv: string[]): Promise<number> {
   }
   trainer.dispose();
   return 0;
+}
+
+/** The training set and the held-out set of the command line; DatasetError names the file at fault. */
+async function loadData(args: TrainArgs): Promise<{ train: ImageDataset; heldOut?: ImageDataset }> {
+  const train = args.data
+    ? firstImages(await loadDataPath(args.data, { labels: args.labels, split: 'train' }), args.trainSize ?? Infinity)
+    : generateSynthetic({ size: args.trainSize ?? DEFAULT_BUILT_IN_SIZE, seed: args.config.seed, split: 'train' });
+  if (!args.eval) return { train };
+  if (args.eval === BUILT_IN_EVAL) {
+    return { train, heldOut: generateSynthetic({ size: args.evalSize ?? 1000, seed: args.config.seed, split: 'test' }) };
+  }
+  const heldOut = firstImages(await loadDataPath(args.eval, { labels: args.labels, split: 'test' }), args.evalSize ?? Infinity);
+  if (heldOut.classNames.length !== train.classNames.length) {
+    throw new DatasetError(
+      args.eval,
+      `has ${heldOut.classNames.length} classes but the training data (${train.name}) has ${train.classNames.length}: kNN needs the same classes`,
+    );
+  }
+  return { train, heldOut };
 }
 
 async function writeLayersModel(dir: string, files: LayersModelFiles): Promise<void> {

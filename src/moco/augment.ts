@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedAugment } from '../kernels/fused';
 import type { Rng } from './random';
 
 /**
@@ -110,10 +111,12 @@ function randomResizedCrop(height: number, width: number, cfg: AugmentConfig, rn
   return [0, 0, height, width];
 }
 
-const GRAY = [0.299, 0.587, 0.114];
+export const GRAY = [0.299, 0.587, 0.114];
 
 /** Applies the sampled augmentation to images in [0, 1] (`[N, H, W, 3]`) and normalises them. */
 export function applyAugment(images: tf.Tensor4D, p: AugmentParams, cfg: AugmentConfig): tf.Tensor4D {
+  const fused = fusedAugment(images, p, cfg, { gray: GRAY, hue: hueMatrices(p.hue) });
+  if (fused) return fused;
   return tf.tidy(() => {
     const [n, h, w] = images.shape;
     const perImage = (values: ArrayLike<number>) => tf.tensor4d(Float32Array.from(values), [n, 1, 1, 1]);
@@ -140,6 +143,12 @@ export function applyAugment(images: tf.Tensor4D, p: AugmentParams, cfg: Augment
 /** Hue rotation about the gray axis in YIQ space, one 3×3 colour matrix per image. */
 function rotateHue(x: tf.Tensor4D, turns: Float32Array): tf.Tensor4D {
   const [n, h, w] = x.shape;
+  return tf.matMul(x.reshape([n, h * w, 3]), tf.tensor3d(hueMatrices(turns), [n, 3, 3])).reshape([n, h, w, 3]);
+}
+
+/** The colour matrices of `rotateHue`, 9 numbers per image, transposed: rgb' = rgb · matrix. */
+export function hueMatrices(turns: Float32Array): Float32Array {
+  const n = turns.length;
   const toYiq = [
     [0.299, 0.587, 0.114],
     [0.596, -0.274, -0.322],
@@ -160,7 +169,7 @@ function rotateHue(x: tf.Tensor4D, turns: Float32Array): tf.Tensor4D {
     // Stored transposed: pixels are row vectors, rgb' = rgb · Mᵀ.
     for (let r = 0; r < 3; r++) for (let col = 0; col < 3; col++) matrices[9 * i + 3 * r + col] = m[col][r];
   }
-  return tf.matMul(x.reshape([n, h * w, 3]), tf.tensor3d(matrices, [n, 3, 3])).reshape([n, h, w, 3]);
+  return matrices;
 }
 
 function inverse3(m: number[][]): number[][] {

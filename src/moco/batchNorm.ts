@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedLerpAssign, fusedSplitBatchNorm } from '../kernels/fused';
 
 export const BN_EPSILON = 1e-5;
 /** PyTorch's convention: moving ← (1 − momentum)·moving + momentum·batch. */
@@ -25,6 +26,8 @@ export function splitBatchNorm(
   groups: number,
   epsilon = BN_EPSILON,
 ): SplitBatchNormResult {
+  const fused = fusedSplitBatchNorm(x, gamma, beta, groups, epsilon);
+  if (fused) return fused;
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     if (n % groups !== 0) throw new Error(`split batch-norm: batch ${n} is not a multiple of ${groups} groups`);
@@ -39,6 +42,21 @@ export function splitBatchNorm(
       batchMean: mean.mean([0, 1, 2, 3]) as tf.Tensor1D,
       batchVariance: unbiased.mean([0, 1, 2, 3]) as tf.Tensor1D,
     };
+  });
+}
+
+/** Moving statistics ← (1 − momentum)·moving + momentum·batch (PyTorch's convention), outside any gradient. */
+export function updateMovingStatistics(
+  movingMean: tf.Variable,
+  movingVariance: tf.Variable,
+  batchMean: tf.Tensor1D,
+  batchVariance: tf.Tensor1D,
+  momentum = BN_MOMENTUM,
+): void {
+  const pairs = [[movingMean, batchMean], [movingVariance, batchVariance]] as const;
+  if (fusedLerpAssign(pairs, 1 - momentum, momentum)) return;
+  tf.tidy(() => {
+    for (const [moving, batch] of pairs) moving.assign(moving.mul(1 - momentum).add(batch.mul(momentum)));
   });
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { BN_MOMENTUM, frozenBatchNorm, splitBatchNorm } from './batchNorm';
+import { fusedL2Normalize } from '../kernels/fused';
+import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics } from './batchNorm';
 import { Rng } from './random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
 
@@ -115,10 +116,7 @@ export class Encoder {
       }
       const { y, batchMean, batchVariance } = splitBatchNorm(x as tf.Tensor4D, gamma, beta, this.bnSplits);
       // Moving statistics are state, not parameters: updated here, outside any gradient.
-      tf.tidy(() => {
-        movingMean.assign(movingMean.mul(1 - BN_MOMENTUM).add(batchMean.mul(BN_MOMENTUM)));
-        movingVariance.assign(movingVariance.mul(1 - BN_MOMENTUM).add(batchVariance.mul(BN_MOMENTUM)));
-      });
+      updateMovingStatistics(movingMean, movingVariance, batchMean, batchVariance);
       batchMean.dispose();
       batchVariance.dispose();
       return y;
@@ -141,5 +139,7 @@ export class Encoder {
 }
 
 export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
+  const fused = fusedL2Normalize(x, 1e-12);
+  if (fused) return fused;
   return tf.tidy(() => x.div(tf.norm(x, 'euclidean', 1, true).maximum(1e-12)) as tf.Tensor2D);
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedContrastiveStats, fusedInfoNce } from '../kernels/fused';
 
 export interface InfoNceOutputs {
   /** Scalar: mean over the batch of −log softmax(logits)[0]. */
@@ -23,6 +24,8 @@ export function infoNce(
   emptySlotBias: tf.Tensor2D,
   temperature: number,
 ): InfoNceOutputs {
+  const fused = fusedInfoNce(q, k, queue, emptySlotBias, temperature);
+  if (fused) return fused;
   return tf.tidy(() => {
     const positive = tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D;
     const negative = tf.matMul(q, queue, false, true) as tf.Tensor2D;
@@ -42,6 +45,8 @@ export interface ContrastiveStats {
 }
 
 export function contrastiveStats(out: InfoNceOutputs, emptySlotBias: tf.Tensor2D, filled: number): ContrastiveStats {
+  const fused = fusedContrastiveStats(out, emptySlotBias, filled);
+  if (fused) return fused;
   return tf.tidy(() => {
     const n = out.positive.shape[0];
     const top1 = tf.argMax(out.logits, 1).equal(0).cast('float32').mean() as tf.Scalar;

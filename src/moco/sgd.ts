@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedSgdStep } from '../kernels/fused';
 
 /**
  * SGD with momentum and L2 weight decay, in PyTorch's form (the MoCo recipes are tuned for it):
@@ -21,6 +22,7 @@ export class SgdMomentum {
         this.velocity.set(theta, v);
       }
       const velocity = v;
+      if (fusedSgdStep(theta, grad, velocity, learningRate, this.momentum, this.weightDecay)) continue;
       tf.tidy(() => {
         const g = grad.add(theta.mul(this.weightDecay));
         const next = velocity.mul(this.momentum).add(g);

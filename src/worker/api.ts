@@ -68,6 +68,8 @@ export const STAT_FIELDS = [
   'contrastiveAccuracy',
   'meanPositiveSimilarity',
   'meanNegativeSimilarity',
+  /** Negatives this step compared against: the keys in the queue before it. */
+  'negatives',
   'queueFilled',
   'queueCapacity',
   'meanKeyAge',

@@ -46,6 +46,8 @@ async function tryBackend(name: BackendName): Promise<void> {
   }
   if (!ok) throw new Error('the backend failed to start');
   await tf.ready();
+  // The CPU backend advises installing tfjs-node on first use: irrelevant in a browser.
+  if (name === 'cpu') Object.assign(tf.backend(), { firstUse: false });
   // Some failures only show on first use (a lost device, a shader that does not compile).
   const probe = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)));
   try {
@@ -62,6 +64,7 @@ async function tryBackend(name: BackendName): Promise<void> {
  */
 export async function selectBackend(order: readonly BackendName[] = BACKEND_ORDER): Promise<BackendInfo> {
   const reasons: string[] = [];
+  if (order[0] !== 'webgpu') reasons.push(`WebGPU not tried: backend order set to ${order.join(', ')}`);
   let adapter: string | null = null;
   for (const name of order) {
     try {
@@ -71,8 +74,6 @@ export async function selectBackend(order: readonly BackendName[] = BACKEND_ORDE
         adapter = probe.adapter;
       }
       await tryBackend(name);
-      // The CPU backend advises installing tfjs-node on first use: irrelevant in a browser.
-      if (name === 'cpu') Object.assign(tf.backend(), { firstUse: false });
       useCustomKernels(true);
       return { backend: name, fallbackReason: reasons.length ? reasons.join('; ') : null, adapter: name === 'webgpu' ? adapter : null };
     } catch (e) {

@@ -245,8 +245,10 @@ export class TrainingService implements TrainingApi {
   }
 
   private async trainOneStep(elapsed: () => number): Promise<StepRecord> {
-    const s = await this.requireTrainer().step();
-    const record = toRecord(s, elapsed());
+    const trainer = this.requireTrainer();
+    const negatives = trainer.moco.queue.filled;
+    const s = await trainer.step();
+    const record = toRecord(s, negatives, elapsed());
     this.batcher.push(record);
     return record;
   }
@@ -311,7 +313,7 @@ export class TrainingService implements TrainingApi {
   }
 }
 
-function toRecord(s: TrainStepStats, elapsedMs: number): StepRecord {
+function toRecord(s: TrainStepStats, negatives: number, elapsedMs: number): StepRecord {
   return {
     step: s.step,
     epoch: s.epoch,
@@ -320,6 +322,7 @@ function toRecord(s: TrainStepStats, elapsedMs: number): StepRecord {
     contrastiveAccuracy: s.contrastiveAccuracy,
     meanPositiveSimilarity: s.meanPositiveSimilarity,
     meanNegativeSimilarity: s.meanNegativeSimilarity,
+    negatives,
     queueFilled: s.queueFilled,
     queueCapacity: s.queueCapacity,
     meanKeyAge: s.meanKeyAge,

@@ -1,0 +1,79 @@
+/**
+ * Counts WebGPU compute dispatches, exactly: every `dispatchWorkgroups` / `dispatchWorkgroupsIndirect`
+ * on any compute pass, whoever records it (tfjs's programs and ours alike). Works wherever the WebGPU
+ * globals exist (a page, a Worker, Node through Dawn once its globals are installed).
+ *
+ * A per-program breakdown comes from tfjs-webgpu's `recordAndSubmit(program, …)`, which records one
+ * dispatch per call: the name is the program's class (e.g. `BinaryOpProgram`), or ours.
+ */
+
+interface PassEncoderPrototype {
+  dispatchWorkgroups(...args: unknown[]): void;
+  dispatchWorkgroupsIndirect(...args: unknown[]): void;
+}
+
+interface RecordingBackend {
+  recordAndSubmit?: (program: { constructor: { name: string }; shaderKey?: string }, ...rest: unknown[]) => void;
+}
+
+export interface DispatchCounts {
+  /** Every compute dispatch recorded while counting. */
+  total: number;
+  /** Dispatches of tfjs programs by program name (custom multi-buffer kernels under their own names). */
+  byProgram: Record<string, number>;
+}
+
+let active: DispatchCounts | null = null;
+let installed = false;
+
+function passEncoderPrototype(): PassEncoderPrototype | null {
+  const ctor = (globalThis as { GPUComputePassEncoder?: { prototype: PassEncoderPrototype } }).GPUComputePassEncoder;
+  return ctor?.prototype ?? null;
+}
+
+function install(backend: RecordingBackend): void {
+  if (!installed) {
+    const proto = passEncoderPrototype();
+    if (!proto) throw new Error('dispatch counter: GPUComputePassEncoder is not defined here (no WebGPU)');
+    for (const method of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect'] as const) {
+      const original = proto[method];
+      proto[method] = function (this: unknown, ...args: unknown[]) {
+        if (active) active.total++;
+        return original.apply(this, args);
+      };
+    }
+    installed = true;
+  }
+  const b = backend as RecordingBackend & { __dispatchCounterWrapped?: boolean };
+  if (b.recordAndSubmit && !b.__dispatchCounterWrapped) {
+    const original = b.recordAndSubmit;
+    b.recordAndSubmit = function (this: unknown, program, ...rest) {
+      if (active) countProgram(active, program.constructor.name);
+      return original.call(this, program, ...rest);
+    };
+    b.__dispatchCounterWrapped = true;
+  }
+}
+
+/** Adds one dispatch under `name` to the current count (for kernels that record their own passes). */
+export function noteProgramDispatch(name: string): void {
+  if (active) countProgram(active, name);
+}
+
+function countProgram(counts: DispatchCounts, name: string): void {
+  counts.byProgram[name] = (counts.byProgram[name] ?? 0) + 1;
+}
+
+/** Runs `f` and counts the compute dispatches recorded meanwhile on `backend` (the webgpu backend). */
+export async function countDispatches<T>(backend: object, f: () => Promise<T> | T): Promise<{ result: T; counts: DispatchCounts }> {
+  install(backend as RecordingBackend);
+  if (active) throw new Error('dispatch counter: counts do not nest');
+  const counts: DispatchCounts = { total: 0, byProgram: {} };
+  active = counts;
+  try {
+    const result = await f();
+    return { result, counts };
+  } finally {
+    active = null;
+  }
+}

@@ -1,0 +1,98 @@
+import { writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { installNodeWebGpu } from '../cli/nodeWebgpu';
+import { useCustomKernels } from '../kernels/registry';
+import { BENCH_USAGE, batchOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
+import { checkKernels } from './kernelChecks';
+import { emptyBenchFile, formatChecks, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
+import { benchmarkStep } from './runBench';
+
+/**
+ * The benchmark in Node: WebGPU through Dawn (and the CPU backend if asked). `npm run bench` runs
+ * it in a child process; on a GPU machine it runs alone, as the bundle that ../shared/gpu/pack.sh
+ * packs (see docs/PERFORMANCE.md).
+ */
+export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
+  for (const backend of args.backends) {
+    if (backend === 'webgl') continue;
+    if (backend === 'webgpu') {
+      await installNodeWebGpu();
+      const { navigator } = globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<unknown> } } };
+      if (!(await navigator.gpu.requestAdapter())) {
+        const e = new Error('no WebGPU adapter in Node (Dawn found no Vulkan driver)');
+        (e as Error & { exitCode: number }).exitCode = NO_ADAPTER;
+        throw e;
+      }
+    }
+    if (!(await tf.setBackend(backend))) throw new Error(`the ${backend} backend could not start`);
+    await tf.ready();
+    if (backend === 'cpu') Object.assign(tf.backend(), { firstUse: false });
+    useCustomKernels(true);
+    if (args.check) {
+      if (backend !== 'webgpu') continue;
+      const checks = await checkKernels();
+      file.checks.push({ where: 'node', backend, checks });
+      console.log(formatChecks([file.checks.at(-1)!]));
+      // With --count-only too, the dispatch counts follow (on the pipelines the checks compiled).
+      if (!args.countOnly) continue;
+    }
+    for (const preset of args.presets) {
+      const result = await benchmarkStep({
+        preset,
+        batch: batchOf(args, preset),
+        steps: args.steps,
+        warmup: args.warmup,
+        queueSize: args.queueSize,
+        profile: args.profile,
+        except: args.except,
+        flags: args.flags,
+        log: (l) => console.error(`  node ${l}`),
+      });
+      file.runs.push({ where: 'node', result });
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseBenchArgs(argv);
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    console.error(`error: ${e.message}\n\n${BENCH_USAGE}`);
+    return 2;
+  }
+  if (args === 'help') {
+    console.log(BENCH_USAGE);
+    return 0;
+  }
+  const file = emptyBenchFile(`bench (node) ${argv.join(' ')}`);
+  try {
+    await runNode(args, file);
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode;
+    console.error(`error: ${(e as Error).message}`);
+    if (code) return code;
+    file.errors.push(String((e as Error).stack ?? e));
+  }
+  if (args.resultFile) {
+    await writeFile(args.resultFile, JSON.stringify(file));
+  } else {
+    printBenchFile(file);
+    console.log(`results: ${await writeBenchFile(args.out, file, 'node')}`);
+  }
+  if (file.errors.length) return 1;
+  return file.checks.some((c) => c.checks.some((k) => !k.passed)) ? 1 : 0;
+}
+
+// Run when executed (tsx, or the bundle packed for a GPU machine), not when imported.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(`error: ${(e as Error).stack ?? e}`);
+      process.exit(1);
+    },
+  );
+}

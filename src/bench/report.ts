@@ -1,0 +1,92 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KernelCheck } from './kernelChecks';
+import type { BenchResult } from './runBench';
+
+export type Where = 'node' | 'chromium';
+
+/** Exit status of the Node benchmark when there is no WebGPU adapter (the caller may retry on SwiftShader). */
+export const NO_ADAPTER = 3;
+
+/** One results file: every run of one `npm run bench` invocation. */
+export interface BenchFile {
+  command: string;
+  date: string;
+  runs: { where: Where; result: BenchResult }[];
+  checks: { where: Where; backend: string; checks: KernelCheck[] }[];
+  /** What could not run, and why (e.g. no WebGPU adapter). */
+  errors: string[];
+}
+
+export function emptyBenchFile(command: string): BenchFile {
+  return { command, date: new Date().toISOString(), runs: [], checks: [], errors: [] };
+}
+
+const fmt = (x: number | null | undefined, digits = 1) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
+const times = (x: number | null) => (x == null ? 'n/a' : `×${x.toFixed(2)}`);
+
+/** The short table on stdout: one row per variant, then the ratios. */
+export function formatRuns(runs: BenchFile['runs']): string {
+  const header = ['where', 'backend', 'preset', 'batch', 'kernels', 'img/s', 'step ms', 'dispatches', 'GPU ms', 'live tensors'];
+  const rows: string[][] = [];
+  for (const { where, result: r } of runs) {
+    for (const v of r.variants) {
+      rows.push([
+        where,
+        r.environment.backend,
+        r.preset,
+        String(r.batch),
+        v.variant,
+        fmt(v.imagesPerSecond, 2),
+        fmt(v.medianStepMs, 0),
+        v.dispatchesPerStep == null ? 'n/a' : String(v.dispatchesPerStep),
+        fmt(v.gpuMsPerStep, 1),
+        `${v.liveTensors}${v.liveTensorGrowthPerStep ? ` (+${v.liveTensorGrowthPerStep}/step!)` : ''}`,
+      ]);
+    }
+    if (r.variants.length > 1)
+      rows.push(['', '', '', '', 'custom vs stock', times(r.speedup.imagesPerSecond), '', r.speedup.dispatches == null ? '' : `${times(r.speedup.dispatches)} fewer`, r.speedup.gpuTime == null ? '' : `${times(r.speedup.gpuTime)} less`, '']);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const notes = [...new Set(runs.flatMap((r) => r.result.notes.map((n) => `${r.where} ${r.result.environment.backend}: ${n}`)))];
+  return [line(header), ...rows.map(line), ...notes.map((n) => `note: ${n}`)].join('\n');
+}
+
+/** The largest GPU-time kernels of each run (when timed). */
+export function formatGpuTimes(runs: BenchFile['runs'], top = 8): string {
+  const out: string[] = [];
+  for (const { where, result: r } of runs) {
+    for (const v of r.variants) {
+      if (!v.gpuMsByKernel) continue;
+      const kernels = Object.entries(v.gpuMsByKernel).slice(0, top);
+      out.push(`${where} ${r.environment.backend} ${r.preset} b${r.batch} ${v.variant}: ${kernels.map(([k, ms]) => `${k} ${ms.toFixed(1)}`).join(', ')} ms`);
+    }
+  }
+  return out.join('\n');
+}
+
+export function formatChecks(checks: BenchFile['checks']): string {
+  return checks
+    .flatMap(({ where, backend, checks: cs }) =>
+      cs.map((c) => `${c.passed ? 'ok  ' : 'FAIL'}  ${where} ${backend}  ${c.relativeError.toExponential(2)} (< ${c.tolerance})  ${c.name}`),
+    )
+    .join('\n');
+}
+
+export async function writeBenchFile(dir: string, file: BenchFile, tag: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `bench-${file.date.replace(/[:.]/g, '-')}-${tag}.json`);
+  await writeFile(path, `${JSON.stringify(file, null, 2)}\n`);
+  return path;
+}
+
+export function printBenchFile(file: BenchFile): void {
+  if (file.runs.length) {
+    console.log(formatRuns(file.runs));
+    const gpu = formatGpuTimes(file.runs);
+    if (gpu) console.log(`\nGPU time by kernel (one profiled step):\n${gpu}`);
+  }
+  if (file.checks.length) console.log(formatChecks(file.checks));
+  for (const e of file.errors) console.log(`error: ${e}`);
+}

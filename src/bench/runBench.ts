@@ -1,0 +1,262 @@
+import * as tf from '@tensorflow/tfjs';
+import { customKernelSettings, useCustomKernels } from '../kernels/registry';
+import { mocoConfig, type MocoVersion } from '../moco/config';
+import { MoCo } from '../moco/moco';
+import type { PresetName } from '../moco/resnet';
+import { countDispatches } from './dispatchCounter';
+
+/**
+ * Times MoCo's training step on the current tfjs backend, with our kernels and with tfjs's stock
+ * kernels in the same run, so that the ratio compares like with like (same device, same load, same
+ * process). Works in a page, a Worker and Node: it only needs the backend to be set.
+ *
+ * Per variant: the median images/s over the timed steps (after warm-up; wall time of
+ * `MoCo.step`, which ends by reading the step's statistics back), the exact number of GPU compute
+ * dispatches of one step (WebGPU only), GPU time per kernel over one profiled step (tf.profile:
+ * timestamp queries on WebGPU where the adapter has 'timestamp-query', the disjoint timer query
+ * on WebGL where available; null otherwise), and the live tensors after the steps (constant from
+ * step to step unless something leaks).
+ */
+
+export type Variant = 'custom' | 'stock';
+
+export interface BenchOptions {
+  preset: PresetName;
+  batch: number;
+  /** Timed steps per variant (the median is reported). */
+  steps: number;
+  /** Untimed steps first, per variant (pipeline compilation, buffer pools). */
+  warmup: number;
+  version?: MocoVersion;
+  /** Negatives in the queue (default: MoCo's CIFAR setting, 4096). */
+  queueSize?: number;
+  /** Default: both on WebGPU (where our kernels are), stock only elsewhere. */
+  variants?: Variant[];
+  /** Count dispatches (WebGPU only; default true). */
+  countDispatches?: boolean;
+  /** Profile one step per variant for GPU time by kernel (default true). */
+  profile?: boolean;
+  /** Custom kernels or fused operations to leave stock in the custom variant. */
+  except?: string[];
+  /** tfjs environment flags set for the whole run (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE). */
+  flags?: Record<string, number | boolean | string>;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+export interface VariantResult {
+  variant: Variant;
+  /** Median over the timed steps. */
+  imagesPerSecond: number;
+  medianStepMs: number;
+  stepMs: number[];
+  /** Compute dispatches in one step (null off WebGPU). */
+  dispatchesPerStep: number | null;
+  /** The same, by WebGPU program. */
+  dispatchesByProgram: Record<string, number> | null;
+  /** GPU time of one (profiled) step, summed over kernels; null when the backend has no GPU timer. */
+  gpuMsPerStep: number | null;
+  /** By tfjs kernel, largest first. */
+  gpuMsByKernel: Record<string, number> | null;
+  /** Tensors the training state holds between steps (encoders, queue, optimizer; counted by disposing it). */
+  liveTensors: number;
+  /** Tensors left behind per step (0 unless something leaks; the first timed step excluded). */
+  liveTensorGrowthPerStep: number;
+  /** Loss of the last timed step (both variants see the same images and start from the same weights). */
+  loss: number;
+}
+
+export interface BenchEnvironment {
+  runtime: string;
+  backend: string;
+  adapter: string | null;
+  timestampQuery: boolean | null;
+  /** What "GPU time" is here: GPU timestamps, or (no GPU timer) tfjs's fallback of wall time per kernel with a read-back after each. */
+  gpuTimer: 'timestamp-query' | 'webgl-timer-query' | 'wall time per kernel' | 'none';
+  tfjs: string;
+}
+
+export interface BenchResult {
+  date: string;
+  environment: BenchEnvironment;
+  preset: PresetName;
+  batch: number;
+  steps: number;
+  warmup: number;
+  queueSize: number;
+  parameters: number;
+  flags: Record<string, number | boolean | string>;
+  except: string[];
+  variants: VariantResult[];
+  /** custom ÷ stock for img/s; stock ÷ custom for dispatches and GPU time (higher is better); null when a variant is missing. */
+  speedup: { imagesPerSecond: number | null; dispatches: number | null; gpuTime: number | null };
+  /** Why a figure is missing, where one is. */
+  notes: string[];
+}
+
+interface WebGpuBackendLike {
+  adapterInfo?: { vendor?: string; architecture?: string };
+  device?: { features: { has(name: string): boolean } };
+  timerAvailable?: () => boolean;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function environment(): BenchEnvironment {
+  const backendName = tf.getBackend();
+  const b = tf.backend() as unknown as WebGpuBackendLike;
+  const adapter = b.adapterInfo ? [b.adapterInfo.vendor, b.adapterInfo.architecture].filter(Boolean).join(' ') || null : null;
+  const nav = (globalThis as { navigator?: { userAgent?: string } }).navigator;
+  const runtime = typeof process !== 'undefined' && process.versions?.node ? `node ${process.versions.node}` : (nav?.userAgent ?? 'browser');
+  const timestampQuery = backendName === 'webgpu' ? (b.device?.features.has('timestamp-query') ?? false) : null;
+  // tfjs-webgpu times kernels with timestamp queries or not at all; other backends fall back to wall time.
+  const gpuTimer =
+    backendName === 'webgpu' ? (timestampQuery ? 'timestamp-query' : 'none') : backendName === 'webgl' && b.timerAvailable?.() ? 'webgl-timer-query' : 'wall time per kernel';
+  return { runtime, backend: backendName, adapter, timestampQuery, gpuTimer, tfjs: tf.version.tfjs };
+}
+
+/** GPU time by tfjs kernel over one profiled step; null when the backend's timer gave nothing. */
+async function profileStep(moco: MoCo, images: tf.Tensor4D): Promise<{ total: number; byKernel: Record<string, number> } | null> {
+  const profile = await tf.profile(async () => {
+    await moco.step(images);
+    return [];
+  });
+  const backendName = tf.getBackend();
+  const byKernel: Record<string, number> = {};
+  let total = 0;
+  let timed = false;
+  for (const k of profile.kernels) {
+    // Composite entries (tf.customGrad's forward pass) include the kernels listed on their own.
+    if (!tf.getKernel(k.name, backendName)) continue;
+    const ms = k.kernelTimeMs as unknown;
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) continue;
+    timed ||= ms > 0;
+    byKernel[k.name] = (byKernel[k.name] ?? 0) + ms;
+    total += ms;
+  }
+  if (!timed) return null;
+  const sorted = Object.fromEntries(Object.entries(byKernel).sort((a, b) => b[1] - a[1]));
+  return { total, byKernel: sorted };
+}
+
+export async function benchmarkStep(options: BenchOptions): Promise<BenchResult> {
+  const log = options.log ?? (() => {});
+  const backendName = tf.getBackend();
+  const onWebGpu = backendName === 'webgpu';
+  const variants = options.variants ?? (onWebGpu ? ['stock', 'custom'] : ['stock']);
+  const queueSize = options.queueSize ?? 4096;
+  const except = options.except ?? [];
+  const flags = options.flags ?? {};
+  const notes: string[] = [];
+  const env = environment();
+  const settings = customKernelSettings();
+  const savedFlags = Object.fromEntries(Object.keys(flags).map((f) => [f, tf.env().get(f)]));
+  for (const [f, v] of Object.entries(flags)) tf.env().set(f, v);
+
+  const images = tf.tidy(() => tf.randomUniform([options.batch, 32, 32, 3], 0, 1, 'float32', 11)) as tf.Tensor4D;
+  const models = new Map<Variant, MoCo>();
+  const select = (v: Variant) => useCustomKernels(v === 'custom', { except });
+  const results: VariantResult[] = [];
+  try {
+    for (const v of variants) {
+      select(v);
+      models.set(v, new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize })));
+    }
+    const parameters = models.values().next().value!.encoderQ.parameterCount();
+    for (const v of variants) {
+      select(v);
+      for (let i = 0; i < options.warmup; i++) {
+        const t = performance.now();
+        await models.get(v)!.step(images);
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: warm-up step ${i + 1}/${options.warmup} ${(performance.now() - t).toFixed(0)} ms`);
+      }
+    }
+    // Timed steps alternate between the variants, so that both see the same machine load.
+    const stepMs = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+    const losses = new Map<Variant, number>();
+    const tensorDeltas = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+    for (let i = 0; i < options.steps; i++) {
+      for (const v of variants) {
+        select(v);
+        const tensors = tf.memory().numTensors;
+        const t = performance.now();
+        const stats = await models.get(v)!.step(images);
+        const ms = performance.now() - t;
+        stepMs.get(v)!.push(ms);
+        losses.set(v, stats.loss);
+        tensorDeltas.get(v)!.push(tf.memory().numTensors - tensors);
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: step ${i + 1}/${options.steps} ${ms.toFixed(0)} ms, loss ${stats.loss.toFixed(4)}`);
+      }
+    }
+    for (const v of variants) {
+      select(v);
+      const moco = models.get(v)!;
+      let dispatches: { total: number; byProgram: Record<string, number> } | null = null;
+      if (onWebGpu && (options.countDispatches ?? true)) {
+        dispatches = (await countDispatches(tf.backend(), () => moco.step(images))).counts;
+        dispatches.byProgram = Object.fromEntries(Object.entries(dispatches.byProgram).sort((a, b) => b[1] - a[1]));
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: ${dispatches.total} dispatches per step`);
+      }
+      const gpu = (options.profile ?? true) ? await profileStep(moco, images) : null;
+      const ms = stepMs.get(v)!;
+      const deltas = tensorDeltas.get(v)!.slice(1);
+      const tensors = tf.memory().numTensors;
+      moco.dispose();
+      models.delete(v);
+      results.push({
+        variant: v,
+        imagesPerSecond: ms.length ? (options.batch * 1000) / median(ms) : NaN,
+        medianStepMs: ms.length ? median(ms) : NaN,
+        stepMs: ms,
+        dispatchesPerStep: dispatches?.total ?? null,
+        dispatchesByProgram: dispatches?.byProgram ?? null,
+        gpuMsPerStep: gpu?.total ?? null,
+        gpuMsByKernel: gpu?.byKernel ?? null,
+        liveTensors: tensors - tf.memory().numTensors,
+        liveTensorGrowthPerStep: deltas.length ? deltas.reduce((a, b) => a + b, 0) / deltas.length : 0,
+        loss: losses.get(v) ?? NaN,
+      });
+    }
+    if (!onWebGpu) notes.push(`dispatch counts are for WebGPU only (backend ${backendName})`);
+    if (env.gpuTimer === 'wall time per kernel')
+      notes.push(`"GPU ms" is tfjs's fallback without a GPU timer: wall time per kernel, each followed by a read-back (not GPU time)`);
+    if ((options.profile ?? true) && results.some((r) => r.gpuMsPerStep === null))
+      notes.push(
+        onWebGpu
+          ? `no GPU time: the adapter has no 'timestamp-query' (timestampQuery ${env.timestampQuery})`
+          : `no GPU time: the ${backendName} backend's timer gave none (WebGL needs EXT_disjoint_timer_query_webgl2)`,
+      );
+    const get = (v: Variant) => results.find((r) => r.variant === v);
+    const ratio = (num: number | null | undefined, den: number | null | undefined) => (num != null && den != null && den > 0 && Number.isFinite(num) ? num / den : null);
+    const stock = get('stock');
+    const custom = get('custom');
+    return {
+      date: new Date().toISOString(),
+      environment: env,
+      preset: options.preset,
+      batch: options.batch,
+      steps: options.steps,
+      warmup: options.warmup,
+      queueSize,
+      parameters,
+      flags,
+      except,
+      variants: results,
+      speedup: {
+        imagesPerSecond: ratio(custom?.imagesPerSecond, stock?.imagesPerSecond),
+        dispatches: ratio(stock?.dispatchesPerStep, custom?.dispatchesPerStep),
+        gpuTime: ratio(stock?.gpuMsPerStep, custom?.gpuMsPerStep),
+      },
+      notes,
+    };
+  } finally {
+    for (const m of models.values()) m.dispose();
+    images.dispose();
+    useCustomKernels(settings.on, { except: settings.except });
+    for (const [f, v] of Object.entries(savedFlags)) tf.env().set(f, v as number | boolean | string);
+  }
+}

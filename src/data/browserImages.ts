@@ -1,0 +1,42 @@
+import { IMAGE_BYTES, IMAGE_SIZE } from './dataset';
+import { DatasetError } from './errors';
+import { fileBytes, type ImageFile } from './imageFolder';
+import { centreSquare } from './resize';
+
+/**
+ * The app's image decoder, for a page or a Web Worker: createImageBitmap decodes whatever the
+ * browser can (JPEG, PNG, GIF, WebP, AVIF, …, EXIF orientation applied), and an OffscreenCanvas
+ * draws the centre square at 32×32 over white — the same crop and background as the Node decoder
+ * (resize.ts); the browser's high-quality smoothing does the resampling, so pixels may differ
+ * slightly from Node's.
+ */
+export async function decodeImageInBrowser(file: ImageFile): Promise<Uint8Array> {
+  const blob = file.data instanceof Blob ? file.data : new Blob([(await fileBytes(file)) as Uint8Array<ArrayBuffer>]);
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob);
+  } catch {
+    throw new DatasetError(file.path, 'not an image this browser can decode');
+  }
+  try {
+    const { x, y, side } = centreSquare(bitmap.width, bitmap.height);
+    const canvas = new OffscreenCanvas(IMAGE_SIZE, IMAGE_SIZE);
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    if (!context) throw new Error('OffscreenCanvas has no 2d context');
+    context.fillStyle = '#ffffff';
+    context.fillRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
+    context.imageSmoothingEnabled = true;
+    context.imageSmoothingQuality = 'high';
+    context.drawImage(bitmap, x, y, side, side, 0, 0, IMAGE_SIZE, IMAGE_SIZE);
+    const rgba = context.getImageData(0, 0, IMAGE_SIZE, IMAGE_SIZE).data;
+    const rgb = new Uint8Array(IMAGE_BYTES);
+    for (let p = 0; p < IMAGE_SIZE * IMAGE_SIZE; p++) {
+      rgb[3 * p] = rgba[4 * p];
+      rgb[3 * p + 1] = rgba[4 * p + 1];
+      rgb[3 * p + 2] = rgba[4 * p + 2];
+    }
+    return rgb;
+  } finally {
+    bitmap.close();
+  }
+}

@@ -1,0 +1,286 @@
+import * as tf from '@tensorflow/tfjs';
+import { gridStride, gridStrideLoop, runProgram } from './program';
+
+/**
+ * Split batch-norm in training mode as 2 dispatches forward and 2 backward, instead of tfjs's
+ * autodiff of moments/sub/mul/rsqrt (about 25 small kernels forward and as many backward per
+ * layer, transposes included). The batch `[N, H, W, C]` is read as `[G, R, C]`: G groups of
+ * R = N/G·H·W rows. Per-group statistics are `[2, G, C]`: means, then biased variances.
+ *
+ * - MocoBatchNormStats: x → stats. One workgroup per (channel tile, group); two passes over the
+ *   group's rows (mean, then squared deviations) like tf.moments, so no cancellation.
+ * - MocoBatchNormNormalize: x, stats, γ, β → y, and the batch mean and (unbiased) variance per
+ *   channel, i.e. the group statistics averaged over groups, for the moving averages.
+ * - MocoBatchNormGradStats: dy, x, stats → [2, G, C]: Σdy and Σdy·x̂ per group.
+ * - MocoBatchNormGrad: dy, x, stats, those sums, γ → dx, dγ, dβ:
+ *   dx = γ·rstd·(dy − Σdy/R − x̂·Σdy·x̂/R), dγ = Σ_g Σdy·x̂, dβ = Σ_g Σdy.
+ */
+
+export const BN_STATS_KERNEL = 'MocoBatchNormStats';
+export const BN_NORMALIZE_KERNEL = 'MocoBatchNormNormalize';
+export const BN_GRAD_STATS_KERNEL = 'MocoBatchNormGradStats';
+export const BN_GRAD_KERNEL = 'MocoBatchNormGrad';
+
+interface GroupAttrs {
+  groups: number;
+  epsilon: number;
+}
+
+function layout(x: tf.TensorInfo, groups: number) {
+  const [n, h, w, c] = x.shape;
+  if (x.shape.length !== 4) throw new Error(`split batch-norm expects NHWC input, got shape [${x.shape}]`);
+  if (n % groups !== 0) throw new Error(`split batch-norm: batch ${n} is not a multiple of ${groups} groups`);
+  return { channels: c, groups, rows: (n / groups) * h * w, size: n * h * w * c };
+}
+
+/** Channels per workgroup (coalesced reads along C) × row lanes = 256 invocations. */
+function channelTile(channels: number): number {
+  let t = 1;
+  while (t < channels && t < 32) t *= 2;
+  return t;
+}
+
+/**
+ * Pass `p` of a per-(channel, group) reduction over the group's rows, in a workgroup of `ct`
+ * channels × `rowLanes` rows: `accumulate` adds to `acc{p}` (vec2) from element index `e`; the
+ * workgroup's total for channel `c` is then `total{p}`. Expects `c`, `base` (see `reductionPrelude`).
+ */
+function reductionPass(p: number, rowLanes: number, ct: number, accumulate: string): string {
+  return `
+    var acc${p} = vec2<f32>(0.0);
+    if (c < u.channels) {
+      for (var r = i32(lid.y); r < u.rows; r += ${rowLanes}) {
+        let e = base + r * u.channels;
+        ${accumulate}
+      }
+    }
+    partial[lidx] = acc${p};
+    workgroupBarrier();
+    for (var s = ${rowLanes / 2}u; s > 0u; s = s / 2u) {
+      if (lid.y < s) { partial[lidx] += partial[lidx + s * ${ct}u]; }
+      workgroupBarrier();
+    }
+    let total${p} = partial[lid.x];
+    workgroupBarrier();`;
+}
+
+const reductionPrelude = (ct: number) => `
+    let c = i32(wid.x) * ${ct} + i32(lid.x);
+    let g = i32(wid.y);
+    let base = g * u.rows * u.channels + c;`;
+
+function reductionSpec(x: tf.TensorInfo, groups: number) {
+  const l = layout(x, groups);
+  const ct = channelTile(l.channels);
+  const rowLanes = 256 / ct;
+  return {
+    l,
+    ct,
+    rowLanes,
+    workgroupSize: [ct, rowLanes, 1] as [number, number, number],
+    dispatch: [Math.ceil(l.channels / ct), groups, 1] as [number, number, number],
+    declarations: () => 'var<workgroup> partial : array<vec2<f32>, 256>;',
+    uniforms: [
+      { name: 'rows', type: 'i32' as const, value: l.rows },
+      { name: 'channels', type: 'i32' as const, value: l.channels },
+      { name: 'groups', type: 'i32' as const, value: groups },
+    ],
+  };
+}
+
+export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  const { groups } = attrs as unknown as GroupAttrs;
+  const s = reductionSpec(x, groups);
+  return runProgram(backend, {
+    name: BN_STATS_KERNEL,
+    key: `${s.ct}`,
+    outputs: [{ name: 'stats', shape: [2, groups, s.l.channels] }],
+    inputs: [{ name: 'x', tensor: x }],
+    uniforms: s.uniforms,
+    workgroupSize: s.workgroupSize,
+    dispatch: s.dispatch,
+    declarations: s.declarations,
+    body: () => `
+      ${reductionPrelude(s.ct)}
+      ${reductionPass(0, s.rowLanes, s.ct, 'acc0.x += x[e];')}
+      let mean = total0.x / f32(u.rows);
+      ${reductionPass(1, s.rowLanes, s.ct, 'let d = x[e] - mean; acc1.x += d * d;')}
+      if (lid.y == 0u && c < u.channels) {
+        stats[g * u.channels + c] = mean;
+        stats[(u.groups + g) * u.channels + c] = total1.x / f32(u.rows);
+      }`,
+  })[0];
+};
+
+export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, stats, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
+  const { groups, epsilon } = attrs as unknown as GroupAttrs;
+  const l = layout(x, groups);
+  return runProgram(backend, {
+    name: BN_NORMALIZE_KERNEL,
+    key: '',
+    outputs: [
+      { name: 'y', shape: x.shape },
+      { name: 'batchMean', shape: [l.channels] },
+      { name: 'batchVariance', shape: [l.channels] },
+    ],
+    inputs: [
+      { name: 'x', tensor: x },
+      { name: 'stats', tensor: stats },
+      { name: 'gamma', tensor: gamma },
+      { name: 'beta', tensor: beta },
+    ],
+    uniforms: [
+      { name: 'size', type: 'i32', value: l.size },
+      { name: 'rows', type: 'i32', value: l.rows },
+      { name: 'channels', type: 'i32', value: l.channels },
+      { name: 'groups', type: 'i32', value: groups },
+      { name: 'epsilon', type: 'f32', value: epsilon },
+      // Bessel's correction for the moving variance, as PyTorch.
+      { name: 'unbias', type: 'f32', value: l.rows > 1 ? l.rows / (l.rows - 1) : 1 },
+    ],
+    workgroupSize: [256, 1, 1],
+    dispatch: gridStride(l.size),
+    body: () => `
+      ${gridStrideLoop('u.size')} {
+        let c = i % u.channels;
+        let g = i / (u.rows * u.channels);
+        let mean = stats[g * u.channels + c];
+        let variance = stats[(u.groups + g) * u.channels + c];
+        y[i] = (x[i] - mean) * inverseSqrt(variance + u.epsilon) * gamma[c] + beta[c];
+        if (i < u.channels) {
+          var m = 0.0;
+          var v = 0.0;
+          for (var k = 0; k < u.groups; k++) {
+            m += stats[k * u.channels + i];
+            v += stats[(u.groups + k) * u.channels + i] * u.unbias;
+          }
+          batchMean[i] = m / f32(u.groups);
+          batchVariance[i] = v / f32(u.groups);
+        }
+      }`,
+  });
+};
+
+export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, stats } = inputs as Record<string, tf.TensorInfo>;
+  const { groups, epsilon } = attrs as unknown as GroupAttrs;
+  const s = reductionSpec(x, groups);
+  return runProgram(backend, {
+    name: BN_GRAD_STATS_KERNEL,
+    key: `${s.ct}`,
+    outputs: [{ name: 'sums', shape: [2, groups, s.l.channels] }],
+    inputs: [
+      { name: 'dy', tensor: dy },
+      { name: 'x', tensor: x },
+      { name: 'stats', tensor: stats },
+    ],
+    uniforms: [...s.uniforms, { name: 'epsilon', type: 'f32', value: epsilon }],
+    workgroupSize: s.workgroupSize,
+    dispatch: s.dispatch,
+    declarations: s.declarations,
+    body: () => `
+      ${reductionPrelude(s.ct)}
+      let cc = min(c, u.channels - 1);
+      let mean = stats[g * u.channels + cc];
+      let rstd = inverseSqrt(stats[(u.groups + g) * u.channels + cc] + u.epsilon);
+      ${reductionPass(0, s.rowLanes, s.ct, 'let d = dy[e]; acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);')}
+      if (lid.y == 0u && c < u.channels) {
+        sums[g * u.channels + c] = total0.x;
+        sums[(u.groups + g) * u.channels + c] = total0.y;
+      }`,
+  })[0];
+};
+
+export const batchNormGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, stats, sums, gamma } = inputs as Record<string, tf.TensorInfo>;
+  const { groups, epsilon } = attrs as unknown as GroupAttrs;
+  const l = layout(x, groups);
+  return runProgram(backend, {
+    name: BN_GRAD_KERNEL,
+    key: '',
+    outputs: [
+      { name: 'dx', shape: x.shape },
+      { name: 'dgamma', shape: [l.channels] },
+      { name: 'dbeta', shape: [l.channels] },
+    ],
+    inputs: [
+      { name: 'dy', tensor: dy },
+      { name: 'x', tensor: x },
+      { name: 'stats', tensor: stats },
+      { name: 'sums', tensor: sums },
+      { name: 'gamma', tensor: gamma },
+    ],
+    uniforms: [
+      { name: 'size', type: 'i32', value: l.size },
+      { name: 'rows', type: 'i32', value: l.rows },
+      { name: 'channels', type: 'i32', value: l.channels },
+      { name: 'groups', type: 'i32', value: groups },
+      { name: 'epsilon', type: 'f32', value: epsilon },
+    ],
+    workgroupSize: [256, 1, 1],
+    dispatch: gridStride(l.size),
+    body: () => `
+      let inverseRows = 1.0 / f32(u.rows);
+      ${gridStrideLoop('u.size')} {
+        let c = i % u.channels;
+        let g = i / (u.rows * u.channels);
+        let gc = g * u.channels + c;
+        let rstd = inverseSqrt(stats[u.groups * u.channels + gc] + u.epsilon);
+        let xhat = (x[i] - stats[gc]) * rstd;
+        let sumDy = sums[gc];
+        let sumDyXhat = sums[u.groups * u.channels + gc];
+        dx[i] = gamma[c] * rstd * (dy[i] - sumDy * inverseRows - xhat * sumDyXhat * inverseRows);
+        if (i < u.channels) {
+          var dg = 0.0;
+          var db = 0.0;
+          for (var k = 0; k < u.groups; k++) {
+            db += sums[k * u.channels + i];
+            dg += sums[(u.groups + k) * u.channels + i];
+          }
+          dgamma[i] = dg;
+          dbeta[i] = db;
+        }
+      }`,
+  });
+};
+
+export interface FusedBatchNormResult {
+  y: tf.Tensor4D;
+  batchMean: tf.Tensor1D;
+  batchVariance: tf.Tensor1D;
+}
+
+/** Split batch-norm (training mode) on the fused kernels, differentiable through tf.customGrad. */
+export function splitBatchNormWebGpu(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): FusedBatchNormResult {
+  const attrs = { groups, epsilon } as unknown as tf.NamedAttrMap;
+  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+  let batchStats: tf.Tensor[] = [];
+  const forward = tf.customGrad((...args) => {
+    const [xs, g, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const stats = run(BN_STATS_KERNEL, { x: xs }) as tf.Tensor;
+    const [y, batchMean, batchVariance] = run(BN_NORMALIZE_KERNEL, { x: xs, stats, gamma: g, beta: b }) as tf.Tensor[];
+    // The forward pass runs in a tidy of tfjs's: keep the batch statistics past it.
+    batchStats = [tf.keep(batchMean), tf.keep(batchVariance)];
+    save([xs, g, stats]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sg, sstats] = saved;
+        const sums = run(BN_GRAD_STATS_KERNEL, { dy, x: sx, stats: sstats }) as tf.Tensor;
+        const [dx, dgamma, dbeta] = run(BN_GRAD_KERNEL, { dy, x: sx, stats: sstats, sums, gamma: sg }) as tf.Tensor[];
+        sums.dispose();
+        return [dx, dgamma, dbeta];
+      },
+    };
+  });
+  const y = forward(x, gamma, beta) as tf.Tensor4D;
+  // Hand the statistics to the caller's scope like any op result (clone shares the buffer: no dispatch).
+  const [batchMean, batchVariance] = batchStats.map((t) => {
+    const c = t.clone();
+    t.dispose();
+    return c as tf.Tensor1D;
+  });
+  return { y, batchMean, batchVariance };
+}

@@ -1,0 +1,36 @@
+import { BackendBadge } from './components/BackendBadge';
+import { Charts } from './components/Charts';
+import { Controls } from './components/Controls';
+import { MethodDiagram } from './components/MethodDiagram';
+import { StatusBar } from './components/StatusBar';
+import { useTraining } from './useTraining';
+
+export function App() {
+  const training = useTraining();
+  const { view, store, version, setup } = training;
+  const last = store.last();
+  return (
+    <div className="app">
+      <header className="header">
+        <div className="header__title">
+          <h1>MoCo in the browser</h1>
+          <p>Momentum Contrast, self-supervised, training live in this tab</p>
+        </div>
+        <BackendBadge backend={view.backend} phase={view.phase} />
+      </header>
+      {view.error && (
+        <div className="banner banner--error" role="alert" data-testid="error">
+          {view.error}
+        </div>
+      )}
+      <div className="layout">
+        <Controls training={training} />
+        <main className="main">
+          <StatusBar training={training} />
+          <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
+          <Charts store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+        </main>
+      </div>
+    </div>
+  );
+}

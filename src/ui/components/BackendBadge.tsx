@@ -1,0 +1,28 @@
+import type { BackendInfo } from '../../worker/api';
+
+const LABELS = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' } as const;
+
+export function BackendBadge({ backend, phase }: { backend: BackendInfo | null; phase: 'starting' | 'ready' | 'failed' }) {
+  if (!backend) {
+    return (
+      <div className="backend backend--pending" data-testid="backend" role="status">
+        {phase === 'failed' ? 'No backend' : 'Choosing a backend…'}
+      </div>
+    );
+  }
+  const fallback = backend.backend !== 'webgpu';
+  return (
+    <div className={`backend${fallback ? ' backend--fallback' : ''}`} role="status">
+      <span className="backend__label">Backend</span>
+      <strong data-testid="backend" data-backend={backend.backend}>
+        {LABELS[backend.backend]}
+      </strong>
+      {backend.adapter && <span className="backend__adapter">{backend.adapter}</span>}
+      {backend.fallbackReason && (
+        <span className="backend__reason" data-testid="backend-reason">
+          {backend.fallbackReason}
+        </span>
+      )}
+    </div>
+  );
+}

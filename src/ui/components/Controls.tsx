@@ -1,0 +1,219 @@
+import { useId, useState } from 'react';
+import type { LiveParams } from '../../moco/config';
+import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
+import { formatInt, formatMomentum, formatNumber } from '../format';
+import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
+import type { Training } from '../useTraining';
+
+const BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512];
+const DATASET_SIZES = [1000, 2000, 5000, 10000];
+const STEP_BUDGETS = [0, 100, 500, 1000, 5000, 20000, 100000];
+
+function presetLabel(name: PresetName): string {
+  const { widths, blocks } = PRESETS[name];
+  return `${name} — widths ${widths.join('/')}, ${blocks.reduce((a, b) => a + b, 0)} blocks`;
+}
+
+interface SliderProps {
+  id: string;
+  label: string;
+  scale: SliderScale;
+  value: number;
+  format: (v: number) => string;
+  onChange: (v: number) => void;
+  hint?: React.ReactNode;
+  ticks?: string[];
+  warn?: boolean;
+}
+
+function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }: SliderProps) {
+  const text = format(value);
+  const hintId = `${id}-hint`;
+  return (
+    <div className={`slider${warn ? ' slider--warn' : ''}`}>
+      <div className="slider__head">
+        <label htmlFor={id}>{label}</label>
+        <output htmlFor={id} className="slider__value" data-testid={`${id}-value`}>
+          {text}
+        </output>
+      </div>
+      <input
+        id={id}
+        data-testid={id}
+        type="range"
+        min={0}
+        max={scale.steps}
+        step={1}
+        value={scale.toPosition(value)}
+        aria-valuetext={text}
+        aria-describedby={hint ? hintId : undefined}
+        onChange={(e) => onChange(scale.toValue(Number(e.currentTarget.value)))}
+      />
+      {ticks && (
+        <div className="slider__ticks" aria-hidden="true">
+          {ticks.map((t) => (
+            <span key={t}>{t}</span>
+          ))}
+        </div>
+      )}
+      {hint && (
+        <p className="hint" id={hintId}>
+          {hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function Controls({ training }: { training: Training }) {
+  const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download } = training;
+  const [includeKey, setIncludeKey] = useState(false);
+  const uid = useId();
+  const ready = view.phase === 'ready' && view.model !== null;
+  const blocked = !ready || view.busy !== null;
+  const finished = view.status.state === 'finished';
+  const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
+  const m = params.momentum;
+
+  return (
+    <aside className="controls" aria-label="Training controls">
+      <section className="card">
+        <div className="buttons">
+          {running ? (
+            <button type="button" className="btn btn--primary" data-testid="pause" onClick={() => void pause()}>
+              ❚❚ Pause
+            </button>
+          ) : (
+            <button type="button" className="btn btn--primary" data-testid="start" disabled={blocked || finished} onClick={() => void start()}>
+              ▶ {view.status.step > 0 ? 'Resume' : 'Start'}
+            </button>
+          )}
+          <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished} onClick={() => void step()} title="Train one step">
+            Step
+          </button>
+          <button type="button" className="btn" data-testid="reset" disabled={blocked} onClick={() => void reset()} title="A fresh model with this setup">
+            ↺ Reset
+          </button>
+        </div>
+        {setupDirty && <p className="hint hint--warn">Setup changed: Reset to train with it.</p>}
+        {view.busy && (
+          <p className="hint" role="status">
+            {view.busy}
+          </p>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby={`${uid}-live`}>
+        <h2 id={`${uid}-live`}>Live parameters</h2>
+        <p className="hint">Apply from the next step, without restarting (marked on the charts).</p>
+        <Slider
+          id="momentum"
+          label="Momentum m"
+          scale={momentumScale}
+          value={m}
+          format={formatMomentum}
+          onChange={set('momentum')}
+          ticks={['0', '0.9', '0.99', '0.999', '0.9999']}
+          warn={m === 0}
+          hint={
+            m === 0 ? (
+              <>m = 0: key encoder = query encoder (failure case).</>
+            ) : (
+              <>Key encoder ≈ mean of the last {formatInt(1 / (1 - m))} query encoders.</>
+            )
+          }
+        />
+        <Slider
+          id="queue"
+          label="Queue size K"
+          scale={queueScale(setup.batchSize)}
+          value={params.queueSize}
+          format={formatInt}
+          onChange={set('queueSize')}
+          hint={<>Negatives: the keys of the last {formatNumber(params.queueSize / setup.batchSize, 3)} batches.</>}
+        />
+        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} />
+        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} onChange={set('learningRate')} />
+      </section>
+
+      <section className="card" aria-labelledby={`${uid}-setup`}>
+        <h2 id={`${uid}-setup`}>Setup</h2>
+        <div className="field">
+          <label htmlFor={`${uid}-preset`}>Model</label>
+          <select id={`${uid}-preset`} data-testid="preset" value={setup.preset} onChange={(e) => updateSetup({ preset: e.currentTarget.value as PresetName })}>
+            {PRESET_NAMES.map((p) => (
+              <option key={p} value={p}>
+                {presetLabel(p)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field-row">
+          <div className="field">
+            <label htmlFor={`${uid}-batch`}>Batch</label>
+            <select id={`${uid}-batch`} data-testid="batch" value={setup.batchSize} onChange={(e) => updateSetup({ batchSize: Number(e.currentTarget.value) })}>
+              {BATCH_SIZES.map((b) => (
+                <option key={b} value={b}>
+                  {b}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${uid}-version`}>Method</label>
+            <select id={`${uid}-version`} data-testid="version" value={setup.version} onChange={(e) => updateSetup({ version: e.currentTarget.value as 'v1' | 'v2' })}>
+              <option value="v1">MoCo v1</option>
+              <option value="v2">MoCo v2</option>
+            </select>
+          </div>
+        </div>
+        <div className="field-row">
+          <div className="field">
+            <label htmlFor={`${uid}-dataset`}>Dataset</label>
+            <select
+              id={`${uid}-dataset`}
+              data-testid="dataset-size"
+              value={setup.datasetSize}
+              onChange={(e) => updateSetup({ dataset: 'synthetic', datasetSize: Number(e.currentTarget.value) })}
+            >
+              {DATASET_SIZES.map((n) => (
+                <option key={n} value={n}>
+                  Built-in shapes, {formatInt(n)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${uid}-budget`}>Steps</label>
+            <select id={`${uid}-budget`} data-testid="budget" value={setup.stepBudget} onChange={(e) => updateSetup({ stepBudget: Number(e.currentTarget.value) })}>
+              {STEP_BUDGETS.map((n) => (
+                <option key={n} value={n}>
+                  {n === 0 ? 'no limit' : formatInt(n)}
+                </option>
+              ))}
+            </select>
+          </div>
+        </div>
+        {view.model && (
+          <p className="hint">
+            {formatInt(view.model.parameterCount)} parameters · {formatInt(view.model.batchesPerEpoch)} steps per epoch
+          </p>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby={`${uid}-export`}>
+        <h2 id={`${uid}-export`}>Trained weights</h2>
+        <label className="check">
+          <input type="checkbox" data-testid="include-key" checked={includeKey} onChange={(e) => setIncludeKey(e.currentTarget.checked)} />
+          also the momentum encoder (key-*)
+        </label>
+        <button type="button" className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
+          ⤓ Download weights
+        </button>
+        <p className="hint" title={includeKey ? 'model.json, weights.bin, key-model.json, key-weights.bin' : 'model.json, weights.bin'}>
+          Layers format for <code>tf.loadLayersModel</code>; L2-normalise the output.
+        </p>
+      </section>
+    </aside>
+  );
+}

@@ -1,0 +1,221 @@
+import { memo } from 'react';
+import type { QueueSnapshot, StepRecord } from '../../worker/api';
+import { formatInt, formatMomentum, formatNumber } from '../format';
+
+interface Props {
+  /** m as the Worker runs it. */
+  momentum: number | null;
+  queue: QueueSnapshot | null;
+  last: StepRecord | null;
+}
+
+const RING = { cx: 774, cy: 104, outer: 86, inner: 60 };
+
+function polar(r: number, angle: number): [number, number] {
+  return [RING.cx + r * Math.cos(angle), RING.cy + r * Math.sin(angle)];
+}
+
+/** An annular sector from angle a0 to a1 (radians, clockwise from 12 o'clock). */
+function sector(a0: number, a1: number): string {
+  const start = -Math.PI / 2;
+  const [x0, y0] = polar(RING.outer, start + a0);
+  const [x1, y1] = polar(RING.outer, start + a1);
+  const [x2, y2] = polar(RING.inner, start + a1);
+  const [x3, y3] = polar(RING.inner, start + a0);
+  const large = a1 - a0 > Math.PI ? 1 : 0;
+  return `M${x0},${y0} A${RING.outer},${RING.outer} 0 ${large} 1 ${x1},${y1} L${x2},${y2} A${RING.inner},${RING.inner} 0 ${large} 0 ${x3},${y3} Z`;
+}
+
+/** Newest keys bright teal, oldest dark blue. */
+function ageColour(age: number, maxAge: number): string {
+  const t = maxAge > 0 ? Math.min(1, age / maxAge) : 0;
+  return `hsl(${172 + 48 * t} ${70 - 25 * t}% ${46 - 20 * t}%)`;
+}
+
+const QueueRing = memo(function QueueRing({ queue }: { queue: QueueSnapshot }) {
+  const segments = queue.segmentFill.length;
+  let maxAge = 0;
+  for (const a of queue.segmentAge) maxAge = Math.max(maxAge, a);
+  const gap = segments > 48 ? 0.004 : 0.02;
+  const step = (2 * Math.PI) / segments;
+  const pointerAngle = -Math.PI / 2 + (queue.writeSegment + 0.5) * step;
+  const [px, py] = polar(RING.outer + 7, pointerAngle);
+  return (
+    <g aria-hidden="true">
+      {Array.from({ length: segments }, (_, i) => {
+        const fill = queue.segmentFill[i];
+        return (
+          <path
+            key={i}
+            d={sector(i * step + gap, (i + 1) * step - gap)}
+            fill={fill > 0 ? ageColour(queue.segmentAge[i], maxAge) : 'var(--ring-empty)'}
+            fillOpacity={fill > 0 ? 0.35 + 0.65 * fill : 1}
+          />
+        );
+      })}
+      <circle cx={px} cy={py} r={4} className="ring-pointer" />
+    </g>
+  );
+});
+
+/**
+ * MoCo as the paper's Figure 1, live: two encoders, the momentum update between them with the
+ * current m, and the queue of keys as a ring that fills as keys are enqueued (coloured by age).
+ */
+export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last }: Props) {
+  const m = momentum ?? NaN;
+  const failure = momentum === 0;
+  const capacity = queue?.capacity ?? 0;
+  const filled = queue?.filled ?? 0;
+  const fillPct = capacity ? (100 * filled) / capacity : 0;
+  return (
+    <figure className="diagram card" aria-label="How MoCo works, with the values of the running training">
+      <svg viewBox="0 0 940 212" role="img" aria-labelledby="diagram-title">
+        <title id="diagram-title">
+          {`MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`}
+        </title>
+        <defs>
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M0,0 L10,5 L0,10 z" fill="var(--ink-soft)" />
+          </marker>
+          <marker id="arrow-m" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+            <path d="M0,0 L10,5 L0,10 z" fill={failure ? 'var(--bad)' : 'var(--accent)'} />
+          </marker>
+          <linearGradient id="age-scale" x1="0" x2="1" y1="0" y2="0">
+            <stop offset="0" stopColor={ageColour(0, 1)} />
+            <stop offset="1" stopColor={ageColour(1, 1)} />
+          </linearGradient>
+        </defs>
+
+        {/* Input batch and its two augmentations */}
+        <g className="node node--data">
+          <rect x={8} y={86} width={48} height={40} rx={6} />
+          <text x={32} y={111} textAnchor="middle" className="title">
+            x
+          </text>
+          <text x={32} y={142} textAnchor="middle" className="small">
+            batch
+          </text>
+        </g>
+        <path d="M56,98 C90,98 92,45 126,45" className="edge" markerEnd="url(#arrow)" />
+        <path d="M56,114 C90,114 92,165 126,165" className="edge" markerEnd="url(#arrow)" />
+        <text x={92} y={62} className="small" textAnchor="middle">
+          augment
+        </text>
+        <text x={92} y={156} className="small" textAnchor="middle">
+          augment
+        </text>
+
+        {/* Encoders */}
+        <g className="node node--query">
+          <rect x={130} y={18} width={170} height={54} rx={8} />
+          <text x={215} y={41} textAnchor="middle" className="title">
+            encoder_q
+          </text>
+          <text x={215} y={59} textAnchor="middle" className="small">
+            query encoder · trained by SGD
+          </text>
+        </g>
+        <g className="node node--key">
+          <rect x={130} y={138} width={170} height={54} rx={8} />
+          <text x={215} y={161} textAnchor="middle" className="title">
+            encoder_k
+          </text>
+          <text x={215} y={179} textAnchor="middle" className="small">
+            momentum encoder · no gradient
+          </text>
+        </g>
+
+        {/* Momentum update */}
+        <path d="M215,74 L215,134" className={`edge edge--momentum${failure ? ' edge--bad' : ''}`} markerEnd="url(#arrow-m)" />
+        <g className={failure ? 'momentum momentum--bad' : 'momentum'}>
+          <text x={226} y={101} className="momentum__value" data-testid="diagram-momentum" data-value={momentum ?? ''}>
+            m = {formatMomentum(m)}
+          </text>
+          <text x={226} y={119} className="small">
+            {failure ? 'θk = θq: the failure case' : 'θk ← m·θk + (1−m)·θq'}
+          </text>
+        </g>
+
+        {/* Outputs */}
+        <path d="M300,45 L326,45" className="edge" markerEnd="url(#arrow)" />
+        <circle cx={340} cy={45} r={12} className="vec vec--q" />
+        <text x={340} y={49} textAnchor="middle" className="vec-label">
+          q
+        </text>
+        <path d="M300,165 L326,165" className="edge" markerEnd="url(#arrow)" />
+        <circle cx={340} cy={165} r={12} className="vec vec--k" />
+        <text x={340} y={169} textAnchor="middle" className="vec-label">
+          k
+        </text>
+
+        {/* Loss */}
+        <g className="node node--loss">
+          <rect x={420} y={16} width={150} height={58} rx={8} />
+          <text x={495} y={39} textAnchor="middle" className="title">
+            InfoNCE loss
+          </text>
+          <text x={495} y={60} textAnchor="middle" className="value" data-testid="diagram-loss">
+            {last ? formatNumber(last.loss, 4) : '–'}
+          </text>
+        </g>
+        <path d="M352,45 L416,45" className="edge" markerEnd="url(#arrow)" />
+        <path d="M352,160 C420,150 460,120 470,78" className="edge edge--positive" markerEnd="url(#arrow)" />
+        <text x={372} y={118} className="small">
+          positive pair
+        </text>
+        <text x={372} y={132} className="small mono edge-value--positive">
+          q·k₊ = {last ? formatNumber(last.meanPositiveSimilarity, 2) : '–'}
+        </text>
+
+        {/* Negatives from the queue */}
+        <path d="M690,58 C650,40 610,40 574,42" className="edge edge--negative" markerEnd="url(#arrow)" />
+        <text x={630} y={24} className="small" textAnchor="middle">
+          K negatives
+        </text>
+        <text x={630} y={64} className="small mono edge-value--negative" textAnchor="middle">
+          q·kᵢ = {last ? formatNumber(last.meanNegativeSimilarity, 2) : '–'}
+        </text>
+
+        {/* Enqueue */}
+        <path d="M352,170 C460,205 600,205 688,160" className="edge edge--enqueue" markerEnd="url(#arrow)" />
+        <text x={520} y={186} className="small" textAnchor="middle">
+          enqueue the newest keys, drop the oldest
+        </text>
+
+        {/* Queue ring */}
+        <circle cx={RING.cx} cy={RING.cy} r={RING.inner - 2} className="ring-hole" />
+        {queue && <QueueRing queue={queue} />}
+        <text x={RING.cx} y={RING.cy - 14} textAnchor="middle" className="small">
+          queue
+        </text>
+        <text x={RING.cx} y={RING.cy + 6} textAnchor="middle" className="ring-count" data-testid="queue-fill" data-value={filled}>
+          {formatInt(filled)}
+        </text>
+        <text x={RING.cx} y={RING.cy + 22} textAnchor="middle" className="small" data-testid="queue-capacity" data-value={capacity}>
+          of {formatInt(capacity)} · {fillPct < 10 && fillPct > 0 ? fillPct.toFixed(1) : Math.round(fillPct)}%
+        </text>
+
+        {/* Legend */}
+        <g className="legend">
+          <text x={866} y={72} className="small">
+            key age
+          </text>
+          <rect x={866} y={80} width={66} height={8} rx={2} fill="url(#age-scale)" />
+          <text x={866} y={100} className="small">
+            new
+          </text>
+          <text x={932} y={100} className="small" textAnchor="end">
+            old
+          </text>
+          <text x={866} y={124} className="small">
+            mean age
+          </text>
+          <text x={866} y={140} className="mono">
+            {last ? formatNumber(last.meanKeyAge, 3) : '–'} steps
+          </text>
+        </g>
+      </svg>
+    </figure>
+  );
+});

@@ -1,0 +1,37 @@
+// One formatter for the page: toLocaleString() builds a new one on every call, which is slow.
+const INTEGER = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
+
+export function formatInt(n: number): string {
+  return Number.isFinite(n) ? INTEGER.format(Math.round(n)) : '–';
+}
+
+/** 0.9999 → "0.9999", 0.99 → "0.99", 0 → "0"; enough digits to tell values near 1 apart. */
+export function formatMomentum(m: number): string {
+  if (m === 0) return '0';
+  const digits = Math.min(6, Math.max(3, Math.ceil(-Math.log10(1 - m)) + 1));
+  return Number(m.toFixed(digits)).toString();
+}
+
+export function formatNumber(x: number, digits = 3): string {
+  if (!Number.isFinite(x)) return '–';
+  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5)) return x.toExponential(digits - 1);
+  return Number(x.toPrecision(digits)).toString();
+}
+
+export function formatDuration(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = String(m).padStart(h ? 2 : 1, '0');
+  return `${h ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
+}
+
+/** Short labels for axes: 1.5M, 25k, 4,096, 0.25. */
+export function formatCompact(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  if (Math.abs(n) >= 1e6) return `${Number((n / 1e6).toPrecision(3))}M`;
+  if (Math.abs(n) >= 1e4) return `${Number((n / 1e3).toPrecision(3))}k`;
+  if (Number.isInteger(n)) return formatInt(n);
+  return formatNumber(n, 3);
+}

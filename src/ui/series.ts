@@ -1,0 +1,323 @@
+import { createLTTB } from 'downsample';
+import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch, type StepRecord } from '../worker/api';
+
+/** Points drawn per series at most, whatever the length of the run. */
+export const MAX_DISPLAY_POINTS = 1000;
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** A Float64Array that grows by doubling: the full history of one statistic. */
+export class GrowableColumn {
+  private buffer: Float64Array;
+  length = 0;
+
+  constructor(initialCapacity = 1024) {
+    this.buffer = new Float64Array(initialCapacity);
+  }
+
+  push(value: number): void {
+    if (this.length === this.buffer.length) this.grow(this.length + 1);
+    this.buffer[this.length++] = value;
+  }
+
+  /** Appends `values[from..]`. */
+  pushAll(values: Float64Array, from = 0): void {
+    const n = values.length - from;
+    if (n <= 0) return;
+    if (this.length + n > this.buffer.length) this.grow(this.length + n);
+    this.buffer.set(from ? values.subarray(from) : values, this.length);
+    this.length += n;
+  }
+
+  private grow(atLeast: number): void {
+    let size = this.buffer.length * 2;
+    while (size < atLeast) size *= 2;
+    const bigger = new Float64Array(size);
+    bigger.set(this.buffer.subarray(0, this.length));
+    this.buffer = bigger;
+  }
+
+  /** A view of the values (valid until the next push). */
+  values(): Float64Array {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  at(i: number): number {
+    return this.buffer[i];
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
+/**
+ * Debiased exponential moving average (as TensorBoard's smoothing): the running average divided
+ * by 1 − β^t, so that the first values are not pulled towards zero.
+ */
+export class Ema {
+  private average = 0;
+  private count = 0;
+
+  constructor(readonly beta: number) {}
+
+  next(value: number): number {
+    if (!Number.isFinite(value)) return this.count ? this.average / (1 - this.beta ** this.count) : value;
+    this.count++;
+    this.average = this.beta * this.average + (1 - this.beta) * value;
+    return this.average / (1 - this.beta ** this.count);
+  }
+
+  reset(): void {
+    this.average = 0;
+    this.count = 0;
+  }
+}
+
+/** Statistics plus what the page derives: the smoothed loss, and the loss and accuracy at chance level. */
+export type SeriesField = StatField | 'lossSmoothed' | 'chanceLoss' | 'chanceAccuracy';
+const DERIVED = ['lossSmoothed', 'chanceLoss', 'chanceAccuracy'] as const;
+
+export const LOSS_SMOOTHING = 0.95;
+
+/**
+ * The full history of a run, one typed column per statistic, fed by the Worker's batches. The
+ * charts draw `downsample`d views of it.
+ */
+export class SeriesStore {
+  readonly columns: Record<SeriesField, GrowableColumn>;
+  private readonly buckets: Record<SeriesField, MinMaxBuckets>;
+  markers: ParamChange[] = [];
+  runId = -1;
+  /** Bumped on every change: what memoised views key on. */
+  version = 0;
+  private readonly ema = new Ema(LOSS_SMOOTHING);
+
+  constructor() {
+    this.columns = {} as Record<SeriesField, GrowableColumn>;
+    this.buckets = {} as Record<SeriesField, MinMaxBuckets>;
+    for (const f of [...STAT_FIELDS, ...DERIVED]) {
+      this.columns[f] = new GrowableColumn();
+      this.buckets[f] = new MinMaxBuckets();
+    }
+  }
+
+  get length(): number {
+    return this.columns.step.length;
+  }
+
+  /** Adds a batch; a batch of a newer run clears the store first, one of an older run is ignored. */
+  append(batch: StatsBatch): void {
+    if (batch.status.runId < this.runId) return;
+    if (batch.status.runId > this.runId) this.clear(batch.status.runId);
+    const { columns, count } = batch;
+    // Steps arrive in order; a step already held (a repeated batch) is skipped.
+    const last = this.length ? this.columns.step.at(this.length - 1) : 0;
+    let from = 0;
+    while (from < count && columns.step[from] <= last) from++;
+    for (const f of STAT_FIELDS) this.columns[f].pushAll(columns[f].subarray(0, count), from);
+    const { loss, negatives } = columns;
+    const { lossSmoothed, chanceLoss, chanceAccuracy } = this.columns;
+    for (let i = from; i < count; i++) {
+      lossSmoothed.push(this.ema.next(loss[i]));
+      // Embeddings that carry no information score the positive like the n negatives.
+      chanceLoss.push(Math.log(negatives[i] + 1));
+      chanceAccuracy.push(1 / (negatives[i] + 1));
+    }
+    const end = this.length;
+    for (const [f, b] of Object.entries(this.buckets) as [SeriesField, MinMaxBuckets][]) b.addRange(this.columns[f].values(), end - (count - from), end);
+    for (const change of batch.paramChanges) if (change.runId === this.runId) this.markers.push(change);
+    this.version++;
+  }
+
+  clear(runId = this.runId): void {
+    for (const c of Object.values(this.columns)) c.clear();
+    for (const b of Object.values(this.buckets)) b.reset();
+    this.markers = [];
+    this.ema.reset();
+    this.runId = runId;
+    this.version++;
+  }
+
+  last(): StepRecord | null {
+    const n = this.length;
+    if (n === 0) return null;
+    const record = {} as StepRecord;
+    for (const f of STAT_FIELDS) record[f] = this.columns[f].at(n - 1);
+    return record;
+  }
+
+  /** Mean of `field` over the last `n` steps. */
+  recentMean(field: SeriesField, n: number): number {
+    const values = this.columns[field].values();
+    const from = Math.max(0, values.length - n);
+    if (values.length === from) return NaN;
+    let sum = 0;
+    for (let i = from; i < values.length; i++) sum += values[i];
+    return sum / (values.length - from);
+  }
+
+  /** `field` against the step, reduced to at most `maxPoints` points (MinMaxLTTB on the kept min/max buckets). */
+  view(field: SeriesField, maxPoints = MAX_DISPLAY_POINTS): readonly Point[] {
+    return frozen(this.buckets[field].view(this.columns.step.values(), this.columns[field].values(), maxPoints));
+  }
+}
+
+/** How many candidates per output point the min/max pre-selection keeps for LTTB. */
+const PRESELECT_RATIO = 4;
+
+/**
+ * Reduces a series to at most `maxPoints` points that look like it when drawn: MinMaxLTTB (Van
+ * Der Donckt et al. 2023), i.e. a min/max pre-selection over equal buckets in one pass over the
+ * typed arrays, then Largest-Triangle-Three-Buckets (the `downsample` package) on the few thousand
+ * candidates. The first and last points and the global minimum and maximum are always kept.
+ * Points whose value is not finite are left out. Runs in O(n) with no allocation per input point,
+ * so 100,000 steps cost about a millisecond.
+ */
+export function downsample(xs: ArrayLike<number>, ys: ArrayLike<number>, maxPoints = MAX_DISPLAY_POINTS): Point[] {
+  const n = Math.min(xs.length, ys.length);
+  if (maxPoints < 4) throw new Error(`downsample: maxPoints must be at least 4, got ${maxPoints}`);
+  // Finite points only, as indices.
+  let finite = 0;
+  for (let i = 0; i < n; i++) if (Number.isFinite(ys[i])) finite++;
+  if (finite <= maxPoints) {
+    const out: Point[] = [];
+    for (let i = 0; i < n; i++) if (Number.isFinite(ys[i])) out.push({ x: xs[i], y: ys[i] });
+    return out;
+  }
+
+  let first = -1;
+  let last = -1;
+  let minAt = -1;
+  let maxAt = -1;
+  for (let i = 0; i < n; i++) {
+    const y = ys[i];
+    if (!Number.isFinite(y)) continue;
+    if (first < 0) first = i;
+    last = i;
+    if (minAt < 0 || y < ys[minAt]) minAt = i;
+    if (maxAt < 0 || y > ys[maxAt]) maxAt = i;
+  }
+
+  // 1. Min/max pre-selection: each bucket of the index range gives its lowest and highest point.
+  const buckets = Math.floor((maxPoints * PRESELECT_RATIO) / 2);
+  const candidates: number[] = [first];
+  const span = last - first - 1;
+  for (let b = 0; b < buckets; b++) {
+    const from = first + 1 + Math.floor((b * span) / buckets);
+    const to = first + 1 + Math.floor(((b + 1) * span) / buckets);
+    let lo = -1;
+    let hi = -1;
+    for (let i = from; i < to; i++) {
+      const y = ys[i];
+      if (!Number.isFinite(y)) continue;
+      if (lo < 0 || y < ys[lo]) lo = i;
+      if (hi < 0 || y > ys[hi]) hi = i;
+    }
+    if (lo < 0) continue;
+    if (lo < hi) candidates.push(lo, hi);
+    else if (hi < lo) candidates.push(hi, lo);
+    else candidates.push(lo);
+  }
+  candidates.push(last);
+  return fromCandidates(xs, ys, candidates, minAt, maxAt, maxPoints);
+}
+
+/**
+ * Steps 2 and 3 of MinMaxLTTB: LTTB (the `downsample` package) over candidate indices in
+ * increasing order, leaving room for the global extremes, which go back in if LTTB dropped them.
+ */
+function fromCandidates(xs: ArrayLike<number>, ys: ArrayLike<number>, candidates: number[], minAt: number, maxAt: number, maxPoints: number): Point[] {
+  let chosen = candidates;
+  if (candidates.length > maxPoints) {
+    const lttb = createLTTB<number>({ x: (i: number) => xs[i], y: (i: number) => ys[i] });
+    chosen = Array.from(lttb(candidates, maxPoints - 2) as ArrayLike<number>);
+    for (const extreme of [minAt, maxAt]) if (extreme >= 0 && !chosen.includes(extreme)) chosen.push(extreme);
+    chosen.sort((a, b) => a - b);
+  }
+  return chosen.map((i) => ({ x: xs[i], y: ys[i] }));
+}
+
+/**
+ * The min/max pre-selection of MinMaxLTTB, kept up to date as points are appended, so that a view
+ * of a long series costs O(display points) instead of O(length). Buckets span 2^k points; when
+ * there would be more than `maxBuckets` of them, neighbours merge and the span doubles.
+ */
+export class MinMaxBuckets {
+  private shift = 0;
+  private mins: number[] = [];
+  private maxs: number[] = [];
+  private first = -1;
+  private last = -1;
+
+  constructor(private readonly maxBuckets = MAX_DISPLAY_POINTS * (PRESELECT_RATIO / 2)) {}
+
+  /** Records points `from..to-1` of `ys` (appended in increasing order; `ys` is the whole series). */
+  addRange(ys: ArrayLike<number>, from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const y = ys[i];
+      if (!Number.isFinite(y)) continue;
+      if (this.first < 0) this.first = i;
+      this.last = i;
+      while (i >> this.shift >= this.maxBuckets) this.coarsen(ys);
+      const b = i >> this.shift;
+      while (this.mins.length <= b) {
+        this.mins.push(-1);
+        this.maxs.push(-1);
+      }
+      if (this.mins[b] < 0 || y < ys[this.mins[b]]) this.mins[b] = i;
+      if (this.maxs[b] < 0 || y > ys[this.maxs[b]]) this.maxs[b] = i;
+    }
+  }
+
+  reset(): void {
+    this.shift = 0;
+    this.mins = [];
+    this.maxs = [];
+    this.first = -1;
+    this.last = -1;
+  }
+
+  /** At most `maxPoints` points, as `downsample` would choose them from the candidates. */
+  view(xs: ArrayLike<number>, ys: ArrayLike<number>, maxPoints: number): Point[] {
+    if (this.first < 0) return [];
+    const candidates: number[] = [this.first];
+    let minAt = -1;
+    let maxAt = -1;
+    for (let b = 0; b < this.mins.length; b++) {
+      const lo = this.mins[b];
+      const hi = this.maxs[b];
+      if (lo < 0) continue;
+      if (minAt < 0 || ys[lo] < ys[minAt]) minAt = lo;
+      if (maxAt < 0 || ys[hi] > ys[maxAt]) maxAt = hi;
+      for (const i of lo < hi ? [lo, hi] : hi < lo ? [hi, lo] : [lo]) if (i !== candidates[candidates.length - 1] && i !== this.last) candidates.push(i);
+    }
+    if (this.last !== this.first) candidates.push(this.last);
+    return fromCandidates(xs, ys, candidates, minAt, maxAt, maxPoints);
+  }
+
+  private coarsen(ys: ArrayLike<number>): void {
+    const mins: number[] = [];
+    const maxs: number[] = [];
+    for (let b = 0; b < this.mins.length; b += 2) {
+      const [l1, l2, h1, h2] = [this.mins[b], this.mins[b + 1] ?? -1, this.maxs[b], this.maxs[b + 1] ?? -1];
+      mins.push(l1 < 0 ? l2 : l2 < 0 ? l1 : ys[l2] < ys[l1] ? l2 : l1);
+      maxs.push(h1 < 0 ? h2 : h2 < 0 ? h1 : ys[h2] > ys[h1] ? h2 : h1);
+    }
+    this.mins = mins;
+    this.maxs = maxs;
+    this.shift++;
+  }
+}
+
+/**
+ * Frozen points: the chart library keeps its props in an Immer store, and Immer walks (and
+ * freezes) every object it has not seen frozen, on every update.
+ */
+export function frozen(points: Point[]): readonly Point[] {
+  for (const p of points) Object.freeze(p);
+  return Object.freeze(points);
+}

@@ -1,0 +1,247 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { LiveParams } from '../moco/config';
+import type { BackendInfo, BackendName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/api';
+import { startTrainingWorker, type TrainingBridge } from '../worker/bridge';
+import { saveModels } from './download';
+import { defaultLearningRate, queueSizes } from './scales';
+import { SeriesStore } from './series';
+
+export type SetupForm = Omit<TrainingSetup, 'params'>;
+
+export interface TrainingView {
+  phase: 'starting' | 'ready' | 'failed';
+  backend: BackendInfo | null;
+  model: ModelInfo | null;
+  status: RunStatus;
+  /** performance.now() when `status` arrived (the elapsed time goes on from there while running). */
+  statusAt: number;
+  /** The live parameters the Worker runs with (as it last reported them). */
+  workerParams: LiveParams | null;
+  queue: QueueSnapshot | null;
+  /** A call in progress that blocks others: configuring, exporting. */
+  busy: string | null;
+  error: string | null;
+}
+
+const IDLE_STATUS: RunStatus = { state: 'idle', runId: 0, step: 0, elapsedMs: 0, stepBudget: 0, error: null };
+
+/** What a real GPU trains comfortably: ResNet-8 at batch 128. */
+const GPU_SETUP: SetupForm = { version: 'v2', preset: 'resnet8', batchSize: 128, dataset: 'synthetic', datasetSize: 5000, stepBudget: 0, seed: 1 };
+/** Software rendering (SwiftShader), WebGL or the CPU: the tiny network at a small batch. */
+const SOFTWARE_SETUP: SetupForm = { ...GPU_SETUP, preset: 'tiny', batchSize: 16, datasetSize: 2000 };
+
+export function defaultSetup(backend: BackendInfo): SetupForm {
+  const software = backend.backend !== 'webgpu' || /swiftshader/i.test(backend.adapter ?? '');
+  return software ? SOFTWARE_SETUP : GPU_SETUP;
+}
+
+export function defaultParams(setup: SetupForm): LiveParams {
+  return { momentum: 0.99, queueSize: 4096, temperature: setup.version === 'v2' ? 0.2 : 0.07, learningRate: defaultLearningRate(setup.batchSize) };
+}
+
+/** Parameters carried over to a new setup: the queue stays at least one batch, a default rate follows the batch size. */
+function paramsForSetup(params: LiveParams, from: SetupForm, to: SetupForm): LiveParams {
+  const next = { ...params };
+  if (params.learningRate === defaultLearningRate(from.batchSize)) next.learningRate = defaultLearningRate(to.batchSize);
+  if (from.version !== to.version && params.temperature === defaultParams(from).temperature) next.temperature = defaultParams(to).temperature;
+  if (!queueSizes(to.batchSize).includes(next.queueSize)) next.queueSize = queueSizes(to.batchSize).find((k) => k >= next.queueSize) ?? queueSizes(to.batchSize)[0];
+  return next;
+}
+
+/** How long a slider must rest before its value goes to the Worker (one chart marker per gesture). */
+const PARAM_DEBOUNCE_MS = 250;
+
+function urlBackends(): BackendName[] | undefined {
+  const value = new URLSearchParams(location.search).get('backend');
+  if (!value) return undefined;
+  const names = value.split(',').filter((b): b is BackendName => b === 'webgpu' || b === 'webgl' || b === 'cpu');
+  return names.length ? names : undefined;
+}
+
+declare global {
+  interface Window {
+    /** With `?testHooks`: the bridge and the statistics, for end-to-end tests and the console. */
+    __moco?: { bridge: TrainingBridge; store: SeriesStore; inject: (batch: StatsBatch) => void };
+  }
+}
+
+/** The page's side of training: the Worker bridge, the statistics store and the controls' state. */
+export function useTraining() {
+  const [store] = useState(() => new SeriesStore());
+  const [version, setVersion] = useState(0);
+  const [view, setView] = useState<TrainingView>({
+    phase: 'starting',
+    backend: null,
+    model: null,
+    status: IDLE_STATUS,
+    statusAt: 0,
+    workerParams: null,
+    queue: null,
+    busy: 'Starting the training worker…',
+    error: null,
+  });
+  const [setup, setSetupState] = useState<SetupForm>(SOFTWARE_SETUP);
+  const [params, setParamsState] = useState<LiveParams>(() => defaultParams(SOFTWARE_SETUP));
+  /** The setup the current model was built with. */
+  const [builtSetup, setBuiltSetup] = useState<SetupForm | null>(null);
+  const bridge = useRef<TrainingBridge | null>(null);
+  const pendingParams = useRef<Partial<LiveParams>>({});
+  const paramTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const fail = useCallback((e: unknown) => {
+    setView((v) => ({ ...v, busy: null, error: e instanceof Error ? e.message : String(e) }));
+  }, []);
+
+  const onStats = useCallback(
+    (batch: StatsBatch) => {
+      store.append(batch);
+      setVersion(store.version);
+      setView((v) =>
+        batch.status.runId < v.status.runId ? v : { ...v, status: batch.status, statusAt: performance.now(), workerParams: batch.params, queue: batch.queue },
+      );
+    },
+    [store],
+  );
+
+  const configure = useCallback(
+    async (form: SetupForm, live: LiveParams) => {
+      const api = bridge.current?.api;
+      if (!api) return;
+      setView((v) => ({ ...v, busy: 'Building the dataset and the model…', error: null }));
+      try {
+        const model = await api.configure({ ...form, params: live });
+        setBuiltSetup(form);
+        setView((v) => ({ ...v, model, busy: null }));
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [fail],
+  );
+
+  // Start the Worker once; end it with the page.
+  useEffect(() => {
+    let cancelled = false;
+    let started: TrainingBridge | null = null;
+    startTrainingWorker(onStats, { backends: urlBackends() }).then(
+      async (b) => {
+        if (cancelled) return b.terminate();
+        started = b;
+        bridge.current = b;
+        if (new URLSearchParams(location.search).has('testHooks')) window.__moco = { bridge: b, store, inject: onStats };
+        const form = defaultSetup(b.backend);
+        const live = defaultParams(form);
+        setSetupState(form);
+        setParamsState(live);
+        setView((v) => ({ ...v, phase: 'ready', backend: b.backend }));
+        await configure(form, live);
+      },
+      (e: unknown) => {
+        if (!cancelled) setView((v) => ({ ...v, phase: 'failed', busy: null, error: e instanceof Error ? e.message : String(e) }));
+      },
+    );
+    return () => {
+      cancelled = true;
+      started?.terminate();
+      bridge.current = null;
+    };
+  }, [onStats, configure, store]);
+
+  const running = view.status.state === 'running';
+  const setupDirty = builtSetup !== null && JSON.stringify(builtSetup) !== JSON.stringify(setup);
+
+  /**
+   * Setup changes rebuild the model at once while nothing has been trained; later they wait for
+   * Reset, and until then the live parameters stay those the Worker runs with.
+   */
+  const updateSetup = useCallback(
+    (patch: Partial<SetupForm>) => {
+      const next = { ...setup, ...patch };
+      setSetupState(next);
+      if (view.status.step === 0 && !running && view.phase === 'ready') {
+        const nextParams = paramsForSetup(params, setup, next);
+        setParamsState(nextParams);
+        void configure(next, nextParams);
+      }
+    },
+    [setup, params, view.status.step, view.phase, running, configure],
+  );
+
+  const flushParams = useCallback(() => {
+    paramTimer.current = null;
+    const patch = pendingParams.current;
+    pendingParams.current = {};
+    if (Object.keys(patch).length === 0) return;
+    bridge.current?.api.setParams(patch).catch(fail);
+  }, [fail]);
+
+  /** A live parameter: shown at once, sent to the Worker once the slider rests; applies from the next step. */
+  const updateParam = useCallback(
+    <K extends keyof LiveParams>(key: K, value: LiveParams[K]) => {
+      setParamsState((p) => ({ ...p, [key]: value }));
+      pendingParams.current[key] = value;
+      if (paramTimer.current !== null) clearTimeout(paramTimer.current);
+      paramTimer.current = setTimeout(flushParams, PARAM_DEBOUNCE_MS);
+    },
+    [flushParams],
+  );
+
+  useEffect(
+    () => () => {
+      if (paramTimer.current !== null) clearTimeout(paramTimer.current);
+    },
+    [],
+  );
+
+  const call = useCallback(
+    async (fn: (b: TrainingBridge) => Promise<unknown>) => {
+      const b = bridge.current;
+      if (!b) return;
+      setView((v) => ({ ...v, error: null }));
+      try {
+        await fn(b);
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [fail],
+  );
+
+  // Start (or resume) the current model; a changed setup waits for Reset.
+  const start = useCallback(
+    () =>
+      call(async (b) => {
+        if (!builtSetup) await configure(setup, params);
+        await b.api.start();
+      }),
+    [call, configure, setup, params, builtSetup],
+  );
+  const pause = useCallback(() => call((b) => b.api.pause()), [call]);
+  const step = useCallback(() => call((b) => b.api.step()), [call]);
+  const reset = useCallback(
+    () =>
+      call(() => {
+        const nextParams = builtSetup ? paramsForSetup(params, builtSetup, setup) : params;
+        setParamsState(nextParams);
+        return configure(setup, nextParams);
+      }),
+    [call, configure, setup, params, builtSetup],
+  );
+
+  const download = useCallback(
+    (includeKey: boolean) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: 'Exporting the weights…' }));
+        try {
+          saveModels(await b.api.exportWeights({ includeKey }));
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call],
+  );
+
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download };
+}
+
+export type Training = ReturnType<typeof useTraining>;

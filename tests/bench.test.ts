@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { batchOf, benchArgv, parseBenchArgs, type BenchArgs } from '../src/bench/args';
+import { formatRuns, type BenchFile } from '../src/bench/report';
+
+describe('npm run bench: options', () => {
+  it('has small defaults that run without a GPU', () => {
+    const a = parseBenchArgs([]) as BenchArgs;
+    expect(a).toMatchObject({ presets: ['tiny'], batch: 8, steps: 3, warmup: 1, where: ['node', 'chromium'], backends: ['webgpu', 'webgl'], out: 'results' });
+  });
+
+  it('parses every option and round-trips through the child-process argument list', () => {
+    const argv = ['--preset', 'resnet8:128,resnet18', '--batch=16', '--steps', '5', '--warmup', '2', '--queue', '512', '--where', 'node', '--backend', 'webgpu,cpu'];
+    argv.push('--no-profile', '--except', 'Conv2DBackpropInput,SplitBatchNorm', '--flag', 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64', '--out', 'r');
+    const a = parseBenchArgs(argv) as BenchArgs;
+    expect(a).toMatchObject({ presets: ['resnet8', 'resnet18'], batch: 16, steps: 5, warmup: 2, queueSize: 512, where: ['node'], backends: ['webgpu', 'cpu'], profile: false });
+    expect([batchOf(a, 'resnet8'), batchOf(a, 'resnet18')]).toEqual([128, 16]);
+    expect(a.except).toEqual(['Conv2DBackpropInput', 'SplitBatchNorm']);
+    expect(a.flags).toEqual({ WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 });
+    expect(parseBenchArgs(benchArgv(a))).toEqual(a);
+    const counts = parseBenchArgs(['--count-only']) as BenchArgs;
+    expect(counts).toMatchObject({ countOnly: true, steps: 0, warmup: 1, profile: false });
+    expect(parseBenchArgs(['--help'])).toBe('help');
+  });
+
+  it('rejects bad options with a clear message', () => {
+    const cases: [string[], RegExp][] = [
+      [['--preset', 'resnet9'], /--preset must be one of tiny, resnet8/],
+      [['--preset', 'resnet8:1'], /--preset batch must be an integer ≥ 2/],
+      [['--batch', '1'], /--batch must be an integer ≥ 2/],
+      [['--where', 'firefox'], /--where takes node and\/or chromium/],
+      [['--backend', 'wasm'], /--backend takes webgpu, webgl, cpu/],
+      [['--flag', 'X'], /--flag takes NAME=VALUE/],
+      [['--steps'], /--steps needs a value/],
+      [['--frobnicate'], /Unknown option '--frobnicate'/],
+    ];
+    for (const [argv, message] of cases) expect(() => parseBenchArgs(argv), argv.join(' ')).toThrow(message);
+  });
+});
+
+describe('npm run bench: the table', () => {
+  it('shows a row per variant, the ratios, and n/a where a figure is missing', () => {
+    const variant = (v: 'stock' | 'custom', ms: number, dispatches: number, gpu: number | null) => ({
+      variant: v,
+      imagesPerSecond: 8000 / ms,
+      medianStepMs: ms,
+      stepMs: [ms],
+      dispatchesPerStep: dispatches,
+      dispatchesByProgram: {},
+      gpuMsPerStep: gpu,
+      gpuMsByKernel: null,
+      liveTensors: 92,
+      liveTensorGrowthPerStep: 0,
+      loss: 2,
+    });
+    const result = {
+      date: '2026-11-28T00:00:00.000Z',
+      environment: { runtime: 'node 20', backend: 'webgpu', adapter: null, timestampQuery: false, gpuTimer: 'none', tfjs: '4.22.0' },
+      preset: 'tiny',
+      batch: 8,
+      steps: 1,
+      warmup: 1,
+      queueSize: 4096,
+      parameters: 2588,
+      flags: {},
+      except: [],
+      variants: [variant('stock', 4000, 894, null), variant('custom', 2000, 215, null)],
+      speedup: { imagesPerSecond: 2, dispatches: 894 / 215, gpuTime: null },
+      notes: ["no GPU time: the adapter has no 'timestamp-query'"],
+    } as BenchFile['runs'][number]['result'];
+    const table = formatRuns([{ where: 'node', result }]);
+    const lines = table.split('\n');
+    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+dispatches\s+GPU ms\s+live tensors/);
+    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+894\s+n\/a\s+92/);
+    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+215\s+n\/a/);
+    expect(lines[3]).toMatch(/custom vs stock\s+×2\.00\s+×4\.16 fewer/);
+    expect(table).toMatch(/note: node webgpu: no GPU time/);
+  });
+});

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BenchFile } from '../src/bench/report';
+import { REPO_ROOT } from './helpers';
+
+const run = promisify(execFile);
+
+/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
+const SWIFTSHADER_ENV = {
+  LD_LIBRARY_PATH: '/usr/lib/chromium',
+  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
+};
+
+/**
+ * One Node process (Dawn picks its Vulkan driver at start-up) runs the kernel checks, then counts
+ * the dispatches of a MoCo step on the shaders they compiled: `npm run bench -- --check --count-only`.
+ */
+let file: BenchFile;
+beforeAll(async () => {
+  expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
+  const resultFile = join(mkdtempSync(join(tmpdir(), 'moco-kernels-')), 'result.json');
+  const argv = ['--check', '--count-only', '--preset', 'tiny', '--batch', '2', '--queue', '16', '--backend', 'webgpu', '--result-file', resultFile];
+  await run(process.execPath, ['--import', 'tsx', 'src/bench/node.ts', ...argv], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...SWIFTSHADER_ENV },
+    timeout: 170_000,
+  }).catch((e: { stderr?: string; stdout?: string }) => {
+    // A failed check exits 1 after writing its results: judge by them when they are there.
+    if (!existsSync(resultFile)) throw new Error(`${e.stderr ?? ''}${e.stdout ?? ''}`);
+  });
+  file = JSON.parse(readFileSync(resultFile, 'utf8')) as BenchFile;
+  expect(file.errors).toEqual([]);
+}, 180_000);
+
+describe('custom WebGPU kernels in Node (Dawn)', () => {
+  it('match the stock kernels on random inputs of several shapes', () => {
+    const checks = file.checks.flatMap((c) => c.checks);
+    const names = checks.map((c) => c.name).join('\n');
+    const kernels = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'split batch-norm forward', 'split batch-norm backward', 'InfoNCE forward', 'InfoNCE backward'];
+    kernels.push('augmentation', 'L2 normalisation', 'ReLU backward', 'SgdMomentum', 'MovingAverage');
+    for (const kernel of kernels)
+      expect(names).toContain(kernel);
+    expect(names).toMatch(/stride 2/);
+    expect(names).toMatch(/split-K/);
+    for (const c of checks.filter((k) => !k.name.startsWith('MoCo'))) {
+      expect(c.tolerance, c.name).toBe(1e-4);
+      expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
+    }
+  });
+
+  it('give a MoCo training step that matches one with stock kernels (loss, parameters, gradients)', () => {
+    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step'));
+    expect(steps).toHaveLength(3);
+    for (const c of steps) expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
+    expect(steps[0].tolerance).toBe(1e-4);
+    expect(steps[1].tolerance).toBe(1e-4);
+  });
+
+  it('cut the dispatches of a MoCo step to a fifth of stock', () => {
+    expect(file.runs).toHaveLength(1);
+    const { result } = file.runs[0];
+    expect(result).toMatchObject({ preset: 'tiny', batch: 2, queueSize: 16 });
+    expect(result.environment.backend).toBe('webgpu');
+    const [stock, custom] = ['stock', 'custom'].map((v) => result.variants.find((r) => r.variant === v)!);
+    // Exact whatever the device: the tiny preset has 6 convolutions, 6 batch-norms, 22 parameters.
+    expect(stock.dispatchesPerStep).toBeGreaterThan(800);
+    expect(custom.dispatchesPerStep! * 4.5).toBeLessThan(stock.dispatchesPerStep!);
+    expect(custom.dispatchesByProgram).toMatchObject({
+      MocoAugment: 2,
+      MocoBatchNormStats: 12,
+      MocoBatchNormGrad: 6,
+      MocoConv2DBackpropFilter: 6,
+      MocoConv2DBackpropInput: 5,
+      MocoInfoNce: 1,
+      MocoL2Normalize: 2,
+      MocoReluGrad: 6,
+      MocoSgdMomentum: 22,
+      // 22 momentum-encoder parameters two at a time, and the 6 batch-norms' statistics in 2 passes.
+      MocoLerp: 11 + 12,
+    });
+    expect(stock.dispatchesByProgram!.Conv2DDerFilterProgram).toBe(6);
+    expect(result.speedup.dispatches).toBeCloseTo(stock.dispatchesPerStep! / custom.dispatchesPerStep!, 6);
+    expect(stock.liveTensors).toBe(custom.liveTensors);
+  });
+});
