@@ -10,11 +10,13 @@ describe('npm run bench: options', () => {
 
   it('parses every option and round-trips through the child-process argument list', () => {
     const argv = ['--preset', 'resnet8:128,resnet18', '--batch=16', '--steps', '5', '--warmup', '2', '--queue', '512', '--where', 'node', '--backend', 'webgpu,cpu'];
-    argv.push('--no-profile', '--except', 'Conv2DBackpropInput,SplitBatchNorm', '--flag', 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64', '--out', 'r');
+    argv.push('--no-profile', '--except', 'Conv2DBackpropFilter,SplitBatchNorm', '--include', 'Conv2DBackpropInput');
+    argv.push('--flag', 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64', '--out', 'r');
     const a = parseBenchArgs(argv) as BenchArgs;
     expect(a).toMatchObject({ presets: ['resnet8', 'resnet18'], batch: 16, steps: 5, warmup: 2, queueSize: 512, where: ['node'], backends: ['webgpu', 'cpu'], profile: false });
     expect([batchOf(a, 'resnet8'), batchOf(a, 'resnet18')]).toEqual([128, 16]);
-    expect(a.except).toEqual(['Conv2DBackpropInput', 'SplitBatchNorm']);
+    expect(a.except).toEqual(['Conv2DBackpropFilter', 'SplitBatchNorm']);
+    expect(a.include).toEqual(['Conv2DBackpropInput']);
     expect(a.flags).toEqual({ WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 });
     expect(parseBenchArgs(benchArgv(a))).toEqual(a);
     const counts = parseBenchArgs(['--count-only']) as BenchArgs;
@@ -63,6 +65,7 @@ describe('npm run bench: the table', () => {
       parameters: 2588,
       flags: {},
       except: [],
+      include: [],
       variants: [variant('stock', 4000, 894, null), variant('custom', 2000, 215, null)],
       speedup: { imagesPerSecond: 2, dispatches: 894 / 215, gpuTime: null },
       notes: ["no GPU time: the adapter has no 'timestamp-query'"],

@@ -16,7 +16,8 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --backend LIST     webgpu, webgl, cpu (default webgpu,webgl; webgl only in Chromium)
   --count-only       dispatch counts only: 1 warm-up step, no timing, no profile
   --no-profile       skip the profiled step (GPU time by kernel)
-  --except LIST      custom kernels or fused ops to leave stock (e.g. Conv2DBackpropInput)
+  --except LIST      custom kernels or fused ops to leave stock (e.g. Conv2DBackpropFilter)
+  --include LIST     opt-in custom kernels to use too (Conv2DBackpropInput)
   --flag NAME=VALUE  a tfjs environment flag for the run (repeatable)
   --check            check our kernels against the stock ones instead (exit 1 on a mismatch;
                      with --count-only, the dispatch counts follow)
@@ -39,6 +40,7 @@ export interface BenchArgs {
   countOnly: boolean;
   profile: boolean;
   except: string[];
+  include: string[];
   flags: Record<string, number | boolean | string>;
   check: boolean;
   out: string;
@@ -73,6 +75,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     countOnly: false,
     profile: true,
     except: [],
+    include: [],
     flags: {},
     check: false,
     out: 'results',
@@ -137,6 +140,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       case '--except':
         a.except = list(next());
         break;
+      case '--include':
+        a.include = list(next());
+        break;
       case '--flag': {
         const f = next();
         const k = f.indexOf('=');
@@ -177,6 +183,7 @@ export function benchArgv(a: BenchArgs, overrides: Partial<BenchArgs> = {}): str
   else argv.push('--steps', String(b.steps), '--warmup', String(b.warmup));
   if (!b.profile && !b.countOnly) argv.push('--no-profile');
   if (b.except.length) argv.push('--except', b.except.join(','));
+  if (b.include.length) argv.push('--include', b.include.join(','));
   for (const [k, v] of Object.entries(b.flags)) argv.push('--flag', `${k}=${v}`);
   if (b.check) argv.push('--check');
   if (b.resultFile) argv.push('--result-file', b.resultFile);

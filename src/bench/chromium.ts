@@ -86,6 +86,7 @@ export async function runChromium(args: BenchArgs, file: BenchFile, log: (line: 
           queueSize: args.queueSize,
           profile: args.profile,
           except: args.except,
+        include: args.include,
           flags: args.flags,
         };
         try {

@@ -8,7 +8,7 @@ import { INFO_NCE_GRAD_KERNEL, INFO_NCE_KERNEL } from '../kernels/webgpu/infoNce
 import { L2_NORMALIZE_GRAD_KERNEL } from '../kernels/webgpu/l2Normalize';
 import { RELU_GRAD_KERNEL } from '../kernels/webgpu/relu';
 import { LERP_KERNEL, SGD_KERNEL } from '../kernels/webgpu/updates';
-import { useCustomKernels } from '../kernels/registry';
+import { customKernelSettings, optInKernelNames, useCustomKernels } from '../kernels/registry';
 import { applyAugment, MOCO_V1_AUGMENT, MOCO_V2_AUGMENT, sampleAugmentParams, type AugmentConfig } from '../moco/augment';
 import { splitBatchNorm, updateMovingStatistics } from '../moco/batchNorm';
 import { mocoConfig } from '../moco/config';
@@ -65,13 +65,14 @@ export function normRelativeError(actual: ArrayLike<number>, expected: ArrayLike
 
 /**
  * Runs `f` with custom kernels off, then on, and compares every output. With custom kernels on,
- * `program` (a WebGPU program of ours, or of tfjs's that only our kernel uses) must have run: a
- * check that silently compared stock with stock would prove nothing.
+ * `program` (one of ours) must have run: a check that silently compared stock with stock would
+ * prove nothing.
  */
 async function compare(name: string, tolerance: number, program: string, f: () => Outputs): Promise<KernelCheck> {
   const start = performance.now();
   const run = async (on: boolean) => {
-    useCustomKernels(on);
+    // Opt-in kernels too: every kernel we have is checked.
+    useCustomKernels(on, { include: optInKernelNames(tf.getBackend()) });
     const { result: out, counts } = await countDispatches(tf.backend(), f);
     const values: Record<string, Float32Array> = {};
     for (const [k, t] of Object.entries(out)) values[k] = (await t.data()) as Float32Array;
@@ -117,6 +118,8 @@ const BN_CASES: [label: string, shape: [number, number, number, number], groups:
 export async function checkKernels(options: { tolerance?: number; includeTrainingStep?: boolean } = {}): Promise<KernelCheck[]> {
   const tolerance = options.tolerance ?? 1e-4;
   const checks: KernelCheck[] = [];
+  const settings = customKernelSettings();
+  seed = 1;
   try {
     for (const [label, xShape, filterShape, stride, pad] of CONV_CASES) {
       const x = tf.relu(normal(xShape)) as tf.Tensor4D;
@@ -216,7 +219,7 @@ export async function checkKernels(options: { tolerance?: number; includeTrainin
     checks.push(await compareMovingAverages(tolerance));
     if (options.includeTrainingStep ?? true) checks.push(...(await compareTrainingSteps(tolerance)));
   } finally {
-    useCustomKernels(true);
+    useCustomKernels(settings.on, settings);
   }
   return checks;
 }
@@ -272,7 +275,7 @@ async function compareMovingAverages(tolerance: number): Promise<KernelCheck> {
   return check;
 }
 
-/** Two MoCo steps (empty then non-empty queue) on the tiny preset: losses, parameters and their updates. */
+/** Two MoCo steps (empty then non-empty queue) on the tiny preset, default custom kernels against stock: losses, parameters and their updates. */
 async function compareTrainingSteps(tolerance: number): Promise<KernelCheck[]> {
   const batch = 8;
   const images = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;

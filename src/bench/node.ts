@@ -46,6 +46,7 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
         queueSize: args.queueSize,
         profile: args.profile,
         except: args.except,
+        include: args.include,
         flags: args.flags,
         log: (l) => console.error(`  node ${l}`),
       });

@@ -38,6 +38,8 @@ export interface BenchOptions {
   profile?: boolean;
   /** Custom kernels or fused operations to leave stock in the custom variant. */
   except?: string[];
+  /** Opt-in custom kernels to use in the custom variant. */
+  include?: string[];
   /** tfjs environment flags set for the whole run (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE). */
   flags?: Record<string, number | boolean | string>;
   /** Progress lines. */
@@ -87,6 +89,7 @@ export interface BenchResult {
   parameters: number;
   flags: Record<string, number | boolean | string>;
   except: string[];
+  include: string[];
   variants: VariantResult[];
   /** custom ÷ stock for img/s; stock ÷ custom for dispatches and GPU time (higher is better); null when a variant is missing. */
   speedup: { imagesPerSecond: number | null; dispatches: number | null; gpuTime: number | null };
@@ -150,6 +153,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
   const variants = options.variants ?? (onWebGpu ? ['stock', 'custom'] : ['stock']);
   const queueSize = options.queueSize ?? 4096;
   const except = options.except ?? [];
+  const include = options.include ?? [];
   const flags = options.flags ?? {};
   const notes: string[] = [];
   const env = environment();
@@ -159,7 +163,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
 
   const images = tf.tidy(() => tf.randomUniform([options.batch, 32, 32, 3], 0, 1, 'float32', 11)) as tf.Tensor4D;
   const models = new Map<Variant, MoCo>();
-  const select = (v: Variant) => useCustomKernels(v === 'custom', { except });
+  const select = (v: Variant) => useCustomKernels(v === 'custom', { except, include });
   const results: VariantResult[] = [];
   try {
     for (const v of variants) {
@@ -245,6 +249,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
       parameters,
       flags,
       except,
+      include,
       variants: results,
       speedup: {
         imagesPerSecond: ratio(custom?.imagesPerSecond, stock?.imagesPerSecond),
@@ -256,7 +261,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
   } finally {
     for (const m of models.values()) m.dispose();
     images.dispose();
-    useCustomKernels(settings.on, { except: settings.except });
+    useCustomKernels(settings.on, settings);
     for (const [f, v] of Object.entries(savedFlags)) tf.env().set(f, v as number | boolean | string);
   }
 }

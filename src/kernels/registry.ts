@@ -5,9 +5,10 @@ import { WEBGPU_FUSED_KERNELS, WEBGPU_GRADIENTS, WEBGPU_REPLACEMENTS } from './w
 /**
  * Our replacements for tfjs kernels, by backend. They go in through tfjs's kernel registry, so the
  * MoCo code calls ordinary tfjs ops and the stock kernels come back with `useCustomKernels(false)`.
- * Each is made from the stock kernel, which a replacement may reuse.
+ * Each is made from the stock kernel, which a replacement may reuse. An opt-in replacement only
+ * runs when named in `include` (one the measurements do not favour yet, kept for A/B runs).
  */
-const REPLACEMENTS: Record<string, { kernelName: string; make: (stock: tf.KernelFunc) => tf.KernelFunc }[]> = {
+const REPLACEMENTS: Record<string, { kernelName: string; make: (stock: tf.KernelFunc) => tf.KernelFunc; optIn?: boolean }[]> = {
   cpu: [{ kernelName: 'Conv2DBackpropFilter', make: () => conv2dBackpropFilterCpu }],
   webgpu: WEBGPU_REPLACEMENTS,
 };
@@ -33,10 +34,13 @@ const stockKernels = new Map<string, tf.KernelConfig>();
 const installedGradients = new Set<string>();
 let enabled = false;
 let excluded = new Set<string>();
+let included = new Set<string>();
 
 export interface CustomKernelOptions {
-  /** Kernel names (e.g. 'Conv2DBackpropInput') or fused operations (see `FUSED_OPS`) to leave stock. */
+  /** Kernel names (e.g. 'Conv2DBackpropFilter') or fused operations (see `FUSED_OPS`) to leave stock. */
   except?: readonly string[];
+  /** Opt-in kernels to switch on as well (see `optInKernelNames`). */
+  include?: readonly string[];
 }
 
 /**
@@ -46,6 +50,7 @@ export interface CustomKernelOptions {
 export function useCustomKernels(on: boolean, options: CustomKernelOptions = {}): void {
   enabled = on;
   excluded = new Set(options.except ?? []);
+  included = new Set(options.include ?? []);
   for (const [backendName, kernels] of Object.entries(FUSED)) {
     for (const k of kernels) if (!tf.getKernel(k.kernelName, backendName)) tf.registerKernel({ ...k, backendName });
   }
@@ -59,7 +64,7 @@ export function useCustomKernels(on: boolean, options: CustomKernelOptions = {})
     }
   }
   for (const [backendName, kernels] of Object.entries(REPLACEMENTS)) {
-    for (const { kernelName, make } of kernels) {
+    for (const { kernelName, make, optIn } of kernels) {
       const key = `${backendName}/${kernelName}`;
       let stock = stockKernels.get(key);
       if (!stock) {
@@ -68,14 +73,15 @@ export function useCustomKernels(on: boolean, options: CustomKernelOptions = {})
         stockKernels.set(key, stock);
       }
       tf.unregisterKernel(kernelName, backendName);
-      tf.registerKernel(on && !excluded.has(kernelName) ? { ...stock, kernelFunc: make(stock.kernelFunc) } : stock);
+      const use = on && !excluded.has(kernelName) && (!optIn || included.has(kernelName));
+      tf.registerKernel(use ? { ...stock, kernelFunc: make(stock.kernelFunc) } : stock);
     }
   }
 }
 
 /** The current switch, to restore after a temporary change. */
-export function customKernelSettings(): { on: boolean; except: string[] } {
-  return { on: enabled, except: [...excluded] };
+export function customKernelSettings(): { on: boolean; except: string[]; include: string[] } {
+  return { on: enabled, except: [...excluded], include: [...included] };
 }
 
 /** Whether custom kernels are on, and `name` (a kernel or fused operation) is not excluded. */
@@ -86,4 +92,9 @@ export function customKernelEnabled(name: string): boolean {
 /** The names of the kernels replaced on `backendName`, and of the fused kernels added there. */
 export function customKernelNames(backendName: string): string[] {
   return [...(REPLACEMENTS[backendName] ?? []), ...(FUSED[backendName] ?? [])].map((k) => k.kernelName);
+}
+
+/** The replacements on `backendName` that run only when included. */
+export function optInKernelNames(backendName: string): string[] {
+  return (REPLACEMENTS[backendName] ?? []).filter((k) => k.optIn).map((k) => k.kernelName);
 }

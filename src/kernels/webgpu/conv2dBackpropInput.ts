@@ -23,9 +23,9 @@ interface Attrs {
  * one invocation looping over the filter window and every output channel, its neighbours reading
  * W a whole row apart; tfjs's own GEMM is behind WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false. With
  * stride 2, three taps in four meet no output position and multiply zeros (as in tfjs's GEMM).
- * On SwiftShader (a CPU) tfjs's default is the fastest of the three (docs/PERFORMANCE.md); on a
- * GPU, the measurement is owed: `npm run bench -- --except Conv2DBackpropInput` runs without this
- * kernel, `--flag WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false` with tfjs's GEMM.
+ * On SwiftShader (a CPU) tfjs's default is the fastest of the three (docs/PERFORMANCE.md), so this
+ * kernel is opt-in until measured on a GPU: `npm run bench -- --include Conv2DBackpropInput` runs
+ * with it, `--flag WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false` with tfjs's GEMM.
  */
 export const conv2dBackpropInputWebGpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };

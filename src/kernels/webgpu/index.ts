@@ -25,9 +25,10 @@ import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu';
 import { LERP_KERNEL, SGD_KERNEL, lerpKernel, sgdMomentumKernel } from './updates';
 
 /** Replacements for tfjs-webgpu's kernels, each made from the stock kernel (which some reuse). */
-export const WEBGPU_REPLACEMENTS: { kernelName: string; make: (stock: tf.KernelFunc) => tf.KernelFunc }[] = [
+export const WEBGPU_REPLACEMENTS: { kernelName: string; make: (stock: tf.KernelFunc) => tf.KernelFunc; optIn?: boolean }[] = [
   { kernelName: 'Conv2DBackpropFilter', make: () => conv2dBackpropFilterWebGpu },
-  { kernelName: 'Conv2DBackpropInput', make: () => conv2dBackpropInputWebGpu },
+  // Opt-in: slower than tfjs's kernel on SwiftShader, not yet measured on a GPU (docs/PERFORMANCE.md).
+  { kernelName: 'Conv2DBackpropInput', make: () => conv2dBackpropInputWebGpu, optIn: true },
 ];
 
 /** Kernels of our own (fused operations), reached only through src/kernels/fused.ts. */
