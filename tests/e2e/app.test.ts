@@ -16,6 +16,7 @@ import { loadLayersModelFiles } from '../../src/io/layersModel';
 import { STAT_FIELDS, type StatsBatch } from '../../src/worker/api';
 import {
   buildAndPreview,
+  CHROMIUM,
   HAVE_CHROMIUM,
   launchChromium,
   longTasksBetween,
@@ -56,7 +57,7 @@ async function stepCount(page: Page): Promise<number> {
   return Number((await text(page, 'status-step')).replace(/,/g, ''));
 }
 
-describe.skipIf(!HAVE_CHROMIUM)('MoCo in the browser, end to end', () => {
+describe('MoCo in the browser, end to end', () => {
   let served: { url: string; server: PreviewServer; buildMs: number };
   let browser: Browser;
   let page: Page;
@@ -64,6 +65,8 @@ describe.skipIf(!HAVE_CHROMIUM)('MoCo in the browser, end to end', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
+    // No silent skip: without a browser these tests would prove nothing (.ci/run installs Chromium).
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
     served = await buildAndPreview();
     metrics.buildMs = Math.round(served.buildMs);
     browser = await launchChromium(true);

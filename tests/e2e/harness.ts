@@ -9,6 +9,7 @@ import { createServer as createNetServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,16 +17,8 @@ export const RESULTS = resolve(ROOT, 'test-results');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 
-const BASE_FLAGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-];
+/** The bench's flags without WebGPU and SwiftShader WebGL: the app must pick its backend itself. */
+const BASE_FLAGS = CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu' && f !== '--enable-unsafe-swiftshader');
 
 /** Chromium with WebGPU (on SwiftShader here), or without: then navigator.gpu has no adapter, the real fallback case. */
 export function launchChromium(webgpu: boolean): Promise<Browser> {
