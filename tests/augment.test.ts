@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../src/data/synthetic';
 import { imagesTensor } from '../src/data/tensors';
-import { applyAugment, MOCO_V2_AUGMENT, sampleAugmentParams, twoViews, type AugmentParams } from '../src/moco/augment';
+import { applyAugment, identityAugmentParams, MOCO_V2_AUGMENT, sampleAugmentParams, twoViews, type AugmentParams } from '../src/moco/augment';
 import { Rng } from '../src/moco/random';
 import { useCpuBackend } from './helpers';
 
@@ -17,19 +17,7 @@ beforeAll(async () => {
 
 /** Parameters that change nothing but what the test sets. */
 function identity(n: number, change: Partial<AugmentParams> = {}): AugmentParams {
-  const boxes = new Float32Array(4 * n);
-  for (let i = 0; i < n; i++) boxes.set([0, 0, 1, 1], 4 * i);
-  return {
-    boxes,
-    flip: new Uint8Array(n),
-    brightness: new Float32Array(n).fill(1),
-    contrast: new Float32Array(n).fill(1),
-    saturation: new Float32Array(n).fill(1),
-    hue: new Float32Array(n),
-    grayscale: new Uint8Array(n),
-    blurSide: new Float32Array(n),
-    ...change,
-  };
+  return { ...identityAugmentParams(n), ...change };
 }
 
 /** Back from normalised values to [0, 1]. */

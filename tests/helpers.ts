@@ -29,17 +29,8 @@ export function loadGolden(): Golden {
   return JSON.parse(readFileSync(resolve(SHARED, 'golden/moco_golden.json'), 'utf8')) as Golden;
 }
 
-/** Largest |a − b| relative to the largest |b| (1e-30 floor), over flattened arrays. */
-export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
-  let diff = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < actual.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
+/** Largest |a − b| relative to the largest |b|: the kernel checks' measure. */
+export { relativeError } from '../src/bench/kernelChecks';
 
 export function flat(x: unknown): number[] {
   return (x as unknown[]).flat(Infinity as 1) as number[];

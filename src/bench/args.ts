@@ -1,4 +1,5 @@
 import { isPresetName, PRESET_NAMES, type PresetName } from '../moco/resnet';
+import type { BenchOptions } from './runBench';
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
 
@@ -193,4 +194,19 @@ export function benchArgv(a: BenchArgs, overrides: Partial<BenchArgs> = {}): str
 /** The batch size to run `preset` at. */
 export function batchOf(a: BenchArgs, preset: PresetName): number {
   return a.presetBatch[preset] ?? a.batch;
+}
+
+/** What one benchmark run of `preset` takes from the command line, in Node and in the page alike. */
+export function benchOptionsOf(a: BenchArgs, preset: PresetName): Omit<BenchOptions, 'log'> {
+  return {
+    preset,
+    batch: batchOf(a, preset),
+    steps: a.steps,
+    warmup: a.warmup,
+    queueSize: a.queueSize,
+    profile: a.profile,
+    except: a.except,
+    include: a.include,
+    flags: a.flags,
+  };
 }

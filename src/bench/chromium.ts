@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { batchOf, type BenchArgs } from './args';
+import { benchOptionsOf, type BenchArgs } from './args';
 import type { KernelCheck } from './kernelChecks';
 import type { PageBench } from './page';
 import type { BenchFile } from './report';
-import type { BenchOptions } from './runBench';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
@@ -78,17 +77,7 @@ export async function runChromium(args: BenchArgs, file: BenchFile, log: (line: 
     for (const backend of args.backends) {
       if (backend === 'cpu') continue;
       for (const preset of args.presets) {
-        const options: Omit<BenchOptions, 'log'> = {
-          preset,
-          batch: batchOf(args, preset),
-          steps: args.steps,
-          warmup: args.warmup,
-          queueSize: args.queueSize,
-          profile: args.profile,
-          except: args.except,
-        include: args.include,
-          flags: args.flags,
-        };
+        const options = benchOptionsOf(args, preset);
         try {
           const result = await page.evaluate(([b, o]) => (window as unknown as PageWindow).mocoBench.run(b, o), [backend, options] as const);
           file.runs.push({ where: 'chromium', result });

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { installNodeWebGpu } from '../cli/nodeWebgpu';
 import { useCustomKernels } from '../kernels/registry';
-import { BENCH_USAGE, batchOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
+import { BENCH_USAGE, benchOptionsOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { checkKernels } from './kernelChecks';
 import { emptyBenchFile, formatChecks, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 import { benchmarkStep } from './runBench';
@@ -38,18 +38,7 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
       if (!args.countOnly) continue;
     }
     for (const preset of args.presets) {
-      const result = await benchmarkStep({
-        preset,
-        batch: batchOf(args, preset),
-        steps: args.steps,
-        warmup: args.warmup,
-        queueSize: args.queueSize,
-        profile: args.profile,
-        except: args.except,
-        include: args.include,
-        flags: args.flags,
-        log: (l) => console.error(`  node ${l}`),
-      });
+      const result = await benchmarkStep({ ...benchOptionsOf(args, preset), log: (l) => console.error(`  node ${l}`) });
       file.runs.push({ where: 'node', result });
     }
   }

@@ -64,9 +64,12 @@ export interface AugmentParams {
   blurSide: Float32Array;
 }
 
-export function sampleAugmentParams(n: number, cfg: AugmentConfig, rng: Rng, size = 32): AugmentParams {
-  const p: AugmentParams = {
-    boxes: new Float32Array(4 * n),
+/** Parameters that leave every image as it is (whole-image crop, no flip, jitter, gray or blur). */
+export function identityAugmentParams(n: number): AugmentParams {
+  const boxes = new Float32Array(4 * n);
+  for (let i = 0; i < n; i++) boxes.set([0, 0, 1, 1], 4 * i);
+  return {
+    boxes,
     flip: new Uint8Array(n),
     brightness: new Float32Array(n).fill(1),
     contrast: new Float32Array(n).fill(1),
@@ -75,6 +78,10 @@ export function sampleAugmentParams(n: number, cfg: AugmentConfig, rng: Rng, siz
     grayscale: new Uint8Array(n),
     blurSide: new Float32Array(n),
   };
+}
+
+export function sampleAugmentParams(n: number, cfg: AugmentConfig, rng: Rng, size = 32): AugmentParams {
+  const p = identityAugmentParams(n);
   for (let i = 0; i < n; i++) {
     const [top, left, h, w] = randomResizedCrop(size, size, cfg, rng);
     p.boxes.set([top / (size - 1), left / (size - 1), (top + h - 1) / (size - 1), (left + w - 1) / (size - 1)], 4 * i);
