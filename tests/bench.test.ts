@@ -10,13 +10,14 @@ describe('npm run bench: options', () => {
 
   it('parses every option and round-trips through the child-process argument list', () => {
     const argv = ['--preset', 'resnet8:128,resnet18', '--batch=16', '--steps', '5', '--warmup', '2', '--queue', '512', '--where', 'node', '--backend', 'webgpu,cpu'];
-    argv.push('--no-profile', '--except', 'Conv2DBackpropFilter,SplitBatchNorm', '--include', 'Conv2DBackpropInput');
+    argv.push('--no-profile', '--except', 'Conv2DBackpropFilter,SplitBatchNorm', '--include', 'Conv2DBackpropInput', '--variants', 'custom,custom+BatchNormRowSplit');
     argv.push('--flag', 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64', '--out', 'r');
     const a = parseBenchArgs(argv) as BenchArgs;
     expect(a).toMatchObject({ presets: ['resnet8', 'resnet18'], batch: 16, steps: 5, warmup: 2, queueSize: 512, where: ['node'], backends: ['webgpu', 'cpu'], profile: false });
     expect([batchOf(a, 'resnet8'), batchOf(a, 'resnet18')]).toEqual([128, 16]);
     expect(a.except).toEqual(['Conv2DBackpropFilter', 'SplitBatchNorm']);
     expect(a.include).toEqual(['Conv2DBackpropInput']);
+    expect(a.variants).toEqual(['custom', 'custom+BatchNormRowSplit']);
     expect(a.flags).toEqual({ WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 });
     expect(parseBenchArgs(benchArgv(a))).toEqual(a);
     const counts = parseBenchArgs(['--count-only']) as BenchArgs;
@@ -32,6 +33,8 @@ describe('npm run bench: options', () => {
       [['--where', 'firefox'], /--where takes node and\/or chromium/],
       [['--backend', 'wasm'], /--backend takes webgpu, webgl, cpu/],
       [['--flag', 'X'], /--flag takes NAME=VALUE/],
+      [['--variants', 'fast'], /--variants takes stock, custom, custom\+OPT_IN…, got 'fast'/],
+      [['--variants', 'custom+'], /--variants takes stock, custom, custom\+OPT_IN…, got 'custom\+'/],
       [['--steps'], /--steps needs a value/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
     ];

@@ -63,6 +63,11 @@ describe('train options for data and evaluation', () => {
     expect(defaults).toMatchObject({ length: { steps: 20 }, trainSize: 5000, labels: 'fine', knnOn: ['backbone'] });
     expect(defaults.config.schedule.totalSteps).toBe(20);
     expect(stepsFor({ steps: 7 }, 31)).toBe(7);
+    // The official CIFAR demo's recipe: v1's linear head with a cosine rate.
+    const demo = parseTrainArgs(['--moco', 'v1', '--schedule', 'cosine']);
+    const v2 = parseTrainArgs(['--schedule', 'constant']);
+    if (demo === 'help' || v2 === 'help') throw new Error('help');
+    expect([demo.config.schedule.cosine, defaults.config.schedule.cosine, v2.config.schedule.cosine]).toEqual([true, true, false]);
   });
 
   it('rejects bad combinations with a usage error', () => {
@@ -77,6 +82,7 @@ describe('train options for data and evaluation', () => {
       [['--data', 'x.bin', '--eval', 'builtin'], /--eval builtin goes with the built-in training data, not with --data/],
       [['--eval', 'y.bin', '--eval-every', '0'], /--eval-every must be an integer ≥ 1, got '0'/],
       [['--data', ''], /--data needs a path/],
+      [['--schedule', 'step'], /--schedule must be cosine or constant, got 'step'/],
       [['--train-size', '8', '--batch', '16'], /--train-size \(8\) must be at least one batch \(16\)/],
     ];
     for (const [argv, message] of cases) expect(() => parseTrainArgs(argv), argv.join(' ')).toThrow(message);

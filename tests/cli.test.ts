@@ -71,6 +71,13 @@ describe('npm run train', () => {
     const progress = rows(r.stdout);
     expect(progress.map((p) => p.step)).toEqual([2, 4]);
     expect(progress.map((p) => p.filled)).toEqual([32, 40]);
+    const summary = /trained 4 steps \(1\.00 epochs\) in ([\d.]+) s of steps \(([\d.]+) img\/s\), ([\d.]+) s with evaluations/.exec(r.stdout);
+    expect(summary, r.stdout).not.toBeNull();
+    const [stepSeconds, imagesPerSecond, wallSeconds] = summary!.slice(1).map(Number);
+    // Both printed to 0.1: the step time is within ±0.05 s of the one the rate was computed from.
+    expect(imagesPerSecond).toBeGreaterThanOrEqual((4 * 16) / (stepSeconds + 0.05) - 0.05);
+    expect(imagesPerSecond).toBeLessThanOrEqual((4 * 16) / Math.max(stepSeconds - 0.05, 1e-3) + 0.05);
+    expect(wallSeconds).toBeGreaterThanOrEqual(stepSeconds - 0.1);
     for (const p of progress) {
       expect(Number.isFinite(p.loss)).toBe(true);
       expect(p.loss).toBeGreaterThan(0);

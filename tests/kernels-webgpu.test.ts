@@ -24,7 +24,7 @@ beforeAll(async () => {
   expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
   const resultFile = join(mkdtempSync(join(tmpdir(), 'moco-kernels-')), 'result.json');
   const argv = ['--check', '--count-only', '--preset', 'tiny', '--batch', '2', '--queue', '16', '--backend', 'webgpu', '--result-file', resultFile];
-  await run(process.execPath, ['--import', 'tsx', 'src/bench/node.ts', ...argv], {
+  await run(process.execPath, ['--import', 'tsx', 'src/bench/nodeMain.ts', ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...SWIFTSHADER_ENV },
     timeout: 170_000,

@@ -1,5 +1,5 @@
 import { isPresetName, PRESET_NAMES, type PresetName } from '../moco/resnet';
-import type { BenchOptions } from './runBench';
+import { isVariant, type BenchOptions, type Variant } from './runBench';
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
 
@@ -15,6 +15,9 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --queue N          negatives in the queue (default 4096)
   --where LIST       node, chromium (default node,chromium)
   --backend LIST     webgpu, webgl, cpu (default webgpu,webgl; webgl only in Chromium)
+  --variants LIST    stock, custom, custom+OPT_IN[+OPT_IN…] (default stock,custom on WebGPU),
+                     timed alternating in one process: e.g. custom,custom+BatchNormRowSplit for an
+                     A/B of an opt-in kernel
   --count-only       dispatch counts only: 1 warm-up step, no timing, no profile
   --no-profile       skip the profiled step (GPU time by kernel)
   --except LIST      custom kernels or fused ops to leave stock (e.g. Conv2DBackpropFilter)
@@ -22,7 +25,6 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --flag NAME=VALUE  a tfjs environment flag for the run (repeatable)
   --check            check our kernels against the stock ones instead (exit 1 on a mismatch;
                      with --count-only, the dispatch counts follow)
-  --bundle FILE      build the Node benchmark as one ESM file for ../shared/gpu/pack.sh, and stop
   --out DIR          results folder (default results)
   --help`;
 
@@ -42,10 +44,11 @@ export interface BenchArgs {
   profile: boolean;
   except: string[];
   include: string[];
+  /** Null: both on WebGPU, stock elsewhere (benchmarkStep's default). */
+  variants: Variant[] | null;
   flags: Record<string, number | boolean | string>;
   check: boolean;
   out: string;
-  bundle: string | null;
   /** Internal: where a child process writes its JSON for the parent. */
   resultFile: string | null;
 }
@@ -77,10 +80,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     profile: true,
     except: [],
     include: [],
+    variants: null,
     flags: {},
     check: false,
     out: 'results',
-    bundle: null,
     resultFile: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -144,6 +147,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       case '--include':
         a.include = list(next());
         break;
+      case '--variants': {
+        const v = list(next());
+        for (const x of v) if (!isVariant(x)) throw new BenchUsageError(`--variants takes stock, custom, custom+OPT_IN…, got '${x}'`);
+        if (!v.length) throw new BenchUsageError('--variants needs stock, custom or custom+OPT_IN…');
+        a.variants = v as Variant[];
+        break;
+      }
       case '--flag': {
         const f = next();
         const k = f.indexOf('=');
@@ -156,9 +166,6 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         break;
       case '--out':
         a.out = next();
-        break;
-      case '--bundle':
-        a.bundle = next();
         break;
       case '--result-file':
         a.resultFile = next();
@@ -185,6 +192,7 @@ export function benchArgv(a: BenchArgs, overrides: Partial<BenchArgs> = {}): str
   if (!b.profile && !b.countOnly) argv.push('--no-profile');
   if (b.except.length) argv.push('--except', b.except.join(','));
   if (b.include.length) argv.push('--include', b.include.join(','));
+  if (b.variants) argv.push('--variants', b.variants.join(','));
   for (const [k, v] of Object.entries(b.flags)) argv.push('--flag', `${k}=${v}`);
   if (b.check) argv.push('--check');
   if (b.resultFile) argv.push('--result-file', b.resultFile);
@@ -207,6 +215,7 @@ export function benchOptionsOf(a: BenchArgs, preset: PresetName): Omit<BenchOpti
     profile: a.profile,
     except: a.except,
     include: a.include,
+    ...(a.variants ? { variants: a.variants } : {}),
     flags: a.flags,
   };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_USAGE, benchArgv, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { runChromium } from './chromium';
+import { runMain } from '../cli/runMain';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 
 /** Dawn on Chromium's SwiftShader: WebGPU in Node without a GPU (the README's variables). */
@@ -14,7 +15,7 @@ const SWIFTSHADER_ENV = {
   VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
 };
 
-const NODE_ENTRY = fileURLToPath(new URL('./node.ts', import.meta.url));
+const NODE_ENTRY = fileURLToPath(new URL('./nodeMain.ts', import.meta.url));
 
 /**
  * Runs the Node benchmark in a child process: Dawn picks its Vulkan driver when the process
@@ -52,27 +53,6 @@ async function runNodeChild(args: BenchArgs, file: BenchFile): Promise<void> {
   }
 }
 
-/**
- * The Node benchmark as one ESM file that keeps 'webgpu' (Dawn's native module) external, for
- * ../shared/gpu/pack.sh. esbuild comes with tsx.
- */
-async function bundle(outfile: string): Promise<void> {
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./node.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['webgpu'],
-    outfile,
-    logLevel: 'warning',
-    // tfjs's Node builds are CommonJS and require Node's modules.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
-  console.log(`bundle: ${outfile}\nnext: ../shared/gpu/pack.sh ${outfile}, then on the GPU machine: bash .gpu/run.sh ARGS (see docs/PERFORMANCE.md)`);
-}
-
 async function main(argv: string[]): Promise<number> {
   let args;
   try {
@@ -84,10 +64,6 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args === 'help') {
     console.log(BENCH_USAGE);
-    return 0;
-  }
-  if (args.bundle) {
-    await bundle(args.bundle);
     return 0;
   }
   const file = emptyBenchFile(`npm run bench -- ${argv.join(' ')}`.trim());
@@ -105,10 +81,4 @@ async function main(argv: string[]): Promise<number> {
   return file.checks.some((c) => c.checks.some((k) => !k.passed)) ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`error: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runMain(main);

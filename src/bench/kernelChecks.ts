@@ -113,6 +113,9 @@ const BN_CASES: [label: string, shape: [number, number, number, number], groups:
   ['4 groups, odd spatial size', [8, 7, 5, 3], 4],
   ['8 groups, 40 channels', [16, 4, 4, 40], 8],
   ['2 groups, 1×1 spatial', [6, 1, 1, 9], 2],
+  // Many rows: with the opt-in row split, 4 and 2 (uneven) chunks merged by a second dispatch.
+  ['2 groups, 8,192 rows each', [16, 32, 32, 8], 2],
+  ['1 group, 9,207 rows', [9, 31, 33, 3], 1],
 ];
 
 export async function checkKernels(options: { tolerance?: number; includeTrainingStep?: boolean } = {}): Promise<KernelCheck[]> {

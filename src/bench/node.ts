@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { installNodeWebGpu } from '../cli/nodeWebgpu';
 import { useCustomKernels } from '../kernels/registry';
 import { BENCH_USAGE, benchOptionsOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { checkKernels } from './kernelChecks';
-import { emptyBenchFile, formatChecks, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
+import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 import { benchmarkStep } from './runBench';
 
 /**
@@ -33,7 +32,6 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
       if (backend !== 'webgpu') continue;
       const checks = await checkKernels();
       file.checks.push({ where: 'node', backend, checks });
-      console.log(formatChecks([file.checks.at(-1)!]));
       // With --count-only too, the dispatch counts follow (on the pipelines the checks compiled).
       if (!args.countOnly) continue;
     }
@@ -44,7 +42,8 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The Node benchmark as a command (`npm run bench` runs it in a child process); resolves with the exit status. */
+export async function benchNodeCommand(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseBenchArgs(argv);
@@ -74,15 +73,4 @@ async function main(argv: string[]): Promise<number> {
   }
   if (file.errors.length) return 1;
   return file.checks.some((c) => c.checks.some((k) => !k.passed)) ? 1 : 0;
-}
-
-// Run when executed (tsx, or the bundle packed for a GPU machine), not when imported.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(`error: ${(e as Error).stack ?? e}`);
-      process.exit(1);
-    },
-  );
 }

@@ -44,8 +44,15 @@ export function formatRuns(runs: BenchFile['runs']): string {
         `${v.liveTensors}${v.liveTensorGrowthPerStep ? ` (+${v.liveTensorGrowthPerStep}/step!)` : ''}`,
       ]);
     }
-    if (r.variants.length > 1)
+    const custom = r.variants.find((v) => v.variant === 'custom');
+    if (custom && r.variants.some((v) => v.variant === 'stock'))
       rows.push(['', '', '', '', 'custom vs stock', times(r.speedup.imagesPerSecond), '', r.speedup.dispatches == null ? '' : `${times(r.speedup.dispatches)} fewer`, r.speedup.gpuTime == null ? '' : `${times(r.speedup.gpuTime)} less`, '']);
+    for (const v of r.variants) {
+      if (!custom || !v.variant.startsWith('custom+')) continue;
+      const ratio = (a: number | null, b: number | null) => (a != null && b != null && b > 0 && Number.isFinite(a) ? a / b : null);
+      const gpu = ratio(custom.gpuMsPerStep, v.gpuMsPerStep);
+      rows.push(['', '', '', '', `${v.variant} vs custom`, times(ratio(v.imagesPerSecond, custom.imagesPerSecond)), '', '', gpu == null ? '' : `${times(gpu)} less`, '']);
+    }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

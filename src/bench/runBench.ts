@@ -18,7 +18,20 @@ import { countDispatches } from './dispatchCounter';
  * step to step unless something leaks).
  */
 
-export type Variant = 'custom' | 'stock';
+/**
+ * Stock tfjs kernels, ours, or ours with opt-in kernels added (`custom+Conv2DBackpropInput`,
+ * `custom+A+B`): alternating in one process, the fair A/B of an opt-in kernel.
+ */
+export type Variant = 'custom' | 'stock' | `custom+${string}`;
+
+/** The opt-in kernels a variant adds to `include`. */
+export function variantIncludes(v: Variant): string[] {
+  return v.startsWith('custom+') ? v.slice('custom+'.length).split('+').filter(Boolean) : [];
+}
+
+export function isVariant(v: string): v is Variant {
+  return v === 'custom' || v === 'stock' || (v.startsWith('custom+') && variantIncludes(v as Variant).length > 0);
+}
 
 export interface BenchOptions {
   preset: PresetName;
@@ -163,7 +176,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
 
   const images = tf.tidy(() => tf.randomUniform([options.batch, 32, 32, 3], 0, 1, 'float32', 11)) as tf.Tensor4D;
   const models = new Map<Variant, MoCo>();
-  const select = (v: Variant) => useCustomKernels(v === 'custom', { except, include });
+  const select = (v: Variant) => useCustomKernels(v !== 'stock', { except, include: [...include, ...variantIncludes(v)] });
   const results: VariantResult[] = [];
   try {
     for (const v of variants) {

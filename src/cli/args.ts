@@ -38,6 +38,8 @@ Training:
   --temperature T          InfoNCE temperature (default: 0.2 for v2, 0.07 for v1)
   --lr LR                  base learning rate (default 0.06·batch/512)
   --warmup N               linear warm-up steps (default 0)
+  --schedule cosine|constant
+                           learning-rate schedule (default: cosine for v2, constant for v1)
   --bn-splits S            split batch-norm groups, must divide the batch (default up to 8)
   --no-shuffle             do not shuffle keys before the momentum encoder
   --symmetric              symmetric loss (both view orders)
@@ -106,6 +108,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         temperature: { type: 'string' },
         lr: { type: 'string' },
         warmup: { type: 'string', default: '0' },
+        schedule: { type: 'string' },
         'bn-splits': { type: 'string' },
         'no-shuffle': { type: 'boolean', default: false },
         symmetric: { type: 'boolean', default: false },
@@ -137,6 +140,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new UsageError(`--backend must be cpu or webgpu, got '${values.backend}'`);
   if (!isPresetName(values.preset)) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${values.preset}'`);
   if (values.moco !== 'v1' && values.moco !== 'v2') throw new UsageError(`--moco must be v1 or v2, got '${values.moco}'`);
+  if (values.schedule !== undefined && values.schedule !== 'cosine' && values.schedule !== 'constant')
+    throw new UsageError(`--schedule must be cosine or constant, got '${values.schedule}'`);
   if (values.labels !== 'coarse' && values.labels !== 'fine') throw new UsageError(`--labels must be coarse or fine, got '${values.labels}'`);
   if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
   const batchSize = int('batch', values.batch, 2)!;
@@ -164,7 +169,12 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     shuffleKeys: !values['no-shuffle'],
     symmetric: values.symmetric,
     seed: int('seed', values.seed, 0),
-    schedule: { baseLr: num('lr', values.lr), warmupSteps: int('warmup', values.warmup, 0), totalSteps: steps },
+    schedule: {
+      baseLr: num('lr', values.lr),
+      warmupSteps: int('warmup', values.warmup, 0),
+      totalSteps: steps,
+      cosine: values.schedule === undefined ? undefined : values.schedule === 'cosine',
+    },
   };
   let config: MocoConfig;
   try {

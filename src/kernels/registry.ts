@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterCpu } from './cpu/conv2dBackpropFilter';
+import { setIncludedOptions } from './optIn';
 import { WEBGPU_FUSED_KERNELS, WEBGPU_GRADIENTS, WEBGPU_REPLACEMENTS } from './webgpu';
+import { BN_ROW_SPLIT } from './webgpu/batchNorm';
 
 /**
  * Our replacements for tfjs kernels, by backend. They go in through tfjs's kernel registry, so the
@@ -51,6 +53,7 @@ export function useCustomKernels(on: boolean, options: CustomKernelOptions = {})
   enabled = on;
   excluded = new Set(options.except ?? []);
   included = new Set(options.include ?? []);
+  setIncludedOptions(included);
   for (const [backendName, kernels] of Object.entries(FUSED)) {
     for (const k of kernels) if (!tf.getKernel(k.kernelName, backendName)) tf.registerKernel({ ...k, backendName });
   }
@@ -94,7 +97,10 @@ export function customKernelNames(backendName: string): string[] {
   return [...(REPLACEMENTS[backendName] ?? []), ...(FUSED[backendName] ?? [])].map((k) => k.kernelName);
 }
 
-/** The replacements on `backendName` that run only when included. */
+/** Options of our kernels that run only when included (not kernels of their own). */
+const OPT_IN_OPTIONS: Record<string, string[]> = { webgpu: [BN_ROW_SPLIT] };
+
+/** The replacements and kernel options on `backendName` that run only when included. */
 export function optInKernelNames(backendName: string): string[] {
-  return (REPLACEMENTS[backendName] ?? []).filter((k) => k.optIn).map((k) => k.kernelName);
+  return [...(REPLACEMENTS[backendName] ?? []).filter((k) => k.optIn).map((k) => k.kernelName), ...(OPT_IN_OPTIONS[backendName] ?? [])];
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { twoViews } from './augment';
+import { applyAugment, sampleAugmentParams, type AugmentParams } from './augment';
 import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
 import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
@@ -44,6 +44,8 @@ export class MoCo {
   private readonly rng: Rng;
   private readonly live: LiveParams;
   private steps = 0;
+  /** The random draws of the last step's two views (plain numbers, no tensors); null before a step. */
+  lastViewDraws: [AugmentParams, AugmentParams] | null = null;
 
   constructor(readonly config: MocoConfig) {
     this.rng = new Rng(config.seed);
@@ -82,8 +84,11 @@ export class MoCo {
     const { momentum: m, temperature: T } = this.live;
     const meanKeyAge = this.queue.meanKeyAge(step);
 
-    // Two random views of every image: one for the query, one for its positive key.
-    const [x1, x2] = twoViews(images, this.config.augment, this.rng);
+    // Two random views of every image: one for the query, one for its positive key. The draws are
+    // kept so that the app can show exactly the views this step trained on.
+    const n = images.shape[0];
+    this.lastViewDraws = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
+    const [x1, x2] = this.lastViewDraws.map((draws) => applyAugment(images, draws, this.config.augment));
     // Keys from the momentum encoder, outside any gradient: constants for the loss.
     const k2 = this.keys(x2);
     const k1 = this.config.symmetric ? this.keys(x1) : null;

@@ -19,6 +19,8 @@ export interface TrainStepStats extends StepStats {
 export class Trainer {
   readonly moco: MoCo;
   private readonly sampler: BatchSampler;
+  /** Indices of the images of the last step's batch; null before a step. */
+  lastBatch: Int32Array | null = null;
 
   constructor(
     readonly config: MocoConfig,
@@ -38,7 +40,8 @@ export class Trainer {
 
   async step(): Promise<TrainStepStats> {
     const start = performance.now();
-    const images = imagesTensor(this.dataset, this.sampler.next());
+    this.lastBatch = this.sampler.next();
+    const images = imagesTensor(this.dataset, this.lastBatch);
     let stats: StepStats;
     try {
       stats = await this.moco.step(images);

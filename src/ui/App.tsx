@@ -1,6 +1,9 @@
 import { BackendBadge } from './components/BackendBadge';
+import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
 import { Controls } from './components/Controls';
+import { DataPanel } from './components/DataPanel';
+import { Evaluation } from './components/Evaluation';
 import { MethodDiagram } from './components/MethodDiagram';
 import { StatusBar } from './components/StatusBar';
 import { useTraining } from './useTraining';
@@ -29,6 +32,9 @@ export function App() {
           <StatusBar training={training} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
           <Charts store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+          <DataPanel training={training} />
+          <Evaluation training={training} />
+          <BenchmarkPanel training={training} />
         </main>
       </div>
     </div>

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import type { BackendInfo, BackendName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/api';
+import type { DatasetName } from '../worker/api';
 import { startTrainingWorker, type TrainingBridge } from '../worker/bridge';
 import { saveModels } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
@@ -241,7 +242,16 @@ export function useTraining() {
     [call],
   );
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download };
+  /** The Worker's API for panels that call it themselves (the Data panel); null until the Worker has started. */
+  const workerApi = useCallback(() => bridge.current?.api ?? null, []);
+  /** The Worker switched datasets and built a fresh model: Reset and setup changes now train on that dataset. */
+  const datasetChanged = useCallback((model: ModelInfo, dataset: DatasetName) => {
+    setSetupState((s) => ({ ...s, dataset }));
+    setBuiltSetup((b) => (b ? { ...b, dataset } : b));
+    setView((v) => ({ ...v, model }));
+  }, []);
+
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, workerApi, datasetChanged };
 }
 
 export type Training = ReturnType<typeof useTraining>;

@@ -5,8 +5,10 @@
  *
  * This module holds types and plain constants only: the page imports it without pulling tfjs in.
  */
+import type { Cifar100Labels } from '../data/cifar';
 import type { LiveParams, MocoVersion } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
+import type { AugmentationPreview, EmbeddingView, EvaluationEvent, EvaluationSettings, KnnResult, NeighboursResult, ProbeResult } from './evaluationApi';
 
 export type BackendName = 'webgpu' | 'webgl' | 'cpu';
 
@@ -19,7 +21,64 @@ export interface BackendInfo {
   adapter: string | null;
 }
 
-export type DatasetName = 'synthetic';
+/** 'synthetic': the built-in generated images; 'files': the user's files, loaded with `loadDataset`. */
+export type DatasetName = 'synthetic' | 'files';
+
+/** One file picked or dropped by the user. */
+export interface DataFile {
+  /**
+   * Path with '/' separators: the file name for single files, the relative path inside a folder
+   * (`photos/cats/1.jpg`). A File's own `webkitRelativePath` does not survive postMessage, hence this.
+   */
+  path: string;
+  file: Blob;
+}
+
+/**
+ * What `loadDataset` loads: the built-in dataset, or the user's files — CIFAR-10/100 `.bin` files,
+ * one `cifar-10-binary.tar.gz` / `cifar-100-binary.tar.gz`, or a folder of images with one
+ * sub-folder per class.
+ */
+export type DatasetSource = { kind: 'builtin' } | { kind: 'files'; files: DataFile[]; labels: Cifar100Labels };
+
+export interface LoadProgress {
+  /** The file being read, or the folder being decoded. */
+  file: string;
+  done: number;
+  total: number;
+  /** Bytes of CIFAR files and archives, images of a folder. */
+  unit: 'bytes' | 'images';
+}
+
+/** The dataset training reads, as the Data panel shows it. */
+export interface DatasetInfo {
+  source: DatasetName;
+  /** A file or folder name, or "Built-in shapes". */
+  name: string;
+  format: 'builtin' | 'cifar10' | 'cifar100' | 'images';
+  /** CIFAR-100's label kind in use; null for other formats. */
+  labels: Cifar100Labels | null;
+  classNames: string[];
+  /** Training images per class, in class order. */
+  trainCounts: number[];
+  /** Held-out images per class (what the evaluation reads). */
+  heldOutCounts: number[];
+  trainSize: number;
+  heldOutSize: number;
+  /**
+   * Where the held-out images come from: the archive's or folder's test batch, ~10% of each class
+   * set aside from the loaded images, or the built-in dataset's generated test split.
+   */
+  heldOutFrom: 'test-split' | 'carved' | 'generated';
+  /** Up to `perClass` training images of each class as 32×32 RGBA, one after another (transferred). */
+  thumbnails: { perClass: number; labels: Uint8Array; pixels: Uint8ClampedArray<ArrayBuffer> };
+}
+
+export interface DatasetLoaded {
+  dataset: DatasetInfo;
+  /** The fresh model, built for the new data with the current setup. */
+  model: ModelInfo;
+}
 
 /** Everything that needs a fresh model: changing one of these means a reset. */
 export interface TrainingSetup {
@@ -155,6 +214,29 @@ export interface TrainingApi {
    * `[n, dim]` flat: what a downloaded model gives after L2 normalisation.
    */
   embed(images: Float32Array, which: EncoderName): Promise<Float32Array>;
+  /**
+   * Reads the files (or returns to the built-in dataset) and, once they parse, trains on them: a
+   * fresh model with the current setup, as `reset()` builds. Training keeps running while the files
+   * are read; on any problem this rejects with a message naming the file, and the dataset, the
+   * model and the run are as they were. `onProgress` (a comlink proxy) hears a few times a second.
+   */
+  loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded>;
+  /** The dataset training reads now; null before the first configure(). */
+  datasetInfo(): Promise<DatasetInfo | null>;
+  /** Registers the listener (a comlink proxy) for kNN results, evaluation progress and monitor errors (types in ./evaluationApi). */
+  onEvaluation(listener: (event: EvaluationEvent) => void): Promise<void>;
+  /** The periodic kNN monitor's interval; returns the settings in force. */
+  setEvaluation(settings: Partial<EvaluationSettings>): Promise<EvaluationSettings>;
+  /** Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the listener. */
+  evaluateKnn(): Promise<KnnResult>;
+  /** A linear probe on frozen backbone features of the training set, scored on the held-out images; no step runs meanwhile. */
+  trainProbe(options: { epochs: number }): Promise<ProbeResult>;
+  /** Held-out features projected to 2-D by PCA. */
+  embeddingView(): Promise<EmbeddingView>;
+  /** The nearest training images (cosine similarity of backbone features) to one held-out image, as thumbnails (transferred). */
+  neighbours(heldOutIndex: number): Promise<NeighboursResult>;
+  /** Up to `count` images of the last step's batch with two augmented views each (transferred). */
+  augmentationPreview(count: number): Promise<AugmentationPreview>;
 }
 
 export const MAX_QUEUE_SIZE = 65_536;

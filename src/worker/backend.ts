@@ -21,7 +21,7 @@ function navigatorGpu(): GpuLike | undefined {
 }
 
 /** Why WebGPU cannot run here, or null with the adapter's description when it can. */
-async function probeWebGpu(): Promise<{ reason: string | null; adapter: string | null }> {
+export async function probeWebGpu(): Promise<{ reason: string | null; adapter: string | null }> {
   const gpu = navigatorGpu();
   if (!gpu) return { reason: 'navigator.gpu is missing (this browser or context has no WebGPU)', adapter: null };
   let adapter: GpuAdapterLike | null;
@@ -37,7 +37,7 @@ async function probeWebGpu(): Promise<{ reason: string | null; adapter: string |
 }
 
 /** Sets `name` as the tfjs backend and checks that it really computes; throws with the reason if not. */
-async function tryBackend(name: BackendName): Promise<void> {
+export async function tryBackend(name: BackendName): Promise<void> {
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);

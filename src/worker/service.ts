@@ -11,9 +11,13 @@ import {
   STAT_FIELDS,
   STATS_INTERVAL_MS,
   type BackendInfo,
+  type DatasetInfo,
+  type DatasetLoaded,
+  type DatasetSource,
   type EncoderName,
   type ExportedModel,
   type InitOptions,
+  type LoadProgress,
   type ModelInfo,
   type ParamChange,
   type QueueSnapshot,
@@ -26,7 +30,13 @@ import {
   type TrainingSetup,
 } from './api';
 import { errorMessage, selectBackend } from './backend';
+import { checkTrainable, describeDataset, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress, type UserDataset } from './datasets';
+import { Evaluation } from './evaluation';
+import type { AugmentationPreview, EmbeddingView, EvaluationEvent, EvaluationSettings, KnnResult, NeighboursResult, ProbeResult } from './evaluationApi';
 import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
+
+/** Held-out images generated for the built-in dataset (its test split). */
+export const BUILT_IN_HELD_OUT_SIZE = 1000;
 
 /** Lets queued messages (comlink calls) run, without the 4 ms clamp of nested timeouts. */
 export function yieldToEventLoop(): Promise<void> {
@@ -51,7 +61,12 @@ export class TrainingService implements TrainingApi {
   private onStats: (batch: StatsBatch) => void = () => {};
   private backend: BackendInfo | null = null;
   private setup: TrainingSetup | null = null;
-  private dataset: { key: string; data: ImageDataset } | null = null;
+  /** The training images and the held-out images that evaluation (kNN, probe, embedding view) reads. */
+  private dataset: { key: string; data: ImageDataset; heldOut: ImageDataset } | null = null;
+  /** The user's files once read (setup.dataset 'files' trains on them); kept across reset(). */
+  private userData: (UserDataset & { key: string }) | null = null;
+  private loadsStarted = 0;
+  private loadsInFlight = 0;
   private trainer: Trainer | null = null;
   private runId = 0;
   private state: RunState = 'idle';
@@ -63,6 +78,14 @@ export class TrainingService implements TrainingApi {
   private lock: Promise<unknown> = Promise.resolve();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
+  /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
+  private readonly evaluation = new Evaluation({
+    trainer: () => this.trainer,
+    heldOut: () => this.heldOutDataset(),
+    runId: () => this.runId,
+    exclusive: (fn) => this.exclusive(fn),
+    stopping: () => this.stopRequested,
+  });
 
   constructor(
     private readonly clock: BatcherClock = systemClock,
@@ -79,6 +102,7 @@ export class TrainingService implements TrainingApi {
 
   async configure(setup: TrainingSetup): Promise<ModelInfo> {
     validateLiveParams(setup.params);
+    if (setup.dataset === 'files' && !this.userData) throw new Error('no files are loaded: load a dataset first');
     await this.pause();
     return this.exclusive(() => {
       const start = this.clock.now();
@@ -143,6 +167,8 @@ export class TrainingService implements TrainingApi {
       const record = await this.exclusive(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
       this.elapsedBefore = record.elapsedMs;
       this.state = this.budgetReached() ? 'finished' : 'paused';
+      // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
+      void this.evaluation.afterStep();
       return record;
     } catch (e) {
       this.fail(e);
@@ -202,6 +228,71 @@ export class TrainingService implements TrainingApi {
     });
   }
 
+  async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+    this.requireSetup();
+    this.loadsInFlight++;
+    try {
+      if (source.kind === 'builtin') {
+        const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
+        this.userData = null;
+        return { dataset: this.datasetInfoNow()!, model };
+      }
+      // Read while training goes on: the run is only paused (by configure) once every file has parsed.
+      const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
+      const loaded = await loadUserFiles(source.files, { labels: source.labels, onProgress: progress });
+      checkTrainable(loaded, this.requireSetup().batchSize);
+      this.userData = { ...loaded, key: `files:${++this.loadsStarted}` };
+      // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
+      const model = await this.configure({ ...this.requireSetup(), dataset: 'files' });
+      return { dataset: this.datasetInfoNow()!, model };
+    } finally {
+      this.loadsInFlight--;
+    }
+  }
+
+  async datasetInfo(): Promise<DatasetInfo | null> {
+    return this.datasetInfoNow();
+  }
+
+  async onEvaluation(listener: (event: EvaluationEvent) => void): Promise<void> {
+    this.evaluation.subscribe(listener);
+  }
+
+  async setEvaluation(settings: Partial<EvaluationSettings>): Promise<EvaluationSettings> {
+    return this.evaluation.configure(settings);
+  }
+
+  evaluateKnn(): Promise<KnnResult> {
+    return this.evaluation.evaluateKnn();
+  }
+
+  trainProbe(options: { epochs: number }): Promise<ProbeResult> {
+    return this.evaluation.trainProbe(options);
+  }
+
+  embeddingView(): Promise<EmbeddingView> {
+    return this.evaluation.embeddingView();
+  }
+
+  neighbours(heldOutIndex: number): Promise<NeighboursResult> {
+    return this.evaluation.neighbours(heldOutIndex);
+  }
+
+  augmentationPreview(count: number): Promise<AugmentationPreview> {
+    return this.evaluation.augmentationPreview(count);
+  }
+
+  private datasetInfoNow(): DatasetInfo | null {
+    const current = this.dataset;
+    if (!current) return null;
+    const files = this.userData;
+    if (files?.key === current.key) {
+      const { name, format, labels, heldOutFrom } = files;
+      return describeDataset(current.data, current.heldOut, { source: 'files', name, format, labels, heldOutFrom });
+    }
+    return describeDataset(current.data, current.heldOut, { source: 'synthetic', name: 'Built-in shapes', format: 'builtin', labels: null, heldOutFrom: 'generated' });
+  }
+
   /** The status as the page sees it (also sent with every batch). */
   status(): RunStatus {
     return {
@@ -217,6 +308,7 @@ export class TrainingService implements TrainingApi {
   dispose(): void {
     this.stopRequested = true;
     this.batcher.clear();
+    this.evaluation.dispose();
     this.trainer?.dispose();
     this.trainer = null;
   }
@@ -225,6 +317,7 @@ export class TrainingService implements TrainingApi {
     try {
       while (!this.stopRequested) {
         await this.exclusive(() => this.trainOneStep(() => this.elapsed()));
+        await this.evaluation.afterStep();
         if (this.budgetReached()) {
           this.state = 'finished';
           break;
@@ -304,12 +397,28 @@ export class TrainingService implements TrainingApi {
   }
 
   private datasetFor(setup: TrainingSetup): ImageDataset {
+    if (setup.dataset === 'files') {
+      const { key, train, heldOut } = this.userData!;
+      this.dataset = { key, data: train, heldOut };
+      return train;
+    }
+    // Back on the built-in data: the user's files (up to 180 MB for CIFAR-10) go, unless a load is about to use them.
+    if (this.loadsInFlight === 0) this.userData = null;
     const key = `${setup.dataset}:${setup.datasetSize}:${setup.seed}`;
     if (this.dataset?.key !== key) {
       this.dataset = null;
-      this.dataset = { key, data: generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }) };
+      this.dataset = {
+        key,
+        data: generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }),
+        heldOut: generateSynthetic({ size: BUILT_IN_HELD_OUT_SIZE, seed: setup.seed, split: 'test' }),
+      };
     }
     return this.dataset.data;
+  }
+
+  /** Held-out images for evaluation; null before the first configure(). */
+  protected heldOutDataset(): ImageDataset | null {
+    return this.dataset?.heldOut ?? null;
   }
 }
 

@@ -37,6 +37,37 @@ const api: TrainingApi = {
     const out = await service.embed(images, which);
     return Comlink.transfer(out, [out.buffer as ArrayBuffer]);
   },
+  loadDataset: async (source, onProgress) => {
+    const loaded = await service.loadDataset(
+      source,
+      // Fire and forget, as the statistics: a progress message must not hold the reading up.
+      onProgress && ((p) => void Promise.resolve(onProgress(p)).catch(() => {})),
+    );
+    return Comlink.transfer(loaded, [loaded.dataset.thumbnails.pixels.buffer]);
+  },
+  datasetInfo: async () => {
+    const info = await service.datasetInfo();
+    return info && Comlink.transfer(info, [info.thumbnails.pixels.buffer]);
+  },
+  onEvaluation: (listener) => service.onEvaluation((event) => void Promise.resolve(listener(event)).catch(() => {})),
+  setEvaluation: (settings) => service.setEvaluation(settings),
+  evaluateKnn: () => service.evaluateKnn(),
+  trainProbe: (options) => service.trainProbe(options),
+  embeddingView: async () => {
+    const view = await service.embeddingView();
+    return Comlink.transfer(view, [view.points.buffer as ArrayBuffer, view.labels.buffer as ArrayBuffer]);
+  },
+  neighbours: async (heldOutIndex) => {
+    const result = await service.neighbours(heldOutIndex);
+    return Comlink.transfer(result, [result.query, ...result.neighbours].map((t) => t.rgba.buffer as ArrayBuffer));
+  },
+  augmentationPreview: async (count) => {
+    const preview = await service.augmentationPreview(count);
+    return Comlink.transfer(
+      preview,
+      preview.pairs.flatMap((p) => [p.original, ...p.views].map((image) => image.buffer as ArrayBuffer)),
+    );
+  },
 };
 
 Comlink.expose(api);

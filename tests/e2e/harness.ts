@@ -37,8 +37,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** Production build into test-results/, served by `vite preview`. */
-export async function buildAndPreview(): Promise<{ url: string; server: PreviewServer; buildMs: number }> {
-  const outDir = resolve(RESULTS, 'e2e-dist');
+export async function buildAndPreview(outName = 'e2e-dist'): Promise<{ url: string; server: PreviewServer; buildMs: number }> {
+  // One folder per test file: vitest runs files in parallel, and a build empties its folder first.
+  const outDir = resolve(RESULTS, outName);
   await mkdir(RESULTS, { recursive: true });
   const start = performance.now();
   // Vitest sets NODE_ENV=test, which Vite would honour, building React's development bundle.

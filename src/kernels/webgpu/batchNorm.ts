@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { optionIncluded } from '../optIn';
 import { gridStride, gridStrideLoop, runProgram } from './program';
 
 /**
@@ -20,6 +21,12 @@ export const BN_STATS_KERNEL = 'MocoBatchNormStats';
 export const BN_NORMALIZE_KERNEL = 'MocoBatchNormNormalize';
 export const BN_GRAD_STATS_KERNEL = 'MocoBatchNormGradStats';
 export const BN_GRAD_KERNEL = 'MocoBatchNormGrad';
+/**
+ * Opt-in (`useCustomKernels(true, { include: [BN_ROW_SPLIT] })`, bench `--include`): the statistics
+ * and gradient sums with rows split over more workgroups, one merge dispatch more each. Not yet
+ * measured on a GPU (docs/PERFORMANCE.md).
+ */
+export const BN_ROW_SPLIT = 'BatchNormRowSplit';
 
 interface GroupAttrs {
   groups: number;
@@ -41,15 +48,16 @@ function channelTile(channels: number): number {
 }
 
 /**
- * Pass `p` of a per-(channel, group) reduction over the group's rows, in a workgroup of `ct`
- * channels × `rowLanes` rows: `accumulate` adds to `acc{p}` (vec2) from element index `e`; the
- * workgroup's total for channel `c` is then `total{p}`. Expects `c`, `base` (see `reductionPrelude`).
+ * Pass `p` of a per-(channel, group) reduction over the group's rows (or the row range `rows`), in
+ * a workgroup of `ct` channels × `rowLanes` rows: `accumulate` adds to `acc{p}` (vec2) from element
+ * index `e`; the workgroup's total for channel `c` is then `total{p}`. Expects `c`, `base` (see
+ * `reductionPrelude`).
  */
-function reductionPass(p: number, rowLanes: number, ct: number, accumulate: string): string {
+function reductionPass(p: number, rowLanes: number, ct: number, accumulate: string, rows = { from: '0', to: 'u.rows' }): string {
   return `
     var acc${p} = vec2<f32>(0.0);
     if (c < u.channels) {
-      for (var r = i32(lid.y); r < u.rows; r += ${rowLanes}) {
+      for (var r = ${rows.from} + i32(lid.y); r < ${rows.to}; r += ${rowLanes}) {
         let e = base + r * u.channels;
         ${accumulate}
       }
@@ -69,16 +77,31 @@ const reductionPrelude = (ct: number) => `
     let g = i32(wid.y);
     let base = g * u.rows * u.channels + c;`;
 
-function reductionSpec(x: tf.TensorInfo, groups: number) {
+/**
+ * Row chunks per (channel tile, group) when rows are split over workgroups: enough workgroups to
+ * fill a GPU (about 256), while each invocation still sums at least 64 rows (a merge dispatch
+ * costs more than it saves on short reductions). One workgroup per
+ * (channel tile, group) leaves a 64-channel layer with 16 workgroups, each summing 32,768 rows
+ * (ResNet-18 at batch 256): 40 ms of the H200's 201 ms step went there.
+ */
+export function rowSplits(rows: number, channels: number, groups: number): number {
+  const ct = channelTile(channels);
+  const workgroups = Math.ceil(channels / ct) * groups;
+  return Math.max(1, Math.min(Math.ceil(256 / workgroups), Math.floor(rows / ((256 / ct) * 64))));
+}
+
+function reductionSpec(x: tf.TensorInfo, groups: number, splitRows = false) {
   const l = layout(x, groups);
   const ct = channelTile(l.channels);
   const rowLanes = 256 / ct;
+  const splits = splitRows ? rowSplits(l.rows, l.channels, groups) : 1;
   return {
     l,
     ct,
     rowLanes,
+    splits,
     workgroupSize: [ct, rowLanes, 1] as [number, number, number],
-    dispatch: [Math.ceil(l.channels / ct), groups, 1] as [number, number, number],
+    dispatch: [Math.ceil(l.channels / ct), groups, splits] as [number, number, number],
     declarations: () => 'var<workgroup> partial : array<vec2<f32>, 256>;',
     uniforms: [
       { name: 'rows', type: 'i32' as const, value: l.rows },
@@ -88,14 +111,29 @@ function reductionSpec(x: tf.TensorInfo, groups: number) {
   };
 }
 
+/** The rows of workgroup `wid.z`'s chunk when a reduction's rows are split over `nwg.z` workgroups (all rows when 1). */
+const chunkRows = `
+      let chunk = (u.rows + i32(nwg.z) - 1) / i32(nwg.z);
+      let r0 = i32(wid.z) * chunk;
+      let r1 = min(u.rows, r0 + chunk);
+      let n = max(r1 - r0, 0);`;
+
+/**
+ * Per-group means and biased variances, two passes (mean, then squared deviations). With the rows
+ * split over workgroups, each chunk writes its count, mean and sum of squared deviations, and one
+ * invocation per (group, channel) merges the chunks with Chan et al.'s pairwise update, which keeps
+ * the two-pass accuracy.
+ */
 export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x } = inputs as { x: tf.TensorInfo };
   const { groups } = attrs as unknown as GroupAttrs;
-  const s = reductionSpec(x, groups);
-  return runProgram(backend, {
+  const s = reductionSpec(x, groups, optionIncluded(BN_ROW_SPLIT));
+  const { channels } = s.l;
+  const split = s.splits > 1;
+  const [stats] = runProgram(backend, {
     name: BN_STATS_KERNEL,
-    key: `${s.ct}`,
-    outputs: [{ name: 'stats', shape: [2, groups, s.l.channels] }],
+    key: `${s.ct}${split ? '|chunks' : ''}`,
+    outputs: [{ name: 'stats', shape: split ? [s.splits, 3, groups, channels] : [2, groups, channels] }],
     inputs: [{ name: 'x', tensor: x }],
     uniforms: s.uniforms,
     workgroupSize: s.workgroupSize,
@@ -103,14 +141,57 @@ export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) 
     declarations: s.declarations,
     body: () => `
       ${reductionPrelude(s.ct)}
-      ${reductionPass(0, s.rowLanes, s.ct, 'acc0.x += x[e];')}
-      let mean = total0.x / f32(u.rows);
-      ${reductionPass(1, s.rowLanes, s.ct, 'let d = x[e] - mean; acc1.x += d * d;')}
+      ${chunkRows}
+      ${reductionPass(0, s.rowLanes, s.ct, 'acc0.x += x[e];', { from: 'r0', to: 'r1' })}
+      let mean = select(0.0, total0.x / f32(n), n > 0);
+      ${reductionPass(1, s.rowLanes, s.ct, 'let d = x[e] - mean; acc1.x += d * d;', { from: 'r0', to: 'r1' })}
       if (lid.y == 0u && c < u.channels) {
-        stats[g * u.channels + c] = mean;
-        stats[(u.groups + g) * u.channels + c] = total1.x / f32(u.rows);
+        let gc = g * u.channels + c;
+        let plane = u.groups * u.channels;
+        ${
+          split
+            ? `let at = i32(wid.z) * 3 * plane + gc;
+        stats[at] = f32(n);
+        stats[at + plane] = mean;
+        stats[at + 2 * plane] = total1.x;`
+            : `stats[gc] = mean;
+        stats[plane + gc] = total1.x / f32(n);`
+        }
       }`,
-  })[0];
+  });
+  if (!split) return stats;
+  const [merged] = runProgram(backend, {
+    name: BN_STATS_KERNEL,
+    key: 'merge',
+    outputs: [{ name: 'merged', shape: [2, groups, channels] }],
+    inputs: [{ name: 'chunks', tensor: stats }],
+    uniforms: [
+      { name: 'groupChannels', type: 'i32', value: groups * channels },
+      { name: 'splits', type: 'i32', value: s.splits },
+    ],
+    workgroupSize: [256, 1, 1],
+    dispatch: gridStride(groups * channels),
+    body: () => `
+      ${gridStrideLoop('u.groupChannels')} {
+        var count = 0.0;
+        var mean = 0.0;
+        var m2 = 0.0;
+        for (var k = 0; k < u.splits; k++) {
+          let at = k * 3 * u.groupChannels + i;
+          let nb = chunks[at];
+          if (nb == 0.0) { continue; }
+          let total = count + nb;
+          let d = chunks[at + u.groupChannels] - mean;
+          mean += d * nb / total;
+          m2 += chunks[at + 2 * u.groupChannels] + d * d * count * nb / total;
+          count = total;
+        }
+        merged[i] = mean;
+        merged[u.groupChannels + i] = m2 / count;
+      }`,
+  });
+  (backend as tf.KernelBackend).disposeData(stats.dataId);
+  return merged;
 };
 
 export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -166,11 +247,14 @@ export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs
 export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, x, stats } = inputs as Record<string, tf.TensorInfo>;
   const { groups, epsilon } = attrs as unknown as GroupAttrs;
-  const s = reductionSpec(x, groups);
-  return runProgram(backend, {
+  const s = reductionSpec(x, groups, optionIncluded(BN_ROW_SPLIT));
+  const { channels } = s.l;
+  const split = s.splits > 1;
+  // Split rows: each chunk's sums, then one invocation per (group, channel) adds the chunks up.
+  const [sums] = runProgram(backend, {
     name: BN_GRAD_STATS_KERNEL,
-    key: `${s.ct}`,
-    outputs: [{ name: 'sums', shape: [2, groups, s.l.channels] }],
+    key: `${s.ct}${split ? '|chunks' : ''}`,
+    outputs: [{ name: 'sums', shape: split ? [s.splits, 2, groups, channels] : [2, groups, channels] }],
     inputs: [
       { name: 'dy', tensor: dy },
       { name: 'x', tensor: x },
@@ -182,15 +266,38 @@ export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs
     declarations: s.declarations,
     body: () => `
       ${reductionPrelude(s.ct)}
+      ${chunkRows}
       let cc = min(c, u.channels - 1);
       let mean = stats[g * u.channels + cc];
       let rstd = inverseSqrt(stats[(u.groups + g) * u.channels + cc] + u.epsilon);
-      ${reductionPass(0, s.rowLanes, s.ct, 'let d = dy[e]; acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);')}
+      ${reductionPass(0, s.rowLanes, s.ct, 'let d = dy[e]; acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);', { from: 'r0', to: 'r1' })}
       if (lid.y == 0u && c < u.channels) {
-        sums[g * u.channels + c] = total0.x;
-        sums[(u.groups + g) * u.channels + c] = total0.y;
+        let at = i32(wid.z) * 2 * u.groups * u.channels + g * u.channels + c;
+        sums[at] = total0.x;
+        sums[at + u.groups * u.channels] = total0.y;
       }`,
-  })[0];
+  });
+  if (!split) return sums;
+  const [total] = runProgram(backend, {
+    name: BN_GRAD_STATS_KERNEL,
+    key: 'merge',
+    outputs: [{ name: 'total', shape: [2, groups, channels] }],
+    inputs: [{ name: 'sums', tensor: sums }],
+    uniforms: [
+      { name: 'size', type: 'i32', value: 2 * groups * channels },
+      { name: 'splits', type: 'i32', value: s.splits },
+    ],
+    workgroupSize: [256, 1, 1],
+    dispatch: gridStride(2 * groups * channels),
+    body: () => `
+      ${gridStrideLoop('u.size')} {
+        var t = 0.0;
+        for (var k = 0; k < u.splits; k++) { t += sums[k * u.size + i]; }
+        total[i] = t;
+      }`,
+  });
+  (backend as tf.KernelBackend).disposeData(sums.dataId);
+  return total;
 };
 
 export const batchNormGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {

@@ -173,9 +173,10 @@ export function Controls({ training }: { training: Training }) {
             <select
               id={`${uid}-dataset`}
               data-testid="dataset-size"
-              value={setup.datasetSize}
-              onChange={(e) => updateSetup({ dataset: 'synthetic', datasetSize: Number(e.currentTarget.value) })}
+              value={setup.dataset === 'files' ? 'files' : setup.datasetSize}
+              onChange={(e) => e.currentTarget.value !== 'files' && updateSetup({ dataset: 'synthetic', datasetSize: Number(e.currentTarget.value) })}
             >
+              {setup.dataset === 'files' && <option value="files">Your files</option>}
               {DATASET_SIZES.map((n) => (
                 <option key={n} value={n}>
                   Built-in shapes, {formatInt(n)}

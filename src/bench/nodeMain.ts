@@ -1,0 +1,4 @@
+import { runMain } from '../cli/runMain';
+import { benchNodeCommand } from './node';
+
+runMain(benchNodeCommand);

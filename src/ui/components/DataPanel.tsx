@@ -1,0 +1,208 @@
+import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
+import type { Cifar100Labels } from '../../data/cifar';
+import type { DatasetInfo, LoadProgress } from '../../worker/api';
+import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
+import { formatInt, formatNumber } from '../format';
+import { useDataset, type Loading } from '../useDataset';
+import type { Training } from '../useTraining';
+
+const THUMB = 32;
+
+const HELD_OUT_FROM: Record<DatasetInfo['heldOutFrom'], string> = {
+  'test-split': 'the test batch',
+  carved: '~10% of each class, set aside',
+  generated: 'the generated test split',
+};
+
+function progressText(p: LoadProgress): string {
+  if (p.unit === 'images') return `${formatInt(p.done)} of ${formatInt(p.total)} images`;
+  const mb = (n: number) => formatNumber(n / 1e6, 3);
+  return `${mb(p.done)} of ${mb(p.total)} MB`;
+}
+
+function LoadingLine({ loading }: { loading: Loading }) {
+  const p = loading.progress;
+  return (
+    <div className="data-panel__loading" role="status">
+      <span>
+        Reading {loading.what}
+        {p ? `: ${progressText(p)}` : '…'}
+      </span>
+      {/* No value: an indeterminate bar until the first report. */}
+      {p && p.total > 0 ? <progress data-testid="data-progress" max={p.total} value={p.done} /> : <progress data-testid="data-progress" />}
+    </div>
+  );
+}
+
+/** One class's sample images, drawn at their true 32×32 pixels (CSS scales the canvas up, unsmoothed). */
+function ThumbnailStrip({ info, indices, label }: { info: DatasetInfo; indices: number[]; label: string }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const context = canvas.current?.getContext('2d');
+    if (!context) return;
+    const { pixels } = info.thumbnails;
+    const size = THUMB * THUMB * 4;
+    indices.forEach((k, j) => context.putImageData(new ImageData(pixels.slice(k * size, (k + 1) * size), THUMB, THUMB), j * THUMB, 0));
+  }, [info, indices]);
+  if (indices.length === 0) return null;
+  return <canvas ref={canvas} className="data-thumbs" data-testid="data-thumbs" width={indices.length * THUMB} height={THUMB} role="img" aria-label={`${indices.length} ${label} images`} />;
+}
+
+/** Memoised: the page re-renders with every statistics batch, the summary only with a new dataset. */
+const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInfo }) {
+  const total = info.trainSize + info.heldOutSize;
+  // Thumbnails come class after class; each row draws its own.
+  const byClass = useMemo(() => {
+    const rows = info.classNames.map(() => [] as number[]);
+    info.thumbnails.labels.forEach((label, k) => rows[label].push(k));
+    return rows;
+  }, [info]);
+  return (
+    <div className="data-summary" data-testid="data-summary">
+      <p className="data-summary__name">
+        Training on <strong data-testid="data-name">{info.name}</strong>
+        {info.labels && <> ({info.labels} labels)</>}
+      </p>
+      <p className="data-summary__count" data-testid="data-count">
+        {formatInt(total)} images in {formatInt(info.classNames.length)} classes
+      </p>
+      <p className="hint">
+        {formatInt(info.trainSize)} for training · {formatInt(info.heldOutSize)} held out for evaluation ({HELD_OUT_FROM[info.heldOutFrom]})
+      </p>
+      <div className="data-summary__table">
+        <table className="data-table" data-testid="data-classes">
+          <thead>
+            <tr>
+              <th scope="col">class</th>
+              <th scope="col">train</th>
+              <th scope="col">held out</th>
+              <th scope="col">samples</th>
+            </tr>
+          </thead>
+          <tbody>
+            {info.classNames.map((name, c) => (
+              <tr key={`${c}:${name}`}>
+                <th scope="row">{name}</th>
+                <td>{formatInt(info.trainCounts[c])}</td>
+                <td>{formatInt(info.heldOutCounts[c])}</td>
+                <td>
+                  <ThumbnailStrip info={info} indices={byClass[c]} label={name} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+});
+
+/** React has no typed prop for the folder picker's attribute. */
+function asFolderPicker(el: HTMLInputElement | null): void {
+  el?.setAttribute('webkitdirectory', '');
+}
+
+/** Where the training images come from: the built-in set, or the user's files, picked or dropped. */
+export function DataPanel({ training }: { training: Training }) {
+  const data = useDataset(training);
+  const { info, loading, error, labels } = data;
+  const [dragging, setDragging] = useState(false);
+  const uid = useId();
+  const ready = training.view.phase === 'ready' && training.view.model !== null;
+  const disabled = !ready || loading !== null;
+
+  return (
+    <section
+      className={`card data-panel${dragging ? ' data-panel--drop' : ''}`}
+      aria-labelledby={`${uid}-title`}
+      data-testid="data-panel"
+      onDragOver={(e) => {
+        if (!dragHasFiles(e.dataTransfer)) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = disabled ? 'none' : 'copy';
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
+      }}
+      onDrop={(e) => {
+        if (!dragHasFiles(e.dataTransfer)) return;
+        e.preventDefault();
+        setDragging(false);
+        if (disabled) return;
+        void data.loadDropped(filesFromDrop(e.dataTransfer));
+      }}
+    >
+      <div className="data-panel__head">
+        <h2 id={`${uid}-title`}>Data</h2>
+        <p className="hint">
+          CIFAR-10/100 binary files (<code>.bin</code>), <code>cifar-10-binary.tar.gz</code> or <code>cifar-100-binary.tar.gz</code>, or a folder with
+          one sub-folder of images per class — pick them or drop them here. Loading starts a fresh run with the same setup.
+        </p>
+      </div>
+      <div className="data-panel__actions">
+        <label className={`btn${disabled ? ' btn--disabled' : ''}`}>
+          Files…
+          <input
+            type="file"
+            multiple
+            className="visually-hidden"
+            data-testid="data-files"
+            accept=".bin,.tar,.gz,.tgz,image/*"
+            disabled={disabled}
+            onChange={(e) => {
+              const files = filesFromInput(e.currentTarget.files);
+              // Cleared, so that picking the same file again (after fixing it) loads it again.
+              e.currentTarget.value = '';
+              data.loadFiles(files);
+            }}
+          />
+        </label>
+        <label className={`btn${disabled ? ' btn--disabled' : ''}`}>
+          Folder…
+          <input
+            type="file"
+            multiple
+            ref={asFolderPicker}
+            className="visually-hidden"
+            data-testid="data-folder"
+            disabled={disabled}
+            onChange={(e) => {
+              const files = filesFromInput(e.currentTarget.files);
+              e.currentTarget.value = '';
+              data.loadFiles(files);
+            }}
+          />
+        </label>
+        <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || info?.source !== 'files'} onClick={data.loadBuiltIn}>
+          Built-in dataset
+        </button>
+        <div className="field data-panel__labels">
+          <label htmlFor={`${uid}-labels`}>CIFAR-100 labels</label>
+          <select
+            id={`${uid}-labels`}
+            data-testid="data-labels"
+            value={labels}
+            disabled={loading !== null}
+            aria-describedby={`${uid}-labels-hint`}
+            onChange={(e) => data.setLabels(e.currentTarget.value as Cifar100Labels)}
+          >
+            <option value="fine">fine — 100 classes</option>
+            <option value="coarse">coarse — 20 superclasses</option>
+          </select>
+          <span className="visually-hidden" id={`${uid}-labels-hint`}>
+            Used for CIFAR-100 files; CIFAR-100 data in use is read again with the new labels.
+          </span>
+        </div>
+      </div>
+      {loading && <LoadingLine loading={loading} />}
+      {error && (
+        <p className="data-panel__error" role="alert" data-testid="data-error">
+          Not loaded — {error}
+          {info && <> (still training on {info.name})</>}
+        </p>
+      )}
+      {info && <DatasetSummary info={info} />}
+    </section>
+  );
+}

@@ -1,0 +1,220 @@
+import { useCallback, useId, useState } from 'react';
+import type { EvaluationTask } from '../../worker/evaluationApi';
+import { formatInt, formatNumber } from '../format';
+import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
+import type { Training } from '../useTraining';
+import { AugmentationPreview } from './AugmentationPreview';
+import { EmbeddingScatter } from './EmbeddingScatter';
+import { KnnChart, PerClassTable, percent } from './KnnChart';
+import { NeighboursView } from './NeighboursView';
+
+const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
+
+/** Progress of the evaluation of one of `tasks`, if one is running. */
+function Progress({ ev, tasks }: { ev: EvaluationState; tasks: EvaluationTask[] }) {
+  const p = ev.progress;
+  if (!p || !tasks.includes(p.task)) return null;
+  return (
+    <p className="hint" role="status" data-testid="eval-progress">
+      {TASK_NAMES[p.task]} at step {formatInt(p.step)}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+    </p>
+  );
+}
+
+function ErrorLine({ text }: { text: string | undefined }) {
+  return text ? (
+    <p className="hint hint--warn" role="alert">
+      {text}
+    </p>
+  ) : null;
+}
+
+function KnnCard({ ev }: { ev: EvaluationState }) {
+  const uid = useId();
+  const latest = ev.knn.at(-1);
+  return (
+    <section className="card eval-card" aria-labelledby={`${uid}-title`}>
+      <h3 id={`${uid}-title`}>kNN accuracy on held-out images</h3>
+      <p className="hint">
+        Weighted kNN (k 200, t 0.1, as the MoCo CIFAR demo): each held-out image takes the votes of its most similar training images, backbone features under the
+        test transform. Chance is dashed.
+      </p>
+      <div className="eval-row">
+        <label htmlFor={`${uid}-every`}>every</label>
+        <input
+          id={`${uid}-every`}
+          type="number"
+          min={0}
+          step={1}
+          value={ev.knnEvery}
+          onChange={(e) => ev.setKnnEvery(Number(e.currentTarget.value))}
+          data-testid="knn-every"
+          className="eval-number"
+        />
+        <span>steps (0: off)</span>
+        <button type="button" className="btn" onClick={ev.runKnn} disabled={!ev.ready || ev.pending.knn} data-testid="knn-run">
+          Run now
+        </button>
+      </div>
+      <Progress ev={ev} tasks={['knn']} />
+      <ErrorLine text={ev.errors.knn} />
+      {latest ? (
+        <>
+          <p className="eval-result" data-testid="knn-latest">
+            <strong>{percent(latest.accuracy)}</strong> at step {formatInt(latest.step)}
+            <span className="hint">
+              {' '}
+              · {formatInt(latest.queryCount)} held-out images, bank {formatInt(latest.bankSize)}, k {latest.k} · {formatNumber(latest.seconds, 2)} s
+            </span>
+          </p>
+          <KnnChart results={ev.knn} />
+          <details className="eval-details">
+            <summary>Per class at step {formatInt(latest.step)}</summary>
+            <PerClassTable perClass={latest.perClass} classNames={latest.classNames} testId="knn-per-class" />
+          </details>
+          <details className="eval-details">
+            <summary>All runs ({ev.knn.length})</summary>
+            <table className="per-class">
+              <thead>
+                <tr>
+                  <th scope="col">step</th>
+                  <th scope="col">accuracy</th>
+                  <th scope="col">time</th>
+                  <th scope="col">by</th>
+                </tr>
+              </thead>
+              <tbody>
+                {ev.knn.map((r) => (
+                  <tr key={r.step} data-testid="knn-row">
+                    <td>{formatInt(r.step)}</td>
+                    <td>{percent(r.accuracy)}</td>
+                    <td>{formatNumber(r.seconds, 2)} s</td>
+                    <td>{r.trigger === 'monitor' ? 'monitor' : 'run now'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </details>
+        </>
+      ) : (
+        <p className="hint">No result yet. Run now before training for the untrained network&rsquo;s baseline.</p>
+      )}
+    </section>
+  );
+}
+
+function ProbeCard({ ev }: { ev: EvaluationState }) {
+  const uid = useId();
+  const [epochs, setEpochs] = useState(DEFAULT_PROBE_EPOCHS);
+  const p = ev.probe;
+  return (
+    <section className="card eval-card" aria-labelledby={`${uid}-title`}>
+      <h3 id={`${uid}-title`}>Linear probe</h3>
+      <p className="hint">Softmax regression on the frozen backbone features of the training images, scored on the held-out images. No step runs meanwhile.</p>
+      <div className="eval-row">
+        <label htmlFor={`${uid}-epochs`}>epochs</label>
+        <input
+          id={`${uid}-epochs`}
+          type="number"
+          min={1}
+          max={200}
+          step={1}
+          value={epochs}
+          onChange={(e) => setEpochs(Math.max(1, Math.min(200, Math.round(Number(e.currentTarget.value)) || 1)))}
+          className="eval-number"
+          data-testid="probe-epochs"
+        />
+        <button type="button" className="btn" onClick={() => ev.trainProbe(epochs)} disabled={!ev.ready || ev.pending.probe} data-testid="probe-train">
+          {ev.pending.probe ? 'Training the probe…' : 'Train linear probe'}
+        </button>
+      </div>
+      <Progress ev={ev} tasks={['probe']} />
+      <ErrorLine text={ev.errors.probe} />
+      {p && (
+        <>
+          <p className="eval-result" data-testid="probe-result">
+            top-1 <strong>{percent(p.accuracy)}</strong> at step {formatInt(p.step)}
+            <span className="hint">
+              {' '}
+              · chance {percent(1 / p.classNames.length)} · {p.epochs} epochs on {formatInt(p.trainSize)} × {p.featureDim} features · {formatNumber(p.seconds, 2)} s
+            </span>
+          </p>
+          <details className="eval-details">
+            <summary>Per class</summary>
+            <PerClassTable perClass={p.perClass} classNames={p.classNames} testId="probe-per-class" />
+          </details>
+        </>
+      )}
+    </section>
+  );
+}
+
+function EmbeddingCard({ ev }: { ev: EvaluationState }) {
+  const uid = useId();
+  const [selected, setSelected] = useState<number | null>(null);
+  const { showNeighbours } = ev;
+  const select = useCallback(
+    (i: number) => {
+      setSelected(i);
+      showNeighbours(i);
+    },
+    [showNeighbours],
+  );
+  return (
+    <section className="card eval-card eval-card--wide" aria-labelledby={`${uid}-title`}>
+      <h3 id={`${uid}-title`}>Embedding of the held-out images</h3>
+      <p className="hint">Backbone features projected on their two principal axes (PCA). Click a point for its 8 nearest training images (cosine similarity).</p>
+      <div className="eval-row">
+        <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
+          {ev.embedding ? 'Refresh embedding' : 'Show embedding'}
+        </button>
+        {ev.embedding && ev.embedding.step !== ev.step && <span className="hint">from step {formatInt(ev.embedding.step)}</span>}
+      </div>
+      <Progress ev={ev} tasks={['embedding', 'neighbours']} />
+      <ErrorLine text={ev.errors.embedding ?? ev.errors.neighbours} />
+      <div className="embedding">
+        {ev.embedding && <EmbeddingScatter view={ev.embedding} selected={ev.neighbours || ev.pending.neighbours ? selected : null} onSelect={select} />}
+        {ev.neighbours && ev.embedding && <NeighboursView result={ev.neighbours} />}
+      </div>
+    </section>
+  );
+}
+
+function PreviewCard({ ev }: { ev: EvaluationState }) {
+  const uid = useId();
+  const p = ev.preview;
+  return (
+    <section className="card eval-card eval-card--wide" aria-labelledby={`${uid}-title`}>
+      <h3 id={`${uid}-title`}>What the encoders see: pairs of augmented views</h3>
+      <p className="hint">
+        Images of the batch of the last step, each with the two views that step made of it (random crop, flip, colour jitter, grayscale, and blur
+        with MoCo v2): the query encoder got the first, the momentum encoder the second.
+      </p>
+      <div className="eval-row">
+        <button type="button" className="btn" onClick={ev.refreshPreview} disabled={!ev.ready || ev.pending.preview} data-testid="preview-refresh">
+          {p ? 'Latest step' : 'Show views'}
+        </button>
+        <label className="check">
+          <input type="checkbox" checked={ev.autoPreview} onChange={(e) => ev.setAutoPreview(e.currentTarget.checked)} data-testid="preview-auto" />
+          follow training (every 5 s)
+        </label>
+        {p && <span className="hint">batch of step {formatInt(p.batchStep)}</span>}
+      </div>
+      <ErrorLine text={ev.errors.preview} />
+      {p && <AugmentationPreview preview={p} />}
+    </section>
+  );
+}
+
+/** The evaluation panel: how good the representation is, and what the network is trained on. */
+export function Evaluation({ training }: { training: Training }) {
+  const ev = useEvaluation(training);
+  return (
+    <section className="evaluation" aria-label="Evaluation" data-testid="evaluation">
+      <KnnCard ev={ev} />
+      <ProbeCard ev={ev} />
+      <EmbeddingCard ev={ev} />
+      <PreviewCard ev={ev} />
+    </section>
+  );
+}

@@ -1,0 +1,103 @@
+import * as Comlink from 'comlink';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { Cifar100Labels } from '../data/cifar';
+import type { DataFile, DatasetInfo, DatasetSource, LoadProgress } from '../worker/api';
+import type { Training } from './useTraining';
+
+export interface Loading {
+  /** What is being read, for the progress line. */
+  what: string;
+  /** Null until the first report (a bare .bin reports only when read). */
+  progress: LoadProgress | null;
+}
+
+function describeSelection(files: readonly DataFile[]): string {
+  if (files.length === 1) return files[0].path;
+  const top = files[0]?.path.split('/')[0];
+  return files.every((f) => f.path.split('/')[0] === top && f.path.includes('/')) ? `${top}/ (${files.length} files)` : `${files.length} files`;
+}
+
+/**
+ * The Data panel's state: the dataset training reads (refreshed with every model the Worker
+ * builds), a load in progress, and the last load's error — which leaves the summary of the
+ * dataset still in use on screen.
+ */
+export function useDataset(training: Training) {
+  const { workerApi, datasetChanged, view } = training;
+  const [info, setInfo] = useState<DatasetInfo | null>(null);
+  const [loading, setLoading] = useState<Loading | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [labels, setLabelsState] = useState<Cifar100Labels>('fine');
+  /** The files in use, to read again with the other CIFAR-100 labels. */
+  const lastFiles = useRef<DataFile[] | null>(null);
+  const busy = useRef(false);
+
+  // A Reset or a new built-in size also builds a model: the summary follows every one.
+  useEffect(() => {
+    const api = workerApi();
+    if (!api || !view.model) return;
+    let current = true;
+    api.datasetInfo().then(
+      (next) => current && setInfo(next),
+      () => {},
+    );
+    return () => {
+      current = false;
+    };
+  }, [view.model, workerApi]);
+
+  const load = useCallback(
+    async (source: DatasetSource) => {
+      const api = workerApi();
+      if (!api || busy.current) return;
+      busy.current = true;
+      setLoading({ what: source.kind === 'builtin' ? 'the built-in dataset' : describeSelection(source.files), progress: null });
+      setError(null);
+      try {
+        // A late report (they are not awaited) must not bring back a finished progress bar.
+        const onProgress = Comlink.proxy((progress: LoadProgress) => setLoading((l) => l && { ...l, progress }));
+        const loaded = await api.loadDataset(source, onProgress);
+        lastFiles.current = source.kind === 'files' ? source.files : null;
+        setInfo(loaded.dataset);
+        datasetChanged(loaded.model, source.kind === 'files' ? 'files' : 'synthetic');
+      } catch (e) {
+        setError(e instanceof Error ? e.message : String(e));
+      } finally {
+        busy.current = false;
+        setLoading(null);
+      }
+    },
+    [workerApi, datasetChanged],
+  );
+
+  const loadFiles = useCallback(
+    (files: DataFile[]) => {
+      if (files.length > 0) void load({ kind: 'files', files, labels });
+    },
+    [load, labels],
+  );
+
+  /** Dropped folders are walked before anything is sent; a folder the browser will not list is an error like any other. */
+  const loadDropped = useCallback(
+    (walking: Promise<DataFile[]>) =>
+      walking.then(
+        // Even an empty drop goes to the Worker, which says there is nothing to load.
+        (files) => load({ kind: 'files', files, labels }),
+        (e: unknown) => setError(`the dropped items could not be read (${e instanceof Error ? e.message : String(e)})`),
+      ),
+    [load, labels],
+  );
+
+  const loadBuiltIn = useCallback(() => void load({ kind: 'builtin' }), [load]);
+
+  /** The label kind for CIFAR-100 files; CIFAR-100 files in use are read again with it. */
+  const setLabels = useCallback(
+    (next: Cifar100Labels) => {
+      setLabelsState(next);
+      if (info?.format === 'cifar100' && info.labels !== next && lastFiles.current) void load({ kind: 'files', files: lastFiles.current, labels: next });
+    },
+    [info, load],
+  );
+
+  return { info, loading, error, labels, loadFiles, loadDropped, loadBuiltIn, setLabels };
+}

@@ -1,0 +1,222 @@
+import { decodeImageInBrowser } from '../data/browserImages';
+import { baseName, formatLabel, type Cifar100Labels, type CifarFormat } from '../data/cifar';
+import { classCounts, IMAGE_BYTES, subset, type ImageDataset } from '../data/dataset';
+import { DatasetError, formatCount } from '../data/errors';
+import { datasetFromImageFiles, isIgnoredFile, type ImageDecoder } from '../data/imageFolder';
+import { loadCifarBlob } from '../data/load';
+import { thumbnailRGBA, samplesPerClass } from '../data/summary';
+import type { DataFile, DatasetInfo, LoadProgress } from './api';
+
+/**
+ * The app's side of loading a user's data in the Worker: a picked or dropped selection of files
+ * becomes training images plus held-out images for evaluation. Nothing here touches the running
+ * model; the service swaps the result in only once this has returned. Every problem is a
+ * DatasetError naming the file.
+ */
+
+/** The share of each class set aside for evaluation when the files bring no test split. */
+export const HELD_OUT_FRACTION = 0.1;
+/** Thumbnails per class in a summary, and in all (CIFAR-100's 100 classes get 3 each). */
+export const THUMBNAILS_PER_CLASS = 8;
+export const MAX_THUMBNAILS = 320;
+/** Progress goes to the page at most this often. */
+export const PROGRESS_INTERVAL_MS = 100;
+
+export interface UserDataset {
+  /** The file or folder as the user knows it. */
+  name: string;
+  format: 'cifar10' | 'cifar100' | 'images';
+  labels: Cifar100Labels | null;
+  train: ImageDataset;
+  heldOut: ImageDataset;
+  heldOutFrom: 'test-split' | 'carved';
+}
+
+export interface LoadFilesOptions {
+  labels: Cifar100Labels;
+  onProgress?: (progress: LoadProgress) => void;
+  /** The image decoder for folders (default: the browser's, createImageBitmap + OffscreenCanvas). */
+  decode?: ImageDecoder;
+}
+
+const CIFAR_FILE = /\.(bin|tar\.gz|tgz|tar)$/i;
+const ARCHIVE_FILE = /\.(tar\.gz|tgz|tar)$/i;
+const IMAGE_FILE = /\.(jpe?g|png|gif|webp|bmp|avif|ico|svg)$/i;
+/** CIFAR's official test members, which become the held-out set when picked beside training batches. */
+const TEST_BATCH = /^(test_batch|test)\.bin$/i;
+
+export async function loadUserFiles(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {
+  const wanted = files.filter((f) => !isIgnoredFile(f.path));
+  if (wanted.length === 0) throw new DatasetError(files[0]?.path ?? 'the selection', 'holds no files to load');
+  const cifar = wanted.filter((f) => CIFAR_FILE.test(f.path));
+  const images = wanted.filter((f) => IMAGE_FILE.test(f.path));
+  if (cifar.length > 0 && images.length > 0) {
+    throw new DatasetError(
+      `${cifar[0].path} and ${images[0].path}`,
+      'a selection holds either CIFAR files or a folder of images, not both: load one kind at a time',
+    );
+  }
+  // A lone file with another name (a renamed download) is given to the CIFAR reader, which tells an
+  // archive by its first bytes; anything else that is not CIFAR is taken for a folder of pictures,
+  // whose decoder names every file that is not one.
+  const lone = wanted.length === 1 && !wanted[0].path.includes('/') && images.length === 0;
+  if (cifar.length > 0 || lone) return loadCifarFiles(cifar.length > 0 ? cifar : wanted, options);
+  return loadImageFolder(wanted, options);
+}
+
+async function loadCifarFiles(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {
+  const archive = files.find((f) => ARCHIVE_FILE.test(f.path)) ?? (files.length === 1 ? files[0] : undefined);
+  if (archive && files.length > 1) {
+    const other = files.find((f) => f !== archive)!;
+    throw new DatasetError(`${baseName(archive.path)} and ${baseName(other.path)}`, 'load one CIFAR archive at a time, without other files');
+  }
+  const total = files.reduce((n, f) => n + f.file.size, 0);
+  let before = 0;
+  const parts: { file: DataFile; format: CifarFormat; train?: ImageDataset; test?: ImageDataset }[] = [];
+  for (const file of sortByName(files)) {
+    const name = baseName(file.path);
+    const done = before;
+    const loaded = await loadCifarBlob(file.file, name, {
+      labels: options.labels,
+      onProgress: (p) => options.onProgress?.({ file: name, done: done + p.bytesRead, total, unit: 'bytes' }),
+    });
+    before += file.file.size;
+    if (loaded.kind === 'archive') parts.push({ file, format: loaded.format, train: loaded.train, test: loaded.test });
+    else if (TEST_BATCH.test(name) && files.length > 1) parts.push({ file, format: loaded.format, test: loaded.dataset });
+    else parts.push({ file, format: loaded.format, train: loaded.dataset });
+    const first = parts[0];
+    if (loaded.format !== first.format) {
+      throw new DatasetError(name, `is ${formatLabel(loaded.format)}, but ${baseName(first.file.path)} is ${formatLabel(first.format)}: load files of one dataset`);
+    }
+  }
+  const format = parts[0].format;
+  const name = files.length === 1 ? baseName(files[0].path) : `${baseName(sortByName(files)[0].path)} + ${files.length - 1} more`;
+  const trains = parts.flatMap((p) => (p.train ? [p.train] : []));
+  const tests = parts.flatMap((p) => (p.test ? [p.test] : []));
+  const labels = format === 'cifar100' ? options.labels : null;
+  // Only test batches picked (or an archive with only its test batch): they are what there is to train on.
+  if (trains.length === 0) return { name, format, labels, ...carveHeldOut(join(tests, name)), heldOutFrom: 'carved' };
+  const train = join(trains, name);
+  if (tests.length === 0) return { name, format, labels, ...carveHeldOut(train), heldOutFrom: 'carved' };
+  return { name, format, labels, train, heldOut: join(tests, `${name} (test)`), heldOutFrom: 'test-split' };
+}
+
+async function loadImageFolder(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {
+  const { folder, strip } = topFolder(files);
+  const loose = files.find((f) => (strip ? f.path.split('/').length < 3 : !f.path.includes('/')));
+  if (loose) {
+    throw new DatasetError(loose.path, 'is not in a class sub-folder: pick or drop a folder with one sub-folder of images per class (e.g. photos/cats/001.jpg)');
+  }
+  const dataset = await datasetFromImageFiles(
+    files.map((f) => ({ path: strip ? f.path.slice(f.path.indexOf('/') + 1) : f.path, data: f.file })),
+    {
+      folder,
+      decode: options.decode ?? decodeImageInBrowser,
+      onProgress: (done, total) => options.onProgress?.({ file: folder, done, total, unit: 'images' }),
+    },
+  );
+  return { name: folder, format: 'images', labels: null, ...carveHeldOut(dataset), heldOutFrom: 'carved' };
+}
+
+/**
+ * A folder picker or a dropped folder gives `photos/cats/1.jpg`: the top folder is the dataset and
+ * goes (a file beside the class folders, `photos/notes.txt`, is then reported as out of place).
+ * Dropping the class folders themselves gives `cats/1.jpg`, `dogs/2.jpg`: nothing to strip.
+ */
+export function topFolder(files: readonly DataFile[]): { folder: string; strip: boolean } {
+  const tops = new Set(files.map((f) => (f.path.includes('/') ? f.path.slice(0, f.path.indexOf('/')) : '')));
+  const [top] = tops;
+  const strip = tops.size === 1 && top !== '' && files.some((f) => f.path.split('/').length >= 3);
+  if (tops.size === 1 && top !== '') return { folder: top, strip };
+  if (tops.has('')) return { folder: 'the selection', strip: false };
+  const names = [...tops].sort();
+  return { folder: names.length > 3 ? `${names.slice(0, 3).join(', ')}, …` : names.join(', '), strip: false };
+}
+
+/**
+ * Sets about HELD_OUT_FRACTION of each class aside, evenly spread through the class (so a folder
+ * sorted by time or a file sorted by anything gives a representative slice), the same way every
+ * time. A class of one image stays whole in training.
+ */
+export function carveHeldOut(ds: ImageDataset, fraction = HELD_OUT_FRACTION): { train: ImageDataset; heldOut: ImageDataset } {
+  const byClass = ds.classNames.map(() => [] as number[]);
+  for (let i = 0; i < ds.size; i++) byClass[ds.labels[i]].push(i);
+  const held = new Uint8Array(ds.size);
+  for (const members of byClass) {
+    const n = members.length;
+    const take = n < 2 ? 0 : Math.max(1, Math.round(n * fraction));
+    for (let j = 0; j < take; j++) held[members[Math.floor(((j + 0.5) * n) / take)]] = 1;
+  }
+  const trainIdx: number[] = [];
+  const heldIdx: number[] = [];
+  for (let i = 0; i < ds.size; i++) (held[i] ? heldIdx : trainIdx).push(i);
+  return { train: subset(ds, trainIdx, ds.name), heldOut: subset(ds, heldIdx, `${ds.name} (held out)`) };
+}
+
+/** Training stops short of a full batch (the sampler drops the ragged end): refuse data that never fills one. */
+export function checkTrainable(data: UserDataset, batchSize: number): void {
+  if (data.train.size < batchSize) {
+    const held = data.heldOutFrom === 'carved' && data.heldOut.size > 0 ? ` once ${formatCount(data.heldOut.size)} are held out for evaluation` : '';
+    throw new DatasetError(
+      data.name,
+      `leaves ${formatCount(data.train.size)} training images${held}, fewer than one batch of ${formatCount(batchSize)}: pick a smaller batch or more images`,
+    );
+  }
+}
+
+export function describeDataset(
+  train: ImageDataset,
+  heldOut: ImageDataset,
+  meta: Pick<DatasetInfo, 'source' | 'name' | 'format' | 'labels' | 'heldOutFrom'>,
+): DatasetInfo {
+  const perClass = Math.max(1, Math.min(THUMBNAILS_PER_CLASS, Math.floor(MAX_THUMBNAILS / Math.max(1, train.classNames.length))));
+  const picked = samplesPerClass(train, perClass).flat();
+  const pixels = new Uint8ClampedArray(picked.length * (IMAGE_BYTES / 3) * 4);
+  const labels = new Uint8Array(picked.length);
+  picked.forEach((index, k) => {
+    pixels.set(thumbnailRGBA(train, index), k * (IMAGE_BYTES / 3) * 4);
+    labels[k] = train.labels[index];
+  });
+  return {
+    ...meta,
+    classNames: [...train.classNames],
+    trainCounts: classCounts(train),
+    heldOutCounts: classCounts(heldOut),
+    trainSize: train.size,
+    heldOutSize: heldOut.size,
+    thumbnails: { perClass, labels, pixels },
+  };
+}
+
+/**
+ * Progress at most every `intervalMs` (a .tar.gz reports per 64 KiB chunk: thousands of messages
+ * across the Worker boundary otherwise), and always the last one.
+ */
+export function throttleProgress(onProgress: (p: LoadProgress) => void, intervalMs: number, now: () => number): (p: LoadProgress) => void {
+  let last = -Infinity;
+  return (p) => {
+    const t = now();
+    if (p.done < p.total && t - last < intervalMs) return;
+    last = t;
+    onProgress(p);
+  };
+}
+
+function join(parts: readonly ImageDataset[], name: string): ImageDataset {
+  if (parts.length === 1) return { ...parts[0], name };
+  const size = parts.reduce((n, p) => n + p.size, 0);
+  const images = new Uint8Array(size * IMAGE_BYTES);
+  const labels = new Uint8Array(size);
+  let offset = 0;
+  for (const p of parts) {
+    images.set(p.images, offset * IMAGE_BYTES);
+    labels.set(p.labels, offset);
+    offset += p.size;
+  }
+  return { name, images, labels, classNames: parts[0].classNames, size };
+}
+
+/** data_batch_2 before data_batch_10, whatever order the picker listed them in. */
+function sortByName(files: readonly DataFile[]): DataFile[] {
+  return [...files].sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+}

@@ -1,0 +1,367 @@
+import * as tf from '@tensorflow/tfjs';
+import { IMAGE_BYTES, IMAGE_SIZE, type ImageDataset } from '../data/dataset';
+import { imagesTensor } from '../data/tensors';
+import { extractFeatures } from '../eval/features';
+import { evaluateKnn, KNN_K, KNN_T } from '../eval/knn';
+import { nearestNeighbours } from '../eval/neighbours';
+import { pca2d } from '../eval/pca';
+import { LinearProbe } from '../eval/probe';
+import { applyAugment, type AugmentConfig } from '../moco/augment';
+import type { Trainer } from '../moco/trainer';
+import {
+  NEIGHBOUR_COUNT,
+  type AugmentationPreview,
+  type EmbeddingView,
+  type EvaluationEvent,
+  type EvaluationSettings,
+  type EvaluationTask,
+  type KnnResult,
+  type NeighboursResult,
+  type ProbeResult,
+  type Thumbnail,
+} from './evaluationApi';
+
+/** What the evaluation needs from the training service, read at call time. */
+export interface EvaluationHost {
+  /** The model, and with it the training images (`trainer.dataset`): the kNN bank, the probe's training set, the neighbours' bank. */
+  trainer(): Trainer | null;
+  heldOut(): ImageDataset | null;
+  runId(): number;
+  /** Runs `fn` under the service's model lock: never inside a step, and no step inside it. */
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
+  /** True once a pause has been asked for: a periodic kNN run gives up then instead of holding up the pause. */
+  stopping(): boolean;
+}
+
+export const MAX_PREVIEW_PAIRS = 64;
+export const MAX_PROBE_EPOCHS = 200;
+
+class Aborted extends Error {
+  constructor() {
+    super('evaluation aborted');
+  }
+}
+
+type FeatureSet = 'train' | 'heldOut';
+
+/**
+ * Backbone features of the training and held-out sets for one model state (trainer and step), kept
+ * on the backend between calls: a kNN run, a probe, the embedding view and the neighbours of its
+ * points at one step extract them once. The service's next step disposes them.
+ */
+class FeatureCache {
+  private key: { trainer: Trainer; step: number } | null = null;
+  private readonly entries = new Map<FeatureSet, { dataset: ImageDataset; features: tf.Tensor2D }>();
+
+  /** The cached features, or null when they belong to another model state or dataset. */
+  peek(which: FeatureSet, trainer: Trainer, dataset: ImageDataset): tf.Tensor2D | null {
+    if (!this.isCurrent(trainer)) return null;
+    const entry = this.entries.get(which);
+    return entry && entry.dataset === dataset ? entry.features : null;
+  }
+
+  /** Owned by the cache: callers must not dispose it. */
+  async get(which: FeatureSet, trainer: Trainer, dataset: ImageDataset, onProgress?: (done: number, total: number) => void): Promise<tf.Tensor2D> {
+    const cached = this.peek(which, trainer, dataset);
+    if (cached) return cached;
+    if (!this.isCurrent(trainer)) this.clear();
+    const step = trainer.moco.stepCount;
+    const features = await extractFeatures(trainer.moco.encoderQ, dataset, trainer.config.augment, { onProgress });
+    // Nothing trains while the lock is held, so the model is still the one these features are of.
+    this.key = { trainer, step };
+    this.entries.get(which)?.features.dispose();
+    this.entries.set(which, { dataset, features });
+    return features;
+  }
+
+  /** Drops features of an older model state (called between steps, so stale ones do not sit in GPU memory). */
+  dropStale(trainer: Trainer | null): void {
+    if (this.key && (!trainer || !this.isCurrent(trainer))) this.clear();
+  }
+
+  clear(): void {
+    for (const { features } of this.entries.values()) features.dispose();
+    this.entries.clear();
+    this.key = null;
+  }
+
+  private isCurrent(trainer: Trainer): boolean {
+    return this.key !== null && this.key.trainer === trainer && this.key.step === trainer.moco.stepCount;
+  }
+}
+
+/**
+ * The Worker's evaluation: the periodic kNN monitor, and on-demand kNN, linear probe, embedding
+ * view, nearest neighbours and augmentation preview. Each runs under the service's lock, so it never
+ * overlaps a step; features are extracted in chunks with the event loop running between them, so
+ * messages keep arriving: a pause gives up a periodic run at the next chunk, and other calls (a
+ * parameter change, an export) wait for the lock and take effect before the next step.
+ */
+export class Evaluation {
+  private listener: (event: EvaluationEvent) => void = () => {};
+  private settings: EvaluationSettings = { knnEvery: 0 };
+  /** The last model state the monitor evaluated, so that a step is not evaluated twice. */
+  private monitored: { runId: number; step: number } | null = null;
+  private readonly cache = new FeatureCache();
+
+  constructor(private readonly host: EvaluationHost) {}
+
+  subscribe(listener: (event: EvaluationEvent) => void): void {
+    this.listener = listener;
+  }
+
+  configure(settings: Partial<EvaluationSettings>): EvaluationSettings {
+    if (settings.knnEvery !== undefined) {
+      const every = settings.knnEvery;
+      if (!Number.isInteger(every) || every < 0) throw new Error(`knnEvery must be an integer ≥ 0, got ${every}`);
+      this.settings.knnEvery = every;
+    }
+    return { ...this.settings };
+  }
+
+  /**
+   * Called by the service after each step, outside its lock: runs the kNN monitor when the step is
+   * due. Never throws: a failed evaluation is reported and training goes on.
+   */
+  async afterStep(): Promise<void> {
+    this.cache.dropStale(this.host.trainer());
+    const every = this.settings.knnEvery;
+    const trainer = this.host.trainer();
+    if (every <= 0 || !trainer) return;
+    const step = trainer.moco.stepCount;
+    const runId = this.host.runId();
+    if (step === 0 || step % every !== 0 || (this.monitored?.runId === runId && this.monitored.step === step)) return;
+    if (!this.host.heldOut()) return;
+    try {
+      await this.host.exclusive(async () => {
+        // The model may have been replaced while this call waited for the lock.
+        if (this.host.trainer() !== trainer || trainer.moco.stepCount !== step) return;
+        await this.runKnn(trainer, 'monitor', () => this.host.stopping());
+      });
+    } catch (e) {
+      if (e instanceof Aborted) return;
+      this.listener({ type: 'error', runId, step, message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  async evaluateKnn(): Promise<KnnResult> {
+    return this.host.exclusive(() => this.runKnn(this.requireTrainer(), 'manual', () => false));
+  }
+
+  async trainProbe(options: { epochs: number }): Promise<ProbeResult> {
+    const { epochs } = options;
+    if (!Number.isInteger(epochs) || epochs < 1 || epochs > MAX_PROBE_EPOCHS) throw new Error(`epochs must be an integer in 1..${MAX_PROBE_EPOCHS}, got ${epochs}`);
+    return this.host.exclusive(async () => {
+      const start = performance.now();
+      const trainer = this.requireTrainer();
+      const train = trainer.dataset;
+      const heldOut = this.requireHeldOut(train);
+      const progress = this.progress('probe', trainer);
+      const trainFeatures = await this.cache.get('train', trainer, train, progress('features of the training set'));
+      const testFeatures = await this.cache.get('heldOut', trainer, heldOut, progress('features of the held-out images'));
+      const onEpoch = progress('probe epochs');
+      const probe = await LinearProbe.train(trainFeatures, train.labels, {
+        numClasses: train.classNames.length,
+        epochs,
+        seed: trainer.config.seed,
+        onEpoch: (epoch) => onEpoch(epoch, epochs),
+      });
+      try {
+        const score = await probe.evaluate(testFeatures, heldOut.labels);
+        return {
+          runId: this.host.runId(),
+          step: trainer.moco.stepCount,
+          epochs,
+          accuracy: score.accuracy,
+          perClass: score.perClass,
+          classNames: [...train.classNames],
+          finalLoss: probe.lossHistory.at(-1) ?? NaN,
+          trainSize: train.size,
+          testSize: heldOut.size,
+          featureDim: trainFeatures.shape[1],
+          seconds: (performance.now() - start) / 1000,
+        };
+      } finally {
+        probe.dispose();
+      }
+    });
+  }
+
+  async embeddingView(): Promise<EmbeddingView> {
+    return this.host.exclusive(async () => {
+      const start = performance.now();
+      const trainer = this.requireTrainer();
+      const heldOut = this.requireHeldOut(trainer.dataset);
+      const features = await this.cache.get('heldOut', trainer, heldOut, this.progress('embedding', trainer)('features of the held-out images'));
+      const pca = await pca2d(features);
+      const share = (v: number) => (pca.totalVariance > 0 ? v / pca.totalVariance : 0);
+      return {
+        runId: this.host.runId(),
+        step: trainer.moco.stepCount,
+        points: pca.points.slice(),
+        labels: heldOut.labels.slice(),
+        classNames: [...heldOut.classNames],
+        explainedVariance: [share(pca.variances[0]), share(pca.variances[1])],
+        featureDim: features.shape[1],
+        seconds: (performance.now() - start) / 1000,
+      };
+    });
+  }
+
+  async neighbours(heldOutIndex: number): Promise<NeighboursResult> {
+    return this.host.exclusive(async () => {
+      const trainer = this.requireTrainer();
+      const train = trainer.dataset;
+      const heldOut = this.requireHeldOut(train);
+      if (!Number.isInteger(heldOutIndex) || heldOutIndex < 0 || heldOutIndex >= heldOut.size) {
+        throw new Error(`held-out image ${heldOutIndex} does not exist: there are ${heldOut.size}`);
+      }
+      const progress = this.progress('neighbours', trainer);
+      const bank = await this.cache.get('train', trainer, train, progress('features of the training set'));
+      // After an embedding view of this model state its features are at hand; otherwise one image is enough.
+      const all = this.cache.peek('heldOut', trainer, heldOut);
+      const row = all
+        ? tf.tidy(() => all.slice([heldOutIndex, 0], [1, -1]) as tf.Tensor2D)
+        : await extractFeatures(trainer.moco.encoderQ, heldOut, trainer.config.augment, { indices: [heldOutIndex] });
+      let query: Float32Array;
+      try {
+        query = (await row.data()) as Float32Array;
+      } finally {
+        row.dispose();
+      }
+      const near = await nearestNeighbours(query, bank, NEIGHBOUR_COUNT);
+      return {
+        runId: this.host.runId(),
+        step: trainer.moco.stepCount,
+        query: thumbnail(heldOut, heldOutIndex),
+        neighbours: near.map((n) => ({ ...thumbnail(train, n.index), similarity: n.similarity })),
+        classNames: [...train.classNames],
+      };
+    });
+  }
+
+  async augmentationPreview(count: number): Promise<AugmentationPreview> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW_PAIRS) throw new Error(`count must be an integer in 1..${MAX_PREVIEW_PAIRS}, got ${count}`);
+    return this.host.exclusive(async () => {
+      const trainer = this.requireTrainer();
+      const batch = trainer.lastBatch;
+      const draws = trainer.moco.lastViewDraws;
+      if (!batch || !draws) throw new Error('no step yet: the preview shows the two views of each image of the last step');
+      const n = Math.min(count, batch.length);
+      const indices = batch.subarray(0, n);
+      const cfg = trainer.config.augment;
+      // The step's own draws on the step's own batch: the very views the model trained on.
+      const views = tf.tidy(() => {
+        const images = imagesTensor(trainer.dataset, batch);
+        return draws.map((d) => displayBytes(applyAugment(images, d, cfg).slice([0, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D, cfg));
+      });
+      let bytes: [Uint8ClampedArray<ArrayBuffer>, Uint8ClampedArray<ArrayBuffer>];
+      try {
+        const [a, b] = await Promise.all(views.map((v) => v.data()));
+        bytes = [Uint8ClampedArray.from(a), Uint8ClampedArray.from(b)];
+      } finally {
+        tf.dispose(views);
+      }
+      const size = 4 * IMAGE_SIZE * IMAGE_SIZE;
+      return {
+        runId: this.host.runId(),
+        step: trainer.moco.stepCount,
+        batchStep: trainer.moco.stepCount,
+        pairs: Array.from(indices, (index, i) => ({
+          index,
+          label: trainer.dataset.labels[index],
+          original: thumbnail(trainer.dataset, index).rgba,
+          views: [bytes[0].slice(i * size, (i + 1) * size), bytes[1].slice(i * size, (i + 1) * size)] as [Uint8ClampedArray<ArrayBuffer>, Uint8ClampedArray<ArrayBuffer>],
+        })),
+        classNames: [...trainer.dataset.classNames],
+        size: IMAGE_SIZE,
+      };
+    });
+  }
+
+  dispose(): void {
+    this.cache.clear();
+    this.listener = () => {};
+  }
+
+  /**
+   * The kNN monitor of `knnMonitor` (the same features, votes and score) with the features taken
+   * from the cache, so that a probe, an embedding view or neighbours at the same step reuse them.
+   */
+  private async runKnn(trainer: Trainer, trigger: KnnResult['trigger'], shouldAbort: () => boolean): Promise<KnnResult> {
+    const start = performance.now();
+    const train = trainer.dataset;
+    const heldOut = this.requireHeldOut(train);
+    const runId = this.host.runId();
+    const step = trainer.moco.stepCount;
+    const progress = this.progress('knn', trainer);
+    const abortable = (report: (done: number, total: number) => void) => (done: number, total: number) => {
+      // Thrown between two chunks, it unwinds through the extraction's clean-up: nothing is left behind.
+      if (shouldAbort()) throw new Aborted();
+      report(done, total);
+    };
+    const bank = await this.cache.get('train', trainer, train, abortable(progress('features of the training set')));
+    const queries = await this.cache.get('heldOut', trainer, heldOut, abortable(progress('features of the held-out images')));
+    const score = await evaluateKnn(bank, train.labels, queries, heldOut.labels, { k: KNN_K, t: KNN_T, numClasses: train.classNames.length });
+    const result: KnnResult = {
+      runId,
+      step,
+      accuracy: score.accuracy,
+      perClass: score.perClass,
+      classNames: [...train.classNames],
+      k: score.k,
+      t: score.t,
+      bankSize: score.bankSize,
+      queryCount: score.queryCount,
+      seconds: (performance.now() - start) / 1000,
+      trigger,
+    };
+    this.monitored = { runId, step };
+    this.listener({ type: 'knn', result });
+    return result;
+  }
+
+  /** Progress reporters of one task: `progress(task)(phase)(done, total)`. */
+  private progress(task: EvaluationTask, trainer: Trainer) {
+    const runId = this.host.runId();
+    const step = trainer.moco.stepCount;
+    return (phase: string) => (done: number, total: number) => this.listener({ type: 'progress', progress: { runId, step, task, phase, done, total } });
+  }
+
+  private requireTrainer(): Trainer {
+    const trainer = this.host.trainer();
+    if (!trainer) throw new Error('no model yet: configure() first');
+    return trainer;
+  }
+
+  private requireHeldOut(train: ImageDataset): ImageDataset {
+    const heldOut = this.host.heldOut();
+    if (!heldOut || heldOut.size === 0) throw new Error('no held-out images to evaluate on');
+    if (heldOut.classNames.length !== train.classNames.length) {
+      throw new Error(`the held-out images have ${heldOut.classNames.length} classes, the training images ${train.classNames.length}`);
+    }
+    return heldOut;
+  }
+}
+
+/** Normalised views back to display bytes: `[n, h, w, 4]` RGBA in 0..255, opaque. */
+function displayBytes(views: tf.Tensor4D, cfg: Pick<AugmentConfig, 'mean' | 'std'>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const rgb = views.mul(tf.tensor1d([...cfg.std])).add(tf.tensor1d([...cfg.mean])).clipByValue(0, 1).mul(255).round();
+    const [n, h, w] = views.shape;
+    return tf.concat([rgb, tf.fill([n, h, w, 1], 255)], 3).toInt() as tf.Tensor4D;
+  });
+}
+
+/** Image `i` of a dataset as RGBA bytes. */
+export function thumbnail(ds: ImageDataset, i: number): Thumbnail {
+  const rgb = ds.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES);
+  const rgba = new Uint8ClampedArray(IMAGE_SIZE * IMAGE_SIZE * 4);
+  for (let p = 0, q = 0; p < rgb.length; p += 3, q += 4) {
+    rgba[q] = rgb[p];
+    rgba[q + 1] = rgb[p + 1];
+    rgba[q + 2] = rgb[p + 2];
+    rgba[q + 3] = 255;
+  }
+  return { index: i, label: ds.labels[i], rgba };
+}

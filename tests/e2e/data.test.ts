@@ -1,0 +1,201 @@
+/**
+ * Loading the user's data in the app, end to end in Chromium: a CIFAR-10 file through the file
+ * picker (summary, per-class table, thumbnails drawn from the file's own pixels, a model rebuilt on
+ * it), a corrupt file (named in the error, nothing changed), a .tar.gz dropped on the panel
+ * (streamed in the Worker, its test batch held out), and back to the built-in dataset. Nothing is
+ * trained: SwiftShader makes steps slow, and training on loaded data is the service's tested path.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { gzipSync } from 'fflate';
+import { createTar } from 'nanotar';
+import { PNG } from 'pngjs';
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../../src/data/cifar';
+import { samplesPerClass, thumbnailRGBA } from '../../src/data/summary';
+import { carveHeldOut } from '../../src/worker/datasets';
+import { cifarBytes } from '../dataFixtures';
+import { SHARED } from '../helpers';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
+
+const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');
+
+async function text(page: Page, testId: string): Promise<string> {
+  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
+}
+
+/** The class table as rows of [name, train, held out]. */
+async function classTable(page: Page): Promise<[string, number, number][]> {
+  return page.locator('[data-testid=data-classes] tbody tr').evaluateAll((rows) =>
+    rows.map((r) => {
+      const cells = Array.from(r.children).map((c) => c.textContent ?? '');
+      return [cells[0], Number(cells[1].replace(/,/g, '')), Number(cells[2].replace(/,/g, ''))] as [string, number, number];
+    }),
+  );
+}
+
+async function stepsPerEpoch(page: Page): Promise<number> {
+  const hint = await page.getByText(/steps per epoch/).textContent();
+  return Number(/([\d,]+) steps per epoch/.exec(hint ?? '')![1].replace(/,/g, ''));
+}
+
+describe('loading data in the app, end to end', () => {
+  let served: { url: string; server: PreviewServer; buildMs: number };
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const bytes = new Uint8Array(readFileSync(TEST_1K));
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    served = await buildAndPreview('e2e-data-dist');
+    browser = await launchChromium(true);
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${served.url}?testHooks`);
+    // The built-in dataset is summarised once the first model is built.
+    await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
+    expect(await text(page, 'data-name')).toBe('Built-in shapes');
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close();
+  });
+
+  it('loads test_1k.bin from the file picker: 1,000 images in 10 classes, thumbnails of its own pixels, a model on it', async () => {
+    const batch = Number(await page.locator('[data-testid=batch]').inputValue());
+    await page.setInputFiles('[data-testid=data-files]', TEST_1K);
+    await waitFor(page, 'the summary of test_1k.bin', async () => (await text(page, 'data-name')) === 'test_1k.bin', 60_000);
+    expect(await text(page, 'data-count')).toBe('1,000 images in 10 classes');
+    expect(await page.getByText('900 for training · 100 held out for evaluation').count()).toBe(1);
+    expect(await classTable(page)).toEqual(CIFAR10_CLASSES.map((name) => [name, 90, 10]));
+    // The model was rebuilt on the 900 training images, and the setup says so.
+    expect(await stepsPerEpoch(page)).toBe(Math.floor(900 / batch));
+    expect(await page.locator('[data-testid=dataset-size]').inputValue()).toBe('files');
+
+    // Each class row draws its first 8 training images; the canvas holds exactly the file's pixels.
+    const { train } = carveHeldOut(parseCifar(bytes, { fileName: 'test_1k.bin' }));
+    const picked = samplesPerClass(train, 8);
+    const drawn = await page.locator('[data-testid=data-thumbs]').evaluateAll((canvases) =>
+      (canvases as HTMLCanvasElement[]).map((c) => ({ width: c.width, height: c.height, pixels: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) })),
+    );
+    expect(drawn.length).toBe(10);
+    for (const [c, canvas] of drawn.entries()) {
+      expect([canvas.width, canvas.height]).toEqual([8 * 32, 32]);
+      const expected = new Uint8Array(8 * 32 * 32 * 4);
+      picked[c].forEach((index, j) => {
+        const rgba = thumbnailRGBA(train, index);
+        for (let y = 0; y < 32; y++) expected.set(rgba.subarray(y * 128, (y + 1) * 128), (y * 8 * 32 + j * 32) * 4);
+      });
+      expect(canvas.pixels).toEqual(Array.from(expected));
+    }
+    // Not blank: CIFAR images vary.
+    expect(new Set(drawn[0].pixels).size).toBeGreaterThan(100);
+    await mkdir(RESULTS, { recursive: true });
+    await page.locator('[data-testid=data-panel]').screenshot({ path: resolve(RESULTS, 'app-data-loaded.png') });
+  }, 120_000);
+
+  it('names a corrupt file and keeps the data in use', async () => {
+    const before = await stepsPerEpoch(page);
+    await page.setInputFiles('[data-testid=data-files]', { name: 'broken.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(3000) });
+    const alert = page.locator('[data-testid=data-error]');
+    await alert.waitFor({ timeout: 60_000 });
+    expect(await alert.getAttribute('role')).toBe('alert');
+    const message = await alert.textContent();
+    expect(message).toContain('broken.bin: 3,000 bytes is not a whole number of 3,073-byte CIFAR-10 records');
+    expect(message).toContain('still training on test_1k.bin');
+    expect(await text(page, 'data-name')).toBe('test_1k.bin');
+    expect(await text(page, 'data-count')).toBe('1,000 images in 10 classes');
+    expect(await page.locator('[data-testid=data-thumbs]').count()).toBe(10);
+    expect(await stepsPerEpoch(page)).toBe(before);
+    // The training error banner is for training: a bad file is the panel's business.
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    await page.screenshot({ path: resolve(RESULTS, 'app-data-error.png'), fullPage: true });
+  }, 120_000);
+
+  it('streams a dropped cifar-10-binary.tar.gz in the Worker, with progress, its test batch held out', async () => {
+    const gz = gzipSync(
+      createTar([
+        { name: 'cifar-10-batches-bin/data_batch_1.bin', data: bytes.subarray(0, 600 * 3073) },
+        { name: 'cifar-10-batches-bin/test_batch.bin', data: bytes.subarray(600 * 3073) },
+      ]),
+    );
+    // Every progress bar the panel shows, as the page renders it.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { __progress: string[] }).__progress = seen;
+      new MutationObserver(() => {
+        const bar = document.querySelector('[data-testid=data-progress]');
+        if (bar?.hasAttribute('value')) seen.push(`${bar.getAttribute('value')}/${bar.getAttribute('max')}`);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    const transfer = await page.evaluateHandle(async (base64) => {
+      const data = await (await fetch(`data:application/gzip;base64,${base64}`)).blob();
+      const dt = new DataTransfer();
+      dt.items.add(new File([data], 'cifar-10-binary.tar.gz'));
+      return dt;
+    }, Buffer.from(gz).toString('base64'));
+    await page.dispatchEvent('[data-testid=data-panel]', 'drop', { dataTransfer: transfer });
+    await waitFor(page, 'the archive summary', async () => (await text(page, 'data-name')) === 'cifar-10-binary.tar.gz', 60_000);
+    expect(await text(page, 'data-count')).toBe('1,000 images in 10 classes');
+    expect(await page.getByText('600 for training · 400 held out for evaluation (the test batch)').count()).toBe(1);
+    expect(await page.locator('[data-testid=data-error]').count()).toBe(0);
+    const progress = await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress);
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) expect(p).toMatch(new RegExp(`^\\d+/${gz.length}$`));
+  }, 120_000);
+
+  it('reads a picked folder of images in the Worker: sub-folders are the classes', async () => {
+    // 12 flat-coloured PNGs per class, of other sizes than 32×32: red for cats, blue for dogs.
+    const dir = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'pets');
+    for (const [name, colour] of [
+      ['cats', [220, 30, 30]],
+      ['dogs', [30, 30, 220]],
+    ] as const) {
+      mkdirSync(join(dir, name), { recursive: true });
+      for (let i = 0; i < 12; i++) {
+        const data = Buffer.alloc(48 * 40 * 4);
+        for (let p = 0; p < 48 * 40; p++) data.set([...colour, 255], p * 4);
+        writeFileSync(join(dir, name, `${i}.png`), PNG.sync.write({ width: 48, height: 40, data } as PNG));
+      }
+    }
+    await page.setInputFiles('[data-testid=data-folder]', dir);
+    await waitFor(page, 'the folder summary', async () => (await text(page, 'data-name')) === basename(dir), 60_000);
+    expect(await text(page, 'data-count')).toBe('24 images in 2 classes');
+    expect(await classTable(page)).toEqual([
+      ['cats', 11, 1],
+      ['dogs', 11, 1],
+    ]);
+    const centres = await page.locator('[data-testid=data-thumbs]').evaluateAll((canvases) =>
+      (canvases as HTMLCanvasElement[]).map((c) => Array.from(c.getContext('2d')!.getImageData(16, 16, 1, 1).data)),
+    );
+    expect(centres).toEqual([
+      [220, 30, 30, 255],
+      [30, 30, 220, 255],
+    ]);
+  }, 120_000);
+
+  it('reads CIFAR-100 files again when the label choice changes', async () => {
+    const records = cifarBytes(Array.from({ length: 40 }, (_, i) => [i % 20, (i * 3) % 100]));
+    await page.setInputFiles('[data-testid=data-files]', { name: 'train.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(records) });
+    await waitFor(page, 'the CIFAR-100 summary', async () => (await text(page, 'data-name')) === 'train.bin', 60_000);
+    expect(await text(page, 'data-count')).toBe('40 images in 100 classes');
+    await page.selectOption('[data-testid=data-labels]', 'coarse');
+    await waitFor(page, 'coarse labels', async () => (await text(page, 'data-count')) === '40 images in 20 classes', 60_000);
+    expect((await classTable(page)).map((r) => r[0])).toEqual(CIFAR100_COARSE_CLASSES);
+    expect(await page.locator('[data-testid=data-error]').count()).toBe(0);
+  }, 120_000);
+
+  it('goes back to the built-in dataset', async () => {
+    await page.click('[data-testid=data-builtin]');
+    await waitFor(page, 'the built-in summary', async () => (await text(page, 'data-name')) === 'Built-in shapes', 60_000);
+    expect(await page.locator('[data-testid=dataset-size]').inputValue()).not.toBe('files');
+    expect(await page.locator('[data-testid=data-builtin]').isDisabled()).toBe(true);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+});

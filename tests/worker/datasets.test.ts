@@ -1,0 +1,142 @@
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { decodeImageBytes } from '../../src/cli/decodeImage';
+import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
+import type { DataFile, LoadProgress } from '../../src/worker/api';
+import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, throttleProgress, topFolder } from '../../src/worker/datasets';
+import { cifarBytes } from '../dataFixtures';
+
+/** A flat-coloured PNG: the red channel tells the images apart after decoding. */
+function png(red: number): Uint8Array {
+  const data = Buffer.alloc(8 * 8 * 4);
+  for (let p = 0; p < 64; p++) data.set([red, 40, 200, 255], p * 4);
+  return PNG.sync.write({ width: 8, height: 8, data } as PNG);
+}
+
+function file(path: string, bytes: Uint8Array): DataFile {
+  return { path, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
+}
+
+function labelled(labels: number[], classes: number): ImageDataset {
+  return {
+    name: 'set',
+    images: Uint8Array.from({ length: labels.length * IMAGE_BYTES }, (_, i) => Math.floor(i / IMAGE_BYTES)),
+    labels: Uint8Array.from(labels),
+    classNames: Array.from({ length: classes }, (_, c) => `c${c}`),
+    size: labels.length,
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('the app loading user files (src/worker/datasets.ts)', () => {
+  it('reads a picked folder of images: the top folder is the dataset, sub-folders the classes, ~10% of each held out', async () => {
+    // As an <input webkitdirectory> lists them: photos/<class>/<file>, in no particular order.
+    const files = [
+      ...Array.from({ length: 10 }, (_, i) => file(`photos/dogs/${i}.png`, png(100 + i))),
+      ...Array.from({ length: 20 }, (_, i) => file(`photos/cats/${i}.png`, png(i))),
+      file('photos/.DS_Store', new Uint8Array(4)),
+    ];
+    const progress: LoadProgress[] = [];
+    const data = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes, onProgress: (p) => progress.push(p) });
+    expect(data).toMatchObject({ name: 'photos', format: 'images', labels: null, heldOutFrom: 'carved' });
+    expect(data.train.classNames).toEqual(['cats', 'dogs']);
+    expect(classCounts(data.train)).toEqual([18, 9]);
+    expect(classCounts(data.heldOut)).toEqual([2, 1]);
+    // cats come in natural order (0, 1, …, 19): positions 5 and 15 of the class are held out.
+    expect([data.heldOut.images[0], data.heldOut.images[IMAGE_BYTES], data.heldOut.images[2 * IMAGE_BYTES]]).toEqual([5, 15, 105]);
+    expect(progress.at(-1)).toEqual({ file: 'photos', done: 30, total: 30, unit: 'images' });
+  });
+
+  it('reads dropped class folders as they are, and names files out of place', async () => {
+    const dropped = [file('cats/a.png', png(1)), file('cats/b.png', png(2)), file('dogs/c.png', png(3))];
+    const data = await loadUserFiles(dropped, { labels: 'fine', decode: decodeImageBytes });
+    expect(data.name).toBe('cats, dogs');
+    expect(data.train.classNames).toEqual(['cats', 'dogs']);
+    expect(data.train.size + data.heldOut.size).toBe(3);
+
+    const stray = await rejection(loadUserFiles([file('photos/notes.txt', new Uint8Array(3)), file('photos/cats/a.png', png(1))], { labels: 'fine', decode: decodeImageBytes }));
+    expect(stray.message).toMatch(/^photos\/notes\.txt: is not in a class sub-folder/);
+    const loose = await rejection(loadUserFiles([file('a.png', png(1)), file('b.png', png(2))], { labels: 'fine', decode: decodeImageBytes }));
+    expect(loose.message).toMatch(/^a\.png: is not in a class sub-folder/);
+    const notImage = await rejection(loadUserFiles([file('photos/cats/a.png', png(1)), file('photos/cats/b.png', new Uint8Array([1, 2, 3]))], { labels: 'fine', decode: decodeImageBytes }));
+    expect(notImage.message).toMatch(/^cats\/b\.png: not an image/);
+  });
+
+  it('takes CIFAR files from an extracted cifar-10-batches-bin folder, test_batch.bin held out, other files ignored', async () => {
+    const files = [
+      file('cifar-10-batches-bin/data_batch_2.bin', cifarBytes([[7], [8]])),
+      file('cifar-10-batches-bin/batches.meta.txt', new TextEncoder().encode('airplane\n')),
+      file('cifar-10-batches-bin/data_batch_1.bin', cifarBytes([[1], [2], [3]])),
+      file('cifar-10-batches-bin/test_batch.bin', cifarBytes([[9]])),
+      file('cifar-10-batches-bin/readme.html', new TextEncoder().encode('<html>')),
+    ];
+    const data = await loadUserFiles(files, { labels: 'fine' });
+    expect(data).toMatchObject({ name: 'data_batch_1.bin + 2 more', format: 'cifar10', heldOutFrom: 'test-split' });
+    expect(Array.from(data.train.labels)).toEqual([1, 2, 3, 7, 8]);
+    expect(Array.from(data.heldOut.labels)).toEqual([9]);
+  });
+
+  it('trains on a lone test batch, carving its held-out share', async () => {
+    const data = await loadUserFiles([file('test_batch.bin', cifarBytes(Array.from({ length: 30 }, (_, i) => [i % 10])))], { labels: 'fine' });
+    expect(data).toMatchObject({ name: 'test_batch.bin', heldOutFrom: 'carved' });
+    expect([data.train.size, data.heldOut.size]).toEqual([20, 10]);
+  });
+
+  it('carves a balanced, disjoint held-out set; one-image classes stay in training', () => {
+    const labels = [...new Array(25).fill(0), ...new Array(3).fill(1), 2, ...new Array(40).fill(3)];
+    const ds = labelled(labels, 4);
+    const { train, heldOut } = carveHeldOut(ds);
+    expect(classCounts(heldOut)).toEqual([3, 1, 0, 4]);
+    expect(classCounts(train)).toEqual([22, 2, 1, 36]);
+    // Each image (its first byte is its index) lands on exactly one side.
+    const ids = (d: ImageDataset) => Array.from({ length: d.size }, (_, i) => d.images[i * IMAGE_BYTES]);
+    expect([...ids(train), ...ids(heldOut)].sort((a, b) => a - b)).toEqual(labels.map((_, i) => i));
+    // Spread through the class, not its first images.
+    expect(ids(heldOut).filter((i) => labels[i] === 0)).toEqual([4, 12, 20]);
+  });
+
+  it('refuses data that never fills a batch, saying how many images remain', () => {
+    const ds = labelled(new Array(20).fill(0), 1);
+    const carved = { name: 'few', format: 'images' as const, labels: null, heldOutFrom: 'carved' as const, ...carveHeldOut(ds) };
+    expect(() => checkTrainable(carved, 32)).toThrow(/^few: leaves 18 training images once 2 are held out for evaluation, fewer than one batch of 32/);
+    expect(() => checkTrainable(carved, 16)).not.toThrow();
+  });
+
+  it('bounds the thumbnails: at most 8 per class and about 320 in all', () => {
+    const hundred = labelled(Array.from({ length: 1000 }, (_, i) => i % 100), 100);
+    const info = describeDataset(hundred, labelled([], 100), { source: 'files', name: 'x', format: 'cifar100', labels: 'fine', heldOutFrom: 'carved' });
+    expect(info.thumbnails.perClass).toBe(3);
+    expect(info.thumbnails.labels.length).toBe(300);
+    expect(info.thumbnails.labels.length).toBeLessThanOrEqual(MAX_THUMBNAILS);
+    expect(info.thumbnails.pixels.length).toBe(300 * 4096);
+    expect(info.heldOutCounts).toEqual(new Array(100).fill(0));
+  });
+
+  it('finds the dataset folder in picked and dropped paths', () => {
+    const paths = (...p: string[]) => p.map((path) => file(path, new Uint8Array(0)));
+    expect(topFolder(paths('photos/cats/1.jpg', 'photos/dogs/2.jpg'))).toEqual({ folder: 'photos', strip: true });
+    expect(topFolder(paths('cats/1.jpg', 'cats/2.jpg'))).toEqual({ folder: 'cats', strip: false });
+    expect(topFolder(paths('a/1.jpg', 'b/1.jpg', 'c/1.jpg', 'd/1.jpg'))).toEqual({ folder: 'a, b, c, …', strip: false });
+    expect(topFolder(paths('1.jpg', 'cats/2.jpg'))).toEqual({ folder: 'the selection', strip: false });
+  });
+
+  it('throttles progress but always passes the last report', () => {
+    let now = 0;
+    const seen: number[] = [];
+    const report = throttleProgress((p) => seen.push(p.done), 100, () => now);
+    for (let done = 0; done <= 1000; done += 10) {
+      report({ file: 'f', done, total: 1000, unit: 'bytes' });
+      now += 7;
+    }
+    // 101 reports over 707 ms: one per 100 ms (every 15th, as 7 ms × 15 ≥ 100 ms), and the final one.
+    expect(seen).toEqual([0, 150, 300, 450, 600, 750, 900, 1000]);
+  });
+});

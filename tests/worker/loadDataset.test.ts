@@ -1,0 +1,201 @@
+import { gzipSync } from 'fflate';
+import { createTar } from 'nanotar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES } from '../../src/data/cifar';
+import { IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
+import type { DataFile, DatasetInfo, LoadProgress, TrainingSetup } from '../../src/worker/api';
+import { BUILT_IN_HELD_OUT_SIZE, TrainingService } from '../../src/worker/service';
+import { cifarBytes, pixelValue } from '../dataFixtures';
+import { useCpuBackend } from '../helpers';
+
+const SETUP: TrainingSetup = {
+  version: 'v2',
+  preset: 'tiny',
+  batchSize: 8,
+  dataset: 'synthetic',
+  datasetSize: 64,
+  stepBudget: 0,
+  seed: 5,
+  params: { momentum: 0.99, queueSize: 32, temperature: 0.2, learningRate: 0.03 },
+};
+
+/** The service with its held-out set in reach, as the evaluation code sees it. */
+class Service extends TrainingService {
+  heldOut(): ImageDataset | null {
+    return this.heldOutDataset();
+  }
+}
+
+/** `n` CIFAR-10 records, labels round-robin from `first`. */
+function cifar10(n: number, first = 0): Uint8Array<ArrayBuffer> {
+  return cifarBytes(Array.from({ length: n }, (_, i) => [(first + i) % 10])) as Uint8Array<ArrayBuffer>;
+}
+
+function file(path: string, bytes: Uint8Array): DataFile {
+  return { path, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the load to fail');
+}
+
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Everything a failed load must leave alone. */
+function snapshot(service: Service, info: DatasetInfo | null) {
+  return { heldOut: service.heldOut(), runId: service.status().runId, name: info?.name, trainSize: info?.trainSize };
+}
+
+describe('TrainingService.loadDataset (CPU backend)', () => {
+  const service = new Service();
+
+  beforeAll(async () => {
+    await useCpuBackend();
+    await service.init(() => {}, { backends: ['cpu'] });
+    await service.configure(SETUP);
+  });
+
+  afterAll(() => service.dispose());
+
+  it('refuses a files setup before any files are loaded', async () => {
+    const e = await rejection(service.configure({ ...SETUP, dataset: 'files' }));
+    expect(e.message).toMatch(/no files are loaded/);
+    expect(service.status().state).toBe('idle');
+    expect((await service.datasetInfo())!.source).toBe('synthetic');
+  });
+
+  it('trains on a CIFAR-10 file: ~10% of each class held out, a fresh model, the summary and thumbnails', async () => {
+    const before = service.status().runId;
+    const progress: LoadProgress[] = [];
+    const bytes = cifar10(50);
+    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [file('mini.bin', bytes)], labels: 'fine' }, (p) => progress.push(p));
+    expect(dataset).toMatchObject({ source: 'files', name: 'mini.bin', format: 'cifar10', labels: null, heldOutFrom: 'carved', trainSize: 40, heldOutSize: 10 });
+    expect(dataset.classNames).toEqual(CIFAR10_CLASSES);
+    expect(dataset.trainCounts).toEqual(new Array(10).fill(4));
+    expect(dataset.heldOutCounts).toEqual(new Array(10).fill(1));
+    expect(model).toMatchObject({ datasetName: 'mini.bin', datasetSize: 40, batchesPerEpoch: 5 });
+    expect(service.status()).toMatchObject({ runId: before + 1, step: 0, state: 'idle' });
+    expect(progress.at(-1)).toEqual({ file: 'mini.bin', done: bytes.length, total: bytes.length, unit: 'bytes' });
+
+    // Class c holds records c, c+10, …, c+40; the middle one (c+20) is held out.
+    const heldOut = service.heldOut()!;
+    expect(heldOut.size).toBe(10);
+    expect(Array.from(heldOut.labels)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (let j = 0; j < 10; j++) {
+      expect(heldOut.images[j * IMAGE_BYTES]).toBe(pixelValue(20 + j, 0, 0, 0));
+      expect(heldOut.images[j * IMAGE_BYTES + 3 * (5 * 32 + 7) + 2]).toBe(pixelValue(20 + j, 2, 5, 7));
+    }
+
+    // Eight thumbnails per class would be asked for; each class has four training images.
+    const { thumbnails } = dataset;
+    expect(thumbnails.perClass).toBe(8);
+    expect(Array.from(thumbnails.labels)).toEqual(Array.from({ length: 40 }, (_, k) => Math.floor(k / 4)));
+    expect(thumbnails.pixels.length).toBe(40 * 32 * 32 * 4);
+    // The first thumbnail is record 0, as RGBA.
+    expect(Array.from(thumbnails.pixels.subarray(0, 4))).toEqual([pixelValue(0, 0, 0, 0), pixelValue(0, 1, 0, 0), pixelValue(0, 2, 0, 0), 255]);
+    // The second thumbnail of class 0 is its second training image, record 10.
+    expect(thumbnails.pixels[4096]).toBe(pixelValue(10, 0, 0, 0));
+
+    const step = await service.step();
+    expect(step.step).toBe(1);
+  });
+
+  it('keeps the loaded files through reset()', async () => {
+    const heldOut = service.heldOut();
+    const model = await service.reset();
+    expect(model).toMatchObject({ datasetName: 'mini.bin', datasetSize: 40 });
+    expect(service.heldOut()).toBe(heldOut);
+    expect((await service.datasetInfo())!.name).toBe('mini.bin');
+  });
+
+  it('rejects bad files with their name and leaves the dataset, held-out set and run as they were', async () => {
+    await service.step();
+    const info = await service.datasetInfo();
+    const before = snapshot(service, info);
+    const step = service.status().step;
+    const tarWithoutCifar = gzipSync(createTar([{ name: 'notes/readme.txt', data: 'no data here' }]));
+    const cases: [DataFile[], RegExp][] = [
+      [[file('broken.bin', new Uint8Array(3000))], /^broken\.bin: 3,000 bytes is not a whole number of 3,073-byte CIFAR-10 records/],
+      [[file('fake.tar.gz', new Uint8Array(2000).fill(7))], /^fake\.tar\.gz: /],
+      [[file('weird.tgz', new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]))], /^weird\.tgz: .*gzip/],
+      [[file('cifar-10-binary.tar.gz', tarWithoutCifar)], /^cifar-10-binary\.tar\.gz: holds no CIFAR data/],
+      [[file('data_batch_1.bin', cifar10(20)), file('test.bin', cifarBytes([[1, 10]]))], /^test\.bin: is CIFAR-100, but data_batch_1\.bin is CIFAR-10/],
+      [[file('mini.bin', cifar10(20)), file('cats/1.png', new Uint8Array(10))], /^mini\.bin and cats\/1\.png: a selection holds either CIFAR files or a folder of images/],
+      // Five images: four for training once one is held out, fewer than a batch of 8.
+      [[file('five.bin', cifar10(5))], /^five\.bin: leaves 5 training images, fewer than one batch of 8/],
+      [[file('cifar-10-binary.tar.gz', tarWithoutCifar), file('extra.bin', cifar10(10))], /load one CIFAR archive at a time/],
+    ];
+    for (const [files, message] of cases) {
+      const e = await rejection(service.loadDataset({ kind: 'files', files, labels: 'fine' }));
+      expect(e.message).toMatch(message);
+      expect(snapshot(service, await service.datasetInfo())).toEqual(before);
+      expect(service.heldOut()).toBe(before.heldOut);
+      expect(service.status()).toMatchObject({ step, state: 'paused', runId: before.runId });
+    }
+  });
+
+  it('while training runs: a bad file changes nothing and training goes on; a good one starts a new run', async () => {
+    const heldOut = service.heldOut();
+    const runId = service.status().runId;
+    await service.start();
+    await waitUntil('a step', () => service.status().step >= 3);
+    const e = await rejection(service.loadDataset({ kind: 'files', files: [file('broken.bin', new Uint8Array(3000))], labels: 'fine' }));
+    expect(e.message).toMatch(/^broken\.bin: /);
+    expect(service.status()).toMatchObject({ state: 'running', runId });
+    expect(service.heldOut()).toBe(heldOut);
+    const stepAfterFailure = service.status().step;
+    await waitUntil('training to go on', () => service.status().step > stepAfterFailure);
+
+    // Training data and held-out set from an archive: its test batch is the held-out set.
+    const tar = createTar([
+      { name: 'cifar-10-batches-bin/data_batch_1.bin', data: cifar10(20) },
+      { name: 'cifar-10-batches-bin/data_batch_2.bin', data: cifar10(10, 20) },
+      { name: 'cifar-10-batches-bin/test_batch.bin', data: cifar10(7, 3) },
+    ]);
+    const gz = gzipSync(tar);
+    const progress: LoadProgress[] = [];
+    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [file('cifar-10-binary.tar.gz', gz)], labels: 'fine' }, (p) => progress.push(p));
+    expect(dataset).toMatchObject({ name: 'cifar-10-binary.tar.gz', heldOutFrom: 'test-split', trainSize: 30, heldOutSize: 7 });
+    expect(dataset.trainCounts).toEqual(new Array(10).fill(3));
+    expect(dataset.heldOutCounts).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
+    expect(model.datasetSize).toBe(30);
+    expect(service.status()).toMatchObject({ state: 'idle', step: 0, runId: runId + 1 });
+    expect(Array.from(service.heldOut()!.labels)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(progress.at(-1)).toEqual({ file: 'cifar-10-binary.tar.gz', done: gz.length, total: gz.length, unit: 'bytes' });
+    for (let i = 1; i < progress.length; i++) expect(progress[i].done).toBeGreaterThanOrEqual(progress[i - 1].done);
+  });
+
+  it('takes CIFAR-100 coarse labels, and test.bin picked beside train.bin as the held-out set', async () => {
+    const train = cifarBytes(Array.from({ length: 40 }, (_, i) => [i % 20, (i * 7) % 100]));
+    const test = cifarBytes([
+      [4, 1],
+      [19, 2],
+    ]);
+    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [file('test.bin', test), file('train.bin', train)], labels: 'coarse' });
+    expect(dataset).toMatchObject({ name: 'test.bin + 1 more', format: 'cifar100', labels: 'coarse', heldOutFrom: 'test-split', trainSize: 40, heldOutSize: 2 });
+    expect(dataset.classNames).toEqual(CIFAR100_COARSE_CLASSES);
+    expect(dataset.trainCounts).toEqual(new Array(20).fill(2));
+    expect(model.datasetSize).toBe(40);
+    expect(Array.from(service.heldOut()!.labels)).toEqual([4, 19]);
+  });
+
+  it('goes back to the built-in dataset and its generated test split', async () => {
+    const { dataset, model } = await service.loadDataset({ kind: 'builtin' });
+    expect(dataset).toMatchObject({ source: 'synthetic', format: 'builtin', heldOutFrom: 'generated', trainSize: 64, heldOutSize: BUILT_IN_HELD_OUT_SIZE });
+    expect(model.datasetSize).toBe(64);
+    expect(service.heldOut()!.size).toBe(BUILT_IN_HELD_OUT_SIZE);
+    // The files are gone: a files setup needs a new load.
+    expect((await rejection(service.configure({ ...SETUP, dataset: 'files' }))).message).toMatch(/no files are loaded/);
+  });
+});
