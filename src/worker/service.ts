@@ -3,7 +3,7 @@ import type { ImageDataset } from '../data/dataset';
 import { IMAGE_BYTES, IMAGE_SIZE } from '../data/dataset';
 import { generateSynthetic } from '../data/synthetic';
 import { exportEncoder, WEIGHTS_FILE } from '../io/layersModel';
-import { mocoConfig, validateLiveParams, type LiveParams } from '../moco/config';
+import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
 import type { KeyQueue } from '../moco/queue';
 import { Trainer, type TrainStepStats } from '../moco/trainer';
 import {
@@ -116,16 +116,7 @@ export class TrainingService implements TrainingApi {
       this.elapsedBefore = 0;
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
-      const { params } = setup;
-      const config = mocoConfig(setup.version, setup.preset, {
-        batchSize: setup.batchSize,
-        queueSize: params.queueSize,
-        momentum: params.momentum,
-        temperature: params.temperature,
-        seed: setup.seed,
-        schedule: { baseLr: params.learningRate, totalSteps: setup.stepBudget },
-      });
-      const trainer = new Trainer(config, this.datasetFor(setup));
+      const trainer = new Trainer(configOf(setup), this.datasetFor(setup));
       this.trainer = trainer;
       this.batcher.flush(true);
       return {
@@ -420,6 +411,19 @@ export class TrainingService implements TrainingApi {
   protected heldOutDataset(): ImageDataset | null {
     return this.dataset?.heldOut ?? null;
   }
+}
+
+/** The MoCo configuration of an app setup: its preset and method with the live parameters' start values. */
+export function configOf(setup: TrainingSetup): MocoConfig {
+  const { params } = setup;
+  return mocoConfig(setup.version, setup.preset, {
+    batchSize: setup.batchSize,
+    queueSize: params.queueSize,
+    momentum: params.momentum,
+    temperature: params.temperature,
+    seed: setup.seed,
+    schedule: { baseLr: params.learningRate, totalSteps: setup.stepBudget },
+  });
 }
 
 function toRecord(s: TrainStepStats, negatives: number, elapsedMs: number): StepRecord {

@@ -7,23 +7,14 @@ import { knnMonitor } from '../../src/eval/monitor';
 import { pca2d } from '../../src/eval/pca';
 import { LinearProbe } from '../../src/eval/probe';
 import { applyAugment } from '../../src/moco/augment';
-import { mocoConfig } from '../../src/moco/config';
 import { Trainer } from '../../src/moco/trainer';
 import type { TrainingSetup } from '../../src/worker/api';
 import type { EvaluationEvent, KnnResult } from '../../src/worker/evaluationApi';
-import { BUILT_IN_HELD_OUT_SIZE, TrainingService } from '../../src/worker/service';
+import { BUILT_IN_HELD_OUT_SIZE, configOf, TrainingService } from '../../src/worker/service';
 import { useCpuBackend } from '../helpers';
+import { TINY_SETUP } from './setup';
 
-const SETUP: TrainingSetup = {
-  version: 'v2',
-  preset: 'tiny',
-  batchSize: 8,
-  dataset: 'synthetic',
-  datasetSize: 64,
-  stepBudget: 0,
-  seed: 3,
-  params: { momentum: 0.99, queueSize: 32, temperature: 0.2, learningRate: 0.03 },
-};
+const SETUP: TrainingSetup = TINY_SETUP;
 
 /**
  * A second trainer built the way the service builds its own (same configuration, data and seeds):
@@ -31,16 +22,7 @@ const SETUP: TrainingSetup = {
  * service reports can be recomputed here with the library functions directly.
  */
 function replica(setup: TrainingSetup): Trainer {
-  const { params } = setup;
-  const config = mocoConfig(setup.version, setup.preset, {
-    batchSize: setup.batchSize,
-    queueSize: params.queueSize,
-    momentum: params.momentum,
-    temperature: params.temperature,
-    seed: setup.seed,
-    schedule: { baseLr: params.learningRate, totalSteps: setup.stepBudget },
-  });
-  return new Trainer(config, generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }));
+  return new Trainer(configOf(setup), generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }));
 }
 
 const heldOut = generateSynthetic({ size: BUILT_IN_HELD_OUT_SIZE, seed: SETUP.seed, split: 'test' });

@@ -7,17 +7,9 @@ import type { DataFile, DatasetInfo, LoadProgress, TrainingSetup } from '../../s
 import { BUILT_IN_HELD_OUT_SIZE, TrainingService } from '../../src/worker/service';
 import { cifarBytes, pixelValue } from '../dataFixtures';
 import { useCpuBackend } from '../helpers';
+import { TINY_SETUP } from './setup';
 
-const SETUP: TrainingSetup = {
-  version: 'v2',
-  preset: 'tiny',
-  batchSize: 8,
-  dataset: 'synthetic',
-  datasetSize: 64,
-  stepBudget: 0,
-  seed: 5,
-  params: { momentum: 0.99, queueSize: 32, temperature: 0.2, learningRate: 0.03 },
-};
+const SETUP: TrainingSetup = { ...TINY_SETUP, seed: 5 };
 
 /** The service with its held-out set in reach, as the evaluation code sees it. */
 class Service extends TrainingService {

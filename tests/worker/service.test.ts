@@ -5,17 +5,9 @@ import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
 import type { StatsBatch, TrainingSetup } from '../../src/worker/api';
 import { TrainingService } from '../../src/worker/service';
+import { TINY_SETUP } from './setup';
 
-const SETUP: TrainingSetup = {
-  version: 'v2',
-  preset: 'tiny',
-  batchSize: 8,
-  dataset: 'synthetic',
-  datasetSize: 64,
-  stepBudget: 0,
-  seed: 3,
-  params: { momentum: 0.99, queueSize: 32, temperature: 0.2, learningRate: 0.03 },
-};
+const SETUP: TrainingSetup = TINY_SETUP;
 
 /** The training core the Worker exposes, driven directly on the CPU backend. */
 describe('TrainingService (CPU backend)', () => {

@@ -1,4 +1,4 @@
-import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { memo, type ChangeEvent, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../../data/cifar';
 import type { DatasetInfo, LoadProgress } from '../../worker/api';
 import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
@@ -110,6 +110,12 @@ export function DataPanel({ training }: { training: Training }) {
   const uid = useId();
   const ready = training.view.phase === 'ready' && training.view.model !== null;
   const disabled = !ready || loading !== null;
+  const loadPicked = (e: ChangeEvent<HTMLInputElement>) => {
+    const files = filesFromInput(e.currentTarget.files);
+    // Cleared, so that picking the same file again (after fixing it) loads it again.
+    e.currentTarget.value = '';
+    data.loadFiles(files);
+  };
 
   return (
     <section
@@ -150,12 +156,7 @@ export function DataPanel({ training }: { training: Training }) {
             data-testid="data-files"
             accept=".bin,.tar,.gz,.tgz,image/*"
             disabled={disabled}
-            onChange={(e) => {
-              const files = filesFromInput(e.currentTarget.files);
-              // Cleared, so that picking the same file again (after fixing it) loads it again.
-              e.currentTarget.value = '';
-              data.loadFiles(files);
-            }}
+            onChange={loadPicked}
           />
         </label>
         <label className={`btn${disabled ? ' btn--disabled' : ''}`}>
@@ -167,11 +168,7 @@ export function DataPanel({ training }: { training: Training }) {
             className="visually-hidden"
             data-testid="data-folder"
             disabled={disabled}
-            onChange={(e) => {
-              const files = filesFromInput(e.currentTarget.files);
-              e.currentTarget.value = '';
-              data.loadFiles(files);
-            }}
+            onChange={loadPicked}
           />
         </label>
         <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || info?.source !== 'files'} onClick={data.loadBuiltIn}>
