@@ -213,9 +213,10 @@ describe('generateSynthetic', () => {
 
   it('generates 1,000 images in under a second', () => {
     generateSynthetic({ size: 100, seed: 0 });
-    const start = performance.now();
+    // CPU time of this process: the browser tests beside it on the same cores do not count.
+    const before = process.cpuUsage();
     generateSynthetic({ size: 1000, seed: 1 });
-    const elapsed = performance.now() - start;
-    expect(elapsed).toBeLessThan(1000);
+    const spent = process.cpuUsage(before);
+    expect((spent.user + spent.system) / 1000).toBeLessThan(1000);
   });
 });
