@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_USAGE, benchArgv, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { runChromium } from './chromium';
-import { runMain } from '../cli/runMain';
+import { parseCommandLine, runMain } from '../cli/runMain';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 
 /** Dawn on Chromium's SwiftShader: WebGPU in Node without a GPU (the README's variables). */
@@ -54,18 +54,8 @@ async function runNodeChild(args: BenchArgs, file: BenchFile): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseBenchArgs(argv);
-  } catch (e) {
-    if (!(e instanceof BenchUsageError)) throw e;
-    console.error(`error: ${e.message}\n\n${BENCH_USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    console.log(BENCH_USAGE);
-    return 0;
-  }
+  const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE, BenchUsageError);
+  if (typeof args === 'number') return args;
   const file = emptyBenchFile(`npm run bench -- ${argv.join(' ')}`.trim());
   if (args.where.includes('node')) await runNodeChild(args, file);
   if (args.where.includes('chromium')) {

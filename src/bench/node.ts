@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { installNodeWebGpu } from '../cli/nodeWebgpu';
+import { parseCommandLine } from '../cli/runMain';
 import { useCustomKernels } from '../kernels/registry';
 import { BENCH_USAGE, benchOptionsOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { checkKernels } from './kernelChecks';
@@ -44,18 +45,8 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
 
 /** The Node benchmark as a command (`npm run bench` runs it in a child process); resolves with the exit status. */
 export async function benchNodeCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseBenchArgs(argv);
-  } catch (e) {
-    if (!(e instanceof BenchUsageError)) throw e;
-    console.error(`error: ${e.message}\n\n${BENCH_USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    console.log(BENCH_USAGE);
-    return 0;
-  }
+  const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE, BenchUsageError);
+  if (typeof args === 'number') return args;
   const file = emptyBenchFile(`bench (node) ${argv.join(' ')}`);
   try {
     await runNode(args, file);

@@ -8,3 +8,28 @@ export function runMain(main: (argv: string[]) => Promise<number>, argv = proces
     },
   );
 }
+
+/**
+ * A command's options from its command line, or the exit status when there is nothing to run:
+ * 0 after printing `usage` for --help, 2 after a usage error (an instance of `UsageError`) and the usage.
+ */
+export function parseCommandLine<T>(
+  argv: string[],
+  parse: (argv: string[]) => T | 'help',
+  usage: string,
+  UsageError: abstract new (...args: never[]) => Error,
+): T | number {
+  let args: T | 'help';
+  try {
+    args = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}\n\n${usage}`);
+    return 2;
+  }
+  if (args === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  return args;
+}

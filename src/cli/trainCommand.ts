@@ -12,21 +12,12 @@ import { knnMonitorOutputs } from '../eval/monitor';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, UsageError, type TrainArgs } from './args';
 import { loadDataPath } from './dataFiles';
 import { installNodeWebGpu } from './nodeWebgpu';
+import { parseCommandLine } from './runMain';
 
 /** `npm run train`: the headless trainer; resolves with the exit status. */
 export async function trainCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseTrainArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`error: ${e.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
+  const args = parseCommandLine(argv, parseTrainArgs, USAGE, UsageError);
+  if (typeof args === 'number') return args;
   if (args.backend === 'webgpu') await installNodeWebGpu();
   if (!(await tf.setBackend(args.backend))) {
     console.error(`error: the ${args.backend} backend could not start${args.backend === 'webgpu' ? ' (no WebGPU adapter: see README for Dawn on SwiftShader or a GPU)' : ''}`);

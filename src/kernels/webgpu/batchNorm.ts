@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { optionIncluded } from '../optIn';
-import { gridStride, gridStrideLoop, runProgram } from './program';
+import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program';
 
 /**
  * Split batch-norm in training mode as 2 dispatches forward and 2 backward, instead of tfjs's
@@ -194,6 +194,21 @@ export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) 
   return merged;
 };
 
+/** Uniforms and grid of the element-wise passes (normalise, input gradient): one invocation per element of x. */
+function elementwise(l: ReturnType<typeof layout>, epsilon: number) {
+  return {
+    uniforms: [
+      { name: 'size', type: 'i32', value: l.size },
+      { name: 'rows', type: 'i32', value: l.rows },
+      { name: 'channels', type: 'i32', value: l.channels },
+      { name: 'groups', type: 'i32', value: l.groups },
+      { name: 'epsilon', type: 'f32', value: epsilon },
+    ] as Uniform[],
+    workgroupSize: [256, 1, 1] as [number, number, number],
+    dispatch: gridStride(l.size),
+  };
+}
+
 export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, stats, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
   const { groups, epsilon } = attrs as unknown as GroupAttrs;
@@ -212,17 +227,9 @@ export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs
       { name: 'gamma', tensor: gamma },
       { name: 'beta', tensor: beta },
     ],
-    uniforms: [
-      { name: 'size', type: 'i32', value: l.size },
-      { name: 'rows', type: 'i32', value: l.rows },
-      { name: 'channels', type: 'i32', value: l.channels },
-      { name: 'groups', type: 'i32', value: groups },
-      { name: 'epsilon', type: 'f32', value: epsilon },
-      // Bessel's correction for the moving variance, as PyTorch.
-      { name: 'unbias', type: 'f32', value: l.rows > 1 ? l.rows / (l.rows - 1) : 1 },
-    ],
-    workgroupSize: [256, 1, 1],
-    dispatch: gridStride(l.size),
+    ...elementwise(l, epsilon),
+    // Bessel's correction for the moving variance, as PyTorch.
+    uniforms: [...elementwise(l, epsilon).uniforms, { name: 'unbias', type: 'f32', value: l.rows > 1 ? l.rows / (l.rows - 1) : 1 }],
     body: () => `
       ${gridStrideLoop('u.size')} {
         let c = i % u.channels;
@@ -319,15 +326,7 @@ export const batchNormGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) =
       { name: 'sums', tensor: sums },
       { name: 'gamma', tensor: gamma },
     ],
-    uniforms: [
-      { name: 'size', type: 'i32', value: l.size },
-      { name: 'rows', type: 'i32', value: l.rows },
-      { name: 'channels', type: 'i32', value: l.channels },
-      { name: 'groups', type: 'i32', value: groups },
-      { name: 'epsilon', type: 'f32', value: epsilon },
-    ],
-    workgroupSize: [256, 1, 1],
-    dispatch: gridStride(l.size),
+    ...elementwise(l, epsilon),
     body: () => `
       let inverseRows = 1.0 / f32(u.rows);
       ${gridStrideLoop('u.size')} {
