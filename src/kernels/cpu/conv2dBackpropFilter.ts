@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
-interface Attrs {
+/** tfjs's attributes of Conv2DBackpropFilter, as both our replacements (CPU, WebGPU) read them. */
+export interface Conv2DBackpropFilterAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number;
   dataFormat: 'NHWC' | 'NCHW';
@@ -21,7 +22,7 @@ interface CpuBackend {
  */
 export const conv2dBackpropFilterCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Attrs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
   if (dataFormat !== 'NHWC') throw new Error('conv2dBackpropFilterCpu: only NHWC is supported');
   const cpu = backend as CpuBackend;
   const info = tf.backend_util.computeConv2DInfo(

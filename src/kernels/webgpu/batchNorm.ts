@@ -194,6 +194,13 @@ export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) 
   return merged;
 };
 
+/** `total`: channel `i`'s sums over the groups of both planes of a [2, G, C] buffer. */
+const totalOverGroups = (buffer: string) => `
+          var total = vec2<f32>(0.0);
+          for (var k = 0; k < u.groups; k++) {
+            total += vec2<f32>(${buffer}[k * u.channels + i], ${buffer}[(u.groups + k) * u.channels + i]);
+          }`;
+
 /** Uniforms and grid of the element-wise passes (normalise, input gradient): one invocation per element of x. */
 function elementwise(l: ReturnType<typeof layout>, epsilon: number) {
   return {
@@ -238,14 +245,9 @@ export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs
         let variance = stats[(u.groups + g) * u.channels + c];
         y[i] = (x[i] - mean) * inverseSqrt(variance + u.epsilon) * gamma[c] + beta[c];
         if (i < u.channels) {
-          var m = 0.0;
-          var v = 0.0;
-          for (var k = 0; k < u.groups; k++) {
-            m += stats[k * u.channels + i];
-            v += stats[(u.groups + k) * u.channels + i] * u.unbias;
-          }
-          batchMean[i] = m / f32(u.groups);
-          batchVariance[i] = v / f32(u.groups);
+          ${totalOverGroups('stats')}
+          batchMean[i] = total.x / f32(u.groups);
+          batchVariance[i] = total.y * u.unbias / f32(u.groups);
         }
       }`,
   });
@@ -339,14 +341,9 @@ export const batchNormGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) =
         let sumDyXhat = sums[u.groups * u.channels + gc];
         dx[i] = gamma[c] * rstd * (dy[i] - sumDy * inverseRows - xhat * sumDyXhat * inverseRows);
         if (i < u.channels) {
-          var dg = 0.0;
-          var db = 0.0;
-          for (var k = 0; k < u.groups; k++) {
-            db += sums[k * u.channels + i];
-            dg += sums[(u.groups + k) * u.channels + i];
-          }
-          dgamma[i] = dg;
-          dbeta[i] = db;
+          ${totalOverGroups('sums')}
+          dbeta[i] = total.x;
+          dgamma[i] = total.y;
         }
       }`,
   });

@@ -1,15 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Conv2DBackpropFilterAttrs } from '../cpu/conv2dBackpropFilter';
 import { runGemm } from './convGemm';
 
 export const CONV2D_BACKPROP_FILTER_PROGRAM = 'MocoConv2DBackpropFilter';
 
-interface Attrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
-}
 
 /**
  * The weight gradient of a convolution as an implicit GEMM with split-K (see convGemm.ts):
@@ -24,7 +18,7 @@ interface Attrs {
  */
 export const conv2dBackpropFilterWebGpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Attrs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
   if (dataFormat !== 'NHWC') throw new Error('conv2dBackpropFilterWebGpu: only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   return runGemm(backend, {

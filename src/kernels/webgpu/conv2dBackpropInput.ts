@@ -1,16 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Conv2DBackpropFilterAttrs } from '../cpu/conv2dBackpropFilter';
 import { convUniforms } from './conv2dBackpropFilter';
 import { runGemm } from './convGemm';
 
 export const CONV2D_BACKPROP_INPUT_PROGRAM = 'MocoConv2DBackpropInput';
 
-interface Attrs {
-  inputShape: [number, number, number, number];
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+type Attrs = Omit<Conv2DBackpropFilterAttrs, 'filterShape'> & { inputShape: [number, number, number, number] };
 
 /**
  * The input gradient of a convolution as an implicit GEMM (see convGemm.ts):

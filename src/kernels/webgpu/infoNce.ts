@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { gridStride, gridStrideLoop, runProgram } from './program';
+import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program';
 
 /**
  * InfoNCE against the queue in 2 dispatches forward (the q·queueᵀ matmul, then one pass for the
@@ -44,6 +44,16 @@ const workgroupReduce = `
     return total;
   }`;
 
+/** Sizes of the loss: N rows (queries), D dimensions, K negatives; and T. */
+function lossUniforms(n: number, d: number, K: number, temperature: number): Uniform[] {
+  return [
+    { name: 'rows', type: 'i32', value: n },
+    { name: 'dim', type: 'i32', value: d },
+    { name: 'negatives', type: 'i32', value: K },
+    { name: 'temperature', type: 'f32', value: temperature },
+  ];
+}
+
 const declarations = () => `var<workgroup> red : array<f32, ${WG}>;\n${workgroupReduce}`;
 
 /** q [N, D], k [N, D], negative = q·queueᵀ [N, K], bias [1, K]; attr temperature → [loss, logits, positive, logNormaliser]. */
@@ -67,12 +77,7 @@ export const infoNceKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       { name: 'negative', tensor: negative },
       { name: 'bias', tensor: bias },
     ],
-    uniforms: [
-      { name: 'rows', type: 'i32', value: n },
-      { name: 'dim', type: 'i32', value: d },
-      { name: 'negatives', type: 'i32', value: K },
-      { name: 'temperature', type: 'f32', value: temperature },
-    ],
+    uniforms: lossUniforms(n, d, K, temperature),
     workgroupSize: [WG, 1, 1],
     dispatch: [1, 1, 1],
     declarations,
@@ -126,12 +131,7 @@ export const infoNceGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => 
       { name: 'k', tensor: k },
       { name: 'dy', tensor: dy },
     ],
-    uniforms: [
-      { name: 'rows', type: 'i32', value: n },
-      { name: 'dim', type: 'i32', value: d },
-      { name: 'negatives', type: 'i32', value: K },
-      { name: 'temperature', type: 'f32', value: temperature },
-    ],
+    uniforms: lossUniforms(n, d, K, temperature),
     workgroupSize: [256, 1, 1],
     dispatch: gridStride(n * (K + d)),
     body: () => `

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { gridStride, gridStrideLoop, runProgram } from './program';
+import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program';
 
 /**
  * Row-wise L2 normalisation, y = x / max(‖x‖, ε), in one dispatch forward and one backward
@@ -9,6 +9,19 @@ import { gridStride, gridStrideLoop, runProgram } from './program';
 
 export const L2_NORMALIZE_KERNEL = 'MocoL2Normalize';
 export const L2_NORMALIZE_GRAD_KERNEL = 'MocoL2NormalizeGrad';
+
+/** One invocation per row, forward and backward. */
+function perRow(n: number, d: number, epsilon: number) {
+  return {
+    uniforms: [
+      { name: 'rows', type: 'i32', value: n },
+      { name: 'dim', type: 'i32', value: d },
+      { name: 'epsilon', type: 'f32', value: epsilon },
+    ] as Uniform[],
+    workgroupSize: [256, 1, 1] as [number, number, number],
+    dispatch: gridStride(n),
+  };
+}
 
 /** x [N, D]; attr epsilon → [y, norm [N] (before the floor)]. */
 export const l2NormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -23,13 +36,7 @@ export const l2NormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => 
       { name: 'norm', shape: [n] },
     ],
     inputs: [{ name: 'x', tensor: x }],
-    uniforms: [
-      { name: 'rows', type: 'i32', value: n },
-      { name: 'dim', type: 'i32', value: d },
-      { name: 'epsilon', type: 'f32', value: epsilon },
-    ],
-    workgroupSize: [256, 1, 1],
-    dispatch: gridStride(n),
+    ...perRow(n, d, epsilon),
     body: () => `
       ${gridStrideLoop('u.rows', 'r')} {
         var s = 0.0;
@@ -56,13 +63,7 @@ export const l2NormalizeGradKernel: tf.KernelFunc = ({ inputs, backend, attrs })
       { name: 'y', tensor: y },
       { name: 'norm', tensor: norm },
     ],
-    uniforms: [
-      { name: 'rows', type: 'i32', value: n },
-      { name: 'dim', type: 'i32', value: d },
-      { name: 'epsilon', type: 'f32', value: epsilon },
-    ],
-    workgroupSize: [256, 1, 1],
-    dispatch: gridStride(n),
+    ...perRow(n, d, epsilon),
     body: () => `
       ${gridStrideLoop('u.rows', 'r')} {
         let length = norm[r];
