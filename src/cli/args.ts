@@ -43,8 +43,12 @@ Training:
   --bn-splits S            split batch-norm groups, must divide the batch (default up to 8)
   --no-shuffle             do not shuffle keys before the momentum encoder
   --symmetric              symmetric loss (both view orders)
+  --crop-scale MIN         smallest area fraction of the random resized crop (default 0.2, as
+                           the official MoCo code; the official CIFAR demo uses torchvision's 0.08)
   --seed N                 seed of data, weights and augmentation (default 1)
   --log-every N            steps between progress lines (default 1)
+  --log-json FILE          also write every step's statistics and every kNN evaluation to FILE,
+                           one JSON object a line
   --save DIR               write the query encoder (tfjs layers format) to DIR
   --save-key               also write the momentum encoder to DIR/key
   --stock-kernels          use tfjs's stock kernels instead of ours
@@ -64,6 +68,7 @@ export interface TrainArgs {
   /** Encoder outputs the kNN monitor reads. */
   knnOn: EncoderOutput[];
   logEvery: number;
+  logJson?: string;
   save?: string;
   saveKey: boolean;
   stockKernels: boolean;
@@ -112,6 +117,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         'bn-splits': { type: 'string' },
         'no-shuffle': { type: 'boolean', default: false },
         symmetric: { type: 'boolean', default: false },
+        'crop-scale': { type: 'string' },
+        'log-json': { type: 'string' },
         'train-size': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'log-every': { type: 'string', default: '1' },
@@ -182,6 +189,12 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const cropMin = num('crop-scale', values['crop-scale']);
+  if (cropMin !== undefined) {
+    if (!(cropMin > 0 && cropMin <= 1)) throw new UsageError(`--crop-scale must be in (0, 1], got '${values['crop-scale']}'`);
+    config = { ...config, augment: { ...config.augment, cropScale: [cropMin, 1] } };
+  }
+  if (values['log-json'] !== undefined && values['log-json'].trim() === '') throw new UsageError('--log-json needs a file path');
   return {
     backend: values.backend,
     length: epochs === undefined ? { steps } : { epochs },
@@ -193,6 +206,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     evalSize: int('eval-size', values['eval-size'], 1),
     knnOn: knnOn === 'both' ? ['backbone', 'head'] : [knnOn],
     logEvery: int('log-every', values['log-every'], 1)!,
+    logJson: values['log-json'],
     save: values.save,
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],

@@ -1,3 +1,4 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -53,10 +54,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
     `data: ${dataset.name}, ${dataset.size} images in ${dataset.classNames.length} classes · ${steps} steps (${(steps / trainer.batchesPerEpoch).toFixed(2)} epochs)` +
       (heldOut ? ` · kNN on ${heldOut.name}, ${heldOut.size} images` : ''),
   );
+  // Written synchronously, a line at a time, so that a run cut short keeps every line it printed.
+  const logJson = (record: object) => {
+    if (args.logJson) appendFileSync(args.logJson, `${JSON.stringify(record)}\n`);
+  };
+  if (args.logJson) writeFileSync(args.logJson, '');
+  logJson({ kind: 'setup', config, steps, dataset: { name: dataset.name, size: dataset.size, classes: dataset.classNames.length }, heldOut: heldOut && { name: heldOut.name, size: heldOut.size }, backend: tf.getBackend() });
   const evaluate = async (step: number) => {
     if (!heldOut) return;
     const reports = await knnMonitorOutputs(trainer.moco.encoderQ, dataset, heldOut, config.augment, args.knnOn);
     for (const r of reports) {
+      logJson({ kind: 'knn', step, output: r.output, k: r.k, accuracy: r.accuracy, bankSize: r.bankSize, queryCount: r.queryCount, seconds: r.seconds });
       console.log(
         `knn@${r.k}${r.output === 'head' ? ' (head)' : ''} step ${step}: ${(100 * r.accuracy).toFixed(1)}% (bank ${r.bankSize}, queries ${r.queryCount}, ${r.seconds.toFixed(1)} s)`,
       );
@@ -71,6 +79,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   for (let i = 0; i < steps; i++) {
     const s = await trainer.step();
     stepMs += s.stepMs;
+    logJson({ kind: 'step', ...s });
+    // The first step compiles every GPU pipeline the step uses: its time is the user's wait to start.
+    if (i === 0) console.log(`first step: ${s.stepMs.toFixed(0)} ms (includes compiling the step's kernels)`);
     if (s.step % args.logEvery === 0 || s.step === steps) {
       lastLine =
         `${String(s.step).padStart(4)} ${s.epoch.toFixed(3).padStart(7)} ${s.loss.toFixed(4).padStart(7)} ${(100 * s.contrastiveAccuracy).toFixed(1).padStart(7)}% ` +
