@@ -1,5 +1,5 @@
 import { isPresetName, PRESET_NAMES, type PresetName } from '../moco/resnet';
-import { isVariant, type BenchOptions, type Variant } from './runBench';
+import { isVariant, type BenchOptions, type Variant } from '../perf/stepBenchmark';
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_USAGE, benchArgv, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { runChromium } from './chromium';
-import { parseCommandLine, runMain } from '../cli/runMain';
+import { parseCommandLine, runMain } from '../util/runMain';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 
 /** Dawn on Chromium's SwiftShader: WebGPU in Node without a GPU (the README's variables). */

@@ -16,9 +16,9 @@ import { l2Normalize } from '../moco/encoder';
 import { contrastiveStats, infoNce } from '../moco/loss';
 import { MoCo } from '../moco/moco';
 import { momentumUpdate } from '../moco/momentum';
-import { Rng } from '../moco/random';
+import { Rng } from '../util/random';
 import { SgdMomentum } from '../moco/sgd';
-import { countDispatches } from './dispatchCounter';
+import { countDispatches } from '../perf/dispatchCounter';
 
 /**
  * Our kernels against tfjs's stock ones on the current backend, on random non-zero inputs of

@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { installNodeWebGpu } from '../cli/nodeWebgpu';
-import { parseCommandLine } from '../cli/runMain';
+import { installNodeWebGpu } from '../util/nodeWebgpu';
+import { parseCommandLine } from '../util/runMain';
 import { useCustomKernels } from '../kernels/registry';
 import { BENCH_USAGE, benchOptionsOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
 import { checkKernels } from './kernelChecks';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
-import { benchmarkStep } from './runBench';
+import { benchmarkStep } from '../perf/stepBenchmark';
 
 /**
  * The benchmark in Node: WebGPU through Dawn (and the CPU backend if asked). `npm run bench` runs

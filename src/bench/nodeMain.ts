@@ -1,4 +1,4 @@
-import { runMain } from '../cli/runMain';
+import { runMain } from '../util/runMain';
 import { benchNodeCommand } from './node';
 
 runMain(benchNodeCommand);

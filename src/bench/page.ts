@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { useCustomKernels } from '../kernels/registry';
 import { checkKernels, type KernelCheck } from './kernelChecks';
-import { benchmarkStep, type BenchOptions, type BenchResult } from './runBench';
+import { benchmarkStep, type BenchOptions, type BenchResult } from '../perf/stepBenchmark';
 
 /**
  * bench.html's script: the benchmark and the kernel checks in a page, for `npm run bench` (which

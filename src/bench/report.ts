@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KernelCheck } from './kernelChecks';
-import type { BenchResult } from './runBench';
+import type { BenchResult } from '../perf/stepBenchmark';
 
 export type Where = 'node' | 'chromium';
 

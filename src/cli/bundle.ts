@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { runMain } from './runMain';
+import { runMain } from '../util/runMain';
 
 /**
  * The benchmark and the trainer as one ESM file for a GPU machine without Node's toolchain

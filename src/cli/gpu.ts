@@ -1,5 +1,5 @@
 import { benchNodeCommand } from '../bench/node';
-import { runMain } from './runMain';
+import { runMain } from '../util/runMain';
 import { trainCommand } from './trainCommand';
 
 /**

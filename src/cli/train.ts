@@ -1,4 +1,4 @@
-import { runMain } from './runMain';
+import { runMain } from '../util/runMain';
 import { trainCommand } from './trainCommand';
 
 runMain(trainCommand);

@@ -5,15 +5,15 @@ import * as tf from '@tensorflow/tfjs';
 import { generateSynthetic } from '../data/synthetic';
 import { exportEncoder, WEIGHTS_FILE, type LayersModelFiles } from '../io/layersModel';
 import { useCustomKernels } from '../kernels/registry';
-import { Trainer } from '../moco/trainer';
+import { Trainer } from '../train/trainer';
 import type { ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
 import { firstImages } from '../data/summary';
 import { knnMonitorOutputs } from '../eval/monitor';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, UsageError, type TrainArgs } from './args';
 import { loadDataPath } from './dataFiles';
-import { installNodeWebGpu } from './nodeWebgpu';
-import { parseCommandLine } from './runMain';
+import { installNodeWebGpu } from '../util/nodeWebgpu';
+import { parseCommandLine } from '../util/runMain';
 
 /** `npm run train`: the headless trainer; resolves with the exit status. */
 export async function trainCommand(argv: string[]): Promise<number> {

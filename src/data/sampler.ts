@@ -1,4 +1,4 @@
-import { Rng } from '../moco/random';
+import { Rng } from '../util/random';
 
 /**
  * Epoch-wise sampling without replacement: each epoch visits a fresh permutation of the dataset

@@ -1,4 +1,4 @@
-import { Rng } from '../moco/random';
+import { Rng } from '../util/random';
 import { IMAGE_BYTES, IMAGE_SIZE, type ImageDataset } from './dataset';
 
 /**

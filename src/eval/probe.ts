@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../moco/random';
+import { Rng } from '../util/random';
 import { yieldToEventLoop } from './features';
 import { scorePredictions, type ClassificationScore } from './scores';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAugment } from '../kernels/fused';
-import type { Rng } from './random';
+import type { Rng } from '../util/random';
 
 /**
  * MoCo's data augmentation, run on the backend for a whole batch at once. Only the random

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedL2Normalize } from '../kernels/fused';
 import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics } from './batchNorm';
-import { Rng } from './random';
+import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
 
 let encoderCount = 0;

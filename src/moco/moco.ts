@@ -5,7 +5,7 @@ import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
 import { momentumUpdate } from './momentum';
 import { KeyQueue } from './queue';
-import { Rng } from './random';
+import { Rng } from '../util/random';
 import { learningRateAt } from './schedule';
 import { SgdMomentum } from './sgd';
 import { encodeShuffled } from './shuffle';

@@ -4,7 +4,7 @@
  *
  * Types and plain constants only: the page imports this without pulling tfjs in.
  */
-import type { BenchResult, Variant } from '../bench/runBench';
+import type { BenchResult, Variant } from '../perf/stepBenchmark';
 import type { MocoVersion } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
 import type { BackendName } from './api';

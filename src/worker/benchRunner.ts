@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { benchmarkStep, environment } from '../bench/runBench';
+import { benchmarkStep, environment } from '../perf/stepBenchmark';
 import type { BackendName } from './api';
 import { errorMessage, probeWebGpu, tryBackend } from './backend';
 import type { BackendRun, BenchReport, BenchRequest } from './benchApi';

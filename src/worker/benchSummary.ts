@@ -3,7 +3,7 @@
  * the table rows and the one-line recommendation. Plain functions of the results (no tfjs), shared
  * by the benchmark Worker and the page.
  */
-import type { Variant } from '../bench/runBench';
+import type { Variant } from '../perf/stepBenchmark';
 import type { BackendName } from './api';
 import { GPU_TIMING, SOFTWARE_SIZES, type BackendRun, type BenchReport, type BenchRequest, type BenchSizes } from './benchApi';
 

@@ -7,7 +7,7 @@ import { nearestNeighbours } from '../eval/neighbours';
 import { pca2d } from '../eval/pca';
 import { LinearProbe } from '../eval/probe';
 import { applyAugment, type AugmentConfig } from '../moco/augment';
-import type { Trainer } from '../moco/trainer';
+import type { Trainer } from '../train/trainer';
 import {
   NEIGHBOUR_COUNT,
   type AugmentationPreview,

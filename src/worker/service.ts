@@ -5,7 +5,7 @@ import { generateSynthetic } from '../data/synthetic';
 import { exportEncoder, WEIGHTS_FILE } from '../io/layersModel';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
 import type { KeyQueue } from '../moco/queue';
-import { Trainer, type TrainStepStats } from '../moco/trainer';
+import { Trainer, type TrainStepStats } from '../train/trainer';
 import {
   QUEUE_RING_SEGMENTS,
   STAT_FIELDS,

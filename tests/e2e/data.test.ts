@@ -18,8 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../../src/data/cifar';
 import { samplesPerClass, thumbnailRGBA } from '../../src/data/summary';
 import { carveHeldOut } from '../../src/worker/datasets';
-import { cifarBytes } from '../dataFixtures';
-import { SHARED } from '../helpers';
+import { cifarBytes } from '../support/dataFixtures';
+import { SHARED } from '../support/helpers';
 import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
 
 const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BenchResult, Variant, VariantResult } from '../../src/bench/runBench';
+import type { BenchResult, Variant, VariantResult } from '../../src/perf/stepBenchmark';
 import type { BackendRun, BenchReport } from '../../src/worker/benchApi';
 import { benchSizes, benchTable, fastestVariant, formatRatio, isSoftwareDevice, recommendation } from '../../src/worker/benchSummary';
 

@@ -4,7 +4,7 @@ import { decodeImageBytes } from '../../src/cli/decodeImage';
 import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
 import type { DataFile, LoadProgress } from '../../src/worker/api';
 import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, throttleProgress, topFolder } from '../../src/worker/datasets';
-import { cifarBytes } from '../dataFixtures';
+import { cifarBytes } from '../support/dataFixtures';
 
 /** A flat-coloured PNG: the red channel tells the images apart after decoding. */
 function png(red: number): Uint8Array {

@@ -7,11 +7,11 @@ import { knnMonitor } from '../../src/eval/monitor';
 import { pca2d } from '../../src/eval/pca';
 import { LinearProbe } from '../../src/eval/probe';
 import { applyAugment } from '../../src/moco/augment';
-import { Trainer } from '../../src/moco/trainer';
+import { Trainer } from '../../src/train/trainer';
 import type { TrainingSetup } from '../../src/worker/api';
 import type { EvaluationEvent, KnnResult } from '../../src/worker/evaluationApi';
 import { BUILT_IN_HELD_OUT_SIZE, configOf, TrainingService } from '../../src/worker/service';
-import { useCpuBackend } from '../helpers';
+import { useCpuBackend } from '../support/helpers';
 import { TINY_SETUP } from './setup';
 
 const SETUP: TrainingSetup = TINY_SETUP;

@@ -5,8 +5,8 @@ import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES } from '../../src/data/cifar';
 import { IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
 import type { DataFile, DatasetInfo, LoadProgress, TrainingSetup } from '../../src/worker/api';
 import { BUILT_IN_HELD_OUT_SIZE, TrainingService } from '../../src/worker/service';
-import { cifarBytes, pixelValue } from '../dataFixtures';
-import { useCpuBackend } from '../helpers';
+import { cifarBytes, pixelValue } from '../support/dataFixtures';
+import { useCpuBackend } from '../support/helpers';
 import { TINY_SETUP } from './setup';
 
 const SETUP: TrainingSetup = { ...TINY_SETUP, seed: 5 };

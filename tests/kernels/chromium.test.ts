@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CHROMIUM, withBenchPage } from '../src/bench/chromium';
-import type { KernelCheck } from '../src/bench/kernelChecks';
-import type { PageBench } from '../src/bench/page';
-import type { BenchResult } from '../src/bench/runBench';
+import { CHROMIUM, withBenchPage } from '../../src/bench/chromium';
+import type { KernelCheck } from '../../src/bench/kernelChecks';
+import type { PageBench } from '../../src/bench/page';
+import type { BenchResult } from '../../src/perf/stepBenchmark';
 
 type PageWindow = { mocoBench: PageBench };
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { exportEncoder, loadLayersModelFiles } from '../src/io/layersModel';
-import { l2Normalize } from '../src/moco/encoder';
-import { mocoConfig } from '../src/moco/config';
-import { MoCo } from '../src/moco/moco';
-import { relativeError, useCpuBackend } from './helpers';
+import { exportEncoder, loadLayersModelFiles } from '../../src/io/layersModel';
+import { l2Normalize } from '../../src/moco/encoder';
+import { mocoConfig } from '../../src/moco/config';
+import { MoCo } from '../../src/moco/moco';
+import { relativeError, useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { describe, expect, it } from 'vitest';
-import { CifarArchiveReader, readCifarArchive, type ArchiveProgress, type CifarArchive } from '../src/data/archive';
-import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../src/data/cifar';
-import { IMAGE_BYTES } from '../src/data/dataset';
-import { loadCifarBlob } from '../src/data/load';
-import { TarStreamReader } from '../src/data/tar';
-import { cifarBytes, expectDatasetError, expectDatasetErrorAsync } from './dataFixtures';
+import { CifarArchiveReader, readCifarArchive, type ArchiveProgress, type CifarArchive } from '../../src/data/archive';
+import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../../src/data/cifar';
+import { IMAGE_BYTES } from '../../src/data/dataset';
+import { loadCifarBlob } from '../../src/data/load';
+import { TarStreamReader } from '../../src/data/tar';
+import { cifarBytes, expectDatasetError, expectDatasetErrorAsync } from '../support/dataFixtures';
 
 /** Labels for `n` CIFAR-10 records starting at `first` (round-robin, as the shared files). */
 function batch(first: number, n: number): Uint8Array {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadLayersModelFiles } from '../src/io/layersModel';
-import { REPO_ROOT, useCpuBackend } from './helpers';
+import { loadLayersModelFiles } from '../../src/io/layersModel';
+import { REPO_ROOT, useCpuBackend } from '../support/helpers';
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { splitBatchNorm } from '../src/moco/batchNorm';
-import { contrastiveStats, infoNce } from '../src/moco/loss';
-import { momentumUpdate } from '../src/moco/momentum';
-import { learningRateAt } from '../src/moco/schedule';
-import { flat, loadGolden, relativeError, useCpuBackend, type Golden } from './helpers';
+import { splitBatchNorm } from '../../src/moco/batchNorm';
+import { contrastiveStats, infoNce } from '../../src/moco/loss';
+import { momentumUpdate } from '../../src/moco/momentum';
+import { learningRateAt } from '../../src/moco/schedule';
+import { flat, loadGolden, relativeError, useCpuBackend, type Golden } from '../support/helpers';
 
 // Every expected number here was computed independently by PyTorch in float64 (../shared/golden).
 let golden: Golden;

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BenchFile } from '../src/bench/report';
-import { REPO_ROOT } from './helpers';
+import type { BenchFile } from '../../src/bench/report';
+import { REPO_ROOT } from '../support/helpers';
 
 const run = promisify(execFile);
 

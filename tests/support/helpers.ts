@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { useCustomKernels } from '../src/kernels/registry';
+import { useCustomKernels } from '../../src/kernels/registry';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The team's shared, read-only material sits beside the checkout. */
 export const SHARED = resolve(REPO_ROOT, '../shared');
 
@@ -30,7 +30,7 @@ export function loadGolden(): Golden {
 }
 
 /** Largest |a − b| relative to the largest |b|: the kernel checks' measure. */
-export { relativeError } from '../src/bench/kernelChecks';
+export { relativeError } from '../../src/bench/kernelChecks';
 
 export function flat(x: unknown): number[] {
   return (x as unknown[]).flat(Infinity as 1) as number[];

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateSynthetic } from '../src/data/synthetic';
-import { imagesTensor } from '../src/data/tensors';
-import { applyAugment, identityAugmentParams, MOCO_V2_AUGMENT, sampleAugmentParams, twoViews, type AugmentParams } from '../src/moco/augment';
-import { Rng } from '../src/moco/random';
-import { useCpuBackend } from './helpers';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { imagesTensor } from '../../src/data/tensors';
+import { applyAugment, identityAugmentParams, MOCO_V2_AUGMENT, sampleAugmentParams, twoViews, type AugmentParams } from '../../src/moco/augment';
+import { Rng } from '../../src/util/random';
+import { useCpuBackend } from '../support/helpers';
 
 const cfg = MOCO_V2_AUGMENT;
 let images: tf.Tensor4D;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KeyQueue } from '../src/moco/queue';
-import { useCpuBackend } from './helpers';
+import { KeyQueue } from '../../src/moco/queue';
+import { useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 

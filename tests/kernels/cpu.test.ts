@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customKernelNames, useCustomKernels } from '../src/kernels/registry';
-import { relativeError, useCpuBackend } from './helpers';
+import { customKernelNames, useCustomKernels } from '../../src/kernels/registry';
+import { relativeError, useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 afterAll(() => useCustomKernels(true));

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import { IMAGE_BYTES } from '../src/data/dataset';
-import { DatasetError } from '../src/data/errors';
+import { IMAGE_BYTES } from '../../src/data/dataset';
+import { DatasetError } from '../../src/data/errors';
 
 /** The value stored at (record, channel, y, x): distinct per channel and position, so a wrong layout shows. */
 export function pixelValue(record: number, channel: number, y: number, x: number): number {

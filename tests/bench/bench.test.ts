@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { batchOf, benchArgv, parseBenchArgs, type BenchArgs } from '../src/bench/args';
-import { formatRuns, type BenchFile } from '../src/bench/report';
+import { batchOf, benchArgv, parseBenchArgs, type BenchArgs } from '../../src/bench/args';
+import { formatRuns, type BenchFile } from '../../src/bench/report';
 
 describe('npm run bench: options', () => {
   it('has small defaults that run without a GPU', () => {

@@ -7,9 +7,9 @@ import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { parseTrainArgs, stepsFor, UsageError } from '../src/cli/args';
-import { CIFAR10_RECORD_BYTES } from '../src/data/cifar';
-import { REPO_ROOT, SHARED } from './helpers';
+import { parseTrainArgs, stepsFor, UsageError } from '../../src/cli/args';
+import { CIFAR10_RECORD_BYTES } from '../../src/data/cifar';
+import { REPO_ROOT, SHARED } from '../support/helpers';
 
 const run = promisify(execFile);
 const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');

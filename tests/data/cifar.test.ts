@@ -8,11 +8,11 @@ import {
   CifarRecordDecoder,
   guessCifarFormat,
   parseCifar,
-} from '../src/data/cifar';
-import { classCounts, IMAGE_BYTES } from '../src/data/dataset';
-import { firstImages, samplesPerClass, summarize, thumbnailRGBA } from '../src/data/summary';
-import { cifarBytes, expectDatasetError, pixelValue } from './dataFixtures';
-import { SHARED } from './helpers';
+} from '../../src/data/cifar';
+import { classCounts, IMAGE_BYTES } from '../../src/data/dataset';
+import { firstImages, samplesPerClass, summarize, thumbnailRGBA } from '../../src/data/summary';
+import { cifarBytes, expectDatasetError, pixelValue } from '../support/dataFixtures';
+import { SHARED } from '../support/helpers';
 
 describe('CIFAR binary files', () => {
   it('reads CIFAR-10 records into HWC images with their labels and the ten class names', () => {

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { BatchSampler } from '../data/sampler';
 import { imagesTensor } from '../data/tensors';
-import type { LiveParams, MocoConfig } from './config';
-import { MoCo, type StepStats } from './moco';
+import type { LiveParams, MocoConfig } from '../moco/config';
+import { MoCo, type StepStats } from '../moco/moco';
 
 export interface TrainStepStats extends StepStats {
   epoch: number;

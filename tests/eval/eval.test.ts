@@ -1,21 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseCifar } from '../src/data/cifar';
-import { generateSynthetic } from '../src/data/synthetic';
-import { imagesTensor } from '../src/data/tensors';
-import { extractFeatures, extractOutputs, testTransform } from '../src/eval/features';
-import { evaluateKnn, weightedKnn } from '../src/eval/knn';
-import { knnMonitor, knnMonitorOutputs } from '../src/eval/monitor';
-import { nearestNeighbours } from '../src/eval/neighbours';
-import { pca2d, topEigenpairs } from '../src/eval/pca';
-import { LinearProbe } from '../src/eval/probe';
-import { scorePredictions } from '../src/eval/scores';
-import { MOCO_V2_AUGMENT } from '../src/moco/augment';
-import { Encoder } from '../src/moco/encoder';
-import { Rng } from '../src/moco/random';
-import { PRESETS } from '../src/moco/resnet';
-import { cifarBytes } from './dataFixtures';
-import { flat, loadGolden, relativeError, useCpuBackend } from './helpers';
+import { parseCifar } from '../../src/data/cifar';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { imagesTensor } from '../../src/data/tensors';
+import { extractFeatures, extractOutputs, testTransform } from '../../src/eval/features';
+import { evaluateKnn, weightedKnn } from '../../src/eval/knn';
+import { knnMonitor, knnMonitorOutputs } from '../../src/eval/monitor';
+import { nearestNeighbours } from '../../src/eval/neighbours';
+import { pca2d, topEigenpairs } from '../../src/eval/pca';
+import { LinearProbe } from '../../src/eval/probe';
+import { scorePredictions } from '../../src/eval/scores';
+import { MOCO_V2_AUGMENT } from '../../src/moco/augment';
+import { Encoder } from '../../src/moco/encoder';
+import { Rng } from '../../src/util/random';
+import { PRESETS } from '../../src/moco/resnet';
+import { cifarBytes } from '../support/dataFixtures';
+import { flat, loadGolden, relativeError, useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 

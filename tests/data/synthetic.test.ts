@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { classCounts, imageAt, IMAGE_BYTES, IMAGE_SIZE, type ImageDataset } from '../src/data/dataset';
-import { generateSynthetic, SYNTHETIC_CLASSES } from '../src/data/synthetic';
+import { classCounts, imageAt, IMAGE_BYTES, IMAGE_SIZE, type ImageDataset } from '../../src/data/dataset';
+import { generateSynthetic, SYNTHETIC_CLASSES } from '../../src/data/synthetic';
 
 const CLASSES = SYNTHETIC_CLASSES.length;
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conv2dBackpropFilterCpu } from '../src/kernels/cpu/conv2dBackpropFilter';
-import { FUSED_OPS, fusedLerpAssign, fusedSgdStep, fusedSplitBatchNorm } from '../src/kernels/fused';
-import { BN_ROW_SPLIT, rowSplits } from '../src/kernels/webgpu/batchNorm';
-import { customKernelEnabled, customKernelNames, customKernelSettings, optInKernelNames, useCustomKernels } from '../src/kernels/registry';
-import { useCpuBackend } from './helpers';
+import { conv2dBackpropFilterCpu } from '../../src/kernels/cpu/conv2dBackpropFilter';
+import { FUSED_OPS, fusedLerpAssign, fusedSgdStep, fusedSplitBatchNorm } from '../../src/kernels/fused';
+import { BN_ROW_SPLIT, rowSplits } from '../../src/kernels/webgpu/batchNorm';
+import { customKernelEnabled, customKernelNames, customKernelSettings, optInKernelNames, useCustomKernels } from '../../src/kernels/registry';
+import { useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 afterAll(() => useCustomKernels(true));

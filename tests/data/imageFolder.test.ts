@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { loadDataPath } from '../src/cli/dataFiles';
-import { decodeImageInBrowser } from '../src/data/browserImages';
-import { classCounts, IMAGE_BYTES, imageAt } from '../src/data/dataset';
-import { DatasetError } from '../src/data/errors';
-import { datasetFromImageFiles, withoutTopFolder, type ImageFile } from '../src/data/imageFolder';
-import { centreSquare, thumbnailFromRGBA } from '../src/data/resize';
-import { expectDatasetErrorAsync } from './dataFixtures';
+import { loadDataPath } from '../../src/cli/dataFiles';
+import { decodeImageInBrowser } from '../../src/data/browserImages';
+import { classCounts, IMAGE_BYTES, imageAt } from '../../src/data/dataset';
+import { DatasetError } from '../../src/data/errors';
+import { datasetFromImageFiles, withoutTopFolder, type ImageFile } from '../../src/data/imageFolder';
+import { centreSquare, thumbnailFromRGBA } from '../../src/data/resize';
+import { expectDatasetErrorAsync } from '../support/dataFixtures';
 
 type Rgba = [number, number, number, number];
 

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateSynthetic } from '../src/data/synthetic';
-import { imagesTensor } from '../src/data/tensors';
-import { mocoConfig } from '../src/moco/config';
-import { Encoder } from '../src/moco/encoder';
-import { MoCo } from '../src/moco/moco';
-import { PRESETS } from '../src/moco/resnet';
-import { Rng } from '../src/moco/random';
-import { encodeShuffled } from '../src/moco/shuffle';
-import { Trainer } from '../src/moco/trainer';
-import { relativeError, useCpuBackend } from './helpers';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { imagesTensor } from '../../src/data/tensors';
+import { mocoConfig } from '../../src/moco/config';
+import { Encoder } from '../../src/moco/encoder';
+import { MoCo } from '../../src/moco/moco';
+import { PRESETS } from '../../src/moco/resnet';
+import { Rng } from '../../src/util/random';
+import { encodeShuffled } from '../../src/moco/shuffle';
+import { Trainer } from '../../src/train/trainer';
+import { relativeError, useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 
