@@ -40,3 +40,28 @@ export async function decodeImageInBrowser(file: ImageFile): Promise<Uint8Array>
     bitmap.close();
   }
 }
+
+/**
+ * A PNG's exact pixels in a page or Worker: no colour-space conversion or premultiplication, so that
+ * the shipped sample's bytes come out as they were written.
+ */
+export async function decodePngInBrowser(bytes: Uint8Array, file: string): Promise<{ width: number; height: number; data: Uint8ClampedArray }> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), {
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+    });
+  } catch {
+    throw new DatasetError(file, 'is not a PNG this browser can decode');
+  }
+  try {
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    if (!context) throw new Error('OffscreenCanvas has no 2d context');
+    context.drawImage(bitmap, 0, 0);
+    return context.getImageData(0, 0, bitmap.width, bitmap.height);
+  } finally {
+    bitmap.close();
+  }
+}
