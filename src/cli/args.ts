@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { EncoderOutput } from '../eval/features';
 import { mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
 import { isPresetName, PRESET_NAMES } from '../moco/resnet';
+import { parseSweep, type Sweep } from './sweep';
 
 export const USAGE = `usage: npm run train -- [options]
 
@@ -47,6 +48,8 @@ Training:
                            the official MoCo code; the official CIFAR demo uses torchvision's 0.08)
   --seed N                 seed of data, weights and augmentation (default 1)
   --log-every N            steps between progress lines (default 1)
+  --sweep PARAM=V1,V2,…    one run per value of momentum, queue, temperature or batch, on the same
+                           data, seed and length; a table of the results at the end
   --log-json FILE          also write every step's statistics and every kNN evaluation to FILE,
                            one JSON object a line
   --save DIR               write the query encoder (tfjs layers format) to DIR
@@ -69,6 +72,7 @@ export interface TrainArgs {
   knnOn: EncoderOutput[];
   logEvery: number;
   logJson?: string;
+  sweep?: Sweep;
   save?: string;
   saveKey: boolean;
   stockKernels: boolean;
@@ -119,6 +123,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         symmetric: { type: 'boolean', default: false },
         'crop-scale': { type: 'string' },
         'log-json': { type: 'string' },
+        sweep: { type: 'string' },
         'train-size': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'log-every': { type: 'string', default: '1' },
@@ -195,6 +200,15 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     config = { ...config, augment: { ...config.augment, cropScale: [cropMin, 1] } };
   }
   if (values['log-json'] !== undefined && values['log-json'].trim() === '') throw new UsageError('--log-json needs a file path');
+  let sweep: Sweep | undefined;
+  if (values.sweep !== undefined) {
+    try {
+      sweep = parseSweep(values.sweep);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
+  }
   return {
     backend: values.backend,
     length: epochs === undefined ? { steps } : { epochs },
@@ -207,6 +221,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     knnOn: knnOn === 'both' ? ['backbone', 'head'] : [knnOn],
     logEvery: int('log-every', values['log-every'], 1)!,
     logJson: values['log-json'],
+    sweep,
     save: values.save,
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],

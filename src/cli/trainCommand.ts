@@ -14,11 +14,16 @@ import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, 
 import { loadDataPath } from './dataFiles';
 import { installNodeWebGpu } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
+import { runSweep, type SweepRun } from './sweep';
 
 /** `npm run train`: the headless trainer; resolves with the exit status. */
-export async function trainCommand(argv: string[]): Promise<number> {
+export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise<number> {
   const args = parseCommandLine(argv, parseTrainArgs, USAGE, UsageError);
   if (typeof args === 'number') return args;
+  if (args.sweep) {
+    if (args.logJson) writeFileSync(args.logJson, '');
+    return runSweep(argv, args.sweep, trainCommand);
+  }
   if (args.backend === 'webgpu') await installNodeWebGpu();
   if (!(await tf.setBackend(args.backend))) {
     console.error(`error: the ${args.backend} backend could not start${args.backend === 'webgpu' ? ' (no WebGPU adapter: see README for Dawn on SwiftShader or a GPU)' : ''}`);
@@ -55,10 +60,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
       (heldOut ? ` · kNN on ${heldOut.name}, ${heldOut.size} images` : ''),
   );
   // Written synchronously, a line at a time, so that a run cut short keeps every line it printed.
+  // Every run of a sweep appends to the same file, its records tagged with the swept value.
   const logJson = (record: object) => {
-    if (args.logJson) appendFileSync(args.logJson, `${JSON.stringify(record)}\n`);
+    if (args.logJson) appendFileSync(args.logJson, `${JSON.stringify(sweepRun ? { run: sweepRun.tag, ...record } : record)}\n`);
   };
-  if (args.logJson) writeFileSync(args.logJson, '');
+  if (args.logJson && !sweepRun) writeFileSync(args.logJson, '');
   logJson({ kind: 'setup', config, steps, dataset: { name: dataset.name, size: dataset.size, classes: dataset.classNames.length }, heldOut: heldOut && { name: heldOut.name, size: heldOut.size }, backend: tf.getBackend() });
   const evaluate = async (step: number) => {
     if (!heldOut) return;
@@ -76,9 +82,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let lastLine = '';
   const started = performance.now();
   let stepMs = 0;
+  const tail: { loss: number; accuracy: number }[] = [];
+  const tailLength = Math.max(1, Math.round(steps / 10));
   for (let i = 0; i < steps; i++) {
     const s = await trainer.step();
     stepMs += s.stepMs;
+    if (i >= steps - tailLength) tail.push({ loss: s.loss, accuracy: s.contrastiveAccuracy });
     logJson({ kind: 'step', ...s });
     // The first step compiles every GPU pipeline the step uses: its time is the user's wait to start.
     if (i === 0) console.log(`first step: ${s.stepMs.toFixed(0)} ms (includes compiling the step's kernels)`);
@@ -101,6 +110,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
       `(${((steps * config.batchSize * 1000) / stepMs).toFixed(1)} img/s), ${wallSeconds.toFixed(1)} s with evaluations`,
   );
   const final = await evaluate(steps);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  sweepRun?.report({
+    steps,
+    finalLoss: mean(tail.map((t) => t.loss)),
+    finalContrastiveAccuracy: mean(tail.map((t) => t.accuracy)),
+    knn: final?.accuracy,
+    seconds: stepMs / 1000,
+  });
   if (final) {
     console.log(
       `knn${final.output === 'head' ? ' (head)' : ''} per class: ${final.perClass.map((c, k) => `${dataset.classNames[k]} ${c.total > 0 ? `${(100 * c.accuracy).toFixed(1)}%` : '–'}`).join(', ')}`,
