@@ -20,10 +20,11 @@ export interface WorkerBridge<T> {
 }
 
 /**
- * Wraps `worker` in a typed remote. For the Worker's whole life an 'error' (its script failed to
- * load, or threw outside any call) or a 'messageerror' (an answer that could not be read) rejects
- * every call then pending with a message naming the Worker, so that a dead Worker leaves no call
- * hanging; after `terminate` every call rejects at once.
+ * Wraps `worker` in a typed remote. For the Worker's whole life an 'error' (its script threw
+ * outside any call) or a 'messageerror' (an answer that could not be read) rejects every call then
+ * pending with a message naming the Worker, so that no call hangs on it. An 'error' before the
+ * Worker has answered anything means its script failed to load: it is ended, as by `terminate`,
+ * after which every call rejects at once.
  */
 export function startWorker<T>(worker: Worker, name: string): WorkerBridge<T> {
   const pending = new Set<(reason: Error) => void>();
@@ -32,7 +33,18 @@ export function startWorker<T>(worker: Worker, name: string): WorkerBridge<T> {
     for (const reject of pending) reject(reason);
     pending.clear();
   };
-  worker.addEventListener('error', (e) => rejectPending(new Error(`the ${name} worker failed: ${e.message || 'script error'}`)));
+  const stop = (reason: Error) => {
+    worker.terminate();
+    stopped = reason;
+    rejectPending(reason);
+  };
+  let answered = false;
+  worker.addEventListener('message', () => (answered = true), { once: true });
+  worker.addEventListener('error', (e) => {
+    const reason = new Error(`the ${name} worker failed${answered ? '' : ' to load'}: ${e.message || 'script error'}`);
+    if (answered) rejectPending(reason);
+    else stop(reason);
+  });
   worker.addEventListener('messageerror', () => rejectPending(new Error(`the ${name} worker sent an answer that could not be read`)));
   const call = (method: (...args: unknown[]) => Promise<unknown>, args: unknown[]) =>
     stopped
@@ -51,11 +63,7 @@ export function startWorker<T>(worker: Worker, name: string): WorkerBridge<T> {
     });
   return {
     api: at(Comlink.wrap<T>(worker)) as RemoteApi<T>,
-    terminate: (reason = new Error(`the ${name} worker was stopped`)) => {
-      worker.terminate();
-      stopped = reason;
-      rejectPending(reason);
-    },
+    terminate: (reason = new Error(`the ${name} worker was stopped`)) => stop(reason),
   };
 }
 
