@@ -1,4 +1,4 @@
-import type { ExportedModel } from '../worker/api';
+import type { ExportedModel } from '../worker/types';
 
 /** Saves a blob under `name` through a temporary link (downloads cannot start in a Worker). */
 export function saveBlob(blob: Blob, name: string): void {

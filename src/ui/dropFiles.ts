@@ -1,4 +1,4 @@
-import type { DataFile } from '../worker/api';
+import type { DataFile } from '../worker/types';
 
 /**
  * What the user picked or dropped, as files with their relative paths: the Worker cannot read a

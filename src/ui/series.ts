@@ -1,5 +1,5 @@
 import { createLTTB } from 'downsample';
-import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch, type StepRecord } from '../worker/api';
+import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch, type StepRecord } from '../worker/types';
 
 /** Points drawn per series at most, whatever the length of the run. */
 export const MAX_DISPLAY_POINTS = 1000;

@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
-import type { DataFile, DatasetInfo, DatasetSource, LoadProgress } from '../worker/api';
+import type { DataFile, DatasetInfo, DatasetSource, LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
 export interface Loading {
@@ -37,7 +37,7 @@ export function useDataset(training: Training) {
     const api = workerApi();
     if (!api || !view.model) return;
     let current = true;
-    api.datasetInfo().then(
+    api.training.datasetInfo().then(
       (next) => current && setInfo(next),
       () => {},
     );
@@ -56,7 +56,7 @@ export function useDataset(training: Training) {
       try {
         // A late report (they are not awaited) must not bring back a finished progress bar.
         const onProgress = Comlink.proxy((progress: LoadProgress) => setLoading((l) => l && { ...l, progress }));
-        const loaded = await api.loadDataset(source, onProgress);
+        const loaded = await api.training.loadDataset(source, onProgress);
         lastFiles.current = source.kind === 'files' ? source.files : null;
         setInfo(loaded.dataset);
         datasetChanged(loaded.model, source.kind === 'files' ? 'files' : 'synthetic');

@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { BackendInfo } from '../worker/api';
+import type { BackendInfo } from '../worker/types';
 import {
   KNN_EVERY_GPU,
   KNN_EVERY_SOFTWARE,
@@ -11,7 +11,7 @@ import {
   type KnnResult,
   type NeighboursResult,
   type ProbeResult,
-} from '../worker/evaluationApi';
+} from '../worker/evaluationTypes';
 import type { Training } from './useTraining';
 
 /** Pairs shown by the augmentation preview. */
@@ -73,14 +73,14 @@ export function useEvaluation(training: Training) {
         setErrors((e) => ({ ...e, knn: `kNN at step ${event.step}: ${event.message}` }));
       }
     };
-    api.onEvaluation(Comlink.proxy(onEvent)).catch((e: unknown) => setErrors((x) => ({ ...x, knn: message(e) })));
+    api.evaluation.subscribe(Comlink.proxy(onEvent)).catch((e: unknown) => setErrors((x) => ({ ...x, knn: message(e) })));
   }, [workerApi, view.phase]);
 
   // The Worker runs the monitor at the interval shown here.
   useEffect(() => {
     const api = workerApi();
     if (!api || view.phase !== 'ready') return;
-    api.setEvaluation({ knnEvery }).catch((e: unknown) => setErrors((x) => ({ ...x, knn: message(e) })));
+    api.evaluation.configure({ knnEvery }).catch((e: unknown) => setErrors((x) => ({ ...x, knn: message(e) })));
   }, [workerApi, view.phase, knnEvery]);
 
   const setKnnEvery = useCallback((n: number) => {
@@ -108,14 +108,14 @@ export function useEvaluation(training: Training) {
   const runKnn = useCallback(() => {
     const api = workerApi();
     // The result arrives through the listener as well, which keeps one list of results.
-    if (api) void run('knn', () => api.evaluateKnn());
+    if (api) void run('knn', () => api.evaluation.evaluateKnn());
   }, [workerApi, run]);
 
   const trainProbe = useCallback(
     (epochs: number) => {
       const api = workerApi();
       if (!api) return;
-      void run('probe', () => api.trainProbe({ epochs })).then((r) => r && setProbe(r));
+      void run('probe', () => api.evaluation.trainProbe({ epochs })).then((r) => r && setProbe(r));
     },
     [workerApi, run],
   );
@@ -123,7 +123,7 @@ export function useEvaluation(training: Training) {
   const refreshEmbedding = useCallback(() => {
     const api = workerApi();
     if (!api) return;
-    void run('embedding', () => api.embeddingView()).then((r) => {
+    void run('embedding', () => api.evaluation.embeddingView()).then((r) => {
       if (!r) return;
       setEmbedding(r);
       setNeighbours(null);
@@ -134,7 +134,7 @@ export function useEvaluation(training: Training) {
     (heldOutIndex: number) => {
       const api = workerApi();
       if (!api) return;
-      void run('neighbours', () => api.neighbours(heldOutIndex)).then((r) => r && setNeighbours(r));
+      void run('neighbours', () => api.evaluation.neighbours(heldOutIndex)).then((r) => r && setNeighbours(r));
     },
     [workerApi, run],
   );
@@ -143,7 +143,7 @@ export function useEvaluation(training: Training) {
     const api = workerApi();
     if (!api || previewInFlight.current) return;
     previewInFlight.current = true;
-    void run('preview', () => api.augmentationPreview(PREVIEW_PAIRS)).then((r) => {
+    void run('preview', () => api.evaluation.augmentationPreview(PREVIEW_PAIRS)).then((r) => {
       previewInFlight.current = false;
       if (r) setPreview(r);
     });

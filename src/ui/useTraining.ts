@@ -1,8 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
-import type { BackendInfo, BackendName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/api';
-import type { DatasetName } from '../worker/api';
-import { startTrainingWorker, type TrainingBridge } from '../worker/bridge';
+import { startTraining, type TrainingBridge } from '../worker/bridge';
+import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/types';
 import { saveModels } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { SeriesStore } from './series';
@@ -106,7 +105,7 @@ export function useTraining() {
 
   const configure = useCallback(
     async (form: SetupForm, live: LiveParams) => {
-      const api = bridge.current?.api;
+      const api = bridge.current?.api.training;
       if (!api) return;
       setView((v) => ({ ...v, busy: 'Building the dataset and the model…', error: null }));
       try {
@@ -124,7 +123,7 @@ export function useTraining() {
   useEffect(() => {
     let cancelled = false;
     let started: TrainingBridge | null = null;
-    startTrainingWorker(onStats, { backends: urlBackends() }).then(
+    startTraining(onStats, { backends: urlBackends() }).then(
       async (b) => {
         if (cancelled) return b.terminate();
         started = b;
@@ -173,7 +172,7 @@ export function useTraining() {
     const patch = pendingParams.current;
     pendingParams.current = {};
     if (Object.keys(patch).length === 0) return;
-    bridge.current?.api.setParams(patch).catch(fail);
+    bridge.current?.api.training.setParams(patch).catch(fail);
   }, [fail]);
 
   /** A live parameter: shown at once, sent to the Worker once the slider rests; applies from the next step. */
@@ -213,12 +212,12 @@ export function useTraining() {
     () =>
       call(async (b) => {
         if (!builtSetup) await configure(setup, params);
-        await b.api.start();
+        await b.api.training.start();
       }),
     [call, configure, setup, params, builtSetup],
   );
-  const pause = useCallback(() => call((b) => b.api.pause()), [call]);
-  const step = useCallback(() => call((b) => b.api.step()), [call]);
+  const pause = useCallback(() => call((b) => b.api.training.pause()), [call]);
+  const step = useCallback(() => call((b) => b.api.training.step()), [call]);
   const reset = useCallback(
     () =>
       call(() => {
@@ -234,7 +233,7 @@ export function useTraining() {
       call(async (b) => {
         setView((v) => ({ ...v, busy: 'Exporting the weights…' }));
         try {
-          saveModels(await b.api.exportWeights({ includeKey }));
+          saveModels(await b.api.training.exportWeights({ includeKey }));
         } finally {
           setView((v) => ({ ...v, busy: null }));
         }

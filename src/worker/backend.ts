@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { useCustomKernels } from '../kernels/registry';
-import type { BackendInfo, BackendName } from './api';
+import { BACKEND_LABELS, type BackendInfo, type BackendName } from './types';
 
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'cpu'];
-
-const LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' };
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string };
@@ -77,7 +75,7 @@ export async function selectBackend(order: readonly BackendName[] = BACKEND_ORDE
       useCustomKernels(true);
       return { backend: name, fallbackReason: reasons.length ? reasons.join('; ') : null, adapter: name === 'webgpu' ? adapter : null };
     } catch (e) {
-      reasons.push(`${LABELS[name]} unavailable: ${errorMessage(e)}`);
+      reasons.push(`${BACKEND_LABELS[name]} unavailable: ${errorMessage(e)}`);
     }
   }
   throw new Error(`no tfjs backend could start (${reasons.join('; ')})`);

@@ -5,7 +5,7 @@ import { DatasetError, formatCount } from '../data/errors';
 import { datasetFromImageFiles, isIgnoredFile, type ImageDecoder } from '../data/imageFolder';
 import { loadCifarBlob } from '../data/load';
 import { thumbnailRGBA, samplesPerClass } from '../data/summary';
-import type { DataFile, DatasetInfo, LoadProgress } from './api';
+import type { DataFile, DatasetInfo, LoadProgress } from './types';
 
 /**
  * The app's side of loading a user's data in the Worker: a picked or dropped selection of files

@@ -19,7 +19,7 @@ import {
   type NeighboursResult,
   type ProbeResult,
   type Thumbnail,
-} from './evaluationApi';
+} from './evaluationTypes';
 
 /** What the evaluation needs from the training service, read at call time. */
 export interface EvaluationHost {
@@ -106,11 +106,13 @@ export class Evaluation {
 
   constructor(private readonly host: EvaluationHost) {}
 
+  /** Registers the listener (from the page, a comlink proxy) for kNN results, evaluation progress and monitor errors. */
   subscribe(listener: (event: EvaluationEvent) => void): void {
     this.listener = listener;
   }
 
-  configure(settings: Partial<EvaluationSettings>): EvaluationSettings {
+  /** The periodic kNN monitor's interval; returns the settings in force. */
+  async configure(settings: Partial<EvaluationSettings>): Promise<EvaluationSettings> {
     if (settings.knnEvery !== undefined) {
       const every = settings.knnEvery;
       if (!Number.isInteger(every) || every < 0) throw new Error(`knnEvery must be an integer ≥ 0, got ${every}`);
@@ -144,10 +146,12 @@ export class Evaluation {
     }
   }
 
+  /** Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the listener. */
   async evaluateKnn(): Promise<KnnResult> {
     return this.host.exclusive(() => this.runKnn(this.requireTrainer(), 'manual', () => false));
   }
 
+  /** A linear probe on frozen backbone features of the training set, scored on the held-out images; no step runs meanwhile. */
   async trainProbe(options: { epochs: number }): Promise<ProbeResult> {
     const { epochs } = options;
     if (!Number.isInteger(epochs) || epochs < 1 || epochs > MAX_PROBE_EPOCHS) throw new Error(`epochs must be an integer in 1..${MAX_PROBE_EPOCHS}, got ${epochs}`);
@@ -187,6 +191,7 @@ export class Evaluation {
     });
   }
 
+  /** Held-out features projected to 2-D by PCA. */
   async embeddingView(): Promise<EmbeddingView> {
     return this.host.exclusive(async () => {
       const start = performance.now();
@@ -208,6 +213,7 @@ export class Evaluation {
     });
   }
 
+  /** The nearest training images (cosine similarity of backbone features) to one held-out image, as thumbnails. */
   async neighbours(heldOutIndex: number): Promise<NeighboursResult> {
     return this.host.exclusive(async () => {
       const trainer = this.requireTrainer();
@@ -240,6 +246,7 @@ export class Evaluation {
     });
   }
 
+  /** Up to `count` images of the last step's batch with the two views that step trained on. */
   async augmentationPreview(count: number): Promise<AugmentationPreview> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW_PAIRS) throw new Error(`count must be an integer in 1..${MAX_PREVIEW_PAIRS}, got ${count}`);
     return this.host.exclusive(async () => {

@@ -13,7 +13,7 @@ import type { PreviewServer } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
-import { STAT_FIELDS, type StatsBatch } from '../../src/worker/api';
+import { STAT_FIELDS, type StatsBatch } from '../../src/worker/types';
 import {
   buildAndPreview,
   CHROMIUM,
@@ -241,7 +241,7 @@ describe('MoCo in the browser, end to end', () => {
       ['key', 'key-model.json', 'key-weights.bin'],
     ] as const) {
       const fromWorker = await page.evaluate(
-        async ([data, w]) => Array.from(await window.__moco!.bridge.api.embed(new Float32Array(data), w)),
+        async ([data, w]) => Array.from(await window.__moco!.bridge.api.training.embed(new Float32Array(data), w)),
         [Array.from(input), which] as const,
       );
       const weights = files.get(bin)!;

@@ -91,7 +91,7 @@ describe('Benchmark my GPU, end to end', () => {
     const stepAtPause = await stepCount(page);
     expect(await page.locator('[data-testid=bench-start]').isDisabled()).toBe(true);
     await waitFor(page, 'a progress line', async () => (await text(page, 'bench-log')).length > 0, 120_000);
-    expect(workers.filter((w) => /bench\.worker/.test(w.url) && !w.closed)).toHaveLength(1);
+    expect(workers.filter((w) => /gpuBenchmark\.worker/.test(w.url) && !w.closed)).toHaveLength(1);
 
     await page.locator('[data-testid=bench-result]').waitFor({ timeout: 600_000 });
     const benchMs = Date.now() - clicked;
@@ -124,7 +124,7 @@ describe('Benchmark my GPU, end to end', () => {
     expect(await text(page, 'bench-result')).toContain('tiny at batch 8');
 
     // The benchmark's Worker is gone (its GPU device with it); training runs again.
-    await waitFor(page, 'the benchmark worker to end', async () => workers.some((w) => /bench\.worker/.test(w.url)) && workers.every((w) => !/bench\.worker/.test(w.url) || w.closed), 30_000);
+    await waitFor(page, 'the benchmark worker to end', async () => workers.some((w) => /gpuBenchmark\.worker/.test(w.url)) && workers.every((w) => !/gpuBenchmark\.worker/.test(w.url) || w.closed), 30_000);
     await waitFor(page, 'training to resume', async () => (await text(page, 'run-state')) === 'Training', 60_000);
     await waitFor(page, 'a step after the benchmark', async () => (await stepCount(page)) > stepAtPause, 300_000);
     expect(await page.locator('[data-testid=bench-start]').isDisabled()).toBe(false);
@@ -141,7 +141,7 @@ describe('Benchmark my GPU, end to end', () => {
     await page.click('[data-testid=bench-start]');
     await waitFor(page, 'a progress line', async () => (await page.locator('[data-testid=bench-log]').count()) === 1, 120_000);
     expect(await text(page, 'bench-training-note')).toBe('Training is not running; it stays paused until you start it.');
-    const bench = workers.slice(before).filter((w) => /bench\.worker/.test(w.url));
+    const bench = workers.slice(before).filter((w) => /gpuBenchmark\.worker/.test(w.url));
     expect(bench).toHaveLength(1);
     const cancelled = Date.now();
     await page.click('[data-testid=bench-cancel]');

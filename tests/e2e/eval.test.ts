@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KNN_EVERY_SOFTWARE } from '../../src/worker/evaluationApi';
+import { KNN_EVERY_SOFTWARE } from '../../src/worker/evaluationTypes';
 import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
 
 async function text(page: Page, testId: string): Promise<string> {

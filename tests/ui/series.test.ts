@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STAT_FIELDS, type StatField, type StatsBatch } from '../../src/worker/api';
+import { STAT_FIELDS, type StatField, type StatsBatch } from '../../src/worker/types';
 import { downsample, Ema, GrowableColumn, MAX_DISPLAY_POINTS, SeriesStore } from '../../src/ui/series';
 
 /**

@@ -2,7 +2,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImageBytes } from '../../src/cli/decodeImage';
 import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
-import type { DataFile, LoadProgress } from '../../src/worker/api';
+import type { DataFile, LoadProgress } from '../../src/worker/types';
 import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, throttleProgress, topFolder } from '../../src/worker/datasets';
 import { cifarBytes } from '../support/dataFixtures';
 

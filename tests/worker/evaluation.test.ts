@@ -8,9 +8,10 @@ import { pca2d } from '../../src/eval/pca';
 import { LinearProbe } from '../../src/eval/probe';
 import { applyAugment } from '../../src/moco/augment';
 import { Trainer } from '../../src/train/trainer';
-import type { TrainingSetup } from '../../src/worker/api';
-import type { EvaluationEvent, KnnResult } from '../../src/worker/evaluationApi';
-import { BUILT_IN_HELD_OUT_SIZE, configOf, TrainingService } from '../../src/worker/service';
+import type { TrainingSetup } from '../../src/worker/types';
+import type { EvaluationEvent, KnnResult } from '../../src/worker/evaluationTypes';
+import { configOf, TrainingService } from '../../src/worker/training';
+import { BUILT_IN_HELD_OUT_SIZE } from '../../src/worker/trainingData';
 import { useCpuBackend } from '../support/helpers';
 import { TINY_SETUP } from './setup';
 
@@ -58,7 +59,7 @@ describe('evaluation in the training service (CPU backend)', () => {
 
   beforeAll(async () => {
     await service.init(() => {}, { backends: ['cpu'] });
-    await service.onEvaluation((e) => events.push(e));
+    await service.evaluation.subscribe((e) => events.push(e));
     await service.configure(SETUP);
   });
 
@@ -68,7 +69,7 @@ describe('evaluation in the training service (CPU backend)', () => {
   });
 
   it('kNN at step 0 equals the monitor computed directly on the same initial weights', async () => {
-    const result = await service.evaluateKnn();
+    const result = await service.evaluation.evaluateKnn();
     const direct = await knnMonitor(twin.moco.encoderQ, twin.dataset, heldOut, twin.config.augment);
     expect(result).toMatchObject({ runId: 1, step: 0, trigger: 'manual', k: 64, t: 0.1, bankSize: 64, queryCount: 1000 });
     expectSameScore(result, direct);
@@ -89,8 +90,8 @@ describe('evaluation in the training service (CPU backend)', () => {
 
   it('runs the monitor after every N-th step while training, with the results of the same encoder', async () => {
     events.length = 0;
-    expect(await service.setEvaluation({ knnEvery: 2 })).toEqual({ knnEvery: 2 });
-    await expect(service.setEvaluation({ knnEvery: 1.5 })).rejects.toThrow(/knnEvery must be an integer/);
+    expect(await service.evaluation.configure({ knnEvery: 2 })).toEqual({ knnEvery: 2 });
+    await expect(service.evaluation.configure({ knnEvery: 1.5 })).rejects.toThrow(/knnEvery must be an integer/);
     await service.start();
     await until('two monitor results', () => knnResults().length >= 2);
     await service.pause();
@@ -117,14 +118,14 @@ describe('evaluation in the training service (CPU backend)', () => {
 
   it('gives up a monitor run when training is paused during it, leaving nothing behind', async () => {
     // A step without the monitor first: it drops any features kept from the last test's runs.
-    await service.setEvaluation({ knnEvery: 0 });
+    await service.evaluation.configure({ knnEvery: 0 });
     await service.step();
     const before = tf.memory().numTensors;
-    await service.setEvaluation({ knnEvery: 1 });
+    await service.evaluation.configure({ knnEvery: 1 });
     events.length = 0;
     let pausedAt = -1;
     let paused: Promise<void> | null = null;
-    await service.onEvaluation((e) => {
+    await service.evaluation.subscribe((e) => {
       events.push(e);
       // Paused from inside the first progress report, i.e. while the first chunk's features exist.
       if (e.type === 'progress' && e.progress.task === 'knn' && !paused) {
@@ -135,21 +136,21 @@ describe('evaluation in the training service (CPU backend)', () => {
     await service.start();
     await until('the pause', () => paused !== null);
     await paused;
-    await service.onEvaluation((e) => events.push(e));
+    await service.evaluation.subscribe((e) => events.push(e));
     expect(service.status().state).toBe('paused');
     expect(service.status().step).toBe(pausedAt);
     expect(knnResults()).toEqual([]);
     // The training set's features (one chunk, done before the pause) stay for this step's next
     // evaluation; the held-out chunk in flight is gone.
     expect(tf.memory().numTensors).toBe(before + 1);
-    await service.setEvaluation({ knnEvery: 0 });
+    await service.evaluation.configure({ knnEvery: 0 });
     await service.step();
     expect(tf.memory().numTensors).toBe(before);
   });
 
   it('trains a linear probe on frozen features: the same numbers as the probe trained directly', async () => {
     while (twin.moco.stepCount < service.status().step) await twin.step();
-    const probe = await service.trainProbe({ epochs: 10 });
+    const probe = await service.evaluation.trainProbe({ epochs: 10 });
     expect(probe).toMatchObject({ step: twin.moco.stepCount, epochs: 10, trainSize: 64, testSize: 1000, featureDim: 8 });
     const trainFeatures = await extractFeatures(twin.moco.encoderQ, twin.dataset, twin.config.augment);
     const testFeatures = await extractFeatures(twin.moco.encoderQ, heldOut, twin.config.augment);
@@ -159,11 +160,11 @@ describe('evaluation in the training service (CPU backend)', () => {
     expect(probe.perClass.reduce((n, c) => n + c.total, 0)).toBe(1000);
     direct.dispose();
     tf.dispose([trainFeatures, testFeatures]);
-    await expect(service.trainProbe({ epochs: 0 })).rejects.toThrow(/epochs must be an integer in 1\.\.200/);
+    await expect(service.evaluation.trainProbe({ epochs: 0 })).rejects.toThrow(/epochs must be an integer in 1\.\.200/);
   });
 
   it('projects the held-out features to 2-D with PCA', async () => {
-    const view = await service.embeddingView();
+    const view = await service.evaluation.embeddingView();
     expect(view.step).toBe(twin.moco.stepCount);
     expect(view.points).toHaveLength(2 * 1000);
     expect(Array.from(view.labels)).toEqual(Array.from(heldOut.labels));
@@ -183,7 +184,7 @@ describe('evaluation in the training service (CPU backend)', () => {
   });
 
   it('finds the 8 nearest training images of a held-out image, with their cosine similarities and thumbnails', async () => {
-    const result = await service.neighbours(17);
+    const result = await service.evaluation.neighbours(17);
     expect(result.query.index).toBe(17);
     expect(result.query.label).toBe(heldOut.labels[17]);
     expect(Array.from(result.query.rgba)).toEqual(rgbaOf(heldOut, 17));
@@ -205,7 +206,7 @@ describe('evaluation in the training service (CPU backend)', () => {
       expect(n.label).toBe(twin.dataset.labels[n.index]);
       expect(Array.from(n.rgba)).toEqual(rgbaOf(twin.dataset, n.index));
     }
-    await expect(service.neighbours(1000)).rejects.toThrow(/held-out image 1000 does not exist: there are 1000/);
+    await expect(service.evaluation.neighbours(1000)).rejects.toThrow(/held-out image 1000 does not exist: there are 1000/);
   });
 
   it("previews the views the last step trained on: its batch, its own augmentation draws", async () => {
@@ -221,7 +222,7 @@ describe('evaluation in the training service (CPU backend)', () => {
       return draws.map((d) => applyAugment(images, d, twin.config.augment).mul(std).add(mean).clipByValue(0, 1).mul(255).round().arraySync() as number[][][][]);
     });
 
-    const preview = await service.augmentationPreview(4);
+    const preview = await service.evaluation.augmentationPreview(4);
     expect(preview).toMatchObject({ step: twin.moco.stepCount, batchStep: twin.moco.stepCount, size: 32 });
     expect(preview.pairs).toHaveLength(4);
     expect(preview.pairs.map((p) => p.index)).toEqual(batch.slice(0, 4));
@@ -248,7 +249,7 @@ describe('evaluation in the training service (CPU backend)', () => {
         expect(clipped / (32 * 32 * 3)).toBeLessThan(0.5);
       }
     }
-    await expect(service.augmentationPreview(0)).rejects.toThrow(/count must be an integer in 1\.\.64/);
+    await expect(service.evaluation.augmentationPreview(0)).rejects.toThrow(/count must be an integer in 1\.\.64/);
   });
 });
 
@@ -267,7 +268,7 @@ describe('evaluation: a held-out set equal to the training set', () => {
     await service.init(() => {}, { backends: ['cpu'] });
     await service.configure(SETUP);
     for (const i of [0, 9, 40, 63]) {
-      const { neighbours } = await service.neighbours(i);
+      const { neighbours } = await service.evaluation.neighbours(i);
       expect(neighbours[0].index).toBe(i);
       expect(neighbours[0].similarity).toBeCloseTo(1, 5);
       expect(neighbours[1].similarity).toBeLessThan(neighbours[0].similarity);
@@ -281,22 +282,22 @@ describe('evaluation: tensors', () => {
     const service = new TrainingService();
     await service.init(() => {}, { backends: ['cpu'] });
     await service.configure(SETUP);
-    await expect(service.augmentationPreview(8)).rejects.toThrow(/no step yet/);
+    await expect(service.evaluation.augmentationPreview(8)).rejects.toThrow(/no step yet/);
     await service.step();
     const model = tf.memory().numTensors;
-    await service.augmentationPreview(8);
+    await service.evaluation.augmentationPreview(8);
     expect(tf.memory().numTensors).toBe(model);
-    await service.neighbours(3);
+    await service.evaluation.neighbours(3);
     // The training set's features, kept for the next click.
     expect(tf.memory().numTensors).toBe(model + 1);
     // A step makes them stale: they go.
     await service.step();
     expect(tf.memory().numTensors).toBe(model);
-    await service.evaluateKnn();
+    await service.evaluation.evaluateKnn();
     expect(tf.memory().numTensors).toBe(model + 2);
-    await service.trainProbe({ epochs: 2 });
-    await service.embeddingView();
-    await service.neighbours(4);
+    await service.evaluation.trainProbe({ epochs: 2 });
+    await service.evaluation.embeddingView();
+    await service.evaluation.neighbours(4);
     expect(tf.memory().numTensors).toBe(model + 2);
     await service.step();
     expect(tf.memory().numTensors).toBe(model);
@@ -313,7 +314,7 @@ describe('evaluation: a linear probe on random features', () => {
     const service = new TrainingService();
     await service.init(() => {}, { backends: ['cpu'] });
     await service.configure({ ...SETUP, preset: 'resnet8', datasetSize: 1000 });
-    const probe = await service.trainProbe({ epochs: 20 });
+    const probe = await service.evaluation.trainProbe({ epochs: 20 });
     service.dispose();
     console.log(`probe on an untrained ResNet-8: ${(100 * probe.accuracy).toFixed(1)}% in ${probe.seconds.toFixed(1)} s`);
     expect(probe.featureDim).toBe(64);

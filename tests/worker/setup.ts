@@ -1,4 +1,4 @@
-import type { TrainingSetup } from '../../src/worker/api';
+import type { TrainingSetup } from '../../src/worker/types';
 
 /** The tiny model on a few built-in images: what the Worker's service tests train, on the CPU backend. */
 export const TINY_SETUP: TrainingSetup = {

@@ -1,4 +1,4 @@
-import type { AugmentationPreview as Preview } from '../../worker/evaluationApi';
+import type { AugmentationPreview as Preview } from '../../worker/evaluationTypes';
 import { Thumbnail } from './Thumbnail';
 
 /** Images of a training batch and the two augmented views of each that MoCo contrasts. */

@@ -1,4 +1,4 @@
-import type { BackendInfo } from '../../worker/api';
+import type { BackendInfo } from '../../worker/types';
 
 const LABELS = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' } as const;
 

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import type { BenchReport } from '../../worker/benchApi';
-import { BenchmarkCancelled, startBenchmark, type BenchmarkRun } from '../../worker/benchBridge';
-import { BACKEND_LABELS, benchTable, describeSizes, formatRatio, recommendation, type BenchRow } from '../../worker/benchSummary';
+import { BenchmarkCancelled, startBenchmark, type BenchmarkRun } from '../../worker/bridge';
+import { benchTable, describeSizes, formatRatio, recommendation, type BenchReport, type BenchRow } from '../../worker/gpuBenchmarkReport';
+import { BACKEND_LABELS } from '../../worker/types';
 import { saveBlob } from '../download';
 import { formatDuration, formatInt, formatNumber } from '../format';
 import type { Training } from '../useTraining';

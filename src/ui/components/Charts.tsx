@@ -1,6 +1,6 @@
 import { memo, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import { CartesianGrid, LineChart, ReferenceLine, ResponsiveContainer, usePlotArea, useXAxisScale, useYAxisScale, XAxis, YAxis } from 'recharts';
-import type { ParamChange } from '../../worker/api';
+import type { ParamChange } from '../../worker/types';
 import { formatCompact, formatMomentum, formatNumber } from '../format';
 import type { Point, SeriesField, SeriesStore } from '../series';
 import { niceAxis, stepAxis, type Axis } from '../ticks';

@@ -1,6 +1,6 @@
 import { memo, type ChangeEvent, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../../data/cifar';
-import type { DatasetInfo, LoadProgress } from '../../worker/api';
+import type { DatasetInfo, LoadProgress } from '../../worker/types';
 import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
 import { formatInt, formatNumber } from '../format';
 import { useDataset, type Loading } from '../useDataset';

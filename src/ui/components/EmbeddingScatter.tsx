@@ -1,5 +1,5 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { EmbeddingView } from '../../worker/evaluationApi';
+import type { EmbeddingView } from '../../worker/evaluationTypes';
 import { classColour } from './Thumbnail';
 
 const HEIGHT = 300;

@@ -1,5 +1,5 @@
 import { useCallback, useId, useState } from 'react';
-import type { EvaluationTask } from '../../worker/evaluationApi';
+import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
 import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
 import type { Training } from '../useTraining';

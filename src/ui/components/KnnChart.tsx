@@ -1,6 +1,6 @@
 import { memo, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, XAxis, YAxis } from 'recharts';
-import type { KnnResult } from '../../worker/evaluationApi';
+import type { KnnResult } from '../../worker/evaluationTypes';
 import { formatCompact } from '../format';
 
 const MARGIN = { top: 8, right: 16, bottom: 0, left: 0 };

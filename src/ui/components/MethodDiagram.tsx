@@ -1,5 +1,5 @@
 import { memo } from 'react';
-import type { QueueSnapshot, StepRecord } from '../../worker/api';
+import type { QueueSnapshot, StepRecord } from '../../worker/types';
 import { formatInt, formatMomentum, formatNumber } from '../format';
 
 interface Props {

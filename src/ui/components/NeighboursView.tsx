@@ -1,4 +1,4 @@
-import type { NeighboursResult } from '../../worker/evaluationApi';
+import type { NeighboursResult } from '../../worker/evaluationTypes';
 import { Thumbnail } from './Thumbnail';
 
 /** A held-out image and the training images whose features are most like its own. */

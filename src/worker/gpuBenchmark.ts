@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { benchmarkStep, environment } from '../perf/stepBenchmark';
-import type { BackendName } from './api';
 import { errorMessage, probeWebGpu, tryBackend } from './backend';
-import type { BackendRun, BenchReport, BenchRequest } from './benchApi';
-import { BACKEND_LABELS, benchSizes, describeSizes, fastestVariant, formatRatio, isSoftwareDevice } from './benchSummary';
+import { benchSizes, describeSizes, fastestVariant, formatRatio, isSoftwareDevice, type BackendRun, type BenchReport, type BenchRequest } from './gpuBenchmarkReport';
+import { BACKEND_LABELS, type BackendName } from './types';
 
 interface WebGlBackendLike {
   gpgpu?: { gl?: WebGL2RenderingContext };
@@ -45,7 +44,7 @@ async function startBackend(name: BackendName): Promise<BackendRun> {
 }
 
 /**
- * "Benchmark my GPU": the MoCo step on every backend this browser has, each with our kernels and
+ * "Benchmark my GPU", the Worker's half: the MoCo step on every backend this browser has, each with our kernels and
  * stock ones where ours exist (WebGPU), through the same `benchmarkStep` as `npm run bench`.
  * Meant for a Worker of its own: it switches tfjs's backend and leaves each one disposed.
  */

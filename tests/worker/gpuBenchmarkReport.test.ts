@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchResult, Variant, VariantResult } from '../../src/perf/stepBenchmark';
-import type { BackendRun, BenchReport } from '../../src/worker/benchApi';
-import { benchSizes, benchTable, fastestVariant, formatRatio, isSoftwareDevice, recommendation } from '../../src/worker/benchSummary';
+import type { BackendRun, BenchReport } from '../../src/worker/gpuBenchmarkReport';
+import { benchSizes, benchTable, fastestVariant, formatRatio, isSoftwareDevice, recommendation } from '../../src/worker/gpuBenchmarkReport';
 
 function variant(v: Variant, ms: number, dispatches: number | null, gpuMs: number | null): VariantResult {
   return {

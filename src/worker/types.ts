@@ -1,16 +1,15 @@
 /**
- * The one typed boundary between the page and the training Worker (comlink, after Squoosh's
- * worker-bridge). The page calls `TrainingApi`'s methods; the Worker answers each call and pushes
- * batched statistics through the callback given to `init`, a few times per second at most.
- *
- * This module holds types and plain constants only: the page imports it without pulling tfjs in.
+ * The data of training that crosses the Worker boundary: setup, statistics batches, datasets,
+ * exported weights. The calls themselves are typed from the Worker's code (`TrainingWorkerApi` in
+ * ./training.worker). Types and plain constants only: the page imports this without pulling tfjs in.
  */
 import type { Cifar100Labels } from '../data/cifar';
 import type { LiveParams, MocoVersion } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
-import type { AugmentationPreview, EmbeddingView, EvaluationEvent, EvaluationSettings, KnnResult, NeighboursResult, ProbeResult } from './evaluationApi';
 
 export type BackendName = 'webgpu' | 'webgl' | 'cpu';
+
+export const BACKEND_LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' };
 
 export interface BackendInfo {
   /** The tfjs backend that runs the training. */
@@ -190,53 +189,6 @@ export interface ExportedModel {
 export interface InitOptions {
   /** Try only these backends, in order (default webgpu, webgl, cpu). */
   backends?: BackendName[];
-}
-
-export interface TrainingApi {
-  /** Picks the backend and registers the statistics callback (a comlink proxy). Call once, first. */
-  init(onStats: (batch: StatsBatch) => void, options?: InitOptions): Promise<BackendInfo>;
-  /** Builds the dataset and a fresh model (pausing and discarding the current run). */
-  configure(setup: TrainingSetup): Promise<ModelInfo>;
-  /** Trains until paused (or until the step budget is reached). */
-  start(): Promise<void>;
-  /** Resolves once the step in flight has finished and its statistics are sent. */
-  pause(): Promise<void>;
-  /** One step while paused; returns its statistics. */
-  step(): Promise<StepRecord>;
-  /** A fresh model with the current setup and parameters. */
-  reset(): Promise<ModelInfo>;
-  /** Applies from the next step, without restarting; resolves with the change as recorded. */
-  setParams(params: Partial<LiveParams>): Promise<ParamChange>;
-  /** The query encoder (and optionally the momentum encoder) in the layers format; buffers are transferred. */
-  exportWeights(options: { includeKey: boolean }): Promise<ExportedModel[]>;
-  /**
-   * The L2-normalised embedding (inference mode) of `images` (`[n, 32, 32, 3]` in [0, 1], flat),
-   * `[n, dim]` flat: what a downloaded model gives after L2 normalisation.
-   */
-  embed(images: Float32Array, which: EncoderName): Promise<Float32Array>;
-  /**
-   * Reads the files (or returns to the built-in dataset) and, once they parse, trains on them: a
-   * fresh model with the current setup, as `reset()` builds. Training keeps running while the files
-   * are read; on any problem this rejects with a message naming the file, and the dataset, the
-   * model and the run are as they were. `onProgress` (a comlink proxy) hears a few times a second.
-   */
-  loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded>;
-  /** The dataset training reads now; null before the first configure(). */
-  datasetInfo(): Promise<DatasetInfo | null>;
-  /** Registers the listener (a comlink proxy) for kNN results, evaluation progress and monitor errors (types in ./evaluationApi). */
-  onEvaluation(listener: (event: EvaluationEvent) => void): Promise<void>;
-  /** The periodic kNN monitor's interval; returns the settings in force. */
-  setEvaluation(settings: Partial<EvaluationSettings>): Promise<EvaluationSettings>;
-  /** Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the listener. */
-  evaluateKnn(): Promise<KnnResult>;
-  /** A linear probe on frozen backbone features of the training set, scored on the held-out images; no step runs meanwhile. */
-  trainProbe(options: { epochs: number }): Promise<ProbeResult>;
-  /** Held-out features projected to 2-D by PCA. */
-  embeddingView(): Promise<EmbeddingView>;
-  /** The nearest training images (cosine similarity of backbone features) to one held-out image, as thumbnails (transferred). */
-  neighbours(heldOutIndex: number): Promise<NeighboursResult>;
-  /** Up to `count` images of the last step's batch with two augmented views each (transferred). */
-  augmentationPreview(count: number): Promise<AugmentationPreview>;
 }
 
 export const MAX_QUEUE_SIZE = 65_536;

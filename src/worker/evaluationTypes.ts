@@ -1,6 +1,7 @@
 /**
- * Types of the evaluation calls on the training Worker (kNN monitor, linear probe, embedding view,
- * nearest neighbours, augmentation preview). Types only: the page imports them without tfjs.
+ * The data of the evaluation that crosses the Worker boundary (kNN monitor, linear probe, embedding
+ * view, nearest neighbours, augmentation preview). Types and plain constants only: the page imports
+ * them without tfjs.
  *
  * Every result names the run (`runId`) and the step whose model produced it, so that the page can
  * drop results of an older run and say how stale a view is.
@@ -116,9 +117,8 @@ export interface AugmentationPair {
 }
 
 /**
- * Images of one training batch with two augmented views each. The batch is the one the last step
- * trained on (the first batch before any step); the views are drawn afresh from the run's
- * augmentation settings: the step's own random draws are not kept.
+ * Images of the batch the last step trained on, each with the two augmented views that step drew
+ * (the model keeps the step's random draws): the very views the query and key encoders saw.
  */
 export interface AugmentationPreview {
   runId: number;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { runBenchmarks } from '../../src/worker/benchRunner';
+import { runBenchmarks } from '../../src/worker/gpuBenchmark';
 
 /**
  * The benchmark Worker's runner, driven directly in Node: no WebGPU here (the skipped backend and

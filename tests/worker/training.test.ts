@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
-import type { StatsBatch, TrainingSetup } from '../../src/worker/api';
-import { TrainingService } from '../../src/worker/service';
+import type { StatsBatch, TrainingSetup } from '../../src/worker/types';
+import { TrainingService } from '../../src/worker/training';
 import { TINY_SETUP } from './setup';
 
 const SETUP: TrainingSetup = TINY_SETUP;

@@ -1,14 +1,23 @@
+/**
+ * Training in the Worker: the run loop and the calls that use the model (configure, step,
+ * parameter changes, export, embedding, loading the user's files), one at a time under one lock.
+ * It holds no reference to the page; it runs wherever tfjs does (the Worker in the app, Node in tests).
+ */
 import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { IMAGE_BYTES, IMAGE_SIZE } from '../data/dataset';
-import { generateSynthetic } from '../data/synthetic';
 import { exportEncoder, WEIGHTS_FILE } from '../io/layersModel';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
-import type { KeyQueue } from '../moco/queue';
-import { Trainer, type TrainStepStats } from '../train/trainer';
+import { Trainer } from '../train/trainer';
+import { errorMessage, selectBackend } from './backend';
+import { checkTrainable, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
+import { Evaluation } from './evaluation';
+import { Lock, yieldToEventLoop } from './lock';
+import { emptyQueue, queueSnapshot } from './queueSnapshot';
+import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
+import { statColumns, stepRecord } from './stepStats';
+import { TrainingData } from './trainingData';
 import {
-  QUEUE_RING_SEGMENTS,
-  STAT_FIELDS,
   STATS_INTERVAL_MS,
   type BackendInfo,
   type DatasetInfo,
@@ -20,53 +29,24 @@ import {
   type LoadProgress,
   type ModelInfo,
   type ParamChange,
-  type QueueSnapshot,
   type RunState,
   type RunStatus,
-  type StatField,
   type StatsBatch,
   type StepRecord,
-  type TrainingApi,
   type TrainingSetup,
-} from './api';
-import { errorMessage, selectBackend } from './backend';
-import { checkTrainable, describeDataset, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress, type UserDataset } from './datasets';
-import { Evaluation } from './evaluation';
-import type { AugmentationPreview, EmbeddingView, EvaluationEvent, EvaluationSettings, KnnResult, NeighboursResult, ProbeResult } from './evaluationApi';
-import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
-
-/** Held-out images generated for the built-in dataset (its test split). */
-export const BUILT_IN_HELD_OUT_SIZE = 1000;
-
-/** Lets queued messages (comlink calls) run, without the 4 ms clamp of nested timeouts. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
-}
+} from './types';
 
 /**
- * The training core behind `TrainingApi`: what the Worker exposes. It holds no reference to the
- * page; it runs wherever tfjs does (the Worker in the app, Node in tests).
- *
- * Every use of the model (a step, a parameter change, an export) runs under one lock, in turn, so
- * a call that arrives while a step is in flight takes effect between that step and the next.
+ * Every use of the model (a step, a parameter change, an export, an evaluation) runs under one
+ * lock, in turn, so a call that arrives while a step is in flight takes effect between that step
+ * and the next.
  */
-export class TrainingService implements TrainingApi {
+export class TrainingService {
   private onStats: (batch: StatsBatch) => void = () => {};
   private backend: BackendInfo | null = null;
   private setup: TrainingSetup | null = null;
-  /** The training images and the held-out images that evaluation (kNN, probe, embedding view) reads. */
-  private dataset: { key: string; data: ImageDataset; heldOut: ImageDataset } | null = null;
-  /** The user's files once read (setup.dataset 'files' trains on them); kept across reset(). */
-  private userData: (UserDataset & { key: string }) | null = null;
-  private loadsStarted = 0;
-  private loadsInFlight = 0;
+  /** The training images, and the held-out images that evaluation reads. */
+  private readonly data = new TrainingData();
   private trainer: Trainer | null = null;
   private runId = 0;
   private state: RunState = 'idle';
@@ -75,15 +55,15 @@ export class TrainingService implements TrainingApi {
   private runningSince: number | null = null;
   private loop: Promise<void> | null = null;
   private stopRequested = false;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly lock = new Lock();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
-  private readonly evaluation = new Evaluation({
+  readonly evaluation = new Evaluation({
     trainer: () => this.trainer,
     heldOut: () => this.heldOutDataset(),
     runId: () => this.runId,
-    exclusive: (fn) => this.exclusive(fn),
+    exclusive: (fn) => this.lock.run(fn),
     stopping: () => this.stopRequested,
   });
 
@@ -94,17 +74,19 @@ export class TrainingService implements TrainingApi {
     this.batcher = new StatsBatcher((records) => this.emit(records), STATS_INTERVAL_MS, clock);
   }
 
+  /** Picks the backend and registers the statistics callback (from the page, a comlink proxy). Call once, first. */
   async init(onStats: (batch: StatsBatch) => void, options?: InitOptions): Promise<BackendInfo> {
     this.onStats = onStats;
     this.backend ??= await this.chooseBackend(options);
     return this.backend;
   }
 
+  /** Builds the dataset and a fresh model (pausing and discarding the current run). */
   async configure(setup: TrainingSetup): Promise<ModelInfo> {
     validateLiveParams(setup.params);
-    if (setup.dataset === 'files' && !this.userData) throw new Error('no files are loaded: load a dataset first');
+    if (setup.dataset === 'files' && !this.data.hasFiles) throw new Error('no files are loaded: load a dataset first');
     await this.pause();
-    return this.exclusive(() => {
+    return this.lock.run(() => {
       const start = this.clock.now();
       this.trainer?.dispose();
       this.trainer = null;
@@ -116,7 +98,7 @@ export class TrainingService implements TrainingApi {
       this.elapsedBefore = 0;
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
-      const trainer = new Trainer(configOf(setup), this.datasetFor(setup));
+      const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
       this.trainer = trainer;
       this.batcher.flush(true);
       return {
@@ -129,6 +111,7 @@ export class TrainingService implements TrainingApi {
     });
   }
 
+  /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
     if (this.loop && !this.stopRequested) return;
     await this.loop;
@@ -143,19 +126,21 @@ export class TrainingService implements TrainingApi {
     this.loop = this.runLoop();
   }
 
+  /** Resolves once the step in flight has finished and its statistics are sent. */
   async pause(): Promise<void> {
     if (!this.loop) return;
     this.stopRequested = true;
     await this.loop;
   }
 
+  /** One step while paused; returns its statistics. */
   async step(): Promise<StepRecord> {
     if (this.loop) throw new Error('training is running: pause it before stepping');
     const setup = this.requireSetup();
     if (!this.trainer) await this.configure(setup);
     const start = this.clock.now();
     try {
-      const record = await this.exclusive(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
+      const record = await this.lock.run(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
       this.elapsedBefore = record.elapsedMs;
       this.state = this.budgetReached() ? 'finished' : 'paused';
       // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
@@ -169,13 +154,15 @@ export class TrainingService implements TrainingApi {
     }
   }
 
+  /** A fresh model with the current setup and parameters. */
   async reset(): Promise<ModelInfo> {
     return this.configure(this.requireSetup());
   }
 
+  /** Applies from the next step, without restarting; resolves with the change as recorded. */
   async setParams(params: Partial<LiveParams>): Promise<ParamChange> {
     validateLiveParams(params);
-    return this.exclusive(() => {
+    return this.lock.run(() => {
       const setup = this.requireSetup();
       this.trainer?.setParams(params);
       Object.assign(setup.params, params);
@@ -189,8 +176,9 @@ export class TrainingService implements TrainingApi {
     });
   }
 
+  /** The query encoder (and optionally the momentum encoder) in the layers format. */
   async exportWeights(options: { includeKey: boolean }): Promise<ExportedModel[]> {
-    return this.exclusive(async () => {
+    return this.lock.run(async () => {
       const moco = this.requireTrainer().moco;
       const query = await exportEncoder(moco.encoderQ, 'moco_query_encoder');
       const models: ExportedModel[] = [{ jsonName: 'model.json', weightsName: WEIGHTS_FILE, ...query }];
@@ -204,10 +192,14 @@ export class TrainingService implements TrainingApi {
     });
   }
 
+  /**
+   * The L2-normalised embedding (inference mode) of `images` (`[n, 32, 32, 3]` in [0, 1], flat),
+   * `[n, dim]` flat: what a downloaded model gives after L2 normalisation.
+   */
   async embed(images: Float32Array, which: EncoderName): Promise<Float32Array> {
     const n = images.length / IMAGE_BYTES;
     if (!Number.isInteger(n) || n < 1) throw new Error(`embed: expected n × ${IMAGE_SIZE} × ${IMAGE_SIZE} × 3 values, got ${images.length}`);
-    return this.exclusive(async () => {
+    return this.lock.run(async () => {
       const moco = this.requireTrainer().moco;
       const encoder = which === 'key' ? moco.encoderK : moco.encoderQ;
       const out = tf.tidy(() => encoder.embed(tf.tensor4d(images, [n, IMAGE_SIZE, IMAGE_SIZE, 3]), false));
@@ -219,69 +211,34 @@ export class TrainingService implements TrainingApi {
     });
   }
 
+  /**
+   * Reads the files (or returns to the built-in dataset) and, once they parse, trains on them: a
+   * fresh model with the current setup, as `reset()` builds. Training keeps running while the files
+   * are read; on any problem this rejects with a message naming the file, and the dataset, the
+   * model and the run are as they were. `onProgress` hears a few times a second.
+   */
   async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
     this.requireSetup();
-    this.loadsInFlight++;
-    try {
+    return this.data.loading(async () => {
       if (source.kind === 'builtin') {
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
-        this.userData = null;
-        return { dataset: this.datasetInfoNow()!, model };
+        this.data.dropFiles();
+        return { dataset: this.data.info()!, model };
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
       const loaded = await loadUserFiles(source.files, { labels: source.labels, onProgress: progress });
       checkTrainable(loaded, this.requireSetup().batchSize);
-      this.userData = { ...loaded, key: `files:${++this.loadsStarted}` };
+      this.data.useFiles(loaded);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
       const model = await this.configure({ ...this.requireSetup(), dataset: 'files' });
-      return { dataset: this.datasetInfoNow()!, model };
-    } finally {
-      this.loadsInFlight--;
-    }
+      return { dataset: this.data.info()!, model };
+    });
   }
 
+  /** The dataset training reads now; null before the first configure(). */
   async datasetInfo(): Promise<DatasetInfo | null> {
-    return this.datasetInfoNow();
-  }
-
-  async onEvaluation(listener: (event: EvaluationEvent) => void): Promise<void> {
-    this.evaluation.subscribe(listener);
-  }
-
-  async setEvaluation(settings: Partial<EvaluationSettings>): Promise<EvaluationSettings> {
-    return this.evaluation.configure(settings);
-  }
-
-  evaluateKnn(): Promise<KnnResult> {
-    return this.evaluation.evaluateKnn();
-  }
-
-  trainProbe(options: { epochs: number }): Promise<ProbeResult> {
-    return this.evaluation.trainProbe(options);
-  }
-
-  embeddingView(): Promise<EmbeddingView> {
-    return this.evaluation.embeddingView();
-  }
-
-  neighbours(heldOutIndex: number): Promise<NeighboursResult> {
-    return this.evaluation.neighbours(heldOutIndex);
-  }
-
-  augmentationPreview(count: number): Promise<AugmentationPreview> {
-    return this.evaluation.augmentationPreview(count);
-  }
-
-  private datasetInfoNow(): DatasetInfo | null {
-    const current = this.dataset;
-    if (!current) return null;
-    const files = this.userData;
-    if (files?.key === current.key) {
-      const { name, format, labels, heldOutFrom } = files;
-      return describeDataset(current.data, current.heldOut, { source: 'files', name, format, labels, heldOutFrom });
-    }
-    return describeDataset(current.data, current.heldOut, { source: 'synthetic', name: 'Built-in shapes', format: 'builtin', labels: null, heldOutFrom: 'generated' });
+    return this.data.info();
   }
 
   /** The status as the page sees it (also sent with every batch). */
@@ -307,7 +264,7 @@ export class TrainingService implements TrainingApi {
   private async runLoop(): Promise<void> {
     try {
       while (!this.stopRequested) {
-        await this.exclusive(() => this.trainOneStep(() => this.elapsed()));
+        await this.lock.run(() => this.trainOneStep(() => this.elapsed()));
         await this.evaluation.afterStep();
         if (this.budgetReached()) {
           this.state = 'finished';
@@ -332,35 +289,23 @@ export class TrainingService implements TrainingApi {
     const trainer = this.requireTrainer();
     const negatives = trainer.moco.queue.filled;
     const s = await trainer.step();
-    const record = toRecord(s, negatives, elapsed());
+    const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
     return record;
   }
 
   private emit(records: StepRecord[]): void {
-    const columns = {} as Record<StatField, Float64Array>;
-    for (const field of STAT_FIELDS) {
-      const column = new Float64Array(records.length);
-      records.forEach((r, i) => (column[i] = r[field]));
-      columns[field] = column;
-    }
     const setup = this.setup;
     const batch: StatsBatch = {
       status: this.status(),
       count: records.length,
-      columns,
+      columns: statColumns(records),
       paramChanges: this.changes,
       queue: this.trainer ? queueSnapshot(this.trainer.moco.queue) : emptyQueue(setup?.params.queueSize ?? 0),
       params: setup ? { ...setup.params } : { momentum: 0, queueSize: 0, temperature: 0, learningRate: 0 },
     };
     this.changes = [];
     this.onStats(batch);
-  }
-
-  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
-    this.lock = run.catch(() => undefined);
-    return run;
   }
 
   private elapsed(): number {
@@ -387,29 +332,9 @@ export class TrainingService implements TrainingApi {
     return this.trainer;
   }
 
-  private datasetFor(setup: TrainingSetup): ImageDataset {
-    if (setup.dataset === 'files') {
-      const { key, train, heldOut } = this.userData!;
-      this.dataset = { key, data: train, heldOut };
-      return train;
-    }
-    // Back on the built-in data: the user's files (up to 180 MB for CIFAR-10) go, unless a load is about to use them.
-    if (this.loadsInFlight === 0) this.userData = null;
-    const key = `${setup.dataset}:${setup.datasetSize}:${setup.seed}`;
-    if (this.dataset?.key !== key) {
-      this.dataset = null;
-      this.dataset = {
-        key,
-        data: generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }),
-        heldOut: generateSynthetic({ size: BUILT_IN_HELD_OUT_SIZE, seed: setup.seed, split: 'test' }),
-      };
-    }
-    return this.dataset.data;
-  }
-
   /** Held-out images for evaluation; null before the first configure(). */
   protected heldOutDataset(): ImageDataset | null {
-    return this.dataset?.heldOut ?? null;
+    return this.data.heldOut;
   }
 }
 
@@ -426,68 +351,3 @@ export function configOf(setup: TrainingSetup): MocoConfig {
   });
 }
 
-function toRecord(s: TrainStepStats, negatives: number, elapsedMs: number): StepRecord {
-  return {
-    step: s.step,
-    epoch: s.epoch,
-    imagesSeen: s.imagesSeen,
-    loss: s.loss,
-    contrastiveAccuracy: s.contrastiveAccuracy,
-    meanPositiveSimilarity: s.meanPositiveSimilarity,
-    meanNegativeSimilarity: s.meanNegativeSimilarity,
-    negatives,
-    queueFilled: s.queueFilled,
-    queueCapacity: s.queueCapacity,
-    meanKeyAge: s.meanKeyAge,
-    learningRate: s.learningRate,
-    momentum: s.momentum,
-    temperature: s.temperature,
-    stepMs: s.stepMs,
-    imagesPerSecond: s.imagesPerSecond,
-    liveTensors: s.liveTensors,
-    elapsedMs,
-  };
-}
-
-function emptyQueue(capacity: number): QueueSnapshot {
-  const segments = Math.max(1, Math.min(QUEUE_RING_SEGMENTS, capacity));
-  return { capacity, filled: 0, segmentFill: new Float32Array(segments), segmentAge: new Float32Array(segments).fill(-1), writeSegment: 0 };
-}
-
-/** The queue reduced to a ring of at most QUEUE_RING_SEGMENTS segments, for the diagram. */
-export function queueSnapshot(queue: KeyQueue): QueueSnapshot {
-  const slots = queue.slotSteps();
-  const capacity = slots.length;
-  const filled = queue.filled;
-  const snapshot = emptyQueue(capacity);
-  snapshot.filled = filled;
-  let newest = -1;
-  for (const s of slots) if (s > newest) newest = s;
-  const segments = snapshot.segmentFill.length;
-  for (let seg = 0; seg < segments; seg++) {
-    const from = Math.floor((seg * capacity) / segments);
-    const to = Math.floor(((seg + 1) * capacity) / segments);
-    let count = 0;
-    let ageSum = 0;
-    for (let i = from; i < to; i++) {
-      if (slots[i] < 0) continue;
-      count++;
-      ageSum += newest - slots[i];
-    }
-    snapshot.segmentFill[seg] = to > from ? count / (to - from) : 0;
-    snapshot.segmentAge[seg] = count > 0 ? ageSum / count : -1;
-  }
-  // Slots [0, filled) hold keys and the write pointer only wraps once the queue is full; then it
-  // sits just after the newest keys.
-  let pointer = filled % capacity;
-  if (filled === capacity && newest >= 0) {
-    for (let i = 0; i < capacity; i++) {
-      if (slots[i] === newest && slots[(i + 1) % capacity] !== newest) {
-        pointer = (i + 1) % capacity;
-        break;
-      }
-    }
-  }
-  snapshot.writeSegment = Math.min(segments - 1, Math.floor((pointer * segments) / capacity));
-  return snapshot;
-}

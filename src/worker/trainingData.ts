@@ -1,0 +1,82 @@
+/**
+ * The images training and evaluation read now: the built-in generated dataset (kept while its
+ * size and seed stay), or the user's files once read. Held-out images come with either.
+ */
+import type { ImageDataset } from '../data/dataset';
+import { generateSynthetic } from '../data/synthetic';
+import { describeDataset, type UserDataset } from './datasets';
+import type { DatasetInfo, TrainingSetup } from './types';
+
+/** Held-out images generated for the built-in dataset (its test split). */
+export const BUILT_IN_HELD_OUT_SIZE = 1000;
+
+export class TrainingData {
+  private current: { key: string; train: ImageDataset; heldOut: ImageDataset } | null = null;
+  /** The user's files once read (setup.dataset 'files' trains on them); kept across resets. */
+  private files: (UserDataset & { key: string }) | null = null;
+  private filesRead = 0;
+  private loadsInFlight = 0;
+
+  get hasFiles(): boolean {
+    return this.files !== null;
+  }
+
+  /** Held-out images of the dataset in use; null before the first `trainFor`. */
+  get heldOut(): ImageDataset | null {
+    return this.current?.heldOut ?? null;
+  }
+
+  /** Runs a load of the user's files: meanwhile a switch to the built-in data keeps the files read so far. */
+  async loading<T>(load: () => Promise<T>): Promise<T> {
+    this.loadsInFlight++;
+    try {
+      return await load();
+    } finally {
+      this.loadsInFlight--;
+    }
+  }
+
+  /** Files that parsed: the next `trainFor` a 'files' setup trains on them. */
+  useFiles(files: UserDataset): void {
+    this.files = { ...files, key: `files:${++this.filesRead}` };
+  }
+
+  dropFiles(): void {
+    this.files = null;
+  }
+
+  /** The training images of a setup, which become the dataset in use. */
+  trainFor(setup: TrainingSetup): ImageDataset {
+    if (setup.dataset === 'files') {
+      if (!this.files) throw new Error('no files are loaded: load a dataset first');
+      const { key, train, heldOut } = this.files;
+      this.current = { key, train, heldOut };
+      return train;
+    }
+    // Back on the built-in data: the user's files (up to 180 MB for CIFAR-10) go, unless a load is about to use them.
+    if (this.loadsInFlight === 0) this.files = null;
+    const key = `${setup.dataset}:${setup.datasetSize}:${setup.seed}`;
+    if (this.current?.key !== key) {
+      // The old images can go while the new ones are generated.
+      this.current = null;
+      this.current = {
+        key,
+        train: generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }),
+        heldOut: generateSynthetic({ size: BUILT_IN_HELD_OUT_SIZE, seed: setup.seed, split: 'test' }),
+      };
+    }
+    return this.current.train;
+  }
+
+  /** The dataset in use as the Data panel shows it; null before the first `trainFor`. */
+  info(): DatasetInfo | null {
+    const current = this.current;
+    if (!current) return null;
+    const files = this.files;
+    if (files?.key === current.key) {
+      const { name, format, labels, heldOutFrom } = files;
+      return describeDataset(current.train, current.heldOut, { source: 'files', name, format, labels, heldOutFrom });
+    }
+    return describeDataset(current.train, current.heldOut, { source: 'synthetic', name: 'Built-in shapes', format: 'builtin', labels: null, heldOutFrom: 'generated' });
+  }
+}

@@ -1,0 +1,104 @@
+import * as Comlink from 'comlink';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startWorker, type WorkerBridge } from '../../src/worker/bridge';
+import { serve } from '../../src/worker/expose';
+
+/** A Worker stand-in in this process: the page's end of a MessageChannel, with a Worker's events. */
+class FakeWorker extends EventTarget {
+  terminated = false;
+  constructor(private readonly port: MessagePort) {
+    super();
+    port.addEventListener('message', (e) => this.dispatchEvent(new MessageEvent('message', { data: (e as MessageEvent).data })));
+    port.start();
+  }
+  postMessage(message: unknown, transfer: Transferable[] = []): void {
+    this.port.postMessage(message, transfer);
+  }
+  terminate(): void {
+    this.terminated = true;
+    this.port.close();
+  }
+}
+
+/** What the Worker side keeps, to see what moved and what stayed. */
+const kept = { whole: new Float32Array(0), window: new Float32Array(0) };
+
+const target = {
+  arrays: async () => {
+    kept.whole = new Float32Array([1, 2, 3]);
+    kept.window = new Float32Array([4, 5, 6, 7]).subarray(1, 3);
+    return { whole: kept.whole, window: kept.window };
+  },
+  hang: () => new Promise<never>(() => {}),
+  double: async (x: number) => 2 * x,
+  report: async (onProgress: (line: string) => void) => {
+    onProgress('half way');
+    return 'done';
+  },
+};
+
+function start(): { bridge: WorkerBridge<{ test: typeof target }>; worker: FakeWorker } {
+  const { port1, port2 } = new MessageChannel();
+  Comlink.expose({ test: serve(target, ['arrays', 'hang', 'double', 'report']) }, port2);
+  const worker = new FakeWorker(port1);
+  return { bridge: startWorker<{ test: typeof target }>(worker as unknown as Worker, 'test'), worker };
+}
+
+describe('the worker bridge', () => {
+  let running: ReturnType<typeof start> | null = null;
+  afterEach(() => running?.bridge.terminate());
+
+  it('calls typed methods of an object of the API and hears callbacks', async () => {
+    running = start();
+    const { api } = running.bridge;
+    expect(await api.test.double(21)).toBe(42);
+    const lines: string[] = [];
+    expect(await api.test.report(Comlink.proxy((l: string) => lines.push(l)))).toBe('done');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines).toEqual(['half way']);
+  });
+
+  it('moves whole buffers to the page and copies a window onto a larger one', async () => {
+    running = start();
+    const result = await running.bridge.api.test.arrays();
+    expect(Array.from(result.whole)).toEqual([1, 2, 3]);
+    expect(Array.from(result.window)).toEqual([5, 6]);
+    // Moved: the Worker's copy is detached. Copied: the Worker still holds its larger buffer.
+    expect(kept.whole.length).toBe(0);
+    expect(Array.from(kept.window)).toEqual([5, 6]);
+  });
+
+  it('rejects a call in flight when the Worker fails, naming it; later calls still go through', async () => {
+    running = start();
+    const { api } = running.bridge;
+    expect(await api.test.double(2)).toBe(4);
+    const pending = api.test.hang();
+    running.worker.dispatchEvent(Object.assign(new Event('error'), { message: 'Uncaught TypeError: x is undefined' }));
+    await expect(pending).rejects.toThrow('the test worker failed: Uncaught TypeError: x is undefined');
+    expect(await api.test.double(3)).toBe(6);
+    const unreadable = api.test.hang();
+    running.worker.dispatchEvent(new Event('messageerror'));
+    await expect(unreadable).rejects.toThrow('the test worker sent an answer that could not be read');
+    expect(running.worker.terminated).toBe(false);
+  });
+
+  it('ends a Worker whose script failed to load: the first call and every later one reject', async () => {
+    running = start();
+    const { api } = running.bridge;
+    const first = api.test.hang();
+    running.worker.dispatchEvent(new Event('error'));
+    await expect(first).rejects.toThrow('the test worker failed to load: script error');
+    expect(running.worker.terminated).toBe(true);
+    await expect(api.test.double(1)).rejects.toThrow('the test worker failed to load');
+  });
+
+  it('rejects calls in flight and later ones once terminated, with the reason given', async () => {
+    running = start();
+    const { api } = running.bridge;
+    const pending = api.test.hang();
+    running.bridge.terminate(new Error('cancelled by the user'));
+    expect(running.worker.terminated).toBe(true);
+    await expect(pending).rejects.toThrow('cancelled by the user');
+    await expect(api.test.double(1)).rejects.toThrow('cancelled by the user');
+  });
+});
