@@ -63,8 +63,10 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // Comlink calls, tf.data and file reads return promises: a dropped one loses its error.
+      // Comlink calls, tf.data and file reads return promises: a dropped one loses its error, and
+      // one handed to an onClick or a forEach is dropped the same way.
       '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
     },
   },
   ...Object.entries(LAYERS).map(([folder, allowed]) => ({

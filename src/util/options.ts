@@ -23,6 +23,9 @@ function parseArgsMessage(e: Error & { code?: string }): string {
     if (/argument missing|ambiguous/.test(e.message)) return `${option} needs a value`;
     if (/does not take an argument/.test(e.message)) return `${option} takes no value`;
   }
+  // Newer Node adds advice on positional arguments, which neither command takes.
+  const unknown = /^Unknown option '[^']+'/.exec(e.message);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) return unknown[0];
   return e.message.split('\n')[0];
 }
 
