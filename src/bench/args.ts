@@ -1,5 +1,6 @@
-import { isPresetName, PRESET_NAMES, type PresetName } from '../moco/resnet';
+import { PRESET_NAMES, type PresetName } from '../moco/resnet';
 import { isVariant, type BenchOptions, type Variant } from '../perf/stepBenchmark';
+import { integer, list, listOf, oneOf, parseOptions, UsageError } from '../util/options';
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
 
@@ -28,8 +29,6 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --out DIR          results folder (default results)
   --help`;
 
-export class BenchUsageError extends Error {}
-
 export interface BenchArgs {
   presets: PresetName[];
   batch: number;
@@ -53,133 +52,77 @@ export interface BenchArgs {
   resultFile: string | null;
 }
 
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
-
-function int(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new BenchUsageError(`--${name} must be an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
-
 function flagValue(v: string): number | boolean | string {
   if (v === 'true' || v === 'false') return v === 'true';
   return v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
 }
 
 export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
-  const a: BenchArgs = {
-    presets: ['tiny'],
-    batch: 8,
-    presetBatch: {},
-    steps: 3,
-    warmup: 1,
-    queueSize: 4096,
-    where: ['node', 'chromium'],
-    backends: ['webgpu', 'webgl'],
-    countOnly: false,
-    profile: true,
-    except: [],
-    include: [],
-    variants: null,
-    flags: {},
-    check: false,
-    out: 'results',
-    resultFile: null,
+  const values = parseOptions(argv, {
+    preset: { type: 'string', default: 'tiny' },
+    batch: { type: 'string', default: '8' },
+    steps: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    queue: { type: 'string', default: '4096' },
+    where: { type: 'string', default: 'node,chromium' },
+    backend: { type: 'string', default: 'webgpu,webgl' },
+    variants: { type: 'string' },
+    'count-only': { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    except: { type: 'string', default: '' },
+    include: { type: 'string', default: '' },
+    flag: { type: 'string', multiple: true, default: [] },
+    check: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'results' },
+    // Internal: set by the parent process for its children.
+    'result-file': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return 'help';
+  const presets: PresetName[] = [];
+  const presetBatch: BenchArgs['presetBatch'] = {};
+  for (const entry of list(values.preset)) {
+    const [name, batch] = entry.split(':');
+    const preset = oneOf('preset', name, PRESET_NAMES);
+    presets.push(preset);
+    if (batch !== undefined) presetBatch[preset] = integer('preset batch', batch, 2);
+  }
+  let variants: Variant[] | null = null;
+  if (values.variants !== undefined) {
+    variants = list(values.variants).map((v) => {
+      if (!isVariant(v)) throw new UsageError(`--variants takes stock, custom, custom+OPT_IN…, got '${v}'`);
+      return v;
+    });
+    if (!variants.length) throw new UsageError('--variants needs stock, custom or custom+OPT_IN…');
+  }
+  const flags: BenchArgs['flags'] = {};
+  for (const f of values.flag) {
+    const k = f.indexOf('=');
+    if (k <= 0) throw new UsageError(`--flag takes NAME=VALUE, got '${f}'`);
+    flags[f.slice(0, k)] = flagValue(f.slice(k + 1));
+  }
+  const countOnly = values['count-only'];
+  const steps = integer('steps', values.steps, 1);
+  return {
+    presets,
+    batch: integer('batch', values.batch, 2),
+    presetBatch,
+    // --count-only: one untimed step and its dispatch counts.
+    steps: countOnly ? 0 : steps,
+    warmup: Math.max(integer('warmup', values.warmup, 0), countOnly ? 1 : 0),
+    queueSize: integer('queue', values.queue, 1),
+    where: listOf('where', values.where, ['node', 'chromium']),
+    backends: listOf('backend', values.backend, ['webgpu', 'webgl', 'cpu']),
+    countOnly,
+    profile: !values['no-profile'] && !countOnly,
+    except: list(values.except),
+    include: list(values.include),
+    variants,
+    flags,
+    check: values.check,
+    out: values.out,
+    resultFile: values['result-file'] ?? null,
   };
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0 && arg !== '--flag') [arg, value] = [arg.slice(0, eq), arg.slice(eq + 1)];
-    const next = () => {
-      if (value !== undefined) return value;
-      if (i + 1 >= argv.length) throw new BenchUsageError(`${arg} needs a value`);
-      return argv[++i];
-    };
-    switch (arg) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--preset': {
-        a.presets = [];
-        a.presetBatch = {};
-        for (const entry of list(next())) {
-          const [name, batch] = entry.split(':');
-          if (!isPresetName(name)) throw new BenchUsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${name}'`);
-          a.presets.push(name);
-          if (batch !== undefined) a.presetBatch[name] = int('preset batch', batch, 2);
-        }
-        break;
-      }
-      case '--batch':
-        a.batch = int('batch', next(), 2);
-        break;
-      case '--steps':
-        a.steps = int('steps', next(), 1);
-        break;
-      case '--warmup':
-        a.warmup = int('warmup', next(), 0);
-        break;
-      case '--queue':
-        a.queueSize = int('queue', next(), 1);
-        break;
-      case '--where': {
-        const w = list(next());
-        for (const x of w) if (x !== 'node' && x !== 'chromium') throw new BenchUsageError(`--where takes node and/or chromium, got '${x}'`);
-        a.where = w as BenchArgs['where'];
-        break;
-      }
-      case '--backend': {
-        const b = list(next());
-        for (const x of b) if (!['webgpu', 'webgl', 'cpu'].includes(x)) throw new BenchUsageError(`--backend takes webgpu, webgl, cpu, got '${x}'`);
-        a.backends = b as BenchArgs['backends'];
-        break;
-      }
-      case '--count-only':
-        a.countOnly = true;
-        break;
-      case '--no-profile':
-        a.profile = false;
-        break;
-      case '--except':
-        a.except = list(next());
-        break;
-      case '--include':
-        a.include = list(next());
-        break;
-      case '--variants': {
-        const v = list(next());
-        for (const x of v) if (!isVariant(x)) throw new BenchUsageError(`--variants takes stock, custom, custom+OPT_IN…, got '${x}'`);
-        if (!v.length) throw new BenchUsageError('--variants needs stock, custom or custom+OPT_IN…');
-        a.variants = v as Variant[];
-        break;
-      }
-      case '--flag': {
-        const f = next();
-        const k = f.indexOf('=');
-        if (k <= 0) throw new BenchUsageError(`--flag takes NAME=VALUE, got '${f}'`);
-        a.flags[f.slice(0, k)] = flagValue(f.slice(k + 1));
-        break;
-      }
-      case '--check':
-        a.check = true;
-        break;
-      case '--out':
-        a.out = next();
-        break;
-      case '--result-file':
-        a.resultFile = next();
-        break;
-      default:
-        throw new BenchUsageError(`Unknown option '${arg}'`);
-    }
-  }
-  if (a.countOnly) {
-    a.steps = 0;
-    a.warmup = Math.max(a.warmup, 1);
-    a.profile = false;
-  }
-  return a;
 }
 
 /** The argument list that reproduces `a` (for the child processes and the results file). */

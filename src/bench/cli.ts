@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_USAGE, benchArgv, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
+import { BENCH_USAGE, benchArgv, parseBenchArgs, type BenchArgs } from './args';
 import { runChromium } from './chromium';
 import { parseCommandLine, runMain } from '../util/runMain';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
@@ -54,7 +54,7 @@ async function runNodeChild(args: BenchArgs, file: BenchFile): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE, BenchUsageError);
+  const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE);
   if (typeof args === 'number') return args;
   const file = emptyBenchFile(`npm run bench -- ${argv.join(' ')}`.trim());
   if (args.where.includes('node')) await runNodeChild(args, file);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { installNodeWebGpu } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { useCustomKernels } from '../kernels/registry';
-import { BENCH_USAGE, benchOptionsOf, BenchUsageError, parseBenchArgs, type BenchArgs } from './args';
+import { BENCH_USAGE, benchOptionsOf, parseBenchArgs, type BenchArgs } from './args';
 import { checkKernels } from './kernelChecks';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 import { benchmarkStep } from '../perf/stepBenchmark';
@@ -45,7 +45,7 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
 
 /** The Node benchmark as a command (`npm run bench` runs it in a child process); resolves with the exit status. */
 export async function benchNodeCommand(argv: string[]): Promise<number> {
-  const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE, BenchUsageError);
+  const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE);
   if (typeof args === 'number') return args;
   const file = emptyBenchFile(`bench (node) ${argv.join(' ')}`);
   try {

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { EncoderOutput } from '../eval/features';
 import { mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
-import { isPresetName, PRESET_NAMES } from '../moco/resnet';
+import { PRESET_NAMES } from '../moco/resnet';
+import { integer, number, oneOf, parseOptions, UsageError } from '../util/options';
 import { parseSweep, type Sweep } from './sweep';
 
 export const USAGE = `usage: npm run train -- [options]
@@ -79,8 +79,6 @@ export interface TrainArgs {
   config: MocoConfig;
 }
 
-export class UsageError extends Error {}
-
 /** `--eval builtin`: the built-in dataset's test split. */
 export const BUILT_IN_EVAL = 'builtin';
 
@@ -94,78 +92,54 @@ export function stepsFor(length: TrainArgs['length'], batchesPerEpoch: number): 
 
 /** Parses the command line; throws UsageError with a message fit for the user on bad input. */
 export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        backend: { type: 'string', default: 'cpu' },
-        preset: { type: 'string', default: 'resnet8' },
-        moco: { type: 'string', default: 'v2' },
-        steps: { type: 'string' },
-        epochs: { type: 'string' },
-        data: { type: 'string' },
-        labels: { type: 'string', default: 'fine' },
-        eval: { type: 'string' },
-        'eval-every': { type: 'string' },
-        'eval-size': { type: 'string' },
-        'knn-on': { type: 'string' },
-        batch: { type: 'string', default: '32' },
-        queue: { type: 'string' },
-        momentum: { type: 'string' },
-        temperature: { type: 'string' },
-        lr: { type: 'string' },
-        warmup: { type: 'string', default: '0' },
-        schedule: { type: 'string' },
-        'bn-splits': { type: 'string' },
-        'no-shuffle': { type: 'boolean', default: false },
-        symmetric: { type: 'boolean', default: false },
-        'crop-scale': { type: 'string' },
-        'log-json': { type: 'string' },
-        sweep: { type: 'string' },
-        'train-size': { type: 'string' },
-        seed: { type: 'string', default: '1' },
-        'log-every': { type: 'string', default: '1' },
-        save: { type: 'string' },
-        'save-key': { type: 'boolean', default: false },
-        'stock-kernels': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const values = parseOptions(argv, {
+    backend: { type: 'string', default: 'cpu' },
+    preset: { type: 'string', default: 'resnet8' },
+    moco: { type: 'string', default: 'v2' },
+    steps: { type: 'string' },
+    epochs: { type: 'string' },
+    data: { type: 'string' },
+    labels: { type: 'string', default: 'fine' },
+    eval: { type: 'string' },
+    'eval-every': { type: 'string' },
+    'eval-size': { type: 'string' },
+    'knn-on': { type: 'string' },
+    batch: { type: 'string', default: '32' },
+    queue: { type: 'string' },
+    momentum: { type: 'string' },
+    temperature: { type: 'string' },
+    lr: { type: 'string' },
+    warmup: { type: 'string', default: '0' },
+    schedule: { type: 'string' },
+    'bn-splits': { type: 'string' },
+    'no-shuffle': { type: 'boolean', default: false },
+    symmetric: { type: 'boolean', default: false },
+    'crop-scale': { type: 'string' },
+    'log-json': { type: 'string' },
+    sweep: { type: 'string' },
+    'train-size': { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    'log-every': { type: 'string', default: '1' },
+    save: { type: 'string' },
+    'save-key': { type: 'boolean', default: false },
+    'stock-kernels': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  });
   if (values.help) return 'help';
-  const int = (name: string, text: string | undefined, min: number) => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${text}'`);
-    return n;
-  };
-  const num = (name: string, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${text}'`);
-    return n;
-  };
-  if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new UsageError(`--backend must be cpu or webgpu, got '${values.backend}'`);
-  if (!isPresetName(values.preset)) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${values.preset}'`);
-  if (values.moco !== 'v1' && values.moco !== 'v2') throw new UsageError(`--moco must be v1 or v2, got '${values.moco}'`);
-  if (values.schedule !== undefined && values.schedule !== 'cosine' && values.schedule !== 'constant')
-    throw new UsageError(`--schedule must be cosine or constant, got '${values.schedule}'`);
-  if (values.labels !== 'coarse' && values.labels !== 'fine') throw new UsageError(`--labels must be coarse or fine, got '${values.labels}'`);
+  const backend = oneOf('backend', values.backend, ['cpu', 'webgpu']);
+  const preset = oneOf('preset', values.preset, PRESET_NAMES);
+  const moco = oneOf('moco', values.moco, ['v1', 'v2'] satisfies MocoVersion[]);
+  const schedule = values.schedule === undefined ? undefined : oneOf('schedule', values.schedule, ['cosine', 'constant']);
+  const labels = oneOf('labels', values.labels, ['coarse', 'fine']);
   if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
-  const batchSize = int('batch', values.batch, 2)!;
-  const epochs = num('epochs', values.epochs);
-  if (epochs !== undefined && !(epochs > 0)) throw new UsageError(`--epochs must be greater than 0, got '${values.epochs}'`);
+  const batchSize = integer('batch', values.batch, 2);
+  const epochs = number('epochs', values.epochs, { above: 0 });
   // With --epochs the step count, and so the cosine schedule's end, is known once the data is loaded.
-  const steps = epochs === undefined ? int('steps', values.steps ?? '20', 1)! : 0;
-  const trainSize = int('train-size', values['train-size'], 1);
+  const steps = epochs === undefined ? integer('steps', values.steps ?? '20', 1) : 0;
+  const trainSize = integer('train-size', values['train-size'], 1);
   const builtInSize = values.data === undefined ? (trainSize ?? DEFAULT_BUILT_IN_SIZE) : trainSize;
   if (builtInSize !== undefined && builtInSize < batchSize) throw new UsageError(`--train-size (${builtInSize}) must be at least one batch (${batchSize})`);
-  const knnOn = values['knn-on'] ?? 'backbone';
-  if (knnOn !== 'backbone' && knnOn !== 'head' && knnOn !== 'both') throw new UsageError(`--knn-on must be backbone, head or both, got '${knnOn}'`);
+  const knnOn = oneOf('knn-on', values['knn-on'] ?? 'backbone', ['backbone', 'head', 'both']);
   for (const option of ['eval-every', 'eval-size', 'knn-on'] as const) {
     if (values[option] !== undefined && values.eval === undefined) throw new UsageError(`--${option} needs --eval`);
   }
@@ -174,29 +148,28 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values.eval === BUILT_IN_EVAL && values.data !== undefined) throw new UsageError(`--eval ${BUILT_IN_EVAL} goes with the built-in training data, not with --data`);
   const overrides = {
     batchSize,
-    queueSize: int('queue', values.queue, 1),
-    momentum: num('momentum', values.momentum),
-    temperature: num('temperature', values.temperature),
-    bnSplits: int('bn-splits', values['bn-splits'], 1),
+    queueSize: integer('queue', values.queue, 1),
+    momentum: number('momentum', values.momentum),
+    temperature: number('temperature', values.temperature),
+    bnSplits: integer('bn-splits', values['bn-splits'], 1),
     shuffleKeys: !values['no-shuffle'],
     symmetric: values.symmetric,
-    seed: int('seed', values.seed, 0),
+    seed: integer('seed', values.seed, 0),
     schedule: {
-      baseLr: num('lr', values.lr),
-      warmupSteps: int('warmup', values.warmup, 0),
+      baseLr: number('lr', values.lr),
+      warmupSteps: integer('warmup', values.warmup, 0),
       totalSteps: steps,
-      cosine: values.schedule === undefined ? undefined : values.schedule === 'cosine',
+      cosine: schedule === undefined ? undefined : schedule === 'cosine',
     },
   };
   let config: MocoConfig;
   try {
-    config = mocoConfig(values.moco as MocoVersion, values.preset, dropUndefined(overrides));
+    config = mocoConfig(moco, preset, dropUndefined(overrides));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const cropMin = num('crop-scale', values['crop-scale']);
+  const cropMin = number('crop-scale', values['crop-scale'], { above: 0, max: 1 });
   if (cropMin !== undefined) {
-    if (!(cropMin > 0 && cropMin <= 1)) throw new UsageError(`--crop-scale must be in (0, 1], got '${values['crop-scale']}'`);
     config = { ...config, augment: { ...config.augment, cropScale: [cropMin, 1] } };
   }
   if (values['log-json'] !== undefined && values['log-json'].trim() === '') throw new UsageError('--log-json needs a file path');
@@ -210,16 +183,16 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
   }
   return {
-    backend: values.backend,
+    backend,
     length: epochs === undefined ? { steps } : { epochs },
     trainSize: builtInSize,
     data: values.data,
-    labels: values.labels,
+    labels,
     eval: values.eval,
-    evalEvery: int('eval-every', values['eval-every'], 1),
-    evalSize: int('eval-size', values['eval-size'], 1),
+    evalEvery: integer('eval-every', values['eval-every'], 1),
+    evalSize: integer('eval-size', values['eval-size'], 1),
     knnOn: knnOn === 'both' ? ['backbone', 'head'] : [knnOn],
-    logEvery: int('log-every', values['log-every'], 1)!,
+    logEvery: integer('log-every', values['log-every'], 1),
     logJson: values['log-json'],
     sweep,
     save: values.save,

@@ -10,7 +10,7 @@ import type { ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
 import { firstImages } from '../data/summary';
 import { knnMonitorOutputs } from '../eval/monitor';
-import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, UsageError, type TrainArgs } from './args';
+import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, type TrainArgs } from './args';
 import { loadDataPath } from './dataFiles';
 import { installNodeWebGpu } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
@@ -18,7 +18,7 @@ import { runSweep, type SweepRun } from './sweep';
 
 /** `npm run train`: the headless trainer; resolves with the exit status. */
 export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise<number> {
-  const args = parseCommandLine(argv, parseTrainArgs, USAGE, UsageError);
+  const args = parseCommandLine(argv, parseTrainArgs, USAGE);
   if (typeof args === 'number') return args;
   if (args.sweep) {
     if (args.logJson) writeFileSync(args.logJson, '');

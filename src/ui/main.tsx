@@ -1,7 +1,8 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+// The page's own styles first: each component's CSS module comes after them and wins equal-specificity ties.
+import './global.css';
 import { App } from './App';
-import './styles.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

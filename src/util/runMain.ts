@@ -1,3 +1,5 @@
+import { UsageError } from './options';
+
 /** Runs a command's main function as the process: its result is the exit status, a throw prints the stack. */
 export function runMain(main: (argv: string[]) => Promise<number>, argv = process.argv.slice(2)): void {
   main(argv).then(
@@ -11,14 +13,9 @@ export function runMain(main: (argv: string[]) => Promise<number>, argv = proces
 
 /**
  * A command's options from its command line, or the exit status when there is nothing to run:
- * 0 after printing `usage` for --help, 2 after a usage error (an instance of `UsageError`) and the usage.
+ * 0 after printing `usage` for --help, 2 after a UsageError (its message, then the usage).
  */
-export function parseCommandLine<T>(
-  argv: string[],
-  parse: (argv: string[]) => T | 'help',
-  usage: string,
-  UsageError: abstract new (...args: never[]) => Error,
-): T | number {
+export function parseCommandLine<T>(argv: string[], parse: (argv: string[]) => T | 'help', usage: string): T | number {
   let args: T | 'help';
   try {
     args = parse(argv);

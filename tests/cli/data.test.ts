@@ -7,7 +7,8 @@ import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { parseTrainArgs, stepsFor, UsageError } from '../../src/cli/args';
+import { parseTrainArgs, stepsFor } from '../../src/cli/args';
+import { UsageError } from '../../src/util/options';
 import { CIFAR10_RECORD_BYTES } from '../../src/data/cifar';
 import { REPO_ROOT, SHARED } from '../support/helpers';
 

@@ -1,25 +1,26 @@
 import type { BackendInfo } from '../../worker/types';
+import styles from './BackendBadge.module.css';
 
 const LABELS = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' } as const;
 
 export function BackendBadge({ backend, phase }: { backend: BackendInfo | null; phase: 'starting' | 'ready' | 'failed' }) {
   if (!backend) {
     return (
-      <div className="backend backend--pending" data-testid="backend" role="status">
+      <div className={styles.backend} data-testid="backend" role="status">
         {phase === 'failed' ? 'No backend' : 'Choosing a backend…'}
       </div>
     );
   }
   const fallback = backend.backend !== 'webgpu';
   return (
-    <div className={`backend${fallback ? ' backend--fallback' : ''}`} role="status">
-      <span className="backend__label">Backend</span>
+    <div className={`${styles.backend}${fallback ? ` ${styles['backend--fallback']}` : ''}`} role="status">
+      <span className={styles.backend__label}>Backend</span>
       <strong data-testid="backend" data-backend={backend.backend}>
         {LABELS[backend.backend]}
       </strong>
-      {backend.adapter && <span className="backend__adapter">{backend.adapter}</span>}
+      {backend.adapter && <span className={styles.backend__adapter}>{backend.adapter}</span>}
       {backend.fallbackReason && (
-        <span className="backend__reason" data-testid="backend-reason">
+        <span className={styles.backend__reason} data-testid="backend-reason">
           {backend.fallbackReason}
         </span>
       )}

@@ -5,6 +5,7 @@ import { BACKEND_LABELS } from '../../worker/types';
 import { saveBlob } from '../download';
 import { formatDuration, formatInt, formatNumber } from '../format';
 import type { Training } from '../useTraining';
+import styles from './BenchmarkPanel.module.css';
 
 type Phase = 'idle' | 'pausing' | 'running' | 'resuming' | 'done' | 'failed';
 
@@ -13,7 +14,7 @@ const LOG_LINES = 6;
 
 function NotAvailable({ note }: { note: string | null }) {
   return (
-    <span className="bench__na" title={note ?? undefined}>
+    <span className={styles.bench__na} title={note ?? undefined}>
       n/a
     </span>
   );
@@ -35,7 +36,7 @@ function ResultTable({ report }: { report: BenchReport }) {
   const notes = [...new Set(rows.flatMap((r) => [r.dispatchesNote, r.gpuNote]).filter((n): n is string => n !== null))];
   return (
     <>
-      <div className="bench__table">
+      <div className={styles.bench__table}>
         <table className="data-table" data-testid="bench-table">
           <thead>
             <tr>
@@ -53,7 +54,7 @@ function ResultTable({ report }: { report: BenchReport }) {
             {rows.map((r) => (
               <tr
                 key={`${r.backend}-${r.variant}`}
-                className={r.fastest ? 'bench__fastest' : undefined}
+                className={r.fastest ? styles.bench__fastest : undefined}
                 data-testid="bench-row"
                 data-backend={r.backend}
                 data-kernels={r.kernels}
@@ -63,7 +64,7 @@ function ResultTable({ report }: { report: BenchReport }) {
               >
                 <th scope="row">
                   {BACKEND_LABELS[r.backend]}
-                  {r.device && <span className="bench__device">{r.device}</span>}
+                  {r.device && <span className={styles.bench__device}>{r.device}</span>}
                 </th>
                 <td>{r.kernels}</td>
                 <td>{formatNumber(r.imagesPerSecond, 3)}</td>
@@ -86,7 +87,7 @@ function ResultTable({ report }: { report: BenchReport }) {
         </table>
       </div>
       {notes.length > 0 && (
-        <ul className="bench__notes" data-testid="bench-notes">
+        <ul className={styles.bench__notes} data-testid="bench-notes">
           {notes.map((n) => (
             <li key={n}>n/a: {n}</li>
           ))}
@@ -151,15 +152,15 @@ export function BenchmarkPanel({ training }: { training: Training }) {
 
   const trainingBackend = training.view.backend?.backend ?? null;
   return (
-    <section className="card bench" aria-labelledby={`${uid}-title`} data-testid="bench-panel">
-      <div className="bench__head">
+    <section className={`card ${styles.bench}`} aria-labelledby={`${uid}-title`} data-testid="bench-panel">
+      <div className={styles.bench__head}>
         <h2 id={`${uid}-title`}>Benchmark my GPU</h2>
         <p className="hint">
           Times one MoCo training step on each backend this browser has (WebGPU, WebGL), with our WebGPU kernels and with stock TensorFlow.js kernels,
           in a separate Worker. Your setup on a GPU; the tiny network at batch 8 on a software renderer.
         </p>
       </div>
-      <div className="bench__actions">
+      <div className={styles.bench__actions}>
         <button type="button" className="btn" data-testid="bench-start" disabled={busy} onClick={() => void benchmark()}>
           {report || error ? 'Benchmark again' : 'Benchmark my GPU'}
         </button>
@@ -180,8 +181,8 @@ export function BenchmarkPanel({ training }: { training: Training }) {
         )}
       </div>
       {busy && (
-        <div className="bench__progress" role="status" data-testid="bench-progress" data-phase={phase}>
-          <p className="bench__training" data-testid="bench-training-note">
+        <div className={styles.bench__progress} role="status" data-testid="bench-progress" data-phase={phase}>
+          <p className={styles.bench__training} data-testid="bench-training-note">
             {phase === 'pausing'
               ? 'Pausing training for the benchmark…'
               : phase === 'resuming'
@@ -191,20 +192,20 @@ export function BenchmarkPanel({ training }: { training: Training }) {
                   : 'Training is not running; it stays paused until you start it.'}
           </p>
           {lines.length > 0 && (
-            <pre className="bench__log" data-testid="bench-log">
+            <pre className={styles.bench__log} data-testid="bench-log">
               {lines.join('\n')}
             </pre>
           )}
         </div>
       )}
       {error && (
-        <p className="bench__error" role="alert" data-testid="bench-error">
+        <p className={styles.bench__error} role="alert" data-testid="bench-error">
           {error}
         </p>
       )}
       {report && (
-        <div className="bench__result" data-testid="bench-result">
-          <p className="bench__recommendation" data-testid="bench-recommendation">
+        <div  data-testid="bench-result">
+          <p className={styles.bench__recommendation} data-testid="bench-recommendation">
             {recommendation(report, trainingBackend)}
           </p>
           <ResultTable report={report} />

@@ -4,6 +4,7 @@ import type { ParamChange } from '../../worker/types';
 import { formatCompact, formatMomentum, formatNumber } from '../format';
 import type { Point, SeriesField, SeriesStore } from '../series';
 import { niceAxis, stepAxis, type Axis } from '../ticks';
+import styles from './Charts.module.css';
 
 interface SeriesSpec {
   field: SeriesField;
@@ -158,7 +159,7 @@ function SeriesLine({ spec, points, clipId }: { spec: SeriesSpec; points: readon
   if (!d || !plot) return null;
   const single = points.length === 1 && xScale && yScale ? { cx: xScale(points[0].x), cy: yScale(points[0].y) } : null;
   return (
-    <g className="series" clipPath={`url(#${clipId}-${spec.field})`}>
+    <g  clipPath={`url(#${clipId}-${spec.field})`}>
       <clipPath id={`${clipId}-${spec.field}`}>
         <rect x={plot.x - 2} y={plot.y - 2} width={plot.width + 4} height={plot.height + 4} />
       </clipPath>
@@ -205,7 +206,7 @@ function tick(format: (v: number) => string) {
   return function Tick(props: unknown) {
     const { x, y, textAnchor, verticalAnchor, payload } = props as TickProps;
     return (
-      <text x={x} y={y} dy={DY[verticalAnchor ?? 'middle']} textAnchor={textAnchor === 'inherit' ? undefined : textAnchor} className="tick">
+      <text x={x} y={y} dy={DY[verticalAnchor ?? 'middle']} textAnchor={textAnchor === 'inherit' ? undefined : textAnchor} className={styles.tick}>
         {format(payload.value)}
       </text>
     );
@@ -230,7 +231,7 @@ function markerLabelRenderer(text: string) {
     const { viewBox } = props as { viewBox?: { x: number; y: number } };
     if (!viewBox) return null;
     return (
-      <text x={viewBox.x + 3} y={viewBox.y + 9} className="marker-label">
+      <text x={viewBox.x + 3} y={viewBox.y + 9} className={styles['marker-label']}>
         {text}
       </text>
     );
@@ -294,21 +295,21 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, label
     return set;
   }, [markers, x, labelMarkers]);
   return (
-    <figure className="chart card" data-testid={`chart-${spec.id}`} data-points={Math.max(...data.map((d) => d.length))} aria-label={spec.title}>
+    <figure className={`${styles.chart} card`} data-testid={`chart-${spec.id}`} data-points={Math.max(...data.map((d) => d.length))} aria-label={spec.title}>
       <figcaption>
         <h3>{spec.title}</h3>
         <p className="hint">{caption}</p>
         <ul className="legend-list" aria-label="Series">
           {spec.series.map((s) => (
             <li key={s.field}>
-              <span className={`swatch${s.dashed ? ' swatch--dashed' : ''}`} style={{ borderColor: s.colour }} />
+              <span className={`${styles.swatch}${s.dashed ? ` ${styles['swatch--dashed']}` : ''}`} style={{ borderColor: s.colour }} />
               {s.name}
               {s.axis === 'right' ? ' (right)' : ''}
             </li>
           ))}
         </ul>
       </figcaption>
-      <div className="chart__plot">
+      <div className={styles.chart__plot}>
         <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
           <LineChart margin={right ? CHART_MARGIN_RIGHT_AXIS : CHART_MARGIN}>
             <CartesianGrid stroke="var(--grid)" vertical={false} horizontalValues={left.ticks} />
@@ -381,7 +382,7 @@ export const Charts = memo(function Charts({ store, version, queueSize, batchSiz
     lr: 'SGD rate of the query encoder (MoCo v2: cosine decay over the step budget).',
   };
   return (
-    <div className="charts">
+    <div className={styles.charts}>
       {CHARTS.map((spec, i) => (
         <ChartCard key={spec.id} spec={spec} caption={captions[spec.id]} store={store} version={shown[i]} labelMarkers={spec.id === 'loss' || spec.id === 'queue'} />
       ))}

@@ -4,6 +4,7 @@ import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
 import { formatInt, formatMomentum, formatNumber } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
 import type { Training } from '../useTraining';
+import styles from './Controls.module.css';
 
 const BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512];
 const DATASET_SIZES = [1000, 2000, 5000, 10000];
@@ -30,10 +31,10 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
   const text = format(value);
   const hintId = `${id}-hint`;
   return (
-    <div className={`slider${warn ? ' slider--warn' : ''}`}>
-      <div className="slider__head">
+    <div className={`${styles.slider}${warn ? ` ${styles['slider--warn']}` : ''}`}>
+      <div className={styles.slider__head}>
         <label htmlFor={id}>{label}</label>
-        <output htmlFor={id} className="slider__value" data-testid={`${id}-value`}>
+        <output htmlFor={id} className={styles.slider__value} data-testid={`${id}-value`}>
           {text}
         </output>
       </div>
@@ -50,7 +51,7 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
         onChange={(e) => onChange(scale.toValue(Number(e.currentTarget.value)))}
       />
       {ticks && (
-        <div className="slider__ticks" aria-hidden="true">
+        <div className={styles.slider__ticks} aria-hidden="true">
           {ticks.map((t) => (
             <span key={t}>{t}</span>
           ))}
@@ -76,9 +77,9 @@ export function Controls({ training }: { training: Training }) {
   const m = params.momentum;
 
   return (
-    <aside className="controls" aria-label="Training controls">
+    <aside className={styles.controls} aria-label="Training controls">
       <section className="card">
-        <div className="buttons">
+        <div className={styles.buttons}>
           {running ? (
             <button type="button" className="btn btn--primary" data-testid="pause" onClick={() => void pause()}>
               ❚❚ Pause

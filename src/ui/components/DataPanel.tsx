@@ -5,6 +5,7 @@ import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
 import { formatInt, formatNumber } from '../format';
 import { useDataset, type Loading } from '../useDataset';
 import type { Training } from '../useTraining';
+import styles from './DataPanel.module.css';
 
 const THUMB = 32;
 
@@ -23,7 +24,7 @@ function progressText(p: LoadProgress): string {
 function LoadingLine({ loading }: { loading: Loading }) {
   const p = loading.progress;
   return (
-    <div className="data-panel__loading" role="status">
+    <div className={styles['data-panel__loading']} role="status">
       <span>
         Reading {loading.what}
         {p ? `: ${progressText(p)}` : '…'}
@@ -45,7 +46,7 @@ function ThumbnailStrip({ info, indices, label }: { info: DatasetInfo; indices: 
     indices.forEach((k, j) => context.putImageData(new ImageData(pixels.slice(k * size, (k + 1) * size), THUMB, THUMB), j * THUMB, 0));
   }, [info, indices]);
   if (indices.length === 0) return null;
-  return <canvas ref={canvas} className="data-thumbs" data-testid="data-thumbs" width={indices.length * THUMB} height={THUMB} role="img" aria-label={`${indices.length} ${label} images`} />;
+  return <canvas ref={canvas} className={styles['data-thumbs']} data-testid="data-thumbs" width={indices.length * THUMB} height={THUMB} role="img" aria-label={`${indices.length} ${label} images`} />;
 }
 
 /** Memoised: the page re-renders with every statistics batch, the summary only with a new dataset. */
@@ -58,18 +59,18 @@ const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInf
     return rows;
   }, [info]);
   return (
-    <div className="data-summary" data-testid="data-summary">
-      <p className="data-summary__name">
+    <div  data-testid="data-summary">
+      <p className={styles['data-summary__name']}>
         Training on <strong data-testid="data-name">{info.name}</strong>
         {info.labels && <> ({info.labels} labels)</>}
       </p>
-      <p className="data-summary__count" data-testid="data-count">
+      <p className={styles['data-summary__count']} data-testid="data-count">
         {formatInt(total)} images in {formatInt(info.classNames.length)} classes
       </p>
       <p className="hint">
         {formatInt(info.trainSize)} for training · {formatInt(info.heldOutSize)} held out for evaluation ({HELD_OUT_FROM[info.heldOutFrom]})
       </p>
-      <div className="data-summary__table">
+      <div className={styles['data-summary__table']}>
         <table className="data-table" data-testid="data-classes">
           <thead>
             <tr>
@@ -119,7 +120,7 @@ export function DataPanel({ training }: { training: Training }) {
 
   return (
     <section
-      className={`card data-panel${dragging ? ' data-panel--drop' : ''}`}
+      className={`card ${styles['data-panel']}${dragging ? ` ${styles['data-panel--drop']}` : ''}`}
       aria-labelledby={`${uid}-title`}
       data-testid="data-panel"
       onDragOver={(e) => {
@@ -139,14 +140,14 @@ export function DataPanel({ training }: { training: Training }) {
         void data.loadDropped(filesFromDrop(e.dataTransfer));
       }}
     >
-      <div className="data-panel__head">
+      <div className={styles['data-panel__head']}>
         <h2 id={`${uid}-title`}>Data</h2>
         <p className="hint">
           CIFAR-10/100 binary files (<code>.bin</code>), <code>cifar-10-binary.tar.gz</code> or <code>cifar-100-binary.tar.gz</code>, or a folder with
           one sub-folder of images per class — pick them or drop them here. Loading starts a fresh run with the same setup.
         </p>
       </div>
-      <div className="data-panel__actions">
+      <div className={styles['data-panel__actions']}>
         <label className={`btn${disabled ? ' btn--disabled' : ''}`}>
           Files…
           <input
@@ -174,7 +175,7 @@ export function DataPanel({ training }: { training: Training }) {
         <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || info?.source !== 'files'} onClick={data.loadBuiltIn}>
           Built-in dataset
         </button>
-        <div className="field data-panel__labels">
+        <div className={`field ${styles['data-panel__labels']}`}>
           <label htmlFor={`${uid}-labels`}>CIFAR-100 labels</label>
           <select
             id={`${uid}-labels`}
@@ -194,7 +195,7 @@ export function DataPanel({ training }: { training: Training }) {
       </div>
       {loading && <LoadingLine loading={loading} />}
       {error && (
-        <p className="data-panel__error" role="alert" data-testid="data-error">
+        <p className={styles['data-panel__error']} role="alert" data-testid="data-error">
           Not loaded — {error}
           {info && <> (still training on {info.name})</>}
         </p>

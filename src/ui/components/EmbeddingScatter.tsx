@@ -1,6 +1,7 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { EmbeddingView } from '../../worker/evaluationTypes';
 import { classColour } from './Thumbnail';
+import styles from './EmbeddingScatter.module.css';
 
 const HEIGHT = 300;
 const PAD = 10;
@@ -112,10 +113,10 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
 
   const [e1, e2] = view.explainedVariance;
   return (
-    <figure className="scatter">
+    <figure className={styles.scatter}>
       <canvas
         ref={canvas}
-        className="scatter__canvas"
+        className={styles.scatter__canvas}
         style={{ height: HEIGHT }}
         onClick={onClick}
         role="img"
@@ -129,7 +130,7 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
       <ul className="legend-list" aria-label="Classes">
         {view.classNames.map((name, c) => (
           <li key={name}>
-            <span className="dot" style={{ background: classColour(c, view.classNames.length) }} />
+            <span className={styles.dot} style={{ background: classColour(c, view.classNames.length) }} />
             {name}
           </li>
         ))}

@@ -7,6 +7,7 @@ import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
 import { NeighboursView } from './NeighboursView';
+import styles from './Evaluation.module.css';
 
 const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
 
@@ -33,13 +34,13 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
   const uid = useId();
   const latest = ev.knn.at(-1);
   return (
-    <section className="card eval-card" aria-labelledby={`${uid}-title`}>
+    <section className={`card ${styles['eval-card']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>kNN accuracy on held-out images</h3>
       <p className="hint">
         Weighted kNN (k 200, t 0.1, as the MoCo CIFAR demo): each held-out image takes the votes of its most similar training images, backbone features under the
         test transform. Chance is dashed.
       </p>
-      <div className="eval-row">
+      <div className={styles['eval-row']}>
         <label htmlFor={`${uid}-every`}>every</label>
         <input
           id={`${uid}-every`}
@@ -49,7 +50,7 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
           value={ev.knnEvery}
           onChange={(e) => ev.setKnnEvery(Number(e.currentTarget.value))}
           data-testid="knn-every"
-          className="eval-number"
+          className={styles['eval-number']}
         />
         <span>steps (0: off)</span>
         <button type="button" className="btn" onClick={ev.runKnn} disabled={!ev.ready || ev.pending.knn} data-testid="knn-run">
@@ -60,7 +61,7 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
       <ErrorLine text={ev.errors.knn} />
       {latest ? (
         <>
-          <p className="eval-result" data-testid="knn-latest">
+          <p className={styles['eval-result']} data-testid="knn-latest">
             <strong>{percent(latest.accuracy)}</strong> at step {formatInt(latest.step)}
             <span className="hint">
               {' '}
@@ -68,11 +69,11 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
             </span>
           </p>
           <KnnChart results={ev.knn} />
-          <details className="eval-details">
+          <details className={styles['eval-details']}>
             <summary>Per class at step {formatInt(latest.step)}</summary>
             <PerClassTable perClass={latest.perClass} classNames={latest.classNames} testId="knn-per-class" />
           </details>
-          <details className="eval-details">
+          <details className={styles['eval-details']}>
             <summary>All runs ({ev.knn.length})</summary>
             <table className="per-class">
               <thead>
@@ -108,10 +109,10 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
   const [epochs, setEpochs] = useState(DEFAULT_PROBE_EPOCHS);
   const p = ev.probe;
   return (
-    <section className="card eval-card" aria-labelledby={`${uid}-title`}>
+    <section className={`card ${styles['eval-card']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Linear probe</h3>
       <p className="hint">Softmax regression on the frozen backbone features of the training images, scored on the held-out images. No step runs meanwhile.</p>
-      <div className="eval-row">
+      <div className={styles['eval-row']}>
         <label htmlFor={`${uid}-epochs`}>epochs</label>
         <input
           id={`${uid}-epochs`}
@@ -121,7 +122,7 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
           step={1}
           value={epochs}
           onChange={(e) => setEpochs(Math.max(1, Math.min(200, Math.round(Number(e.currentTarget.value)) || 1)))}
-          className="eval-number"
+          className={styles['eval-number']}
           data-testid="probe-epochs"
         />
         <button type="button" className="btn" onClick={() => ev.trainProbe(epochs)} disabled={!ev.ready || ev.pending.probe} data-testid="probe-train">
@@ -132,14 +133,14 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
       <ErrorLine text={ev.errors.probe} />
       {p && (
         <>
-          <p className="eval-result" data-testid="probe-result">
+          <p className={styles['eval-result']} data-testid="probe-result">
             top-1 <strong>{percent(p.accuracy)}</strong> at step {formatInt(p.step)}
             <span className="hint">
               {' '}
               · chance {percent(1 / p.classNames.length)} · {p.epochs} epochs on {formatInt(p.trainSize)} × {p.featureDim} features · {formatNumber(p.seconds, 2)} s
             </span>
           </p>
-          <details className="eval-details">
+          <details className={styles['eval-details']}>
             <summary>Per class</summary>
             <PerClassTable perClass={p.perClass} classNames={p.classNames} testId="probe-per-class" />
           </details>
@@ -161,10 +162,10 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
     [showNeighbours],
   );
   return (
-    <section className="card eval-card eval-card--wide" aria-labelledby={`${uid}-title`}>
+    <section className={`card ${styles['eval-card']} ${styles['eval-card--wide']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Embedding of the held-out images</h3>
       <p className="hint">Backbone features projected on their two principal axes (PCA). Click a point for its 8 nearest training images (cosine similarity).</p>
-      <div className="eval-row">
+      <div className={styles['eval-row']}>
         <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
           {ev.embedding ? 'Refresh embedding' : 'Show embedding'}
         </button>
@@ -172,7 +173,7 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
       </div>
       <Progress ev={ev} tasks={['embedding', 'neighbours']} />
       <ErrorLine text={ev.errors.embedding ?? ev.errors.neighbours} />
-      <div className="embedding">
+      <div className={styles.embedding}>
         {ev.embedding && <EmbeddingScatter view={ev.embedding} selected={ev.neighbours || ev.pending.neighbours ? selected : null} onSelect={select} />}
         {ev.neighbours && ev.embedding && <NeighboursView result={ev.neighbours} />}
       </div>
@@ -184,13 +185,13 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
   const uid = useId();
   const p = ev.preview;
   return (
-    <section className="card eval-card eval-card--wide" aria-labelledby={`${uid}-title`}>
+    <section className={`card ${styles['eval-card']} ${styles['eval-card--wide']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>What the encoders see: pairs of augmented views</h3>
       <p className="hint">
         Images of the batch of the last step, each with the two views that step made of it (random crop, flip, colour jitter, grayscale, and blur
         with MoCo v2): the query encoder got the first, the momentum encoder the second.
       </p>
-      <div className="eval-row">
+      <div className={styles['eval-row']}>
         <button type="button" className="btn" onClick={ev.refreshPreview} disabled={!ev.ready || ev.pending.preview} data-testid="preview-refresh">
           {p ? 'Latest step' : 'Show views'}
         </button>
@@ -210,7 +211,7 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
 export function Evaluation({ training }: { training: Training }) {
   const ev = useEvaluation(training);
   return (
-    <section className="evaluation" aria-label="Evaluation" data-testid="evaluation">
+    <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
       <KnnCard ev={ev} />
       <ProbeCard ev={ev} />
       <EmbeddingCard ev={ev} />

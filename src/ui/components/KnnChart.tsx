@@ -2,6 +2,7 @@ import { memo, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, XAxis, YAxis } from 'recharts';
 import type { KnnResult } from '../../worker/evaluationTypes';
 import { formatCompact } from '../format';
+import styles from './KnnChart.module.css';
 
 const MARGIN = { top: 8, right: 16, bottom: 0, left: 0 };
 const INITIAL_SIZE = { width: 320, height: 160 };
@@ -25,7 +26,7 @@ export const KnnChart = memo(function KnnChart({ results }: { results: KnnResult
   const yTicks = Array.from({ length: yMax / tickStep + 1 }, (_, i) => i * tickStep);
   const xMax = Math.max(1, ...data.map((d) => d.step));
   return (
-    <div className="knn-chart" data-testid="knn-chart" data-points={data.length}>
+    <div className={styles['knn-chart']} data-testid="knn-chart" data-points={data.length}>
       <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
         <LineChart data={data} margin={MARGIN}>
           <CartesianGrid stroke="var(--grid)" vertical={false} />

@@ -1,6 +1,7 @@
 import { memo } from 'react';
 import type { QueueSnapshot, StepRecord } from '../../worker/types';
 import { formatInt, formatMomentum, formatNumber } from '../format';
+import styles from './MethodDiagram.module.css';
 
 interface Props {
   /** m as the Worker runs it. */
@@ -53,7 +54,7 @@ const QueueRing = memo(function QueueRing({ queue }: { queue: QueueSnapshot }) {
           />
         );
       })}
-      <circle cx={px} cy={py} r={4} className="ring-pointer" />
+      <circle cx={px} cy={py} r={4} className={styles['ring-pointer']} />
     </g>
   );
 });
@@ -69,7 +70,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
   const filled = queue?.filled ?? 0;
   const fillPct = capacity ? (100 * filled) / capacity : 0;
   return (
-    <figure className="diagram card" aria-label="How MoCo works, with the values of the running training">
+    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training">
       <svg viewBox="0 0 940 212" role="img" aria-labelledby="diagram-title">
         <title id="diagram-title">
           {`MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`}
@@ -88,130 +89,130 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         </defs>
 
         {/* Input batch and its two augmentations */}
-        <g className="node node--data">
+        <g className={`${styles.node} ${styles['node--data']}`}>
           <rect x={8} y={86} width={48} height={40} rx={6} />
-          <text x={32} y={111} textAnchor="middle" className="title">
+          <text x={32} y={111} textAnchor="middle" className={styles.title}>
             x
           </text>
-          <text x={32} y={142} textAnchor="middle" className="small">
+          <text x={32} y={142} textAnchor="middle" className={styles.small}>
             batch
           </text>
         </g>
-        <path d="M56,98 C90,98 92,45 126,45" className="edge" markerEnd="url(#arrow)" />
-        <path d="M56,114 C90,114 92,165 126,165" className="edge" markerEnd="url(#arrow)" />
-        <text x={92} y={62} className="small" textAnchor="middle">
+        <path d="M56,98 C90,98 92,45 126,45" className={styles.edge} markerEnd="url(#arrow)" />
+        <path d="M56,114 C90,114 92,165 126,165" className={styles.edge} markerEnd="url(#arrow)" />
+        <text x={92} y={62} className={styles.small} textAnchor="middle">
           augment
         </text>
-        <text x={92} y={156} className="small" textAnchor="middle">
+        <text x={92} y={156} className={styles.small} textAnchor="middle">
           augment
         </text>
 
         {/* Encoders */}
-        <g className="node node--query">
+        <g className={`${styles.node} ${styles['node--query']}`}>
           <rect x={130} y={18} width={170} height={54} rx={8} />
-          <text x={215} y={41} textAnchor="middle" className="title">
+          <text x={215} y={41} textAnchor="middle" className={styles.title}>
             encoder_q
           </text>
-          <text x={215} y={59} textAnchor="middle" className="small">
+          <text x={215} y={59} textAnchor="middle" className={styles.small}>
             query encoder · trained by SGD
           </text>
         </g>
-        <g className="node node--key">
+        <g className={`${styles.node} ${styles['node--key']}`}>
           <rect x={130} y={138} width={170} height={54} rx={8} />
-          <text x={215} y={161} textAnchor="middle" className="title">
+          <text x={215} y={161} textAnchor="middle" className={styles.title}>
             encoder_k
           </text>
-          <text x={215} y={179} textAnchor="middle" className="small">
+          <text x={215} y={179} textAnchor="middle" className={styles.small}>
             momentum encoder · no gradient
           </text>
         </g>
 
         {/* Momentum update */}
-        <path d="M215,74 L215,134" className={`edge edge--momentum${failure ? ' edge--bad' : ''}`} markerEnd="url(#arrow-m)" />
-        <g className={failure ? 'momentum momentum--bad' : 'momentum'}>
-          <text x={226} y={101} className="momentum__value" data-testid="diagram-momentum" data-value={momentum ?? ''}>
+        <path d="M215,74 L215,134" className={`${styles.edge} ${styles['edge--momentum']}${failure ? ` ${styles['edge--bad']}` : ''}`} markerEnd="url(#arrow-m)" />
+        <g className={failure ? `${styles.momentum} ${styles['momentum--bad']}` : styles.momentum}>
+          <text x={226} y={101} className={styles.momentum__value} data-testid="diagram-momentum" data-value={momentum ?? ''}>
             m = {formatMomentum(m)}
           </text>
-          <text x={226} y={119} className="small">
+          <text x={226} y={119} className={styles.small}>
             {failure ? 'θk = θq: the failure case' : 'θk ← m·θk + (1−m)·θq'}
           </text>
         </g>
 
         {/* Outputs */}
-        <path d="M300,45 L326,45" className="edge" markerEnd="url(#arrow)" />
-        <circle cx={340} cy={45} r={12} className="vec vec--q" />
-        <text x={340} y={49} textAnchor="middle" className="vec-label">
+        <path d="M300,45 L326,45" className={styles.edge} markerEnd="url(#arrow)" />
+        <circle cx={340} cy={45} r={12} className={`${styles.vec} ${styles['vec--q']}`} />
+        <text x={340} y={49} textAnchor="middle" className={styles['vec-label']}>
           q
         </text>
-        <path d="M300,165 L326,165" className="edge" markerEnd="url(#arrow)" />
-        <circle cx={340} cy={165} r={12} className="vec vec--k" />
-        <text x={340} y={169} textAnchor="middle" className="vec-label">
+        <path d="M300,165 L326,165" className={styles.edge} markerEnd="url(#arrow)" />
+        <circle cx={340} cy={165} r={12} className={`${styles.vec} ${styles['vec--k']}`} />
+        <text x={340} y={169} textAnchor="middle" className={styles['vec-label']}>
           k
         </text>
 
         {/* Loss */}
-        <g className="node node--loss">
+        <g className={`${styles.node} ${styles['node--loss']}`}>
           <rect x={420} y={16} width={150} height={58} rx={8} />
-          <text x={495} y={39} textAnchor="middle" className="title">
+          <text x={495} y={39} textAnchor="middle" className={styles.title}>
             InfoNCE loss
           </text>
-          <text x={495} y={60} textAnchor="middle" className="value" data-testid="diagram-loss">
+          <text x={495} y={60} textAnchor="middle" className={styles.value} data-testid="diagram-loss">
             {last ? formatNumber(last.loss, 4) : '–'}
           </text>
         </g>
-        <path d="M352,45 L416,45" className="edge" markerEnd="url(#arrow)" />
-        <path d="M352,160 C420,150 460,120 470,78" className="edge edge--positive" markerEnd="url(#arrow)" />
-        <text x={372} y={118} className="small">
+        <path d="M352,45 L416,45" className={styles.edge} markerEnd="url(#arrow)" />
+        <path d="M352,160 C420,150 460,120 470,78" className={`${styles.edge} ${styles['edge--positive']}`} markerEnd="url(#arrow)" />
+        <text x={372} y={118} className={styles.small}>
           positive pair
         </text>
-        <text x={372} y={132} className="small mono edge-value--positive">
+        <text x={372} y={132} className={`${styles.small} ${styles.mono} ${styles['edge-value--positive']}`}>
           q·k₊ = {last ? formatNumber(last.meanPositiveSimilarity, 2) : '–'}
         </text>
 
         {/* Negatives from the queue */}
-        <path d="M690,58 C650,40 610,40 574,42" className="edge edge--negative" markerEnd="url(#arrow)" />
-        <text x={630} y={24} className="small" textAnchor="middle">
+        <path d="M690,58 C650,40 610,40 574,42" className={`${styles.edge} ${styles['edge--negative']}`} markerEnd="url(#arrow)" />
+        <text x={630} y={24} className={styles.small} textAnchor="middle">
           K negatives
         </text>
-        <text x={630} y={64} className="small mono edge-value--negative" textAnchor="middle">
+        <text x={630} y={64} className={`${styles.small} ${styles.mono} ${styles['edge-value--negative']}`} textAnchor="middle">
           q·kᵢ = {last ? formatNumber(last.meanNegativeSimilarity, 2) : '–'}
         </text>
 
         {/* Enqueue */}
-        <path d="M352,170 C460,205 600,205 688,160" className="edge edge--enqueue" markerEnd="url(#arrow)" />
-        <text x={520} y={186} className="small" textAnchor="middle">
+        <path d="M352,170 C460,205 600,205 688,160" className={`${styles.edge} ${styles['edge--enqueue']}`} markerEnd="url(#arrow)" />
+        <text x={520} y={186} className={styles.small} textAnchor="middle">
           enqueue the newest keys, drop the oldest
         </text>
 
         {/* Queue ring */}
-        <circle cx={RING.cx} cy={RING.cy} r={RING.inner - 2} className="ring-hole" />
+        <circle cx={RING.cx} cy={RING.cy} r={RING.inner - 2} className={styles['ring-hole']} />
         {queue && <QueueRing queue={queue} />}
-        <text x={RING.cx} y={RING.cy - 14} textAnchor="middle" className="small">
+        <text x={RING.cx} y={RING.cy - 14} textAnchor="middle" className={styles.small}>
           queue
         </text>
-        <text x={RING.cx} y={RING.cy + 6} textAnchor="middle" className="ring-count" data-testid="queue-fill" data-value={filled}>
+        <text x={RING.cx} y={RING.cy + 6} textAnchor="middle" className={styles['ring-count']} data-testid="queue-fill" data-value={filled}>
           {formatInt(filled)}
         </text>
-        <text x={RING.cx} y={RING.cy + 22} textAnchor="middle" className="small" data-testid="queue-capacity" data-value={capacity}>
+        <text x={RING.cx} y={RING.cy + 22} textAnchor="middle" className={styles.small} data-testid="queue-capacity" data-value={capacity}>
           of {formatInt(capacity)} · {fillPct < 10 && fillPct > 0 ? fillPct.toFixed(1) : Math.round(fillPct)}%
         </text>
 
         {/* Legend */}
-        <g className="legend">
-          <text x={866} y={72} className="small">
+        <g >
+          <text x={866} y={72} className={styles.small}>
             key age
           </text>
           <rect x={866} y={80} width={66} height={8} rx={2} fill="url(#age-scale)" />
-          <text x={866} y={100} className="small">
+          <text x={866} y={100} className={styles.small}>
             new
           </text>
-          <text x={932} y={100} className="small" textAnchor="end">
+          <text x={932} y={100} className={styles.small} textAnchor="end">
             old
           </text>
-          <text x={866} y={124} className="small">
+          <text x={866} y={124} className={styles.small}>
             mean age
           </text>
-          <text x={866} y={140} className="mono">
+          <text x={866} y={140} className={styles.mono}>
             {last ? formatNumber(last.meanKeyAge, 3) : '–'} steps
           </text>
         </g>

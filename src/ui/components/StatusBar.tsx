@@ -1,14 +1,15 @@
 import { useEffect, useState } from 'react';
 import { formatDuration, formatInt, formatNumber } from '../format';
 import type { Training } from '../useTraining';
+import styles from './StatusBar.module.css';
 
 const STATE_LABELS = { idle: 'Ready', running: 'Training', paused: 'Paused', finished: 'Finished', error: 'Error' } as const;
 
 function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
   return (
-    <div className="stat">
-      <span className="stat__label">{label}</span>
-      <span className="stat__value" data-testid={testId}>
+    <div className={styles.stat}>
+      <span className={styles.stat__label}>{label}</span>
+      <span className={styles.stat__value} data-testid={testId}>
         {value}
       </span>
     </div>
@@ -32,8 +33,8 @@ export function StatusBar({ training }: { training: Training }) {
   const throughput = store.length ? store.recentMean('imagesPerSecond', 20) : NaN;
   const budget = status.stepBudget;
   return (
-    <section className="status card" aria-label="Training status">
-      <div className={`state state--${status.state}`} data-testid="run-state" role="status">
+    <section className={`${styles.status} card`} aria-label="Training status">
+      <div className={`${styles.state} ${styles[`state--${status.state}`] ?? ''}`} data-testid="run-state" role="status">
         {STATE_LABELS[status.state]}
       </div>
       <Stat label="Step" value={formatInt(status.step)} testId="status-step" />
@@ -42,15 +43,15 @@ export function StatusBar({ training }: { training: Training }) {
       <Stat label="Elapsed" value={formatDuration(elapsed)} testId="status-elapsed" />
       <Stat label="Images/s" value={formatNumber(throughput, 3)} testId="status-throughput" />
       {budget > 0 && (
-        <div className="progress">
-          <span className="stat__label">
+        <div className={styles.progress}>
+          <span className={styles.stat__label}>
             {formatInt(status.step)} / {formatInt(budget)} steps
           </span>
           <progress data-testid="progress" max={budget} value={Math.min(status.step, budget)} aria-label="Progress towards the step budget" />
         </div>
       )}
       {status.error && (
-        <p className="error" role="alert">
+        <p className={styles.error} role="alert">
           {status.error}
         </p>
       )}

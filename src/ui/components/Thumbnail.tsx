@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import styles from './Thumbnail.module.css';
 
 /** A small RGBA image (ImageData's layout), drawn at its own resolution and scaled up by CSS without smoothing. */
 export function Thumbnail({ rgba, size = 32, label, className, testId }: { rgba: Uint8ClampedArray<ArrayBuffer>; size?: number; label: string; className?: string; testId?: string }) {
@@ -7,7 +8,7 @@ export function Thumbnail({ rgba, size = 32, label, className, testId }: { rgba:
     const context = ref.current?.getContext('2d');
     context?.putImageData(new ImageData(rgba, size, size), 0, 0);
   }, [rgba, size]);
-  return <canvas ref={ref} width={size} height={size} className={`thumb${className ? ` ${className}` : ''}`} role="img" aria-label={label} title={label} data-testid={testId} />;
+  return <canvas ref={ref} width={size} height={size} className={`${styles.thumb}${className ? ` ${className}` : ''}`} role="img" aria-label={label} title={label} data-testid={testId} />;
 }
 
 /** Distinct colours for up to ten classes (Tableau 10), then hues spread by the golden angle. */
