@@ -49,6 +49,13 @@ Training:
   --log-every N            steps between progress lines (default 1)
   --log-json FILE          also write every step's statistics and every kNN evaluation to FILE,
                            one JSON object a line
+  --checkpoint PATH        keep the whole training state in PATH (a zip, written atomically): at
+                           the end, every --checkpoint-every steps, and on Ctrl-C or SIGTERM
+  --checkpoint-every N     steps between checkpoints (default: only at the end and on a stop)
+  --resume PATH            continue the run saved in checkpoint PATH with its recorded setup,
+                           step budget and schedule, on the data it recorded (checked against
+                           its content hash; give --data if the data moved); --steps or --epochs
+                           set a longer budget; checkpoints go on to PATH unless --checkpoint
   --save DIR               write the query encoder (tfjs layers format) to DIR
   --save-key               also write the momentum encoder to DIR/key
   --stock-kernels          use tfjs's stock kernels instead of ours
@@ -73,7 +80,31 @@ export interface TrainArgs {
   saveKey: boolean;
   stockKernels: boolean;
   config: MocoConfig;
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** A checkpoint to continue: its setup replaces `config`; `length` counts only if given. */
+  resume?: string;
+  /** The options the command line gave (without dashes), to tell them from defaults when resuming. */
+  given: ReadonlySet<string>;
 }
+
+/** Options that make a run's setup: a resumed run keeps the ones its checkpoint recorded. */
+export const SETUP_OPTIONS = [
+  'preset',
+  'moco',
+  'batch',
+  'queue',
+  'momentum',
+  'temperature',
+  'lr',
+  'warmup',
+  'schedule',
+  'bn-splits',
+  'no-shuffle',
+  'symmetric',
+  'crop-scale',
+  'seed',
+] as const;
 
 export class UsageError extends Error {}
 
@@ -90,11 +121,12 @@ export function stepsFor(length: TrainArgs['length'], batchesPerEpoch: number): 
 
 /** Parses the command line; throws UsageError with a message fit for the user on bad input. */
 export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
-  let values;
+  let values, tokens;
   try {
-    ({ values } = parseArgs({
+    ({ values, tokens } = parseArgs({
       args: argv,
       strict: true,
+      tokens: true,
       options: {
         backend: { type: 'string', default: 'cpu' },
         preset: { type: 'string', default: 'resnet8' },
@@ -125,6 +157,9 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         save: { type: 'string' },
         'save-key': { type: 'boolean', default: false },
         'stock-kernels': { type: 'boolean', default: false },
+        checkpoint: { type: 'string' },
+        'checkpoint-every': { type: 'string' },
+        resume: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -132,6 +167,20 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     throw new UsageError((e as Error).message);
   }
   if (values.help) return 'help';
+  const given = new Set(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
+  if (values.resume !== undefined) {
+    if (values.resume.trim() === '') throw new UsageError('--resume needs a checkpoint file');
+    const setupGiven = SETUP_OPTIONS.filter((o) => given.has(o));
+    if (setupGiven.length > 0) {
+      throw new UsageError(
+        `${setupGiven.map((o) => `--${o}`).join(', ')} cannot go with --resume: a resumed run keeps the setup recorded in ${values.resume} (start a new run to change it)`,
+      );
+    }
+  }
+  if (values.checkpoint !== undefined && values.checkpoint.trim() === '') throw new UsageError('--checkpoint needs a file path');
+  if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
+    throw new UsageError('--checkpoint-every needs --checkpoint');
+  }
   const int = (name: string, text: string | undefined, min: number) => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -211,6 +260,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],
     config,
+    checkpoint: values.checkpoint,
+    checkpointEvery: int('checkpoint-every', values['checkpoint-every'], 1),
+    resume: values.resume,
+    given,
   };
 }
 
