@@ -1,5 +1,5 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { access, constants, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { generateSynthetic } from '../data/synthetic';
@@ -67,7 +67,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     data = await loadData(args);
   } catch (e) {
     if (!(e instanceof DatasetError)) throw e;
-    console.error(`error: ${e.message}`);
+    // A resumed run reads its recorded paths: the data may have moved (another machine).
+    const recorded = resumed && !args.given.has('data') && !args.given.has('eval') ? ` (the path recorded in ${resumed.file}; give --data or --eval with where it is now)` : '';
+    console.error(`error: ${e.message}${recorded}`);
     return 1;
   }
   const { train: dataset, heldOut } = data;
@@ -95,6 +97,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       console.error(`error: ${file} has already trained ${manifest.step} steps, more than the ${steps} asked for: give a larger --steps or --epochs`);
       return 2;
     }
+    if (steps === manifest.step) console.log(`${file} has trained its ${steps} steps: give a larger --steps or --epochs to train on`);
     trainer = restoreTrainer(resumed, dataset, { totalSteps: steps });
     history = manifest.history;
     console.log(`resuming ${file}: step ${manifest.step} of ${steps} (epoch ${manifest.epoch.toFixed(3)}), saved ${manifest.savedAt}`);
@@ -141,12 +144,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return reports[0];
   };
   // Written to a temporary file and renamed over the previous one: a crash mid-write leaves that intact.
-  const saveCheckpoint = async () => {
-    if (!checkpointPath) return;
+  const saveCheckpoint = async (): Promise<boolean> => {
+    if (!checkpointPath) return true;
     const bytes = await encodeCheckpoint(trainer, { dataset: identity!, history, client: headlessSettings(args) });
     const temporary = `${checkpointPath}.${process.pid}.tmp`;
-    await writeFile(temporary, bytes);
-    await rename(temporary, checkpointPath);
+    try {
+      await writeFile(temporary, bytes);
+      await rename(temporary, checkpointPath);
+      return true;
+    } catch (e) {
+      await rm(temporary, { force: true }).catch(() => {});
+      console.error(`error: could not write the checkpoint ${checkpointPath} (${(e as Error).message}); the previous one, if any, is intact`);
+      return false;
+    }
   };
   // Ctrl-C or SIGTERM: finish the step in flight, save, and say how to go on. Ctrl-C reaches npm and
   // the trainer alike, and npm passes it on, so a repeat within seconds is the same request; a later
@@ -197,11 +207,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
     // A step's awaits are promise jobs only: yield to the event loop so that a signal is seen.
     await new Promise((resolve) => setImmediate(resolve));
     if (stopSignal && s.step !== steps) {
-      await saveCheckpoint();
+      const saved = await saveCheckpoint();
       stopHandling();
+      trainer.dispose();
+      if (!saved) return 1;
       console.log(`stopped by ${stopSignal} after step ${s.step} of ${steps}; the run is saved in ${checkpointPath}. Resume with:`);
       console.log(`  npm run train -- --resume ${shellQuote(checkpointPath!)}${args.backend === 'cpu' ? '' : ` --backend ${args.backend}`}`);
-      trainer.dispose();
       return stopSignal === 'SIGINT' ? 130 : 143;
     }
   }
@@ -217,8 +228,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       `knn${final.output === 'head' ? ' (head)' : ''} per class: ${final.perClass.map((c, k) => `${dataset.classNames[k]} ${c.total > 0 ? `${(100 * c.accuracy).toFixed(1)}%` : '–'}`).join(', ')}`,
     );
   }
-  if (checkpointPath) {
-    await saveCheckpoint();
+  // A checkpoint that cannot be written does not cost the exported model: --save still runs.
+  const saved = await saveCheckpoint();
+  if (checkpointPath && saved) {
     console.log(`checkpoint: ${checkpointPath} (step ${steps}; --resume ${shellQuote(checkpointPath)} --steps N continues it)`);
   }
   stopHandling();
@@ -228,7 +240,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(`saved the query encoder${args.saveKey ? ' and the momentum encoder (key/)' : ''} to ${args.save}`);
   }
   trainer.dispose();
-  return 0;
+  return saved ? 0 : 1;
 }
 
 /** The headless trainer's settings a resumed run reuses unless its command line gives them again. */

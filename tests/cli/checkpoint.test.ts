@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,6 +99,8 @@ describe('npm run train --checkpoint / --resume', () => {
   }, 300_000);
 
   it('refuses a damaged checkpoint, other data and a changed setup with a message naming the file', async () => {
+    const occupied = join(dir, 'occupied');
+    mkdirSync(join(occupied, 'inside'), { recursive: true });
     const truncated = join(dir, 'truncated.zip');
     const bytes = readFileSync(straightFile);
     writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
@@ -113,6 +115,8 @@ describe('npm run train --checkpoint / --resume', () => {
       [['--resume', straightFile, '--batch', '16', '--preset', 'resnet8'], 2, `error: --preset, --batch cannot go with --resume: a resumed run keeps the setup recorded in ${straightFile}`],
       [['--checkpoint-every', '5'], 2, 'error: --checkpoint-every needs --checkpoint'],
       [['--steps', '1', '--checkpoint', join(dir, 'no-such-folder', 'ck.zip')], 1, /error: cannot write the checkpoint .*ck\.zip: its folder .*no-such-folder does not exist/],
+      // A folder where the file should go: the write fails, is reported, and leaves no temporary file.
+      [['--preset', 'tiny', '--batch', '8', '--train-size', '16', '--steps', '1', '--checkpoint', occupied], 1, /^error: could not write the checkpoint .*occupied \(.*\); the previous one, if any, is intact/],
     ];
     for (const [args, code, message] of cases) {
       const r = await train(args);
@@ -120,5 +124,6 @@ describe('npm run train --checkpoint / --resume', () => {
       expect(r.stderr).toMatch(typeof message === 'string' ? new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) : message);
       expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
     }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 300_000);
 });
