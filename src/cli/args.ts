@@ -1,7 +1,7 @@
 import type { EncoderOutput } from '../eval/features';
 import { mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
 import { PRESET_NAMES } from '../moco/resnet';
-import { integer, number, oneOf, parseOptions, UsageError } from '../util/options';
+import { givenOptions, integer, number, oneOf, parseOptions, UsageError } from '../util/options';
 import { parseSweep, type Sweep } from './sweep';
 
 export const USAGE = `usage: npm run train -- [options]
@@ -52,6 +52,13 @@ Training:
                            data, seed and length; a table of the results at the end
   --log-json FILE          also write every step's statistics and every kNN evaluation to FILE,
                            one JSON object a line
+  --checkpoint PATH        keep the whole training state in PATH (a zip, written atomically): at
+                           the end, every --checkpoint-every steps, and on Ctrl-C or SIGTERM
+  --checkpoint-every N     steps between checkpoints (default: only at the end and on a stop)
+  --resume PATH            continue the run saved in checkpoint PATH with its recorded setup,
+                           step budget and schedule, on the data it recorded (checked against
+                           its content hash; give --data if the data moved); --steps or --epochs
+                           set a longer budget; checkpoints go on to PATH unless --checkpoint
   --save DIR               write the query encoder (tfjs layers format) to DIR
   --save-key               also write the momentum encoder to DIR/key
   --stock-kernels          use tfjs's stock kernels instead of ours
@@ -77,7 +84,31 @@ export interface TrainArgs {
   saveKey: boolean;
   stockKernels: boolean;
   config: MocoConfig;
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** A checkpoint to continue: its setup replaces `config`; `length` counts only if given. */
+  resume?: string;
+  /** The options the command line gave (without dashes), to tell them from defaults when resuming. */
+  given: ReadonlySet<string>;
 }
+
+/** Options that make a run's setup: a resumed run keeps the ones its checkpoint recorded. */
+export const SETUP_OPTIONS = [
+  'preset',
+  'moco',
+  'batch',
+  'queue',
+  'momentum',
+  'temperature',
+  'lr',
+  'warmup',
+  'schedule',
+  'bn-splits',
+  'no-shuffle',
+  'symmetric',
+  'crop-scale',
+  'seed',
+] as const;
 
 /** `--eval builtin`: the built-in dataset's test split. */
 export const BUILT_IN_EVAL = 'builtin';
@@ -92,7 +123,7 @@ export function stepsFor(length: TrainArgs['length'], batchesPerEpoch: number): 
 
 /** Parses the command line; throws UsageError with a message fit for the user on bad input. */
 export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
-  const values = parseOptions(argv, {
+  const options = {
     backend: { type: 'string', default: 'cpu' },
     preset: { type: 'string', default: 'resnet8' },
     moco: { type: 'string', default: 'v2' },
@@ -123,9 +154,27 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     save: { type: 'string' },
     'save-key': { type: 'boolean', default: false },
     'stock-kernels': { type: 'boolean', default: false },
+    checkpoint: { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    resume: { type: 'string' },
     help: { type: 'boolean', default: false },
-  });
+  } as const;
+  const values = parseOptions(argv, options);
   if (values.help) return 'help';
+  const given = givenOptions(argv, options);
+  if (values.resume !== undefined) {
+    if (values.resume.trim() === '') throw new UsageError('--resume needs a checkpoint file');
+    const setupGiven = SETUP_OPTIONS.filter((o) => given.has(o));
+    if (setupGiven.length > 0) {
+      throw new UsageError(
+        `${setupGiven.map((o) => `--${o}`).join(', ')} cannot go with --resume: a resumed run keeps the setup recorded in ${values.resume} (start a new run to change it)`,
+      );
+    }
+  }
+  if (values.checkpoint !== undefined && values.checkpoint.trim() === '') throw new UsageError('--checkpoint needs a file path');
+  if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
+    throw new UsageError('--checkpoint-every needs --checkpoint');
+  }
   const backend = oneOf('backend', values.backend, ['cpu', 'webgpu']);
   const preset = oneOf('preset', values.preset, PRESET_NAMES);
   const moco = oneOf('moco', values.moco, ['v1', 'v2'] satisfies MocoVersion[]);
@@ -181,6 +230,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
       throw new UsageError((e as Error).message);
     }
     if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
+    if (values.checkpoint !== undefined || values.resume !== undefined) throw new UsageError('--checkpoint and --resume follow one run: they cannot go with --sweep');
   }
   return {
     backend,
@@ -199,6 +249,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],
     config,
+    checkpoint: values.checkpoint,
+    checkpointEvery: integer('checkpoint-every', values['checkpoint-every'], 1),
+    resume: values.resume,
+    given,
   };
 }
 

@@ -1,4 +1,12 @@
-import { Rng } from '../util/random';
+import { Rng, type RngState } from '../util/random';
+
+/** Where a sampler stands: the epoch's order, the next position in it, and the generator of later orders. */
+export interface SamplerState {
+  order: Int32Array;
+  cursor: number;
+  epochIndex: number;
+  rng: RngState;
+}
 
 /**
  * Epoch-wise sampling without replacement: each epoch visits a fresh permutation of the dataset
@@ -27,6 +35,23 @@ export class BatchSampler {
 
   get batchesPerEpoch(): number {
     return Math.floor(this.datasetSize / this.batchSize);
+  }
+
+  state(): SamplerState {
+    return { order: this.order.slice(), cursor: this.cursor, epochIndex: this.epochIndex, rng: this.rng.state() };
+  }
+
+  /** Continues from a `state()` (a resumed run): the same batches follow. */
+  restore(state: SamplerState): void {
+    const { order, cursor, epochIndex } = state;
+    if (order.length !== this.datasetSize) throw new Error(`a sampler order of ${order.length} images does not fit a dataset of ${this.datasetSize}`);
+    if (!(Number.isInteger(cursor) && cursor >= 0 && cursor <= this.datasetSize && Number.isInteger(epochIndex) && epochIndex >= 0)) {
+      throw new Error(`sampler position (cursor ${cursor}, epoch ${epochIndex}) does not fit a dataset of ${this.datasetSize}`);
+    }
+    this.rng.restore(state.rng);
+    this.order = order.slice();
+    this.cursor = cursor;
+    this.epochIndex = epochIndex;
   }
 
   next(): Int32Array {

@@ -5,7 +5,7 @@ import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
 import { momentumUpdate } from './momentum';
 import { KeyQueue } from './queue';
-import { Rng } from '../util/random';
+import { Rng, type RngState } from '../util/random';
 import { learningRateAt } from './schedule';
 import { SgdMomentum } from './sgd';
 import { encodeShuffled } from './shuffle';
@@ -152,6 +152,32 @@ export class MoCo {
   private keys(x: tf.Tensor4D): tf.Tensor2D {
     const encode = (images: tf.Tensor4D) => this.encoderK.embed(images, true);
     return this.config.shuffleKeys ? encodeShuffled(x, this.rng.permutation(x.shape[0]), encode) : encode(x);
+  }
+
+  /**
+   * The rest of the training state beyond the encoders and the queue: the step count, the
+   * generator, the live parameters and the SGD velocity of each query parameter (by name; absent
+   * before the first step). Read by checkpoints (train/checkpoint.ts).
+   */
+  trainingState(): { step: number; rng: RngState; live: LiveParams; velocities: Map<string, tf.Variable> } {
+    const velocities = new Map<string, tf.Variable>();
+    for (const [name, theta] of this.encoderQ.parameters) {
+      const v = this.optimizer.velocityOf(theta);
+      if (v) velocities.set(name, v);
+    }
+    return { step: this.steps, rng: this.rng.state(), live: { ...this.live }, velocities };
+  }
+
+  /** Puts back a `trainingState()` (a resumed run); the next step is `step + 1`. */
+  restoreTrainingState(state: { step: number; rng: RngState; live: LiveParams; velocities: ReadonlyMap<string, tf.Tensor> }): void {
+    this.setParams(state.live);
+    this.rng.restore(state.rng);
+    this.steps = state.step;
+    for (const [name, value] of state.velocities) {
+      const theta = this.encoderQ.parameters.get(name);
+      if (!theta) throw new Error(`no query-encoder parameter '${name}' for a saved velocity`);
+      this.optimizer.setVelocity(theta, value);
+    }
   }
 
   dispose(): void {

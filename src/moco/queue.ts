@@ -119,6 +119,33 @@ export class KeyQueue {
     return this.writtenAt.slice();
   }
 
+  /** The pointer and fill, with `slotSteps()` and `keys` all a checkpoint needs to rebuild the queue. */
+  get position(): { pointer: number; filled: number } {
+    return { pointer: this.pointer, filled: this.filledSlots };
+  }
+
+  /** Puts back a saved queue (a resumed run): `keys` is `[capacity, dim]`, `slotSteps` one entry per slot. */
+  restore(keys: tf.Tensor2D, slotSteps: Int32Array, position: { pointer: number; filled: number }): void {
+    const capacity = slotSteps.length;
+    checkCapacity(capacity);
+    const { pointer, filled } = position;
+    if (keys.shape[0] !== capacity || keys.shape[1] !== this.dim) {
+      throw new Error(`queue keys of shape [${keys.shape}] do not fit ${capacity} slots of ${this.dim}`);
+    }
+    if (!(Number.isInteger(filled) && filled >= 0 && filled <= capacity && Number.isInteger(pointer) && pointer >= 0 && pointer < capacity)) {
+      throw new Error(`queue position (pointer ${pointer}, filled ${filled}) does not fit ${capacity} slots`);
+    }
+    if (capacity === this.capacity) {
+      this.keysVar.assign(keys);
+    } else {
+      this.keysVar.dispose();
+      this.keysVar = tf.tidy(() => tf.variable(keys.clone(), false));
+    }
+    this.writtenAt = slotSteps.slice();
+    this.pointer = pointer;
+    this.filledSlots = filled;
+  }
+
   dispose(): void {
     this.keysVar.dispose();
     this.maskCache?.bias.dispose();

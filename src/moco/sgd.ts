@@ -32,6 +32,18 @@ export class SgdMomentum {
     }
   }
 
+  /** The velocity of `theta`, or undefined before its first step (checkpoints read it). */
+  velocityOf(theta: tf.Variable): tf.Variable | undefined {
+    return this.velocity.get(theta);
+  }
+
+  /** Sets the velocity of `theta` (a resumed run), creating it when `theta` has not stepped yet. */
+  setVelocity(theta: tf.Variable, value: tf.Tensor): void {
+    const v = this.velocity.get(theta);
+    if (v) v.assign(value);
+    else this.velocity.set(theta, tf.tidy(() => tf.variable(value.clone(), false)));
+  }
+
   dispose(): void {
     for (const v of this.velocity.values()) v.dispose();
     this.velocity.clear();

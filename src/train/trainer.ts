@@ -18,7 +18,8 @@ export interface TrainStepStats extends StepStats {
 /** MoCo fed from an in-memory dataset: what the Worker and the headless trainer both run. */
 export class Trainer {
   readonly moco: MoCo;
-  private readonly sampler: BatchSampler;
+  /** Which images come next; its state is part of a checkpoint. */
+  readonly sampler: BatchSampler;
   /** Indices of the images of the last step's batch; null before a step. */
   lastBatch: Int32Array | null = null;
 

@@ -15,6 +15,12 @@ export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: strin
   }
 }
 
+/** The options `argv` gives (names without dashes), to tell them from defaults. */
+export function givenOptions(argv: string[], options: ParseArgsOptionsConfig): Set<string> {
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  return new Set(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
+}
+
 /** parseArgs's message, said the way our own checks say it. */
 function parseArgsMessage(e: Error & { code?: string }): string {
   const option = /^Option '(-[^ ']+)/.exec(e.message)?.[1];

@@ -1,3 +1,6 @@
+/** The generator's four 32-bit words: enough to continue its sequence exactly (checkpoints). */
+export type RngState = [number, number, number, number];
+
 /**
  * A small seeded PRNG (sfc32), so that augmentations, sampling and the built-in dataset are
  * reproducible from one integer in Node, in a Worker and in tests alike.
@@ -23,6 +26,25 @@ export class Rng {
     this.c = next();
     this.d = next();
     for (let i = 0; i < 12; i++) this.next();
+  }
+
+  /** A generator continuing from `state` (see `state()`). */
+  static fromState(state: RngState): Rng {
+    const rng = new Rng(0);
+    rng.restore(state);
+    return rng;
+  }
+
+  state(): RngState {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+
+  /** Continues the sequence from a `state()` of this or another generator. */
+  restore(state: RngState): void {
+    if (state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new Error(`a generator state is four 32-bit unsigned integers, got ${JSON.stringify(state)}`);
+    }
+    [this.a, this.b, this.c, this.d] = state;
   }
 
   /** Uniform in [0, 1). */

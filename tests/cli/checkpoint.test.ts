@@ -1,0 +1,129 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { strFromU8, unzipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/helpers';
+
+const run = promisify(execFile);
+const TRAIN = ['--import', 'tsx', 'src/cli/train.ts'];
+
+async function train(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...TRAIN, ...args], { cwd: REPO_ROOT, timeout: 300_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** Starts a run and sends it SIGINT (Ctrl-C) as soon as it has printed the progress line of `afterStep`. */
+function trainInterrupted(args: string[], afterStep: number): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...TRAIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    let sent = false;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!sent && rows(stdout).some((r) => r.step === afterStep)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
+/** The progress rows' step and loss, as printed. */
+function rows(stdout: string) {
+  return stdout
+    .split('\n')
+    .filter((l) => /^\s+\d+\s/.test(l))
+    .map((l) => {
+      const f = l.trim().split(/\s+/);
+      return { step: Number(f[0]), epoch: f[1], loss: f[2], accuracy: f[3], queue: f[6], lr: f[7] };
+    });
+}
+
+function manifest(path: string) {
+  return JSON.parse(strFromU8(unzipSync(readFileSync(path))['manifest.json'])) as { step: number; tensorsSha256: string; setup: { config: { schedule: { totalSteps: number } } } };
+}
+
+describe('npm run train --checkpoint / --resume', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moco-ckpt-'));
+  const straightFile = join(dir, 'straight.zip');
+  const file = join(dir, 'ck.zip');
+
+  it('an interrupted and resumed run is the uninterrupted run: same progress lines, same final state', async () => {
+    const common = ['--preset', 'tiny', '--batch', '8', '--log-every', '1'];
+    const [straight, interrupted] = await Promise.all([
+      train([...common, '--steps', '8', '--checkpoint', straightFile]),
+      trainInterrupted([...common, '--steps', '8', '--checkpoint', file], 3),
+    ]);
+    expect(straight.code).toBe(0);
+    expect(rows(straight.stdout).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    // Ctrl-C: the step in flight ends, the checkpoint is written, the resume command printed.
+    expect(interrupted.code).toBe(130);
+    const stoppedAt = manifest(file).step;
+    expect(stoppedAt).toBeGreaterThanOrEqual(3);
+    expect(stoppedAt).toBeLessThan(8);
+    expect(rows(interrupted.stdout).map((r) => r.step)).toEqual(Array.from({ length: stoppedAt }, (_, i) => i + 1));
+    expect(interrupted.stdout).toContain(`stopped by SIGINT after step ${stoppedAt} of 8; the run is saved in ${file}. Resume with:\n  npm run train -- --resume ${file}\n`);
+
+    const resumed = await train(['--resume', file, '--log-every', '1']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain(`resuming ${file}: step ${stoppedAt} of 8`);
+    expect(rows(resumed.stdout).map((r) => r.step)).toEqual(Array.from({ length: 8 - stoppedAt }, (_, i) => stoppedAt + i + 1));
+    // Loss, accuracy, similarities, queue and learning rate as printed: the same run.
+    const strip = (r: ReturnType<typeof rows>) => r.map(({ step, epoch, loss, accuracy, queue, lr }) => ({ step, epoch, loss, accuracy, queue, lr }));
+    expect(strip([...rows(interrupted.stdout), ...rows(resumed.stdout)])).toEqual(strip(rows(straight.stdout)));
+    // Every parameter, velocity, queue slot and generator word: the final checkpoints hold the same tensors.
+    expect(manifest(file).step).toBe(8);
+    expect(manifest(file).tensorsSha256).toBe(manifest(straightFile).tensorsSha256);
+  }, 600_000);
+
+  it('extends the budget with --steps, and refuses a shorter one', async () => {
+    const shorter = await train(['--resume', straightFile, '--steps', '5']);
+    expect(shorter.code).toBe(2);
+    expect(shorter.stderr).toContain(`error: ${straightFile} has already trained 8 steps, more than the 5 asked for: give a larger --steps or --epochs`);
+    const longer = await train(['--resume', straightFile, '--steps', '10', '--checkpoint', join(dir, 'longer.zip')]);
+    expect(longer.code).toBe(0);
+    expect(rows(longer.stdout).map((r) => r.step)).toEqual([9, 10]);
+    expect(manifest(join(dir, 'longer.zip')).setup.config.schedule.totalSteps).toBe(10);
+  }, 300_000);
+
+  it('refuses a damaged checkpoint, other data and a changed setup with a message naming the file', async () => {
+    const occupied = join(dir, 'occupied');
+    mkdirSync(join(occupied, 'inside'), { recursive: true });
+    const truncated = join(dir, 'truncated.zip');
+    const bytes = readFileSync(straightFile);
+    writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
+    const cases: [string[], number, string | RegExp][] = [
+      [['--resume', truncated], 1, `error: ${truncated}: not a readable checkpoint: the zip is truncated or damaged`],
+      [['--resume', join(dir, 'missing.zip')], 1, `error: ${join(dir, 'missing.zip')}: no such file`],
+      [
+        ['--resume', straightFile, '--train-size', '4000', '--steps', '9'],
+        1,
+        `error: the built-in data is not the data ${straightFile} was trained on (Built-in shapes (train), 5000 images): it has 4000 images, not 5000`,
+      ],
+      [['--resume', straightFile, '--batch', '16', '--preset', 'resnet8'], 2, `error: --preset, --batch cannot go with --resume: a resumed run keeps the setup recorded in ${straightFile}`],
+      [['--checkpoint-every', '5'], 2, 'error: --checkpoint-every needs --checkpoint'],
+      [['--steps', '1', '--checkpoint', join(dir, 'no-such-folder', 'ck.zip')], 1, /error: cannot write the checkpoint .*ck\.zip: its folder .*no-such-folder does not exist/],
+      // A folder where the file should go: the write fails, is reported, and leaves no temporary file.
+      [['--preset', 'tiny', '--batch', '8', '--train-size', '16', '--steps', '1', '--checkpoint', occupied], 1, /^error: could not write the checkpoint .*occupied \(.*\); the previous one, if any, is intact/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await train(args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stderr).toMatch(typeof message === 'string' ? new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) : message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  }, 300_000);
+});
