@@ -30,7 +30,7 @@ Training:
   --backend cpu|webgpu     tfjs backend (default cpu; webgpu runs through Dawn, see README)
   --preset NAME            ${PRESET_NAMES.join(', ')} (default resnet8)
   --moco v1|v2             method preset (default v2: MLP head, T 0.2, blur, cosine lr)
-  --steps N                training steps (default 20)
+  --steps N                training steps (default 20; 0 with --init: evaluate, convert)
   --epochs E               train for E passes over the data instead (E·batches-per-epoch steps)
   --batch N                images per step (default 32)
   --queue K                negatives in the queue (default 4096)
@@ -49,8 +49,14 @@ Training:
   --log-every N            steps between progress lines (default 1)
   --log-json FILE          also write every step's statistics and every kNN evaluation to FILE,
                            one JSON object a line
-  --save DIR               write the query encoder (tfjs layers format) to DIR
-  --save-key               also write the momentum encoder to DIR/key
+  --init PATH              start from these weights instead of random ones: the app's downloaded
+                           zip, a .safetensors file (ours, or PyTorch's via python/moco_torch.py),
+                           or a --save directory (also a plain TensorFlow.js model.json + weights);
+                           they must be of the same --preset and --moco
+  --save DIR|FILE.zip      write the query encoder to DIR (model.json + weights.bin, for
+                           TensorFlow.js; model.safetensors, for PyTorch; metadata.json; README.txt)
+                           or the same files as one zip, the app's download
+  --save-key               also write the momentum encoder (DIR/key/)
   --stock-kernels          use tfjs's stock kernels instead of ours
   --help                   this text`;
 
@@ -69,6 +75,8 @@ export interface TrainArgs {
   knnOn: EncoderOutput[];
   logEvery: number;
   logJson?: string;
+  /** Weights to start from (zip, safetensors, or a --save directory). */
+  init?: string;
   save?: string;
   saveKey: boolean;
   stockKernels: boolean;
@@ -122,6 +130,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         'train-size': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'log-every': { type: 'string', default: '1' },
+        init: { type: 'string' },
         save: { type: 'string' },
         'save-key': { type: 'boolean', default: false },
         'stock-kernels': { type: 'boolean', default: false },
@@ -155,7 +164,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   const epochs = num('epochs', values.epochs);
   if (epochs !== undefined && !(epochs > 0)) throw new UsageError(`--epochs must be greater than 0, got '${values.epochs}'`);
   // With --epochs the step count, and so the cosine schedule's end, is known once the data is loaded.
-  const steps = epochs === undefined ? int('steps', values.steps ?? '20', 1)! : 0;
+  const steps = epochs === undefined ? int('steps', values.steps ?? '20', values.init === undefined ? 1 : 0)! : 0;
+  if (values.init !== undefined && values.init.trim() === '') throw new UsageError('--init needs a path');
   const trainSize = int('train-size', values['train-size'], 1);
   const builtInSize = values.data === undefined ? (trainSize ?? DEFAULT_BUILT_IN_SIZE) : trainSize;
   if (builtInSize !== undefined && builtInSize < batchSize) throw new UsageError(`--train-size (${builtInSize}) must be at least one batch (${batchSize})`);
@@ -207,6 +217,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     knnOn: knnOn === 'both' ? ['backbone', 'head'] : [knnOn],
     logEvery: int('log-every', values['log-every'], 1)!,
     logJson: values['log-json'],
+    init: values.init,
     save: values.save,
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],

@@ -3,7 +3,7 @@ import type { LiveParams } from '../moco/config';
 import type { BackendInfo, BackendName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/api';
 import type { DatasetName } from '../worker/api';
 import { startTrainingWorker, type TrainingBridge } from '../worker/bridge';
-import { saveModels } from './download';
+import { saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { SeriesStore } from './series';
 
@@ -234,7 +234,7 @@ export function useTraining() {
       call(async (b) => {
         setView((v) => ({ ...v, busy: 'Exporting the weights…' }));
         try {
-          saveModels(await b.api.exportWeights({ includeKey }));
+          saveBundle(await b.api.exportWeights({ includeKey }));
         } finally {
           setView((v) => ({ ...v, busy: null }));
         }

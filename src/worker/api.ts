@@ -178,13 +178,10 @@ export interface StatsBatch {
 export type EncoderName = 'query' | 'key';
 
 /** The files of one encoder in TensorFlow.js's layers format. */
-export interface ExportedModel {
-  /** File names: model.json / weights.bin for the query encoder, key-model.json / key-weights.bin for the key encoder. */
-  jsonName: string;
-  weightsName: string;
-  /** `model.json` text; its manifest points at `weightsName`. */
-  modelJson: string;
-  weights: ArrayBuffer;
+/** "Download weights": one zip (io/modelBundle), named after the preset and step. */
+export interface ExportedBundle {
+  name: string;
+  zip: Uint8Array<ArrayBuffer>;
 }
 
 export interface InitOptions {
@@ -208,7 +205,7 @@ export interface TrainingApi {
   /** Applies from the next step, without restarting; resolves with the change as recorded. */
   setParams(params: Partial<LiveParams>): Promise<ParamChange>;
   /** The query encoder (and optionally the momentum encoder) in the layers format; buffers are transferred. */
-  exportWeights(options: { includeKey: boolean }): Promise<ExportedModel[]>;
+  exportWeights(options: { includeKey: boolean }): Promise<ExportedBundle>;
   /**
    * The L2-normalised embedding (inference mode) of `images` (`[n, 32, 32, 3]` in [0, 1], flat),
    * `[n, dim]` flat: what a downloaded model gives after L2 normalisation.

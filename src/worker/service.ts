@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { IMAGE_BYTES, IMAGE_SIZE } from '../data/dataset';
 import { generateSynthetic } from '../data/synthetic';
-import { exportEncoder, WEIGHTS_FILE } from '../io/layersModel';
+import { modelBundleZip } from '../io/modelBundle';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
 import type { KeyQueue } from '../moco/queue';
 import { Trainer, type TrainStepStats } from '../train/trainer';
@@ -15,7 +15,7 @@ import {
   type DatasetLoaded,
   type DatasetSource,
   type EncoderName,
-  type ExportedModel,
+  type ExportedBundle,
   type InitOptions,
   type LoadProgress,
   type ModelInfo,
@@ -78,6 +78,8 @@ export class TrainingService implements TrainingApi {
   private lock: Promise<unknown> = Promise.resolve();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
+  /** The last kNN and probe figures, written into the downloaded metadata.json when they are of the current run. */
+  private readonly lastFigures: { knn: KnnResult | null; probe: ProbeResult | null } = { knn: null, probe: null };
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
   private readonly evaluation = new Evaluation({
     trainer: () => this.trainer,
@@ -189,18 +191,20 @@ export class TrainingService implements TrainingApi {
     });
   }
 
-  async exportWeights(options: { includeKey: boolean }): Promise<ExportedModel[]> {
+  /** The weights as one zip: TensorFlow.js model, safetensors for PyTorch, metadata.json (io/modelBundle). */
+  async exportWeights(options: { includeKey: boolean }): Promise<ExportedBundle> {
     return this.exclusive(async () => {
-      const moco = this.requireTrainer().moco;
-      const query = await exportEncoder(moco.encoderQ, 'moco_query_encoder');
-      const models: ExportedModel[] = [{ jsonName: 'model.json', weightsName: WEIGHTS_FILE, ...query }];
-      if (options.includeKey) {
-        const key = await exportEncoder(moco.encoderK, 'moco_key_encoder');
-        const json = JSON.parse(key.modelJson) as tf.io.ModelJSON;
-        json.weightsManifest.forEach((group) => (group.paths = ['key-weights.bin']));
-        models.push({ jsonName: 'key-model.json', weightsName: 'key-weights.bin', modelJson: JSON.stringify(json), weights: key.weights });
-      }
-      return models;
+      const trainer = this.requireTrainer();
+      const current = <T extends { runId: number }>(r: T | null) => (r && r.runId === this.runId ? r : null);
+      return modelBundleZip(trainer.moco.encoderQ, options.includeKey ? trainer.moco.encoderK : null, {
+        config: trainer.config,
+        liveParams: { ...trainer.moco.params },
+        step: trainer.moco.stepCount,
+        dataset: trainer.dataset.name,
+        classNames: trainer.dataset.classNames,
+        knn: current(this.lastFigures.knn),
+        probe: current(this.lastFigures.probe),
+      });
     });
   }
 
@@ -246,19 +250,22 @@ export class TrainingService implements TrainingApi {
   }
 
   async onEvaluation(listener: (event: EvaluationEvent) => void): Promise<void> {
-    this.evaluation.subscribe(listener);
+    this.evaluation.subscribe((event) => {
+      if (event.type === 'knn') this.lastFigures.knn = event.result;
+      listener(event);
+    });
   }
 
   async setEvaluation(settings: Partial<EvaluationSettings>): Promise<EvaluationSettings> {
     return this.evaluation.configure(settings);
   }
 
-  evaluateKnn(): Promise<KnnResult> {
-    return this.evaluation.evaluateKnn();
+  async evaluateKnn(): Promise<KnnResult> {
+    return (this.lastFigures.knn = await this.evaluation.evaluateKnn());
   }
 
-  trainProbe(options: { epochs: number }): Promise<ProbeResult> {
-    return this.evaluation.trainProbe(options);
+  async trainProbe(options: { epochs: number }): Promise<ProbeResult> {
+    return (this.lastFigures.probe = await this.evaluation.trainProbe(options));
   }
 
   embeddingView(): Promise<EmbeddingView> {

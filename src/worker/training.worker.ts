@@ -27,11 +27,8 @@ const api: TrainingApi = {
   reset: () => service.reset(),
   setParams: (params) => service.setParams(params),
   exportWeights: async (options) => {
-    const models = await service.exportWeights(options);
-    return Comlink.transfer(
-      models,
-      models.map((m) => m.weights),
-    );
+    const bundle = await service.exportWeights(options);
+    return Comlink.transfer(bundle, [bundle.zip.buffer]);
   },
   embed: async (images, which) => {
     const out = await service.embed(images, which);

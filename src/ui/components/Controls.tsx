@@ -206,13 +206,13 @@ export function Controls({ training }: { training: Training }) {
         <h2 id={`${uid}-export`}>Trained weights</h2>
         <label className="check">
           <input type="checkbox" data-testid="include-key" checked={includeKey} onChange={(e) => setIncludeKey(e.currentTarget.checked)} />
-          also the momentum encoder (key-*)
+          also the momentum encoder (key/)
         </label>
         <button type="button" className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
           ⤓ Download weights
         </button>
-        <p className="hint" title={includeKey ? 'model.json, weights.bin, key-model.json, key-weights.bin' : 'model.json, weights.bin'}>
-          Layers format for <code>tf.loadLayersModel</code>; L2-normalise the output.
+        <p className="hint" title="model.json + weights.bin (TensorFlow.js), model.safetensors (PyTorch), metadata.json, README.txt">
+          One zip: <code>tf.loadLayersModel</code> files, safetensors for PyTorch, metadata.json; L2-normalise the output.
         </p>
       </section>
     </aside>
