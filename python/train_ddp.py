@@ -290,6 +290,8 @@ def main():
     T = a.temperature if a.temperature is not None else (0.2 if version == 'v2' else 0.07)
     model = MoCo(encoder_q, encoder_k, encoder_q.embedding_dim, a.queue, a.momentum, T)
     if checkpoint:
+        if checkpoint['queue'].shape != model.queue.shape:
+            raise SystemExit(f"error: --resume {a.resume} has a queue of {checkpoint['queue'].shape[1]} keys of dimension {checkpoint['queue'].shape[0]}; pass --queue {checkpoint['queue'].shape[1]}")
         for name in ('queue', 'queue_ptr', 'queue_filled'):
             getattr(model, name).copy_(checkpoint[name])
     model.to(device)

@@ -39,7 +39,20 @@ beforeAll(async () => {
   await useCpuBackend();
 });
 
+/** torchrun on two CPU processes; --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse their default, 0. */
+const torchrun = (args: string[]) =>
+  command(python, ['-m', 'torch.distributed.run', '--nproc_per_node=2', `--master_port=${20_000 + Math.floor(Math.random() * 20_000)}`, '--redirects', '1', '--tee', '1', ...args]);
+
 describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun, gloo on the CPU)', () => {
+  it('shuffles the key batch across processes before the momentum encoder and unshuffles it after (shuffle BN)', async () => {
+    const r = await torchrun(['tests/python/shuffle_check.py']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const line = /shuffle BN: 2 processes, (\d+) of 16 images encoded on another process/.exec(r.stdout);
+    expect(line, r.stdout).not.toBeNull();
+    console.log(line![0]);
+    expect(Number(line![1])).toBeGreaterThan(0);
+  }, 200_000);
+
   it('continues an exported tiny model on two processes, which agree, and its safetensors opens in the headless trainer (--init)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'moco-ddp-'));
     const cifar = parseCifar(new Uint8Array(readFileSync(join(CIFAR, 'train_10k.bin'))), { fileName: 'train_10k.bin' });
@@ -56,10 +69,7 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
     writeFileSync(join(dir, 'export.zip'), zip);
 
     const out = join(dir, 'run');
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
-    // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse their default, 0.
-    const ddp = await command(python, [
-      '-m', 'torch.distributed.run', '--nproc_per_node=2', `--master_port=${port}`, '--redirects', '1', '--tee', '1',
+    const ddp = await torchrun([
       'python/train_ddp.py', '--backend', 'gloo', '--init', join(dir, 'export.zip'), '--data', join(CIFAR, 'train_10k.bin'),
       '--batch', '8', '--steps', '4', '--queue', '32', '--log-every', '1', '--out', out, '--save-every-rank',
     ]);
