@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { bundleStateDict, SAFETENSORS_FILE, unzipBundle } from '../io/modelBundle';
+import { BundleError, SAFETENSORS_FILE, weightsFromFile } from '../io/modelBundle';
 import { WEIGHTS_FILE } from '../io/layersModel';
 import { readSafetensors, SafetensorsError } from '../io/safetensors';
 import { loadStateDict, tfjsWeightsToStateDict, WeightsMismatchError, type TensorMap } from '../io/stateDict';
@@ -24,21 +24,10 @@ export async function readInitWeights(path: string): Promise<TensorMap> {
       if (existsSync(join(path, 'model.json'))) return await readTfjsDir(path);
       throw new InitError(`--init ${path}: the directory holds neither ${SAFETENSORS_FILE} nor model.json (give a --save directory, the downloaded zip or a .safetensors file)`);
     }
-    const bytes = new Uint8Array(await readFile(path));
-    if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
-      let files;
-      try {
-        files = unzipBundle(bytes);
-      } catch (e) {
-        throw new InitError(`--init ${path}: the zip cannot be read (${(e as Error).message}); download it again`);
-      }
-      const tensors = bundleStateDict(files);
-      if (!tensors) throw new InitError(`--init ${path}: the zip has no ${SAFETENSORS_FILE} (is it the app's "Download weights" zip?)`);
-      return tensors;
-    }
-    return readSafetensors(bytes).tensors;
+    return weightsFromFile(new Uint8Array(await readFile(path)));
   } catch (e) {
     if (e instanceof SafetensorsError) throw new InitError(`--init ${path}: ${e.message} (give the downloaded zip, a .safetensors file or a --save directory)`);
+    if (e instanceof BundleError) throw new InitError(`--init ${path}: ${e.message}`);
     throw e;
   }
 }
@@ -73,7 +62,7 @@ export async function initEncoders(path: string, encoderQ: Encoder, encoderK: En
   try {
     loadStateDict(encoderQ, tensors);
   } catch (e) {
-    if (e instanceof WeightsMismatchError) throw new InitError(`--init ${path} ${e.message}`);
+    if (e instanceof WeightsMismatchError) throw new InitError(`--init ${path} ${e.message}: pick the matching --preset and --moco`);
     throw e;
   }
   encoderK.copyFrom(encoderQ);

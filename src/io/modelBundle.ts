@@ -191,6 +191,27 @@ export function unzipBundle(zip: Uint8Array): Map<string, Uint8Array> {
   return new Map(Object.entries(unzipSync(zip)));
 }
 
+/**
+ * The query encoder's weights in a file the user gives: our zip (its `model.safetensors`) or a
+ * safetensors file. Throws SafetensorsError or BundleError saying what is wrong.
+ */
+export function weightsFromFile(bytes: Uint8Array): TensorMap {
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
+    let files;
+    try {
+      files = unzipBundle(bytes);
+    } catch (e) {
+      throw new BundleError(`the zip cannot be read (${(e as Error).message}); download it again`);
+    }
+    const tensors = bundleStateDict(files);
+    if (!tensors) throw new BundleError(`the zip has no ${SAFETENSORS_FILE} (is it the app's "Download weights" zip?)`);
+    return tensors;
+  }
+  return readSafetensors(bytes).tensors;
+}
+
+export class BundleError extends Error {}
+
 /** The query encoder's state_dict of an unzipped bundle (`model.safetensors`). */
 export function bundleStateDict(files: Map<string, Uint8Array>): TensorMap | null {
   const bytes = files.get(SAFETENSORS_FILE);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Encoder } from '../moco/encoder';
-import { PRESETS, type HeadKind } from '../moco/resnet';
+import { PRESETS, type Architecture, type HeadKind } from '../moco/resnet';
 
 /**
  * The encoder's weights under PyTorch `state_dict` names and layouts, as `python/moco_torch.py`
@@ -66,24 +66,36 @@ export function architectureOf(tensors: TensorMap): FoundArchitecture | null {
 
 export class WeightsMismatchError extends Error {}
 
+/** The state_dict without DistributedDataParallel's `module.` prefix and PyTorch's batch-norm counters. */
+function plainNames(tensors: TensorMap): TensorMap {
+  const out: TensorMap = new Map();
+  for (const [name, t] of tensors) {
+    const plain = name.replace(/^module\./, '');
+    if (!plain.endsWith('num_batches_tracked')) out.set(plain, t);
+  }
+  return out;
+}
+
+/** Why the state_dict cannot go into a network of this architecture ("holds …, but this run builds …"), or null. */
+export function architectureMismatch(tensors: TensorMap, want: Architecture): string | null {
+  const stripped = plainNames(tensors);
+  const found = architectureOf(stripped);
+  if (!found) return `holds no MoCo ResNet weights (no stem_conv / s0b0_conv1 / head_fc tensors; found ${[...stripped.keys()].slice(0, 5).join(', ') || 'nothing'})`;
+  if (!same(found.widths, want.widths) || !same(found.blocks, want.blocks) || found.head !== want.head || found.embeddingDim !== want.embeddingDim) {
+    return `holds ${describeArchitecture(found)}, but this run builds ${describeArchitecture(want)}`;
+  }
+  return null;
+}
+
 /**
  * Copies a PyTorch-named state_dict into the encoder (parameters and batch-norm statistics).
- * Throws WeightsMismatchError, saying what differs, when the file holds another network.
- * PyTorch's `num_batches_tracked` counters have no counterpart here and are ignored.
+ * Throws WeightsMismatchError, saying what differs, when the file holds another network; then the
+ * encoder is left as it was. PyTorch's `num_batches_tracked` counters have no counterpart here.
  */
 export function loadStateDict(encoder: Encoder, tensors: TensorMap): void {
-  const stripped: TensorMap = new Map();
-  for (const [name, t] of tensors) {
-    // DistributedDataParallel wraps the module: its state_dict names start with `module.`.
-    const plain = name.replace(/^module\./, '');
-    if (!plain.endsWith('num_batches_tracked')) stripped.set(plain, t);
-  }
-  const found = architectureOf(stripped);
-  const want = encoder.arch;
-  if (!found) throw new WeightsMismatchError(`holds no MoCo ResNet weights (no stem_conv / s0b0_conv1 / head_fc tensors; found ${[...stripped.keys()].slice(0, 5).join(', ') || 'nothing'})`);
-  if (!same(found.widths, want.widths) || !same(found.blocks, want.blocks) || found.head !== want.head || found.embeddingDim !== want.embeddingDim) {
-    throw new WeightsMismatchError(`holds ${describeArchitecture(found)}, but this run builds ${describeArchitecture(want)}: pick the matching --preset and --moco`);
-  }
+  const mismatch = architectureMismatch(tensors, encoder.arch);
+  if (mismatch) throw new WeightsMismatchError(mismatch);
+  const stripped = plainNames(tensors);
   const updates: [tf.Variable, tf.Tensor][] = [];
   for (const [key, v] of [...encoder.parameters, ...encoder.bnStatistics]) {
     const { name, perm } = toTorch(key, v.shape);

@@ -242,6 +242,20 @@ export function useTraining() {
     [call],
   );
 
+  const loadWeights = useCallback(
+    (file: File) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: `Loading the weights of ${file.name}…` }));
+        try {
+          const model = await b.api.loadWeights(new Uint8Array(await file.arrayBuffer()), file.name);
+          setView((v) => ({ ...v, model }));
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call],
+  );
+
   /** The Worker's API for panels that call it themselves (the Data panel); null until the Worker has started. */
   const workerApi = useCallback(() => bridge.current?.api ?? null, []);
   /** The Worker switched datasets and built a fresh model: Reset and setup changes now train on that dataset. */
@@ -251,7 +265,7 @@ export function useTraining() {
     setView((v) => ({ ...v, model }));
   }, []);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, workerApi, datasetChanged };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged };
 }
 
 export type Training = ReturnType<typeof useTraining>;

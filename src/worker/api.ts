@@ -206,6 +206,8 @@ export interface TrainingApi {
   setParams(params: Partial<LiveParams>): Promise<ParamChange>;
   /** The query encoder (and optionally the momentum encoder) in the layers format; buffers are transferred. */
   exportWeights(options: { includeKey: boolean }): Promise<ExportedBundle>;
+  /** A new run from the weights of a downloaded zip or a safetensors file (also PyTorch's); a bad file changes nothing. */
+  loadWeights(bytes: Uint8Array, fileName: string): Promise<ModelInfo>;
   /**
    * The L2-normalised embedding (inference mode) of `images` (`[n, 32, 32, 3]` in [0, 1], flat),
    * `[n, dim]` flat: what a downloaded model gives after L2 normalisation.

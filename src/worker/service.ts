@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { IMAGE_BYTES, IMAGE_SIZE } from '../data/dataset';
 import { generateSynthetic } from '../data/synthetic';
-import { modelBundleZip } from '../io/modelBundle';
+import { BundleError, modelBundleZip, weightsFromFile } from '../io/modelBundle';
+import { SafetensorsError } from '../io/safetensors';
+import { architectureMismatch, loadStateDict } from '../io/stateDict';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
 import type { KeyQueue } from '../moco/queue';
 import { Trainer, type TrainStepStats } from '../train/trainer';
@@ -206,6 +208,32 @@ export class TrainingService implements TrainingApi {
         probe: current(this.lastFigures.probe),
       });
     });
+  }
+
+  /**
+   * A new run (the current setup) starting from the weights of a file: the downloaded zip or a
+   * safetensors file (also one PyTorch wrote). The file is checked first: a bad one, or one of
+   * another preset or head, changes nothing.
+   */
+  async loadWeights(bytes: Uint8Array, fileName: string): Promise<ModelInfo> {
+    const setup = this.requireSetup();
+    let tensors;
+    try {
+      tensors = weightsFromFile(bytes);
+    } catch (e) {
+      if (e instanceof SafetensorsError || e instanceof BundleError) throw new Error(`${fileName}: ${e.message} (give the downloaded zip or a .safetensors file)`);
+      throw e;
+    }
+    const mismatch = architectureMismatch(tensors, configOf(setup).arch);
+    if (mismatch) throw new Error(`${fileName} ${mismatch}: choose its preset and MoCo version in the setup, Reset, then load it again`);
+    const model = await this.configure(setup);
+    await this.exclusive(async () => {
+      const { encoderQ, encoderK } = this.requireTrainer().moco;
+      loadStateDict(encoderQ, tensors);
+      // MoCo's momentum encoder starts as a copy of the query encoder.
+      encoderK.copyFrom(encoderQ);
+    });
+    return model;
   }
 
   async embed(images: Float32Array, which: EncoderName): Promise<Float32Array> {

@@ -30,6 +30,7 @@ const api: TrainingApi = {
     const bundle = await service.exportWeights(options);
     return Comlink.transfer(bundle, [bundle.zip.buffer]);
   },
+  loadWeights: (bytes, fileName) => service.loadWeights(bytes, fileName),
   embed: async (images, which) => {
     const out = await service.embed(images, which);
     return Comlink.transfer(out, [out.buffer as ArrayBuffer]);

@@ -97,7 +97,7 @@ describe('the weights download (one zip)', () => {
     const before = await resnet8.encoderQ.embed(x, false).data();
     expect(() => loadStateDict(resnet8.encoderQ, state)).toThrow(WeightsMismatchError);
     expect(() => loadStateDict(resnet8.encoderQ, state)).toThrow(
-      'holds tiny (widths 4/8, blocks 1/1), MLP head (MoCo v2), 128-d embedding, but this run builds resnet8 (widths 16/32/64, blocks 1/1/1), MLP head (MoCo v2), 128-d embedding: pick the matching --preset and --moco',
+      'holds tiny (widths 4/8, blocks 1/1), MLP head (MoCo v2), 128-d embedding, but this run builds resnet8 (widths 16/32/64, blocks 1/1/1), MLP head (MoCo v2), 128-d embedding',
     );
     const v1 = new MoCo(mocoConfig('v1', 'tiny', { batchSize: 8, queueSize: 24, bnSplits: 2 }));
     expect(() => loadStateDict(v1.encoderQ, state)).toThrow(/MLP head \(MoCo v2\).*but this run builds tiny .*linear head \(MoCo v1\)/);

@@ -1,9 +1,9 @@
-import { unzipBundle } from '../../src/io/modelBundle';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
+import { unzipBundle } from '../../src/io/modelBundle';
 import type { StatsBatch, TrainingSetup } from '../../src/worker/api';
 import { TrainingService } from '../../src/worker/service';
 import { TINY_SETUP } from './setup';
