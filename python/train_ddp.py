@@ -78,7 +78,7 @@ def read_image_folder(path):
 # ---------------------------------------------------------------- augmentation (as src/moco/augment.ts)
 
 def augment(x, cfg, gen):
-    """x: [N, 3, 32, 32] in [0, 1] → two independently augmented, normalised views' worth, one call per view."""
+    """One augmented, normalised view of x ([N, 3, 32, 32] in [0, 1]); MoCo calls it twice, for the query and the key."""
     n = x.shape[0]
     rand = lambda *shape: torch.rand(*shape, generator=gen)  # noqa: E731
     # Random resized crop (torchvision's sampling: 10 tries, then the whole image) and flip, as one affine resample.

@@ -242,6 +242,7 @@ describe('MoCo in the browser, end to end', () => {
     // tfjs greets Node users with advice about tfjs-node on first use: noise here.
     Object.assign(tf.backend(), { firstUse: false });
     const diffs: Record<string, number> = {};
+    const fromFiles: Record<string, Float32Array> = {};
     for (const [which, json, bin] of [
       ['query', 'model.json', 'weights.bin'],
       ['key', 'key-model.json', 'key-weights.bin'],
@@ -256,7 +257,8 @@ describe('MoCo in the browser, end to end', () => {
         const projection = model.predict(tf.tensor4d(input, [4, 32, 32, 3])) as tf.Tensor2D;
         return projection.div(tf.norm(projection, 'euclidean', 1, true));
       });
-      const fromFile = await out.data();
+      const fromFile = (await out.data()) as Float32Array;
+      fromFiles[which] = fromFile;
       out.dispose();
       model.dispose();
       expect(fromFile.length).toBe(fromWorker.length);
@@ -267,6 +269,15 @@ describe('MoCo in the browser, end to end', () => {
       expect(maxDiff).toBeLessThan(1e-4);
     }
     metrics.embeddingMaxAbsDiff = diffs;
+
+    // Load weights… with the same zip: a new run from them, its momentum encoder a copy of the
+    // downloaded query encoder (before, the two encoders differed).
+    const largestDiff = (a: number[], b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const keyEmbedding = () => page.evaluate(async (data) => Array.from(await window.__moco!.bridge.api.embed(new Float32Array(data), 'key')), Array.from(input));
+    expect(largestDiff(await keyEmbedding(), fromFiles.query)).toBeGreaterThan(1e-4);
+    await page.setInputFiles('[data-testid=load-weights]', resolve(dir, zipName));
+    await waitFor(page, 'the loaded weights in the momentum encoder', async () => largestDiff(await keyEmbedding(), fromFiles.query) < 1e-4, 60_000);
+    await page.locator('[data-testid=download]:not([disabled])').waitFor({ timeout: 60_000 });
 
     await page.screenshot({ path: resolve(RESULTS, 'app-after-training.png') });
   }, 180_000);
