@@ -159,6 +159,8 @@ PyTorch (python/moco_torch.py from the repository; needs torch and numpy):
 
 Continue training with PyTorch DistributedDataParallel (torchrun):
   torchrun --nproc_per_node=2 python/train_ddp.py --init ${name} --data cifar-10-batches-bin/ --out run/
+  (CPU only: add --backend gloo. The result, run/model.safetensors, opens in the app with
+  "Load weights…" and in npm run train -- --init run/)
 `;
 }
 
