@@ -31,7 +31,7 @@ Training:
   --backend cpu|webgpu     tfjs backend (default cpu; webgpu runs through Dawn, see README)
   --preset NAME            ${PRESET_NAMES.join(', ')} (default resnet8)
   --moco v1|v2             method preset (default v2: MLP head, T 0.2, blur, cosine lr)
-  --steps N                training steps (default 20)
+  --steps N                training steps (default 20; 0 with --init: evaluate, convert)
   --epochs E               train for E passes over the data instead (E·batches-per-epoch steps)
   --batch N                images per step (default 32)
   --queue K                negatives in the queue (default 4096)
@@ -59,8 +59,14 @@ Training:
                            step budget and schedule, on the data it recorded (checked against
                            its content hash; give --data if the data moved); --steps or --epochs
                            set a longer budget; checkpoints go on to PATH unless --checkpoint
-  --save DIR               write the query encoder (tfjs layers format) to DIR
-  --save-key               also write the momentum encoder to DIR/key
+  --init PATH              start from these weights instead of random ones: the app's downloaded
+                           zip, a .safetensors file (ours, or PyTorch's via python/moco_torch.py),
+                           or a --save directory (also a plain TensorFlow.js model.json + weights);
+                           they must be of the same --preset and --moco
+  --save DIR|FILE.zip      write the query encoder to DIR (model.json + weights.bin, for
+                           TensorFlow.js; model.safetensors, for PyTorch; metadata.json; README.txt)
+                           or the same files as one zip, the app's download
+  --save-key               also write the momentum encoder (DIR/key/)
   --stock-kernels          use tfjs's stock kernels instead of ours
   --help                   this text`;
 
@@ -80,6 +86,8 @@ export interface TrainArgs {
   logEvery: number;
   logJson?: string;
   sweep?: Sweep;
+  /** Weights to start from (zip, safetensors, or a --save directory). */
+  init?: string;
   save?: string;
   saveKey: boolean;
   stockKernels: boolean;
@@ -153,6 +161,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     'log-every': { type: 'string', default: '1' },
     save: { type: 'string' },
     'save-key': { type: 'boolean', default: false },
+    init: { type: 'string' },
     'stock-kernels': { type: 'boolean', default: false },
     checkpoint: { type: 'string' },
     'checkpoint-every': { type: 'string' },
@@ -184,7 +193,9 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   const batchSize = integer('batch', values.batch, 2);
   const epochs = number('epochs', values.epochs, { above: 0 });
   // With --epochs the step count, and so the cosine schedule's end, is known once the data is loaded.
-  const steps = epochs === undefined ? integer('steps', values.steps ?? '20', 1) : 0;
+  const steps = epochs === undefined ? integer('steps', values.steps ?? '20', values.init === undefined ? 1 : 0) : 0;
+  if (values.init !== undefined && values.init.trim() === '') throw new UsageError('--init needs a path');
+  if (values.init !== undefined && values.resume !== undefined) throw new UsageError('--init starts a new run from weights; --resume continues a run: give one of them');
   const trainSize = integer('train-size', values['train-size'], 1);
   const builtInSize = values.data === undefined ? (trainSize ?? DEFAULT_BUILT_IN_SIZE) : trainSize;
   if (builtInSize !== undefined && builtInSize < batchSize) throw new UsageError(`--train-size (${builtInSize}) must be at least one batch (${batchSize})`);
@@ -245,6 +256,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     logEvery: integer('log-every', values['log-every'], 1),
     logJson: values['log-json'],
     sweep,
+    init: values.init,
     save: values.save,
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],

@@ -3,7 +3,7 @@ import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { generateSynthetic } from '../data/synthetic';
-import { exportEncoder, WEIGHTS_FILE, type LayersModelFiles } from '../io/layersModel';
+import { modelBundleFiles, modelBundleZip } from '../io/modelBundle';
 import { useCustomKernels } from '../kernels/registry';
 import {
   CheckpointError,
@@ -23,6 +23,7 @@ import { firstImages } from '../data/summary';
 import { knnMonitorOutputs } from '../eval/monitor';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, type TrainArgs } from './args';
 import { loadDataPath } from './dataFiles';
+import { initEncoders, InitError } from './initWeights';
 import { installNodeWebGpu } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { runSweep, type SweepRun } from './sweep';
@@ -112,6 +113,17 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   const config = trainer.config;
   const firstStep = trainer.moco.stepCount;
+  if (args.init) {
+    try {
+      await initEncoders(args.init, trainer.moco.encoderQ, trainer.moco.encoderK);
+    } catch (e) {
+      trainer.dispose();
+      if (!(e instanceof InitError)) throw e;
+      console.error(`error: ${e.message}`);
+      return 1;
+    }
+    console.log(`weights from ${args.init}`);
+  }
   console.log(
     `MoCo ${config.arch.head === 'mlp' ? 'v2' : 'v1'} · ${config.arch.widths.join('/')} widths, ${trainer.moco.encoderQ.parameterCount().toLocaleString('en')} parameters · ` +
       `batch ${config.batchSize} · K ${config.queueSize} · m ${config.momentum} · T ${config.temperature} · backend ${tf.getBackend()} · ${dataset.size} images`,
@@ -229,7 +241,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   const wallSeconds = (performance.now() - started) / 1000;
   console.log(
     `trained ${ran} steps${resumed ? ` (${firstStep + 1}–${steps})` : ''} (${(ran / trainer.batchesPerEpoch).toFixed(2)} epochs) in ${(stepMs / 1000).toFixed(1)} s of steps ` +
-      `(${((ran * config.batchSize * 1000) / stepMs).toFixed(1)} img/s), ${wallSeconds.toFixed(1)} s with evaluations`,
+      `(${stepMs > 0 ? ((ran * config.batchSize * 1000) / stepMs).toFixed(1) : '–'} img/s), ${wallSeconds.toFixed(1)} s with evaluations`,
   );
   const final = await evaluate(steps);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -252,9 +264,26 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   stopHandling();
   if (args.save) {
-    await writeLayersModel(args.save, await exportEncoder(trainer.moco.encoderQ, 'moco_query_encoder'));
-    if (args.saveKey) await writeLayersModel(join(args.save, 'key'), await exportEncoder(trainer.moco.encoderK, 'moco_key_encoder'));
-    console.log(`saved the query encoder${args.saveKey ? ' and the momentum encoder (key/)' : ''} to ${args.save}`);
+    const info = {
+      config,
+      liveParams: { ...trainer.moco.params },
+      step: trainer.moco.stepCount,
+      dataset: dataset.name,
+      classNames: dataset.classNames,
+      knn: final ? { step: steps, accuracy: final.accuracy, k: final.k } : null,
+    };
+    const encoderK = args.saveKey ? trainer.moco.encoderK : null;
+    if (args.save.endsWith('.zip')) {
+      const { zip } = await modelBundleZip(trainer.moco.encoderQ, encoderK, info);
+      await mkdir(dirname(args.save), { recursive: true });
+      await writeFile(args.save, zip);
+    } else {
+      for (const [path, bytes] of await modelBundleFiles(trainer.moco.encoderQ, encoderK, info)) {
+        await mkdir(dirname(join(args.save, path)), { recursive: true });
+        await writeFile(join(args.save, path), bytes);
+      }
+    }
+    console.log(`saved the query encoder${args.saveKey ? ' and the momentum encoder (key/)' : ''} to ${args.save} (TensorFlow.js, safetensors, metadata.json)`);
   }
   trainer.dispose();
   return saved ? 0 : 1;
@@ -343,10 +372,4 @@ async function loadData(args: TrainArgs): Promise<{ train: ImageDataset; heldOut
     );
   }
   return { train, heldOut };
-}
-
-async function writeLayersModel(dir: string, files: LayersModelFiles): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'model.json'), files.modelJson);
-  await writeFile(join(dir, WEIGHTS_FILE), new Uint8Array(files.weights));
 }

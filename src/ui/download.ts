@@ -1,4 +1,4 @@
-import type { ExportedModel } from '../worker/types';
+import type { ExportedBundle } from '../worker/types';
 
 /** Saves a blob under `name` through a temporary link (downloads cannot start in a Worker). */
 export function saveBlob(blob: Blob, name: string): void {
@@ -14,13 +14,8 @@ export function saveBlob(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-/** model.json and its weight file for each exported encoder. */
-export function saveModels(models: ExportedModel[]): string[] {
-  const names: string[] = [];
-  for (const m of models) {
-    saveBlob(new Blob([m.modelJson], { type: 'application/json' }), m.jsonName);
-    saveBlob(new Blob([m.weights], { type: 'application/octet-stream' }), m.weightsName);
-    names.push(m.jsonName, m.weightsName);
-  }
-  return names;
+/** The weights zip (TensorFlow.js model, safetensors, metadata.json, README.txt). */
+export function saveBundle(bundle: ExportedBundle): string[] {
+  saveBlob(new Blob([bundle.zip], { type: 'application/zip' }), bundle.name);
+  return [bundle.name];
 }

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import { startTraining, type TrainingBridge } from '../worker/bridge';
 import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/types';
-import { saveModels } from './download';
+import { saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { SeriesStore } from './series';
 
@@ -233,7 +233,21 @@ export function useTraining() {
       call(async (b) => {
         setView((v) => ({ ...v, busy: 'Exporting the weights…' }));
         try {
-          saveModels(await b.api.training.exportWeights({ includeKey }));
+          saveBundle(await b.api.training.exportWeights({ includeKey }));
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call],
+  );
+
+  const loadWeights = useCallback(
+    (file: File) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: `Loading the weights of ${file.name}…` }));
+        try {
+          const model = await b.api.training.loadWeights(new Uint8Array(await file.arrayBuffer()), file.name);
+          setView((v) => ({ ...v, model }));
         } finally {
           setView((v) => ({ ...v, busy: null }));
         }
@@ -250,7 +264,7 @@ export function useTraining() {
     setView((v) => ({ ...v, model }));
   }, []);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, workerApi, datasetChanged };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged };
 }
 
 export type Training = ReturnType<typeof useTraining>;

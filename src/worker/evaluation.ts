@@ -103,6 +103,8 @@ export class Evaluation {
   /** The last model state the monitor evaluated, so that a step is not evaluated twice. */
   private monitored: { runId: number; step: number } | null = null;
   private readonly cache = new FeatureCache();
+  /** The last kNN and probe figures, for the downloaded metadata.json (each says its run and step). */
+  readonly last: { knn: KnnResult | null; probe: ProbeResult | null } = { knn: null, probe: null };
 
   constructor(private readonly host: EvaluationHost) {}
 
@@ -172,7 +174,7 @@ export class Evaluation {
       });
       try {
         const score = await probe.evaluate(testFeatures, heldOut.labels);
-        return {
+        return (this.last.probe = {
           runId: this.host.runId(),
           step: trainer.moco.stepCount,
           epochs,
@@ -184,7 +186,7 @@ export class Evaluation {
           testSize: heldOut.size,
           featureDim: trainFeatures.shape[1],
           seconds: (performance.now() - start) / 1000,
-        };
+        });
       } finally {
         probe.dispose();
       }
@@ -324,6 +326,7 @@ export class Evaluation {
       trigger,
     };
     this.monitored = { runId, step };
+    this.last.knn = result;
     this.listener({ type: 'knn', result });
     return result;
   }

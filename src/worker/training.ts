@@ -6,7 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { IMAGE_BYTES, IMAGE_SIZE } from '../data/dataset';
-import { exportEncoder, WEIGHTS_FILE } from '../io/layersModel';
+import { BundleError, modelBundleZip, weightsFromFile } from '../io/modelBundle';
+import { SafetensorsError } from '../io/safetensors';
+import { architectureMismatch, loadStateDict } from '../io/stateDict';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
 import { Trainer } from '../train/trainer';
 import { errorMessage, selectBackend } from './backend';
@@ -24,7 +26,7 @@ import {
   type DatasetLoaded,
   type DatasetSource,
   type EncoderName,
-  type ExportedModel,
+  type ExportedBundle,
   type InitOptions,
   type LoadProgress,
   type ModelInfo,
@@ -176,20 +178,47 @@ export class TrainingService {
     });
   }
 
-  /** The query encoder (and optionally the momentum encoder) in the layers format. */
-  async exportWeights(options: { includeKey: boolean }): Promise<ExportedModel[]> {
+  /** The weights as one zip: TensorFlow.js model, safetensors for PyTorch, metadata.json (io/modelBundle). */
+  async exportWeights(options: { includeKey: boolean }): Promise<ExportedBundle> {
     return this.lock.run(async () => {
-      const moco = this.requireTrainer().moco;
-      const query = await exportEncoder(moco.encoderQ, 'moco_query_encoder');
-      const models: ExportedModel[] = [{ jsonName: 'model.json', weightsName: WEIGHTS_FILE, ...query }];
-      if (options.includeKey) {
-        const key = await exportEncoder(moco.encoderK, 'moco_key_encoder');
-        const json = JSON.parse(key.modelJson) as tf.io.ModelJSON;
-        json.weightsManifest.forEach((group) => (group.paths = ['key-weights.bin']));
-        models.push({ jsonName: 'key-model.json', weightsName: 'key-weights.bin', modelJson: JSON.stringify(json), weights: key.weights });
-      }
-      return models;
+      const trainer = this.requireTrainer();
+      const current = <T extends { runId: number }>(r: T | null) => (r && r.runId === this.runId ? r : null);
+      return modelBundleZip(trainer.moco.encoderQ, options.includeKey ? trainer.moco.encoderK : null, {
+        config: trainer.config,
+        liveParams: { ...trainer.moco.params },
+        step: trainer.moco.stepCount,
+        dataset: trainer.dataset.name,
+        classNames: trainer.dataset.classNames,
+        knn: current(this.evaluation.last.knn),
+        probe: current(this.evaluation.last.probe),
+      });
     });
+  }
+
+  /**
+   * A new run (the current setup) starting from the weights of a file: the downloaded zip or a
+   * safetensors file (also one PyTorch wrote). The file is checked first: a bad one, or one of
+   * another preset or head, changes nothing.
+   */
+  async loadWeights(bytes: Uint8Array, fileName: string): Promise<ModelInfo> {
+    const setup = this.requireSetup();
+    let tensors;
+    try {
+      tensors = weightsFromFile(bytes);
+    } catch (e) {
+      if (e instanceof SafetensorsError || e instanceof BundleError) throw new Error(`${fileName}: ${e.message} (give the downloaded zip or a .safetensors file)`);
+      throw e;
+    }
+    const mismatch = architectureMismatch(tensors, configOf(setup).arch);
+    if (mismatch) throw new Error(`${fileName} ${mismatch}: choose its preset and MoCo version in the setup, Reset, then load it again`);
+    const model = await this.configure(setup);
+    await this.lock.run(async () => {
+      const { encoderQ, encoderK } = this.requireTrainer().moco;
+      loadStateDict(encoderQ, tensors);
+      // MoCo's momentum encoder starts as a copy of the query encoder.
+      encoderK.copyFrom(encoderQ);
+    });
+    return model;
   }
 
   /**

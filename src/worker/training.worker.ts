@@ -11,7 +11,7 @@ import { TrainingService } from './training';
 const service = new TrainingService();
 
 const api = {
-  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'embed', 'loadDataset', 'datasetInfo']),
+  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo']),
   evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
 };
 

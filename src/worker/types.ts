@@ -177,13 +177,10 @@ export interface StatsBatch {
 export type EncoderName = 'query' | 'key';
 
 /** The files of one encoder in TensorFlow.js's layers format. */
-export interface ExportedModel {
-  /** File names: model.json / weights.bin for the query encoder, key-model.json / key-weights.bin for the key encoder. */
-  jsonName: string;
-  weightsName: string;
-  /** `model.json` text; its manifest points at `weightsName`. */
-  modelJson: string;
-  weights: ArrayBuffer;
+/** "Download weights": one zip (io/modelBundle), named after the preset and step. */
+export interface ExportedBundle {
+  name: string;
+  zip: Uint8Array<ArrayBuffer>;
 }
 
 export interface InitOptions {

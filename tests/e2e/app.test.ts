@@ -13,6 +13,7 @@ import type { PreviewServer } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
+import { metadataProblems, unzipBundle } from '../../src/io/modelBundle';
 import { STAT_FIELDS, type StatsBatch } from '../../src/worker/types';
 import {
   buildAndPreview,
@@ -211,23 +212,28 @@ describe('MoCo in the browser, end to end', () => {
     expect(pageErrors).toEqual([]);
   }, 540_000);
 
-  it('downloads weights that tf.loadLayersModel loads and that embed like the model in the worker', async () => {
+  it('downloads one zip whose TensorFlow.js model loads with tf.loadLayersModel and embeds like the model in the worker', async () => {
     await page.check('[data-testid=include-key]');
     const downloads: Download[] = [];
     page.on('download', (d) => downloads.push(d));
     await page.click('[data-testid=download]');
-    await waitFor(page, 'four files', async () => downloads.length >= 4, 60_000);
+    await waitFor(page, 'the zip', async () => downloads.length >= 1, 60_000);
     const dir = resolve(RESULTS, 'downloads');
     await mkdir(dir, { recursive: true });
-    const files = new Map<string, Buffer>();
-    for (const d of downloads) {
-      const path = resolve(dir, d.suggestedFilename());
-      await d.saveAs(path);
-      files.set(d.suggestedFilename(), await readFile(path));
-    }
-    expect([...files.keys()].sort()).toEqual(['key-model.json', 'key-weights.bin', 'model.json', 'weights.bin']);
+    expect(downloads.length).toBe(1);
+    const zipName = downloads[0].suggestedFilename();
+    expect(zipName).toMatch(/^moco-[\w-]+-v[12]-step\d+\.zip$/);
+    await downloads[0].saveAs(resolve(dir, zipName));
+    const unzipped = unzipBundle(new Uint8Array(await readFile(resolve(dir, zipName))));
+    expect([...unzipped.keys()].sort()).toEqual(['README.txt', 'key/model.json', 'key/model.safetensors', 'key/weights.bin', 'metadata.json', 'model.json', 'model.safetensors', 'weights.bin']);
+    expect(metadataProblems(JSON.parse(new TextDecoder().decode(unzipped.get('metadata.json'))))).toEqual([]);
+    const files = new Map<string, Buffer>([
+      ['model.json', Buffer.from(unzipped.get('model.json')!)],
+      ['weights.bin', Buffer.from(unzipped.get('weights.bin')!)],
+      ['key-model.json', Buffer.from(unzipped.get('key/model.json')!)],
+      ['key-weights.bin', Buffer.from(unzipped.get('key/weights.bin')!)],
+    ]);
     expect(JSON.parse(files.get('model.json')!.toString()).weightsManifest[0].paths).toEqual(['weights.bin']);
-    expect(JSON.parse(files.get('key-model.json')!.toString()).weightsManifest[0].paths).toEqual(['key-weights.bin']);
 
     // A fixed input: built-in test images, in [0, 1].
     const fixed = generateSynthetic({ size: 4, seed: 2024, split: 'test' });
@@ -236,6 +242,7 @@ describe('MoCo in the browser, end to end', () => {
     // tfjs greets Node users with advice about tfjs-node on first use: noise here.
     Object.assign(tf.backend(), { firstUse: false });
     const diffs: Record<string, number> = {};
+    const fromFiles: Record<string, Float32Array> = {};
     for (const [which, json, bin] of [
       ['query', 'model.json', 'weights.bin'],
       ['key', 'key-model.json', 'key-weights.bin'],
@@ -250,7 +257,8 @@ describe('MoCo in the browser, end to end', () => {
         const projection = model.predict(tf.tensor4d(input, [4, 32, 32, 3])) as tf.Tensor2D;
         return projection.div(tf.norm(projection, 'euclidean', 1, true));
       });
-      const fromFile = await out.data();
+      const fromFile = (await out.data()) as Float32Array;
+      fromFiles[which] = fromFile;
       out.dispose();
       model.dispose();
       expect(fromFile.length).toBe(fromWorker.length);
@@ -261,6 +269,15 @@ describe('MoCo in the browser, end to end', () => {
       expect(maxDiff).toBeLessThan(1e-4);
     }
     metrics.embeddingMaxAbsDiff = diffs;
+
+    // Load weights… with the same zip: a new run from them, its momentum encoder a copy of the
+    // downloaded query encoder (before, the two encoders differed).
+    const largestDiff = (a: number[], b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const keyEmbedding = () => page.evaluate(async (data) => Array.from(await window.__moco!.bridge.api.training.embed(new Float32Array(data), 'key')), Array.from(input));
+    expect(largestDiff(await keyEmbedding(), fromFiles.query)).toBeGreaterThan(1e-4);
+    await page.setInputFiles('[data-testid=load-weights]', resolve(dir, zipName));
+    await waitFor(page, 'the loaded weights in the momentum encoder', async () => largestDiff(await keyEmbedding(), fromFiles.query) < 1e-4, 60_000);
+    await page.locator('[data-testid=download]:not([disabled])').waitFor({ timeout: 60_000 });
 
     await page.screenshot({ path: resolve(RESULTS, 'app-after-training.png') });
   }, 180_000);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
+import { unzipBundle } from '../../src/io/modelBundle';
 import type { StatsBatch, TrainingSetup } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { TINY_SETUP } from './setup';
@@ -69,12 +70,11 @@ describe('TrainingService (CPU backend)', () => {
   });
 
   it('exports weights that give the same embedding as the model in the worker', async () => {
-    const models = await service.exportWeights({ includeKey: true });
-    expect(models.map((m) => [m.jsonName, m.weightsName])).toEqual([
-      ['model.json', 'weights.bin'],
-      ['key-model.json', 'key-weights.bin'],
-    ]);
-    expect(JSON.parse(models[1].modelJson).weightsManifest[0].paths).toEqual(['key-weights.bin']);
+    const bundle = await service.exportWeights({ includeKey: true });
+    expect(bundle.name).toMatch(/^moco-tiny-v[12]-step\d+\.zip$/);
+    const files = unzipBundle(bundle.zip);
+    expect([...files.keys()].sort()).toEqual(['README.txt', 'key/model.json', 'key/model.safetensors', 'key/weights.bin', 'metadata.json', 'model.json', 'model.safetensors', 'weights.bin']);
+    const models = ['', 'key/'].map((dir) => ({ modelJson: new TextDecoder().decode(files.get(`${dir}model.json`)), weights: files.get(`${dir}weights.bin`)!.slice().buffer }));
     const fixed = generateSynthetic({ size: 4, seed: 99, split: 'test' });
     const input = Float32Array.from(fixed.images, (v) => v / 255);
     expect(input.length).toBe(4 * IMAGE_BYTES);

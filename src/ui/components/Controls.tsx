@@ -67,7 +67,7 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
 }
 
 export function Controls({ training }: { training: Training }) {
-  const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download } = training;
+  const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights } = training;
   const [includeKey, setIncludeKey] = useState(false);
   const uid = useId();
   const ready = view.phase === 'ready' && view.model !== null;
@@ -207,14 +207,29 @@ export function Controls({ training }: { training: Training }) {
         <h2 id={`${uid}-export`}>Trained weights</h2>
         <label className="check">
           <input type="checkbox" data-testid="include-key" checked={includeKey} onChange={(e) => setIncludeKey(e.currentTarget.checked)} />
-          also the momentum encoder (key-*)
+          also the momentum encoder (key/)
         </label>
         <button type="button" className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
           ⤓ Download weights
         </button>
-        <p className="hint" title={includeKey ? 'model.json, weights.bin, key-model.json, key-weights.bin' : 'model.json, weights.bin'}>
-          Layers format for <code>tf.loadLayersModel</code>; L2-normalise the output.
+        <p className="hint" title="model.json + weights.bin (TensorFlow.js), model.safetensors (PyTorch), metadata.json, README.txt">
+          One zip: <code>tf.loadLayersModel</code> files, safetensors for PyTorch, metadata.json; L2-normalise the output.
         </p>
+        <label className="btn btn--wide" title="A new run of this setup from the weights of a downloaded zip or a .safetensors file (also one PyTorch wrote)">
+          ⤒ Load weights…
+          <input
+            type="file"
+            accept=".zip,.safetensors"
+            data-testid="load-weights"
+            disabled={blocked}
+            hidden
+            onChange={(e) => {
+              const file = e.currentTarget.files?.[0];
+              e.currentTarget.value = '';
+              if (file) void loadWeights(file);
+            }}
+          />
+        </label>
       </section>
     </aside>
   );

@@ -1,0 +1,52 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEncoders, readInitWeights } from '../../src/cli/initWeights';
+import { exportEncoder } from '../../src/io/layersModel';
+import { mocoConfig } from '../../src/moco/config';
+import { MoCo } from '../../src/moco/moco';
+import { relativeError, useCpuBackend } from '../support/helpers';
+
+beforeAll(useCpuBackend);
+
+const config = mocoConfig('v1', 'tiny', { batchSize: 8, queueSize: 16, bnSplits: 2 });
+
+describe('--init', () => {
+  it('opens a bare TensorFlow.js model directory (model.json + weights.bin) into both encoders', async () => {
+    const source = new MoCo(config);
+    const batch = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    await source.step(batch);
+    const dir = mkdtempSync(join(tmpdir(), 'moco-init-'));
+    const files = await exportEncoder(source.encoderQ, 'moco_query_encoder');
+    writeFileSync(join(dir, 'model.json'), files.modelJson);
+    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(files.weights));
+    const target = new MoCo(config);
+    const x = tf.randomUniform([4, 32, 32, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
+    expect(relativeError(await target.encoderQ.embed(x, false).data(), await source.encoderQ.embed(x, false).data())).toBeGreaterThan(1e-3);
+    await initEncoders(dir, target.encoderQ, target.encoderK);
+    for (const encoder of [target.encoderQ, target.encoderK]) {
+      expect(relativeError(await encoder.embed(x, false).data(), await source.encoderQ.embed(x, false).data())).toBe(0);
+    }
+    tf.dispose([batch, x]);
+    source.dispose();
+    target.dispose();
+  });
+
+  it('names the file and what to give instead when it cannot be read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moco-init-bad-'));
+    const missing = join(dir, 'nope.safetensors');
+    await expect(readInitWeights(missing)).rejects.toThrow(`--init ${missing}: no such file or directory`);
+    mkdirSync(join(dir, 'empty'));
+    await expect(readInitWeights(join(dir, 'empty'))).rejects.toThrow(/the directory holds neither model\.safetensors nor model\.json/);
+    writeFileSync(join(dir, 'notes.txt'), 'hello, these are not weights');
+    await expect(readInitWeights(join(dir, 'notes.txt'))).rejects.toThrow(/notes\.txt: is not a safetensors file .*give the downloaded zip/);
+    writeFileSync(join(dir, 'cut.zip'), new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]));
+    await expect(readInitWeights(join(dir, 'cut.zip'))).rejects.toThrow(/cut\.zip: the zip cannot be read/);
+    const tfjsOnly = join(dir, 'tfjs');
+    mkdirSync(tfjsOnly);
+    writeFileSync(join(tfjsOnly, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [] }] }));
+    await expect(readInitWeights(tfjsOnly)).rejects.toThrow(/model\.json needs weights\.bin, which is missing/);
+  });
+});

@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { testTransform } from '../../src/eval/features';
+import { BUNDLE_FORMAT, metadataProblems, modelBundleZip, unzipBundle, type ModelMetadata } from '../../src/io/modelBundle';
+import { readSafetensors } from '../../src/io/safetensors';
+import { encoderStateDict, loadStateDict, WeightsMismatchError } from '../../src/io/stateDict';
+import { mocoConfig } from '../../src/moco/config';
+import { MoCo } from '../../src/moco/moco';
+import { Trainer } from '../../src/train/trainer';
+import { relativeError, useCpuBackend } from '../support/helpers';
+
+beforeAll(useCpuBackend);
+
+async function trained() {
+  const trainer = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 24, bnSplits: 2 }), generateSynthetic({ size: 32, seed: 5, split: 'train' }));
+  for (let i = 0; i < 2; i++) await trainer.step();
+  return trainer;
+}
+
+describe('the weights download (one zip)', () => {
+  it('holds every file, a metadata.json with the documented fields, and a TensorFlow.js model that embeds like the trainer', async () => {
+    const trainer = await trained();
+    const { name, zip } = await modelBundleZip(trainer.moco.encoderQ, trainer.moco.encoderK, {
+      config: trainer.config,
+      liveParams: { ...trainer.moco.params },
+      step: trainer.moco.stepCount,
+      dataset: trainer.dataset.name,
+      classNames: trainer.dataset.classNames,
+      knn: { step: 2, accuracy: 0.25, k: 200 },
+    });
+    expect(name).toBe('moco-tiny-v2-step2.zip');
+    const files = unzipBundle(zip);
+    const meta = JSON.parse(new TextDecoder().decode(files.get('metadata.json'))) as ModelMetadata;
+    expect(metadataProblems(meta)).toEqual([]);
+    // Every file the metadata lists is in the zip, and nothing else.
+    expect([...files.keys()].sort()).toEqual(Object.keys(meta.files).sort());
+    expect(Object.keys(meta.files).sort()).toEqual(['README.txt', 'key/model.json', 'key/model.safetensors', 'key/weights.bin', 'metadata.json', 'model.json', 'model.safetensors', 'weights.bin']);
+    expect(meta).toMatchObject({
+      format: BUNDLE_FORMAT,
+      preset: 'tiny',
+      mocoVersion: 'v2',
+      step: 2,
+      architecture: { widths: [4, 8], blocks: [1, 1], head: 'mlp', embeddingDim: 128, batchNormEpsilon: 1e-5 },
+      input: { shape: [32, 32, 3], pixelRange: [0, 1], mean: [...trainer.config.augment.mean], std: [...trainer.config.augment.std] },
+      classNames: [...trainer.dataset.classNames],
+      liveParams: { momentum: 0.99, queueSize: 24 },
+      evaluation: { knn: { step: 2, accuracy: 0.25, k: 200 }, probe: null },
+    });
+    expect(new TextDecoder().decode(files.get('README.txt'))).toMatch(/tf\.io\.fromMemory[\s\S]*moco_torch\.load[\s\S]*torchrun/);
+    // A metadata.json missing a documented field, or with a wrong one, is reported.
+    const broken = { ...meta, input: { ...meta.input, mean: [0.5] } } as Partial<ModelMetadata>;
+    delete broken.classNames;
+    expect(metadataProblems(broken)).toEqual(['field input is missing or malformed', 'field classNames is missing or malformed']);
+
+    const images = generateSynthetic({ size: 6, seed: 77, split: 'test' });
+    const x = testTransform(tf.tensor4d(Float32Array.from(images.images, (v) => v / 255), [6, 32, 32, 3]), trainer.config.augment);
+    for (const [dir, encoder] of [['', trainer.moco.encoderQ], ['key/', trainer.moco.encoderK]] as const) {
+      const json = JSON.parse(new TextDecoder().decode(files.get(`${dir}model.json`))) as tf.io.ModelJSON;
+      const model = await tf.loadLayersModel(
+        tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: files.get(`${dir}weights.bin`)!.slice().buffer }),
+      );
+      const fromZip = tf.tidy(() => {
+        const p = model.predict(x) as tf.Tensor2D;
+        return p.div(tf.norm(p, 'euclidean', 1, true));
+      });
+      const direct = encoder.embed(x, false);
+      const error = relativeError(await fromZip.data(), await direct.data());
+      console.log(`zip ${dir || 'query '}model.json via tf.io.fromMemory: largest relative error of the embedding ${error.toExponential(2)}`);
+      expect(error).toBeLessThan(1e-5);
+      // The safetensors beside it holds the same weights under PyTorch's names and layouts.
+      const st = readSafetensors(files.get(`${dir}model.safetensors`)!);
+      expect(st.metadata).toMatchObject({ format: BUNDLE_FORMAT, preset: 'tiny', mocoVersion: 'v2', step: '2' });
+      expect(st.tensors.get('stem_conv.weight')!.shape).toEqual([4, 3, 3, 3]);
+      expect(st.tensors.get('head_fc2.weight')!.shape).toEqual([128, 8]);
+      expect(st.tensors.get('s1b0_down_bn.running_var')!.shape).toEqual([8]);
+      tf.dispose([fromZip, direct]);
+      model.dispose();
+    }
+    x.dispose();
+    trainer.dispose();
+  });
+
+  it('loads a state_dict back into an encoder exactly, and refuses another preset saying what differs, changing nothing', async () => {
+    const trainer = await trained();
+    const state = await encoderStateDict(trainer.moco.encoderQ);
+    const other = new MoCo(trainer.config);
+    const x = tf.randomUniform([3, 32, 32, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
+    expect(relativeError(await other.encoderQ.embed(x, false).data(), await trainer.moco.encoderQ.embed(x, false).data())).toBeGreaterThan(1e-3);
+    // DistributedDataParallel's `module.` prefix and PyTorch's batch-norm counters are accepted.
+    const wrapped = new Map([...state].map(([k, v]) => [`module.${k}`, v]));
+    wrapped.set('module.stem_bn.num_batches_tracked', { shape: [], data: Float32Array.of(3) });
+    loadStateDict(other.encoderQ, wrapped);
+    expect(relativeError(await other.encoderQ.embed(x, false).data(), await trainer.moco.encoderQ.embed(x, false).data())).toBe(0);
+
+    const resnet8 = new MoCo(mocoConfig('v2', 'resnet8', { batchSize: 8, queueSize: 24, bnSplits: 2 }));
+    const before = await resnet8.encoderQ.embed(x, false).data();
+    expect(() => loadStateDict(resnet8.encoderQ, state)).toThrow(WeightsMismatchError);
+    expect(() => loadStateDict(resnet8.encoderQ, state)).toThrow(
+      'holds tiny (widths 4/8, blocks 1/1), MLP head (MoCo v2), 128-d embedding, but this run builds resnet8 (widths 16/32/64, blocks 1/1/1), MLP head (MoCo v2), 128-d embedding',
+    );
+    const v1 = new MoCo(mocoConfig('v1', 'tiny', { batchSize: 8, queueSize: 24, bnSplits: 2 }));
+    expect(() => loadStateDict(v1.encoderQ, state)).toThrow(/MLP head \(MoCo v2\).*but this run builds tiny .*linear head \(MoCo v1\)/);
+    const damaged = new Map(state);
+    damaged.set('s1b0_conv2.weight', { shape: [8, 8, 3, 1], data: new Float32Array(192) });
+    const v2 = new MoCo(trainer.config);
+    const v2Before = await v2.encoderQ.embed(x, false).data();
+    expect(() => loadStateDict(v2.encoderQ, damaged)).toThrow('has s1b0_conv2.weight of shape [8,8,3,1], expected [8,8,3,3]');
+    expect(relativeError(await v2.encoderQ.embed(x, false).data(), v2Before)).toBe(0);
+    expect(relativeError(await resnet8.encoderQ.embed(x, false).data(), before)).toBe(0);
+    for (const m of [other, resnet8, v1, v2]) m.dispose();
+    x.dispose();
+    trainer.dispose();
+  });
+});
