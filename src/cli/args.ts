@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { EncoderOutput } from '../eval/features';
-import { mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
+import { MAX_QUEUE_SIZE, mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
 import { isPresetName, PRESET_NAMES } from '../moco/resnet';
 
 export const USAGE = `usage: npm run train -- [options]
@@ -33,7 +33,7 @@ Training:
   --steps N                training steps (default 20)
   --epochs E               train for E passes over the data instead (E·batches-per-epoch steps)
   --batch N                images per step (default 32)
-  --queue K                negatives in the queue (default 4096)
+  --queue K                negatives in the queue, at most 65,536 (default 4096)
   --momentum M             momentum of the key encoder, 0..1 (default 0.99)
   --temperature T          InfoNCE temperature (default: 0.2 for v2, 0.07 for v1)
   --lr LR                  base learning rate (default 0.06·batch/512)
@@ -73,6 +73,8 @@ export interface TrainArgs {
   saveKey: boolean;
   stockKernels: boolean;
   config: MocoConfig;
+  /** The learning rate without --lr (for this batch size), named when a run diverges. */
+  defaultLr: number;
 }
 
 export class UsageError extends Error {}
@@ -132,10 +134,11 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     throw new UsageError((e as Error).message);
   }
   if (values.help) return 'help';
-  const int = (name: string, text: string | undefined, min: number) => {
+  const int = (name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER) => {
     if (text === undefined) return undefined;
     const n = Number(text);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${text}'`);
+    if (n > max) throw new UsageError(`--${name} must be at most ${max.toLocaleString('en-US')}, got '${text}'`);
     return n;
   };
   const num = (name: string, text: string | undefined) => {
@@ -169,7 +172,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values.eval === BUILT_IN_EVAL && values.data !== undefined) throw new UsageError(`--eval ${BUILT_IN_EVAL} goes with the built-in training data, not with --data`);
   const overrides = {
     batchSize,
-    queueSize: int('queue', values.queue, 1),
+    queueSize: int('queue', values.queue, 1, MAX_QUEUE_SIZE),
     momentum: num('momentum', values.momentum),
     temperature: num('temperature', values.temperature),
     bnSplits: int('bn-splits', values['bn-splits'], 1),
@@ -211,6 +214,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],
     config,
+    defaultLr: mocoConfig(values.moco as MocoVersion, values.preset, { batchSize }).schedule.baseLr,
   };
 }
 

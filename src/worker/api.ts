@@ -239,7 +239,8 @@ export interface TrainingApi {
   augmentationPreview(count: number): Promise<AugmentationPreview>;
 }
 
-export const MAX_QUEUE_SIZE = 65_536;
+/** The queue limit lives with the configuration's validation, which every path runs. */
+export { MAX_QUEUE_SIZE } from '../moco/config';
 export const QUEUE_RING_SEGMENTS = 96;
 /** Batches go out at most this often while training. */
 export const STATS_INTERVAL_MS = 250;
