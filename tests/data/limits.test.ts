@@ -17,7 +17,6 @@ import { cifarRecordCount, parseCifar } from '../../src/data/cifar';
 import { imageDimensions } from '../../src/data/imageHeader';
 import { MAX_DATASET_IMAGES } from '../../src/data/limits';
 import { loadCifarBlob } from '../../src/data/load';
-import { MAX_QUEUE_SIZE, mocoConfig, validateLiveParams } from '../../src/moco/config';
 import { cifarBytes, expectDatasetError, expectDatasetErrorAsync, pngHeader, tarHeader } from '../support/dataFixtures';
 
 /** An uncompressed tar read through the archive reader: the header alone, then the end. */
@@ -126,15 +125,5 @@ describe('image dimensions', () => {
     new DataView(jpg.buffer).setUint16(sof + 5, 20_000);
     new DataView(jpg.buffer).setUint16(sof + 7, 20_000);
     await expectDatasetErrorAsync(() => decodeImageBytes({ path: 'big.jpg', data: jpg }), /^big\.jpg: is 20,000 × 20,000 pixels \(400 megapixels\)/);
-  });
-});
-
-describe('the queue limit', () => {
-  it('is enforced by the configuration every path validates', () => {
-    expect(MAX_QUEUE_SIZE).toBe(65_536);
-    expect(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 65_536 }).queueSize).toBe(65_536);
-    expect(() => mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 65_537 })).toThrow('queue size must be at most 65,536, got 65,537');
-    // What the worker API accepted before (and failed on later with a WebGPU dispatch error).
-    expect(() => validateLiveParams({ queueSize: 2_098_176 })).toThrow('queue size must be at most 65,536, got 2,098,176');
   });
 });
