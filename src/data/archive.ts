@@ -207,7 +207,7 @@ export async function readCifarArchive(source: ByteSource, options: CifarArchive
  * early; Z_DATA_ERROR: corrupt data or a wrong checksum), browsers' are TypeErrors with a sentence.
  * Anything else (the file could not be read) passes through.
  */
-function gzipError(fileName: string, e: unknown): unknown {
+export function gzipError(fileName: string, e: unknown): unknown {
   const code = (e as { code?: unknown }).code;
   const message = (e as Error).message ?? String(e);
   if (!(e instanceof TypeError) && !(typeof code === 'string' && code.startsWith('Z_'))) return e;

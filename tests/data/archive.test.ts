@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { describe, expect, it } from 'vitest';
-import { readCifarArchive, type ArchiveProgress, type CifarArchive } from '../../src/data/archive';
+import { gzipError, readCifarArchive, type ArchiveProgress, type CifarArchive } from '../../src/data/archive';
 import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../../src/data/cifar';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { loadCifarBlob } from '../../src/data/load';
@@ -183,6 +183,17 @@ describe('CIFAR archives (.tar.gz)', () => {
       yield gzipSync(cifar10Tar()).subarray(0, 10);
     }
     await expectDatasetErrorAsync(() => readCifarArchive(failing(), { fileName: 'cut.tar.gz' }), /^cut\.tar\.gz: the gzip stream ends early/);
+  });
+
+  it("names the gzip errors of browsers' DecompressionStream as Node's (Chromium's wording)", () => {
+    // What Chromium's DecompressionStream rejects with for a cut and a damaged stream (checked in Chromium 156).
+    expect((gzipError('a.tar.gz', new TypeError('Compressed input was truncated.')) as Error).message).toBe('a.tar.gz: the gzip stream ends early: the file is truncated');
+    expect((gzipError('a.tar.gz', new TypeError('The compressed data was not valid: incorrect data check.')) as Error).message).toBe(
+      'a.tar.gz: the gzip checksum does not match: the file is damaged',
+    );
+    // A read error of the file itself is not a gzip problem: it passes through for the caller to name.
+    const unreadable = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES', syscall: 'open' });
+    expect(gzipError('a.tar.gz', unreadable)).toBe(unreadable);
   });
 
   it('hands each member to the tar reader in pieces that add up to the member', () => {
