@@ -1,6 +1,6 @@
 /**
  * The built app's Content-Security-Policy, enforced by Chromium: the page and its Workers train,
- * load a streamed archive and decode images without a single violation, while eval and a remote
+ * load a streamed archive, decode images, evaluate and benchmark without a single violation, while eval and a remote
  * connection — what the policy exists to stop — are refused.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -69,7 +69,7 @@ describe('Content-Security-Policy of the built app', () => {
     expect(meta).not.toMatch(/'unsafe-eval'|'unsafe-inline'[^;]*;.*script|script-src[^;]*'unsafe-inline'/);
   });
 
-  it('trains a few steps and loads an archive and a folder of images with no violation', async () => {
+  it('trains a few steps, loads an archive and a folder of images, evaluates and benchmarks with no violation', async () => {
     await page.goto(`${served.url}?testHooks`);
     await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
     await page.selectOption('[data-testid=preset]', 'tiny');
@@ -98,9 +98,15 @@ describe('Content-Security-Policy of the built app', () => {
     await page.setInputFiles('[data-testid=data-folder]', dir);
     await waitFor(page, 'the images loaded', async () => (await text(page, 'data-name')) === 'colours', 120_000);
 
+    // An evaluation (the kNN monitor, in the training Worker) and the benchmark (a Worker of its own).
+    await page.click('[data-testid=knn-run]');
+    await waitFor(page, 'the kNN result', async () => (await page.locator('[data-testid=knn-latest]').count()) > 0, 300_000);
+    await page.click('[data-testid=bench-start]');
+    await page.locator('[data-testid=bench-result]').waitFor({ timeout: 300_000 });
+
     expect(violations).toEqual([]);
     expect(pageErrors).toEqual([]);
-  }, 300_000);
+  }, 600_000);
 
   it('refuses an injected inline script and a remote connection (the policy is enforced, not just present)', async () => {
     // (Code run through the DevTools protocol, as page.evaluate's, is exempt from the page's CSP; a
