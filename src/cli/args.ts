@@ -1,5 +1,5 @@
 import type { EncoderOutput } from '../eval/features';
-import { mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
+import { MAX_QUEUE_SIZE, mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
 import { PRESET_NAMES } from '../moco/resnet';
 import { givenOptions, integer, number, oneOf, parseOptions, UsageError } from '../util/options';
 import { parseSweep, type Sweep } from './sweep';
@@ -34,7 +34,7 @@ Training:
   --steps N                training steps (default 20; 0 with --init: evaluate, convert)
   --epochs E               train for E passes over the data instead (E·batches-per-epoch steps)
   --batch N                images per step (default 32)
-  --queue K                negatives in the queue (default 4096)
+  --queue K                negatives in the queue, at most 65,536 (default 4096)
   --momentum M             momentum of the key encoder, 0..1 (default 0.99)
   --temperature T          InfoNCE temperature (default: 0.2 for v2, 0.07 for v1)
   --lr LR                  base learning rate (default 0.06·batch/512)
@@ -98,6 +98,8 @@ export interface TrainArgs {
   resume?: string;
   /** The options the command line gave (without dashes), to tell them from defaults when resuming. */
   given: ReadonlySet<string>;
+  /** The learning rate without --lr (for this batch size), named when a run diverges. */
+  defaultLr: number;
 }
 
 /** Options that make a run's setup: a resumed run keeps the ones its checkpoint recorded. */
@@ -206,9 +208,11 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values.data !== undefined && values.data.trim() === '') throw new UsageError('--data needs a path');
   if (values.eval !== undefined && values.eval.trim() === '') throw new UsageError('--eval needs a path');
   if (values.eval === BUILT_IN_EVAL && values.data !== undefined) throw new UsageError(`--eval ${BUILT_IN_EVAL} goes with the built-in training data, not with --data`);
+  const queueSize = integer('queue', values.queue, 1);
+  if (queueSize !== undefined && queueSize > MAX_QUEUE_SIZE) throw new UsageError(`--queue must be at most ${MAX_QUEUE_SIZE.toLocaleString('en-US')}, got '${values.queue}'`);
   const overrides = {
     batchSize,
-    queueSize: integer('queue', values.queue, 1),
+    queueSize,
     momentum: number('momentum', values.momentum),
     temperature: number('temperature', values.temperature),
     bnSplits: integer('bn-splits', values['bn-splits'], 1),
@@ -265,6 +269,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     checkpointEvery: integer('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     given,
+    defaultLr: mocoConfig(moco, preset, { batchSize }).schedule.baseLr,
   };
 }
 

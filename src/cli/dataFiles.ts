@@ -2,11 +2,11 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { readCifarArchive } from '../data/archive';
-import { parseCifar, type Cifar100Labels } from '../data/cifar';
+import { cifarRecordCount, guessCifarFormat, parseCifar, refuseOtherFormats, type Cifar100Labels } from '../data/cifar';
 import type { ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
 import { isArchive } from '../data/load';
-import { datasetFromImageFiles, isIgnoredFile, type ImageFile } from '../data/imageFolder';
+import { datasetFromImageFiles, isIgnoredFile, type ImageFile, type ImageFolderDataset } from '../data/imageFolder';
 import { decodeImageBytes } from './decodeImage';
 
 /**
@@ -21,22 +21,22 @@ export interface LoadOptions {
   split: 'train' | 'test';
 }
 
-export async function loadDataPath(path: string, options: LoadOptions): Promise<ImageDataset> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(path, code === 'ENOENT' ? 'no such file or folder' : `cannot be read (${code ?? (e as Error).message})`);
-  }
+/** A dataset, with what the user should know about it that did not stop the load (image folders). */
+export type LoadedData = ImageDataset & { warnings?: readonly string[] };
+
+export async function loadDataPath(path: string, options: LoadOptions): Promise<LoadedData> {
+  const info = await fsCall(path, () => stat(path));
   if (info.isDirectory()) return readImageFolder(path);
-  if (!info.isFile()) throw new DatasetError(path, 'is neither a file nor a folder');
-  if (await looksLikeArchive(path)) {
-    const archive = await readCifarArchive(createReadStream(path, { highWaterMark: 1 << 20 }), {
-      fileName: basename(path),
-      labels: options.labels,
-      totalBytes: info.size,
-    });
+  if (!info.isFile()) throw new DatasetError(path, 'is neither a file nor a folder (a pipe, a device or a socket cannot be read as data)');
+  const head = await fsCall(path, () => readHead(path));
+  if (isArchive(path, head)) {
+    const archive = await fsCall(path, () =>
+      readCifarArchive(createReadStream(path, { highWaterMark: 1 << 20 }), {
+        fileName: basename(path),
+        labels: options.labels,
+        totalBytes: info.size,
+      }),
+    );
     const wanted = archive[options.split];
     if (!wanted) {
       const member = archive.format === 'cifar10' ? (options.split === 'train' ? 'data_batch_*.bin' : 'test_batch.bin') : `${options.split}.bin`;
@@ -44,31 +44,92 @@ export async function loadDataPath(path: string, options: LoadOptions): Promise<
     }
     return wanted;
   }
-  return parseCifar(new Uint8Array(await readFile(path)), { fileName: basename(path), labels: options.labels });
+  // The first bytes and the size are checked before the whole file is read.
+  const fileName = basename(path);
+  refuseOtherFormats(fileName, head);
+  cifarRecordCount(guessCifarFormat(fileName, info.size), info.size, fileName);
+  const bytes = await fsCall(path, () => readFile(path));
+  return parseCifar(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { fileName, labels: options.labels });
 }
 
 /** Reads only the first bytes, so that a large archive is then streamed rather than read whole. */
-async function looksLikeArchive(path: string): Promise<boolean> {
+async function readHead(path: string): Promise<Uint8Array> {
   const handle = await open(path, 'r');
   try {
     const head = new Uint8Array(262);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return isArchive(path, head.subarray(0, bytesRead));
+    return head.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
 }
 
-/** A folder with one sub-folder per class, decoded with the pure-JS PNG and JPEG decoders. */
-export async function readImageFolder(dir: string): Promise<ImageDataset> {
+/**
+ * Runs a file-system call, turning its errors (a missing path, no permission, …) into a
+ * DatasetError naming the path, the problem and the fix; other errors pass through.
+ */
+export async function fsCall<T>(path: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException;
+    if (typeof error.code !== 'string' || !error.syscall) throw e;
+    throw new DatasetError(error.path ?? path, fsProblem(error));
+  }
+}
+
+function fsProblem(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied: it cannot be read by this user (check its permissions, e.g. chmod a+r, or a+rx for a folder)';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder';
+    case 'EISDIR':
+      return 'is a folder where a file was expected';
+    case 'ELOOP':
+      return 'has too many symbolic links in a row (a link loop?)';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many files are open: raise the limit (ulimit -n) or use fewer files';
+    default:
+      return `cannot be read (${e.code}: ${e.message.replace(/^[A-Z]+: /, '')})`;
+  }
+}
+
+/**
+ * A folder with one sub-folder per class, decoded with the pure-JS PNG and JPEG decoders. Links to
+ * files are read as the files; links to folders are not followed (they can loop) and are reported,
+ * as are broken links and entries that are not files (pipes, sockets).
+ */
+export async function readImageFolder(dir: string): Promise<ImageFolderDataset> {
+  const folder = basename(dir);
   const files: ImageFile[] = [];
-  // Node 20's recursive readdir: parentPath names each entry's own folder.
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
+  const folders: string[] = [];
+  const skipped: string[] = [];
+  // Node 20's recursive readdir (it does not follow links): parentPath names each entry's own folder.
+  for (const entry of await fsCall(dir, () => readdir(dir, { recursive: true, withFileTypes: true }))) {
     const full = join(entry.parentPath, entry.name);
     const path = relative(dir, full).split(sep).join('/');
     if (isIgnoredFile(path)) continue;
-    files.push({ path, data: async () => new Uint8Array(await readFile(full)) });
+    let kind: 'file' | 'folder' | 'other' = entry.isFile() ? 'file' : entry.isDirectory() ? 'folder' : 'other';
+    if (entry.isSymbolicLink()) {
+      const target = await stat(full).catch(() => undefined);
+      if (!target) {
+        skipped.push(`${path} (a broken symbolic link)`);
+        continue;
+      }
+      if (target.isDirectory()) {
+        skipped.push(`${path} (a symbolic link to a folder: links to folders are not followed; copy the folder or link its files)`);
+        continue;
+      }
+      kind = target.isFile() ? 'file' : 'other';
+    }
+    if (kind === 'folder') folders.push(path);
+    else if (kind === 'other') skipped.push(`${path} (not a regular file)`);
+    else files.push({ path, data: async () => new Uint8Array(await fsCall(`${folder}/${path}`, () => readFile(full))) });
   }
-  return datasetFromImageFiles(files, { folder: basename(dir), decode: decodeImageBytes });
+  return datasetFromImageFiles(files, { folder, decode: decodeImageBytes, folders, skipped });
 }

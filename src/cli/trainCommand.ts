@@ -1,5 +1,5 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, appendFile, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { generateSynthetic } from '../data/synthetic';
@@ -22,8 +22,9 @@ import { DatasetError } from '../data/errors';
 import { firstImages } from '../data/summary';
 import { knnMonitorOutputs } from '../eval/monitor';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, type TrainArgs } from './args';
-import { loadDataPath } from './dataFiles';
+import { fsCall, loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
+import { checkStep, CLI_KNOBS } from '../train/divergence';
 import { installNodeWebGpu } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { runSweep, type SweepRun } from './sweep';
@@ -68,6 +69,19 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   if (args.backend === 'cpu') Object.assign(tf.backend(), { firstUse: false });
   useCustomKernels(!args.stockKernels);
 
+  // Output paths are checked before any work: a run must never train to the end and then fail to save.
+  try {
+    if (args.save?.endsWith('.zip')) await checkOutputFile(args.save, '--save');
+    else if (args.save) await checkOutputFolder(args.save, '--save');
+    if (args.save && !args.save.endsWith('.zip') && args.saveKey) await checkOutputFolder(join(args.save, 'key'), '--save-key');
+    // Appending nothing checks that the file can be written without emptying a resumed run's log.
+    if (args.logJson) await fsCall(args.logJson, () => appendFile(args.logJson!, ''));
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
+
   let data;
   try {
     data = await loadData(args);
@@ -79,6 +93,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
     return 1;
   }
   const { train: dataset, heldOut } = data;
+  for (const warning of data.warnings) console.error(`warning: ${warning}`);
   if (dataset.size < args.config.batchSize) {
     console.error(`error: --batch ${args.config.batchSize} is more than the ${dataset.size} training images of ${dataset.name}\n\n${USAGE}`);
     return 2;
@@ -200,6 +215,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   if (!resumed) await evaluate(0);
   console.log('step   epoch    loss  ctr-acc  pos-sim  neg-sim   queue       lr   img/s');
   let lastLine = '';
+  let blowUps = 0;
   const started = performance.now();
   let stepMs = 0;
   const tail: { loss: number; accuracy: number }[] = [];
@@ -211,17 +227,21 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
     logJson({ kind: 'step', ...s });
     // The first step compiles every GPU pipeline the step uses: its time is the user's wait to start.
     if (s.step === firstStep + 1) console.log(`first step: ${s.stepMs.toFixed(0)} ms (includes compiling the step's kernels)`);
-    if (s.step % args.logEvery === 0 || s.step === steps) {
+    // Every step, not only the logged ones: the statistics are on the CPU already.
+    const verdict = checkStep(s, CLI_KNOBS, args.defaultLr);
+    if (verdict.kind === 'blow-up' && blowUps++ === 0) console.error(`warning: ${verdict.message}`);
+    if (s.step % args.logEvery === 0 || s.step === steps || verdict.kind === 'non-finite') {
       lastLine =
         `${String(s.step).padStart(4)} ${s.epoch.toFixed(3).padStart(7)} ${s.loss.toFixed(4).padStart(7)} ${(100 * s.contrastiveAccuracy).toFixed(1).padStart(7)}% ` +
         `${s.meanPositiveSimilarity.toFixed(3).padStart(8)} ${s.meanNegativeSimilarity.toFixed(3).padStart(8)} ` +
         `${`${s.queueFilled}/${s.queueCapacity}`.padStart(11)} ${s.learningRate.toExponential(2).padStart(8)} ${s.imagesPerSecond.toFixed(1).padStart(7)}`;
       console.log(lastLine);
-      if (!Number.isFinite(s.loss)) {
-        stopHandling();
-        console.error('error: the loss is not finite');
-        return 1;
-      }
+    }
+    if (verdict.kind === 'non-finite') {
+      stopHandling();
+      console.error(`error: ${verdict.message}. Nothing was saved.`);
+      trainer.dispose();
+      return 1;
     }
     if (args.evalEvery !== undefined && s.step % args.evalEvery === 0 && s.step !== steps) await evaluate(s.step);
     if (args.checkpointEvery !== undefined && s.step % args.checkpointEvery === 0 && s.step !== steps) await saveCheckpoint();
@@ -243,6 +263,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
     `trained ${ran} steps${resumed ? ` (${firstStep + 1}–${steps})` : ''} (${(ran / trainer.batchesPerEpoch).toFixed(2)} epochs) in ${(stepMs / 1000).toFixed(1)} s of steps ` +
       `(${stepMs > 0 ? ((ran * config.batchSize * 1000) / stepMs).toFixed(1) : '–'} img/s), ${wallSeconds.toFixed(1)} s with evaluations`,
   );
+  if (blowUps > 1) console.error(`warning: the loss was far above ln(K+1) at ${blowUps} of ${steps} steps`);
   const final = await evaluate(steps);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   sweepRun?.report({
@@ -356,20 +377,51 @@ function shellQuote(path: string): string {
 }
 
 /** The training set and the held-out set of the command line; DatasetError names the file at fault. */
-async function loadData(args: TrainArgs): Promise<{ train: ImageDataset; heldOut?: ImageDataset }> {
+async function loadData(args: TrainArgs): Promise<{ train: ImageDataset; heldOut?: ImageDataset; warnings: string[] }> {
+  const warnings: string[] = [];
+  const load = async (path: string, split: 'train' | 'test') => {
+    const loaded = await loadDataPath(path, { labels: args.labels, split });
+    warnings.push(...(loaded.warnings ?? []));
+    return loaded;
+  };
   const train = args.data
-    ? firstImages(await loadDataPath(args.data, { labels: args.labels, split: 'train' }), args.trainSize ?? Infinity)
+    ? firstImages(await load(args.data, 'train'), args.trainSize ?? Infinity)
     : generateSynthetic({ size: args.trainSize ?? DEFAULT_BUILT_IN_SIZE, seed: args.config.seed, split: 'train' });
-  if (!args.eval) return { train };
+  if (!args.eval) return { train, warnings };
   if (args.eval === BUILT_IN_EVAL) {
-    return { train, heldOut: generateSynthetic({ size: args.evalSize ?? 1000, seed: args.config.seed, split: 'test' }) };
+    return { train, heldOut: generateSynthetic({ size: args.evalSize ?? 1000, seed: args.config.seed, split: 'test' }), warnings };
   }
-  const heldOut = firstImages(await loadDataPath(args.eval, { labels: args.labels, split: 'test' }), args.evalSize ?? Infinity);
+  const heldOut = firstImages(await load(args.eval, 'test'), args.evalSize ?? Infinity);
   if (heldOut.classNames.length !== train.classNames.length) {
     throw new DatasetError(
       args.eval,
       `has ${heldOut.classNames.length} classes but the training data (${train.name}) has ${train.classNames.length}: kNN needs the same classes`,
     );
   }
-  return { train, heldOut };
+  return { train, heldOut, warnings };
+}
+
+/** Makes sure the zip `file` can be written: not a folder, in a folder this process can write. */
+async function checkOutputFile(file: string, option: string): Promise<void> {
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) throw new DatasetError(file, `is a folder, but ${option} with a .zip name writes one file: give another name`);
+  await checkOutputFolder(dirname(file), option);
+}
+
+/**
+ * Makes sure `dir` is a folder this process can write (creating it if needed), before training:
+ * an existing file there, a path under a file, or a read-only place is reported now.
+ */
+async function checkOutputFolder(dir: string, option: string): Promise<void> {
+  const existing = await stat(dir).catch(() => undefined);
+  if (existing && !existing.isDirectory()) {
+    throw new DatasetError(dir, `is a file, but ${option} needs a folder (it writes model.json and weights.bin into it): give a new or existing folder`);
+  }
+  try {
+    await fsCall(dir, () => mkdir(dir, { recursive: true }));
+    await fsCall(dir, () => access(dir, constants.W_OK));
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    throw new DatasetError(e.file, `${e.problem} — ${option} cannot write there; give another folder`);
+  }
 }

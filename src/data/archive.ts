@@ -1,20 +1,21 @@
-import { Gunzip } from 'fflate';
 import {
   baseName,
   cifarClassNames,
   CifarRecordDecoder,
+  cifarRecordCount,
   formatLabel,
   parseClassNameFile,
   type Cifar100Labels,
   type CifarFormat,
 } from './cifar';
 import { IMAGE_BYTES, type ImageDataset } from './dataset';
-import { DatasetError } from './errors';
+import { DatasetError, formatCount } from './errors';
+import { formatBytes, MAX_DATASET_DECODED, MAX_DATASET_IMAGES, MAX_TAR_METADATA_BYTES } from './limits';
 import { TarStreamReader, type TarMember } from './tar';
 
 /**
  * The official `cifar-10-binary.tar.gz` and `cifar-100-binary.tar.gz` (or the same tars
- * uncompressed), read as a stream: gunzip (fflate) → tar (TarStreamReader) → record decoding,
+ * uncompressed), read as a stream: gunzip (DecompressionStream) → tar (TarStreamReader) → record decoding,
  * chunk by chunk, so memory holds the decoded images and little else. Runs the same in Node and
  * in a Web Worker (no DOM, no Node modules).
  */
@@ -64,56 +65,26 @@ function memberRole(path: string): Role | undefined {
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 /**
- * Push the archive's bytes as they arrive, then call `finish()`. Any problem throws DatasetError
- * (naming the archive, and the member where there is one) and yields no dataset.
+ * The tar stage: push the tar's bytes as they arrive, then call `finish()`. Any problem throws
+ * DatasetError (naming the archive, and the member where there is one) and yields no dataset.
+ * `readCifarArchive` puts gunzip in front of it.
  */
 export class CifarArchiveReader {
   private readonly tar: TarStreamReader;
-  private gunzip?: Gunzip;
-  /** Undecided until the first two bytes: gzip, or a plain tar. */
-  private compressed?: boolean;
-  private readonly heldBack: Uint8Array[] = [];
-  private bytesRead = 0;
   private readonly parts: { role: Extract<Role, { split: unknown }>; decoder: CifarRecordDecoder }[] = [];
   private readonly nameFiles = new Map<'cifar10' | 'coarse' | 'fine', string>();
   private format?: CifarFormat;
-  private readonly trailer = new Uint8Array(8);
-  private inflatedBytes = 0;
-  private crc = 0;
 
   constructor(private readonly options: CifarArchiveOptions) {
     this.tar = new TarStreamReader(options.fileName, (member) => this.onMember(member));
   }
 
-  push(chunk: Uint8Array): void {
-    this.bytesRead += chunk.length;
-    if (this.compressed === undefined) {
-      // The first chunk of a stream can in principle be a single byte: hold chunks back until two bytes tell gzip from tar.
-      this.heldBack.push(chunk.slice());
-      const held = concat(this.heldBack, this.heldBack.reduce((n, c) => n + c.length, 0));
-      if (held.length < 2) return;
-      this.compressed = isGzip(held);
-      if (this.compressed) {
-        this.gunzip = new Gunzip((data) => {
-          this.inflatedBytes += data.length;
-          this.crc = crc32(data, this.crc);
-          this.tar.push(data);
-        });
-      }
-      this.heldBack.length = 0;
-      this.feed(held, false);
-    } else {
-      this.feed(chunk, false);
-    }
-    this.options.onProgress?.({ bytesRead: this.bytesRead, totalBytes: this.options.totalBytes });
+  push(tarBytes: Uint8Array): void {
+    this.tar.push(tarBytes);
   }
 
   finish(): CifarArchive {
     const { fileName } = this.options;
-    if (this.compressed === undefined) {
-      throw new DatasetError(fileName, this.bytesRead === 0 ? 'the file is empty' : 'not a gzip file or a tar archive (too short)');
-    }
-    this.feed(new Uint8Array(0), true);
     this.tar.finish();
     for (const part of this.parts) part.decoder.finish();
     const format = this.format;
@@ -139,51 +110,6 @@ export class CifarArchiveReader {
     return { format, train: assemble('train'), test: assemble('test'), classNames };
   }
 
-  private feed(bytes: Uint8Array, final: boolean): void {
-    if (!this.compressed) {
-      this.tar.push(bytes);
-      return;
-    }
-    this.keepTrailer(bytes);
-    try {
-      this.gunzip!.push(bytes, final);
-      if (final) this.checkTrailer();
-    } catch (e) {
-      if (e instanceof DatasetError) throw e;
-      // fflate's own errors: code 0 is "unexpected EOF", the rest are corrupt data.
-      const code = (e as { code?: number }).code;
-      throw new DatasetError(
-        this.options.fileName,
-        code === 0 ? 'the gzip stream ends early: the file is truncated' : `not a valid gzip file (${(e as Error).message})`,
-      );
-    }
-  }
-
-  /** The last 8 bytes seen: at the end, gzip's trailer (CRC-32 and size of the uncompressed data). */
-  private keepTrailer(bytes: Uint8Array): void {
-    if (bytes.length >= 8) {
-      this.trailer.set(bytes.subarray(bytes.length - 8));
-    } else if (bytes.length > 0) {
-      this.trailer.copyWithin(0, bytes.length);
-      this.trailer.set(bytes, 8 - bytes.length);
-    }
-  }
-
-  /**
-   * fflate reports a stream cut inside the compressed data, but not one cut inside the trailer or
-   * right after the header, and it does not check the CRC: both are checked here, so a truncated or
-   * damaged download never passes for a smaller dataset. (CIFAR's archives are single-member gzip.)
-   */
-  private checkTrailer(): void {
-    const view = new DataView(this.trailer.buffer);
-    const storedCrc = view.getUint32(0, true);
-    const storedSize = view.getUint32(4, true);
-    if (this.bytesRead < 18 || storedSize !== this.inflatedBytes % 2 ** 32) {
-      throw new DatasetError(this.options.fileName, 'the gzip stream ends early: the file is truncated');
-    }
-    if (storedCrc !== this.crc) throw new DatasetError(this.options.fileName, 'the gzip checksum does not match: the file is damaged');
-  }
-
   private onMember(member: TarMember): ((piece: Uint8Array) => void) | undefined {
     const role = memberRole(member.path);
     if (!role) return undefined;
@@ -193,6 +119,9 @@ export class CifarArchiveReader {
     }
     this.format = role.format;
     if ('names' in role) {
+      if (member.size > MAX_TAR_METADATA_BYTES) {
+        throw new DatasetError(where, `a class-name file of ${formatBytes(member.size)} (at most ${formatBytes(MAX_TAR_METADATA_BYTES)} is read): the archive is damaged`);
+      }
       const pieces: Uint8Array[] = [];
       // Copies: the pieces are views of gunzip's buffers, valid only during the call.
       return (piece) => {
@@ -201,6 +130,15 @@ export class CifarArchiveReader {
           this.nameFiles.set(role.names, new TextDecoder().decode(concat(pieces, member.size)));
         }
       };
+    }
+    // Counted before the decoder allocates its images: five members of a split are joined at the end.
+    const records = cifarRecordCount(role.format, member.size, where);
+    const images = this.parts.filter((p) => p.role.split === role.split).reduce((n, p) => n + p.decoder.records, records);
+    if (images > MAX_DATASET_IMAGES) {
+      throw new DatasetError(
+        this.options.fileName,
+        `its ${role.split === 'train' ? 'training' : 'test'} members hold ${formatCount(images)} images: at most ${formatCount(MAX_DATASET_IMAGES)} (${MAX_DATASET_DECODED} decoded) are read`,
+      );
     }
     const decoder = new CifarRecordDecoder(role.format, this.options.labels ?? 'fine', member.size, where);
     this.parts.push({ role, decoder });
@@ -219,47 +157,106 @@ export class CifarArchiveReader {
 /** Something that yields the archive's bytes: a web ReadableStream (File.stream()), a Node stream, a generator. */
 export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
-/** Reads a whole archive from a stream (e.g. `file.stream()` in a Worker, `createReadStream` in Node). */
+/**
+ * Reads a whole archive from a stream (e.g. `file.stream()` in a Worker, `createReadStream` in
+ * Node). A gzip stream goes through the platform's `DecompressionStream` (browsers, Node ≥ 18),
+ * which also checks gzip's trailer: a truncated or damaged download never passes for a smaller
+ * dataset. Chunks are pulled one at a time, so memory holds the decoded images and little else.
+ */
 export async function readCifarArchive(source: ByteSource, options: CifarArchiveOptions): Promise<CifarArchive> {
+  const { fileName } = options;
   const reader = new CifarArchiveReader(options);
-  if ('getReader' in source) {
-    // getReader() rather than for-await: Safari's ReadableStream is not async-iterable.
-    const streamReader = source.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await streamReader.read();
-        if (done) break;
-        reader.push(value);
+  let bytesRead = 0;
+  const chunks = iterate(source);
+  // The first chunk of a stream can in principle be a single byte: gather two to tell gzip from tar.
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  while (heldBytes < 2) {
+    const next = await chunks.next();
+    if (next.done) break;
+    held.push(next.value);
+    heldBytes += next.value.length;
+  }
+  if (heldBytes < 2) throw new DatasetError(fileName, heldBytes === 0 ? 'the file is empty' : 'not a gzip file or a tar archive (too short)');
+  const head = concat(held, heldBytes);
+  const counted = countedStream(head, chunks, (n) => {
+    bytesRead += n;
+    options.onProgress?.({ bytesRead, totalBytes: options.totalBytes });
+  });
+  const tarBytes = (isGzip(head) ? counted.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>) : counted).getReader();
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await tarBytes.read();
+      } catch (e) {
+        throw gzipError(fileName, e);
       }
-    } finally {
-      streamReader.releaseLock();
+      if (next.done) break;
+      reader.push(next.value);
     }
-  } else {
-    for await (const chunk of source) reader.push(chunk);
+  } catch (e) {
+    await tarBytes.cancel().catch(() => undefined);
+    throw e;
   }
   return reader.finish();
+}
+
+/**
+ * DecompressionStream's errors as messages: Node's carry zlib's codes (Z_BUF_ERROR: the input ended
+ * early; Z_DATA_ERROR: corrupt data or a wrong checksum), browsers' are TypeErrors with a sentence.
+ * Anything else (the file could not be read) passes through.
+ */
+export function gzipError(fileName: string, e: unknown): unknown {
+  const code = (e as { code?: unknown }).code;
+  const message = (e as Error).message ?? String(e);
+  if (!(e instanceof TypeError) && !(typeof code === 'string' && code.startsWith('Z_'))) return e;
+  if (code === 'Z_BUF_ERROR' || /unexpected end|truncated/i.test(message)) return new DatasetError(fileName, 'the gzip stream ends early: the file is truncated');
+  if (/data check|checksum|crc/i.test(message)) return new DatasetError(fileName, 'the gzip checksum does not match: the file is damaged');
+  return new DatasetError(fileName, `not a valid gzip file (${message})`);
+}
+
+/** The chunks of a web ReadableStream (read with getReader: Safari's is not async-iterable) or of an async iterable. */
+async function* iterate(source: ByteSource): AsyncGenerator<Uint8Array> {
+  if (!('getReader' in source)) {
+    yield* source;
+    return;
+  }
+  const streamReader = source.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await streamReader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    streamReader.releaseLock();
+  }
+}
+
+/** `first`, then the rest of the chunks, as a pull-based web stream that reports each chunk's size as it is taken. */
+function countedStream(first: Uint8Array, rest: AsyncGenerator<Uint8Array>, onChunk: (bytes: number) => void): ReadableStream<Uint8Array> {
+  let started = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = started ? await rest.next() : { done: false as const, value: first };
+      started = true;
+      if (chunk.done) {
+        controller.close();
+        return;
+      }
+      onChunk(chunk.value.length);
+      controller.enqueue(chunk.value);
+    },
+    async cancel() {
+      await rest.return(undefined);
+    },
+  });
 }
 
 /** Whether bytes look like a gzip file (its first two bytes). */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 (IEEE, as gzip uses), continued from `crc` over `bytes`. */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

@@ -1,7 +1,11 @@
 import { IMAGE_BYTES, IMAGE_SIZE } from './dataset';
 import { DatasetError } from './errors';
+import { checkImageSize } from './imageHeader';
 import { fileBytes, type ImageFile } from './imageFolder';
 import { centreSquare } from './resize';
+
+/** The first bytes read for a picture's size: enough to reach a JPEG's frame header past its EXIF and colour-profile segments. */
+const HEADER_BYTES = 256 * 1024;
 
 /**
  * The app's image decoder, for a page or a Web Worker: createImageBitmap decodes whatever the
@@ -12,6 +16,8 @@ import { centreSquare } from './resize';
  */
 export async function decodeImageInBrowser(file: ImageFile): Promise<Uint8Array> {
   const blob = file.data instanceof Blob ? file.data : new Blob([(await fileBytes(file)) as Uint8Array<ArrayBuffer>]);
+  // The header, checked before the browser allocates the pixels (a 746 kB PNG can declare 16000 × 16000).
+  checkImageSize(file.path, new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer()));
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob);

@@ -1,5 +1,7 @@
 import { IMAGE_BYTES, IMAGE_SIZE, type ImageDataset } from './dataset';
 import { DatasetError, formatCount } from './errors';
+import { sniffFormat } from './imageHeader';
+import { formatBytes, MAX_DATASET_DECODED, MAX_DATASET_IMAGES } from './limits';
 
 /**
  * The official CIFAR binary formats (https://www.cs.toronto.edu/~kriz/cifar.html): fixed-size
@@ -80,6 +82,7 @@ export interface CifarParseOptions {
 
 /** A whole CIFAR-10 or CIFAR-100 binary file, read into an ImageDataset (pixels converted from CHW planes to HWC). */
 export function parseCifar(bytes: Uint8Array, options: CifarParseOptions): ImageDataset {
+  refuseOtherFormats(options.fileName, bytes);
   const format = options.format ?? guessCifarFormat(options.fileName, bytes.length);
   const decoder = new CifarRecordDecoder(format, options.labels ?? 'fine', bytes.length, options.fileName);
   decoder.push(bytes);
@@ -111,16 +114,7 @@ export class CifarRecordDecoder {
     readonly fileName: string,
   ) {
     this.recordSize = recordBytes(format);
-    if (expectedBytes === 0) throw new DatasetError(fileName, `the file is empty (expected ${formatLabel(format)} records of ${formatCount(this.recordSize)} bytes)`);
-    const remainder = expectedBytes % this.recordSize;
-    if (remainder !== 0) {
-      throw new DatasetError(
-        fileName,
-        `${formatCount(expectedBytes)} bytes is not a whole number of ${formatCount(this.recordSize)}-byte ${formatLabel(format)} records ` +
-          `(the last record is cut off after ${formatCount(remainder)} bytes: truncated, or not a ${formatLabel(format)} file)`,
-      );
-    }
-    this.records = expectedBytes / this.recordSize;
+    this.records = cifarRecordCount(format, expectedBytes, fileName);
     this.images = new Uint8Array(this.records * IMAGE_BYTES);
     this.labels = new Uint8Array(this.records);
     this.pending = new Uint8Array(this.recordSize);
@@ -195,6 +189,50 @@ export class CifarRecordDecoder {
     }
     return value;
   }
+}
+
+/**
+ * The number of records in `byteLength` bytes of CIFAR data, checked before anything is allocated:
+ * an empty file, a size that is not a whole number of records, or more images than a dataset may
+ * hold (MAX_DATASET_IMAGES) throw DatasetError naming the file.
+ */
+export function cifarRecordCount(format: CifarFormat, byteLength: number, fileName: string): number {
+  const recordSize = recordBytes(format);
+  if (byteLength === 0) throw new DatasetError(fileName, `the file is empty (expected ${formatLabel(format)} records of ${formatCount(recordSize)} bytes)`);
+  if (!Number.isSafeInteger(byteLength) || byteLength < 0) throw new DatasetError(fileName, `declares an impossible size (${byteLength} bytes): the file is damaged`);
+  const records = Math.floor(byteLength / recordSize);
+  if (records > MAX_DATASET_IMAGES) {
+    throw new DatasetError(
+      fileName,
+      `is ${formatCount(byteLength)} bytes (${formatBytes(byteLength)}), ${formatCount(records)} ${formatLabel(format)} records: ` +
+        `at most ${formatCount(MAX_DATASET_IMAGES)} images (${MAX_DATASET_DECODED} decoded) are read; use a part of the data`,
+    );
+  }
+  const remainder = byteLength % recordSize;
+  if (remainder !== 0) {
+    throw new DatasetError(
+      fileName,
+      `${formatCount(byteLength)} bytes is not a whole number of ${formatCount(recordSize)}-byte ${formatLabel(format)} records ` +
+        `(the last record is cut off after ${formatCount(remainder)} bytes: truncated, or not a ${formatLabel(format)} file)`,
+    );
+  }
+  return records;
+}
+
+/**
+ * A picture or another archive format given as a CIFAR binary file (a PNG renamed `.bin`) is named
+ * as what it is. CIFAR records start with a label byte below 100, and none of these magic numbers do.
+ */
+export function refuseOtherFormats(fileName: string, head: Uint8Array): void {
+  const format = sniffFormat(head);
+  if (!format) return;
+  const what =
+    format === 'ZIP'
+      ? 'a ZIP archive, not a CIFAR binary file: unzip it first (archives are read as .tar.gz or .tar)'
+      : format === 'gzip'
+        ? 'gzip-compressed, not a CIFAR binary file: name it .tar.gz if it is a CIFAR archive, or decompress it first'
+        : `a ${format} image, not a CIFAR binary file: images are read from a folder with one sub-folder per class`;
+  throw new DatasetError(fileName, `looks like ${what}`);
 }
 
 /** Class names from a name file (`batches.meta.txt`, `fine_label_names.txt`): one per line, blank lines dropped. */

@@ -1,5 +1,6 @@
 import { IMAGE_BYTES, type ImageDataset } from './dataset';
 import { DatasetError, formatCount } from './errors';
+import { MAX_DATASET_DECODED, MAX_DATASET_IMAGES } from './limits';
 
 /**
  * A dataset from a folder of pictures, one sub-folder per class (torchvision's ImageFolder layout):
@@ -25,6 +26,23 @@ export interface ImageFolderOptions {
   onProgress?: (done: number, total: number) => void;
   /** Images decoded at once (default 8): the browser decodes off the main thread, in parallel. */
   concurrency?: number;
+  /**
+   * Every sub-folder seen, relative like the files' paths (`cats`, `dogs/a`), where the caller can
+   * list folders: a class folder without images is then reported rather than silently dropped.
+   */
+  folders?: readonly string[];
+  /** Entries the caller left out, with why (e.g. `cats/x.jpg: a symbolic link to a folder`): reported with the rest. */
+  skipped?: readonly string[];
+}
+
+/**
+ * A dataset from a folder, with what the user should know about it that did not stop the load:
+ * class folders without images (left out), entries skipped (links to folders), a single class.
+ * The policy, the same in the app and the headless trainer: whatever can train is loaded and
+ * warned about; what cannot train (no images at all, a loose file, too many classes) is refused.
+ */
+export interface ImageFolderDataset extends ImageDataset {
+  readonly warnings: readonly string[];
 }
 
 /** Files that operating systems and tools leave in folders and that are never images of the dataset. */
@@ -52,11 +70,15 @@ export async function fileBytes(file: ImageFile): Promise<Uint8Array> {
  * order, so the same folder always gives the same dataset. Nothing is returned unless every file
  * decodes: the first problem throws DatasetError.
  */
-export async function datasetFromImageFiles(files: readonly ImageFile[], options: ImageFolderOptions): Promise<ImageDataset> {
-  const { folder, decode, onProgress, concurrency = 8 } = options;
+export async function datasetFromImageFiles(files: readonly ImageFile[], options: ImageFolderOptions): Promise<ImageFolderDataset> {
+  const { folder, decode, onProgress, concurrency = 8, skipped = [] } = options;
   const wanted = files.filter((f) => !isIgnoredFile(f.path)).sort((a, b) => compareNames(a.path, b.path));
+  const skippedNote = skipped.length > 0 ? ` (skipped: ${listSome(skipped)})` : '';
   if (wanted.length === 0) {
-    throw new DatasetError(folder, 'has no images: put each class\'s images in a sub-folder named after the class (e.g. cats/001.jpg)');
+    throw new DatasetError(folder, `has no images${skippedNote}: put each class's images in a sub-folder named after the class (e.g. cats/001.jpg)`);
+  }
+  if (wanted.length > MAX_DATASET_IMAGES) {
+    throw new DatasetError(folder, `has ${formatCount(wanted.length)} files: at most ${formatCount(MAX_DATASET_IMAGES)} images (${MAX_DATASET_DECODED} decoded) are read`);
   }
   const loose = wanted.find((f) => !f.path.includes('/'));
   if (loose) {
@@ -68,6 +90,13 @@ export async function datasetFromImageFiles(files: readonly ImageFile[], options
   const classNames = [...new Set(wanted.map((f) => f.path.slice(0, f.path.indexOf('/'))))].sort(compareNames);
   if (classNames.length > 256) throw new DatasetError(folder, `has ${formatCount(classNames.length)} class sub-folders; at most 256 are supported`);
   const classIndex = new Map(classNames.map((name, i) => [name, i]));
+  const warnings: string[] = [];
+  const empty = [...new Set((options.folders ?? []).map((f) => f.split('/')[0]).filter((f) => !isIgnoredFile(f) && !classIndex.has(f)))].sort(compareNames);
+  if (empty.length > 0) warnings.push(`${folder}: ${empty.length === 1 ? 'class folder' : `${empty.length} class folders`} without images left out: ${listSome(empty)}`);
+  if (skipped.length > 0) warnings.push(`${folder}: skipped ${listSome(skipped)}`);
+  if (classNames.length === 1) {
+    warnings.push(`${folder}: one class only (${classNames[0]}): MoCo trains without labels, but kNN and probe accuracy need two classes or more`);
+  }
 
   const images = new Uint8Array(wanted.length * IMAGE_BYTES);
   const labels = new Uint8Array(wanted.length);
@@ -92,7 +121,12 @@ export async function datasetFromImageFiles(files: readonly ImageFile[], options
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, wanted.length)) }, worker));
-  return { name: folder, images, labels, classNames, size: wanted.length };
+  return { name: folder, images, labels, classNames, size: wanted.length, warnings };
+}
+
+/** The first few items of a list, and how many more. */
+function listSome(items: readonly string[], shown = 5): string {
+  return items.length <= shown ? items.join(', ') : `${items.slice(0, shown).join(', ')} and ${formatCount(items.length - shown)} more`;
 }
 
 /** Natural order ("img2" before "img10"), the same on every platform. */

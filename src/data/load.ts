@@ -1,5 +1,5 @@
 import { readCifarArchive, type ArchiveProgress, type CifarArchive } from './archive';
-import { guessCifarFormat, parseCifar, type Cifar100Labels, type CifarFormat } from './cifar';
+import { cifarRecordCount, guessCifarFormat, parseCifar, refuseOtherFormats, type Cifar100Labels, type CifarFormat } from './cifar';
 import type { ImageDataset } from './dataset';
 
 /**
@@ -19,6 +19,9 @@ export async function loadCifarBlob(file: Blob, fileName: string, options: LoadC
     const archive = await readCifarArchive(file.stream(), { fileName, labels: options.labels, totalBytes: file.size, onProgress: options.onProgress });
     return { kind: 'archive', ...archive };
   }
+  // Checked on the first bytes and the size before the whole file is read into memory.
+  refuseOtherFormats(fileName, head);
+  cifarRecordCount(guessCifarFormat(fileName, file.size), file.size, fileName);
   const bytes = new Uint8Array(await file.arrayBuffer());
   options.onProgress?.({ bytesRead: file.size, totalBytes: file.size });
   return { kind: 'file', format: guessCifarFormat(fileName, bytes.length), dataset: parseCifar(bytes, { fileName, labels: options.labels }) };

@@ -1,4 +1,5 @@
 import { DatasetError, formatCount } from './errors';
+import { formatBytes, MAX_TAR_METADATA_BYTES } from './limits';
 
 /**
  * A streaming tar reader: bytes go in as chunks of any size, each member's data comes out as
@@ -119,6 +120,9 @@ export class TarStreamReader {
     const type = String.fromCharCode(h[156] || 0x30);
     const size = this.nextSize ?? parseSize(h);
     if (size === undefined) throw new DatasetError(this.fileName, 'corrupt tar header (unreadable member size)');
+    if (!Number.isSafeInteger(size)) {
+      throw new DatasetError(this.fileName, `corrupt tar header: a member declares ${formatBytes(size)}, more than any file can hold`);
+    }
     const isUstar = text(h, 257, 5) === 'ustar';
     const prefix = isUstar ? text(h, 345, 155) : '';
     const path = this.nextPath ?? (prefix ? `${prefix}/${text(h, 0, 100)}` : text(h, 0, 100));
@@ -129,6 +133,12 @@ export class TarStreamReader {
     const padding = (BLOCK - (size % BLOCK)) % BLOCK;
     if (type === 'L' || type === 'x') {
       // Metadata for the next member: kept whole (names and pax records are small).
+      if (size > MAX_TAR_METADATA_BYTES) {
+        throw new DatasetError(
+          this.fileName,
+          `corrupt tar header: a ${type === 'L' ? 'long-name' : 'pax'} header declares ${formatCount(size)} bytes (at most ${formatBytes(MAX_TAR_METADATA_BYTES)} is read)`,
+        );
+      }
       this.state = { at: 'data', member: { ...member, kind: 'other' }, left: size, keep: new Uint8Array(size), kept: 0, padding };
     } else {
       const sink = member.kind === 'file' ? this.onMember(member) : undefined;
@@ -182,6 +192,7 @@ function parsePax(bytes: Uint8Array): { path?: string; size?: number } {
     const match = /^\d+ ([^=]+)=(.*)$/s.exec(record);
     if (!match) continue;
     if (match[1] === 'path') out.path = match[2];
+    // An unsafe integer is passed on, for the header check to refuse with the rest.
     if (match[1] === 'size' && /^\d+$/.test(match[2])) out.size = Number(match[2]);
   }
   return out;

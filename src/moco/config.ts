@@ -27,6 +27,12 @@ export interface MocoConfig {
   seed: number;
 }
 
+/**
+ * The largest queue, K, anywhere (command line, app, worker API): 65,536 keys of 128 floats is 32 MB
+ * on the device, and the step's similarity matrix (batch × K) stays within WebGPU's dispatch limits.
+ */
+export const MAX_QUEUE_SIZE = 65_536;
+
 /** Hyper-parameters that may change between any two steps, without restarting. */
 export type LiveParams = Pick<MocoConfig, 'momentum' | 'queueSize' | 'temperature'> & { learningRate: number };
 
@@ -85,6 +91,8 @@ export function validateLiveParams(p: Partial<LiveParams>): void {
   if (p.momentum !== undefined && !(p.momentum >= 0 && p.momentum <= 1)) fail(`momentum must be in [0, 1], got ${p.momentum}`);
   if (p.queueSize !== undefined && !(Number.isInteger(p.queueSize) && p.queueSize >= 1))
     fail(`queue size must be a positive integer, got ${p.queueSize}`);
+  if (p.queueSize !== undefined && p.queueSize > MAX_QUEUE_SIZE)
+    fail(`queue size must be at most ${MAX_QUEUE_SIZE.toLocaleString('en-US')}, got ${p.queueSize.toLocaleString('en-US')}`);
   if (p.temperature !== undefined && !(p.temperature > 0)) fail(`temperature must be > 0, got ${p.temperature}`);
   if (p.learningRate !== undefined && !(p.learningRate >= 0)) fail(`learning rate must be ≥ 0, got ${p.learningRate}`);
 }

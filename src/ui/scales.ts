@@ -1,3 +1,5 @@
+import { MAX_QUEUE_SIZE } from '../moco/config';
+
 /**
  * Slider scales: a range input moves over integer positions, and these map positions to parameter
  * values and back. Integer positions keep keyboard steps (arrows, Page Up/Down) meaningful.
@@ -31,12 +33,10 @@ export const momentumScale: SliderScale = {
   },
 };
 
-export const MAX_QUEUE = 65_536;
-
 /** Queue sizes on a log2 scale: the batch size, then each power of two above it up to 65,536. */
 export function queueSizes(batchSize: number): number[] {
-  const sizes = [Math.min(batchSize, MAX_QUEUE)];
-  for (let k = 2 ** Math.ceil(Math.log2(batchSize + 1)); k <= MAX_QUEUE; k *= 2) sizes.push(k);
+  const sizes = [Math.min(batchSize, MAX_QUEUE_SIZE)];
+  for (let k = 2 ** Math.ceil(Math.log2(batchSize + 1)); k <= MAX_QUEUE_SIZE; k *= 2) sizes.push(k);
   return sizes;
 }
 

@@ -188,7 +188,7 @@ export interface InitOptions {
   backends?: BackendName[];
 }
 
-export const MAX_QUEUE_SIZE = 65_536;
+export { MAX_QUEUE_SIZE } from '../moco/config';
 export const QUEUE_RING_SEGMENTS = 96;
 /** Batches go out at most this often while training. */
 export const STATS_INTERVAL_MS = 250;

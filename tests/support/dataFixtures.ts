@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
+import { crc32 } from 'node:zlib';
 import { DatasetError } from '../../src/data/errors';
 
 /** The value stored at (record, channel, y, x): distinct per channel and position, so a wrong layout shows. */
@@ -39,4 +40,52 @@ export async function expectDatasetErrorAsync(f: () => Promise<unknown>, message
   }
   expect(thrown, `expected DatasetError matching ${message}`).toBeInstanceOf(DatasetError);
   expect((thrown as Error).message).toMatch(message);
+}
+
+/**
+ * One ustar header block, written by hand so that tests can declare any size: octal when it fits
+ * 11 digits, else GNU's base-256 (as GNU tar writes members of 8 GiB and more).
+ */
+export function tarHeader(name: string, size: number | bigint, type = '0'): Uint8Array {
+  const h = new Uint8Array(512);
+  const put = (text: string, at: number) => h.set(new TextEncoder().encode(text), at);
+  put(name, 0);
+  put('0000644\0', 100);
+  put('0000000\0', 108);
+  put('0000000\0', 116);
+  const big = BigInt(size);
+  if (big < 8n ** 11n) {
+    put(`${big.toString(8).padStart(11, '0')}\0`, 124);
+  } else {
+    let n = big;
+    for (let i = 135; i > 124; i--) {
+      h[i] = Number(n & 0xffn);
+      n >>= 8n;
+    }
+    h[124] = 0x80 | Number(n & 0x7fn);
+  }
+  put('00000000000\0', 136);
+  put(type, 156);
+  put('ustar\0', 257);
+  put('00', 263);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
+  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return h;
+}
+
+/** The header of a PNG (signature and IHDR, checksummed) declaring `width` × `height` RGB pixels, and nothing after. */
+export function pngHeader(width: number, height: number): Uint8Array {
+  const ihdr = new Uint8Array(17);
+  const view = new DataView(ihdr.buffer);
+  ihdr.set(new TextEncoder().encode('IHDR'), 0);
+  view.setUint32(4, width);
+  view.setUint32(8, height);
+  ihdr.set([8, 2, 0, 0, 0], 12);
+  const out = new Uint8Array(8 + 4 + 17 + 4);
+  out.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 0);
+  new DataView(out.buffer).setUint32(8, 13);
+  out.set(ihdr, 12);
+  new DataView(out.buffer).setUint32(29, crc32(ihdr));
+  return out;
 }

@@ -1,0 +1,144 @@
+/**
+ * The built app's Content-Security-Policy, enforced by Chromium: the page and its Workers train,
+ * load a streamed archive, decode images, evaluate and benchmark without a single violation, while eval and a remote
+ * connection — what the policy exists to stop — are refused.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'fflate';
+import { createTar } from 'nanotar';
+import { PNG } from 'pngjs';
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHARED } from '../support/helpers';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+
+const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');
+
+async function text(page: Page, testId: string): Promise<string> {
+  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
+}
+
+function png(rgb: [number, number, number]): Buffer {
+  const image = new PNG({ width: 40, height: 24 });
+  for (let p = 0; p < 40 * 24; p++) image.data.set([...rgb, 255], 4 * p);
+  return PNG.sync.write(image);
+}
+
+describe('Content-Security-Policy of the built app', () => {
+  let served: { url: string; server: PreviewServer };
+  let browser: Browser;
+  let page: Page;
+  /** Every CSP complaint: the document's securitypolicyviolation events and the console (Workers' included). */
+  const violations: string[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    served = await buildAndPreview('e2e-csp-dist');
+    browser = await launchChromium(true);
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(`console: ${m.text()}`);
+    });
+    await page.exposeFunction('__reportViolation', (v: string) => violations.push(v));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        (window as unknown as { __reportViolation: (v: string) => void }).__reportViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
+      });
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close();
+  });
+
+  it('is sent by vite preview and written into the built page', async () => {
+    const response = await page.goto(served.url);
+    const header = response?.headers()['content-security-policy'] ?? '';
+    expect(header).toContain("script-src 'self' 'wasm-unsafe-eval';");
+    expect(header).toContain("frame-ancestors 'none'");
+    const meta = await page.locator('meta[http-equiv=Content-Security-Policy]').getAttribute('content');
+    expect(meta).toContain("script-src 'self' 'wasm-unsafe-eval';");
+    expect(meta).toContain("connect-src 'self'");
+    // WebAssembly may compile; JavaScript may not be made from strings.
+    expect(meta).not.toMatch(/'unsafe-eval'|'unsafe-inline'[^;]*;.*script|script-src[^;]*'unsafe-inline'/);
+  });
+
+  it('trains a few steps, loads an archive and a folder of images, evaluates and benchmarks with no violation', async () => {
+    await page.goto(`${served.url}?testHooks`);
+    await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
+    await page.selectOption('[data-testid=preset]', 'tiny');
+    await page.selectOption('[data-testid=batch]', '8');
+    await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.click('[data-testid=start]');
+    await waitFor(page, 'two training steps', async () => Number((await text(page, 'status-step')).replace(/,/g, '')) >= 2, 120_000);
+
+    // A CIFAR-10 archive, streamed and gunzipped in the Worker, while training goes on.
+    const bytes = readFileSync(TEST_1K);
+    const gz = gzipSync(
+      createTar([
+        { name: 'cifar-10-batches-bin/data_batch_1.bin', data: bytes.subarray(0, 200 * 3073) },
+        { name: 'cifar-10-batches-bin/test_batch.bin', data: bytes.subarray(200 * 3073, 300 * 3073) },
+      ]),
+    );
+    await page.setInputFiles('[data-testid=data-files]', { name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: Buffer.from(gz) });
+    await waitFor(page, 'the archive loaded', async () => (await text(page, 'data-name')).includes('cifar-10-binary.tar.gz'), 120_000);
+
+    // A folder of PNG images, decoded with createImageBitmap and drawn on an OffscreenCanvas.
+    const dir = join(mkdtempSync(join(tmpdir(), 'csp-')), 'colours');
+    ['red', 'blue'].forEach((cls, c) => {
+      mkdirSync(join(dir, cls), { recursive: true });
+      for (let i = 0; i < 12; i++) writeFileSync(join(dir, cls, `${i}.png`), png(c === 0 ? [200, 20 + i, 20] : [20, 20 + i, 200]));
+    });
+    await page.setInputFiles('[data-testid=data-folder]', dir);
+    await waitFor(page, 'the images loaded', async () => (await text(page, 'data-name')) === 'colours', 120_000);
+
+    // An evaluation (the kNN monitor, in the training Worker) and the benchmark (a Worker of its own).
+    await page.click('[data-testid=knn-run]');
+    await waitFor(page, 'the kNN result', async () => (await page.locator('[data-testid=knn-latest]').count()) > 0, 300_000);
+    await page.click('[data-testid=bench-start]');
+    await page.locator('[data-testid=bench-result]').waitFor({ timeout: 300_000 });
+
+    expect(violations).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 600_000);
+
+  it('refuses an injected inline script and a remote connection (the policy is enforced, not just present)', async () => {
+    // (Code run through the DevTools protocol, as page.evaluate's, is exempt from the page's CSP; a
+    // script element it adds to the page is not.)
+    const outcome = await page.evaluate(async () => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__injected = true';
+      document.head.append(script);
+      let fetchResult = 'allowed';
+      try {
+        await fetch('https://example.com/');
+      } catch (e) {
+        fetchResult = (e as Error).name;
+      }
+      return { injected: (window as unknown as { __injected?: boolean }).__injected === true, fetchResult };
+    });
+    expect(outcome).toEqual({ injected: false, fetchResult: 'TypeError' });
+    // The Workers run under the policy of their script's response header: a remote connection there
+    // is refused too (a violation event in the Worker, not just a failed fetch, which no network would also give).
+    const workers = page.workers();
+    expect(workers.length).toBeGreaterThan(0);
+    for (const worker of workers) {
+      const directive = await worker.evaluate(
+        () =>
+          new Promise<string>((resolve) => {
+            self.addEventListener('securitypolicyviolation', (e) => resolve((e as SecurityPolicyViolationEvent).effectiveDirective), { once: true });
+            fetch('https://example.com/').catch(() => undefined);
+            setTimeout(() => resolve('no violation'), 5000);
+          }),
+      );
+      expect(directive).toBe('connect-src');
+    }
+    await waitFor(page, 'the violation reports', async () => violations.some((v) => /connect-src/.test(v)) && violations.some((v) => /script-src/.test(v)), 10_000);
+  });
+});
