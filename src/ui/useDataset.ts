@@ -23,7 +23,7 @@ function describeSelection(files: readonly DataFile[]): string {
  * dataset still in use on screen.
  */
 export function useDataset(training: Training) {
-  const { workerApi, datasetChanged, view } = training;
+  const { workerApi, datasetChanged, view, sampleFromLink } = training;
   const [info, setInfo] = useState<DatasetInfo | null>(null);
   const [loading, setLoading] = useState<Loading | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -92,6 +92,14 @@ export function useDataset(training: Training) {
 
   /** The CIFAR-10 sample the app serves beside its page (public/cifar10-sample/, copied into dist/ by the build). */
   const loadSample = useCallback(() => void load({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href }), [load]);
+
+  // A shared link asking for the sample: read it once, when the first model is built.
+  const linkSampleRead = useRef(false);
+  useEffect(() => {
+    if (!sampleFromLink || linkSampleRead.current || !view.model) return;
+    linkSampleRead.current = true;
+    loadSample();
+  }, [sampleFromLink, view.model, loadSample]);
 
   /** The label kind for CIFAR-100 files; CIFAR-100 files in use are read again with it. */
   const setLabels = useCallback(

@@ -65,6 +65,31 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
   );
 }
 
+/** Puts this setup and the live parameters on the clipboard as a link; opening it sets them, ready to start. */
+function CopyLink({ link }: { link: () => string }) {
+  const [note, setNote] = useState<string | null>(null);
+  const copy = () => {
+    const url = link();
+    navigator.clipboard.writeText(url).then(
+      () => setNote('Link copied: it opens with this setup and these parameters, ready to start.'),
+      // No clipboard (an insecure origin, a denied permission): the link to copy by hand.
+      () => setNote(`Copy this link: ${url}`),
+    );
+  };
+  return (
+    <div className={styles['copy-link']}>
+      <button type="button" className="btn btn--wide" data-testid="copy-link" onClick={copy} title="A link to this setup and these live parameters (your own files travel as the built-in shapes)">
+        Copy link
+      </button>
+      {note && (
+        <p className={`hint ${styles['copy-link__note']}`} role="status" data-testid="copy-link-note">
+          {note}
+        </p>
+      )}
+    </div>
+  );
+}
+
 export function Controls({ training, data }: { training: Training; data: DataState }) {
   const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights } = training;
   const [includeKey, setIncludeKey] = useState(false);
@@ -209,6 +234,7 @@ export function Controls({ training, data }: { training: Training; data: DataSta
             {formatInt(view.model.parameterCount)} parameters · {formatInt(view.model.batchesPerEpoch)} steps per epoch
           </p>
         )}
+        <CopyLink link={training.shareLink} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-export`}>
