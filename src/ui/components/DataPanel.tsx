@@ -143,7 +143,7 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
         <h2 id={`${uid}-title`}>Data</h2>
         <p className="hint">
           CIFAR-10/100 binary files (<code>.bin</code>), <code>cifar-10-binary.tar.gz</code> or <code>cifar-100-binary.tar.gz</code>, or a folder with
-          one sub-folder of images per class — pick them or drop them here. Loading starts a fresh run with the same setup.
+          one sub-folder of images per class — pick them or drop them here (or pick the CIFAR-10 sample in the setup’s Dataset menu). Loading starts a fresh run with the same setup.
         </p>
       </div>
       <div className={styles['data-panel__actions']}>
