@@ -12,7 +12,9 @@ import { CIFAR10_CLASSES } from '../../src/data/cifar';
 import { classCounts } from '../../src/data/dataset';
 import { DatasetError } from '../../src/data/errors';
 import { loadSample } from '../../src/worker/datasets';
+import { TrainingData } from '../../src/worker/trainingData';
 import type { LoadProgress } from '../../src/worker/types';
+import { TINY_SETUP } from './setup';
 import { REPO_ROOT } from '../support/helpers';
 
 const SAMPLE_DIR = resolve(REPO_ROOT, 'public/cifar10-sample');
@@ -70,6 +72,22 @@ describe('loadSample: the CIFAR-10 sample over HTTP', () => {
     expect(progress.length).toBe(20);
     expect(progress.at(-1)).toMatchObject({ done: 6000, total: 6000, unit: 'images' });
     expect(progress.every((p) => p.file.startsWith('cifar10-sample/'))).toBe(true);
+  });
+
+  it('becomes the data a setup with dataset "sample" trains on, its test images held out, until the built-in data is back', async () => {
+    const data = new TrainingData();
+    expect(() => data.trainFor({ ...TINY_SETUP, dataset: 'sample' })).toThrow('no CIFAR-10 sample loaded: load a dataset first');
+    const sample = await loadSample(`${served.base}/good/`, undefined, decodePng);
+    data.useFiles(sample, 'sample');
+    expect(data.has('sample')).toBe(true);
+    expect(data.has('files')).toBe(false);
+    expect(() => data.trainFor({ ...TINY_SETUP, dataset: 'files' })).toThrow('no files loaded');
+    expect(data.trainFor({ ...TINY_SETUP, dataset: 'sample' })).toBe(sample.train);
+    expect(data.heldOut).toBe(sample.heldOut);
+    expect(data.info()).toMatchObject({ source: 'sample', name: 'CIFAR-10 sample', format: 'cifar10', trainSize: 5000, heldOutSize: 1000, heldOutFrom: 'test-split' });
+    data.trainFor(TINY_SETUP);
+    expect(data.has('sample')).toBe(false);
+    expect(data.info()?.source).toBe('synthetic');
   });
 
   it('names the missing file and says how to serve the sample', async () => {
