@@ -6,10 +6,13 @@ import { DataPanel } from './components/DataPanel';
 import { Evaluation } from './components/Evaluation';
 import { MethodDiagram } from './components/MethodDiagram';
 import { StatusBar } from './components/StatusBar';
+import { useDataset } from './useDataset';
 import { useTraining } from './useTraining';
 
 export function App() {
   const training = useTraining();
+  // One dataset state for the setup's dataset menu and the Data panel.
+  const data = useDataset(training);
   const { view, store, version, setup } = training;
   const last = store.last();
   return (
@@ -27,12 +30,12 @@ export function App() {
         </div>
       )}
       <div className="layout">
-        <Controls training={training} />
+        <Controls training={training} data={data} />
         <main className="main">
           <StatusBar training={training} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
           <Charts store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
-          <DataPanel training={training} />
+          <DataPanel training={training} data={data} />
           <Evaluation training={training} />
           <BenchmarkPanel training={training} />
         </main>

@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
-import type { DataFile, DatasetInfo, DatasetSource, LoadProgress } from '../worker/types';
+import { SAMPLE_FOLDER, type DataFile, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
 export interface Loading {
@@ -23,7 +23,7 @@ function describeSelection(files: readonly DataFile[]): string {
  * dataset still in use on screen.
  */
 export function useDataset(training: Training) {
-  const { workerApi, datasetChanged, view } = training;
+  const { workerApi, datasetChanged, view, sampleFromLink } = training;
   const [info, setInfo] = useState<DatasetInfo | null>(null);
   const [loading, setLoading] = useState<Loading | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -51,7 +51,7 @@ export function useDataset(training: Training) {
       const api = workerApi();
       if (!api || busy.current) return;
       busy.current = true;
-      setLoading({ what: source.kind === 'builtin' ? 'the built-in dataset' : describeSelection(source.files), progress: null });
+      setLoading({ what: describeSource(source), progress: null });
       setError(null);
       try {
         // A late report (they are not awaited) must not bring back a finished progress bar.
@@ -59,7 +59,7 @@ export function useDataset(training: Training) {
         const loaded = await api.training.loadDataset(source, onProgress);
         lastFiles.current = source.kind === 'files' ? source.files : null;
         setInfo(loaded.dataset);
-        datasetChanged(loaded.model, source.kind === 'files' ? 'files' : 'synthetic');
+        datasetChanged(loaded.model, source.kind === 'builtin' ? 'synthetic' : source.kind);
       } catch (e) {
         setError(e instanceof Error ? e.message : String(e));
       } finally {
@@ -90,6 +90,17 @@ export function useDataset(training: Training) {
 
   const loadBuiltIn = useCallback(() => void load({ kind: 'builtin' }), [load]);
 
+  /** The CIFAR-10 sample the app serves beside its page (public/cifar10-sample/, copied into dist/ by the build). */
+  const loadSample = useCallback(() => void load({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href }), [load]);
+
+  // A shared link asking for the sample: read it once, when the first model is built.
+  const linkSampleRead = useRef(false);
+  useEffect(() => {
+    if (!sampleFromLink || linkSampleRead.current || !view.model) return;
+    linkSampleRead.current = true;
+    loadSample();
+  }, [sampleFromLink, view.model, loadSample]);
+
   /** The label kind for CIFAR-100 files; CIFAR-100 files in use are read again with it. */
   const setLabels = useCallback(
     (next: Cifar100Labels) => {
@@ -99,5 +110,13 @@ export function useDataset(training: Training) {
     [info, load],
   );
 
-  return { info, loading, error, labels, loadFiles, loadDropped, loadBuiltIn, setLabels };
+  return { info, loading, error, labels, loadFiles, loadDropped, loadBuiltIn, loadSample, setLabels };
+}
+
+export type DataState = ReturnType<typeof useDataset>;
+
+function describeSource(source: DatasetSource): string {
+  if (source.kind === 'builtin') return 'the built-in dataset';
+  if (source.kind === 'sample') return 'the CIFAR-10 sample';
+  return describeSelection(source.files);
 }

@@ -4,6 +4,7 @@ import { startTraining, type TrainingBridge } from '../worker/bridge';
 import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/types';
 import { saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
+import { decodeSetupLink, encodeSetupLink, isSetupLink } from './shareLink';
 import { SeriesStore } from './series';
 
 export type SetupForm = Omit<TrainingSetup, 'params'>;
@@ -85,6 +86,8 @@ export function useTraining() {
   /** The setup the current model was built with. */
   const [builtSetup, setBuiltSetup] = useState<SetupForm | null>(null);
   const bridge = useRef<TrainingBridge | null>(null);
+  /** The page was opened from a shared link that asks for the CIFAR-10 sample (the Data panel reads it once the model is built). */
+  const [sampleFromLink, setSampleFromLink] = useState(false);
   const pendingParams = useRef<Partial<LiveParams>>({});
   const paramTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -129,12 +132,17 @@ export function useTraining() {
         started = b;
         bridge.current = b;
         if (new URLSearchParams(location.search).has('testHooks')) window.__moco = { bridge: b, store, inject: onStats };
-        const form = defaultSetup(b.backend);
-        const live = defaultParams(form);
+        // A shared link's setup and parameters, ready to start (never started by itself).
+        const link = isSetupLink(location.search) ? decodeSetupLink(location.search, defaultSetup(b.backend), defaultParams) : null;
+        const form = link?.setup ?? defaultSetup(b.backend);
+        const live = link?.params ?? defaultParams(form);
+        setSampleFromLink(link?.sample ?? false);
         setSetupState(form);
         setParamsState(live);
         setView((v) => ({ ...v, phase: 'ready', backend: b.backend }));
         await configure(form, live);
+        const ignored = link?.ignored ?? [];
+        if (ignored.length > 0) setView((v) => (v.error ? v : { ...v, error: `Not all of the link could be used; left at the defaults: ${ignored.join('; ')}` }));
       },
       (e: unknown) => {
         if (!cancelled) setView((v) => ({ ...v, phase: 'failed', busy: null, error: e instanceof Error ? e.message : String(e) }));
@@ -264,7 +272,10 @@ export function useTraining() {
     setView((v) => ({ ...v, model }));
   }, []);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged };
+  /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
+  const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
+
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink };
 }
 
 export type Training = ReturnType<typeof useTraining>;

@@ -1,11 +1,12 @@
-import { decodeImageInBrowser } from '../data/browserImages';
+import { decodeImageInBrowser, decodePngInBrowser } from '../data/browserImages';
 import { baseName, formatLabel, type Cifar100Labels, type CifarFormat } from '../data/cifar';
+import { loadCifarSample, type SampleReader } from '../data/cifarSample';
 import { classCounts, IMAGE_BYTES, subset, type ImageDataset } from '../data/dataset';
 import { DatasetError, formatCount } from '../data/errors';
 import { datasetFromImageFiles, isIgnoredFile, type ImageDecoder } from '../data/imageFolder';
 import { loadCifarBlob } from '../data/load';
 import { thumbnailRGBA, samplesPerClass } from '../data/summary';
-import type { DataFile, DatasetInfo, LoadProgress } from './types';
+import { SAMPLE_FOLDER, type DataFile, type DatasetInfo, type LoadProgress } from './types';
 
 /**
  * The app's side of loading a user's data in the Worker: a picked or dropped selection of files
@@ -62,6 +63,42 @@ export async function loadUserFiles(files: readonly DataFile[], options: LoadFil
   const lone = wanted.length === 1 && !wanted[0].path.includes('/') && images.length === 0;
   if (cifar.length > 0 || lone) return loadCifarFiles(cifar.length > 0 ? cifar : wanted, options);
   return loadImageFolder(wanted, options);
+}
+
+/**
+ * The CIFAR-10 sample shipped with the app, fetched from `url` (its folder, absolute) and decoded
+ * by the browser, its 20 PNGs at once: 5,000 training images and its 1,000 test images held out.
+ * A missing or damaged file is a DatasetError naming it.
+ */
+export async function loadSample(url: string, onProgress?: (progress: LoadProgress) => void, decodePng: SampleReader['decodePng'] = decodePngInBrowser): Promise<UserDataset> {
+  let decoded = 0;
+  const reader: SampleReader = {
+    read: (file) => fetchSampleFile(url, file),
+    decodePng: async (bytes, file) => {
+      const image = await decodePng(bytes, `${SAMPLE_FOLDER}${file}`);
+      // Each grid is one class of one split: 500 or 100 images (5,000 and 1,000 in all).
+      decoded += file.startsWith('test-') ? 100 : 500;
+      onProgress?.({ file: `${SAMPLE_FOLDER}${file}`, done: Math.min(decoded, 6000), total: 6000, unit: 'images' });
+      return image;
+    },
+  };
+  const { train, test } = await loadCifarSample(reader);
+  return { name: 'CIFAR-10 sample', format: 'cifar10', labels: null, train, heldOut: test, heldOutFrom: 'test-split' };
+}
+
+async function fetchSampleFile(url: string, file: string): Promise<Uint8Array> {
+  const name = `${SAMPLE_FOLDER}${file}`;
+  const missing = 'the app is served without its CIFAR-10 sample: serve the folder public/cifar10-sample/ of the repository (a Vite build copies it into dist/)';
+  let response: Response;
+  try {
+    response = await fetch(new URL(file, url));
+  } catch (e) {
+    throw new DatasetError(name, `could not be fetched (${e instanceof Error ? e.message : String(e)}): ${missing}`);
+  }
+  if (!response.ok) throw new DatasetError(name, `could not be fetched (HTTP ${response.status}): ${missing}`);
+  // A single-page host answers any path with its index.html.
+  if (/text\/html/i.test(response.headers.get('content-type') ?? '')) throw new DatasetError(name, `is missing (the server answered with a web page): ${missing}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 async function loadCifarFiles(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {

@@ -12,7 +12,7 @@ import { architectureMismatch, loadStateDict } from '../io/stateDict';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
 import { Trainer } from '../train/trainer';
 import { errorMessage, selectBackend } from './backend';
-import { checkTrainable, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
+import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { Evaluation } from './evaluation';
 import { Lock, yieldToEventLoop } from './lock';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
@@ -86,7 +86,7 @@ export class TrainingService {
   /** Builds the dataset and a fresh model (pausing and discarding the current run). */
   async configure(setup: TrainingSetup): Promise<ModelInfo> {
     validateLiveParams(setup.params);
-    if (setup.dataset === 'files' && !this.data.hasFiles) throw new Error('no files are loaded: load a dataset first');
+    if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new Error('no files are loaded: load a dataset first');
     await this.pause();
     return this.lock.run(() => {
       const start = this.clock.now();
@@ -256,11 +256,11 @@ export class TrainingService {
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
-      const loaded = await loadUserFiles(source.files, { labels: source.labels, onProgress: progress });
+      const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, onProgress: progress });
       checkTrainable(loaded, this.requireSetup().batchSize);
-      this.data.useFiles(loaded);
+      this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
-      const model = await this.configure({ ...this.requireSetup(), dataset: 'files' });
+      const model = await this.configure({ ...this.requireSetup(), dataset: source.kind });
       return { dataset: this.data.info()!, model };
     });
   }

@@ -1,24 +1,29 @@
 /**
  * The images training and evaluation read now: the built-in generated dataset (kept while its
- * size and seed stay), or the user's files once read. Held-out images come with either.
+ * size and seed stay), or loaded data (the user's files, or the CIFAR-10 sample shipped with the
+ * app) once read. Held-out images come with each.
  */
 import type { ImageDataset } from '../data/dataset';
 import { generateSynthetic } from '../data/synthetic';
 import { describeDataset, type UserDataset } from './datasets';
-import type { DatasetInfo, TrainingSetup } from './types';
+import type { DatasetInfo, DatasetName, TrainingSetup } from './types';
+
+/** Data that is read rather than generated. */
+export type LoadedDatasetName = Exclude<DatasetName, 'synthetic'>;
 
 /** Held-out images generated for the built-in dataset (its test split). */
 export const BUILT_IN_HELD_OUT_SIZE = 1000;
 
 export class TrainingData {
   private current: { key: string; train: ImageDataset; heldOut: ImageDataset } | null = null;
-  /** The user's files once read (setup.dataset 'files' trains on them); kept across resets. */
-  private files: (UserDataset & { key: string }) | null = null;
+  /** The user's files or the sample once read (a setup with that `dataset` trains on them); kept across resets. */
+  private files: (UserDataset & { key: string; source: LoadedDatasetName }) | null = null;
   private filesRead = 0;
   private loadsInFlight = 0;
 
-  get hasFiles(): boolean {
-    return this.files !== null;
+  /** Whether a setup with this loaded dataset can be built now. */
+  has(source: LoadedDatasetName): boolean {
+    return this.files?.source === source;
   }
 
   /** Held-out images of the dataset in use; null before the first `trainFor`. */
@@ -36,9 +41,9 @@ export class TrainingData {
     }
   }
 
-  /** Files that parsed: the next `trainFor` a 'files' setup trains on them. */
-  useFiles(files: UserDataset): void {
-    this.files = { ...files, key: `files:${++this.filesRead}` };
+  /** Data that parsed: the next `trainFor` of a setup with `dataset: source` trains on it. */
+  useFiles(files: UserDataset, source: LoadedDatasetName = 'files'): void {
+    this.files = { ...files, key: `${source}:${++this.filesRead}`, source };
   }
 
   dropFiles(): void {
@@ -47,8 +52,8 @@ export class TrainingData {
 
   /** The training images of a setup, which become the dataset in use. */
   trainFor(setup: TrainingSetup): ImageDataset {
-    if (setup.dataset === 'files') {
-      if (!this.files) throw new Error('no files are loaded: load a dataset first');
+    if (setup.dataset !== 'synthetic') {
+      if (this.files?.source !== setup.dataset) throw new Error(`no ${setup.dataset === 'sample' ? 'CIFAR-10 sample' : 'files'} loaded: load a dataset first`);
       const { key, train, heldOut } = this.files;
       this.current = { key, train, heldOut };
       return train;
@@ -74,8 +79,8 @@ export class TrainingData {
     if (!current) return null;
     const files = this.files;
     if (files?.key === current.key) {
-      const { name, format, labels, heldOutFrom } = files;
-      return describeDataset(current.train, current.heldOut, { source: 'files', name, format, labels, heldOutFrom });
+      const { name, format, labels, heldOutFrom, source } = files;
+      return describeDataset(current.train, current.heldOut, { source, name, format, labels, heldOutFrom });
     }
     return describeDataset(current.train, current.heldOut, { source: 'synthetic', name: 'Built-in shapes', format: 'builtin', labels: null, heldOutFrom: 'generated' });
   }

@@ -20,8 +20,11 @@ export interface BackendInfo {
   adapter: string | null;
 }
 
-/** 'synthetic': the built-in generated images; 'files': the user's files, loaded with `loadDataset`. */
-export type DatasetName = 'synthetic' | 'files';
+/**
+ * 'synthetic': the built-in generated images; 'files': the user's files, 'sample': the CIFAR-10
+ * sample shipped with the app (public/cifar10-sample/), both loaded with `loadDataset`.
+ */
+export type DatasetName = 'synthetic' | 'files' | 'sample';
 
 /** One file picked or dropped by the user. */
 export interface DataFile {
@@ -38,7 +41,14 @@ export interface DataFile {
  * one `cifar-10-binary.tar.gz` / `cifar-100-binary.tar.gz`, or a folder of images with one
  * sub-folder per class.
  */
-export type DatasetSource = { kind: 'builtin' } | { kind: 'files'; files: DataFile[]; labels: Cifar100Labels };
+export type DatasetSource =
+  | { kind: 'builtin' }
+  | { kind: 'files'; files: DataFile[]; labels: Cifar100Labels }
+  /** `url`: the sample's folder as the page sees it (absolute), e.g. http://localhost:5173/cifar10-sample/. */
+  | { kind: 'sample'; url: string };
+
+/** Where the app serves the CIFAR-10 sample (public/cifar10-sample/), relative to its base URL. */
+export const SAMPLE_FOLDER = 'cifar10-sample/';
 
 export interface LoadProgress {
   /** The file being read, or the folder being decoded. */
@@ -52,7 +62,7 @@ export interface LoadProgress {
 /** The dataset training reads, as the Data panel shows it. */
 export interface DatasetInfo {
   source: DatasetName;
-  /** A file or folder name, or "Built-in shapes". */
+  /** A file or folder name, "CIFAR-10 sample" or "Built-in shapes". */
   name: string;
   format: 'builtin' | 'cifar10' | 'cifar100' | 'images';
   /** CIFAR-100's label kind in use; null for other formats. */

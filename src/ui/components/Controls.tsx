@@ -3,12 +3,11 @@ import type { LiveParams } from '../../moco/config';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
 import { formatInt, formatMomentum, formatNumber } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
+import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
+import type { DataState } from '../useDataset';
 import type { Training } from '../useTraining';
 import styles from './Controls.module.css';
 
-const BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512];
-const DATASET_SIZES = [1000, 2000, 5000, 10000];
-const STEP_BUDGETS = [0, 100, 500, 1000, 5000, 20000, 100000];
 
 function presetLabel(name: PresetName): string {
   const { widths, blocks } = PRESETS[name];
@@ -66,7 +65,32 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
   );
 }
 
-export function Controls({ training }: { training: Training }) {
+/** Puts this setup and the live parameters on the clipboard as a link; opening it sets them, ready to start. */
+function CopyLink({ link }: { link: () => string }) {
+  const [note, setNote] = useState<string | null>(null);
+  const copy = () => {
+    const url = link();
+    navigator.clipboard.writeText(url).then(
+      () => setNote('Link copied: it opens with this setup and these parameters, ready to start.'),
+      // No clipboard (an insecure origin, a denied permission): the link to copy by hand.
+      () => setNote(`Copy this link: ${url}`),
+    );
+  };
+  return (
+    <div className={styles['copy-link']}>
+      <button type="button" className="btn btn--wide" data-testid="copy-link" onClick={copy} title="A link to this setup and these live parameters (your own files travel as the built-in shapes)">
+        Copy link
+      </button>
+      {note && (
+        <p className={`hint ${styles['copy-link__note']}`} role="status" data-testid="copy-link-note">
+          {note}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function Controls({ training, data }: { training: Training; data: DataState }) {
   const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights } = training;
   const [includeKey, setIncludeKey] = useState(false);
   const uid = useId();
@@ -174,10 +198,19 @@ export function Controls({ training }: { training: Training }) {
             <select
               id={`${uid}-dataset`}
               data-testid="dataset-size"
-              value={setup.dataset === 'files' ? 'files' : setup.datasetSize}
-              onChange={(e) => e.currentTarget.value !== 'files' && updateSetup({ dataset: 'synthetic', datasetSize: Number(e.currentTarget.value) })}
+              value={setup.dataset === 'synthetic' ? setup.datasetSize : setup.dataset}
+              disabled={data.loading !== null}
+              onChange={(e) => {
+                const value = e.currentTarget.value;
+                // The sample is read (in the Worker) and trained on at once, as loaded files are; a size only changes the setup.
+                if (value === 'sample') data.loadSample();
+                else if (value !== 'files') updateSetup({ dataset: 'synthetic', datasetSize: Number(value) });
+              }}
             >
               {setup.dataset === 'files' && <option value="files">Your files</option>}
+              <option value="sample" disabled={!ready}>
+                CIFAR-10 sample (5,000 images, real photos)
+              </option>
               {DATASET_SIZES.map((n) => (
                 <option key={n} value={n}>
                   Built-in shapes, {formatInt(n)}
@@ -201,6 +234,7 @@ export function Controls({ training }: { training: Training }) {
             {formatInt(view.model.parameterCount)} parameters · {formatInt(view.model.batchesPerEpoch)} steps per epoch
           </p>
         )}
+        <CopyLink link={training.shareLink} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-export`}>

@@ -3,7 +3,7 @@ import type { Cifar100Labels } from '../../data/cifar';
 import type { DatasetInfo, LoadProgress } from '../../worker/types';
 import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
 import { formatInt, formatNumber } from '../format';
-import { useDataset, type Loading } from '../useDataset';
+import type { DataState, Loading } from '../useDataset';
 import type { Training } from '../useTraining';
 import styles from './DataPanel.module.css';
 
@@ -104,8 +104,7 @@ function asFolderPicker(el: HTMLInputElement | null): void {
 }
 
 /** Where the training images come from: the built-in set, or the user's files, picked or dropped. */
-export function DataPanel({ training }: { training: Training }) {
-  const data = useDataset(training);
+export function DataPanel({ training, data }: { training: Training; data: DataState }) {
   const { info, loading, error, labels } = data;
   const [dragging, setDragging] = useState(false);
   const uid = useId();
@@ -144,7 +143,7 @@ export function DataPanel({ training }: { training: Training }) {
         <h2 id={`${uid}-title`}>Data</h2>
         <p className="hint">
           CIFAR-10/100 binary files (<code>.bin</code>), <code>cifar-10-binary.tar.gz</code> or <code>cifar-100-binary.tar.gz</code>, or a folder with
-          one sub-folder of images per class — pick them or drop them here. Loading starts a fresh run with the same setup.
+          one sub-folder of images per class — pick them or drop them here (or pick the CIFAR-10 sample in the setup’s Dataset menu). Loading starts a fresh run with the same setup.
         </p>
       </div>
       <div className={styles['data-panel__actions']}>
@@ -172,7 +171,7 @@ export function DataPanel({ training }: { training: Training }) {
             onChange={loadPicked}
           />
         </label>
-        <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || info?.source !== 'files'} onClick={data.loadBuiltIn}>
+        <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || !info || info.source === 'synthetic'} onClick={data.loadBuiltIn}>
           Built-in dataset
         </button>
         <div className={`field ${styles['data-panel__labels']}`}>
