@@ -10,10 +10,23 @@ import { BundleError, modelBundleZip, weightsFromFile } from '../io/modelBundle'
 import { SafetensorsError } from '../io/safetensors';
 import { architectureMismatch, loadStateDict } from '../io/stateDict';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
+import {
+  CheckpointError,
+  datasetIdentity,
+  datasetMismatch,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  restoreTrainer,
+  type Checkpoint,
+  type DatasetIdentity,
+  type KnnPoint,
+} from '../train/checkpoint';
 import { Trainer } from '../train/trainer';
 import { errorMessage, selectBackend } from './backend';
 import { checkTrainable, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
+import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
+import type { KnnResult } from './evaluationTypes';
 import { Lock, yieldToEventLoop } from './lock';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
 import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
@@ -60,6 +73,8 @@ export class TrainingService {
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
+  /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
+  private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
   readonly evaluation = new Evaluation({
     trainer: () => this.trainer,
@@ -265,6 +280,53 @@ export class TrainingService {
     });
   }
 
+  /**
+   * The current run as checkpoint bytes (train/checkpoint): the whole training state, the setup,
+   * the kNN history, the training time so far. Taken between two steps; training goes on after.
+   */
+  async checkpoint(): Promise<Uint8Array> {
+    return this.lock.run(() => this.encodeRun());
+  }
+
+  /**
+   * Continues the run of a checkpoint (`checkpoint()`'s bytes, or the headless trainer's file): its
+   * next step is the one the saved run would have taken, on the same images with the same queue.
+   * A damaged file, or a run on images other than those at hand, is refused with a message naming
+   * the file, and the run in use is untouched.
+   */
+  async resume(bytes: Uint8Array, fileName: string): Promise<ModelInfo> {
+    const checkpoint = await decodeCheckpoint(bytes, fileName);
+    const setup = this.setupOf(checkpoint);
+    const train = await this.imagesFor(checkpoint, setup);
+    validateLiveParams(setup.params);
+    const trainer = restoreTrainer(checkpoint, train);
+    await this.pause();
+    return this.lock.run(() => {
+      const start = this.clock.now();
+      this.trainer?.dispose();
+      this.trainer = trainer;
+      this.data.trainFor(setup, train);
+      this.batcher.clear();
+      this.changes = [];
+      this.runId++;
+      this.setup = setup;
+      this.error = null;
+      const elapsed = checkpoint.manifest.client.elapsedMs;
+      this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
+      this.runningSince = null;
+      this.state = this.budgetReached() ? 'finished' : 'paused';
+      this.evaluation.restoreKnnResults(checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames)));
+      this.batcher.flush(true);
+      return {
+        parameterCount: trainer.moco.encoderQ.parameterCount(),
+        batchesPerEpoch: trainer.batchesPerEpoch,
+        datasetName: trainer.dataset.name,
+        datasetSize: trainer.dataset.size,
+        setupMs: this.clock.now() - start,
+      };
+    });
+  }
+
   /** The dataset training reads now; null before the first configure(). */
   async datasetInfo(): Promise<DatasetInfo | null> {
     return this.data.info();
@@ -288,6 +350,59 @@ export class TrainingService {
     this.evaluation.dispose();
     this.trainer?.dispose();
     this.trainer = null;
+  }
+
+  /** The checkpoint bytes of the current run; call under the lock. */
+  private async encodeRun(): Promise<Uint8Array> {
+    const trainer = this.requireTrainer();
+    const setup = this.requireSetup();
+    const knn = this.evaluation.knnResults().map(knnPointOf);
+    return encodeCheckpoint(trainer, {
+      dataset: await this.identity(trainer.dataset),
+      history: { chart: [], knn, probes: [] },
+      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed() } },
+    });
+  }
+
+  private identity(dataset: ImageDataset): Promise<DatasetIdentity> {
+    let identity = this.identities.get(dataset);
+    if (!identity) {
+      identity = datasetIdentity(dataset);
+      this.identities.set(dataset, identity);
+    }
+    return identity;
+  }
+
+  /** The app setup of a checkpoint: the app's own record, or (a headless trainer's file) one read from its MoCo configuration. */
+  private setupOf(checkpoint: Checkpoint): TrainingSetup {
+    const m = checkpoint.manifest;
+    const app = m.client.app as { setup?: TrainingSetup } | undefined;
+    const live = { ...m.live };
+    if (app?.setup && typeof app.setup === 'object') return { ...app.setup, params: live };
+    const recorded = m.setup.dataset;
+    // The headless trainer's built-in images are those the app generates with the same size and seed.
+    const builtIn = recorded.name.startsWith('Built-in shapes');
+    return {
+      version: m.setup.method,
+      preset: m.setup.preset,
+      batchSize: m.setup.batchSize,
+      dataset: builtIn ? 'synthetic' : 'files',
+      datasetSize: recorded.size,
+      stepBudget: m.setup.config.schedule.totalSteps,
+      seed: m.setup.config.seed,
+      params: live,
+    };
+  }
+
+  /** The images the checkpoint's run trained on, found among those at hand and checked by content hash. */
+  private async imagesFor(checkpoint: Checkpoint, setup: TrainingSetup): Promise<ImageDataset> {
+    const recorded = checkpoint.manifest.setup.dataset;
+    const again = `load ${recorded.name} (${recorded.size} images) in the Data panel again, then resume`;
+    if (setup.dataset === 'files' && !this.data.hasFiles) throw new CheckpointError(checkpoint.file, `the run trained on ${recorded.name}, which is not loaded: ${again}`);
+    const train = this.data.peek(setup);
+    const mismatch = datasetMismatch(recorded, await this.identity(train));
+    if (mismatch) throw new CheckpointError(checkpoint.file, `the run trained on other images than those loaded (${mismatch}): ${again}`);
+    return train;
   }
 
   private async runLoop(): Promise<void> {
@@ -380,3 +495,34 @@ export function configOf(setup: TrainingSetup): MocoConfig {
   });
 }
 
+
+/** A kNN result as a checkpoint keeps it. */
+function knnPointOf(r: KnnResult): KnnPoint {
+  return {
+    step: r.step,
+    output: 'backbone',
+    k: r.k,
+    accuracy: r.accuracy,
+    perClass: r.perClass.map((c) => (Number.isFinite(c.accuracy) ? c.accuracy : null)),
+    bankSize: r.bankSize,
+    queryCount: r.queryCount,
+    seconds: r.seconds,
+  };
+}
+
+/** A kept kNN point as the page shows it again (per-class counts are not kept: only the accuracies). */
+function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]): KnnResult {
+  return {
+    runId,
+    step: p.step,
+    accuracy: p.accuracy,
+    perClass: p.perClass.map((a) => ({ correct: 0, total: 0, accuracy: a ?? Number.NaN })),
+    classNames: [...classNames],
+    k: p.k,
+    t: KNN_T,
+    bankSize: p.bankSize,
+    queryCount: p.queryCount,
+    seconds: p.seconds,
+    trigger: 'monitor',
+  };
+}

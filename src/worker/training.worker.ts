@@ -11,7 +11,7 @@ import { TrainingService } from './training';
 const service = new TrainingService();
 
 const api = {
-  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo']),
+  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume']),
   evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
 };
 

@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { StatsBatch } from '../../src/worker/types';
+import { TrainingService } from '../../src/worker/training';
+import { TINY_SETUP } from './setup';
+
+const N = 3;
+
+async function service(): Promise<{ service: TrainingService; batches: StatsBatch[] }> {
+  const batches: StatsBatch[] = [];
+  const s = new TrainingService();
+  await s.init((b) => batches.push(b), { backends: ['cpu'] });
+  return { service: s, batches };
+}
+
+async function losses(s: TrainingService, steps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await s.step()).loss);
+  return out;
+}
+
+/** The Worker's save and resume, on the CPU backend: a resumed run is the same run. */
+describe('TrainingService checkpoint and resume', () => {
+  const services: TrainingService[] = [];
+  afterAll(() => services.forEach((s) => s.dispose()));
+
+  it('N steps, a checkpoint, a fresh service resumes: N more steps give the losses of 2N in one go', async () => {
+    const { service: whole } = await service();
+    services.push(whole);
+    await whole.configure(TINY_SETUP);
+    const reference = await losses(whole, 2 * N);
+
+    const { service: first } = await service();
+    services.push(first);
+    await first.configure(TINY_SETUP);
+    const before = await losses(first, N);
+    await first.evaluation.evaluateKnn();
+    const bytes = await first.checkpoint();
+    // Training goes on after a checkpoint.
+    expect((await first.step()).step).toBe(N + 1);
+
+    const { service: second, batches } = await service();
+    services.push(second);
+    await second.configure({ ...TINY_SETUP, seed: 11, datasetSize: 32 });
+    const model = await second.resume(bytes, 'run.zip');
+    expect(model.datasetSize).toBe(TINY_SETUP.datasetSize);
+    expect(second.status()).toMatchObject({ step: N, state: 'paused' });
+    expect(batches.at(-1)!.status.step).toBe(N);
+    expect(second.evaluation.knnResults().map((r) => r.step)).toEqual([N]);
+    const after = await losses(second, N);
+    expect(second.status().step).toBe(2 * N);
+
+    const resumed = [...before, ...after];
+    for (let i = 0; i < 2 * N; i++) expect(Math.abs(resumed[i] - reference[i])).toBeLessThan(1e-6);
+    // A fresh run of the resumed setup is the saved run's setup, not the one the service had before.
+    expect((await second.reset()).datasetSize).toBe(TINY_SETUP.datasetSize);
+  });
+
+  it('refuses a damaged file or a run on other images, naming the file, and keeps the run in use', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    await losses(s, 2);
+    const bytes = await s.checkpoint();
+
+    const { service: other } = await service();
+    services.push(other);
+    await other.configure({ ...TINY_SETUP, datasetSize: 32 });
+    const kept = await losses(other, 1);
+    await expect(other.resume(bytes.subarray(0, bytes.length - 100), 'half.zip')).rejects.toThrow(/^half\.zip: /);
+    await expect(other.resume(new TextEncoder().encode('not a zip'), 'notes.txt')).rejects.toThrow(/notes\.txt: not a readable checkpoint/);
+    expect(other.status()).toMatchObject({ step: 1, state: 'paused' });
+
+    // The same run recorded as a run on the user's files: none are loaded, so it asks for them.
+    const { unzipSync, zipSync, strFromU8, strToU8 } = await import('fflate');
+    const files = unzipSync(bytes);
+    const manifest = JSON.parse(strFromU8(files['manifest.json']));
+    manifest.client.app.setup.dataset = 'files';
+    files['manifest.json'] = strToU8(JSON.stringify(manifest));
+    await expect(other.resume(zipSync(files), 'mine.zip')).rejects.toThrow(/^mine\.zip: the run trained on Built-in shapes \(train\), which is not loaded: load .* again/);
+    // Other built-in images (another seed): the content hash differs.
+    manifest.client.app.setup.dataset = 'synthetic';
+    manifest.client.app.setup.seed = 4;
+    files['manifest.json'] = strToU8(JSON.stringify(manifest));
+    await expect(other.resume(zipSync(files), 'seed.zip')).rejects.toThrow(/^seed\.zip: the run trained on other images than those loaded/);
+    expect(other.status()).toMatchObject({ step: 1, state: 'paused' });
+    expect(kept).toHaveLength(1);
+    expect((await other.step()).step).toBe(2);
+  });
+});
