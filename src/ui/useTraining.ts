@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import { startTraining, type TrainingBridge } from '../worker/bridge';
-import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/types';
+import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, SavedRun, StatsBatch, TrainingSetup } from '../worker/types';
 import { saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { SeriesStore } from './series';
@@ -85,6 +85,8 @@ export function useTraining() {
   /** The setup the current model was built with. */
   const [builtSetup, setBuiltSetup] = useState<SetupForm | null>(null);
   const bridge = useRef<TrainingBridge | null>(null);
+  /** Runs saved in the browser (the Worker saves them by itself), the latest first; null until read. */
+  const [savedRuns, setSavedRuns] = useState<SavedRun[] | null>(null);
   const pendingParams = useRef<Partial<LiveParams>>({});
   const paramTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -135,6 +137,7 @@ export function useTraining() {
         setParamsState(live);
         setView((v) => ({ ...v, phase: 'ready', backend: b.backend }));
         await configure(form, live);
+        setSavedRuns(await b.api.training.savedRuns());
       },
       (e: unknown) => {
         if (!cancelled) setView((v) => ({ ...v, phase: 'failed', busy: null, error: e instanceof Error ? e.message : String(e) }));
@@ -255,6 +258,42 @@ export function useTraining() {
     [call],
   );
 
+  // Every save the Worker reports refreshes the list.
+  const savedAt = view.status.save?.savedAt;
+  useEffect(() => {
+    const api = bridge.current?.api.training;
+    if (!api || !savedAt) return;
+    api.savedRuns().then(setSavedRuns, fail);
+  }, [savedAt, fail]);
+
+  /** Continues a saved run: the setup form and the live parameters become the run's. */
+  const resumeSaved = useCallback(
+    (run: SavedRun) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: `Resuming the run at step ${run.step}…` }));
+        try {
+          const resumed = await b.api.training.resumeSaved(run.id);
+          const { params: live, ...form } = resumed.setup;
+          setSetupState(form);
+          setBuiltSetup(form);
+          setParamsState(live);
+          setView((v) => ({ ...v, model: resumed.model }));
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call],
+  );
+
+  const deleteSavedRun = useCallback(
+    (run: SavedRun) =>
+      call(async (b) => {
+        await b.api.training.deleteSavedRun(run.id);
+        setSavedRuns(await b.api.training.savedRuns());
+      }),
+    [call],
+  );
+
   /** The Worker's API for panels that call it themselves (the Data panel); null until the Worker has started. */
   const workerApi = useCallback(() => bridge.current?.api ?? null, []);
   /** The Worker switched datasets and built a fresh model: Reset and setup changes now train on that dataset. */
@@ -264,7 +303,7 @@ export function useTraining() {
     setView((v) => ({ ...v, model }));
   }, []);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, savedRuns, resumeSaved, deleteSavedRun };
 }
 
 export type Training = ReturnType<typeof useTraining>;

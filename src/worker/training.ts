@@ -28,11 +28,13 @@ import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
 import type { KnnResult } from './evaluationTypes';
 import { Lock, yieldToEventLoop } from './lock';
+import type { RunStore } from './runStore';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
 import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
 import { statColumns, stepRecord } from './stepStats';
 import { TrainingData } from './trainingData';
 import {
+  AUTOSAVE_INTERVAL_MS,
   STATS_INTERVAL_MS,
   type BackendInfo,
   type DatasetInfo,
@@ -44,6 +46,9 @@ import {
   type LoadProgress,
   type ModelInfo,
   type ParamChange,
+  type ResumedRun,
+  type SavedRun,
+  type SaveStatus,
   type RunState,
   type RunStatus,
   type StatsBatch,
@@ -73,6 +78,15 @@ export class TrainingService {
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
+  /** Where runs save themselves (IndexedDB in the Worker); null: no automatic saves (Node). */
+  private store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> | null = null;
+  private autosaveEveryMs = AUTOSAVE_INTERVAL_MS;
+  /** Names the current run in the store: its saves replace each other. */
+  private runKey = newRunKey();
+  private lastSaveAt = 0;
+  private saveStatus: SaveStatus | null = null;
+  private saving: Promise<void> | null = null;
+  private saveWanted = false;
   /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
   private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
@@ -115,6 +129,7 @@ export class TrainingService {
       this.elapsedBefore = 0;
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
+      this.newSaveSlot(newRunKey());
       const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
       this.trainer = trainer;
       this.batcher.flush(true);
@@ -162,6 +177,7 @@ export class TrainingService {
       this.state = this.budgetReached() ? 'finished' : 'paused';
       // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
       void this.evaluation.afterStep();
+      this.requestSave();
       return record;
     } catch (e) {
       this.fail(e);
@@ -295,6 +311,39 @@ export class TrainingService {
    * the file, and the run in use is untouched.
    */
   async resume(bytes: Uint8Array, fileName: string): Promise<ModelInfo> {
+    return this.resumeAs(bytes, fileName, newRunKey(), null);
+  }
+
+  /**
+   * Automatic saves from now on, to `store` (the Worker's IndexedDB): every `everyMs` of training,
+   * on every pause and after a single step. Each save of a run replaces its previous one.
+   */
+  useRunStore(store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'>, everyMs = AUTOSAVE_INTERVAL_MS): void {
+    this.store = store;
+    this.autosaveEveryMs = everyMs;
+  }
+
+  /** The runs saved in the browser, the latest first (none without a store). */
+  async savedRuns(): Promise<SavedRun[]> {
+    return this.store ? this.store.list() : [];
+  }
+
+  /** Continues a saved run (as `resume`), whose later saves replace that one. */
+  async resumeSaved(id: string): Promise<ResumedRun> {
+    const store = this.requireStore();
+    const run = (await store.list()).find((r) => r.id === id);
+    if (!run) throw new Error(`the saved run ${id} is no longer stored (deleted in another tab?)`);
+    const label = `the saved run (step ${run.step} on ${run.datasetName})`;
+    const model = await this.resumeAs(await store.read(id), label, run.runKey, { step: run.step, savedAt: run.savedAt, error: null });
+    return { model, setup: this.requireSetup(), run };
+  }
+
+  async deleteSavedRun(id: string): Promise<void> {
+    await this.requireStore().delete(id);
+    if (this.saveStatus && (await this.requireStore().list()).every((r) => r.runKey !== this.runKey)) this.saveStatus = null;
+  }
+
+  private async resumeAs(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
     const checkpoint = await decodeCheckpoint(bytes, fileName);
     const setup = this.setupOf(checkpoint);
     const train = await this.imagesFor(checkpoint, setup);
@@ -310,6 +359,7 @@ export class TrainingService {
       this.changes = [];
       this.runId++;
       this.setup = setup;
+      this.newSaveSlot(runKey, saved);
       this.error = null;
       const elapsed = checkpoint.manifest.client.elapsedMs;
       this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
@@ -341,6 +391,7 @@ export class TrainingService {
       elapsedMs: this.elapsed(),
       stepBudget: this.setup?.stepBudget ?? 0,
       error: this.error,
+      save: this.saveStatus,
     };
   }
 
@@ -350,6 +401,70 @@ export class TrainingService {
     this.evaluation.dispose();
     this.trainer?.dispose();
     this.trainer = null;
+  }
+
+  private newSaveSlot(runKey: string, saved: SaveStatus | null = null): void {
+    this.runKey = runKey;
+    this.saveStatus = saved;
+    this.saveWanted = false;
+    this.lastSaveAt = this.clock.now();
+  }
+
+  /** Saves the run soon (after a save in flight, if any), between two steps. */
+  private requestSave(): void {
+    if (!this.store) return;
+    this.saveWanted = true;
+    if (this.saving) return;
+    this.saving = (async () => {
+      while (this.saveWanted) {
+        this.saveWanted = false;
+        await this.saveNow();
+      }
+    })().finally(() => {
+      this.saving = null;
+    });
+  }
+
+  private async saveNow(): Promise<void> {
+    const store = this.store;
+    const runId = this.runId;
+    const runKey = this.runKey;
+    this.lastSaveAt = this.clock.now();
+    try {
+      const encoded = await this.lock.run(async () => {
+        const trainer = this.trainer;
+        // A run with no step has nothing to lose; a run replaced meanwhile is not this save's.
+        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0) return null;
+        if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
+        const setup = this.requireSetup();
+        const bytes = await this.encodeRun();
+        const summary: Omit<SavedRun, 'id'> = {
+          runKey,
+          savedAt: Date.now(),
+          step: trainer.moco.stepCount,
+          preset: setup.preset,
+          version: setup.version,
+          batchSize: setup.batchSize,
+          dataset: setup.dataset,
+          datasetName: trainer.dataset.name,
+          datasetSize: trainer.dataset.size,
+          bytes: bytes.byteLength,
+          lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
+        };
+        return { bytes, summary };
+      });
+      if (!encoded || !store) return;
+      const saved = await store.save(encoded.bytes, encoded.summary);
+      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null };
+    } catch (e) {
+      if (this.runId === runId) this.saveStatus = { step: this.saveStatus?.step ?? 0, savedAt: this.saveStatus?.savedAt ?? 0, error: errorMessage(e) };
+    }
+    if (this.runId === runId) this.batcher.flush(true);
+  }
+
+  private requireStore(): Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> {
+    if (!this.store) throw new Error('saved runs need the browser\'s storage (IndexedDB), which is not available here');
+    return this.store;
   }
 
   /** The checkpoint bytes of the current run; call under the lock. */
@@ -410,6 +525,7 @@ export class TrainingService {
       while (!this.stopRequested) {
         await this.lock.run(() => this.trainOneStep(() => this.elapsed()));
         await this.evaluation.afterStep();
+        if (this.store && this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs) this.requestSave();
         if (this.budgetReached()) {
           this.state = 'finished';
           break;
@@ -426,6 +542,8 @@ export class TrainingService {
       this.loop = null;
       this.stopRequested = false;
       this.batcher.flush(true);
+      // Every pause (and the end of the budget) saves the run.
+      this.requestSave();
     }
   }
 
@@ -525,4 +643,8 @@ function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]):
     seconds: p.seconds,
     trigger: 'monitor',
   };
+}
+
+function newRunKey(): string {
+  return `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -1,0 +1,89 @@
+/**
+ * A run survives a reload: the Worker saves it to IndexedDB after every step taken by hand (as on
+ * every pause), the reloaded page offers to resume it, and the step counter goes on from there.
+ * Chromium without WebGPU, on the CPU backend (`?backend=cpu`): a tiny step takes well under a
+ * second there, and the checkpoint is the same on every backend.
+ */
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+
+async function text(page: Page, testId: string): Promise<string> {
+  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
+}
+
+async function stepCount(page: Page): Promise<number> {
+  return Number((await text(page, 'status-step')).replace(/,/g, ''));
+}
+
+async function savedStep(page: Page): Promise<number> {
+  return Number(await page.locator('[data-testid=save-status]').getAttribute('data-step'));
+}
+
+async function stepTo(page: Page, step: number): Promise<void> {
+  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
+  await page.click('[data-testid=step]');
+  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
+}
+
+describe('saved runs, end to end', () => {
+  let served: { url: string; server: PreviewServer };
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    served = await buildAndPreview('e2e-dist-persist');
+    browser = await launchChromium(false);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close();
+  });
+
+  it('trains, reloads, resumes at the saved step and goes on; the run is listed and can be deleted', async () => {
+    await page.goto(`${served.url}?backend=cpu`);
+    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+    await page.selectOption('[data-testid=preset]', 'tiny');
+    await page.selectOption('[data-testid=batch]', '8');
+    await page.selectOption('[data-testid=dataset-size]', '1000');
+    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
+
+    for (const s of [1, 2, 3]) await stepTo(page, s);
+    await waitFor(page, 'the save of step 3', async () => (await savedStep(page)) === 3, 60_000);
+    const listed = await page.locator('[data-testid=saved-run]').count();
+    expect(listed).toBe(1);
+
+    await page.reload();
+    await page.locator('[data-testid=resume-offer]').waitFor({ timeout: 60_000 });
+    const offer = await text(page, 'resume-run');
+    expect(offer).toMatch(/^Resume run \(step 3, Built-in shapes \(train\), /);
+    expect(await stepCount(page)).toBe(0);
+    await page.click('[data-testid=resume-run]');
+    await waitFor(page, 'the resumed run at step 3', async () => (await stepCount(page)) === 3, 60_000);
+    // The setup form follows the resumed run.
+    expect(await page.locator('[data-testid=preset]').inputValue()).toBe('tiny');
+    expect(await page.locator('[data-testid=batch]').inputValue()).toBe('8');
+    expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
+
+    await stepTo(page, 4);
+    await waitFor(page, 'the save of step 4', async () => (await savedStep(page)) === 4, 60_000);
+    // Each save of a run replaces its previous one.
+    await waitFor(page, 'the list at step 4', async () => (await page.locator('[data-testid=saved-run] td').nth(1).textContent()) === '4', 30_000);
+    expect(await page.locator('[data-testid=saved-run]').count()).toBe(1);
+    await page.locator('[data-testid=storage]').waitFor({ timeout: 30_000 });
+
+    await page.getByRole('button', { name: 'Delete the run saved at step 4' }).click();
+    await waitFor(page, 'an empty list', async () => (await page.locator('[data-testid=saved-run]').count()) === 0, 30_000);
+    await page.reload();
+    await page.getByText('No saved run yet.').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  }, 600_000);
+});
