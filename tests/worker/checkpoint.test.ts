@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StatsBatch } from '../../src/worker/types';
+import type { SavedRun, StatsBatch } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { TINY_SETUP } from './setup';
 
@@ -85,5 +85,73 @@ describe('TrainingService checkpoint and resume', () => {
     expect(other.status()).toMatchObject({ step: 1, state: 'paused' });
     expect(kept).toHaveLength(1);
     expect((await other.step()).step).toBe(2);
+  });
+});
+
+/** Saved runs held in memory with the store's contract: a save replaces the run's older one, all or nothing. */
+class MemoryRunStore {
+  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
+  full = false;
+
+  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
+    if (this.full) throw new Error(`the browser's storage for this page is full: the run at step ${summary.step} was not saved`);
+    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
+    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
+    this.runs.set(run.id, { run, bytes });
+    return run;
+  }
+
+  async list(): Promise<SavedRun[]> {
+    return [...this.runs.values()].map((r) => r.run).sort((a, b) => b.savedAt - a.savedAt);
+  }
+
+  async read(id: string): Promise<Uint8Array> {
+    return this.runs.get(id)!.bytes;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.runs.delete(id);
+  }
+}
+
+describe('TrainingService automatic saves', () => {
+  it('saves after each step (one save per run), reports a failed save keeping the last one, and resumes a saved run', async () => {
+    const store = new MemoryRunStore();
+    const { service: s, batches } = await service();
+    s.useRunStore(store);
+    await s.configure(TINY_SETUP);
+    const waitForSave = async (step: number) => {
+      for (let i = 0; i < 500 && s.status().save?.step !== step; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(s.status().save).toMatchObject({ step, error: null });
+    };
+    await losses(s, 1);
+    await waitForSave(1);
+    await losses(s, 1);
+    await waitForSave(2);
+    const [saved] = await s.savedRuns();
+    expect(await s.savedRuns()).toHaveLength(1);
+    expect(saved).toMatchObject({ step: 2, preset: 'tiny', dataset: 'synthetic', datasetSize: 64, lastKnn: null });
+    expect(batches.at(-1)!.status.save?.step).toBe(2);
+
+    store.full = true;
+    const third = await losses(s, 1);
+    for (let i = 0; i < 500 && !s.status().save?.error; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.status().save).toMatchObject({ step: 2, error: expect.stringMatching(/storage .* is full/) });
+    expect((await s.savedRuns()).map((r) => r.step)).toEqual([2]);
+    s.dispose();
+    store.full = false;
+
+    const { service: fresh } = await service();
+    fresh.useRunStore(store);
+    await fresh.configure({ ...TINY_SETUP, batchSize: 16 });
+    const resumed = await fresh.resumeSaved(saved.id);
+    expect(resumed.setup).toMatchObject({ preset: 'tiny', batchSize: 8, datasetSize: 64 });
+    expect(fresh.status()).toMatchObject({ step: 2, save: { step: 2, error: null } });
+    const again = await losses(fresh, 1);
+    expect(Math.abs(again[0] - third[0])).toBeLessThan(1e-6);
+    // Its next save replaces the one it resumed from.
+    for (let i = 0; i < 500 && fresh.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await fresh.savedRuns()).map((r) => r.step)).toEqual([3]);
+    fresh.dispose();
   });
 });
