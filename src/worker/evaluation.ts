@@ -303,6 +303,7 @@ export class Evaluation {
     this.last.probe = null;
     const latest = results.at(-1);
     this.monitored = latest ? { runId: latest.runId, step: latest.step } : null;
+    for (const result of results) this.listener({ type: 'knn', result });
   }
 
   dispose(): void {

@@ -31,7 +31,7 @@ import { Lock, yieldToEventLoop } from './lock';
 import type { RunStore } from './runStore';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
 import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
-import { statColumns, stepRecord } from './stepStats';
+import { ChartHistory, chartPointOf, recordOfChartPoint, statColumns, stepRecord } from './stepStats';
 import { TrainingData } from './trainingData';
 import {
   AUTOSAVE_INTERVAL_MS,
@@ -78,6 +78,8 @@ export class TrainingService {
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
+  /** The current run's chart points, kept in its checkpoints so that a resumed run's charts go on. */
+  private readonly chart = new ChartHistory();
   /** Where runs save themselves (IndexedDB in the Worker); null: no automatic saves (Node). */
   private store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> | null = null;
   private autosaveEveryMs = AUTOSAVE_INTERVAL_MS;
@@ -130,6 +132,7 @@ export class TrainingService {
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
       this.newSaveSlot(newRunKey());
+      this.chart.reset();
       const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
       this.trainer = trainer;
       this.batcher.flush(true);
@@ -361,12 +364,18 @@ export class TrainingService {
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
       this.error = null;
-      const elapsed = checkpoint.manifest.client.elapsedMs;
+      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[] } | undefined;
+      const elapsed = app?.elapsedMs;
       this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
       this.runningSince = null;
       this.state = this.budgetReached() ? 'finished' : 'paused';
-      this.evaluation.restoreKnnResults(checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames)));
+      // The charts and the kNN history go on from where the saved run was.
+      const chart = checkpoint.manifest.history.chart ?? [];
+      this.chart.reset(chart);
+      for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
       this.batcher.flush(true);
+      const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
+      this.evaluation.restoreKnnResults(knn);
       return {
         parameterCount: trainer.moco.encoderQ.parameterCount(),
         batchesPerEpoch: trainer.batchesPerEpoch,
@@ -474,8 +483,9 @@ export class TrainingService {
     const knn = this.evaluation.knnResults().map(knnPointOf);
     return encodeCheckpoint(trainer, {
       dataset: await this.identity(trainer.dataset),
-      history: { chart: [], knn, probes: [] },
-      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed() } },
+      history: { chart: this.chart.all(), knn, probes: [] },
+      // The app's own record: its setup form, and the kNN results whole (per-class counts included; JSON writes NaN as null).
+      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn: this.evaluation.knnResults() } },
     });
   }
 
@@ -553,6 +563,7 @@ export class TrainingService {
     const s = await trainer.step();
     const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
+    this.chart.push(chartPointOf(record));
     return record;
   }
 

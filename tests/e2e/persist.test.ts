@@ -1,6 +1,7 @@
 /**
  * A run survives a reload: the Worker saves it to IndexedDB after every step taken by hand (as on
- * every pause), the reloaded page offers to resume it, and the step counter goes on from there.
+ * every pause), the reloaded page offers to resume it, and the step counter and the loss chart go on
+ * from there.
  * Chromium without WebGPU, on the CPU backend (`?backend=cpu`): a tiny step takes well under a
  * second there, and the checkpoint is the same on every backend.
  */
@@ -67,12 +68,15 @@ describe('saved runs, end to end', () => {
     expect(await stepCount(page)).toBe(0);
     await page.click('[data-testid=resume-run]');
     await waitFor(page, 'the resumed run at step 3', async () => (await stepCount(page)) === 3, 60_000);
+    // The charts go on from the saved run's points.
+    await waitFor(page, 'the saved loss points', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 3, 30_000);
     // The setup form follows the resumed run.
     expect(await page.locator('[data-testid=preset]').inputValue()).toBe('tiny');
     expect(await page.locator('[data-testid=batch]').inputValue()).toBe('8');
     expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
 
     await stepTo(page, 4);
+    await waitFor(page, 'the loss point of step 4', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 4, 30_000);
     await waitFor(page, 'the save of step 4', async () => (await savedStep(page)) === 4, 60_000);
     // Each save of a run replaces its previous one.
     await waitFor(page, 'the list at step 4', async () => (await page.locator('[data-testid=saved-run] td').nth(1).textContent()) === '4', 30_000);

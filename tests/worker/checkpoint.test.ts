@@ -46,6 +46,13 @@ describe('TrainingService checkpoint and resume', () => {
     expect(second.status()).toMatchObject({ step: N, state: 'paused' });
     expect(batches.at(-1)!.status.step).toBe(N);
     expect(second.evaluation.knnResults().map((r) => r.step)).toEqual([N]);
+    expect(second.evaluation.knnResults()[0].perClass.reduce((n, c) => n + c.total, 0)).toBe(1000);
+    expect(second.status().elapsedMs).toBeGreaterThan(0);
+    // The charts go on: the saved run's points come first, with the new run id.
+    const runId = second.status().runId;
+    expect(batches.filter((b) => b.status.runId === runId).flatMap((b) => Array.from(b.columns.step))).toEqual([1, 2, 3]);
+    const chartLoss = batches.filter((b) => b.status.runId === runId).flatMap((b) => Array.from(b.columns.loss));
+    chartLoss.forEach((l, i) => expect(l).toBe(before[i]));
     const after = await losses(second, N);
     expect(second.status().step).toBe(2 * N);
 
