@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import { startTraining, type TrainingBridge } from '../worker/bridge';
 import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, SavedRun, StatsBatch, TrainingSetup } from '../worker/types';
-import { saveBundle } from './download';
+import { saveBlob, saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { SeriesStore } from './series';
 
@@ -266,23 +266,59 @@ export function useTraining() {
     api.savedRuns().then(setSavedRuns, fail);
   }, [savedAt, fail]);
 
-  /** Continues a saved run: the setup form and the live parameters become the run's. */
+  /** A resumed run: the setup form and the live parameters become the run's. */
+  const resumed = useCallback((model: ModelInfo, resumedSetup: TrainingSetup) => {
+    const { params: live, ...form } = resumedSetup;
+    setSetupState(form);
+    setBuiltSetup(form);
+    setParamsState(live);
+    setView((v) => ({ ...v, model }));
+  }, []);
+
   const resumeSaved = useCallback(
     (run: SavedRun) =>
       call(async (b) => {
         setView((v) => ({ ...v, busy: `Resuming the run at step ${run.step}…` }));
         try {
-          const resumed = await b.api.training.resumeSaved(run.id);
-          const { params: live, ...form } = resumed.setup;
-          setSetupState(form);
-          setBuiltSetup(form);
-          setParamsState(live);
-          setView((v) => ({ ...v, model: resumed.model }));
+          const r = await b.api.training.resumeSaved(run.id);
+          resumed(r.model, r.setup);
         } finally {
           setView((v) => ({ ...v, busy: null }));
         }
       }),
-    [call],
+    [call, resumed],
+  );
+
+  /** The run in use as a checkpoint file, to keep or to open on another machine (here or with `npm run train -- --resume`). */
+  const downloadRun = useCallback(
+    () =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: 'Saving the run to a file…' }));
+        try {
+          const bytes = await b.api.training.checkpoint();
+          const s = await b.api.training.currentSetup();
+          saveBlob(new Blob([bytes.slice()], { type: 'application/zip' }), `moco-run-${s?.preset ?? 'model'}-step${view.status.step}.zip`);
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call, view.status.step],
+  );
+
+  /** Continues the run of a checkpoint file (the app's download or the headless trainer's); a bad file changes nothing. */
+  const openRun = useCallback(
+    (file: File) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: `Opening the run in ${file.name}…` }));
+        try {
+          const model = await b.api.training.resume(new Uint8Array(await file.arrayBuffer()), file.name);
+          const s = await b.api.training.currentSetup();
+          if (s) resumed(model, s);
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call, resumed],
   );
 
   const deleteSavedRun = useCallback(
@@ -303,7 +339,7 @@ export function useTraining() {
     setView((v) => ({ ...v, model }));
   }, []);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, savedRuns, resumeSaved, deleteSavedRun };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, savedRuns, resumeSaved, deleteSavedRun, downloadRun, openRun };
 }
 
 export type Training = ReturnType<typeof useTraining>;

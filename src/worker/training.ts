@@ -386,6 +386,11 @@ export class TrainingService {
     });
   }
 
+  /** The setup of the run in use (after `resume`, the saved run's); null before the first configure(). */
+  async currentSetup(): Promise<TrainingSetup | null> {
+    return this.setup && { ...this.setup, params: { ...this.setup.params } };
+  }
+
   /** The dataset training reads now; null before the first configure(). */
   async datasetInfo(): Promise<DatasetInfo | null> {
     return this.data.info();

@@ -5,6 +5,8 @@
  * Chromium without WebGPU, on the CPU backend (`?backend=cpu`): a tiny step takes well under a
  * second there, and the checkpoint is the same on every backend.
  */
+import { readFile } from 'node:fs/promises';
+import { strFromU8, unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +40,7 @@ describe('saved runs, end to end', () => {
     if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
     served = await buildAndPreview('e2e-dist-persist');
     browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page.on('pageerror', (e) => pageErrors.push(e.message));
   }, 240_000);
 
@@ -47,7 +49,7 @@ describe('saved runs, end to end', () => {
     await served?.server.close();
   });
 
-  it('trains, reloads, resumes at the saved step and goes on; the run is listed and can be deleted', async () => {
+  it('trains, reloads, resumes at the saved step and goes on; downloads and opens the run as a file; lists and deletes it', async () => {
     await page.goto(`${served.url}?backend=cpu`);
     await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
     await page.selectOption('[data-testid=preset]', 'tiny');
@@ -83,7 +85,21 @@ describe('saved runs, end to end', () => {
     expect(await page.locator('[data-testid=saved-run]').count()).toBe(1);
     await page.locator('[data-testid=storage]').waitFor({ timeout: 30_000 });
 
-    await page.getByRole('button', { name: 'Delete the run saved at step 4' }).click();
+    // The run as a file: a checkpoint of step 4 that opens again; a file that is none is refused by name.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-run]')]);
+    expect(download.suggestedFilename()).toBe('moco-run-tiny-step4.zip');
+    const file = await readFile((await download.path())!);
+    const manifest = JSON.parse(strFromU8(unzipSync(new Uint8Array(file))['manifest.json']));
+    expect(manifest).toMatchObject({ format: 'moco-checkpoint', step: 4, setup: { preset: 'tiny', batchSize: 8 } });
+    await page.setInputFiles('[data-testid=open-run]', { name: 'notes.zip', mimeType: 'application/zip', buffer: Buffer.from('not a checkpoint') });
+    await page.locator('[data-testid=error]').waitFor({ timeout: 30_000 });
+    expect(await text(page, 'error')).toMatch(/^notes\.zip: not a readable checkpoint/);
+    expect(await stepCount(page)).toBe(4);
+    await stepTo(page, 5);
+    await page.setInputFiles('[data-testid=open-run]', { name: 'moco-run-tiny-step4.zip', mimeType: 'application/zip', buffer: file });
+    await waitFor(page, 'the opened run at step 4', async () => (await stepCount(page)) === 4, 60_000);
+
+    await page.getByRole('button', { name: /^Delete the run saved at step/ }).click();
     await waitFor(page, 'an empty list', async () => (await page.locator('[data-testid=saved-run]').count()) === 0, 30_000);
     await page.reload();
     await page.getByText('No saved run yet.').waitFor({ timeout: 60_000 });

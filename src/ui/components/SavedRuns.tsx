@@ -22,7 +22,7 @@ function filesNote(run: SavedRun): string | null {
  * Worker saved to the browser's storage (every 30 s of training and on every pause).
  */
 export function SavedRuns({ training }: { training: Training }) {
-  const { view, savedRuns, resumeSaved, deleteSavedRun, running } = training;
+  const { view, savedRuns, resumeSaved, deleteSavedRun, downloadRun, openRun, running } = training;
   const save = view.status.save ?? null;
   const [offerClosed, setOfferClosed] = useState(false);
   const [storage, setStorage] = useState<{ usage: number; quota: number; persisted: boolean } | null>(null);
@@ -63,6 +63,26 @@ export function SavedRuns({ training }: { training: Training }) {
         <span className="hint" data-testid="save-status" data-step={save?.step ?? 0}>
           {save && save.step > 0 ? `This run is saved at step ${formatInt(save.step)} (${when(save.savedAt)})` : 'Training saves itself every 30 s and on every pause'}
         </span>
+      </div>
+      <div className={styles.runs__files}>
+        <button type="button" className="btn" data-testid="download-run" disabled={busy || view.status.step === 0} onClick={() => void downloadRun()} title="The whole run as one checkpoint file: open it here or elsewhere, or go on with npm run train -- --resume">
+          ⤓ Download run
+        </button>
+        <label className={`btn${busy ? ' btn--disabled' : ''}`} title="Go on with the run of a checkpoint file (this app's or the headless trainer's)">
+          ⤒ Open run…
+          <input
+            type="file"
+            accept=".zip"
+            data-testid="open-run"
+            disabled={busy}
+            hidden
+            onChange={(e) => {
+              const file = e.currentTarget.files?.[0];
+              e.currentTarget.value = '';
+              if (file) void openRun(file);
+            }}
+          />
+        </label>
       </div>
       {save?.error && (
         <p className={styles.runs__error} role="alert" data-testid="save-error">
