@@ -1,6 +1,10 @@
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
+import { Trainer } from '../../src/train/trainer';
 import type { SavedRun, StatsBatch } from '../../src/worker/types';
-import { TrainingService } from '../../src/worker/training';
+import { configOf, TrainingService } from '../../src/worker/training';
 import { TINY_SETUP } from './setup';
 
 const N = 3;
@@ -78,7 +82,6 @@ describe('TrainingService checkpoint and resume', () => {
     expect(other.status()).toMatchObject({ step: 1, state: 'paused' });
 
     // The same run recorded as a run on the user's files: none are loaded, so it asks for them.
-    const { unzipSync, zipSync, strFromU8, strToU8 } = await import('fflate');
     const files = unzipSync(bytes);
     const manifest = JSON.parse(strFromU8(files['manifest.json']));
     manifest.client.app.setup.dataset = 'files';
@@ -160,5 +163,27 @@ describe('TrainingService automatic saves', () => {
     for (let i = 0; i < 500 && fresh.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
     expect((await fresh.savedRuns()).map((r) => r.step)).toEqual([3]);
     fresh.dispose();
+  });
+});
+
+describe('TrainingService opening a headless trainer checkpoint', () => {
+  it('goes on with a run of the built-in dataset that the headless trainer saved (no app record in the file)', async () => {
+    // What `npm run train` builds for the built-in data: the same generator, size and seed.
+    const config = configOf({ ...TINY_SETUP, stepBudget: 20 });
+    const data = generateSynthetic({ size: 64, seed: config.seed, split: 'train' });
+    const trainer = new Trainer(config, data);
+    await trainer.step();
+    await trainer.step();
+    const bytes = await encodeCheckpoint(trainer, { dataset: await datasetIdentity(data), history: emptyHistory(), client: { data: null } });
+    const next = (await trainer.step()).loss;
+    trainer.dispose();
+
+    const { service: s } = await service();
+    await s.configure({ ...TINY_SETUP, preset: 'resnet8' });
+    await s.resume(bytes, 'run.zip');
+    expect(await s.currentSetup()).toMatchObject({ preset: 'tiny', version: 'v2', batchSize: 8, dataset: 'synthetic', datasetSize: 64, stepBudget: 20, seed: 3 });
+    expect(s.status()).toMatchObject({ step: 2, stepBudget: 20 });
+    expect(Math.abs((await s.step()).loss - next)).toBeLessThan(1e-6);
+    s.dispose();
   });
 });
