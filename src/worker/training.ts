@@ -447,8 +447,9 @@ export class TrainingService {
     try {
       const encoded = await this.lock.run(async () => {
         const trainer = this.trainer;
-        // A run with no step has nothing to lose; a run replaced meanwhile is not this save's.
-        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0) return null;
+        // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
+        // that failed (a NaN loss) would overwrite its last good save with a broken model.
+        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error') return null;
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
