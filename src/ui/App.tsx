@@ -5,6 +5,7 @@ import { Controls } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { Evaluation } from './components/Evaluation';
 import { MethodDiagram } from './components/MethodDiagram';
+import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
 import { useTraining } from './useTraining';
@@ -33,6 +34,7 @@ export function App() {
         <Controls training={training} data={data} />
         <main className="main">
           <StatusBar training={training} />
+          <SavedRuns training={training} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
           <Charts store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
           <DataPanel training={training} data={data} />

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import { startTraining, type TrainingBridge } from '../worker/bridge';
-import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, StatsBatch, TrainingSetup } from '../worker/types';
-import { saveBundle } from './download';
+import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, SavedRun, StatsBatch, TrainingSetup } from '../worker/types';
+import { saveBlob, saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { decodeSetupLink, encodeSetupLink, isSetupLink } from './shareLink';
 import { SeriesStore } from './series';
@@ -88,6 +88,8 @@ export function useTraining() {
   const bridge = useRef<TrainingBridge | null>(null);
   /** The page was opened from a shared link that asks for the CIFAR-10 sample (the Data panel reads it once the model is built). */
   const [sampleFromLink, setSampleFromLink] = useState(false);
+  /** Runs saved in the browser (the Worker saves them by itself), the latest first; null until read. */
+  const [savedRuns, setSavedRuns] = useState<SavedRun[] | null>(null);
   const pendingParams = useRef<Partial<LiveParams>>({});
   const paramTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -143,6 +145,7 @@ export function useTraining() {
         await configure(form, live);
         const ignored = link?.ignored ?? [];
         if (ignored.length > 0) setView((v) => (v.error ? v : { ...v, error: `Not all of the link could be used; left at the defaults: ${ignored.join('; ')}` }));
+        setSavedRuns(await b.api.training.savedRuns());
       },
       (e: unknown) => {
         if (!cancelled) setView((v) => ({ ...v, phase: 'failed', busy: null, error: e instanceof Error ? e.message : String(e) }));
@@ -263,6 +266,78 @@ export function useTraining() {
     [call],
   );
 
+  // Every save the Worker reports refreshes the list.
+  const savedAt = view.status.save?.savedAt;
+  useEffect(() => {
+    const api = bridge.current?.api.training;
+    if (!api || !savedAt) return;
+    api.savedRuns().then(setSavedRuns, fail);
+  }, [savedAt, fail]);
+
+  /** A resumed run: the setup form and the live parameters become the run's. */
+  const resumed = useCallback((model: ModelInfo, resumedSetup: TrainingSetup) => {
+    const { params: live, ...form } = resumedSetup;
+    setSetupState(form);
+    setBuiltSetup(form);
+    setParamsState(live);
+    setView((v) => ({ ...v, model }));
+  }, []);
+
+  const resumeSaved = useCallback(
+    (run: SavedRun) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: `Resuming the run at step ${run.step}…` }));
+        try {
+          const r = await b.api.training.resumeSaved(run.id);
+          resumed(r.model, r.setup);
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call, resumed],
+  );
+
+  /** The run in use as a checkpoint file, to keep or to open on another machine (here or with `npm run train -- --resume`). */
+  const downloadRun = useCallback(
+    () =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: 'Saving the run to a file…' }));
+        try {
+          const bytes = await b.api.training.checkpoint();
+          const s = await b.api.training.currentSetup();
+          saveBlob(new Blob([bytes.slice()], { type: 'application/zip' }), `moco-run-${s?.preset ?? 'model'}-step${view.status.step}.zip`);
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call, view.status.step],
+  );
+
+  /** Continues the run of a checkpoint file (the app's download or the headless trainer's); a bad file changes nothing. */
+  const openRun = useCallback(
+    (file: File) =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: `Opening the run in ${file.name}…` }));
+        try {
+          const model = await b.api.training.resume(new Uint8Array(await file.arrayBuffer()), file.name);
+          const s = await b.api.training.currentSetup();
+          if (s) resumed(model, s);
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call, resumed],
+  );
+
+  const deleteSavedRun = useCallback(
+    (run: SavedRun) =>
+      call(async (b) => {
+        await b.api.training.deleteSavedRun(run.id);
+        setSavedRuns(await b.api.training.savedRuns());
+      }),
+    [call],
+  );
+
   /** The Worker's API for panels that call it themselves (the Data panel); null until the Worker has started. */
   const workerApi = useCallback(() => bridge.current?.api ?? null, []);
   /** The Worker switched datasets and built a fresh model: Reset and setup changes now train on that dataset. */
@@ -275,7 +350,7 @@ export function useTraining() {
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, deleteSavedRun, downloadRun, openRun };
 }
 
 export type Training = ReturnType<typeof useTraining>;

@@ -105,6 +105,8 @@ export class Evaluation {
   private readonly cache = new FeatureCache();
   /** The last kNN and probe figures, for the downloaded metadata.json (each says its run and step). */
   readonly last: { knn: KnnResult | null; probe: ProbeResult | null } = { knn: null, probe: null };
+  /** Every kNN result of the current run, oldest first: what a checkpoint keeps of the evaluation. */
+  private knnHistory: KnnResult[] = [];
 
   constructor(private readonly host: EvaluationHost) {}
 
@@ -288,6 +290,22 @@ export class Evaluation {
     });
   }
 
+  /** The kNN results of the current run, oldest first. */
+  knnResults(): KnnResult[] {
+    const runId = this.host.runId();
+    return this.knnHistory.filter((r) => r.runId === runId);
+  }
+
+  /** A resumed run's kNN history (already of the current run id); the latest becomes `last.knn`. */
+  restoreKnnResults(results: KnnResult[]): void {
+    this.knnHistory = [...results];
+    this.last.knn = results.at(-1) ?? null;
+    this.last.probe = null;
+    const latest = results.at(-1);
+    this.monitored = latest ? { runId: latest.runId, step: latest.step } : null;
+    for (const result of results) this.listener({ type: 'knn', result });
+  }
+
   dispose(): void {
     this.cache.clear();
     this.listener = () => {};
@@ -327,6 +345,7 @@ export class Evaluation {
     };
     this.monitored = { runId, step };
     this.last.knn = result;
+    this.knnHistory = [...this.knnHistory.filter((r) => r.runId === runId), result];
     this.listener({ type: 'knn', result });
     return result;
   }

@@ -10,16 +10,31 @@ import { BundleError, modelBundleZip, weightsFromFile } from '../io/modelBundle'
 import { SafetensorsError } from '../io/safetensors';
 import { architectureMismatch, loadStateDict } from '../io/stateDict';
 import { mocoConfig, validateLiveParams, type LiveParams, type MocoConfig } from '../moco/config';
+import {
+  CheckpointError,
+  datasetIdentity,
+  datasetMismatch,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  restoreTrainer,
+  type Checkpoint,
+  type DatasetIdentity,
+  type KnnPoint,
+} from '../train/checkpoint';
 import { Trainer } from '../train/trainer';
 import { errorMessage, selectBackend } from './backend';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
+import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
+import type { KnnResult } from './evaluationTypes';
 import { Lock, yieldToEventLoop } from './lock';
+import type { RunStore } from './runStore';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
 import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
-import { statColumns, stepRecord } from './stepStats';
+import { ChartHistory, chartPointOf, recordOfChartPoint, statColumns, stepRecord } from './stepStats';
 import { TrainingData } from './trainingData';
 import {
+  AUTOSAVE_INTERVAL_MS,
   STATS_INTERVAL_MS,
   type BackendInfo,
   type DatasetInfo,
@@ -31,6 +46,9 @@ import {
   type LoadProgress,
   type ModelInfo,
   type ParamChange,
+  type ResumedRun,
+  type SavedRun,
+  type SaveStatus,
   type RunState,
   type RunStatus,
   type StatsBatch,
@@ -60,6 +78,19 @@ export class TrainingService {
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
+  /** The current run's chart points, kept in its checkpoints so that a resumed run's charts go on. */
+  private readonly chart = new ChartHistory();
+  /** Where runs save themselves (IndexedDB in the Worker); null: no automatic saves (Node). */
+  private store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> | null = null;
+  private autosaveEveryMs = AUTOSAVE_INTERVAL_MS;
+  /** Names the current run in the store: its saves replace each other. */
+  private runKey = newRunKey();
+  private lastSaveAt = 0;
+  private saveStatus: SaveStatus | null = null;
+  private saving: Promise<void> | null = null;
+  private saveWanted = false;
+  /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
+  private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
   readonly evaluation = new Evaluation({
     trainer: () => this.trainer,
@@ -100,6 +131,8 @@ export class TrainingService {
       this.elapsedBefore = 0;
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
+      this.newSaveSlot(newRunKey());
+      this.chart.reset();
       const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
       this.trainer = trainer;
       this.batcher.flush(true);
@@ -147,6 +180,7 @@ export class TrainingService {
       this.state = this.budgetReached() ? 'finished' : 'paused';
       // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
       void this.evaluation.afterStep();
+      this.requestSave();
       return record;
     } catch (e) {
       this.fail(e);
@@ -265,6 +299,98 @@ export class TrainingService {
     });
   }
 
+  /**
+   * The current run as checkpoint bytes (train/checkpoint): the whole training state, the setup,
+   * the kNN history, the training time so far. Taken between two steps; training goes on after.
+   */
+  async checkpoint(): Promise<Uint8Array> {
+    return this.lock.run(() => this.encodeRun());
+  }
+
+  /**
+   * Continues the run of a checkpoint (`checkpoint()`'s bytes, or the headless trainer's file): its
+   * next step is the one the saved run would have taken, on the same images with the same queue.
+   * A damaged file, or a run on images other than those at hand, is refused with a message naming
+   * the file, and the run in use is untouched.
+   */
+  async resume(bytes: Uint8Array, fileName: string): Promise<ModelInfo> {
+    return this.resumeAs(bytes, fileName, newRunKey(), null);
+  }
+
+  /**
+   * Automatic saves from now on, to `store` (the Worker's IndexedDB): every `everyMs` of training,
+   * on every pause and after a single step. Each save of a run replaces its previous one.
+   */
+  useRunStore(store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'>, everyMs = AUTOSAVE_INTERVAL_MS): void {
+    this.store = store;
+    this.autosaveEveryMs = everyMs;
+  }
+
+  /** The runs saved in the browser, the latest first (none without a store). */
+  async savedRuns(): Promise<SavedRun[]> {
+    return this.store ? this.store.list() : [];
+  }
+
+  /** Continues a saved run (as `resume`), whose later saves replace that one. */
+  async resumeSaved(id: string): Promise<ResumedRun> {
+    const store = this.requireStore();
+    const run = (await store.list()).find((r) => r.id === id);
+    if (!run) throw new Error(`the saved run ${id} is no longer stored (deleted in another tab?)`);
+    const label = `the saved run (step ${run.step} on ${run.datasetName})`;
+    const model = await this.resumeAs(await store.read(id), label, run.runKey, { step: run.step, savedAt: run.savedAt, error: null });
+    return { model, setup: this.requireSetup(), run };
+  }
+
+  async deleteSavedRun(id: string): Promise<void> {
+    await this.requireStore().delete(id);
+    if (this.saveStatus && (await this.requireStore().list()).every((r) => r.runKey !== this.runKey)) this.saveStatus = null;
+  }
+
+  private async resumeAs(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
+    const checkpoint = await decodeCheckpoint(bytes, fileName);
+    const setup = this.setupOf(checkpoint);
+    const train = await this.imagesFor(checkpoint, setup);
+    validateLiveParams(setup.params);
+    const trainer = restoreTrainer(checkpoint, train);
+    await this.pause();
+    return this.lock.run(() => {
+      const start = this.clock.now();
+      this.trainer?.dispose();
+      this.trainer = trainer;
+      this.data.trainFor(setup, train);
+      this.batcher.clear();
+      this.changes = [];
+      this.runId++;
+      this.setup = setup;
+      this.newSaveSlot(runKey, saved);
+      this.error = null;
+      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[] } | undefined;
+      const elapsed = app?.elapsedMs;
+      this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
+      this.runningSince = null;
+      this.state = this.budgetReached() ? 'finished' : 'paused';
+      // The charts and the kNN history go on from where the saved run was.
+      const chart = checkpoint.manifest.history.chart ?? [];
+      this.chart.reset(chart);
+      for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
+      this.batcher.flush(true);
+      const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
+      this.evaluation.restoreKnnResults(knn);
+      return {
+        parameterCount: trainer.moco.encoderQ.parameterCount(),
+        batchesPerEpoch: trainer.batchesPerEpoch,
+        datasetName: trainer.dataset.name,
+        datasetSize: trainer.dataset.size,
+        setupMs: this.clock.now() - start,
+      };
+    });
+  }
+
+  /** The setup of the run in use (after `resume`, the saved run's); null before the first configure(). */
+  async currentSetup(): Promise<TrainingSetup | null> {
+    return this.setup && { ...this.setup, params: { ...this.setup.params } };
+  }
+
   /** The dataset training reads now; null before the first configure(). */
   async datasetInfo(): Promise<DatasetInfo | null> {
     return this.data.info();
@@ -279,6 +405,7 @@ export class TrainingService {
       elapsedMs: this.elapsed(),
       stepBudget: this.setup?.stepBudget ?? 0,
       error: this.error,
+      save: this.saveStatus,
     };
   }
 
@@ -290,11 +417,134 @@ export class TrainingService {
     this.trainer = null;
   }
 
+  private newSaveSlot(runKey: string, saved: SaveStatus | null = null): void {
+    this.runKey = runKey;
+    this.saveStatus = saved;
+    this.saveWanted = false;
+    this.lastSaveAt = this.clock.now();
+  }
+
+  /** Saves the run soon (after a save in flight, if any), between two steps. */
+  private requestSave(): void {
+    if (!this.store) return;
+    this.saveWanted = true;
+    if (this.saving) return;
+    this.saving = (async () => {
+      while (this.saveWanted) {
+        this.saveWanted = false;
+        await this.saveNow();
+      }
+    })().finally(() => {
+      this.saving = null;
+    });
+  }
+
+  private async saveNow(): Promise<void> {
+    const store = this.store;
+    const runId = this.runId;
+    const runKey = this.runKey;
+    this.lastSaveAt = this.clock.now();
+    try {
+      const encoded = await this.lock.run(async () => {
+        const trainer = this.trainer;
+        // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
+        // that failed (a NaN loss) would overwrite its last good save with a broken model.
+        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error') return null;
+        if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
+        const setup = this.requireSetup();
+        const bytes = await this.encodeRun();
+        const summary: Omit<SavedRun, 'id'> = {
+          runKey,
+          savedAt: Date.now(),
+          step: trainer.moco.stepCount,
+          preset: setup.preset,
+          version: setup.version,
+          batchSize: setup.batchSize,
+          dataset: setup.dataset,
+          datasetName: trainer.dataset.name,
+          datasetSize: trainer.dataset.size,
+          bytes: bytes.byteLength,
+          lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
+        };
+        return { bytes, summary };
+      });
+      if (!encoded || !store) return;
+      const saved = await store.save(encoded.bytes, encoded.summary);
+      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null };
+    } catch (e) {
+      if (this.runId === runId) this.saveStatus = { step: this.saveStatus?.step ?? 0, savedAt: this.saveStatus?.savedAt ?? 0, error: errorMessage(e) };
+    }
+    if (this.runId === runId) this.batcher.flush(true);
+  }
+
+  private requireStore(): Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> {
+    if (!this.store) throw new Error('saved runs need the browser\'s storage (IndexedDB), which is not available here');
+    return this.store;
+  }
+
+  /** The checkpoint bytes of the current run; call under the lock. */
+  private async encodeRun(): Promise<Uint8Array> {
+    const trainer = this.requireTrainer();
+    const setup = this.requireSetup();
+    const knn = this.evaluation.knnResults().map(knnPointOf);
+    return encodeCheckpoint(trainer, {
+      dataset: await this.identity(trainer.dataset),
+      history: { chart: this.chart.all(), knn, probes: [] },
+      // The app's own record: its setup form, and the kNN results whole (per-class counts included; JSON writes NaN as null).
+      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn: this.evaluation.knnResults() } },
+    });
+  }
+
+  private identity(dataset: ImageDataset): Promise<DatasetIdentity> {
+    let identity = this.identities.get(dataset);
+    if (!identity) {
+      identity = datasetIdentity(dataset);
+      this.identities.set(dataset, identity);
+    }
+    return identity;
+  }
+
+  /** The app setup of a checkpoint: the app's own record, or (a headless trainer's file) one read from its MoCo configuration. */
+  private setupOf(checkpoint: Checkpoint): TrainingSetup {
+    const m = checkpoint.manifest;
+    const app = m.client.app as { setup?: TrainingSetup } | undefined;
+    const live = { ...m.live };
+    if (app?.setup && typeof app.setup === 'object') return { ...app.setup, params: live };
+    const recorded = m.setup.dataset;
+    // The headless trainer's built-in images are those the app generates with the same size and seed.
+    const builtIn = recorded.name.startsWith('Built-in shapes');
+    return {
+      version: m.setup.method,
+      preset: m.setup.preset,
+      batchSize: m.setup.batchSize,
+      dataset: builtIn ? 'synthetic' : 'files',
+      datasetSize: recorded.size,
+      stepBudget: m.setup.config.schedule.totalSteps,
+      seed: m.setup.config.seed,
+      params: live,
+    };
+  }
+
+  /** The images the checkpoint's run trained on, found among those at hand and checked by content hash. */
+  private async imagesFor(checkpoint: Checkpoint, setup: TrainingSetup): Promise<ImageDataset> {
+    const recorded = checkpoint.manifest.setup.dataset;
+    const again =
+      setup.dataset === 'sample'
+        ? 'choose the CIFAR-10 sample in the Dataset menu, then resume'
+        : `load ${recorded.name} (${recorded.size} images) in the Data panel again, then resume`;
+    if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new CheckpointError(checkpoint.file, `the run trained on ${recorded.name}, which is not loaded: ${again}`);
+    const train = this.data.peek(setup);
+    const mismatch = datasetMismatch(recorded, await this.identity(train));
+    if (mismatch) throw new CheckpointError(checkpoint.file, `the run trained on other images than those loaded (${mismatch}): ${again}`);
+    return train;
+  }
+
   private async runLoop(): Promise<void> {
     try {
       while (!this.stopRequested) {
         await this.lock.run(() => this.trainOneStep(() => this.elapsed()));
         await this.evaluation.afterStep();
+        if (this.store && this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs) this.requestSave();
         if (this.budgetReached()) {
           this.state = 'finished';
           break;
@@ -311,6 +561,8 @@ export class TrainingService {
       this.loop = null;
       this.stopRequested = false;
       this.batcher.flush(true);
+      // Every pause (and the end of the budget) saves the run.
+      this.requestSave();
     }
   }
 
@@ -320,6 +572,7 @@ export class TrainingService {
     const s = await trainer.step();
     const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
+    this.chart.push(chartPointOf(record));
     return record;
   }
 
@@ -380,3 +633,38 @@ export function configOf(setup: TrainingSetup): MocoConfig {
   });
 }
 
+
+/** A kNN result as a checkpoint keeps it. */
+function knnPointOf(r: KnnResult): KnnPoint {
+  return {
+    step: r.step,
+    output: 'backbone',
+    k: r.k,
+    accuracy: r.accuracy,
+    perClass: r.perClass.map((c) => (Number.isFinite(c.accuracy) ? c.accuracy : null)),
+    bankSize: r.bankSize,
+    queryCount: r.queryCount,
+    seconds: r.seconds,
+  };
+}
+
+/** A kept kNN point as the page shows it again (per-class counts are not kept: only the accuracies). */
+function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]): KnnResult {
+  return {
+    runId,
+    step: p.step,
+    accuracy: p.accuracy,
+    perClass: p.perClass.map((a) => ({ correct: 0, total: 0, accuracy: a ?? Number.NaN })),
+    classNames: [...classNames],
+    k: p.k,
+    t: KNN_T,
+    bankSize: p.bankSize,
+    queryCount: p.queryCount,
+    seconds: p.seconds,
+    trigger: 'monitor',
+  };
+}
+
+function newRunKey(): string {
+  return `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -6,12 +6,15 @@
  */
 import * as Comlink from 'comlink';
 import { serve } from './expose';
+import { RunStore } from './runStore';
 import { TrainingService } from './training';
 
 const service = new TrainingService();
+// Runs save themselves to IndexedDB from here, off the page's thread.
+if (RunStore.available()) service.useRunStore(new RunStore());
 
 const api = {
-  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo']),
+  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'currentSetup']),
   evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
 };
 

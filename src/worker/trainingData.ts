@@ -50,8 +50,21 @@ export class TrainingData {
     this.files = null;
   }
 
-  /** The training images of a setup, which become the dataset in use. */
-  trainFor(setup: TrainingSetup): ImageDataset {
+  /**
+   * The training images a setup would train on, without making them the dataset in use (a resumed
+   * run is checked against them first); pass them to `trainFor` to use them.
+   */
+  peek(setup: TrainingSetup): ImageDataset {
+    if (setup.dataset !== 'synthetic') {
+      if (this.files?.source !== setup.dataset) throw new Error(`no ${setup.dataset === 'sample' ? 'CIFAR-10 sample' : 'files'} loaded: load a dataset first`);
+      return this.files.train;
+    }
+    const key = `${setup.dataset}:${setup.datasetSize}:${setup.seed}`;
+    return this.current?.key === key ? this.current.train : generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' });
+  }
+
+  /** The training images of a setup, which become the dataset in use (`peeked`: what `peek` gave for it). */
+  trainFor(setup: TrainingSetup, peeked?: ImageDataset): ImageDataset {
     if (setup.dataset !== 'synthetic') {
       if (this.files?.source !== setup.dataset) throw new Error(`no ${setup.dataset === 'sample' ? 'CIFAR-10 sample' : 'files'} loaded: load a dataset first`);
       const { key, train, heldOut } = this.files;
@@ -66,7 +79,7 @@ export class TrainingData {
       this.current = null;
       this.current = {
         key,
-        train: generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }),
+        train: peeked ?? generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }),
         heldOut: generateSynthetic({ size: BUILT_IN_HELD_OUT_SIZE, seed: setup.seed, split: 'test' }),
       };
     }

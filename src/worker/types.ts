@@ -125,7 +125,47 @@ export interface RunStatus {
   elapsedMs: number;
   stepBudget: number;
   error: string | null;
+  /** The run's last save to the browser's storage (the app saves by itself); null before the first. */
+  save?: SaveStatus | null;
 }
+
+/** How the last automatic save went: `error` says why the latest attempt failed (the save at `step` is kept). */
+export interface SaveStatus {
+  /** The step of the save in storage (0: none yet). */
+  step: number;
+  /** Date.now() of that save. */
+  savedAt: number;
+  error: string | null;
+}
+
+/** A run saved in the browser's storage (IndexedDB), as the list shows it. */
+export interface SavedRun {
+  id: string;
+  /** The same for every save of one run: a new save replaces the run's older one. */
+  runKey: string;
+  savedAt: number;
+  step: number;
+  preset: PresetName;
+  version: MocoVersion;
+  batchSize: number;
+  dataset: DatasetName;
+  datasetName: string;
+  datasetSize: number;
+  /** Size of the checkpoint in bytes. */
+  bytes: number;
+  /** The last kNN accuracy (0..1), null when none ran. */
+  lastKnn: number | null;
+}
+
+/** A saved run resumed: the model and the setup it was trained with (the page's form follows it). */
+export interface ResumedRun {
+  model: ModelInfo;
+  setup: TrainingSetup;
+  run: SavedRun;
+}
+
+/** Training time between two automatic saves (and a save on every pause). */
+export const AUTOSAVE_INTERVAL_MS = 30_000;
 
 /** Per-step statistics, one column each in a `StatsBatch`. */
 export const STAT_FIELDS = [

@@ -1,0 +1,141 @@
+import { useEffect, useState } from 'react';
+import type { SavedRun } from '../../worker/types';
+import { formatInt } from '../format';
+import type { Training } from '../useTraining';
+import styles from './SavedRuns.module.css';
+
+function when(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
+}
+
+/** A run on the user's files resumes once the same files are loaded again (their content hash is checked). */
+function filesNote(run: SavedRun): string | null {
+  return run.dataset === 'files' ? `load ${run.datasetName} (${formatInt(run.datasetSize)} images) in the Data panel first` : null;
+}
+
+/**
+ * The offer to go on with the latest saved run when the page opens, and the list of runs the
+ * Worker saved to the browser's storage (every 30 s of training and on every pause).
+ */
+export function SavedRuns({ training }: { training: Training }) {
+  const { view, savedRuns, resumeSaved, deleteSavedRun, downloadRun, openRun, running } = training;
+  const save = view.status.save ?? null;
+  const [offerClosed, setOfferClosed] = useState(false);
+  const [storage, setStorage] = useState<{ usage: number; quota: number; persisted: boolean } | null>(null);
+
+  // Once something is saved, ask the browser not to evict it silently, and show the space used.
+  const hasRuns = (savedRuns?.length ?? 0) > 0;
+  useEffect(() => {
+    if (!hasRuns || !navigator.storage?.estimate) return;
+    let cancelled = false;
+    (async () => {
+      const persisted = (await navigator.storage.persisted?.()) || (await navigator.storage.persist?.()) || false;
+      const { usage = 0, quota = 0 } = await navigator.storage.estimate();
+      if (!cancelled) setStorage({ usage, quota, persisted });
+    })().catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [hasRuns, savedRuns]);
+
+  const latest = savedRuns?.[0];
+  const offer = latest && !offerClosed && view.status.step === 0 && !running && !view.busy ? latest : null;
+  const busy = view.busy !== null || running;
+  return (
+    <section className={`${styles.runs} card`} aria-label="Saved runs">
+      {offer && (
+        <div className={styles.runs__offer} data-testid="resume-offer">
+          <button type="button" className="btn btn--primary" data-testid="resume-run" onClick={() => void resumeSaved(offer).then(() => setOfferClosed(true))}>
+            Resume run (step {formatInt(offer.step)}, {offer.datasetName}, {when(offer.savedAt)})
+          </button>
+          <button type="button" className="btn" onClick={() => setOfferClosed(true)}>
+            New run
+          </button>
+          {filesNote(offer) && <p className="hint hint--warn">To resume it, {filesNote(offer)}.</p>}
+        </div>
+      )}
+      <div className={styles.runs__head}>
+        <h2>Saved runs</h2>
+        <span className="hint" data-testid="save-status" data-step={save?.step ?? 0}>
+          {save && save.step > 0 ? `This run is saved at step ${formatInt(save.step)} (${when(save.savedAt)})` : 'Training saves itself every 30 s and on every pause'}
+        </span>
+      </div>
+      <div className={styles.runs__files}>
+        <button type="button" className="btn" data-testid="download-run" disabled={busy || view.status.step === 0} onClick={() => void downloadRun()} title="The whole run as one checkpoint file: open it here or elsewhere, or go on with npm run train -- --resume">
+          ⤓ Download run
+        </button>
+        <label className={`btn${busy ? ' btn--disabled' : ''}`} title="Go on with the run of a checkpoint file (this app's or the headless trainer's)">
+          ⤒ Open run…
+          <input
+            type="file"
+            accept=".zip"
+            data-testid="open-run"
+            disabled={busy}
+            hidden
+            onChange={(e) => {
+              const file = e.currentTarget.files?.[0];
+              e.currentTarget.value = '';
+              if (file) void openRun(file);
+            }}
+          />
+        </label>
+      </div>
+      {save?.error && (
+        <p className={styles.runs__error} role="alert" data-testid="save-error">
+          Not saved: {save.error}
+        </p>
+      )}
+      {savedRuns && savedRuns.length > 0 ? (
+        <table className="data-table" data-testid="saved-runs">
+          <thead>
+            <tr>
+              <th scope="col">Saved</th>
+              <th scope="col">Steps</th>
+              <th scope="col">Dataset</th>
+              <th scope="col">Setup</th>
+              <th scope="col">kNN</th>
+              <th scope="col">Size</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {savedRuns.map((run) => (
+              <tr key={run.id} data-testid="saved-run">
+                <td>{when(run.savedAt)}</td>
+                <td>{formatInt(run.step)}</td>
+                <td title={filesNote(run) ?? undefined}>{run.datasetName}</td>
+                <td>
+                  {run.preset} · MoCo {run.version} · batch {run.batchSize}
+                </td>
+                <td>{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
+                <td>{megabytes(run.bytes)}</td>
+                <td className={styles.runs__actions}>
+                  <button type="button" className="btn" disabled={busy} onClick={() => void resumeSaved(run)} aria-label={`Resume the run saved at step ${run.step}`}>
+                    Resume
+                  </button>
+                  <button type="button" className="btn" disabled={busy} onClick={() => void deleteSavedRun(run)} aria-label={`Delete the run saved at step ${run.step}`}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="hint">{savedRuns === null ? 'Reading saved runs…' : 'No saved run yet.'}</p>
+      )}
+      {storage && (
+        <p className="hint" data-testid="storage">
+          Storage used by this page: {megabytes(storage.usage)} of {megabytes(storage.quota)}
+          {storage.persisted ? ' (kept: the browser will not evict it)' : ' (the browser may evict it when space runs low)'}
+        </p>
+      )}
+    </section>
+  );
+}

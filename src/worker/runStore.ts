@@ -1,0 +1,108 @@
+/**
+ * Saved runs in the browser's IndexedDB, written and read inside the Worker (off the page's
+ * thread). A run is one checkpoint file (train/checkpoint) plus a small summary for the list; the
+ * two live in separate object stores so that listing runs never reads the checkpoints.
+ *
+ * A save is one transaction: the new record goes in and the run's older record goes out together,
+ * so a save that fails (a full disk: QuotaExceededError) aborts as a whole and leaves the previous
+ * save as it was.
+ */
+import type { SavedRun } from './types';
+
+const DB_NAME = 'moco-runs';
+const DB_VERSION = 1;
+const SUMMARIES = 'summaries';
+const CHECKPOINTS = 'checkpoints';
+
+/** A save that did not happen; the message says why and what to do, and that the last save is kept. */
+export class RunStoreError extends Error {
+  override readonly name = 'RunStoreError';
+}
+
+export class RunStore {
+  private db: Promise<IDBDatabase> | null = null;
+
+  /** IndexedDB exists here (a browser or a Worker; not Node). */
+  static available(): boolean {
+    return typeof indexedDB !== 'undefined';
+  }
+
+  /** Writes a run's checkpoint under a new id, then removes its earlier save (in the same transaction). */
+  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
+    const db = await this.open();
+    const tx = db.transaction([SUMMARIES, CHECKPOINTS], 'readwrite');
+    const summaries = tx.objectStore(SUMMARIES);
+    const older = (await request(summaries.getAll())) as SavedRun[];
+    const id = `${summary.runKey}@${summary.step}@${Date.now()}`;
+    const saved: SavedRun = { ...summary, id };
+    summaries.put(saved);
+    tx.objectStore(CHECKPOINTS).put(bytes, id);
+    for (const old of older) {
+      if (old.runKey !== summary.runKey || old.id === id) continue;
+      summaries.delete(old.id);
+      tx.objectStore(CHECKPOINTS).delete(old.id);
+    }
+    try {
+      await done(tx);
+    } catch (e) {
+      const previous = older.find((o) => o.runKey === summary.runKey);
+      const kept = previous ? `the last save (step ${previous.step}) is kept` : 'nothing of this run was saved before';
+      if (e instanceof DOMException && e.name === 'QuotaExceededError') {
+        throw new RunStoreError(`the browser's storage for this page is full: the run at step ${summary.step} was not saved (${kept}); delete saved runs to make room`);
+      }
+      throw new RunStoreError(`the run at step ${summary.step} could not be saved (${kept}): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return saved;
+  }
+
+  /** Every saved run, the latest save first. */
+  async list(): Promise<SavedRun[]> {
+    const db = await this.open();
+    const runs = (await request(db.transaction(SUMMARIES).objectStore(SUMMARIES).getAll())) as SavedRun[];
+    return runs.sort((a, b) => b.savedAt - a.savedAt);
+  }
+
+  async read(id: string): Promise<Uint8Array> {
+    const db = await this.open();
+    const bytes = (await request(db.transaction(CHECKPOINTS).objectStore(CHECKPOINTS).get(id))) as Uint8Array | undefined;
+    if (!bytes) throw new RunStoreError(`the saved run ${id} is no longer stored (deleted in another tab?)`);
+    return bytes;
+  }
+
+  async delete(id: string): Promise<void> {
+    const db = await this.open();
+    const tx = db.transaction([SUMMARIES, CHECKPOINTS], 'readwrite');
+    tx.objectStore(SUMMARIES).delete(id);
+    tx.objectStore(CHECKPOINTS).delete(id);
+    await done(tx);
+  }
+
+  private open(): Promise<IDBDatabase> {
+    this.db ??= new Promise((resolve, reject) => {
+      const req = indexedDB.open(DB_NAME, DB_VERSION);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore(SUMMARIES, { keyPath: 'id' });
+        req.result.createObjectStore(CHECKPOINTS);
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(new RunStoreError(`saved runs cannot be opened: ${req.error?.message ?? 'IndexedDB refused'}`));
+      req.onblocked = () => reject(new RunStoreError('saved runs cannot be opened: another tab holds an older version of the store; close it'));
+    });
+    return this.db;
+  }
+}
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * A run survives a reload: the Worker saves it to IndexedDB after every step taken by hand (as on
+ * every pause), the reloaded page offers to resume it, and the step counter and the loss chart go on
+ * from there.
+ * Chromium without WebGPU, on the CPU backend (`?backend=cpu`): a tiny step takes well under a
+ * second there, and the checkpoint is the same on every backend.
+ */
+import { readFile } from 'node:fs/promises';
+import { strFromU8, unzipSync } from 'fflate';
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+
+async function text(page: Page, testId: string): Promise<string> {
+  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
+}
+
+async function stepCount(page: Page): Promise<number> {
+  return Number((await text(page, 'status-step')).replace(/,/g, ''));
+}
+
+async function savedStep(page: Page): Promise<number> {
+  return Number(await page.locator('[data-testid=save-status]').getAttribute('data-step'));
+}
+
+async function stepTo(page: Page, step: number): Promise<void> {
+  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
+  await page.click('[data-testid=step]');
+  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
+}
+
+describe('saved runs, end to end', () => {
+  let served: { url: string; server: PreviewServer };
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    served = await buildAndPreview('e2e-dist-persist');
+    browser = await launchChromium(false);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close();
+  });
+
+  it('trains, reloads, resumes at the saved step and goes on; downloads and opens the run as a file; lists and deletes it', async () => {
+    await page.goto(`${served.url}?backend=cpu`);
+    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+    await page.selectOption('[data-testid=preset]', 'tiny');
+    await page.selectOption('[data-testid=batch]', '8');
+    await page.selectOption('[data-testid=dataset-size]', '1000');
+    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
+
+    for (const s of [1, 2, 3]) await stepTo(page, s);
+    await waitFor(page, 'the save of step 3', async () => (await savedStep(page)) === 3, 60_000);
+    const listed = await page.locator('[data-testid=saved-run]').count();
+    expect(listed).toBe(1);
+
+    await page.reload();
+    await page.locator('[data-testid=resume-offer]').waitFor({ timeout: 60_000 });
+    const offer = await text(page, 'resume-run');
+    expect(offer).toMatch(/^Resume run \(step 3, Built-in shapes \(train\), /);
+    expect(await stepCount(page)).toBe(0);
+    await page.click('[data-testid=resume-run]');
+    await waitFor(page, 'the resumed run at step 3', async () => (await stepCount(page)) === 3, 60_000);
+    // The charts go on from the saved run's points.
+    await waitFor(page, 'the saved loss points', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 3, 30_000);
+    // The setup form follows the resumed run.
+    expect(await page.locator('[data-testid=preset]').inputValue()).toBe('tiny');
+    expect(await page.locator('[data-testid=batch]').inputValue()).toBe('8');
+    expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
+
+    await stepTo(page, 4);
+    await waitFor(page, 'the loss point of step 4', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 4, 30_000);
+    await waitFor(page, 'the save of step 4', async () => (await savedStep(page)) === 4, 60_000);
+    // Each save of a run replaces its previous one.
+    await waitFor(page, 'the list at step 4', async () => (await page.locator('[data-testid=saved-run] td').nth(1).textContent()) === '4', 30_000);
+    expect(await page.locator('[data-testid=saved-run]').count()).toBe(1);
+    await page.locator('[data-testid=storage]').waitFor({ timeout: 30_000 });
+
+    // The run as a file: a checkpoint of step 4 that opens again; a file that is none is refused by name.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-run]')]);
+    expect(download.suggestedFilename()).toBe('moco-run-tiny-step4.zip');
+    const file = await readFile((await download.path())!);
+    const manifest = JSON.parse(strFromU8(unzipSync(new Uint8Array(file))['manifest.json']));
+    expect(manifest).toMatchObject({ format: 'moco-checkpoint', step: 4, setup: { preset: 'tiny', batchSize: 8 } });
+    await page.setInputFiles('[data-testid=open-run]', { name: 'notes.zip', mimeType: 'application/zip', buffer: Buffer.from('not a checkpoint') });
+    await page.locator('[data-testid=error]').waitFor({ timeout: 30_000 });
+    expect(await text(page, 'error')).toMatch(/^notes\.zip: not a readable checkpoint/);
+    expect(await stepCount(page)).toBe(4);
+    await stepTo(page, 5);
+    await page.setInputFiles('[data-testid=open-run]', { name: 'moco-run-tiny-step4.zip', mimeType: 'application/zip', buffer: file });
+    await waitFor(page, 'the opened run at step 4', async () => (await stepCount(page)) === 4, 60_000);
+
+    await page.getByRole('button', { name: /^Delete the run saved at step/ }).click();
+    await waitFor(page, 'an empty list', async () => (await page.locator('[data-testid=saved-run]').count()) === 0, 30_000);
+    await page.reload();
+    await page.getByText('No saved run yet.').waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  }, 600_000);
+});

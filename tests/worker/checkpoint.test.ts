@@ -1,0 +1,189 @@
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
+import { Trainer } from '../../src/train/trainer';
+import type { SavedRun, StatsBatch } from '../../src/worker/types';
+import { configOf, TrainingService } from '../../src/worker/training';
+import { TINY_SETUP } from './setup';
+
+const N = 3;
+
+async function service(): Promise<{ service: TrainingService; batches: StatsBatch[] }> {
+  const batches: StatsBatch[] = [];
+  const s = new TrainingService();
+  await s.init((b) => batches.push(b), { backends: ['cpu'] });
+  return { service: s, batches };
+}
+
+async function losses(s: TrainingService, steps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await s.step()).loss);
+  return out;
+}
+
+/** The Worker's save and resume, on the CPU backend: a resumed run is the same run. */
+describe('TrainingService checkpoint and resume', () => {
+  const services: TrainingService[] = [];
+  afterAll(() => services.forEach((s) => s.dispose()));
+
+  it('N steps, a checkpoint, a fresh service resumes: N more steps give the losses of 2N in one go', async () => {
+    const { service: whole } = await service();
+    services.push(whole);
+    await whole.configure(TINY_SETUP);
+    const reference = await losses(whole, 2 * N);
+
+    const { service: first } = await service();
+    services.push(first);
+    await first.configure(TINY_SETUP);
+    const before = await losses(first, N);
+    await first.evaluation.evaluateKnn();
+    const bytes = await first.checkpoint();
+    // Training goes on after a checkpoint.
+    expect((await first.step()).step).toBe(N + 1);
+
+    const { service: second, batches } = await service();
+    services.push(second);
+    await second.configure({ ...TINY_SETUP, seed: 11, datasetSize: 32 });
+    const model = await second.resume(bytes, 'run.zip');
+    expect(model.datasetSize).toBe(TINY_SETUP.datasetSize);
+    expect(second.status()).toMatchObject({ step: N, state: 'paused' });
+    expect(batches.at(-1)!.status.step).toBe(N);
+    expect(second.evaluation.knnResults().map((r) => r.step)).toEqual([N]);
+    expect(second.evaluation.knnResults()[0].perClass.reduce((n, c) => n + c.total, 0)).toBe(1000);
+    expect(second.status().elapsedMs).toBeGreaterThan(0);
+    // The charts go on: the saved run's points come first, with the new run id.
+    const runId = second.status().runId;
+    expect(batches.filter((b) => b.status.runId === runId).flatMap((b) => Array.from(b.columns.step))).toEqual([1, 2, 3]);
+    const chartLoss = batches.filter((b) => b.status.runId === runId).flatMap((b) => Array.from(b.columns.loss));
+    chartLoss.forEach((l, i) => expect(l).toBe(before[i]));
+    const after = await losses(second, N);
+    expect(second.status().step).toBe(2 * N);
+
+    const resumed = [...before, ...after];
+    for (let i = 0; i < 2 * N; i++) expect(Math.abs(resumed[i] - reference[i])).toBeLessThan(1e-6);
+    // A fresh run of the resumed setup is the saved run's setup, not the one the service had before.
+    expect((await second.reset()).datasetSize).toBe(TINY_SETUP.datasetSize);
+  });
+
+  it('refuses a damaged file or a run on other images, naming the file, and keeps the run in use', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    await losses(s, 2);
+    const bytes = await s.checkpoint();
+
+    const { service: other } = await service();
+    services.push(other);
+    await other.configure({ ...TINY_SETUP, datasetSize: 32 });
+    const kept = await losses(other, 1);
+    await expect(other.resume(bytes.subarray(0, bytes.length - 100), 'half.zip')).rejects.toThrow(/^half\.zip: /);
+    await expect(other.resume(new TextEncoder().encode('not a zip'), 'notes.txt')).rejects.toThrow(/notes\.txt: not a readable checkpoint/);
+    expect(other.status()).toMatchObject({ step: 1, state: 'paused' });
+
+    // The same run recorded as a run on the user's files: none are loaded, so it asks for them.
+    const files = unzipSync(bytes);
+    const manifest = JSON.parse(strFromU8(files['manifest.json']));
+    manifest.client.app.setup.dataset = 'files';
+    files['manifest.json'] = strToU8(JSON.stringify(manifest));
+    await expect(other.resume(zipSync(files), 'mine.zip')).rejects.toThrow(/^mine\.zip: the run trained on Built-in shapes \(train\), which is not loaded: load .* again/);
+    // Other built-in images (another seed): the content hash differs.
+    manifest.client.app.setup.dataset = 'synthetic';
+    manifest.client.app.setup.seed = 4;
+    files['manifest.json'] = strToU8(JSON.stringify(manifest));
+    await expect(other.resume(zipSync(files), 'seed.zip')).rejects.toThrow(/^seed\.zip: the run trained on other images than those loaded/);
+    expect(other.status()).toMatchObject({ step: 1, state: 'paused' });
+    expect(kept).toHaveLength(1);
+    expect((await other.step()).step).toBe(2);
+  });
+});
+
+/** Saved runs held in memory with the store's contract: a save replaces the run's older one, all or nothing. */
+class MemoryRunStore {
+  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
+  full = false;
+
+  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
+    if (this.full) throw new Error(`the browser's storage for this page is full: the run at step ${summary.step} was not saved`);
+    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
+    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
+    this.runs.set(run.id, { run, bytes });
+    return run;
+  }
+
+  async list(): Promise<SavedRun[]> {
+    return [...this.runs.values()].map((r) => r.run).sort((a, b) => b.savedAt - a.savedAt);
+  }
+
+  async read(id: string): Promise<Uint8Array> {
+    return this.runs.get(id)!.bytes;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.runs.delete(id);
+  }
+}
+
+describe('TrainingService automatic saves', () => {
+  it('saves after each step (one save per run), reports a failed save keeping the last one, and resumes a saved run', async () => {
+    const store = new MemoryRunStore();
+    const { service: s, batches } = await service();
+    s.useRunStore(store);
+    await s.configure(TINY_SETUP);
+    const waitForSave = async (step: number) => {
+      for (let i = 0; i < 500 && s.status().save?.step !== step; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(s.status().save).toMatchObject({ step, error: null });
+    };
+    await losses(s, 1);
+    await waitForSave(1);
+    await losses(s, 1);
+    await waitForSave(2);
+    const [saved] = await s.savedRuns();
+    expect(await s.savedRuns()).toHaveLength(1);
+    expect(saved).toMatchObject({ step: 2, preset: 'tiny', dataset: 'synthetic', datasetSize: 64, lastKnn: null });
+    expect(batches.at(-1)!.status.save?.step).toBe(2);
+
+    store.full = true;
+    const third = await losses(s, 1);
+    for (let i = 0; i < 500 && !s.status().save?.error; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.status().save).toMatchObject({ step: 2, error: expect.stringMatching(/storage .* is full/) });
+    expect((await s.savedRuns()).map((r) => r.step)).toEqual([2]);
+    s.dispose();
+    store.full = false;
+
+    const { service: fresh } = await service();
+    fresh.useRunStore(store);
+    await fresh.configure({ ...TINY_SETUP, batchSize: 16 });
+    const resumed = await fresh.resumeSaved(saved.id);
+    expect(resumed.setup).toMatchObject({ preset: 'tiny', batchSize: 8, datasetSize: 64 });
+    expect(fresh.status()).toMatchObject({ step: 2, save: { step: 2, error: null } });
+    const again = await losses(fresh, 1);
+    expect(Math.abs(again[0] - third[0])).toBeLessThan(1e-6);
+    // Its next save replaces the one it resumed from.
+    for (let i = 0; i < 500 && fresh.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await fresh.savedRuns()).map((r) => r.step)).toEqual([3]);
+    fresh.dispose();
+  });
+});
+
+describe('TrainingService opening a headless trainer checkpoint', () => {
+  it('goes on with a run of the built-in dataset that the headless trainer saved (no app record in the file)', async () => {
+    // What `npm run train` builds for the built-in data: the same generator, size and seed.
+    const config = configOf({ ...TINY_SETUP, stepBudget: 20 });
+    const data = generateSynthetic({ size: 64, seed: config.seed, split: 'train' });
+    const trainer = new Trainer(config, data);
+    await trainer.step();
+    await trainer.step();
+    const bytes = await encodeCheckpoint(trainer, { dataset: await datasetIdentity(data), history: emptyHistory(), client: { data: null } });
+    const next = (await trainer.step()).loss;
+    trainer.dispose();
+
+    const { service: s } = await service();
+    await s.configure({ ...TINY_SETUP, preset: 'resnet8' });
+    await s.resume(bytes, 'run.zip');
+    expect(await s.currentSetup()).toMatchObject({ preset: 'tiny', version: 'v2', batchSize: 8, dataset: 'synthetic', datasetSize: 64, stepBudget: 20, seed: 3 });
+    expect(s.status()).toMatchObject({ step: 2, stepBudget: 20 });
+    expect(Math.abs((await s.step()).loss - next)).toBeLessThan(1e-6);
+    s.dispose();
+  });
+});
