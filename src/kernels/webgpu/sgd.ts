@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { sgdStep } from '../../moco/sgd';
-import { SgdMomentum } from '../../moco/sgd';
+import { SgdMomentum, sgdStep } from '../../moco/sgd';
 import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
 import { f32, gridStride, gridStrideLoop, i32, runProgram } from './program';
 
