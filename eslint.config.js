@@ -44,12 +44,6 @@ function layerRule(folder, allowed) {
   ];
 }
 
-/**
- * Upward imports that the kernels' rework (issue 9, item 1: the method imports nothing from the
- * kernels) removes. Delete this list with it; the zone then holds for every file in src/moco.
- */
-const PENDING_MOCO_TO_KERNELS = ['augment', 'batchNorm', 'encoder', 'loss', 'momentum', 'sgd'].map((f) => `src/moco/${f}.ts`);
-
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-node/**', 'node_modules/**', 'results/**', '.gpu/**', 'test-results/**'] },
   js.configs.recommended,
@@ -73,10 +67,6 @@ export default tseslint.config(
     files: [`src/${folder}/**/*.{ts,tsx}`],
     rules: { 'no-restricted-imports': layerRule(folder, allowed) },
   })),
-  {
-    files: PENDING_MOCO_TO_KERNELS,
-    rules: { 'no-restricted-imports': layerRule('moco', [...LAYERS.moco, 'kernels']) },
-  },
   // React's rules where React lives: the training core, CLI and tests are plain TypeScript.
   {
     files: ['src/ui/**/*.{ts,tsx}', '**/*.tsx'],

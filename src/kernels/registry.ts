@@ -1,85 +1,86 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2dBackpropFilterCpu } from './cpu/conv2dBackpropFilter';
-import { setIncludedOptions } from './optIn';
-import { WEBGPU_FUSED_KERNELS, WEBGPU_GRADIENTS, WEBGPU_REPLACEMENTS } from './webgpu';
-import { BN_ROW_SPLIT } from './webgpu/batchNorm';
+import { conv2dBackpropFilter as conv2dBackpropFilterCpu } from './cpu/conv2dBackpropFilter';
+import type { CustomKernel, KernelCase } from './declaration';
+import { WEBGPU_KERNELS } from './webgpu';
 
 /**
- * Our replacements for tfjs kernels, by backend. They go in through tfjs's kernel registry, so the
- * MoCo code calls ordinary tfjs ops and the stock kernels come back with `useCustomKernels(false)`.
- * Each is made from the stock kernel, which a replacement may reuse. An opt-in replacement only
- * runs when named in `include` (one the measurements do not favour yet, kept for A/B runs).
+ * The one switch of our kernels, and the one list of them, by backend. What a declaration
+ * attaches goes in tfjs's way: replacements of stock kernels with `registerKernel`, gradients with
+ * `registerGradient`, and MoCo operations through their override point (src/moco/overridable.ts).
+ * `useCustomKernels(false)` gives stock tfjs and the plain MoCo code back.
  */
-const REPLACEMENTS: Record<string, { kernelName: string; make: (stock: tf.KernelFunc) => tf.KernelFunc; optIn?: boolean }[]> = {
-  cpu: [{ kernelName: 'Conv2DBackpropFilter', make: () => conv2dBackpropFilterCpu }],
-  webgpu: WEBGPU_REPLACEMENTS,
-};
-
-/**
- * Kernels of our own names for fused operations that are several tfjs ops (split batch-norm, the
- * SGD step, moving averages). They are registered once and reached only through `./fused`, which
- * falls back to the plain tfjs ops when custom kernels are off or the backend has none.
- */
-const FUSED: Record<string, { kernelName: string; kernelFunc: tf.KernelFunc }[]> = {
-  webgpu: WEBGPU_FUSED_KERNELS,
-};
-
-/**
- * Gradients of stock kernels computed with our kernels (on webgpu, when on). tfjs keeps one
- * gradient per kernel for all backends, so ours are installed once and check at each call.
- */
-const GRADIENTS: Record<string, { kernelName: string; make: (stock: tf.GradConfig, on: () => boolean) => tf.GradConfig }[]> = {
-  webgpu: WEBGPU_GRADIENTS,
+const KERNELS: Record<string, CustomKernel[]> = {
+  cpu: [conv2dBackpropFilterCpu],
+  webgpu: WEBGPU_KERNELS,
 };
 
 const stockKernels = new Map<string, tf.KernelConfig>();
-const installedGradients = new Set<string>();
+const stockGradients = new Map<string, tf.GradConfig>();
 let enabled = false;
 let excluded = new Set<string>();
 let included = new Set<string>();
 
 export interface CustomKernelOptions {
-  /** Kernel names (e.g. 'Conv2DBackpropFilter') or fused operations (see `FUSED_OPS`) to leave stock. */
+  /** Declarations to leave stock, by name (e.g. 'Conv2DBackpropFilter', 'InfoNce', 'ReluGrad'). */
   except?: readonly string[];
-  /** Opt-in kernels to switch on as well (see `optInKernelNames`). */
+  /** Opt-in declarations or options to switch on as well (see `optInKernelNames`). */
   include?: readonly string[];
+}
+
+/** Whether `k` (or its opt-in option `name`) runs under the current switch. */
+function isOn(k: CustomKernel, name = k.name, optIn = k.optIn): boolean {
+  return enabled && !excluded.has(name) && (!optIn || included.has(name));
 }
 
 /**
  * Switches our kernels on or off for every backend they exist for (off until first called). A
- * backend whose kernels are not registered yet is skipped: call again once it is imported.
+ * backend whose kernels are not registered yet is skipped for replacements: call again once it is
+ * imported.
  */
 export function useCustomKernels(on: boolean, options: CustomKernelOptions = {}): void {
   enabled = on;
   excluded = new Set(options.except ?? []);
   included = new Set(options.include ?? []);
-  setIncludedOptions(included);
-  for (const [backendName, kernels] of Object.entries(FUSED)) {
-    for (const k of kernels) if (!tf.getKernel(k.kernelName, backendName)) tf.registerKernel({ ...k, backendName });
-  }
-  for (const [backendName, gradients] of Object.entries(GRADIENTS)) {
-    for (const { kernelName, make } of gradients) {
-      if (installedGradients.has(kernelName)) continue;
-      const stock = tf.getGradient(kernelName);
-      if (!stock) continue;
-      tf.registerGradient(make(stock, () => customKernelEnabled(`${kernelName}Grad`) && tf.getBackend() === backendName));
-      installedGradients.add(kernelName);
-    }
-  }
-  for (const [backendName, kernels] of Object.entries(REPLACEMENTS)) {
-    for (const { kernelName, make, optIn } of kernels) {
-      const key = `${backendName}/${kernelName}`;
-      let stock = stockKernels.get(key);
-      if (!stock) {
-        stock = tf.getKernel(kernelName, backendName);
-        if (!stock) continue;
-        stockKernels.set(key, stock);
+  for (const [backendName, kernels] of Object.entries(KERNELS)) {
+    const onBackend = () => tf.getBackend() === backendName;
+    for (const k of kernels) {
+      const use = isOn(k);
+      for (const { kernelName, kernelFunc, gradient } of k.kernels ?? []) {
+        if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc });
+        if (gradient && !tf.getGradient(kernelName)) tf.registerGradient({ kernelName, ...gradient });
       }
-      tf.unregisterKernel(kernelName, backendName);
-      const use = on && !excluded.has(kernelName) && (!optIn || included.has(kernelName));
-      tf.registerKernel(use ? { ...stock, kernelFunc: make(stock.kernelFunc) } : stock);
+      if (k.replaces) replaceKernel(backendName, k.replaces, use);
+      if (k.gradient) replaceGradient(k.gradient, use ? onBackend : undefined);
+      for (const o of k.overrides ?? []) o.set(use ? onBackend : undefined);
+      for (const option of k.options ?? []) option.setOn(use && isOn(k, option.name, true));
     }
   }
+}
+
+function replaceKernel(backendName: string, { kernelName, kernelFunc }: { kernelName: string; kernelFunc: tf.KernelFunc }, use: boolean): void {
+  const key = `${backendName}/${kernelName}`;
+  let stock = stockKernels.get(key);
+  if (!stock) {
+    stock = tf.getKernel(kernelName, backendName);
+    if (!stock) return;
+    stockKernels.set(key, stock);
+  }
+  tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel(use ? { ...stock, kernelFunc } : stock);
+}
+
+/** tfjs keeps one gradient per kernel for every backend: ours runs where `when()` holds, the stock one elsewhere. */
+function replaceGradient(ours: tf.GradConfig, when: (() => boolean) | undefined): void {
+  let stock = stockGradients.get(ours.kernelName);
+  if (!stock) {
+    stock = tf.getGradient(ours.kernelName);
+    if (!stock) return;
+    stockGradients.set(ours.kernelName, stock);
+  }
+  if (String(stock.inputsToSave) !== String(ours.inputsToSave) || String(stock.outputsToSave) !== String(ours.outputsToSave))
+    throw new Error(`our gradient of ${ours.kernelName} must save what tfjs's saves, so that either can run`);
+  const fallback = stock;
+  tf.registerGradient(when ? { ...ours, gradFunc: (dy, saved, attrs) => (when() ? ours : fallback).gradFunc(dy, saved, attrs) } : stock);
 }
 
 /** The current switch, to restore after a temporary change. */
@@ -87,20 +88,28 @@ export function customKernelSettings(): { on: boolean; except: string[]; include
   return { on: enabled, except: [...excluded], include: [...included] };
 }
 
-/** Whether custom kernels are on, and `name` (a kernel or fused operation) is not excluded. */
+/** Whether the declaration or option `name` is on under the current switch. */
 export function customKernelEnabled(name: string): boolean {
-  return enabled && !excluded.has(name);
+  for (const kernels of Object.values(KERNELS))
+    for (const k of kernels) {
+      if (k.name === name) return isOn(k);
+      if (k.options?.some((o) => o.name === name)) return isOn(k) && isOn(k, name, true);
+    }
+  return false;
 }
 
-/** The names of the kernels replaced on `backendName`, and of the fused kernels added there. */
+/** The declarations on `backendName`, by the names the switch takes. */
 export function customKernelNames(backendName: string): string[] {
-  return [...(REPLACEMENTS[backendName] ?? []), ...(FUSED[backendName] ?? [])].map((k) => k.kernelName);
+  return (KERNELS[backendName] ?? []).map((k) => k.name);
 }
 
-/** Options of our kernels that run only when included (not kernels of their own). */
-const OPT_IN_OPTIONS: Record<string, string[]> = { webgpu: [BN_ROW_SPLIT] };
-
-/** The replacements and kernel options on `backendName` that run only when included. */
+/** The declarations and options on `backendName` that run only when included. */
 export function optInKernelNames(backendName: string): string[] {
-  return [...(REPLACEMENTS[backendName] ?? []).filter((k) => k.optIn).map((k) => k.kernelName), ...(OPT_IN_OPTIONS[backendName] ?? [])];
+  const kernels = KERNELS[backendName] ?? [];
+  return [...kernels.filter((k) => k.optIn).map((k) => k.name), ...kernels.flatMap((k) => (k.options ?? []).map((o) => o.name))];
+}
+
+/** Every correctness case of the kernels on `backendName`, with the declaration it belongs to. */
+export function kernelCases(backendName: string): (KernelCase & { kernel: string })[] {
+  return (KERNELS[backendName] ?? []).flatMap((k) => (k.cases ?? []).map((c) => ({ ...c, kernel: k.name })));
 }

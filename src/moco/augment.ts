@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedAugment } from '../kernels/fused';
+import { overridable } from './overridable';
 import type { Rng } from '../util/random';
 
 /**
@@ -121,10 +121,8 @@ function randomResizedCrop(height: number, width: number, cfg: AugmentConfig, rn
 export const GRAY = [0.299, 0.587, 0.114];
 
 /** Applies the sampled augmentation to images in [0, 1] (`[N, H, W, 3]`) and normalises them. */
-export function applyAugment(images: tf.Tensor4D, p: AugmentParams, cfg: AugmentConfig): tf.Tensor4D {
-  const fused = fusedAugment(images, p, cfg, { gray: GRAY, hue: hueMatrices(p.hue) });
-  if (fused) return fused;
-  return tf.tidy(() => {
+export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, p: AugmentParams, cfg: AugmentConfig): tf.Tensor4D =>
+  tf.tidy(() => {
     const [n, h, w] = images.shape;
     const perImage = (values: ArrayLike<number>) => tf.tensor4d(Float32Array.from(values), [n, 1, 1, 1]);
     const clip = (x: tf.Tensor): tf.Tensor4D => x.clipByValue(0, 1) as tf.Tensor4D;
@@ -144,8 +142,8 @@ export function applyAugment(images: tf.Tensor4D, p: AugmentParams, cfg: Augment
     x = tf.where(perImage(p.grayscale).cast('bool'), tf.tile(gray(x), [1, 1, 1, 3]), x) as tf.Tensor4D;
     x = blur3(x, perImage(p.blurSide));
     return x.sub(tf.tensor1d([...cfg.mean])).div(tf.tensor1d([...cfg.std])) as tf.Tensor4D;
-  });
-}
+  }),
+);
 
 /** Hue rotation about the gray axis in YIQ space, one 3×3 colour matrix per image. */
 function rotateHue(x: tf.Tensor4D, turns: Float32Array): tf.Tensor4D {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedLerpAssign, fusedSplitBatchNorm } from '../kernels/fused';
+import { lerpAssign } from './momentum';
+import { overridable } from './overridable';
 
 export const BN_EPSILON = 1e-5;
 /** PyTorch's convention: moving ← (1 − momentum)·moving + momentum·batch. */
@@ -19,16 +20,8 @@ export interface SplitBatchNormResult {
  * stands in for per-GPU batch-norm, which is what makes shuffling the key batch meaningful: without it
  * the query and key encoders could "cheat" through shared batch statistics.
  */
-export function splitBatchNorm(
-  x: tf.Tensor4D,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  groups: number,
-  epsilon = BN_EPSILON,
-): SplitBatchNormResult {
-  const fused = fusedSplitBatchNorm(x, gamma, beta, groups, epsilon);
-  if (fused) return fused;
-  return tf.tidy(() => {
+export const splitBatchNorm = overridable('splitBatchNorm', (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon = BN_EPSILON): SplitBatchNormResult =>
+  tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     if (n % groups !== 0) throw new Error(`split batch-norm: batch ${n} is not a multiple of ${groups} groups`);
     const grouped = x.reshape([groups, n / groups, h, w, c]);
@@ -42,8 +35,8 @@ export function splitBatchNorm(
       batchMean: mean.mean([0, 1, 2, 3]) as tf.Tensor1D,
       batchVariance: unbiased.mean([0, 1, 2, 3]) as tf.Tensor1D,
     };
-  });
-}
+  }),
+);
 
 /** Moving statistics ← (1 − momentum)·moving + momentum·batch (PyTorch's convention), outside any gradient. */
 export function updateMovingStatistics(
@@ -53,11 +46,7 @@ export function updateMovingStatistics(
   batchVariance: tf.Tensor1D,
   momentum = BN_MOMENTUM,
 ): void {
-  const pairs = [[movingMean, batchMean], [movingVariance, batchVariance]] as const;
-  if (fusedLerpAssign(pairs, 1 - momentum, momentum)) return;
-  tf.tidy(() => {
-    for (const [moving, batch] of pairs) moving.assign(moving.mul(1 - momentum).add(batch.mul(momentum)));
-  });
+  lerpAssign([[movingMean, batchMean], [movingVariance, batchVariance]], 1 - momentum, momentum);
 }
 
 /** Inference-mode batch-norm with the moving statistics. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedL2Normalize } from '../kernels/fused';
 import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics } from './batchNorm';
+import { overridable } from './overridable';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
 
@@ -138,8 +138,7 @@ export class Encoder {
   };
 }
 
-export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
-  const fused = fusedL2Normalize(x, 1e-12);
-  if (fused) return fused;
-  return tf.tidy(() => x.div(tf.norm(x, 'euclidean', 1, true).maximum(1e-12)) as tf.Tensor2D);
-}
+/** Rows divided by their L2 norm, floored at `epsilon`. */
+export const l2Normalize = overridable('l2Normalize', (x: tf.Tensor2D, epsilon = 1e-12): tf.Tensor2D =>
+  tf.tidy(() => x.div(tf.norm(x, 'euclidean', 1, true).maximum(epsilon)) as tf.Tensor2D),
+);

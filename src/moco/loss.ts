@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedContrastiveStats, fusedInfoNce } from '../kernels/fused';
+import { overridable } from './overridable';
 
 export interface InfoNceOutputs {
   /** Scalar: mean over the batch of −log softmax(logits)[0]. */
@@ -17,24 +17,16 @@ export interface InfoNceOutputs {
  * the key made from another view of the same image. `emptySlotBias` ([1, K], 0 or a huge negative
  * number) removes the queue's unfilled slots from the softmax without changing any shape.
  */
-export function infoNce(
-  q: tf.Tensor2D,
-  k: tf.Tensor2D,
-  queue: tf.Tensor2D,
-  emptySlotBias: tf.Tensor2D,
-  temperature: number,
-): InfoNceOutputs {
-  const fused = fusedInfoNce(q, k, queue, emptySlotBias, temperature);
-  if (fused) return fused;
-  return tf.tidy(() => {
+export const infoNce = overridable('infoNce', (q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, emptySlotBias: tf.Tensor2D, temperature: number): InfoNceOutputs =>
+  tf.tidy(() => {
     const positive = tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D;
     const negative = tf.matMul(q, queue, false, true) as tf.Tensor2D;
     const logits = tf.concat([positive, negative.add(emptySlotBias)], 1).div(temperature) as tf.Tensor2D;
     // Cross-entropy against class 0: logsumexp(logits) − logits[:, 0].
     const loss = tf.mean(tf.logSumExp(logits, 1).sub(logits.slice([0, 0], [-1, 1]).squeeze([1]))) as tf.Scalar;
     return { loss, logits, positive, negative };
-  });
-}
+  }),
+);
 
 export interface ContrastiveStats {
   /** Fraction of queries whose positive key scores above every negative. */
@@ -44,10 +36,8 @@ export interface ContrastiveStats {
   meanNegative: tf.Scalar;
 }
 
-export function contrastiveStats(out: InfoNceOutputs, emptySlotBias: tf.Tensor2D, filled: number): ContrastiveStats {
-  const fused = fusedContrastiveStats(out, emptySlotBias, filled);
-  if (fused) return fused;
-  return tf.tidy(() => {
+export const contrastiveStats = overridable('contrastiveStats', (out: InfoNceOutputs, emptySlotBias: tf.Tensor2D, filled: number): ContrastiveStats =>
+  tf.tidy(() => {
     const n = out.positive.shape[0];
     const top1 = tf.argMax(out.logits, 1).equal(0).cast('float32').mean() as tf.Scalar;
     const meanPositive = out.positive.mean() as tf.Scalar;
@@ -55,5 +45,5 @@ export function contrastiveStats(out: InfoNceOutputs, emptySlotBias: tf.Tensor2D
     const filledMask = emptySlotBias.equal(0).cast('float32');
     const meanNegative = out.negative.mul(filledMask).sum().div(Math.max(1, n * filled)) as tf.Scalar;
     return { top1, meanPositive, meanNegative };
-  });
-}
+  }),
+);

@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedLerpAssign } from '../kernels/fused';
+import { overridable } from './overridable';
+
+/** target ← a·target + b·source for every (target, source) pair: the moving averages of MoCo. */
+export const lerpAssign = overridable('lerpAssign', (pairs: readonly (readonly [tf.Variable, tf.Tensor])[], a: number, b: number): void => {
+  for (const [target, source] of pairs) tf.tidy(() => target.assign(target.mul(a).add(source.mul(b))));
+});
 
 /**
  * θk ← m·θk + (1 − m)·θq for every learnable parameter, paired by name. Batch-norm moving
@@ -15,6 +20,5 @@ export function momentumUpdate(
     if (!thetaQ) throw new Error(`momentum update: query encoder has no parameter ${name}`);
     return [thetaK, thetaQ] as const;
   });
-  if (fusedLerpAssign(pairs, m, 1 - m)) return;
-  for (const [thetaK, thetaQ] of pairs) tf.tidy(() => thetaK.assign(thetaK.mul(m).add(thetaQ.mul(1 - m))));
+  lerpAssign(pairs, m, 1 - m);
 }

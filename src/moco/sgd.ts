@@ -1,5 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedSgdStep } from '../kernels/fused';
+import { overridable } from './overridable';
+
+/** One parameter's step: g ← ∇ + λ·θ;  v ← μ·v + g;  θ ← θ − lr·v. */
+export const sgdStep = overridable(
+  'sgdStep',
+  (theta: tf.Variable, grad: tf.Tensor, velocity: tf.Variable, learningRate: number, momentum: number, weightDecay: number): void => {
+    tf.tidy(() => {
+      const g = grad.add(theta.mul(weightDecay));
+      const next = velocity.mul(momentum).add(g);
+      velocity.assign(next);
+      theta.assign(theta.sub(next.mul(learningRate)));
+    });
+  },
+);
 
 /**
  * SGD with momentum and L2 weight decay, in PyTorch's form (the MoCo recipes are tuned for it):
@@ -21,14 +34,7 @@ export class SgdMomentum {
         v = tf.tidy(() => tf.variable(tf.zerosLike(theta), false));
         this.velocity.set(theta, v);
       }
-      const velocity = v;
-      if (fusedSgdStep(theta, grad, velocity, learningRate, this.momentum, this.weightDecay)) continue;
-      tf.tidy(() => {
-        const g = grad.add(theta.mul(this.weightDecay));
-        const next = velocity.mul(this.momentum).add(g);
-        velocity.assign(next);
-        theta.assign(theta.sub(next.mul(learningRate)));
-      });
+      sgdStep(theta, grad, v, learningRate, this.momentum, this.weightDecay);
     }
   }
 

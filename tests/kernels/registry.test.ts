@@ -1,20 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dBackpropFilterCpu } from '../../src/kernels/cpu/conv2dBackpropFilter';
-import { FUSED_OPS, fusedLerpAssign, fusedSgdStep, fusedSplitBatchNorm } from '../../src/kernels/fused';
-import { BN_ROW_SPLIT, rowSplits } from '../../src/kernels/webgpu/batchNorm';
-import { customKernelEnabled, customKernelNames, customKernelSettings, optInKernelNames, useCustomKernels } from '../../src/kernels/registry';
+import { rowSplits } from '../../src/kernels/webgpu/batchNorm';
+import { customKernelEnabled, customKernelNames, customKernelSettings, kernelCases, optInKernelNames, useCustomKernels } from '../../src/kernels/registry';
+import { splitBatchNorm } from '../../src/moco/batchNorm';
+import { lerpAssign } from '../../src/moco/momentum';
+import { sgdStep } from '../../src/moco/sgd';
 import { useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
 afterAll(() => useCustomKernels(true));
 
 describe('the custom-kernel switch', () => {
-  it('lists the WebGPU kernels, the opt-in ones apart', () => {
-    const names = customKernelNames('webgpu');
-    for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MocoSgdMomentum', 'MocoLerp', 'MocoBatchNormStats', 'MocoInfoNce', 'MocoAugment'])
-      expect(names).toContain(k);
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', BN_ROW_SPLIT]);
+  it('lists the WebGPU kernels by the names the switch takes, the opt-in ones apart', () => {
+    expect(customKernelNames('webgpu').sort()).toEqual(
+      ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ReluGrad', 'SgdMomentum', 'SplitBatchNorm'].sort(),
+    );
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit']);
+  });
+
+  it("collects every declaration's correctness cases, each naming a program of ours", () => {
+    const cases = kernelCases('webgpu');
+    const byKernel = new Set(cases.map((c) => c.kernel));
+    expect([...byKernel].sort()).toEqual(customKernelNames('webgpu').sort());
+    for (const c of cases) expect(c.program, c.name).toMatch(/^Moco/);
+    expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
   });
 
   it('splits batch-norm rows over more workgroups only where one per channel tile and group is too few', () => {
@@ -30,26 +40,32 @@ describe('the custom-kernel switch', () => {
   });
 
   it('turns kernels and fused operations on and off, with exceptions, and reports its state', () => {
-    useCustomKernels(true, { except: ['Conv2DBackpropFilter', FUSED_OPS.sgdMomentum] });
+    useCustomKernels(true, { except: ['Conv2DBackpropFilter', 'SgdMomentum'] });
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).not.toBe(conv2dBackpropFilterCpu);
-    expect(customKernelEnabled(FUSED_OPS.sgdMomentum)).toBe(false);
-    expect(customKernelEnabled(FUSED_OPS.splitBatchNorm)).toBe(true);
-    expect(customKernelSettings()).toEqual({ on: true, except: ['Conv2DBackpropFilter', FUSED_OPS.sgdMomentum], include: [] });
+    expect(customKernelEnabled('SgdMomentum')).toBe(false);
+    expect(customKernelEnabled('SplitBatchNorm')).toBe(true);
+    expect(customKernelEnabled('BatchNormRowSplit')).toBe(false);
+    expect(customKernelSettings()).toEqual({ on: true, except: ['Conv2DBackpropFilter', 'SgdMomentum'], include: [] });
+    useCustomKernels(true, { include: ['BatchNormRowSplit'] });
+    expect(customKernelEnabled('BatchNormRowSplit')).toBe(true);
     useCustomKernels(true);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).toBe(conv2dBackpropFilterCpu);
     useCustomKernels(false);
-    expect(customKernelEnabled(FUSED_OPS.splitBatchNorm)).toBe(false);
+    expect(customKernelEnabled('SplitBatchNorm')).toBe(false);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).not.toBe(conv2dBackpropFilterCpu);
     useCustomKernels(true);
   });
 
-  it('leaves the fused WebGPU operations to the plain tfjs code on other backends', () => {
+  it('leaves the MoCo operations to their plain tfjs code on other backends, with the WebGPU overrides attached', () => {
+    useCustomKernels(true);
     const theta = tf.variable(tf.ones([3]));
     const velocity = tf.variable(tf.zeros([3]));
-    expect(fusedSgdStep(theta, tf.ones([3]), velocity, 0.1, 0.9, 0)).toBe(false);
-    expect(fusedLerpAssign([[theta, tf.zeros([3])]], 0.5, 0.5)).toBe(false);
-    expect(fusedSplitBatchNorm(tf.ones([2, 2, 2, 3]) as tf.Tensor4D, tf.ones([3]), tf.zeros([3]), 1, 1e-5)).toBeNull();
-    expect(Array.from(theta.dataSync())).toEqual([1, 1, 1]);
-    tf.dispose([theta, velocity]);
+    // θ ← 1 − 0.1·(0.9·0 + 1) = 0.9, then 0.5·0.9 + 0.5·0 = 0.45.
+    sgdStep(theta, tf.ones([3]), velocity, 0.1, 0.9, 0);
+    lerpAssign([[theta, tf.zeros([3])]], 0.5, 0.5);
+    expect(Array.from(theta.dataSync())).toEqual([0.45, 0.45, 0.45].map(Math.fround));
+    const { y } = splitBatchNorm(tf.tensor4d([1, 3], [2, 1, 1, 1]), tf.ones([1]), tf.zeros([1]), 1);
+    expect(Array.from(y.dataSync()).map((v) => Number(v.toFixed(4)))).toEqual([-1, 1]);
+    tf.dispose([theta, velocity, y]);
   });
 });

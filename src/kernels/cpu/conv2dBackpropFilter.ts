@@ -1,13 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-
-/** tfjs's attributes of Conv2DBackpropFilter, as both our replacements (CPU, WebGPU) read them. */
-export interface Conv2DBackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
-}
+import { kernelFunc, type ConvGradAttrs, type CustomKernel } from '../declaration';
 
 interface CpuBackend {
   readSync(dataId: object): tf.backend_util.BackendValues;
@@ -16,13 +8,10 @@ interface CpuBackend {
 
 /**
  * The weight gradient of a convolution on the CPU backend, in one pass of rank-1 updates:
- * for every output pixel and tap, dW[tap] += x[pixel + tap]ᵀ · dy[pixel]. tfjs's own kernel walks
- * the whole batch once per filter element (45 of the 52 s of a ResNet-8 MoCo step at batch 32
- * here); this order streams x and dy once, and skips the zeros that ReLU leaves in x.
+ * for every output pixel and tap, dW[tap] += x[pixel + tap]ᵀ · dy[pixel]: x and dy are streamed
+ * once, and the zeros that ReLU leaves in x are skipped (docs/PERFORMANCE.md: why it replaces tfjs's).
  */
-export const conv2dBackpropFilterCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
+export const conv2dBackpropFilterCpu = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape }, backend) => {
   if (dataFormat !== 'NHWC') throw new Error('conv2dBackpropFilterCpu: only NHWC is supported');
   const cpu = backend as CpuBackend;
   const info = tf.backend_util.computeConv2DInfo(
@@ -65,5 +54,9 @@ export const conv2dBackpropFilterCpu: tf.KernelFunc = ({ inputs, backend, attrs 
       }
     }
   }
-  return cpu.makeTensorInfo(filterShape, 'float32', Float32Array.from(acc));
+  return cpu.makeTensorInfo(filterShape, 'float32', Float32Array.from(acc));});
+
+export const conv2dBackpropFilter: CustomKernel = {
+  name: 'Conv2DBackpropFilter',
+  replaces: { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterCpu },
 };

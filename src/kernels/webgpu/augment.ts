@@ -1,28 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AugmentConfig, AugmentParams } from '../../moco/augment';
-import { gridStride, gridStrideLoop, runProgram } from './program';
+import { applyAugment, GRAY, hueMatrices, MOCO_V1_AUGMENT, MOCO_V2_AUGMENT, sampleAugmentParams, type AugmentConfig, type AugmentParams } from '../../moco/augment';
+import { Rng } from '../../util/random';
+import { attach, kernelFunc, runKernel, type CustomKernel } from '../declaration';
+import { f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } from './program';
 
-/**
- * MoCo's augmentation of one view (src/moco/augment.ts: crop-and-resize, flip, brightness,
- * contrast, saturation, hue, grayscale, 3-tap blur, normalisation) in 2 dispatches instead of
- * about 40: one workgroup per image for the contrast's mean gray level, then one pass that runs
- * the whole colour pipeline per pixel (for the pixels under the blur's 3×3 window where the image
- * is blurred) and normalises. The random parameters (a few numbers per image) are uploaded as one
- * small tensor.
- */
-
-export const AUGMENT_MEAN_GRAY_KERNEL = 'MocoAugmentMeanGray';
-export const AUGMENT_KERNEL = 'MocoAugment';
+const MEAN_GRAY = 'MocoAugmentMeanGray';
+const AUGMENT = 'MocoAugment';
 
 /** Per image: box (4), flip, brightness, contrast, saturation, hue matrix (9, rgb' = rgb·M), grayscale, blur side weight. */
 const PARAMS = 19;
-
-export interface ColourConstants {
-  /** Luma weights of the gray level. */
-  gray: readonly number[];
-  /** The hue-rotation matrices, 9 per image (rgb' = rgb · M). */
-  hue: Float32Array;
-}
 
 function packParams(p: AugmentParams, hue: Float32Array, n: number): Float32Array {
   const out = new Float32Array(n * PARAMS);
@@ -48,14 +34,8 @@ interface AugmentAttrs {
 
 function uniforms(images: tf.TensorInfo, attrs: AugmentAttrs) {
   const [n, h, w] = images.shape;
-  return [
-    { name: 'images', type: 'i32' as const, value: n },
-    { name: 'height', type: 'i32' as const, value: h },
-    { name: 'width', type: 'i32' as const, value: w },
-    ...attrs.gray.map((v, i) => ({ name: `gray${i}`, type: 'f32' as const, value: v })),
-    ...attrs.mean.map((v, i) => ({ name: `mean${i}`, type: 'f32' as const, value: v })),
-    ...attrs.std.map((v, i) => ({ name: `std${i}`, type: 'f32' as const, value: v })),
-  ];
+  const vector = (name: string, values: number[]) => Object.fromEntries(values.map((v, i) => [`${name}${i}`, f32(v)]));
+  return { images: i32(n), height: i32(h), width: i32(w), ...vector('gray', attrs.gray), ...vector('mean', attrs.mean), ...vector('std', attrs.std) };
 }
 
 /** The colour pipeline up to brightness (`bright`), and all of it (`colour`), at one output pixel. */
@@ -105,21 +85,14 @@ const pipeline = `
   fn reflect(i : i32, n : i32) -> i32 { return select(select(i, 2 * n - 2 - i, i >= n), -i, i < 0); }`;
 
 /** images [N, H, W, 3], params [N, 19] → mean gray level after brightness, per image [N]. */
-export const augmentMeanGrayKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { images, params } = inputs as Record<string, tf.TensorInfo>;
-  const a = attrs as unknown as AugmentAttrs;
-  return runProgram(backend, {
-    name: AUGMENT_MEAN_GRAY_KERNEL,
-    key: '',
-    outputs: [{ name: 'meanGray', shape: [images.shape[0]] }],
-    inputs: [
-      { name: 'images', tensor: images },
-      { name: 'params', tensor: params },
-    ],
+const meanGrayKernel = kernelFunc<'images' | 'params', AugmentAttrs>(['images', 'params'], ({ images, params }, a, backend) =>
+  runProgram(backend, {
+    name: MEAN_GRAY,
+    inputs: { images, params },
+    outputs: { meanGray: [images.shape[0]] },
     uniforms: uniforms(images, a),
-    workgroupSize: [256, 1, 1],
     dispatch: [images.shape[0], 1, 1],
-    declarations: () => `var<workgroup> red : array<f32, 256>;\n${pipeline}`,
+    declarations: () => `${workgroupReduction()}\n${pipeline}`,
     body: () => `
       let b = i32(wid.x);
       let pixels = u.height * u.width;
@@ -128,32 +101,19 @@ export const augmentMeanGrayKernel: tf.KernelFunc = ({ inputs, backend, attrs })
         let y = p / u.width;
         s += grayOf(bright(b, y, p - y * u.width));
       }
-      red[lidx] = s;
-      workgroupBarrier();
-      for (var k = 128u; k > 0u; k = k / 2u) {
-        if (lidx < k) { red[lidx] += red[lidx + k]; }
-        workgroupBarrier();
-      }
-      if (lidx == 0u) { meanGray[b] = red[0] / f32(pixels); }`,
-  })[0];
-};
+      let total = reduceSum(s, lidx);
+      if (lidx == 0u) { meanGray[b] = total / f32(pixels); }`,
+  }),
+);
 
 /** images [N, H, W, 3], params [N, 19], meanGray [N] → the augmented, normalised view [N, H, W, 3]. */
-export const augmentKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { images, params, meanGray } = inputs as Record<string, tf.TensorInfo>;
-  const a = attrs as unknown as AugmentAttrs;
+const augmentKernel = kernelFunc<'images' | 'params' | 'meanGray', AugmentAttrs>(['images', 'params', 'meanGray'], ({ images, params, meanGray }, a, backend) => {
   const [n, h, w] = images.shape;
   return runProgram(backend, {
-    name: AUGMENT_KERNEL,
-    key: '',
-    outputs: [{ name: 'result', shape: images.shape }],
-    inputs: [
-      { name: 'images', tensor: images },
-      { name: 'params', tensor: params },
-      { name: 'meanGray', tensor: meanGray },
-    ],
+    name: AUGMENT,
+    inputs: { images, params, meanGray },
+    outputs: { result: images.shape },
     uniforms: uniforms(images, a),
-    workgroupSize: [256, 1, 1],
     dispatch: gridStride(n * h * w),
     declarations: () => pipeline,
     body: () => `
@@ -183,16 +143,46 @@ export const augmentKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
         result[o + 1] = (c.y - u.mean1) / u.std1;
         result[o + 2] = (c.z - u.mean2) / u.std2;
       }`,
-  })[0];
-};
-
-/** One augmented view (see applyAugment in src/moco/augment.ts) in 2 dispatches. */
-export function augmentWebGpu(images: tf.Tensor4D, p: AugmentParams, cfg: AugmentConfig, colour: ColourConstants): tf.Tensor4D {
-  const n = images.shape[0];
-  const attrs = { gray: [...colour.gray], mean: [...cfg.mean], std: [...cfg.std] } as unknown as tf.NamedAttrMap;
-  return tf.tidy(() => {
-    const params = tf.tensor2d(packParams(p, colour.hue, n), [n, PARAMS]);
-    const meanGray = tf.engine().runKernel(AUGMENT_MEAN_GRAY_KERNEL, { images, params }, attrs) as tf.Tensor;
-    return tf.engine().runKernel(AUGMENT_KERNEL, { images, params, meanGray }, attrs) as tf.Tensor4D;
   });
-}
+});
+
+const CASES: [label: string, shape: [number, number, number, number], cfg: AugmentConfig, seed: number][] = [
+  ['MoCo v2 (blur), 6 × 32×32', [6, 32, 32, 3], MOCO_V2_AUGMENT, 3],
+  ['MoCo v1, 5 × 32×32', [5, 32, 32, 3], MOCO_V1_AUGMENT, 4],
+  ['every option at once, 4 × 12×9', [4, 12, 9, 3], { ...MOCO_V2_AUGMENT, jitterProbability: 1, grayscaleProbability: 0.5, blurProbability: 1 }, 5],
+];
+
+/**
+ * MoCo's augmentation of one view (src/moco/augment.ts: crop-and-resize, flip, brightness,
+ * contrast, saturation, hue, grayscale, 3-tap blur, normalisation) in 2 dispatches: one workgroup
+ * per image for the contrast's mean gray level, then one pass that runs the whole colour pipeline
+ * per pixel (for the pixels under the blur's 3×3 window where the image is blurred) and
+ * normalises. The random parameters (a few numbers per image) go up as one small tensor.
+ */
+export const augment: CustomKernel = {
+  name: 'Augment',
+  kernels: [
+    { kernelName: MEAN_GRAY, kernelFunc: meanGrayKernel },
+    { kernelName: AUGMENT, kernelFunc: augmentKernel },
+  ],
+  overrides: [
+    attach(applyAugment, (plain, images, p, cfg) => {
+      const [n, h, w, c] = images.shape;
+      if (h < 2 || w < 2 || c !== 3 || images.dtype !== 'float32') return plain(images, p, cfg);
+      const attrs: AugmentAttrs = { gray: [...GRAY], mean: [...cfg.mean], std: [...cfg.std] };
+      return tf.tidy(() => {
+        const params = tf.tensor2d(packParams(p, hueMatrices(p.hue), n), [n, PARAMS]);
+        const [meanGray] = runKernel(MEAN_GRAY, { images, params }, attrs);
+        return runKernel(AUGMENT, { images, params, meanGray }, attrs)[0] as tf.Tensor4D;
+      });
+    }),
+  ],
+  cases: CASES.map(([label, shape, cfg, seed]) => ({
+    name: `augmentation, ${label}`,
+    program: AUGMENT,
+    run: () => {
+      const images = tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+      return { view: applyAugment(images, sampleAugmentParams(shape[0], cfg, new Rng(seed), shape[1]), cfg) };
+    },
+  })),
+};

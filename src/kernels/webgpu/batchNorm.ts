@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { optionIncluded } from '../optIn';
-import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program';
+import { splitBatchNorm as splitBatchNormOp, type SplitBatchNormResult } from '../../moco/batchNorm';
+import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
+import { disposeIntermediate, f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } from './program';
 
-/**
- * Split batch-norm in training mode as 2 dispatches forward and 2 backward, instead of tfjs's
- * autodiff of moments/sub/mul/rsqrt (about 25 small kernels forward and as many backward per
- * layer, transposes included). The batch `[N, H, W, C]` is read as `[G, R, C]`: G groups of
- * R = N/G·H·W rows. Per-group statistics are `[2, G, C]`: means, then biased variances.
- *
+/*
+ * The batch `[N, H, W, C]` is read as `[G, R, C]`: G groups of R = N/G·H·W rows. Per-group
+ * statistics are `[2, G, C]`: means, then biased variances. The programs:
  * - MocoBatchNormStats: x → stats. One workgroup per (channel tile, group); two passes over the
  *   group's rows (mean, then squared deviations) like tf.moments, so no cancellation.
  * - MocoBatchNormNormalize: x, stats, γ, β → y, and the batch mean and (unbiased) variance per
@@ -17,16 +15,15 @@ import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program'
  *   dx = γ·rstd·(dy − Σdy/R − x̂·Σdy·x̂/R), dγ = Σ_g Σdy·x̂, dβ = Σ_g Σdy.
  */
 
-export const BN_STATS_KERNEL = 'MocoBatchNormStats';
-export const BN_NORMALIZE_KERNEL = 'MocoBatchNormNormalize';
-export const BN_GRAD_STATS_KERNEL = 'MocoBatchNormGradStats';
-export const BN_GRAD_KERNEL = 'MocoBatchNormGrad';
-/**
- * Opt-in (`useCustomKernels(true, { include: [BN_ROW_SPLIT] })`, bench `--include`): the statistics
- * and gradient sums with rows split over more workgroups, one merge dispatch more each. Not yet
- * measured on a GPU (docs/PERFORMANCE.md).
- */
-export const BN_ROW_SPLIT = 'BatchNormRowSplit';
+const FORWARD = 'MocoSplitBatchNorm';
+const GRAD = 'MocoSplitBatchNormGrad';
+const STATS = 'MocoBatchNormStats';
+const NORMALIZE = 'MocoBatchNormNormalize';
+const GRAD_STATS = 'MocoBatchNormGradStats';
+const GRAD_PASS = 'MocoBatchNormGrad';
+
+/** Rows split over more workgroups (opt-in `BatchNormRowSplit`, set by the switch). */
+let rowSplit = false;
 
 interface GroupAttrs {
   groups: number;
@@ -48,12 +45,11 @@ function channelTile(channels: number): number {
 }
 
 /**
- * Pass `p` of a per-(channel, group) reduction over the group's rows (or the row range `rows`), in
- * a workgroup of `ct` channels × `rowLanes` rows: `accumulate` adds to `acc{p}` (vec2) from element
- * index `e`; the workgroup's total for channel `c` is then `total{p}`. Expects `c`, `base` (see
- * `reductionPrelude`).
+ * Pass `p` of a per-(channel, group) reduction over the group's rows `from`..`to`, in a workgroup
+ * of `ct` channels × row lanes: `accumulate` adds to `acc{p}` (vec2) from element index `e`; the
+ * workgroup's total for channel `c` is then `total{p}`. Expects `c`, `base` (see `reductionPrelude`).
  */
-function reductionPass(p: number, rowLanes: number, ct: number, accumulate: string, rows = { from: '0', to: 'u.rows' }): string {
+function reductionPass(p: number, rowLanes: number, accumulate: string, rows = { from: '0', to: 'u.rows' }): string {
   return `
     var acc${p} = vec2<f32>(0.0);
     if (c < u.channels) {
@@ -62,14 +58,7 @@ function reductionPass(p: number, rowLanes: number, ct: number, accumulate: stri
         ${accumulate}
       }
     }
-    partial[lidx] = acc${p};
-    workgroupBarrier();
-    for (var s = ${rowLanes / 2}u; s > 0u; s = s / 2u) {
-      if (lid.y < s) { partial[lidx] += partial[lidx + s * ${ct}u]; }
-      workgroupBarrier();
-    }
-    let total${p} = partial[lid.x];
-    workgroupBarrier();`;
+    let total${p} = reduceSum(acc${p}, lidx);`;
 }
 
 const reductionPrelude = (ct: number) => `
@@ -80,9 +69,7 @@ const reductionPrelude = (ct: number) => `
 /**
  * Row chunks per (channel tile, group) when rows are split over workgroups: enough workgroups to
  * fill a GPU (about 256), while each invocation still sums at least 64 rows (a merge dispatch
- * costs more than it saves on short reductions). One workgroup per
- * (channel tile, group) leaves a 64-channel layer with 16 workgroups, each summing 32,768 rows
- * (ResNet-18 at batch 256): 40 ms of the H200's 201 ms step went there.
+ * costs more than it saves on short reductions). Why: docs/PERFORMANCE.md, "Batch-norm row split".
  */
 export function rowSplits(rows: number, channels: number, groups: number): number {
   const ct = channelTile(channels);
@@ -102,12 +89,8 @@ function reductionSpec(x: tf.TensorInfo, groups: number, splitRows = false) {
     splits,
     workgroupSize: [ct, rowLanes, 1] as [number, number, number],
     dispatch: [Math.ceil(l.channels / ct), groups, splits] as [number, number, number],
-    declarations: () => 'var<workgroup> partial : array<vec2<f32>, 256>;',
-    uniforms: [
-      { name: 'rows', type: 'i32' as const, value: l.rows },
-      { name: 'channels', type: 'i32' as const, value: l.channels },
-      { name: 'groups', type: 'i32' as const, value: groups },
-    ],
+    declarations: () => workgroupReduction({ type: 'vec2<f32>', lanes: rowLanes, stride: ct }),
+    uniforms: { rows: i32(l.rows), channels: i32(l.channels), groups: i32(groups) },
   };
 }
 
@@ -124,17 +107,15 @@ const chunkRows = `
  * invocation per (group, channel) merges the chunks with Chan et al.'s pairwise update, which keeps
  * the two-pass accuracy.
  */
-export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x } = inputs as { x: tf.TensorInfo };
-  const { groups } = attrs as unknown as GroupAttrs;
-  const s = reductionSpec(x, groups, optionIncluded(BN_ROW_SPLIT));
+function groupStatistics(backend: object, x: tf.TensorInfo, groups: number): tf.TensorInfo {
+  const s = reductionSpec(x, groups, rowSplit);
   const { channels } = s.l;
   const split = s.splits > 1;
   const [stats] = runProgram(backend, {
-    name: BN_STATS_KERNEL,
+    name: STATS,
     key: `${s.ct}${split ? '|chunks' : ''}`,
-    outputs: [{ name: 'stats', shape: split ? [s.splits, 3, groups, channels] : [2, groups, channels] }],
-    inputs: [{ name: 'x', tensor: x }],
+    inputs: { x },
+    outputs: { stats: split ? [s.splits, 3, groups, channels] : [2, groups, channels] },
     uniforms: s.uniforms,
     workgroupSize: s.workgroupSize,
     dispatch: s.dispatch,
@@ -142,9 +123,9 @@ export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) 
     body: () => `
       ${reductionPrelude(s.ct)}
       ${chunkRows}
-      ${reductionPass(0, s.rowLanes, s.ct, 'acc0.x += x[e];', { from: 'r0', to: 'r1' })}
+      ${reductionPass(0, s.rowLanes, 'acc0.x += x[e];', { from: 'r0', to: 'r1' })}
       let mean = select(0.0, total0.x / f32(n), n > 0);
-      ${reductionPass(1, s.rowLanes, s.ct, 'let d = x[e] - mean; acc1.x += d * d;', { from: 'r0', to: 'r1' })}
+      ${reductionPass(1, s.rowLanes, 'let d = x[e] - mean; acc1.x += d * d;', { from: 'r0', to: 'r1' })}
       if (lid.y == 0u && c < u.channels) {
         let gc = g * u.channels + c;
         let plane = u.groups * u.channels;
@@ -161,15 +142,11 @@ export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) 
   });
   if (!split) return stats;
   const [merged] = runProgram(backend, {
-    name: BN_STATS_KERNEL,
+    name: STATS,
     key: 'merge',
-    outputs: [{ name: 'merged', shape: [2, groups, channels] }],
-    inputs: [{ name: 'chunks', tensor: stats }],
-    uniforms: [
-      { name: 'groupChannels', type: 'i32', value: groups * channels },
-      { name: 'splits', type: 'i32', value: s.splits },
-    ],
-    workgroupSize: [256, 1, 1],
+    inputs: { chunks: stats },
+    outputs: { merged: [2, groups, channels] },
+    uniforms: { groupChannels: i32(groups * channels), splits: i32(s.splits) },
     dispatch: gridStride(groups * channels),
     body: () => `
       ${gridStrideLoop('u.groupChannels')} {
@@ -190,9 +167,9 @@ export const batchNormStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) 
         merged[u.groupChannels + i] = m2 / count;
       }`,
   });
-  (backend as tf.KernelBackend).disposeData(stats.dataId);
+  disposeIntermediate(backend, stats);
   return merged;
-};
+}
 
 /** `total`: channel `i`'s sums over the groups of both planes of a [2, G, C] buffer. */
 const totalOverGroups = (buffer: string) => `
@@ -204,39 +181,22 @@ const totalOverGroups = (buffer: string) => `
 /** Uniforms and grid of the element-wise passes (normalise, input gradient): one invocation per element of x. */
 function elementwise(l: ReturnType<typeof layout>, epsilon: number) {
   return {
-    uniforms: [
-      { name: 'size', type: 'i32', value: l.size },
-      { name: 'rows', type: 'i32', value: l.rows },
-      { name: 'channels', type: 'i32', value: l.channels },
-      { name: 'groups', type: 'i32', value: l.groups },
-      { name: 'epsilon', type: 'f32', value: epsilon },
-    ] as Uniform[],
-    workgroupSize: [256, 1, 1] as [number, number, number],
+    uniforms: { size: i32(l.size), rows: i32(l.rows), channels: i32(l.channels), groups: i32(l.groups), epsilon: f32(epsilon) },
     dispatch: gridStride(l.size),
   };
 }
 
-export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, stats, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
-  const { groups, epsilon } = attrs as unknown as GroupAttrs;
+/** x → [y, batch mean, batch variance (unbiased), group statistics (saved for the gradient)]. */
+const forwardKernel = kernelFunc<'x' | 'gamma' | 'beta', GroupAttrs>(['x', 'gamma', 'beta'], ({ x, gamma, beta }, { groups, epsilon }, backend) => {
   const l = layout(x, groups);
-  return runProgram(backend, {
-    name: BN_NORMALIZE_KERNEL,
-    key: '',
-    outputs: [
-      { name: 'y', shape: x.shape },
-      { name: 'batchMean', shape: [l.channels] },
-      { name: 'batchVariance', shape: [l.channels] },
-    ],
-    inputs: [
-      { name: 'x', tensor: x },
-      { name: 'stats', tensor: stats },
-      { name: 'gamma', tensor: gamma },
-      { name: 'beta', tensor: beta },
-    ],
+  const stats = groupStatistics(backend, x, groups);
+  const [y, batchMean, batchVariance] = runProgram(backend, {
+    name: NORMALIZE,
+    inputs: { x, stats, gamma, beta },
+    outputs: { y: x.shape, batchMean: [l.channels], batchVariance: [l.channels] },
     ...elementwise(l, epsilon),
     // Bessel's correction for the moving variance, as PyTorch.
-    uniforms: [...elementwise(l, epsilon).uniforms, { name: 'unbias', type: 'f32', value: l.rows > 1 ? l.rows / (l.rows - 1) : 1 }],
+    uniforms: { ...elementwise(l, epsilon).uniforms, unbias: f32(l.rows > 1 ? l.rows / (l.rows - 1) : 1) },
     body: () => `
       ${gridStrideLoop('u.size')} {
         let c = i % u.channels;
@@ -251,25 +211,21 @@ export const batchNormNormalizeKernel: tf.KernelFunc = ({ inputs, backend, attrs
         }
       }`,
   });
-};
+  return [y, batchMean, batchVariance, stats];
+});
 
-export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, x, stats } = inputs as Record<string, tf.TensorInfo>;
-  const { groups, epsilon } = attrs as unknown as GroupAttrs;
-  const s = reductionSpec(x, groups, optionIncluded(BN_ROW_SPLIT));
+/** Σdy and Σdy·x̂ per (group, channel), `[2, G, C]`. */
+function gradientSums(backend: object, dy: tf.TensorInfo, x: tf.TensorInfo, stats: tf.TensorInfo, { groups, epsilon }: GroupAttrs): tf.TensorInfo {
+  const s = reductionSpec(x, groups, rowSplit);
   const { channels } = s.l;
   const split = s.splits > 1;
   // Split rows: each chunk's sums, then one invocation per (group, channel) adds the chunks up.
   const [sums] = runProgram(backend, {
-    name: BN_GRAD_STATS_KERNEL,
+    name: GRAD_STATS,
     key: `${s.ct}${split ? '|chunks' : ''}`,
-    outputs: [{ name: 'sums', shape: split ? [s.splits, 2, groups, channels] : [2, groups, channels] }],
-    inputs: [
-      { name: 'dy', tensor: dy },
-      { name: 'x', tensor: x },
-      { name: 'stats', tensor: stats },
-    ],
-    uniforms: [...s.uniforms, { name: 'epsilon', type: 'f32', value: epsilon }],
+    inputs: { dy, x, stats },
+    outputs: { sums: split ? [s.splits, 2, groups, channels] : [2, groups, channels] },
+    uniforms: { ...s.uniforms, epsilon: f32(epsilon) },
     workgroupSize: s.workgroupSize,
     dispatch: s.dispatch,
     declarations: s.declarations,
@@ -279,7 +235,7 @@ export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs
       let cc = min(c, u.channels - 1);
       let mean = stats[g * u.channels + cc];
       let rstd = inverseSqrt(stats[(u.groups + g) * u.channels + cc] + u.epsilon);
-      ${reductionPass(0, s.rowLanes, s.ct, 'let d = dy[e]; acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);', { from: 'r0', to: 'r1' })}
+      ${reductionPass(0, s.rowLanes, 'let d = dy[e]; acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);', { from: 'r0', to: 'r1' })}
       if (lid.y == 0u && c < u.channels) {
         let at = i32(wid.z) * 2 * u.groups * u.channels + g * u.channels + c;
         sums[at] = total0.x;
@@ -288,15 +244,11 @@ export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs
   });
   if (!split) return sums;
   const [total] = runProgram(backend, {
-    name: BN_GRAD_STATS_KERNEL,
+    name: GRAD_STATS,
     key: 'merge',
-    outputs: [{ name: 'total', shape: [2, groups, channels] }],
-    inputs: [{ name: 'sums', tensor: sums }],
-    uniforms: [
-      { name: 'size', type: 'i32', value: 2 * groups * channels },
-      { name: 'splits', type: 'i32', value: s.splits },
-    ],
-    workgroupSize: [256, 1, 1],
+    inputs: { sums },
+    outputs: { total: [2, groups, channels] },
+    uniforms: { size: i32(2 * groups * channels), splits: i32(s.splits) },
     dispatch: gridStride(2 * groups * channels),
     body: () => `
       ${gridStrideLoop('u.size')} {
@@ -305,30 +257,19 @@ export const batchNormGradStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs
         total[i] = t;
       }`,
   });
-  (backend as tf.KernelBackend).disposeData(sums.dataId);
+  disposeIntermediate(backend, sums);
   return total;
-};
+}
 
-export const batchNormGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, x, stats, sums, gamma } = inputs as Record<string, tf.TensorInfo>;
-  const { groups, epsilon } = attrs as unknown as GroupAttrs;
-  const l = layout(x, groups);
-  return runProgram(backend, {
-    name: BN_GRAD_KERNEL,
-    key: '',
-    outputs: [
-      { name: 'dx', shape: x.shape },
-      { name: 'dgamma', shape: [l.channels] },
-      { name: 'dbeta', shape: [l.channels] },
-    ],
-    inputs: [
-      { name: 'dy', tensor: dy },
-      { name: 'x', tensor: x },
-      { name: 'stats', tensor: stats },
-      { name: 'sums', tensor: sums },
-      { name: 'gamma', tensor: gamma },
-    ],
-    ...elementwise(l, epsilon),
+/** dy, x, group statistics, γ → [dx, dγ, dβ]. */
+const gradKernel = kernelFunc<'dy' | 'x' | 'stats' | 'gamma', GroupAttrs>(['dy', 'x', 'stats', 'gamma'], ({ dy, x, stats, gamma }, attrs, backend) => {
+  const l = layout(x, attrs.groups);
+  const sums = gradientSums(backend, dy, x, stats, attrs);
+  const grads = runProgram(backend, {
+    name: GRAD_PASS,
+    inputs: { dy, x, stats, sums, gamma },
+    outputs: { dx: x.shape, dgamma: [l.channels], dbeta: [l.channels] },
+    ...elementwise(l, attrs.epsilon),
     body: () => `
       let inverseRows = 1.0 / f32(u.rows);
       ${gridStrideLoop('u.size')} {
@@ -347,43 +288,89 @@ export const batchNormGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) =
         }
       }`,
   });
+  disposeIntermediate(backend, sums);
+  return grads;
+});
+
+const CASES: [label: string, shape: [number, number, number, number], groups: number][] = [
+  ['1 group', [4, 5, 3, 6], 1],
+  ['4 groups, odd spatial size', [8, 7, 5, 3], 4],
+  ['8 groups, 40 channels', [16, 4, 4, 40], 8],
+  ['2 groups, 1×1 spatial', [6, 1, 1, 9], 2],
+  // Many rows: with the opt-in row split, 4 and 2 (uneven) chunks merged by a second dispatch.
+  ['2 groups, 8,192 rows each', [16, 32, 32, 8], 2],
+  ['1 group, 9,207 rows', [9, 31, 33, 3], 1],
+];
+
+/** Non-zero mean and a spread of scales, as activations have; γ around 1. */
+function caseInputs(shape: [number, number, number, number], seed: number) {
+  const c = shape[3];
+  return {
+    x: normal(shape, seed, 0.5).mul(tf.linspace(0.5, 2, c)) as tf.Tensor4D,
+    gamma: normal([c], seed + 1, 1) as tf.Tensor1D,
+    beta: normal([c], seed + 2) as tf.Tensor1D,
+    dy: normal(shape, seed + 3),
+  };
+}
+
+/**
+ * Split batch-norm in training mode (src/moco/batchNorm.ts) as 2 dispatches forward and 2
+ * backward, its gradient registered tfjs's way (saved x, γ and group statistics).
+ */
+export const splitBatchNorm: CustomKernel = {
+  name: 'SplitBatchNorm',
+  kernels: [
+    {
+      kernelName: FORWARD,
+      kernelFunc: forwardKernel,
+      gradient: {
+        inputsToSave: ['x', 'gamma'],
+        outputsToSave: [false, false, false, true],
+        gradFunc: (dys, [x, gamma, stats], attrs) => {
+          const [dx, dgamma, dbeta] = runKernel(GRAD, { dy: (dys as tf.Tensor[])[0], x, stats, gamma }, attrs);
+          return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+        },
+      },
+    },
+    { kernelName: GRAD, kernelFunc: gradKernel },
+  ],
+  options: [
+    {
+      // The statistics and gradient sums with rows split over more workgroups, one merge dispatch
+      // more each: opt-in until measured on a GPU (docs/PERFORMANCE.md). Checked by the cases above.
+      name: 'BatchNormRowSplit',
+      setOn: (on) => {
+        rowSplit = on;
+      },
+    },
+  ],
+  overrides: [
+    attach(splitBatchNormOp, (plain, x, gamma, beta, groups, epsilon = 1e-5): SplitBatchNormResult => {
+      if (x.dtype !== 'float32') return plain(x, gamma, beta, groups, epsilon);
+      const [y, batchMean, batchVariance, stats] = runKernel(FORWARD, { x, gamma, beta }, { groups, epsilon });
+      stats.dispose();
+      return { y: y as tf.Tensor4D, batchMean: batchMean as tf.Tensor1D, batchVariance: batchVariance as tf.Tensor1D };
+    }),
+  ],
+  cases: CASES.flatMap(([label, shape, groups], i) => [
+    {
+      name: `split batch-norm forward, ${label}`,
+      program: NORMALIZE,
+      run: () => {
+        const { x, gamma, beta } = caseInputs(shape, 200 + 10 * i);
+        return { ...splitBatchNormOp(x, gamma, beta, groups) };
+      },
+    },
+    {
+      name: `split batch-norm backward, ${label}`,
+      program: GRAD_PASS,
+      run: () => {
+        const { x, gamma, beta, dy } = caseInputs(shape, 200 + 10 * i);
+        const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => splitBatchNormOp(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, groups).y.mul(dy).sum();
+        const [dx, dgamma, dbeta] = tf.grads(f)([x, gamma, beta]);
+        return { dx, dgamma, dbeta };
+      },
+    },
+  ]),
 };
 
-export interface FusedBatchNormResult {
-  y: tf.Tensor4D;
-  batchMean: tf.Tensor1D;
-  batchVariance: tf.Tensor1D;
-}
-
-/** Split batch-norm (training mode) on the fused kernels, differentiable through tf.customGrad. */
-export function splitBatchNormWebGpu(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): FusedBatchNormResult {
-  const attrs = { groups, epsilon } as unknown as tf.NamedAttrMap;
-  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
-  let batchStats: tf.Tensor[] = [];
-  const forward = tf.customGrad((...args) => {
-    const [xs, g, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    const stats = run(BN_STATS_KERNEL, { x: xs }) as tf.Tensor;
-    const [y, batchMean, batchVariance] = run(BN_NORMALIZE_KERNEL, { x: xs, stats, gamma: g, beta: b }) as tf.Tensor[];
-    // The forward pass runs in a tidy of tfjs's: keep the batch statistics past it.
-    batchStats = [tf.keep(batchMean), tf.keep(batchVariance)];
-    save([xs, g, stats]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sg, sstats] = saved;
-        const sums = run(BN_GRAD_STATS_KERNEL, { dy, x: sx, stats: sstats }) as tf.Tensor;
-        const [dx, dgamma, dbeta] = run(BN_GRAD_KERNEL, { dy, x: sx, stats: sstats, sums, gamma: sg }) as tf.Tensor[];
-        sums.dispose();
-        return [dx, dgamma, dbeta];
-      },
-    };
-  });
-  const y = forward(x, gamma, beta) as tf.Tensor4D;
-  // Hand the statistics to the caller's scope like any op result (clone shares the buffer: no dispatch).
-  const [batchMean, batchVariance] = batchStats.map((t) => {
-    const c = t.clone();
-    t.dispose();
-    return c as tf.Tensor1D;
-  });
-  return { y, batchMean, batchVariance };
-}

@@ -1,11 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Conv2DBackpropFilterAttrs } from '../cpu/conv2dBackpropFilter';
-import { convUniforms } from './conv2dBackpropFilter';
-import { runGemm } from './convGemm';
+import { kernelFunc, type CustomKernel } from '../declaration';
+import { convGradCases, convUniforms, runGemm, type ConvGradAttrs } from './convGemm';
 
-export const CONV2D_BACKPROP_INPUT_PROGRAM = 'MocoConv2DBackpropInput';
-
-type Attrs = Omit<Conv2DBackpropFilterAttrs, 'filterShape'> & { inputShape: [number, number, number, number] };
+const PROGRAM = 'MocoConv2DBackpropInput';
 
 /**
  * The input gradient of a convolution as an implicit GEMM (see convGemm.ts):
@@ -14,30 +11,21 @@ type Attrs = Omit<Conv2DBackpropFilterAttrs, 'filterShape'> & { inputShape: [num
  *   A[m, k] = dy[b, (iy + top − fy)/sh, (ix + left − fx)/sw, co] where that is a whole, in-range
  *   output position (0 elsewhere), B[k, n] = W[fy, fx, ci, co],
  *
- * loading along co, contiguous in both dy and W. tfjs's default kernel gives each input element
- * one invocation looping over the filter window and every output channel, its neighbours reading
- * W a whole row apart; tfjs's own GEMM is behind WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false. With
- * stride 2, three taps in four meet no output position and multiply zeros (as in tfjs's GEMM).
- * On SwiftShader (a CPU) tfjs's default is the fastest of the three (docs/PERFORMANCE.md), so this
- * kernel is opt-in until measured on a GPU: `npm run bench -- --include Conv2DBackpropInput` runs
- * with it, `--flag WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false` with tfjs's GEMM.
+ * loading along co, contiguous in both dy and W. With stride 2, three taps in four meet no output
+ * position and multiply zeros (as in tfjs's GEMM). Opt-in: docs/PERFORMANCE.md says why, and how
+ * to compare it with tfjs's two kernels.
  */
-export const conv2dBackpropInputWebGpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as Attrs;
-  if (dataFormat !== 'NHWC') throw new Error('conv2dBackpropInputWebGpu: only NHWC is supported');
+const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'], ({ dy, filter }, { inputShape, strides, pad, dataFormat, dimRoundingMode }, backend) => {
+  if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropInput (webgpu): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   return runGemm(backend, {
-    name: CONV2D_BACKPROP_INPUT_PROGRAM,
+    name: PROGRAM,
     M: info.batchSize * info.inHeight * info.inWidth,
     N: info.inChannels,
     K: info.filterHeight * info.filterWidth * info.outChannels,
     splitK: false,
     outputShape: inputShape,
-    inputs: [
-      { name: 'dy', tensor: dy },
-      { name: 'W', tensor: filter },
-    ],
+    inputs: { dy, W: filter },
     uniforms: convUniforms(info),
     aContiguous: 'k',
     bContiguous: 'k',
@@ -67,4 +55,11 @@ export const conv2dBackpropInputWebGpu: tf.KernelFunc = ({ inputs, backend, attr
         return W[(tap * u.inChannels + n) * u.outChannels + co];
       }`,
   });
+});
+
+export const conv2dBackpropInput: CustomKernel = {
+  name: 'Conv2DBackpropInput',
+  optIn: true,
+  replaces: { kernelName: 'Conv2DBackpropInput', kernelFunc: inputGradient },
+  cases: convGradCases('Conv2DBackpropInput', PROGRAM),
 };

@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program';
+import { normal, runKernel, type KernelCase } from '../declaration';
+export type { ConvGradAttrs } from '../declaration';
+import { disposeIntermediate, gridStride, gridStrideLoop, i32, runProgram, type Uniform } from './program';
 
 /**
- * An implicit GEMM, C[m, n] = Σ_k A[m, k] · B[k, n], whose operands are gathered from tensors by
+ * Convolution gradients as implicit GEMMs, shared by conv2dBackpropFilter.ts and conv2dBackpropInput.ts:
+ * an implicit GEMM, C[m, n] = Σ_k A[m, k] · B[k, n], whose operands are gathered from tensors by
  * WGSL functions (`loadA(m, k)`, `loadB(k, n)`, 0 outside) and never materialised: the convolution
  * gradients are such products over im2col views. C is written row-major ([M, N]), which is tfjs's
  * layout of both gradients.
@@ -15,7 +18,7 @@ import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program'
  */
 
 const TK = 16;
-/** Workgroups to aim for: enough to fill a large GPU (H100/H200: 132 SMs) a few times over. */
+/** Workgroups to aim for when splitting the reduction (docs/PERFORMANCE.md). */
 const TARGET_WORKGROUPS = 512;
 /** Least reduction length per workgroup when split. */
 const MIN_K_PER_SPLIT = 256;
@@ -28,8 +31,8 @@ export interface GemmSpec {
   /** Split the reduction when the output has too few tiles to fill the GPU. */
   splitK: boolean;
   outputShape: number[];
-  inputs: { name: string; tensor: tf.TensorInfo }[];
-  uniforms: Uniform[];
+  inputs: Record<string, tf.TensorInfo>;
+  uniforms: Record<string, Uniform>;
   /** WGSL defining `fn loadA(m : i32, k : i32) -> f32` and `fn loadB(k : i32, n : i32) -> f32` (in range: m < M, k < K, n < N). */
   loaders: string;
   /** Which index is contiguous in memory, for coalesced loads. */
@@ -71,15 +74,9 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
   const [partial] = runProgram(backend, {
     name: spec.name,
     key: `${wx},${wy},${spec.aContiguous},${spec.bContiguous}`,
-    outputs: [{ name: 'result', shape: splits === 1 ? spec.outputShape : [splits, M, N] }],
     inputs: spec.inputs,
-    uniforms: [
-      { name: 'M', type: 'i32', value: M },
-      { name: 'N', type: 'i32', value: N },
-      { name: 'K', type: 'i32', value: K },
-      { name: 'kPerSplit', type: 'i32', value: kPerSplit },
-      ...spec.uniforms,
-    ],
+    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
+    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
     workgroupSize: [wx, wy, 1],
     dispatch: [Math.ceil(N / tn), Math.ceil(M / tm), splits],
     declarations: () => `
@@ -121,14 +118,9 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
   const size = M * N;
   const [sum] = runProgram(backend, {
     name: 'MocoSplitKSum',
-    key: '',
-    outputs: [{ name: 'result', shape: spec.outputShape }],
-    inputs: [{ name: 'partial', tensor: partial }],
-    uniforms: [
-      { name: 'size', type: 'i32', value: size },
-      { name: 'splits', type: 'i32', value: splits },
-    ],
-    workgroupSize: [256, 1, 1],
+    inputs: { partial },
+    outputs: { result: spec.outputShape },
+    uniforms: { size: i32(size), splits: i32(splits) },
     dispatch: gridStride(size),
     body: () => `
       ${gridStrideLoop('u.size')} {
@@ -137,6 +129,55 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
         result[i] = s;
       }`,
   });
-  (backend as tf.KernelBackend).disposeData(partial.dataId);
+  disposeIntermediate(backend, partial);
   return sum;
+}
+
+/** The sizes, strides and padding of a convolution, as uniforms. */
+export function convUniforms(info: tf.backend_util.Conv2DInfo): Record<string, Uniform> {
+  return {
+    inChannels: i32(info.inChannels),
+    outChannels: i32(info.outChannels),
+    filterWidth: i32(info.filterWidth),
+    inHeight: i32(info.inHeight),
+    inWidth: i32(info.inWidth),
+    outHeight: i32(info.outHeight),
+    outWidth: i32(info.outWidth),
+    strideH: i32(info.strideHeight),
+    strideW: i32(info.strideWidth),
+    padTop: i32(info.padInfo.top),
+    padLeft: i32(info.padInfo.left),
+  };
+}
+
+type ConvCase = [label: string, x: [number, number, number, number], filter: [number, number, number, number], stride: number, pad: 'same' | 'valid'];
+
+const CONV_CASES: ConvCase[] = [
+  ['3×3 stride 1', [4, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
+  ['3×3 stride 2, odd sizes', [3, 9, 7, 4], [3, 3, 4, 6], 2, 'same'],
+  ['1×1 stride 2 shortcut', [2, 8, 8, 4], [1, 1, 4, 8], 2, 'same'],
+  ['3×3 valid', [2, 6, 6, 2], [3, 3, 2, 3], 1, 'valid'],
+  ['5×5 stride 1, odd channels', [2, 10, 10, 3], [5, 5, 3, 7], 1, 'same'],
+  // Long reduction (8·16·16 = 2048 rows): split-K with a second summing dispatch.
+  ['3×3 split-K, 16→24 channels', [8, 16, 16, 16], [3, 3, 16, 24], 1, 'same'],
+  ['3×3 stride 2 split-K, 8→16 channels', [8, 32, 32, 8], [3, 3, 8, 16], 2, 'same'],
+];
+
+/**
+ * Cases of a convolution gradient kernel: `kernelName` run directly on ReLU-like x (about half
+ * exact zeros), a filter and an output gradient of each shape.
+ */
+export function convGradCases(kernelName: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', program: string): KernelCase[] {
+  return CONV_CASES.map(([label, xShape, filterShape, stride, pad], i) => ({
+    name: `${kernelName} ${label}`,
+    program,
+    run: () => {
+      const x = tf.relu(normal(xShape, 300 + 10 * i));
+      const w = normal(filterShape, 301 + 10 * i) as tf.Tensor4D;
+      const dy = normal(tf.conv2d(x as tf.Tensor4D, w, stride, pad).shape, 302 + 10 * i);
+      const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', filterShape, inputShape: xShape };
+      const inputs: tf.NamedTensorMap = kernelName === 'Conv2DBackpropFilter' ? { x, dy } : { dy, filter: w };
+      return { out: runKernel(kernelName, inputs, attrs)[0] };
+    },
+  }));
 }

@@ -1,82 +1,34 @@
 import * as tf from '@tensorflow/tfjs';
-import { gridStride, gridStrideLoop, runProgram, type Uniform } from './program';
+import { contrastiveStats, infoNce as infoNceOp, type InfoNceOutputs } from '../../moco/loss';
+import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
+import { f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } from './program';
 
-/**
- * InfoNCE against the queue in 2 dispatches forward (the q·queueᵀ matmul, then one pass for the
- * positive logits, the softmax's log-normaliser and the mean loss) and 2 backward (one pass for
- * the logits' gradient, one matmul back through the queue, with the positive term as its bias),
- * instead of about 15 and 20 element-wise and reduction kernels; and the contrastive statistics in
- * one dispatch instead of about 10. Same definitions as src/moco/loss.ts.
- *
- * The forward pass and the statistics run as one workgroup walking the rows (the loss is a mean
- * over them): at MoCo's sizes (256 × 4,097 logits) that is a few MB read once, well under the
- * cost of the dispatches it replaces.
- */
-
-export const INFO_NCE_KERNEL = 'MocoInfoNce';
-export const INFO_NCE_GRAD_KERNEL = 'MocoInfoNceGrad';
-export const CONTRASTIVE_STATS_KERNEL = 'MocoContrastiveStats';
+const INFO_NCE = 'MocoInfoNce';
+const INFO_NCE_GRAD = 'MocoInfoNceGrad';
+const CONTRASTIVE_STATS = 'MocoContrastiveStats';
 
 const WG = 256;
 
-/** Workgroup-wide sum or max of `v` (every invocation gets the result); uses `red`. */
-const workgroupReduce = `
-  fn reduceSum(v : f32, lidx : u32) -> f32 {
-    red[lidx] = v;
-    workgroupBarrier();
-    for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
-      if (lidx < s) { red[lidx] += red[lidx + s]; }
-      workgroupBarrier();
-    }
-    let total = red[0];
-    workgroupBarrier();
-    return total;
-  }
-  fn reduceMax(v : f32, lidx : u32) -> f32 {
-    red[lidx] = v;
-    workgroupBarrier();
-    for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
-      if (lidx < s) { red[lidx] = max(red[lidx], red[lidx + s]); }
-      workgroupBarrier();
-    }
-    let total = red[0];
-    workgroupBarrier();
-    return total;
-  }`;
-
 /** Sizes of the loss: N rows (queries), D dimensions, K negatives; and T. */
-function lossUniforms(n: number, d: number, K: number, temperature: number): Uniform[] {
-  return [
-    { name: 'rows', type: 'i32', value: n },
-    { name: 'dim', type: 'i32', value: d },
-    { name: 'negatives', type: 'i32', value: K },
-    { name: 'temperature', type: 'f32', value: temperature },
-  ];
-}
+const lossUniforms = (n: number, d: number, K: number, temperature: number) => ({ rows: i32(n), dim: i32(d), negatives: i32(K), temperature: f32(temperature) });
 
-const declarations = () => `var<workgroup> red : array<f32, ${WG}>;\n${workgroupReduce}`;
+const declarations = () => workgroupReduction({ lanes: WG, max: true });
 
-/** q [N, D], k [N, D], negative = q·queueᵀ [N, K], bias [1, K]; attr temperature → [loss, logits, positive, logNormaliser]. */
-export const infoNceKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { q, k, negative, bias } = inputs as Record<string, tf.TensorInfo>;
-  const { temperature } = attrs as unknown as { temperature: number };
+type Attrs = { temperature: number };
+
+/**
+ * q [N, D], k [N, D], queue [K, D], bias [1, K]; attr temperature → [loss, logits, positive,
+ * negative, logNormaliser]: the q·queueᵀ matmul (tfjs's kernel), then one pass for the rest.
+ */
+const infoNceKernel = kernelFunc<'q' | 'k' | 'queue' | 'bias', Attrs>(['q', 'k', 'queue', 'bias'], ({ q, k, queue, bias }, { temperature }, backend) => {
+  const matMul = tf.getKernel('BatchMatMul', 'webgpu')!.kernelFunc;
+  const negative = matMul({ inputs: { a: q, b: queue }, attrs: { transposeA: false, transposeB: true }, backend }) as tf.TensorInfo;
   const [n, d] = q.shape;
   const K = negative.shape[1];
-  return runProgram(backend, {
-    name: INFO_NCE_KERNEL,
-    key: '',
-    outputs: [
-      { name: 'loss', shape: [] },
-      { name: 'logits', shape: [n, K + 1] },
-      { name: 'positive', shape: [n, 1] },
-      { name: 'lse', shape: [n] },
-    ],
-    inputs: [
-      { name: 'q', tensor: q },
-      { name: 'k', tensor: k },
-      { name: 'negative', tensor: negative },
-      { name: 'bias', tensor: bias },
-    ],
+  const [loss, logits, positive, lse] = runProgram(backend, {
+    name: INFO_NCE,
+    inputs: { q, k, negative, bias },
+    outputs: { loss: [], logits: [n, K + 1], positive: [n, 1], lse: [n] },
     uniforms: lossUniforms(n, d, K, temperature),
     workgroupSize: [WG, 1, 1],
     dispatch: [1, 1, 1],
@@ -109,30 +61,19 @@ export const infoNceKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       }
       if (t == 0) { loss[0] = total / f32(u.rows); }`,
   });
-};
+  return [loss, logits, positive, negative, lse];
+});
 
 /** logits [N, K+1], lse [N], k [N, D], dy []; attr temperature → [dLoss/dnegative [N, K], dLoss/dpositive·k [N, D]]. */
-export const infoNceGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { logits, lse, k, dy } = inputs as Record<string, tf.TensorInfo>;
-  const { temperature } = attrs as unknown as { temperature: number };
+const infoNceGradKernel = kernelFunc<'logits' | 'lse' | 'k' | 'dy', Attrs>(['logits', 'lse', 'k', 'dy'], ({ logits, lse, k, dy }, { temperature }, backend) => {
   const [n, width] = logits.shape;
   const d = k.shape[1];
   const K = width - 1;
   return runProgram(backend, {
-    name: INFO_NCE_GRAD_KERNEL,
-    key: '',
-    outputs: [
-      { name: 'dnegative', shape: [n, K] },
-      { name: 'dpositive', shape: [n, d] },
-    ],
-    inputs: [
-      { name: 'logits', tensor: logits },
-      { name: 'lse', tensor: lse },
-      { name: 'k', tensor: k },
-      { name: 'dy', tensor: dy },
-    ],
+    name: INFO_NCE_GRAD,
+    inputs: { logits, lse, k, dy },
+    outputs: { dnegative: [n, K], dpositive: [n, d] },
     uniforms: lossUniforms(n, d, K, temperature),
-    workgroupSize: [256, 1, 1],
     dispatch: gridStride(n * (K + d)),
     body: () => `
       // d loss / d logit[r, j] = dy/N · (softmax − [j = 0]); logits are (q·key)/T.
@@ -150,32 +91,18 @@ export const infoNceGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => 
         }
       }`,
   });
-};
+});
 
 /** logits [N, K+1], positive [N, 1], negative [N, K], bias [1, K]; attr filled → [top-1, mean positive, mean negative over filled slots]. */
-export const contrastiveStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { logits, positive, negative, bias } = inputs as Record<string, tf.TensorInfo>;
-  const { filled } = attrs as unknown as { filled: number };
+const contrastiveStatsKernel = kernelFunc<'logits' | 'positive' | 'negative' | 'bias', { filled: number }>(
+  ['logits', 'positive', 'negative', 'bias'],
+  ({ logits, positive, negative, bias }, { filled }, backend) => {
   const [n, K] = negative.shape;
   return runProgram(backend, {
-    name: CONTRASTIVE_STATS_KERNEL,
-    key: '',
-    outputs: [
-      { name: 'top1', shape: [] },
-      { name: 'meanPositive', shape: [] },
-      { name: 'meanNegative', shape: [] },
-    ],
-    inputs: [
-      { name: 'logits', tensor: logits },
-      { name: 'positive', tensor: positive },
-      { name: 'negative', tensor: negative },
-      { name: 'bias', tensor: bias },
-    ],
-    uniforms: [
-      { name: 'rows', type: 'i32', value: n },
-      { name: 'negatives', type: 'i32', value: K },
-      { name: 'denominator', type: 'f32', value: Math.max(1, n * filled) },
-    ],
+    name: CONTRASTIVE_STATS,
+    inputs: { logits, positive, negative, bias },
+    outputs: { top1: [], meanPositive: [], meanNegative: [] },
+    uniforms: { rows: i32(n), negatives: i32(K), denominator: f32(Math.max(1, n * filled)) },
     workgroupSize: [WG, 1, 1],
     dispatch: [1, 1, 1],
     declarations,
@@ -204,48 +131,78 @@ export const contrastiveStatsKernel: tf.KernelFunc = ({ inputs, backend, attrs }
         meanNegative[0] = negativeSum / u.denominator;
       }`,
   });
-};
+});
 
-export interface FusedInfoNceOutputs {
-  loss: tf.Scalar;
-  logits: tf.Tensor2D;
-  positive: tf.Tensor2D;
-  negative: tf.Tensor2D;
+const CASES: [label: string, n: number, d: number, K: number, filled: number][] = [
+  ['4 × 8, queue 10 of 16 filled', 4, 8, 16, 10],
+  ['6 × 128, queue 300 of 300 (> one workgroup)', 6, 128, 300, 300],
+  ['3 × 5, queue 7 of 40', 3, 5, 40, 7],
+];
+
+/** Unit vectors, as the encoders give: queries, keys near them (so that some rank first), the queue, and its empty-slot bias. */
+function caseInputs(n: number, d: number, K: number, filled: number, seed: number) {
+  const unit = (x: tf.Tensor) => x.div(x.norm('euclidean', 1, true)) as tf.Tensor2D;
+  const q = unit(normal([n, d], seed));
+  const k = unit(q.mul(3).add(normal([n, d], seed + 1)));
+  const queue = unit(normal([K, d], seed + 2));
+  const bias = tf.where(tf.range(0, K).less(filled), tf.zeros([K]), tf.fill([K], -1e9)).reshape([1, K]) as tf.Tensor2D;
+  return { q, k, queue, bias };
 }
 
-/** InfoNCE (see src/moco/loss.ts) on the fused kernels; differentiable in q through tf.customGrad. */
-export function infoNceWebGpu(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, emptySlotBias: tf.Tensor2D, temperature: number): FusedInfoNceOutputs {
-  const attrs = { temperature } as unknown as tf.NamedAttrMap;
-  let kept: tf.Tensor[] = [];
-  const forward = tf.customGrad((...args) => {
-    const [qIn, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const negative = tf.matMul(qIn, queue, false, true);
-    const [loss, logits, positive, lse] = tf.engine().runKernel(INFO_NCE_KERNEL, { q: qIn, k, negative, bias: emptySlotBias }, attrs) as tf.Tensor[];
-    // The forward pass runs in a tidy of tfjs's: keep the other outputs past it.
-    kept = [logits, positive, negative].map((t) => tf.keep(t));
-    save([logits, lse]);
-    return {
-      value: loss as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [dnegative, dpositive] = tf.engine().runKernel(INFO_NCE_GRAD_KERNEL, { logits: saved[0], lse: saved[1], k, dy }, attrs) as tf.Tensor2D[];
-        return tf.fused.matMul({ a: dnegative, b: queue, bias: dpositive });
+/**
+ * InfoNCE against the queue (src/moco/loss.ts) in 2 dispatches forward (the q·queueᵀ matmul, then
+ * one pass for the positive logits, the softmax's log-normaliser and the mean loss) and 2 backward
+ * (the logits' gradient, then one matmul back through the queue with the positive term as its
+ * bias); the contrastive statistics in one. Differentiable through the loss.
+ */
+export const infoNce: CustomKernel = {
+  name: 'InfoNce',
+  kernels: [
+    {
+      kernelName: INFO_NCE,
+      kernelFunc: infoNceKernel,
+      gradient: {
+        inputsToSave: ['k', 'queue'],
+        outputsToSave: [false, true, false, false, true],
+        gradFunc: (dys, [k, queue, logits, lse], attrs) => ({
+          q: () => {
+            const [dnegative, dpositive] = runKernel(INFO_NCE_GRAD, { logits, lse, k, dy: (dys as tf.Tensor[])[0] }, attrs);
+            return tf.fused.matMul({ a: dnegative, b: queue, bias: dpositive });
+          },
+        }),
       },
-    };
-  });
-  const loss = forward(q) as tf.Scalar;
-  const [logits, positive, negative] = kept.map((t) => {
-    const c = t.clone();
-    t.dispose();
-    return c as tf.Tensor2D;
-  });
-  return { loss, logits, positive, negative };
-}
-
-export function contrastiveStatsWebGpu(out: FusedInfoNceOutputs, emptySlotBias: tf.Tensor2D, filled: number): { top1: tf.Scalar; meanPositive: tf.Scalar; meanNegative: tf.Scalar } {
-  const [top1, meanPositive, meanNegative] = tf.engine().runKernel(
-    CONTRASTIVE_STATS_KERNEL,
-    { logits: out.logits, positive: out.positive, negative: out.negative, bias: emptySlotBias },
-    { filled },
-  ) as tf.Scalar[];
-  return { top1, meanPositive, meanNegative };
-}
+    },
+    { kernelName: INFO_NCE_GRAD, kernelFunc: infoNceGradKernel },
+    { kernelName: CONTRASTIVE_STATS, kernelFunc: contrastiveStatsKernel },
+  ],
+  overrides: [
+    attach(infoNceOp, (_plain, q, k, queue, bias, temperature): InfoNceOutputs => {
+      const [loss, logits, positive, negative, lse] = runKernel(INFO_NCE, { q, k, queue, bias }, { temperature });
+      lse.dispose();
+      return { loss: loss as tf.Scalar, logits: logits as tf.Tensor2D, positive: positive as tf.Tensor2D, negative: negative as tf.Tensor2D };
+    }),
+    attach(contrastiveStats, (_plain, out, bias, filled) => {
+      const [top1, meanPositive, meanNegative] = runKernel(CONTRASTIVE_STATS, { logits: out.logits, positive: out.positive, negative: out.negative, bias }, { filled });
+      return { top1: top1 as tf.Scalar, meanPositive: meanPositive as tf.Scalar, meanNegative: meanNegative as tf.Scalar };
+    }),
+  ],
+  cases: CASES.flatMap(([label, n, d, K, filled], i) => [
+    {
+      name: `InfoNCE forward and statistics, ${label}`,
+      program: INFO_NCE,
+      run: () => {
+        const { q, k, queue, bias } = caseInputs(n, d, K, filled, 130 + 10 * i);
+        const out = infoNceOp(q, k, queue, bias, 0.2);
+        return { ...out, ...contrastiveStats(out, bias, filled) };
+      },
+    },
+    {
+      name: `InfoNCE backward, ${label}`,
+      program: INFO_NCE_GRAD,
+      run: () => {
+        const { q, k, queue, bias } = caseInputs(n, d, K, filled, 130 + 10 * i);
+        return { dq: tf.grad((x: tf.Tensor) => infoNceOp(x as tf.Tensor2D, k, queue, bias, 0.2).loss)(q) };
+      },
+    },
+  ]),
+};

@@ -18,22 +18,32 @@ import * as tf from '@tensorflow/tfjs';
  * Relies on tfjs-backend-webgpu 4.22 internals (`recordAndSubmit`); package.json pins that version.
  */
 
-export type Uniform = { name: string; type: 'f32' | 'i32' | 'u32'; value: number };
+export interface Uniform {
+  type: 'f32' | 'i32' | 'u32';
+  value: number;
+}
+export const i32 = (value: number): Uniform => ({ type: 'i32', value });
+export const f32 = (value: number): Uniform => ({ type: 'f32', value });
 
-export interface ProgramSpec {
+/** One dispatch of a WGSL program. */
+export interface Program {
   /** Shows in `tf.profile` timings and dispatch counts. */
   name: string;
-  /** Identifies the compiled pipeline: whatever `code` depends on besides the binding names. */
-  key: string;
-  outputs: { name: string; shape: number[] }[];
-  inputs: { name: string; tensor: tf.TensorInfo }[];
-  uniforms?: Uniform[];
-  workgroupSize: [number, number, number];
+  /** Identifies the compiled pipeline: whatever the WGSL depends on besides names and ranks. */
+  key?: string;
+  /** Read-only buffers, bound by name: the WGSL sees each as an `array<f32>` of that name. */
+  inputs: Record<string, tf.TensorInfo>;
+  /** Output shapes by buffer name (float32); the kernel returns them in this order. */
+  outputs: Record<string, number[]>;
+  /** The program's own uniforms, `u.<name>` in WGSL, in this order. */
+  uniforms?: Record<string, Uniform>;
+  /** Default [256, 1, 1]. */
+  workgroupSize?: [number, number, number];
   dispatch: [number, number, number];
   /**
    * The body of `fn main`, which has `gid`, `lid`, `wid` (vec3<u32>: global, local, workgroup
-   * ids), `lidx` (u32 local index), `nwg` (vec3<u32>: workgroups dispatched); buffers are named as
-   * in `outputs`/`inputs` (arrays of f32), uniforms are `u.<name>`. `declarations` go before main.
+   * ids), `lidx` (u32 local index), `nwg` (vec3<u32>: workgroups dispatched). `declarations` go
+   * before main. Functions, so that the WGSL is only built when the pipeline is not cached yet.
    */
   body: () => string;
   declarations?: () => string;
@@ -66,12 +76,12 @@ function coordsType(rank: number): string {
   throw new Error(`custom webgpu programs take tensors of rank ≤ 4, got rank ${rank}`);
 }
 
-function shaderSource(spec: ProgramSpec, boundShapes: number[][]): string {
-  const buffers = [...spec.outputs.map((o) => ({ name: o.name, access: 'read_write' })), ...spec.inputs.map((i) => ({ name: i.name, access: 'read' }))];
+function shaderSource(spec: Program, boundShapes: number[][]): string {
+  const buffers = [...Object.keys(spec.outputs).map((name) => ({ name, access: 'read_write' })), ...Object.keys(spec.inputs).map((name) => ({ name, access: 'read' }))];
   // recordAndSubmit writes the shapes of [...outputs.slice(1), ...inputs, outputs[0]], each followed by its strides.
   const tfjsFields = boundShapes.map((s, i) => `_shape${i} : ${coordsType(s.length)}, _strides${i} : ${coordsType(s.length - 1)},`).join('\n  ');
-  const ownFields = (spec.uniforms ?? []).map((u) => `${u.name} : ${u.type},`).join('\n  ');
-  const wg = spec.workgroupSize;
+  const ownFields = Object.entries(spec.uniforms ?? {}).map(([name, u]) => `${name} : ${u.type},`).join('\n  ');
+  const wg = spec.workgroupSize ?? DEFAULT_WORKGROUP;
   return `
 struct Uniforms {
   NAN : f32, INFINITY : f32,
@@ -97,22 +107,27 @@ function uniformType(t: Uniform['type']): string {
   return t === 'f32' ? 'float32' : t === 'i32' ? 'int32' : 'uint32';
 }
 
-/** Records one dispatch of `spec` on the webgpu backend and returns its outputs (float32). */
-export function runProgram(backend: object, spec: ProgramSpec): tf.TensorInfo[] {
-  const b = backend as unknown as WebGpuBackendInternals;
-  if (spec.outputs.length + spec.inputs.length > MAX_STORAGE_BUFFERS)
-    throw new Error(`${spec.name}: ${spec.outputs.length + spec.inputs.length} storage buffers, WebGPU allows ${MAX_STORAGE_BUFFERS}`);
-  for (const i of spec.inputs) {
-    if (i.tensor.dtype !== 'float32') throw new Error(`${spec.name}: input ${i.name} is ${i.tensor.dtype}, float32 expected`);
-    b.uploadToGPU(i.tensor.dataId);
+const DEFAULT_WORKGROUP: [number, number, number] = [256, 1, 1];
+
+/** Records one dispatch of `spec` on the webgpu backend and returns its outputs (float32), in the order of `spec.outputs`. */
+export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
+  const b = backend as WebGpuBackendInternals;
+  const inputs = Object.entries(spec.inputs);
+  const outputShapes = Object.values(spec.outputs);
+  if (outputShapes.length + inputs.length > MAX_STORAGE_BUFFERS)
+    throw new Error(`${spec.name}: ${outputShapes.length + inputs.length} storage buffers, WebGPU allows ${MAX_STORAGE_BUFFERS}`);
+  for (const [name, t] of inputs) {
+    if (t.dtype !== 'float32') throw new Error(`${spec.name}: input ${name} is ${t.dtype}, float32 expected`);
+    b.uploadToGPU(t.dataId);
   }
-  const outputs = spec.outputs.map((o) => b.makeTensorInfo(o.shape, 'float32'));
+  const outputs = outputShapes.map((shape) => b.makeTensorInfo(shape, 'float32'));
   for (const o of outputs) b.uploadToGPU(o.dataId);
-  const bound = [...outputs.slice(1), ...spec.inputs.map((i) => i.tensor), outputs[0]];
+  const bound = [...outputs.slice(1), ...inputs.map(([, t]) => t), outputs[0]];
+  const workgroupSize = spec.workgroupSize ?? DEFAULT_WORKGROUP;
 
   let cache = pipelines.get(b.device);
   if (!cache) pipelines.set(b.device, (cache = new Map()));
-  const shaderKey = `${spec.name}|${spec.key}|${bound.map((t) => t.shape.length).join(',')}|${spec.workgroupSize.join(',')}`;
+  const shaderKey = `${spec.name}|${spec.key ?? ''}|${bound.map((t) => t.shape.length).join(',')}|${workgroupSize.join(',')}`;
   let pipeline = cache.get(shaderKey);
   if (!pipeline) {
     const code = shaderSource(spec, bound.map((t) => t.shape));
@@ -125,12 +140,17 @@ export function runProgram(backend: object, spec: ProgramSpec): tf.TensorInfo[] 
     pipeline,
     dispatch: spec.dispatch,
     shaderKey,
-    outputShape: spec.outputs[0].shape,
-    variableNames: [...spec.outputs.slice(1), ...spec.inputs].map((v) => v.name),
+    outputShape: outputShapes[0],
+    variableNames: [...Object.keys(spec.outputs).slice(1), ...inputs.map(([name]) => name)],
   };
-  const uniforms = (spec.uniforms ?? []).map((u) => ({ type: uniformType(u.type), data: [u.value] }));
+  const uniforms = Object.values(spec.uniforms ?? {}).map((u) => ({ type: uniformType(u.type), data: [u.value] }));
   b.recordAndSubmit(program, outputs[0], bound.slice(0, -1), uniforms);
   return outputs;
+}
+
+/** Frees an intermediate result of a kernel that runs several programs. */
+export function disposeIntermediate(backend: object, t: tf.TensorInfo): void {
+  (backend as tf.KernelBackend).disposeData(t.dataId);
 }
 
 /** Workgroups for `n` invocations of a 1-D grid-stride loop (256 invocations per workgroup). */
@@ -141,4 +161,28 @@ export function gridStride(n: number, perInvocation = 1): [number, number, numbe
 /** The loop header of a 1-D grid-stride loop over `count` elements (use with `gridStride`). */
 export function gridStrideLoop(count: string, index = 'i'): string {
   return `for (var ${index} = i32(gid.x); ${index} < ${count}; ${index} += i32(nwg.x * 256u))`;
+}
+
+/**
+ * The one workgroup reduction: `reduceSum(v, lidx)` (and `reduceMax` with `max`) over `lanes`
+ * invocations spaced `stride` apart (invocation `lidx` is lane `lidx / stride`, column
+ * `lidx % stride`), by halving in workgroup memory `red`; every invocation gets its column's total.
+ */
+export function workgroupReduction(options: { type?: 'f32' | 'vec2<f32>'; lanes?: number; stride?: number; max?: boolean } = {}): string {
+  const { type = 'f32', lanes = 256, stride = 1 } = options;
+  const fn = (name: string, combine: (a: string, b: string) => string) => `
+  fn ${name}(v : ${type}, lidx : u32) -> ${type} {
+    red[lidx] = v;
+    workgroupBarrier();
+    for (var s = ${lanes / 2}u; s > 0u; s = s / 2u) {
+      if (lidx / ${stride}u < s) { red[lidx] = ${combine('red[lidx]', `red[lidx + s * ${stride}u]`)}; }
+      workgroupBarrier();
+    }
+    let total = red[lidx % ${stride}u];
+    workgroupBarrier();
+    return total;
+  }`;
+  return `var<workgroup> red : array<${type}, ${lanes * stride}>;
+  ${fn('reduceSum', (a, b) => `${a} + ${b}`)}
+  ${options.max ? fn('reduceMax', (a, b) => `max(${a}, ${b})`) : ''}`;
 }
