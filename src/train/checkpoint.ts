@@ -4,6 +4,7 @@ import type { ImageDataset } from '../data/dataset';
 import type { SamplerState } from '../data/sampler';
 import type { LiveParams, MocoConfig, MocoVersion } from '../moco/config';
 import type { Encoder } from '../moco/encoder';
+import type { StepStats } from '../moco/moco';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../moco/resnet';
 import type { RngState } from '../util/random';
 import { Trainer } from './trainer';
@@ -38,20 +39,7 @@ export interface DatasetIdentity {
 }
 
 /** One point of the live charts (the app fills these; the headless trainer leaves them empty). */
-export interface ChartPoint {
-  step: number;
-  loss: number;
-  contrastiveAccuracy: number;
-  meanPositiveSimilarity: number;
-  meanNegativeSimilarity: number;
-  queueFilled: number;
-  queueCapacity: number;
-  meanKeyAge: number;
-  learningRate: number;
-  momentum: number;
-  temperature: number;
-  imagesPerSecond: number;
-}
+export type ChartPoint = StepStats & { imagesPerSecond: number };
 
 /** One kNN-monitor evaluation. */
 export interface KnnPoint {

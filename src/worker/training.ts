@@ -136,13 +136,7 @@ export class TrainingService {
       const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
       this.trainer = trainer;
       this.batcher.flush(true);
-      return {
-        parameterCount: trainer.moco.encoderQ.parameterCount(),
-        batchesPerEpoch: trainer.batchesPerEpoch,
-        datasetName: trainer.dataset.name,
-        datasetSize: trainer.dataset.size,
-        setupMs: this.clock.now() - start,
-      };
+      return this.modelInfo(trainer, start);
     });
   }
 
@@ -376,13 +370,7 @@ export class TrainingService {
       this.batcher.flush(true);
       const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
       this.evaluation.restoreKnnResults(knn);
-      return {
-        parameterCount: trainer.moco.encoderQ.parameterCount(),
-        batchesPerEpoch: trainer.batchesPerEpoch,
-        datasetName: trainer.dataset.name,
-        datasetSize: trainer.dataset.size,
-        setupMs: this.clock.now() - start,
-      };
+      return this.modelInfo(trainer, start);
     });
   }
 
@@ -493,6 +481,16 @@ export class TrainingService {
       // The app's own record: its setup form, and the kNN results whole (per-class counts included; JSON writes NaN as null).
       client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn: this.evaluation.knnResults() } },
     });
+  }
+
+  private modelInfo(trainer: Trainer, start: number): ModelInfo {
+    return {
+      parameterCount: trainer.moco.encoderQ.parameterCount(),
+      batchesPerEpoch: trainer.batchesPerEpoch,
+      datasetName: trainer.dataset.name,
+      datasetSize: trainer.dataset.size,
+      setupMs: this.clock.now() - start,
+    };
   }
 
   private identity(dataset: ImageDataset): Promise<DatasetIdentity> {
