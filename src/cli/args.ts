@@ -61,7 +61,8 @@ Training:
                            set a longer budget; checkpoints go on to PATH unless --checkpoint
   --init PATH              start from these weights instead of random ones: the app's downloaded
                            zip, a .safetensors file (ours, or PyTorch's via python/moco_torch.py),
-                           or a --save directory (also a plain TensorFlow.js model.json + weights);
+                           a --save directory (also a plain TensorFlow.js model.json + weights),
+                           or a checkpoint (--checkpoint, the app's saved run: its query encoder);
                            they must be of the same --preset and --moco
   --save DIR|FILE.zip      write the query encoder to DIR (model.json + weights.bin, for
                            TensorFlow.js; model.safetensors, for PyTorch; metadata.json; README.txt)

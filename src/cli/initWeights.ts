@@ -1,12 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unzipSync } from 'fflate';
 import type * as tf from '@tensorflow/tfjs';
 import { BundleError, SAFETENSORS_FILE, weightsFromFile } from '../io/modelBundle';
 import { WEIGHTS_FILE } from '../io/layersModel';
 import { readSafetensors, SafetensorsError } from '../io/safetensors';
 import { loadStateDict, tfjsWeightsToStateDict, WeightsMismatchError, type TensorMap } from '../io/stateDict';
 import type { Encoder } from '../moco/encoder';
+import { CHECKPOINT_MANIFEST, CheckpointError, decodeCheckpoint, loadQueryEncoder } from '../train/checkpoint';
 
 /** A file given to --init that cannot start the run; the message names the file and the fix. */
 export class InitError extends Error {}
@@ -29,6 +31,18 @@ export async function readInitWeights(path: string): Promise<TensorMap> {
     if (e instanceof SafetensorsError) throw new InitError(`--init ${path}: ${e.message} (give the downloaded zip, a .safetensors file or a --save directory)`);
     if (e instanceof BundleError) throw new InitError(`--init ${path}: ${e.message}`);
     throw e;
+  }
+}
+
+/** A checkpoint of the trainer or the app (a zip holding the checkpoint manifest), not a model export. */
+async function isCheckpoint(path: string): Promise<boolean> {
+  if (!existsSync(path) || statSync(path).isDirectory()) return false;
+  const bytes = new Uint8Array(await readFile(path));
+  if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) return false;
+  try {
+    return CHECKPOINT_MANIFEST in unzipSync(bytes, { filter: (entry) => entry.name === CHECKPOINT_MANIFEST });
+  } catch {
+    return false;
   }
 }
 
@@ -58,6 +72,16 @@ async function readTfjsDir(dir: string): Promise<TensorMap> {
 
 /** Starts both encoders from the file's weights (MoCo's key encoder begins as a copy of the query's). */
 export async function initEncoders(path: string, encoderQ: Encoder, encoderK: Encoder): Promise<void> {
+  if (await isCheckpoint(path)) {
+    try {
+      loadQueryEncoder(await decodeCheckpoint(new Uint8Array(await readFile(path)), path), encoderQ);
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new InitError(`--init ${e.message}${/builds/.test(e.message) ? ': pick the matching --preset and --moco' : ''}`);
+      throw e;
+    }
+    encoderK.copyFrom(encoderQ);
+    return;
+  }
   const tensors = await readInitWeights(path);
   try {
     loadStateDict(encoderQ, tensors);

@@ -5,7 +5,7 @@ import type { SamplerState } from '../data/sampler';
 import type { LiveParams, MocoConfig, MocoVersion } from '../moco/config';
 import type { Encoder } from '../moco/encoder';
 import type { StepStats } from '../moco/moco';
-import { PRESET_NAMES, PRESETS, type PresetName } from '../moco/resnet';
+import { PRESET_NAMES, PRESETS, type Architecture, type PresetName } from '../moco/resnet';
 import type { RngState } from '../util/random';
 import { Trainer } from './trainer';
 
@@ -27,6 +27,8 @@ import { Trainer } from './trainer';
 export const CHECKPOINT_FORMAT = 'moco-checkpoint';
 export const CHECKPOINT_VERSION = 1;
 const MANIFEST_FILE = 'manifest.json';
+/** The entry that makes a zip a checkpoint (a model export has none). */
+export const CHECKPOINT_MANIFEST = MANIFEST_FILE;
 const TENSORS_FILE = 'tensors.bin';
 
 /** What the images of a run were: a resumed run checks its data against it. */
@@ -291,6 +293,42 @@ export function restoreTrainer(checkpoint: Checkpoint, dataset: ImageDataset, op
     tf.dispose(made);
   }
   return trainer;
+}
+
+/**
+ * A new run's start from a saved run's weights (`--init`): the checkpoint's query encoder, parameters
+ * and batch-norm moving statistics, into `encoder`. A checkpoint of another architecture is refused,
+ * saying what differs; nothing is changed then.
+ */
+export function loadQueryEncoder(checkpoint: Checkpoint, encoder: Encoder): void {
+  const saved = checkpoint.manifest.setup.config.arch;
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const want = encoder.arch;
+  if (!same(saved.widths, want.widths) || !same(saved.blocks, want.blocks) || saved.head !== want.head || saved.embeddingDim !== want.embeddingDim) {
+    const describe = (a: Architecture) => `widths ${a.widths.join('/')}, blocks ${a.blocks.join('/')}, ${a.head} head, ${a.embeddingDim}-d embedding`;
+    throw new CheckpointError(checkpoint.file, `holds a ${checkpoint.manifest.setup.preset} run (${describe(saved)}), but this run builds ${describe(want)}`);
+  }
+  const fits = (name: string, shape: readonly number[]) => {
+    const t = checkpoint.tensors.get(name);
+    return !!t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+  };
+  // Every tensor is checked before the first is assigned, so a bad file leaves the encoder as it was.
+  for (const [scope, vars] of [['param', encoder.parameters], ['bn', encoder.bnStatistics]] as const) {
+    for (const [name, v] of vars) {
+      if (!fits(`query/${scope}/${name}`, v.shape)) throw new CheckpointError(checkpoint.file, `its tensor 'query/${scope}/${name}' is missing or not of shape [${v.shape}]`);
+    }
+  }
+  const made: tf.Tensor[] = [];
+  try {
+    restoreEncoder(encoder, 'query', (name) => {
+      const t = checkpoint.tensors.get(name)!;
+      const out = tf.tensor(t.values, t.shape, t.dtype);
+      made.push(out);
+      return out;
+    });
+  } finally {
+    tf.dispose(made);
+  }
 }
 
 function restoreEncoder(encoder: Encoder, scope: string, tensor: (name: string, shape: readonly number[]) => tf.Tensor): void {

@@ -7,6 +7,9 @@ import { initEncoders, readInitWeights } from '../../src/cli/initWeights';
 import { exportEncoder } from '../../src/io/layersModel';
 import { mocoConfig } from '../../src/moco/config';
 import { MoCo } from '../../src/moco/moco';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
+import { Trainer } from '../../src/train/trainer';
 import { relativeError, useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
@@ -32,6 +35,24 @@ describe('--init', () => {
     tf.dispose([batch, x]);
     source.dispose();
     target.dispose();
+  });
+
+  it("starts both encoders from a checkpoint's query encoder, and refuses one of another preset", async () => {
+    const dataset = generateSynthetic({ size: 16, seed: 2, split: 'train' });
+    const source = new Trainer({ ...config, schedule: { ...config.schedule, totalSteps: 2 } }, dataset);
+    await source.step();
+    const file = join(mkdtempSync(join(tmpdir(), 'moco-init-ck-')), 'run.zip');
+    writeFileSync(file, await encodeCheckpoint(source, { dataset: await datasetIdentity(dataset), history: emptyHistory() }));
+    const target = new MoCo(config);
+    const x = tf.randomUniform([4, 32, 32, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
+    await initEncoders(file, target.encoderQ, target.encoderK);
+    for (const encoder of [target.encoderQ, target.encoderK]) {
+      expect(relativeError(await encoder.embed(x, false).data(), await source.moco.encoderQ.embed(x, false).data())).toBe(0);
+    }
+    const wider = new MoCo(mocoConfig('v1', 'resnet8', { batchSize: 8, queueSize: 16, bnSplits: 2 }));
+    await expect(initEncoders(file, wider.encoderQ, wider.encoderK)).rejects.toThrow(/^--init .*run\.zip: holds a tiny run .* pick the matching --preset and --moco$/);
+    tf.dispose(x);
+    for (const m of [source, target, wider]) m.dispose();
   });
 
   it('names the file and what to give instead when it cannot be read', async () => {

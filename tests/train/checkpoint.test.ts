@@ -10,6 +10,7 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   emptyHistory,
+  loadQueryEncoder,
   restoreTrainer,
   type RunHistory,
 } from '../../src/train/checkpoint';
@@ -184,3 +185,23 @@ function countTensors(t: Trainer): number {
   // cached empty-slot bias (made by the first step after a restore, so not counted here).
   return q.parameters.size + q.bnStatistics.size + k.parameters.size + k.bnStatistics.size + s.velocities.size + 1;
 }
+
+describe('a new run from a checkpoint (--init)', () => {
+  it("takes the saved query encoder's weights and moving statistics, and refuses another architecture untouched", async () => {
+    const a = new Trainer(config, dataset);
+    await runSteps(a, 2);
+    const ck = await decodeCheckpoint(await encodeCheckpoint(a, { dataset: await datasetIdentity(dataset), history: emptyHistory() }), 'run.zip');
+    const values = (m: ReadonlyMap<string, tf.Tensor>) => Object.fromEntries([...m].map(([k, v]) => [k, Array.from(v.dataSync())]));
+    const fresh = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2, seed: 9 }), dataset);
+    expect(values(fresh.moco.encoderQ.parameters)).not.toEqual(values(a.moco.encoderQ.parameters));
+    loadQueryEncoder(ck, fresh.moco.encoderQ);
+    expect(values(fresh.moco.encoderQ.parameters)).toEqual(values(a.moco.encoderQ.parameters));
+    expect(values(fresh.moco.encoderQ.bnStatistics)).toEqual(values(a.moco.encoderQ.bnStatistics));
+
+    const other = new Trainer(mocoConfig('v1', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2 }), dataset);
+    const before = values(other.moco.encoderQ.parameters);
+    expect(() => loadQueryEncoder(ck, other.moco.encoderQ)).toThrow(/run\.zip: holds a tiny run \(.*mlp head.*\), but this run builds .*linear head/);
+    expect(values(other.moco.encoderQ.parameters)).toEqual(before);
+    for (const t of [a, fresh, other]) t.dispose();
+  });
+});
