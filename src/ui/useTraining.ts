@@ -329,6 +329,15 @@ export function useTraining() {
     [call, resumed],
   );
 
+  const renameSavedRun = useCallback(
+    (run: SavedRun, name: string) =>
+      call(async (b) => {
+        await b.api.training.renameSavedRun(run.id, name);
+        setSavedRuns(await b.api.training.savedRuns());
+      }),
+    [call],
+  );
+
   const deleteSavedRun = useCallback(
     (run: SavedRun) =>
       call(async (b) => {
@@ -350,7 +359,7 @@ export function useTraining() {
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, deleteSavedRun, downloadRun, openRun };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun };
 }
 
 export type Training = ReturnType<typeof useTraining>;

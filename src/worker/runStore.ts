@@ -34,7 +34,8 @@ export class RunStore {
     const summaries = tx.objectStore(SUMMARIES);
     const older = (await request(summaries.getAll())) as SavedRun[];
     const id = `${summary.runKey}@${summary.step}@${Date.now()}`;
-    const saved: SavedRun = { ...summary, id };
+    const name = older.find((o) => o.runKey === summary.runKey && o.name)?.name;
+    const saved: SavedRun = { ...summary, ...(name ? { name } : {}), id };
     summaries.put(saved);
     tx.objectStore(CHECKPOINTS).put(bytes, id);
     for (const old of older) {
@@ -67,6 +68,17 @@ export class RunStore {
     const bytes = (await request(db.transaction(CHECKPOINTS).objectStore(CHECKPOINTS).get(id))) as Uint8Array | undefined;
     if (!bytes) throw new RunStoreError(`the saved run ${id} is no longer stored (deleted in another tab?)`);
     return bytes;
+  }
+
+  /** Gives a saved run a name (its later saves keep it). */
+  async rename(id: string, name: string): Promise<void> {
+    const db = await this.open();
+    const tx = db.transaction(SUMMARIES, 'readwrite');
+    const summaries = tx.objectStore(SUMMARIES);
+    const run = (await request(summaries.get(id))) as SavedRun | undefined;
+    if (!run) throw new RunStoreError(`the saved run ${id} is no longer stored (deleted in another tab?)`);
+    summaries.put({ ...run, name });
+    await done(tx);
   }
 
   async delete(id: string): Promise<void> {

@@ -61,6 +61,12 @@ import {
  * lock, in turn, so a call that arrives while a step is in flight takes effect between that step
  * and the next.
  */
+/** What the service needs of a store of saved runs (IndexedDB's RunStore; a test's in memory). */
+export type SavedRunStore = Pick<RunStore, 'save' | 'list' | 'read' | 'rename' | 'delete'>;
+
+/** The longest name a saved run may have. */
+export const MAX_RUN_NAME = 80;
+
 export class TrainingService {
   private onStats: (batch: StatsBatch) => void = () => {};
   private backend: BackendInfo | null = null;
@@ -81,7 +87,7 @@ export class TrainingService {
   /** The current run's chart points, kept in its checkpoints so that a resumed run's charts go on. */
   private readonly chart = new ChartHistory();
   /** Where runs save themselves (IndexedDB in the Worker); null: no automatic saves (Node). */
-  private store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> | null = null;
+  private store: SavedRunStore | null = null;
   private autosaveEveryMs = AUTOSAVE_INTERVAL_MS;
   /** Names the current run in the store: its saves replace each other. */
   private runKey = newRunKey();
@@ -315,7 +321,7 @@ export class TrainingService {
    * Automatic saves from now on, to `store` (the Worker's IndexedDB): every `everyMs` of training,
    * on every pause and after a single step. Each save of a run replaces its previous one.
    */
-  useRunStore(store: Pick<RunStore, 'save' | 'list' | 'read' | 'delete'>, everyMs = AUTOSAVE_INTERVAL_MS): void {
+  useRunStore(store: SavedRunStore, everyMs = AUTOSAVE_INTERVAL_MS): void {
     this.store = store;
     this.autosaveEveryMs = everyMs;
   }
@@ -333,6 +339,13 @@ export class TrainingService {
     const label = `the saved run (step ${run.step} on ${run.datasetName})`;
     const model = await this.resumeAs(await store.read(id), label, run.runKey, { step: run.step, savedAt: run.savedAt, error: null });
     return { model, setup: this.requireSetup(), run };
+  }
+
+  /** Names a saved run (at most 80 characters; later saves of the run keep the name). */
+  async renameSavedRun(id: string, name: string): Promise<void> {
+    const trimmed = name.trim();
+    if (trimmed === '' || trimmed.length > MAX_RUN_NAME) throw new Error(`a run's name must be 1 to ${MAX_RUN_NAME} characters, got ${trimmed.length}`);
+    await this.requireStore().rename(id, trimmed);
   }
 
   async deleteSavedRun(id: string): Promise<void> {
@@ -465,7 +478,7 @@ export class TrainingService {
     if (this.runId === runId) this.batcher.flush(true);
   }
 
-  private requireStore(): Pick<RunStore, 'save' | 'list' | 'read' | 'delete'> {
+  private requireStore(): SavedRunStore {
     if (!this.store) throw new Error('saved runs need the browser\'s storage (IndexedDB), which is not available here');
     return this.store;
   }

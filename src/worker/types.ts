@@ -155,6 +155,8 @@ export interface SavedRun {
   bytes: number;
   /** The last kNN accuracy (0..1), null when none ran. */
   lastKnn: number | null;
+  /** The name the user gave the run; later saves of the run keep it. */
+  name?: string;
 }
 
 /** A saved run resumed: the model and the setup it was trained with (the page's form follows it). */

@@ -81,7 +81,7 @@ describe('saved runs, end to end', () => {
     await waitFor(page, 'the loss point of step 4', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 4, 30_000);
     await waitFor(page, 'the save of step 4', async () => (await savedStep(page)) === 4, 60_000);
     // Each save of a run replaces its previous one.
-    await waitFor(page, 'the list at step 4', async () => (await page.locator('[data-testid=saved-run] td').nth(1).textContent()) === '4', 30_000);
+    await waitFor(page, 'the list at step 4', async () => (await page.locator('[data-testid=saved-run-steps]').textContent()) === '4', 30_000);
     expect(await page.locator('[data-testid=saved-run]').count()).toBe(1);
     await page.locator('[data-testid=storage]').waitFor({ timeout: 30_000 });
 
@@ -95,7 +95,14 @@ describe('saved runs, end to end', () => {
     await page.locator('[data-testid=error]').waitFor({ timeout: 30_000 });
     expect(await text(page, 'error')).toMatch(/^notes\.zip: not a readable checkpoint/);
     expect(await stepCount(page)).toBe(4);
+    // A name given in the list stays with the run's later saves.
+    expect(await page.locator('[data-testid=saved-run-name]').inputValue()).toBe('tiny on Built-in shapes (train)');
+    await page.locator('[data-testid=saved-run-name]').fill('first tiny run');
+    await page.locator('[data-testid=saved-run-name]').press('Enter');
     await stepTo(page, 5);
+    await waitFor(page, 'the save of step 5', async () => (await savedStep(page)) === 5, 60_000);
+    await waitFor(page, 'the list at step 5', async () => (await page.locator('[data-testid=saved-run-steps]').textContent()) === '5', 30_000);
+    expect(await page.locator('[data-testid=saved-run-name]').inputValue()).toBe('first tiny run');
     await page.setInputFiles('[data-testid=open-run]', { name: 'moco-run-tiny-step4.zip', mimeType: 'application/zip', buffer: file });
     await waitFor(page, 'the opened run at step 4', async () => (await stepCount(page)) === 4, 60_000);
 

@@ -105,7 +105,8 @@ class MemoryRunStore {
 
   async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
     if (this.full) throw new Error(`the browser's storage for this page is full: the run at step ${summary.step} was not saved`);
-    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
+    const name = [...this.runs.values()].find((r) => r.run.runKey === summary.runKey)?.run.name;
+    const run = { ...summary, ...(name ? { name } : {}), id: `${summary.runKey}@${summary.step}` };
     for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
     this.runs.set(run.id, { run, bytes });
     return run;
@@ -117,6 +118,11 @@ class MemoryRunStore {
 
   async read(id: string): Promise<Uint8Array> {
     return this.runs.get(id)!.bytes;
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    const r = this.runs.get(id)!;
+    r.run = { ...r.run, name };
   }
 
   async delete(id: string): Promise<void> {
@@ -162,6 +168,13 @@ describe('TrainingService automatic saves', () => {
     // Its next save replaces the one it resumed from.
     for (let i = 0; i < 500 && fresh.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
     expect((await fresh.savedRuns()).map((r) => r.step)).toEqual([3]);
+    // A name given to the saved run stays with the run's later saves; an empty one is refused.
+    const [third3] = await fresh.savedRuns();
+    await fresh.renameSavedRun(third3.id, '  m 0.99, the baseline ');
+    await expect(fresh.renameSavedRun(third3.id, '   ')).rejects.toThrow(/name must be 1 to 80 characters, got 0/);
+    await losses(fresh, 1);
+    for (let i = 0; i < 500 && fresh.status().save?.step !== 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await fresh.savedRuns()).map((r) => [r.step, r.name])).toEqual([[4, 'm 0.99, the baseline']]);
     fresh.dispose();
   });
 });

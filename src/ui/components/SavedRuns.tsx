@@ -17,12 +17,44 @@ function filesNote(run: SavedRun): string | null {
   return run.dataset === 'files' ? `load ${run.datasetName} (${formatInt(run.datasetSize)} images) in the Data panel first` : null;
 }
 
+/** What the list calls a run until the user names it. */
+function defaultName(run: SavedRun): string {
+  return `${run.preset} on ${run.datasetName}`;
+}
+
+/** The run's name, edited in place: Enter or leaving the field keeps it, Escape drops the edit. */
+function RunName({ run, onRename }: { run: SavedRun; onRename: (name: string) => void }) {
+  const shown = run.name ?? defaultName(run);
+  // The list gives each saved name its own key, so a new name or save starts a fresh draft.
+  const [draft, setDraft] = useState(shown);
+  const commit = () => {
+    const name = draft.trim();
+    if (name === '' || name === shown) setDraft(shown);
+    else onRename(name.slice(0, 80));
+  };
+  return (
+    <input
+      className={styles.runs__name}
+      data-testid="saved-run-name"
+      aria-label={`Name of the run saved at step ${run.step}`}
+      value={draft}
+      maxLength={80}
+      onChange={(e) => setDraft(e.currentTarget.value)}
+      onBlur={commit}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') e.currentTarget.blur();
+        if (e.key === 'Escape') setDraft(shown);
+      }}
+    />
+  );
+}
+
 /**
  * The offer to go on with the latest saved run when the page opens, and the list of runs the
  * Worker saved to the browser's storage (every 30 s of training and on every pause).
  */
 export function SavedRuns({ training }: { training: Training }) {
-  const { view, savedRuns, resumeSaved, deleteSavedRun, downloadRun, openRun, running } = training;
+  const { view, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, running } = training;
   const save = view.status.save ?? null;
   const [offerClosed, setOfferClosed] = useState(false);
   const [storage, setStorage] = useState<{ usage: number; quota: number; persisted: boolean } | null>(null);
@@ -93,6 +125,7 @@ export function SavedRuns({ training }: { training: Training }) {
         <table className="data-table" data-testid="saved-runs">
           <thead>
             <tr>
+              <th scope="col">Name</th>
               <th scope="col">Saved</th>
               <th scope="col">Steps</th>
               <th scope="col">Dataset</th>
@@ -107,8 +140,11 @@ export function SavedRuns({ training }: { training: Training }) {
           <tbody>
             {savedRuns.map((run) => (
               <tr key={run.id} data-testid="saved-run">
+                <td>
+                  <RunName key={`${run.id}:${run.name ?? ''}`} run={run} onRename={(name) => void renameSavedRun(run, name)} />
+                </td>
                 <td>{when(run.savedAt)}</td>
-                <td>{formatInt(run.step)}</td>
+                <td data-testid="saved-run-steps">{formatInt(run.step)}</td>
                 <td title={filesNote(run) ?? undefined}>{run.datasetName}</td>
                 <td>
                   {run.preset} · MoCo {run.version} · batch {run.batchSize}
