@@ -113,7 +113,7 @@ describe('Benchmark my GPU, end to end', () => {
     expect(webgl.dispatches).toBeNull();
     expect(webgl.cells[4]).toBe('n/a');
     expect(await text(page, 'bench-notes')).toContain('dispatch counts are for WebGPU only');
-    expect(await page.locator('[data-testid=bench-row].bench__fastest').count()).toBe(1);
+    expect(await page.locator('[data-testid=bench-row][data-fastest]').count()).toBe(1);
     expect(await page.locator('[data-testid=bench-failure]').count()).toBe(0);
 
     const line = await text(page, 'bench-recommendation');

@@ -56,6 +56,7 @@ function ResultTable({ report }: { report: BenchReport }) {
                 key={`${r.backend}-${r.variant}`}
                 className={r.fastest ? styles.bench__fastest : undefined}
                 data-testid="bench-row"
+                data-fastest={r.fastest || undefined}
                 data-backend={r.backend}
                 data-kernels={r.kernels}
                 data-images-per-second={r.imagesPerSecond}
