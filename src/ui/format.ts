@@ -7,6 +7,8 @@ export function formatInt(n: number): string {
 
 /** 0.9999 → "0.9999", 0.99 → "0.99", 0 → "0"; enough digits to tell values near 1 apart. */
 export function formatMomentum(m: number): string {
+  // No value yet (the Worker is still starting): a dash, never "NaN".
+  if (!Number.isFinite(m)) return '–';
   if (m === 0) return '0';
   const digits = Math.min(6, Math.max(3, Math.ceil(-Math.log10(1 - m)) + 1));
   return Number(m.toFixed(digits)).toString();
