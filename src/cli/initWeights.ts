@@ -34,15 +34,15 @@ export async function readInitWeights(path: string): Promise<TensorMap> {
   }
 }
 
-/** A checkpoint of the trainer or the app (a zip holding the checkpoint manifest), not a model export. */
-async function isCheckpoint(path: string): Promise<boolean> {
-  if (!existsSync(path) || statSync(path).isDirectory()) return false;
+/** The bytes of a checkpoint (the trainer's or the app's: a zip holding the checkpoint manifest), or null for a model export. */
+async function checkpointBytes(path: string): Promise<Uint8Array | null> {
+  if (!existsSync(path) || statSync(path).isDirectory()) return null;
   const bytes = new Uint8Array(await readFile(path));
-  if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) return false;
+  if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) return null;
   try {
-    return CHECKPOINT_MANIFEST in unzipSync(bytes, { filter: (entry) => entry.name === CHECKPOINT_MANIFEST });
+    return CHECKPOINT_MANIFEST in unzipSync(bytes, { filter: (entry) => entry.name === CHECKPOINT_MANIFEST }) ? bytes : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -72,9 +72,10 @@ async function readTfjsDir(dir: string): Promise<TensorMap> {
 
 /** Starts both encoders from the file's weights (MoCo's key encoder begins as a copy of the query's). */
 export async function initEncoders(path: string, encoderQ: Encoder, encoderK: Encoder): Promise<void> {
-  if (await isCheckpoint(path)) {
+  const checkpoint = await checkpointBytes(path);
+  if (checkpoint) {
     try {
-      loadQueryEncoder(await decodeCheckpoint(new Uint8Array(await readFile(path)), path), encoderQ);
+      loadQueryEncoder(await decodeCheckpoint(checkpoint, path), encoderQ);
     } catch (e) {
       if (e instanceof CheckpointError) throw new InitError(`--init ${e.message}${/builds/.test(e.message) ? ': pick the matching --preset and --moco' : ''}`);
       throw e;
