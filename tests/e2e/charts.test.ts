@@ -92,6 +92,7 @@ describe('training charts, end to end', () => {
     const box = (await plot.boundingBox())!;
     await page.mouse.move(box.x + 44 + 2, box.y + box.height / 2);
     await waitFor(page, 'the read-out at step 1', async () => (await readout.getAttribute('data-step')) === '1', 10_000);
+    await page.locator('[data-testid=chart-loss]').screenshot({ path: resolve(RESULTS, 'charts-hover.png') });
     const read = (await readout.textContent()) ?? '';
     expect(read).toContain('step 1');
     expect(read).toMatch(/raw \d/);
@@ -110,6 +111,11 @@ describe('training charts, end to end', () => {
     await page.selectOption('[data-testid=loss-view]', 'ratio');
     await page.locator('[data-testid=chart-loss][data-view=ratio] path[data-series=lossRatio]').waitFor({ timeout: 10_000 });
     await page.selectOption('[data-testid=loss-view]', 'loss');
+    // Log scale: the loss on a log axis (the loss of 0 at step 1, an empty queue, is left out there).
+    await page.check('[data-testid=loss-log]');
+    await page.locator('[data-testid=chart-loss][data-scale=log] path[data-series=loss]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid=chart-loss]').screenshot({ path: resolve(RESULTS, 'charts-log.png') });
+    await page.uncheck('[data-testid=loss-log]');
 
     // CSV: a column per series, a row per step, the store's numbers.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);

@@ -2,6 +2,7 @@ import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { Charts, markerLabel, markerRows } from '../../src/ui/components/Charts';
+import { KnnChart } from '../../src/ui/components/KnnChart';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../../src/ui/series';
 import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch } from '../../src/worker/types';
 
@@ -69,5 +70,22 @@ describe('Charts', () => {
     expect(html).toContain(`m = 0.3 <b>${Number(expected.toPrecision(4))}</b>`);
     // The queue chart draws no overlay.
     expect(html).not.toContain('run-0-queueFilled');
+  });
+});
+
+describe('KnnChart', () => {
+  it('names each overlaid run in the legend and gives its accuracy at the last kNN step in the read-out', () => {
+    const overlays: RunOverlay[] = [
+      { id: 'a', label: 'K = 256', colour: OVERLAY_COLOURS[0], series: new SeriesStore(), knn: [{ x: 100, y: 0.215 }, { x: 200, y: 0.3125 }] },
+      { id: 'b', label: 'K = 4096', colour: OVERLAY_COLOURS[1], series: new SeriesStore(), knn: [{ x: 100, y: 0.25 }] },
+    ];
+    const html = renderToStaticMarkup(createElement(KnnChart, { results: [], overlays }));
+    expect(html).toContain('data-overlay="a"');
+    expect(html).toContain('data-overlay="b"');
+    expect(html).toContain('last kNN at step 200');
+    expect(html).toContain('K = 256 <b>31.3%</b>');
+    // Run b has no result at step 200.
+    expect(html).toContain('K = 4096 <b>–</b>');
+    expect(renderToStaticMarkup(createElement(KnnChart, { results: [] }))).toContain('will appear here');
   });
 });
