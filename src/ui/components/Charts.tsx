@@ -653,6 +653,7 @@ export const Charts = memo(function Charts({
   queueSize,
   batchSize,
   overlays = NO_OVERLAYS,
+  knn,
 }: {
   store: SeriesStore;
   version: number;
@@ -660,6 +661,8 @@ export const Charts = memo(function Charts({
   batchSize: number;
   /** Other runs drawn on the loss, accuracy and similarity charts (default none). */
   overlays?: readonly RunOverlay[];
+  /** The current run's kNN accuracy (0..1) against the step, for the export (the kNN chart draws it). */
+  knn?: readonly Point[];
 }) {
   const shown = useStaggeredVersions(version, CHARTS.length);
   const [options, setOptions] = useState(loadOptions);
@@ -690,7 +693,7 @@ export const Charts = memo(function Charts({
     lr: 'SGD rate of the query encoder (MoCo v2: cosine decay over the step budget).',
   };
   const exportAs = (kind: 'csv' | 'json') => {
-    const table = seriesTable([{ label: null, series: store }, ...overlays.map((o) => ({ label: o.label, series: o.series, knn: o.knn }))]);
+    const table = seriesTable([{ label: null, series: store, knn }, ...overlays.map((o) => ({ label: o.label, series: o.series, knn: o.knn }))]);
     const name = `moco-charts-step${lastStep(store)}.${kind}`;
     if (kind === 'csv') saveBlob(new Blob([toCsv(table)], { type: 'text/csv' }), name);
     else saveBlob(new Blob([toJson(table)], { type: 'application/json' }), name);
