@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_FIELDS } from '../../src/ui/seriesExport';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, startDevServer, waitFor } from './harness';
 
 async function stepCount(page: Page): Promise<number> {
   return Number(((await page.locator('[data-testid=status-step]').first().textContent()) ?? '').replace(/,/g, ''));
@@ -155,4 +155,46 @@ describe('training charts, end to end', () => {
     await page.screenshot({ path: resolve(RESULTS, 'charts-phone-dark.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('draws six other runs on the loss, accuracy, similarity and kNN charts, each in its colour, named in the legend and the read-out', async () => {
+    // A page of the charts alone (tests/e2e/pages/overlays.tsx), served by Vite's dev server.
+    const dev = await startDevServer();
+    try {
+      const p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      p.on('pageerror', (e) => errors.push(e.message));
+      await p.goto(`${dev.url}tests/e2e/pages/overlays.html`);
+      await p.locator('[data-testid=chart-loss] path[data-series=loss]').waitFor({ timeout: 120_000 });
+      const momenta = ['0', '0.9', '0.99', '0.999', '0.9999', '0.5'];
+      const colours = new Set<string>();
+      for (const chart of ['loss', 'accuracy', 'similarity']) {
+        const paths = p.locator(`[data-testid=chart-${chart}] path[data-overlay]`);
+        expect(await paths.count()).toBe(chart === 'similarity' ? 12 : 6);
+        for (const stroke of await paths.evaluateAll((ps) => ps.map((e) => getComputedStyle(e).stroke))) colours.add(stroke);
+        const legend = (await p.locator(`[data-testid=chart-${chart}] figcaption`).textContent()) ?? '';
+        for (const m of momenta) expect(legend).toContain(`m = ${m}`);
+      }
+      expect(colours.size).toBe(6);
+      for (const path of await p.locator('[data-testid=chart-loss] path[data-overlay]').evaluateAll((ps) => ps.map((e) => e.getAttribute('data-points')))) expect(Number(path)).toBe(200);
+      // The read-out under the pointer names every run with its value at that step.
+      const plot = p.locator('[data-testid=chart-loss] [role=slider]');
+      const box = (await plot.boundingBox())!;
+      await p.mouse.move(box.x + 44 + (box.width - 60) / 2, box.y + box.height / 2);
+      const readout = p.locator('[data-testid=readout-loss]');
+      await waitFor(p, 'the read-out under the pointer', async () => (await readout.getAttribute('data-step')) !== '200', 10_000);
+      const text = (await readout.textContent()) ?? '';
+      for (const m of momenta) expect(text).toMatch(new RegExp(`m = ${m.replace('.', '\\.')} \\d\\.\\d+`));
+      expect(await p.locator('[data-testid=chart-loss] circle').count()).toBe(3 + 6);
+      await p.screenshot({ path: resolve(RESULTS, 'charts-overlays.png'), fullPage: true });
+      // kNN: a line per run, each run named in the legend and the read-out.
+      const knn = (await p.locator('[data-testid=knn-readout]').textContent()) ?? '';
+      expect(knn).toContain('this run 45.0%');
+      expect(knn).toContain('m = 0 40.0%');
+      expect(await p.locator('[data-testid=knn-chart] .recharts-line').count()).toBe(7);
+      expect(errors).toEqual([]);
+      await p.close();
+    } finally {
+      await dev.server.close();
+    }
+  }, 240_000);
 });

@@ -396,7 +396,9 @@ const LEFT_AXIS_PX = 44;
 const RIGHT_AXIS_PX = 34;
 
 function linesOf(spec: ChartSpec, store: SeriesStore, overlays: readonly RunOverlay[]): Line[] {
-  const lines: Line[] = spec.series.map((s) => ({ key: s.field, store, spec: s, name: s.name, overlay: false }));
+  // Beside other runs, the current run's own lines say whose they are (chance levels are everyone's).
+  const mine = (s: SeriesSpec) => (overlays.length > 0 && spec.overlay && !s.field.startsWith('chance') ? `this run ${s.name}` : s.name);
+  const lines: Line[] = spec.series.map((s) => ({ key: s.field, store, spec: s, name: mine(s), overlay: false }));
   for (const o of overlays)
     for (const ov of spec.overlay ?? [])
       lines.push({
