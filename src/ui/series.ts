@@ -77,11 +77,33 @@ export class Ema {
   }
 }
 
-/** Statistics plus what the page derives: the smoothed loss, and the loss and accuracy at chance level. */
-export type SeriesField = StatField | 'lossSmoothed' | 'chanceLoss' | 'chanceAccuracy';
-const DERIVED = ['lossSmoothed', 'chanceLoss', 'chanceAccuracy'] as const;
+/**
+ * Statistics plus what the page derives: the loss and accuracy at chance level, the loss as a
+ * fraction of its chance level, and the smoothed lines.
+ */
+export type SeriesField =
+  | StatField
+  | 'chanceLoss'
+  | 'chanceAccuracy'
+  | 'lossRatio'
+  | 'lossSmoothed'
+  | 'lossRatioSmoothed'
+  | 'accuracySmoothed';
+export const DERIVED_FIELDS = ['chanceLoss', 'chanceAccuracy', 'lossRatio', 'lossSmoothed', 'lossRatioSmoothed', 'accuracySmoothed'] as const;
+/** Every series a store holds, in export order. */
+export const SERIES_FIELDS: readonly SeriesField[] = [...STAT_FIELDS, ...DERIVED_FIELDS];
 
-export const LOSS_SMOOTHING = 0.95;
+/** The smoothed lines and the series each smooths. */
+export const SMOOTHED: Readonly<Partial<Record<SeriesField, SeriesField>>> = {
+  lossSmoothed: 'loss',
+  lossRatioSmoothed: 'lossRatio',
+  accuracySmoothed: 'contrastiveAccuracy',
+};
+const SMOOTHED_PAIRS = Object.entries(SMOOTHED) as [SeriesField, SeriesField][];
+
+/** The smoothing slider's range and first value (TensorBoard's slider goes to 0.99 too). */
+export const MAX_SMOOTHING = 0.99;
+export const DEFAULT_SMOOTHING = 0.9;
 
 /**
  * The full history of a run, one typed column per statistic, fed by the Worker's batches. The
@@ -94,15 +116,18 @@ export class SeriesStore {
   runId = -1;
   /** Bumped on every change: what memoised views key on. */
   version = 0;
-  private readonly ema = new Ema(LOSS_SMOOTHING);
+  /** β of the debiased EMA of the smoothed lines (0: the raw values). */
+  smoothing = DEFAULT_SMOOTHING;
+  private emas = new Map<SeriesField, Ema>();
 
   constructor() {
     this.columns = {} as Record<SeriesField, GrowableColumn>;
     this.buckets = {} as Record<SeriesField, MinMaxBuckets>;
-    for (const f of [...STAT_FIELDS, ...DERIVED]) {
+    for (const f of SERIES_FIELDS) {
       this.columns[f] = new GrowableColumn();
       this.buckets[f] = new MinMaxBuckets();
     }
+    this.resetEmas();
   }
 
   get length(): number {
@@ -120,26 +145,76 @@ export class SeriesStore {
     while (from < count && columns.step[from] <= last) from++;
     for (const f of STAT_FIELDS) this.columns[f].pushAll(columns[f].subarray(0, count), from);
     const { loss, negatives } = columns;
-    const { lossSmoothed, chanceLoss, chanceAccuracy } = this.columns;
+    const { chanceLoss, chanceAccuracy, lossRatio } = this.columns;
     for (let i = from; i < count; i++) {
-      lossSmoothed.push(this.ema.next(loss[i]));
       // Embeddings that carry no information score the positive like the n negatives.
-      chanceLoss.push(Math.log(negatives[i] + 1));
+      const chance = Math.log(negatives[i] + 1);
+      chanceLoss.push(chance);
       chanceAccuracy.push(1 / (negatives[i] + 1));
+      // With no negatives (an empty queue) there is no chance level to compare with.
+      lossRatio.push(chance > 0 ? loss[i] / chance : NaN);
+    }
+    for (const [smooth, source] of SMOOTHED_PAIRS) {
+      const ema = this.emas.get(smooth)!;
+      const values = this.columns[source];
+      for (let i = values.length - (count - from); i < values.length; i++) this.columns[smooth].push(ema.next(values.at(i)));
     }
     const end = this.length;
     for (const [f, b] of Object.entries(this.buckets) as [SeriesField, MinMaxBuckets][]) b.addRange(this.columns[f].values(), end - (count - from), end);
-    for (const change of batch.paramChanges) if (change.runId === this.runId) this.markers.push(change);
+    for (const change of batch.paramChanges) if (change.runId === this.runId) this.addMarker(change);
     this.version++;
+  }
+
+  /** Changes that take effect at the same step make one marker, naming all of them. */
+  private addMarker(change: ParamChange): void {
+    const last = this.markers.at(-1);
+    if (last && last.runId === change.runId && last.fromStep === change.fromStep) this.markers[this.markers.length - 1] = { ...last, params: { ...last.params, ...change.params } };
+    else this.markers.push(change);
+  }
+
+  /** Sets β of the smoothed lines (0 to MAX_SMOOTHING) and recomputes them over the whole run. */
+  setSmoothing(beta: number): void {
+    const b = Math.min(MAX_SMOOTHING, Math.max(0, beta));
+    if (b === this.smoothing) return;
+    this.smoothing = b;
+    this.resetEmas();
+    for (const [smooth, source] of SMOOTHED_PAIRS) {
+      const ema = this.emas.get(smooth)!;
+      const out = this.columns[smooth];
+      const values = this.columns[source].values();
+      out.clear();
+      for (let i = 0; i < values.length; i++) out.push(ema.next(values[i]));
+      this.buckets[smooth].reset();
+      this.buckets[smooth].addRange(out.values(), 0, out.length);
+    }
+    this.version++;
+  }
+
+  private resetEmas(): void {
+    this.emas = new Map(SMOOTHED_PAIRS.map(([smooth]) => [smooth, new Ema(this.smoothing)]));
   }
 
   clear(runId = this.runId): void {
     for (const c of Object.values(this.columns)) c.clear();
     for (const b of Object.values(this.buckets)) b.reset();
     this.markers = [];
-    this.ema.reset();
+    this.resetEmas();
     this.runId = runId;
     this.version++;
+  }
+
+  /** Index of the step nearest to `step` (−1 when empty). Steps are increasing. */
+  indexNear(step: number): number {
+    const steps = this.columns.step.values();
+    if (steps.length === 0) return -1;
+    let lo = 0;
+    let hi = steps.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (steps[mid] < step) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && step - steps[lo - 1] < steps[lo] - step ? lo - 1 : lo;
   }
 
   last(): StepRecord | null {
@@ -165,6 +240,22 @@ export class SeriesStore {
     return frozen(this.buckets[field].view(this.columns.step.values(), this.columns[field].values(), maxPoints));
   }
 }
+
+/** Another run drawn on the same charts as the current one (a saved run the user ticked, or a finished run of an experiment). */
+export interface RunOverlay {
+  id: string;
+  label: string;
+  colour: string;
+  series: SeriesStore;
+  knn: Point[];
+}
+
+/**
+ * Colours for overlaid runs, in the order to hand them out: ten hues apart from each other and
+ * from the current run's blue, mid-tones that read on the light and the dark page alike (after
+ * Tableau 10).
+ */
+export const OVERLAY_COLOURS: readonly string[] = ['#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#76b7b2', '#edc948', '#9c755f', '#ff9da7', '#4e79a7', '#bab0ac'];
 
 /** How many candidates per output point the min/max pre-selection keeps for LTTB. */
 const PRESELECT_RATIO = 4;

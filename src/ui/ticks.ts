@@ -31,3 +31,25 @@ export function stepAxis(max: number, count = 5): Axis {
   const axis = niceAxis(0, Math.max(max, 4), count);
   return { domain: [axis.domain[0], axis.domain[1]], ticks: axis.ticks.filter((t) => Number.isInteger(t)) };
 }
+
+/**
+ * A log axis over the positive range [min, max]: whole decades, with 2 and 5 times each power of
+ * ten as ticks when the range spans few decades.
+ */
+export function logAxis(min: number, max: number): Axis {
+  if (!(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) return { domain: [0.1, 10], ticks: [0.1, 1, 10] };
+  if (max < min) [min, max] = [max, min];
+  let lo = Math.floor(Math.log10(min) + 1e-9);
+  let hi = Math.ceil(Math.log10(max) - 1e-9);
+  if (hi === lo) hi++;
+  const ticks: number[] = [];
+  const dense = hi - lo <= 2;
+  for (let e = lo; e <= hi; e++) for (const f of dense && e < hi ? [1, 2, 5] : [1]) ticks.push(Number((f * 10 ** e).toPrecision(12)));
+  // Trim decades the data does not reach: the domain starts and ends at the ticks around it.
+  const first = ticks.findLastIndex((t) => t <= min * (1 + 1e-9));
+  const last = ticks.findIndex((t) => t >= max * (1 - 1e-9));
+  const kept = ticks.slice(Math.max(0, first), last < 0 ? ticks.length : last + 1);
+  lo = kept[0];
+  hi = kept[kept.length - 1];
+  return { domain: [lo, hi], ticks: kept };
+}

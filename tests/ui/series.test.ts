@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { STAT_FIELDS, type StatField, type StatsBatch } from '../../src/worker/types';
-import { downsample, Ema, GrowableColumn, MAX_DISPLAY_POINTS, SeriesStore } from '../../src/ui/series';
+import { downsample, Ema, GrowableColumn, MAX_DISPLAY_POINTS, OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../../src/ui/series';
+import { EXPORT_FIELDS, seriesTable, toCsv, toJson } from '../../src/ui/seriesExport';
+import { logAxis } from '../../src/ui/ticks';
 
 /**
  * CPU time of `fn` in this test process (user + system), in ms. Each test file runs in a process of
@@ -221,5 +223,148 @@ describe('SeriesStore views of long runs (incremental min/max buckets)', () => {
     expect(store.view('loss').length).toBe(700);
     store.append(batch(1, Array.from({ length: 1300 }, (_, i) => i + 701)));
     expect(store.view('loss').length).toBeLessThanOrEqual(MAX_DISPLAY_POINTS);
+  });
+});
+
+/** A run as the Worker reports it: losses that fall, a queue of 8 keys a step filling up to K. */
+function trainingBatches(runId: number, steps: number, { queue = 32, batch = 8, lossAt = (s: number) => 4 - s / 10 } = {}): StatsBatch[] {
+  const out: StatsBatch[] = [];
+  for (let from = 1; from <= steps; from += 3) {
+    const ss = Array.from({ length: Math.min(3, steps - from + 1) }, (_, i) => from + i);
+    const b = batch0(runId, ss);
+    b.columns.loss = Float64Array.from(ss, lossAt);
+    b.columns.negatives = Float64Array.from(ss, (s) => Math.min(queue, (s - 1) * batch));
+    b.columns.contrastiveAccuracy = Float64Array.from(ss, (s) => (s % 2 ? 0.25 : 0.75));
+    out.push(b);
+  }
+  return out;
+}
+const batch0 = batch;
+
+describe('smoothing (TensorBoard: debiased EMA, β from 0 to 0.99)', () => {
+  it('smooths the loss, the loss ÷ chance and the accuracy with the store’s β, and recomputes them when β changes', () => {
+    const store = new SeriesStore();
+    store.setSmoothing(0.5);
+    for (const b of trainingBatches(1, 6)) store.append(b);
+    // loss 3.9, 3.8, …: debiased EMA with β 0.5 at step 2 = (0.5·0.5·3.9 + 0.5·3.8) / (1 − 0.25).
+    expect(store.columns.lossSmoothed.at(1)).toBeCloseTo((0.25 * 3.9 + 0.5 * 3.8) / 0.75, 12);
+    // Accuracy alternates 0.25 / 0.75; its smoothed line stays between.
+    expect(store.columns.accuracySmoothed.at(1)).toBeCloseTo((0.25 * 0.25 + 0.5 * 0.75) / 0.75, 12);
+    const before = store.version;
+    store.setSmoothing(0);
+    expect(store.version).toBeGreaterThan(before);
+    expect(Array.from(store.columns.lossSmoothed.values())).toEqual(Array.from(store.columns.loss.values()));
+    store.setSmoothing(0.99);
+    const ema = new Ema(0.99);
+    const expected = Array.from(store.columns.loss.values(), (v) => ema.next(v));
+    Array.from(store.columns.lossSmoothed.values()).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 12));
+    // Batches after the change go on with the same average.
+    store.append(trainingBatches(1, 9).at(-1)!);
+    ema.next(4 - 0.7);
+    ema.next(4 - 0.8);
+    expect(store.columns.lossSmoothed.at(8)).toBeCloseTo(ema.next(4 - 0.9), 12);
+    // The view (what the chart draws) follows the recomputed column.
+    expect(store.view('lossSmoothed').at(-1)!.y).toBeCloseTo(store.columns.lossSmoothed.at(8), 12);
+    store.setSmoothing(5);
+    expect(store.smoothing).toBe(0.99);
+  });
+});
+
+describe('loss ÷ chance', () => {
+  it('divides the loss by ln(n + 1) of the step’s negatives, and is undefined with no negatives', () => {
+    const store = new SeriesStore();
+    for (const b of trainingBatches(1, 6, { queue: 16 })) store.append(b);
+    // Negatives 0, 8, 16, 16, …; loss 3.9, 3.8, 3.7, …
+    expect(store.columns.lossRatio.at(0)).toBeNaN();
+    expect(store.columns.lossRatio.at(1)).toBeCloseTo(3.8 / Math.log(9), 12);
+    expect(store.columns.lossRatio.at(2)).toBeCloseTo(3.7 / Math.log(17), 12);
+    expect(store.columns.chanceLoss.at(2)).toBeCloseTo(Math.log(17), 12);
+    // A change of K moves the loss and its chance level together: the ratio stays where it was.
+    const k = new SeriesStore();
+    const batches = trainingBatches(1, 4, { queue: 4096, batch: 4096, lossAt: () => 0.8 * Math.log(4097) });
+    batches.push(...trainingBatches(1, 7, { queue: 16, batch: 16, lossAt: () => 0.8 * Math.log(17) }).slice(1));
+    for (const b of batches) k.append(b);
+    expect(k.columns.loss.at(3)).toBeCloseTo(6.65, 2);
+    expect(k.columns.loss.at(4)).toBeCloseTo(2.27, 2);
+    expect(k.columns.lossRatio.at(3)).toBeCloseTo(0.8, 12);
+    expect(k.columns.lossRatio.at(4)).toBeCloseTo(0.8, 12);
+  });
+});
+
+describe('markers', () => {
+  it('one marker per step, naming every parameter changed at it, even when the changes came in separate batches', () => {
+    const store = new SeriesStore();
+    store.append(batch(1, [1, 2], { paramChanges: [{ runId: 1, fromStep: 3, params: { momentum: 0 } }] }));
+    store.append(batch(1, [], { paramChanges: [{ runId: 1, fromStep: 3, params: { queueSize: 64 } }] }));
+    store.append(batch(1, [3, 4], { paramChanges: [{ runId: 1, fromStep: 5, params: { temperature: 0.1 } }] }));
+    expect(store.markers).toEqual([
+      { runId: 1, fromStep: 3, params: { momentum: 0, queueSize: 64 } },
+      { runId: 1, fromStep: 5, params: { temperature: 0.1 } },
+    ]);
+  });
+});
+
+describe('log axis', () => {
+  it('spans the positive range with decades (and 2×, 5× over few decades)', () => {
+    expect(logAxis(0.3, 7)).toEqual({ domain: [0.2, 10], ticks: [0.2, 0.5, 1, 2, 5, 10] });
+    expect(logAxis(0.002, 8).ticks).toEqual([0.001, 0.01, 0.1, 1, 10]);
+    expect(logAxis(0, 5).domain[0]).toBeGreaterThan(0);
+  });
+});
+
+describe('CSV and JSON export', () => {
+  function runs(): { current: SeriesStore; overlay: RunOverlay } {
+    const current = new SeriesStore();
+    for (const b of trainingBatches(1, 5)) current.append(b);
+    const other = new SeriesStore();
+    for (const b of trainingBatches(7, 3, { lossAt: (s) => 5 - s })) other.append(b);
+    const overlay: RunOverlay = { id: 'saved-1', label: 'm = 0.9', colour: OVERLAY_COLOURS[0], series: other, knn: [{ x: 3, y: 0.31 }] };
+    return { current, overlay };
+  }
+
+  it('has a column per series and a row per step, with the store’s numbers', () => {
+    const { current, overlay } = runs();
+    const table = seriesTable([{ label: null, series: current }, { label: overlay.label, series: overlay.series, knn: overlay.knn }]);
+    expect(table.columns.length).toBe(1 + EXPORT_FIELDS.length + EXPORT_FIELDS.length + 1);
+    expect(table.columns.slice(0, 3)).toEqual(['step', 'epoch', 'imagesSeen']);
+    expect(table.columns).toContain('loss');
+    expect(table.columns).toContain('lossSmoothed');
+    expect(table.columns).toContain('lossRatio');
+    expect(table.columns).toContain('m = 0.9: loss');
+    expect(table.columns.at(-1)).toBe('m = 0.9: knnAccuracy');
+    expect(table.rows.map((r) => r[0])).toEqual([1, 2, 3, 4, 5]);
+
+    const csv = toCsv(table).trimEnd().split('\r\n');
+    expect(csv.length).toBe(1 + 5);
+    const header = csv[0].split(',');
+    expect(header).toEqual(table.columns);
+    const loss = header.indexOf('loss');
+    const otherLoss = header.indexOf('m = 0.9: loss');
+    const cells = csv.slice(1).map((line) => line.split(','));
+    for (const row of cells) expect(row.length).toBe(header.length);
+    expect(cells.map((r) => Number(r[loss]))).toEqual([3.9, 3.8, 3.7, 3.6, 3.5]);
+    expect(cells.map((r) => r[otherLoss])).toEqual(['4', '3', '2', '', '']);
+    expect(cells[2][header.indexOf('m = 0.9: knnAccuracy')]).toBe('0.31');
+    expect(Number(cells[4][header.indexOf('lossSmoothed')])).toBe(current.columns.lossSmoothed.at(4));
+    expect(cells[0][header.indexOf('lossRatio')]).toBe('NaN');
+
+    const json = JSON.parse(toJson(table)) as Record<string, (number | null)[]>;
+    expect(Object.keys(json)).toEqual(table.columns);
+    for (const column of Object.values(json)) expect(column.length).toBe(5);
+    expect(json.step).toEqual([1, 2, 3, 4, 5]);
+    expect(json.loss).toEqual([3.9, 3.8, 3.7, 3.6, 3.5]);
+    expect(json['m = 0.9: loss']).toEqual([4, 3, 2, null, null]);
+    expect(json.lossRatio[0]).toBeNull();
+  });
+
+  it('quotes names with commas and keeps runs of the same name apart', () => {
+    const { current, overlay } = runs();
+    const table = seriesTable([
+      { label: 'K = 4,096', series: current },
+      { label: 'K = 4,096', series: overlay.series },
+    ]);
+    expect(new Set(table.columns).size).toBe(table.columns.length);
+    expect(table.columns).toContain('K = 4,096 (2): loss');
+    expect(toCsv(table).split('\r\n')[0]).toContain('"K = 4,096: loss"');
   });
 });

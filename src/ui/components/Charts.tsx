@@ -1,9 +1,11 @@
-import { memo, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { memo, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactElement } from 'react';
 import { CartesianGrid, LineChart, ReferenceLine, ResponsiveContainer, usePlotArea, useXAxisScale, useYAxisScale, XAxis, YAxis } from 'recharts';
 import type { ParamChange } from '../../worker/types';
-import { formatCompact, formatMomentum, formatNumber } from '../format';
-import type { Point, SeriesField, SeriesStore } from '../series';
-import { niceAxis, stepAxis, type Axis } from '../ticks';
+import { saveBlob } from '../download';
+import { formatCompact, formatInt, formatMomentum, formatNumber } from '../format';
+import { DEFAULT_SMOOTHING, MAX_SMOOTHING, type Point, type RunOverlay, type SeriesField, type SeriesStore } from '../series';
+import { seriesTable, toCsv, toJson } from '../seriesExport';
+import { logAxis, niceAxis, stepAxis, type Axis } from '../ticks';
 import styles from './Charts.module.css';
 
 interface SeriesSpec {
@@ -17,29 +19,44 @@ interface SeriesSpec {
   dashed?: boolean;
 }
 
+/** What an overlaid run draws on a chart: a few of its series, in the run's colour. */
+interface OverlaySpec {
+  field: SeriesField;
+  /** After the run's label, when the chart draws more than one series per run. */
+  name?: string;
+  dashed?: boolean;
+}
+
 interface ChartSpec {
   id: string;
   title: string;
   series: SeriesSpec[];
+  overlay?: OverlaySpec[];
+  /** A horizontal line at the level of chance (loss ÷ chance: 1). */
+  chanceLevel?: { y: number; name: string };
   /** Fixed y range; otherwise the data's, widened to round ticks (from 0 with `fromZero`). */
   yRange?: [number, number];
   fromZero?: boolean;
   rightAxis?: boolean;
   format?: (v: number) => string;
+  /** What the chart will show, said while it is empty. */
+  empty: string;
 }
 
+/** Colours from the page's palette (global.css), so that the dark scheme has its own. */
 const C = {
-  query: '#2563eb',
-  key: '#ea580c',
-  raw: '#93c5fd',
-  smooth: '#1d4ed8',
-  positive: '#16a34a',
-  negative: '#dc2626',
-  queue: '#0d9488',
-  age: '#7c3aed',
-  grey: '#64748b',
-  marker: '#a21caf',
+  query: 'var(--chart-query)',
+  key: 'var(--chart-key)',
+  raw: 'var(--chart-raw)',
+  smooth: 'var(--chart-smooth)',
+  positive: 'var(--chart-positive)',
+  negative: 'var(--chart-negative)',
+  queue: 'var(--chart-queue)',
+  age: 'var(--chart-age)',
+  grey: 'var(--chart-grey)',
 };
+
+const START = 'Press Start to train.';
 
 const LOSS: ChartSpec = {
   id: 'loss',
@@ -47,19 +64,36 @@ const LOSS: ChartSpec = {
   fromZero: true,
   series: [
     { field: 'chanceLoss', name: 'chance ln(n+1)', colour: C.grey, width: 1.2, dashed: true },
-    { field: 'loss', name: 'raw', colour: C.raw, width: 1 },
+    { field: 'loss', name: 'raw', colour: C.raw, width: 1, opacity: 0.6 },
     { field: 'lossSmoothed', name: 'smoothed', colour: C.smooth, width: 2 },
   ],
+  overlay: [{ field: 'lossSmoothed' }],
+  empty: `The loss of each step will appear here, below its dashed chance level as MoCo learns. ${START}`,
+};
+const LOSS_RATIO: ChartSpec = {
+  id: 'loss',
+  title: 'InfoNCE loss ÷ chance',
+  series: [
+    { field: 'lossRatio', name: 'raw', colour: C.raw, width: 1, opacity: 0.6 },
+    { field: 'lossRatioSmoothed', name: 'smoothed', colour: C.smooth, width: 2 },
+  ],
+  chanceLevel: { y: 1, name: 'chance = 1' },
+  overlay: [{ field: 'lossRatioSmoothed' }],
+  fromZero: true,
+  empty: `The loss as a fraction of its chance level ln(n+1) will appear here. ${START}`,
 };
 const ACCURACY: ChartSpec = {
   id: 'accuracy',
   title: 'Contrastive accuracy',
   series: [
     { field: 'chanceAccuracy', name: 'chance 1/(n+1)', colour: C.grey, width: 1.2, dashed: true },
-    { field: 'contrastiveAccuracy', name: 'top-1', colour: C.query, width: 1.5 },
+    { field: 'contrastiveAccuracy', name: 'raw', colour: C.raw, width: 1, opacity: 0.6 },
+    { field: 'accuracySmoothed', name: 'smoothed', colour: C.query, width: 1.8 },
   ],
+  overlay: [{ field: 'accuracySmoothed' }],
   yRange: [0, 1],
   format: (v) => `${Math.round(v * 100)}%`,
+  empty: `How often each query finds its own key will appear here. ${START}`,
 };
 const SIMILARITY: ChartSpec = {
   id: 'similarity',
@@ -68,7 +102,12 @@ const SIMILARITY: ChartSpec = {
     { field: 'meanPositiveSimilarity', name: 'positive q·k₊', colour: C.positive, width: 1.5 },
     { field: 'meanNegativeSimilarity', name: 'negatives q·kᵢ', colour: C.negative, width: 1.5 },
   ],
+  overlay: [
+    { field: 'meanPositiveSimilarity', name: 'q·k₊' },
+    { field: 'meanNegativeSimilarity', name: 'q·kᵢ', dashed: true },
+  ],
   yRange: [-1, 1],
+  empty: `The similarity of positive pairs and of negatives will appear here. ${START}`,
 };
 const QUEUE: ChartSpec = {
   id: 'queue',
@@ -81,6 +120,7 @@ const QUEUE: ChartSpec = {
   rightAxis: true,
   fromZero: true,
   format: formatCompact,
+  empty: `The queue of negative keys filling up, and their age, will appear here. ${START}`,
 };
 const THROUGHPUT: ChartSpec = {
   id: 'throughput',
@@ -88,6 +128,7 @@ const THROUGHPUT: ChartSpec = {
   series: [{ field: 'imagesPerSecond', name: 'images/s', colour: C.key, width: 1.5 }],
   fromZero: true,
   format: formatCompact,
+  empty: `Images trained per second will appear here. ${START}`,
 };
 const LEARNING_RATE: ChartSpec = {
   id: 'lr',
@@ -95,32 +136,60 @@ const LEARNING_RATE: ChartSpec = {
   series: [{ field: 'learningRate', name: 'lr', colour: C.grey, width: 1.5, stepped: true }],
   fromZero: true,
   format: (v) => (v === 0 ? '0' : v.toExponential(1)),
+  empty: `The learning rate of each step will appear here. ${START}`,
 };
 
 /** Markers drawn at most: the most recent changes. */
 const MAX_MARKERS = 40;
 
-function markerLabel(change: ParamChange): string {
+/** Every parameter a change sets, e.g. "m 0, K 64". */
+export function markerLabel(change: ParamChange): string {
   const p = change.params;
   const parts: string[] = [];
   if (p.momentum !== undefined) parts.push(`m ${formatMomentum(p.momentum)}`);
   if (p.queueSize !== undefined) parts.push(`K ${formatCompact(p.queueSize)}`);
   if (p.temperature !== undefined) parts.push(`T ${formatNumber(p.temperature, 2)}`);
   if (p.learningRate !== undefined) parts.push(`lr ${formatNumber(p.learningRate, 2)}`);
-  return parts.join(' ');
+  return parts.join(', ');
 }
 
-function valueAxis(series: SeriesSpec[], data: (readonly Point[])[], side: 'left' | 'right', range?: [number, number], fromZero?: boolean): Axis {
-  if (range) return niceAxis(range[0], range[1]);
-  let lo = fromZero ? 0 : Infinity;
-  let hi = fromZero ? 0 : -Infinity;
-  series.forEach((s, i) => {
-    if ((s.axis ?? 'left') !== side) return;
+/** Rows of marker labels above each other; a label goes in the first row where it overlaps none. */
+const MARKER_ROWS = 3;
+/** Approximate width of a 10 px label per character, and the plot width labels are laid out for. */
+const LABEL_CHAR_PX = 5.6;
+const LAYOUT_PLOT_PX = 240;
+
+/**
+ * The row of each marker's label (markers in step order), or none where all rows are taken there:
+ * such a marker is still named in the read-out at its step.
+ */
+export function markerRows(markers: readonly ParamChange[], domain: [number, number], plotPx = LAYOUT_PLOT_PX): Map<ParamChange, number> {
+  const rows = new Map<ParamChange, number>();
+  const span = Math.max(1e-9, domain[1] - domain[0]);
+  const ends = new Array<number>(MARKER_ROWS).fill(-Infinity);
+  for (const mk of markers) {
+    const at = ((mk.fromStep - domain[0]) / span) * plotPx;
+    const width = markerLabel(mk).length * LABEL_CHAR_PX + 6;
+    const row = ends.findIndex((end) => at >= end);
+    if (row < 0) continue;
+    rows.set(mk, row);
+    ends[row] = at + width;
+  }
+  return rows;
+}
+
+function valueAxis(lines: Line[], data: (readonly Point[])[], side: 'left' | 'right', range?: [number, number], fromZero?: boolean, log?: boolean): Axis {
+  if (range && !log) return niceAxis(range[0], range[1]);
+  let lo = fromZero && !log ? 0 : Infinity;
+  let hi = fromZero && !log ? 0 : -Infinity;
+  lines.forEach((l, i) => {
+    if ((l.spec.axis ?? 'left') !== side) return;
     for (const p of data[i]) {
       if (p.y < lo) lo = p.y;
       if (p.y > hi) hi = p.y;
     }
   });
+  if (log) return logAxis(lo, hi);
   if (lo > hi) return niceAxis(0, 1);
   // A flat series from zero (a loss of 0 while the queue is empty, an age of 0) still gets a range above it.
   if (fromZero && lo === hi) return niceAxis(0, hi > 0 ? hi : 1);
@@ -130,15 +199,31 @@ function valueAxis(series: SeriesSpec[], data: (readonly Point[])[], side: 'left
 /** SVG path data through the points, as straight segments or as steps (value held until the next point). */
 function pathData(points: readonly Point[], x: (v: number) => number, y: (v: number) => number, stepped: boolean): string {
   let d = '';
+  let pen = false;
   for (let i = 0; i < points.length; i++) {
     // One decimal is sub-pixel; rounding by hand is much faster than toFixed.
     const px = Math.round(x(points[i].x) * 10) / 10;
     const py = Math.round(y(points[i].y) * 10) / 10;
-    if (i === 0) d = `M${px},${py}`;
+    if (!Number.isFinite(px) || !Number.isFinite(py)) {
+      pen = false;
+      continue;
+    }
+    if (!pen) d += `M${px},${py}`;
     else if (stepped) d += `H${px}V${py}`;
     else d += `L${px},${py}`;
+    pen = true;
   }
   return d;
+}
+
+/** A line drawn on a chart: one series of the current run or of an overlaid run. */
+interface Line {
+  key: string;
+  store: SeriesStore;
+  spec: SeriesSpec;
+  /** In the legend and the read-out. */
+  name: string;
+  overlay: boolean;
 }
 
 /**
@@ -146,7 +231,8 @@ function pathData(points: readonly Point[], x: (v: number) => number, y: (v: num
  * recharts' <Line> keeps every point in its state store and re-measures the path on each update;
  * at 1,000 points a series and six charts that made each update a long task here.
  */
-function SeriesLine({ spec, points, clipId }: { spec: SeriesSpec; points: readonly Point[]; clipId: string }) {
+function SeriesLine({ line, points, clipId }: { line: Line; points: readonly Point[]; clipId: string }) {
+  const { spec } = line;
   const xScale = useXAxisScale();
   const yScale = useYAxisScale(spec.axis ?? 'left');
   const plot = usePlotArea();
@@ -159,22 +245,62 @@ function SeriesLine({ spec, points, clipId }: { spec: SeriesSpec; points: readon
   if (!d || !plot) return null;
   const single = points.length === 1 && xScale && yScale ? { cx: xScale(points[0].x), cy: yScale(points[0].y) } : null;
   return (
-    <g  clipPath={`url(#${clipId}-${spec.field})`}>
-      <clipPath id={`${clipId}-${spec.field}`}>
-        <rect x={plot.x - 2} y={plot.y - 2} width={plot.width + 4} height={plot.height + 4} />
-      </clipPath>
+    <g clipPath={`url(#${clipId})`}>
       <path
         d={d}
         fill="none"
-        stroke={spec.colour}
+        style={{ stroke: spec.colour }}
         strokeWidth={spec.width ?? 1.5}
         strokeOpacity={spec.opacity ?? 1}
         strokeDasharray={spec.dashed ? '4 3' : undefined}
         strokeLinejoin="round"
-        data-series={spec.field}
+        data-series={line.overlay ? undefined : spec.field}
+        data-overlay={line.overlay ? line.key : undefined}
         data-points={points.length}
       />
-      {single && <circle cx={single.cx} cy={single.cy} r={2.5} fill={spec.colour} />}
+      {single && <circle cx={single.cx} cy={single.cy} r={2.5} style={{ fill: spec.colour }} />}
+    </g>
+  );
+}
+
+/** The plot area's clip: lines and the pointer's crosshair stay inside the axes. */
+function PlotClip({ id }: { id: string }) {
+  const plot = usePlotArea();
+  if (!plot) return null;
+  return (
+    <clipPath id={id}>
+      <rect x={plot.x - 2} y={plot.y - 2} width={plot.width + 4} height={plot.height + 4} />
+    </clipPath>
+  );
+}
+
+/** "step" under the y axis, beside the x axis's first tick: every x axis here counts steps. */
+export function StepAxisLabel() {
+  const plot = usePlotArea();
+  if (!plot) return null;
+  return (
+    <text x={plot.x - 6} y={plot.y + plot.height + 12} textAnchor="end" className={styles['axis-name']}>
+      step
+    </text>
+  );
+}
+
+/** The pointer's step: a vertical line and a dot on each line at its value there. */
+function Crosshair({ step, dots }: { step: number; dots: { key: string; y: number; axis: 'left' | 'right'; colour: string }[] }) {
+  const xScale = useXAxisScale();
+  const left = useYAxisScale('left');
+  const right = useYAxisScale('right');
+  const plot = usePlotArea();
+  if (!xScale || !plot) return null;
+  const x = xScale(step);
+  if (x === undefined || !Number.isFinite(x)) return null;
+  return (
+    <g className={styles.crosshair} pointerEvents="none">
+      <line x1={x} x2={x} y1={plot.y} y2={plot.y + plot.height} />
+      {dots.map((d) => {
+        const y = (d.axis === 'right' ? right : left)?.(d.y);
+        return y !== undefined && Number.isFinite(y) && y >= plot.y - 1 && y <= plot.y + plot.height + 1 ? <circle key={d.key} cx={x} cy={y} r={3} style={{ fill: d.colour }} /> : null;
+      })}
     </g>
   );
 }
@@ -185,6 +311,11 @@ interface ChartProps {
   store: SeriesStore;
   /** The store version this chart shows. */
   version: number;
+  overlays: readonly RunOverlay[];
+  /** Changes whenever an overlay's content does. */
+  overlayKey: string;
+  smoothing: number;
+  logScale?: boolean;
   labelMarkers?: boolean;
 }
 
@@ -215,36 +346,35 @@ function tick(format: (v: number) => string) {
 
 const COMPACT_TICK = tick(formatCompact);
 const TICKS = new Map<ChartSpec, ReturnType<typeof tick>>();
+function valueFormat(spec: ChartSpec): (v: number) => string {
+  return spec.format ?? ((v: number) => formatNumber(v, 3));
+}
 function leftTick(spec: ChartSpec) {
   let t = TICKS.get(spec);
-  if (!t) TICKS.set(spec, (t = tick(spec.format ?? ((v: number) => formatNumber(v, 3)))));
+  if (!t) TICKS.set(spec, (t = tick(valueFormat(spec))));
   return t;
 }
 
 const MARKER_LABELS = new Map<string, (props: unknown) => ReactElement | null>();
 
-/** A marker's label, as plain SVG text at the top left of its line (one renderer per text, so props stay equal). */
-function markerLabelRenderer(text: string) {
-  const cached = MARKER_LABELS.get(text);
+/** A marker's label, as plain SVG text at the top left of its line, in its row (one renderer per text and row, so props stay equal). */
+function markerLabelRenderer(text: string, row: number) {
+  const id = `${row}|${text}`;
+  const cached = MARKER_LABELS.get(id);
   if (cached) return cached;
   const render = function MarkerLabel(props: unknown) {
     const { viewBox } = props as { viewBox?: { x: number; y: number } };
     if (!viewBox) return null;
     return (
-      <text x={viewBox.x + 3} y={viewBox.y + 9} className={styles['marker-label']}>
+      <text x={viewBox.x + 3} y={viewBox.y + 9 + 11 * row} className={styles['marker-label']} data-marker={text}>
         {text}
       </text>
     );
   };
-  MARKER_LABELS.set(text, render);
+  MARKER_LABELS.set(id, render);
   return render;
 }
 
-/**
- * One chart. Everything recharts would otherwise work out on each update (ticks, domains, label
- * sizes) is computed here from the downsampled points, and there is no tooltip or legend
- * component: recharts measures text in the DOM for those, which made each update a long task.
- */
 /** The previous value when equal to the new one: unchanged props let recharts skip its store updates. */
 function useStable<T>(value: T, equal: (a: T, b: T) => boolean): T {
   const [held, setHeld] = useState(value);
@@ -262,79 +392,207 @@ const sameMarkers = (a: ParamChange[], b: ParamChange[]) => a.length === b.lengt
 const CHART_MARGIN = { top: 6, right: 16, bottom: 0, left: 0 };
 const CHART_MARGIN_RIGHT_AXIS = { ...CHART_MARGIN, right: 0 };
 const INITIAL_SIZE = { width: 280, height: 120 };
+const LEFT_AXIS_PX = 44;
+const RIGHT_AXIS_PX = 34;
 
-const ChartCard = memo(function ChartCard({ spec, caption, store, version, labelMarkers }: ChartProps) {
+function linesOf(spec: ChartSpec, store: SeriesStore, overlays: readonly RunOverlay[]): Line[] {
+  // Beside other runs, the current run's own lines say whose they are (chance levels are everyone's).
+  const mine = (s: SeriesSpec) => (overlays.length > 0 && spec.overlay && !s.field.startsWith('chance') ? `this run ${s.name}` : s.name);
+  const lines: Line[] = spec.series.map((s) => ({ key: s.field, store, spec: s, name: mine(s), overlay: false }));
+  for (const o of overlays)
+    for (const ov of spec.overlay ?? [])
+      lines.push({
+        key: `${o.id}-${ov.field}`,
+        store: o.series,
+        spec: { field: ov.field, name: ov.name ?? o.label, colour: o.colour, width: 1.6, dashed: ov.dashed },
+        name: ov.name ? `${o.label} ${ov.name}` : o.label,
+        overlay: true,
+      });
+  return lines;
+}
+
+function lastStep(store: SeriesStore): number {
+  return store.length ? store.columns.step.at(store.length - 1) : 0;
+}
+
+/**
+ * The value of `field` at exactly `step` in a store, or NaN where the run has no such step.
+ * Runs count steps alike, so the same step of two runs is the same point of training.
+ */
+function valueAt(store: SeriesStore, field: SeriesField, step: number): number {
+  const i = store.indexNear(step);
+  return i >= 0 && store.columns.step.at(i) === step ? store.columns[field].at(i) : NaN;
+}
+
+/**
+ * One chart. Everything recharts would otherwise work out on each update (ticks, domains, label
+ * sizes) is computed here from the downsampled points, and recharts draws no tooltip or legend:
+ * it measures text in the DOM for those, which made each update a long task. The read-out under
+ * the plot gives every line's value at the pointer's step (or the last step), and the plot is
+ * one named tab stop whose arrow keys move that step.
+ */
+const ChartCard = memo(function ChartCard({ spec, caption, store, version, overlays, overlayKey, smoothing, logScale, labelMarkers }: ChartProps) {
+  const uid = useId().replace(/:/g, '');
+  const log = logScale ?? false;
   // The store is mutable: `version` says when its content changed (a few times per second at most).
   const view = useMemo(() => {
-    const data = spec.series.map((s) => store.view(s.field));
-    const xMax = store.length ? store.columns.step.at(store.length - 1) : 1;
+    const lines = linesOf(spec, store, overlays);
+    let data = lines.map((l) => l.store.view(l.spec.field));
+    if (log) data = data.map((d) => (d.every((p) => p.y > 0) ? d : d.filter((p) => p.y > 0)));
+    const xMax = Math.max(1, lastStep(store), ...overlays.map((o) => lastStep(o.series)));
     return {
+      lines,
       data,
       x: stepAxis(xMax),
-      left: valueAxis(spec.series, data, 'left', spec.yRange, spec.fromZero),
-      right: spec.rightAxis ? valueAxis(spec.series, data, 'right', undefined, true) : null,
+      left: valueAxis(lines, data, 'left', spec.yRange, spec.fromZero, log),
+      right: spec.rightAxis ? valueAxis(lines, data, 'right', undefined, true) : null,
       markers: store.markers.slice(-MAX_MARKERS),
     };
-  }, [spec, store, version]); // eslint-disable-line react-hooks/exhaustive-deps
-  const { data } = view;
+  }, [spec, store, version, overlays, overlayKey, smoothing, log]); // eslint-disable-line react-hooks/exhaustive-deps
+  const { data, lines } = view;
   const x = useStable(view.x, sameAxis) as Axis;
   const left = useStable(view.left, sameAxis) as Axis;
   const right = useStable(view.right, sameAxis);
   const markers = useStable(view.markers, sameMarkers);
-  // Labels only where they do not overlap: a marker closer than 8% of the axis to the last labelled one stays a bare line.
-  const labelled = useMemo(() => {
-    const set = new Set<ParamChange>();
-    if (!labelMarkers) return set;
-    const gap = 0.08 * (x.domain[1] - x.domain[0]);
-    let lastX = -Infinity;
-    for (const mk of markers) {
-      if (mk.fromStep - lastX < gap) continue;
-      set.add(mk);
-      lastX = mk.fromStep;
-    }
-    return set;
-  }, [markers, x, labelMarkers]);
+  const rows = useMemo(() => (labelMarkers ? markerRows(markers, x.domain) : new Map<ParamChange, number>()), [markers, x, labelMarkers]);
+
+  // The step under the pointer (or chosen with the keyboard); null: the read-out shows the last step.
+  const [hover, setHover] = useState<{ step: number; keyboard: boolean } | null>(null);
+  // Steps snap to the current run's, or to the longest overlay's while the current run has none.
+  const reference = store.length ? store : (overlays.map((o) => o.series).sort((a, b) => b.length - a.length)[0] ?? store);
+  // Points of the current run's longest line (overlays come after its lines).
+  const currentPoints = Math.max(0, ...data.slice(0, spec.series.length).map((d) => d.length));
+  const empty = data.every((d) => d.length === 0);
+  const shownStep = hover?.step ?? lastStep(reference);
+
+  const stepAtPointer = (e: PointerEvent<HTMLDivElement>): number | null => {
+    const rect = e.currentTarget.getBoundingClientRect();
+    const width = rect.width - LEFT_AXIS_PX - (right ? RIGHT_AXIS_PX : CHART_MARGIN.right);
+    if (width <= 0 || reference.length === 0) return null;
+    const at = x.domain[0] + ((e.clientX - rect.left - LEFT_AXIS_PX) / width) * (x.domain[1] - x.domain[0]);
+    return reference.columns.step.at(reference.indexNear(at));
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const n = reference.length;
+    if (n === 0) return;
+    const current = hover ? reference.indexNear(hover.step) : n - 1;
+    const jump = Math.max(1, Math.round(n / 10));
+    const next = { ArrowLeft: current - 1, ArrowRight: current + 1, PageDown: current - jump, PageUp: current + jump, Home: 0, End: n - 1 }[e.key];
+    if (e.key === 'Escape') setHover(null);
+    else if (next === undefined) return;
+    else setHover({ step: reference.columns.step.at(Math.min(n - 1, Math.max(0, next))), keyboard: true });
+    e.preventDefault();
+  };
+
+  const readout = lines.map((l) => {
+    const value = valueAt(l.store, l.spec.field, shownStep);
+    return { line: l, value, text: readoutValue(spec, value) };
+  });
+  const changedHere = markers.filter((m) => m.fromStep === shownStep);
+  const dots = hover
+    ? readout.filter((r) => Number.isFinite(r.value) && (!log || r.value > 0)).map((r) => ({ key: r.line.key, y: r.value, axis: r.line.spec.axis ?? 'left', colour: r.line.spec.colour }))
+    : [];
+  const titleId = `${uid}-title`;
+  const readoutId = `${uid}-readout`;
+
   return (
-    <figure className={`${styles.chart} card`} data-testid={`chart-${spec.id}`} data-points={Math.max(...data.map((d) => d.length))} aria-label={spec.title}>
+    <figure className={`${styles.chart} card`} data-testid={`chart-${spec.id}`} data-points={currentPoints} data-view={spec === LOSS_RATIO ? 'ratio' : undefined} data-scale={log ? 'log' : 'linear'} aria-labelledby={titleId}>
       <figcaption>
-        <h3>{spec.title}</h3>
+        <h3 id={titleId}>{spec.title}</h3>
         <p className="hint">{caption}</p>
         <ul className="legend-list" aria-label="Series">
-          {spec.series.map((s) => (
-            <li key={s.field}>
-              <span className={`${styles.swatch}${s.dashed ? ` ${styles['swatch--dashed']}` : ''}`} style={{ borderColor: s.colour }} />
-              {s.name}
-              {s.axis === 'right' ? ' (right)' : ''}
+          {spec.chanceLevel && (
+            <li>
+              <span className={`${styles.swatch} ${styles['swatch--dashed']}`} style={{ borderColor: C.grey }} />
+              {spec.chanceLevel.name}
+            </li>
+          )}
+          {lines.map((l) => (
+            <li key={l.key} data-overlay={l.overlay ? l.key : undefined}>
+              <span className={`${styles.swatch}${l.spec.dashed ? ` ${styles['swatch--dashed']}` : ''}`} style={{ borderColor: l.spec.colour, opacity: l.spec.opacity }} />
+              {l.name}
+              {l.spec.axis === 'right' ? ' (right)' : ''}
             </li>
           ))}
         </ul>
       </figcaption>
-      <div className={styles.chart__plot}>
-        <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
-          <LineChart margin={right ? CHART_MARGIN_RIGHT_AXIS : CHART_MARGIN}>
-            <CartesianGrid stroke="var(--grid)" vertical={false} horizontalValues={left.ticks} />
-            <XAxis dataKey="x" type="number" domain={x.domain} ticks={x.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} height={18} />
-            <YAxis yAxisId="left" type="number" domain={left.domain} ticks={left.ticks} interval={0} niceTicks="none" allowDataOverflow tick={leftTick(spec)} width={44} />
-            {right && <YAxis yAxisId="right" orientation="right" type="number" domain={right.domain} ticks={right.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} width={34} />}
-            {markers.map((mk) => (
-              <ReferenceLine
-                key={`${mk.runId}-${mk.fromStep}`}
-                yAxisId="left"
-                x={mk.fromStep}
-                stroke={C.marker}
-                strokeDasharray="4 3"
-                label={labelled.has(mk) ? markerLabelRenderer(markerLabel(mk)) : undefined}
-              />
+      {empty ? (
+        <div className={styles.empty} data-testid={`chart-empty-${spec.id}`}>
+          {spec.empty}
+        </div>
+      ) : (
+        <>
+          <div
+            className={styles.chart__plot}
+            // The plot is a cursor over the steps: arrow keys move it, the read-out says the values there.
+            tabIndex={0}
+            role="slider"
+            aria-label={`${spec.title}: step to read`}
+            aria-valuemin={reference.length ? reference.columns.step.at(0) : 0}
+            aria-valuemax={lastStep(reference)}
+            aria-valuenow={shownStep}
+            aria-valuetext={`step ${formatInt(shownStep)}`}
+            aria-describedby={readoutId}
+            onPointerMove={(e) => {
+              const step = stepAtPointer(e);
+              if (step !== null && step !== hover?.step) setHover({ step, keyboard: false });
+            }}
+            onPointerLeave={() => setHover((h) => (h?.keyboard ? h : null))}
+            onKeyDown={onKeyDown}
+            onBlur={() => setHover(null)}
+          >
+            <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
+              <LineChart margin={right ? CHART_MARGIN_RIGHT_AXIS : CHART_MARGIN} accessibilityLayer={false}>
+                <CartesianGrid stroke="var(--grid)" vertical={false} horizontalValues={left.ticks} />
+                <XAxis dataKey="x" type="number" domain={x.domain} ticks={x.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} height={18} />
+                <YAxis yAxisId="left" type="number" scale={log ? 'log' : 'auto'} domain={left.domain} ticks={left.ticks} interval={0} niceTicks="none" allowDataOverflow tick={leftTick(spec)} width={LEFT_AXIS_PX} />
+                {right && <YAxis yAxisId="right" orientation="right" type="number" domain={right.domain} ticks={right.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} width={RIGHT_AXIS_PX} />}
+                <PlotClip id={`${uid}-clip`} />
+                <StepAxisLabel />
+                {spec.chanceLevel && <ReferenceLine yAxisId="left" y={spec.chanceLevel.y} className={styles.chance} strokeDasharray="4 3" />}
+                {markers.map((mk) => {
+                  const row = rows.get(mk);
+                  return (
+                    <ReferenceLine
+                      key={`${mk.runId}-${mk.fromStep}`}
+                      yAxisId="left"
+                      x={mk.fromStep}
+                      className={styles.marker}
+                      strokeDasharray="4 3"
+                      label={row !== undefined ? markerLabelRenderer(markerLabel(mk), row) : undefined}
+                    />
+                  );
+                })}
+                {lines.map((l, i) => (
+                  <SeriesLine key={l.key} line={l} points={data[i]} clipId={`${uid}-clip`} />
+                ))}
+                {hover && <Crosshair step={hover.step} dots={dots} />}
+              </LineChart>
+            </ResponsiveContainer>
+          </div>
+          <p className={styles.readout} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'}>
+            <span className={styles.readout__step}>{hover ? 'step' : 'last step'} {formatInt(shownStep)}</span>
+            {readout.map((r) => (
+              <span key={r.line.key} className={styles.readout__item} data-overlay={r.line.overlay ? r.line.key : undefined}>
+                <span className={styles.dot} style={{ background: r.line.spec.colour }} />
+                {r.line.name} <b>{r.text}</b>
+              </span>
             ))}
-            {spec.series.map((s, i) => (
-              <SeriesLine key={s.field} spec={s} points={data[i]} clipId={`clip-${spec.id}`} />
-            ))}
-          </LineChart>
-        </ResponsiveContainer>
-      </div>
+            {changedHere.length > 0 && <span className={styles.readout__change}>set here: {changedHere.map(markerLabel).join('; ')}</span>}
+          </p>
+        </>
+      )}
     </figure>
   );
 });
+
+/** A read-out value: more digits than the axis's ticks. */
+function readoutValue(spec: ChartSpec, v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (spec === ACCURACY) return `${(100 * v).toFixed(1)}%`;
+  if (spec === LEARNING_RATE) return v === 0 ? '0' : v.toExponential(2);
+  return Number.isInteger(v) ? formatInt(v) : formatNumber(v, 4);
+}
 
 const CHARTS: ChartSpec[] = [LOSS, ACCURACY, SIMILARITY, QUEUE, THROUGHPUT, LEARNING_RATE];
 
@@ -370,22 +628,136 @@ function useStaggeredVersions(version: number, count: number): number[] {
   return shown;
 }
 
-export const Charts = memo(function Charts({ store, version, queueSize, batchSize }: { store: SeriesStore; version: number; queueSize: number; batchSize: number }) {
+/** The chart options a user sets, kept for the next visit. */
+interface ChartOptions {
+  smoothing: number;
+  lossView: 'loss' | 'ratio';
+  logLoss: boolean;
+}
+const OPTIONS_KEY = 'moco-chart-options';
+const DEFAULT_OPTIONS: ChartOptions = { smoothing: DEFAULT_SMOOTHING, lossView: 'loss', logLoss: false };
+
+function loadOptions(): ChartOptions {
+  try {
+    const saved = JSON.parse(localStorage.getItem(OPTIONS_KEY) ?? '{}') as Partial<ChartOptions>;
+    const smoothing = typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing <= MAX_SMOOTHING ? saved.smoothing : DEFAULT_OPTIONS.smoothing;
+    return { smoothing, lossView: saved.lossView === 'ratio' ? 'ratio' : 'loss', logLoss: saved.logLoss === true };
+  } catch {
+    return DEFAULT_OPTIONS;
+  }
+}
+
+const NO_OVERLAYS: readonly RunOverlay[] = [];
+
+export const Charts = memo(function Charts({
+  store,
+  version,
+  queueSize,
+  batchSize,
+  overlays = NO_OVERLAYS,
+  knn,
+}: {
+  store: SeriesStore;
+  version: number;
+  queueSize: number;
+  batchSize: number;
+  /** Other runs drawn on the loss, accuracy and similarity charts (default none). */
+  overlays?: readonly RunOverlay[];
+  /** The current run's kNN accuracy (0..1) against the step, for the export (the kNN chart draws it). */
+  knn?: readonly Point[];
+}) {
   const shown = useStaggeredVersions(version, CHARTS.length);
+  const [options, setOptions] = useState(loadOptions);
+  const update = (change: Partial<ChartOptions>) =>
+    setOptions((o) => {
+      const next = { ...o, ...change };
+      try {
+        localStorage.setItem(OPTIONS_KEY, JSON.stringify(next));
+      } catch {
+        // Storage refused (private mode, quota): the options hold for this visit only.
+      }
+      return next;
+    });
+  // Every store drawn smooths alike; a store recomputes its smoothed lines only when β changes.
+  for (const s of [store, ...overlays.map((o) => o.series)]) s.setSmoothing(options.smoothing);
+  const overlayKey = overlays.map((o) => `${o.id}:${o.series.version}:${o.knn.length}`).join(',');
+
   const lnK = Math.log(queueSize + 1).toFixed(2);
   const captions: Record<string, string> = {
-    loss: `Random embeddings score ln(n+1) against n negatives: ln(K+1) = ${lnK} once the queue is full. Learning pushes the loss below.`,
+    loss:
+      options.lossView === 'ratio'
+        ? 'The loss divided by ln(n+1), its value for embeddings that carry no information: 1 is chance at any queue size, so a change of K does not move it. Learning takes it below 1.'
+        : `Random embeddings score ln(n+1) against n negatives: ln(K+1) = ${lnK} once the queue is full. Learning pushes the loss below.`,
     accuracy: 'How often the query picks its positive key out of the n+1 candidates.',
     similarity: 'Cosine similarity: two views of one image pulled together, other images pushed apart.',
     queue: `Each step enqueues ${batchSize} keys. Old keys come from an older key encoder: a large m keeps them consistent.`,
     throughput: 'Images per second, augmentations and both encoders included.',
     lr: 'SGD rate of the query encoder (MoCo v2: cosine decay over the step budget).',
   };
+  const exportAs = (kind: 'csv' | 'json') => {
+    const table = seriesTable([{ label: null, series: store, knn }, ...overlays.map((o) => ({ label: o.label, series: o.series, knn: o.knn }))]);
+    const name = `moco-charts-step${lastStep(store)}.${kind}`;
+    if (kind === 'csv') saveBlob(new Blob([toCsv(table)], { type: 'text/csv' }), name);
+    else saveBlob(new Blob([toJson(table)], { type: 'application/json' }), name);
+  };
+  const nothing = store.length === 0 && overlays.every((o) => o.series.length === 0);
   return (
-    <div className={styles.charts}>
-      {CHARTS.map((spec, i) => (
-        <ChartCard key={spec.id} spec={spec} caption={captions[spec.id]} store={store} version={shown[i]} labelMarkers={spec.id === 'loss' || spec.id === 'queue'} />
-      ))}
-    </div>
+    <section className={styles.section} aria-label="Training charts">
+      <div className={styles.toolbar}>
+        <label className={styles.option}>
+          Smoothing
+          <input
+            type="range"
+            min={0}
+            max={MAX_SMOOTHING}
+            step={0.01}
+            value={options.smoothing}
+            onChange={(e) => update({ smoothing: Number(e.target.value) })}
+            data-testid="smoothing"
+            aria-valuetext={options.smoothing.toFixed(2)}
+          />
+          <output data-testid="smoothing-value">{options.smoothing.toFixed(2)}</output>
+        </label>
+        <label className={styles.option}>
+          Loss
+          <select value={options.lossView} onChange={(e) => update({ lossView: e.target.value === 'ratio' ? 'ratio' : 'loss' })} data-testid="loss-view">
+            <option value="loss">as it is</option>
+            <option value="ratio">÷ chance ln(n+1)</option>
+          </select>
+        </label>
+        <label className={styles.option}>
+          <input type="checkbox" checked={options.logLoss} onChange={(e) => update({ logLoss: e.target.checked })} data-testid="loss-log" />
+          log scale
+        </label>
+        <span className={styles.export}>
+          Export every series:
+          <button type="button" className="btn" disabled={nothing} onClick={() => exportAs('csv')} data-testid="export-csv">
+            CSV
+          </button>
+          <button type="button" className="btn" disabled={nothing} onClick={() => exportAs('json')} data-testid="export-json">
+            JSON
+          </button>
+        </span>
+      </div>
+      <div className={styles.charts}>
+        {CHARTS.map((spec, i) => {
+          const shownSpec = spec === LOSS && options.lossView === 'ratio' ? LOSS_RATIO : spec;
+          return (
+            <ChartCard
+              key={spec.id}
+              spec={shownSpec}
+              caption={captions[spec.id]}
+              store={store}
+              version={shown[i]}
+              overlays={spec.overlay ? overlays : NO_OVERLAYS}
+              overlayKey={spec.overlay ? overlayKey : ''}
+              smoothing={options.smoothing}
+              logScale={spec === LOSS && options.logLoss}
+              labelMarkers={spec.id === 'loss' || spec.id === 'queue'}
+            />
+          );
+        })}
+      </div>
+    </section>
   );
 });

@@ -85,7 +85,8 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
     if (selected !== null && selected < view.labels.length) {
       context.beginPath();
       context.arc(positions.x[selected], positions.y[selected], RADIUS + 4, 0, 2 * Math.PI);
-      context.strokeStyle = '#0f172a';
+      // The page's ink (its CSS colour), so the ring shows on the light and the dark scheme.
+      context.strokeStyle = getComputedStyle(element).color;
       context.lineWidth = 2;
       context.stroke();
     }
