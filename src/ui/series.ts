@@ -321,3 +321,7 @@ export function frozen(points: Point[]): readonly Point[] {
   for (const p of points) Object.freeze(p);
   return Object.freeze(points);
 }
+
+/** Another run drawn on the same charts as the current one (a saved run the user ticked, or a finished run of an experiment). */
+export interface RunOverlay { id: string; label: string; colour: string; series: SeriesStore; knn: Point[] }
+export const OVERLAY_COLOURS: readonly string[] = ['#e11d48', '#059669', '#d97706', '#0891b2', '#9333ea', '#65a30d', '#db2777', '#4f46e5'];

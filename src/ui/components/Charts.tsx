@@ -2,7 +2,7 @@ import { memo, useEffect, useMemo, useRef, useState, type ReactElement } from 'r
 import { CartesianGrid, LineChart, ReferenceLine, ResponsiveContainer, usePlotArea, useXAxisScale, useYAxisScale, XAxis, YAxis } from 'recharts';
 import type { ParamChange } from '../../worker/types';
 import { formatCompact, formatMomentum, formatNumber } from '../format';
-import type { Point, SeriesField, SeriesStore } from '../series';
+import type { Point, RunOverlay, SeriesField, SeriesStore } from '../series';
 import { niceAxis, stepAxis, type Axis } from '../ticks';
 import styles from './Charts.module.css';
 
@@ -146,7 +146,7 @@ function pathData(points: readonly Point[], x: (v: number) => number, y: (v: num
  * recharts' <Line> keeps every point in its state store and re-measures the path on each update;
  * at 1,000 points a series and six charts that made each update a long task here.
  */
-function SeriesLine({ spec, points, clipId }: { spec: SeriesSpec; points: readonly Point[]; clipId: string }) {
+function SeriesLine({ spec, points, clipId, overlay }: { spec: SeriesSpec; points: readonly Point[]; clipId: string; overlay?: string }) {
   const xScale = useXAxisScale();
   const yScale = useYAxisScale(spec.axis ?? 'left');
   const plot = usePlotArea();
@@ -173,6 +173,7 @@ function SeriesLine({ spec, points, clipId }: { spec: SeriesSpec; points: readon
         strokeLinejoin="round"
         data-series={spec.field}
         data-points={points.length}
+        data-overlay={overlay}
       />
       {single && <circle cx={single.cx} cy={single.cy} r={2.5} fill={spec.colour} />}
     </g>
@@ -186,7 +187,12 @@ interface ChartProps {
   /** The store version this chart shows. */
   version: number;
   labelMarkers?: boolean;
+  overlays?: RunOverlay[];
 }
+
+/** What other runs draw on a chart: the series that compare runs (not the chance lines, the queue or the throughput). */
+const OVERLAY_FIELDS: Record<string, SeriesField[]> = { loss: ['lossSmoothed'], accuracy: ['contrastiveAccuracy'], similarity: ['meanPositiveSimilarity', 'meanNegativeSimilarity'] };
+const NO_OVERLAYS: RunOverlay[] = [];
 
 interface TickProps {
   x: number;
@@ -263,19 +269,28 @@ const CHART_MARGIN = { top: 6, right: 16, bottom: 0, left: 0 };
 const CHART_MARGIN_RIGHT_AXIS = { ...CHART_MARGIN, right: 0 };
 const INITIAL_SIZE = { width: 280, height: 120 };
 
-const ChartCard = memo(function ChartCard({ spec, caption, store, version, labelMarkers }: ChartProps) {
+const ChartCard = memo(function ChartCard({ spec, caption, store, version, labelMarkers, overlays = NO_OVERLAYS }: ChartProps) {
+  // Other runs (finished: their stores do not change) in their colours; a negative similarity dashed.
+  const others = useMemo(
+    () =>
+      overlays.flatMap((o) =>
+        (OVERLAY_FIELDS[spec.id] ?? []).map((field) => ({ overlay: o, spec: { field, name: o.label, colour: o.colour, width: 1.5, dashed: field === 'meanNegativeSimilarity' } as SeriesSpec, points: o.series.view(field) })),
+      ),
+    [overlays, spec.id],
+  );
   // The store is mutable: `version` says when its content changed (a few times per second at most).
   const view = useMemo(() => {
     const data = spec.series.map((s) => store.view(s.field));
-    const xMax = store.length ? store.columns.step.at(store.length - 1) : 1;
+    const lastStep = (st: SeriesStore) => (st.length ? st.columns.step.at(st.length - 1) : 1);
+    const xMax = Math.max(lastStep(store), ...overlays.map((o) => lastStep(o.series)));
     return {
       data,
       x: stepAxis(xMax),
-      left: valueAxis(spec.series, data, 'left', spec.yRange, spec.fromZero),
+      left: valueAxis([...spec.series, ...others.map((o) => o.spec)], [...data, ...others.map((o) => o.points)], 'left', spec.yRange, spec.fromZero),
       right: spec.rightAxis ? valueAxis(spec.series, data, 'right', undefined, true) : null,
       markers: store.markers.slice(-MAX_MARKERS),
     };
-  }, [spec, store, version]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [spec, store, version, overlays, others]); // eslint-disable-line react-hooks/exhaustive-deps
   const { data } = view;
   const x = useStable(view.x, sameAxis) as Axis;
   const left = useStable(view.left, sameAxis) as Axis;
@@ -307,6 +322,14 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, label
               {s.axis === 'right' ? ' (right)' : ''}
             </li>
           ))}
+          {others
+            .filter((o, i) => others.findIndex((p) => p.overlay === o.overlay) === i)
+            .map(({ overlay }) => (
+              <li key={`overlay-${overlay.id}`} data-testid="overlay-legend">
+                <span className={styles.swatch} style={{ borderColor: overlay.colour }} />
+                {overlay.label}
+              </li>
+            ))}
         </ul>
       </figcaption>
       <div className={styles.chart__plot}>
@@ -328,6 +351,9 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, label
             ))}
             {spec.series.map((s, i) => (
               <SeriesLine key={s.field} spec={s} points={data[i]} clipId={`clip-${spec.id}`} />
+            ))}
+            {others.map((o, i) => (
+              <SeriesLine key={`overlay-${o.overlay.id}-${o.spec.field}`} spec={o.spec} points={o.points} clipId={`clip-${spec.id}-o${i}`} overlay={o.overlay.label} />
             ))}
           </LineChart>
         </ResponsiveContainer>
@@ -370,7 +396,7 @@ function useStaggeredVersions(version: number, count: number): number[] {
   return shown;
 }
 
-export const Charts = memo(function Charts({ store, version, queueSize, batchSize }: { store: SeriesStore; version: number; queueSize: number; batchSize: number }) {
+export const Charts = memo(function Charts({ store, version, queueSize, batchSize, overlays }: { store: SeriesStore; version: number; queueSize: number; batchSize: number; overlays?: RunOverlay[] }) {
   const shown = useStaggeredVersions(version, CHARTS.length);
   const lnK = Math.log(queueSize + 1).toFixed(2);
   const captions: Record<string, string> = {
@@ -384,7 +410,7 @@ export const Charts = memo(function Charts({ store, version, queueSize, batchSiz
   return (
     <div className={styles.charts}>
       {CHARTS.map((spec, i) => (
-        <ChartCard key={spec.id} spec={spec} caption={captions[spec.id]} store={store} version={shown[i]} labelMarkers={spec.id === 'loss' || spec.id === 'queue'} />
+        <ChartCard key={spec.id} spec={spec} caption={captions[spec.id]} store={store} version={shown[i]} labelMarkers={spec.id === 'loss' || spec.id === 'queue'} overlays={overlays} />
       ))}
     </div>
   );
