@@ -134,6 +134,11 @@ export class ExperimentRunner {
     }
   }
 
+  /** Refuses a call of the page that would change the run while an experiment trains in the service. */
+  refuseWhileRunning(): void {
+    if (this.running) throw new Error('an experiment is running: cancel it in the Experiments panel, or let it finish (your run then comes back), before training or changing the run');
+  }
+
   /** Stops after the step in flight; `run` then resolves with the runs finished, and the user's run is back. */
   async cancel(): Promise<void> {
     if (this.running) this.cancelRequested = true;
