@@ -8,6 +8,7 @@ import { validateLiveParams } from '../moco/config';
 import { errorMessage } from './backend';
 import type { ExperimentProgress, ExperimentResult, ExperimentRunResult, ExperimentSpec } from './experimentTypes';
 import { EXPERIMENT_PARAMS } from './experimentTypes';
+import { yieldToEventLoop } from './lock';
 import { labelOf } from './runLabels';
 import { statColumns } from './stepStats';
 import type { TrainingService } from './training';
@@ -103,6 +104,8 @@ export class ExperimentRunner {
               records.push(await this.host.step());
               stepsDone++;
               report({ run: i, label: labels[i], step: records.length, phase: 'training' });
+              // Between steps, let the page's calls in (a cancel; on the CPU backend a step never yields by itself).
+              await yieldToEventLoop();
             }
             if (spec.knn && records.length === spec.steps) {
               report({ run: i, label: labels[i], step: records.length, phase: 'knn' }, true);

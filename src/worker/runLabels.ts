@@ -17,7 +17,7 @@ const ASPECTS: Aspect[] = [
   (s) => `lr = ${short(s.params.learningRate)}`,
   (s) => (s.dataset === 'synthetic' ? `shapes (${s.datasetSize})` : s.dataset === 'sample' ? 'CIFAR-10 sample' : 'your files'),
   (s) => `seed ${s.seed}`,
-  (s) => (s.stepBudget > 0 ? `${s.stepBudget} steps` : 'no step budget'),
+  // Not the step budget: the charts' x axis shows a run's length, and "100 steps" beside every experiment run only crowds the legend.
 ];
 
 /** 0.99 → "0.99", 0.000937 → "0.000937": four significant digits at most, no trailing zeros. */

@@ -74,7 +74,7 @@ describe('runs side by side and experiments, end to end', () => {
     // Unticked, a run leaves the charts.
     await page.locator('[data-testid=saved-run-show]').first().uncheck();
     await waitFor(page, 'one run in the legend', async () => (await legend.count()) === 1, 30_000);
-    await page.locator('[data-testid=saved-run-show]').first().uncheck();
+    await page.locator('[data-testid=saved-run-show]').nth(1).uncheck();
     await waitFor(page, 'no run in the legend', async () => (await legend.count()) === 0, 30_000);
     expect(pageErrors).toEqual([]);
   }, 400_000);

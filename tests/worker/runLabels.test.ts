@@ -25,3 +25,9 @@ describe('runs named by what differs between them', () => {
     expect(labelsByDifference([TINY_SETUP])).toEqual(['run 1']);
   });
 });
+
+describe('what a label leaves out', () => {
+  it('does not name the step budget (an experiment run of 100 steps beside an open-ended run is still "m = 0.9")', () => {
+    expect(labelsByDifference([withParams({ momentum: 0.99 }), withParams({ momentum: 0.9 }, { stepBudget: 100 })])).toEqual(['m = 0.99', 'm = 0.9']);
+  });
+});
