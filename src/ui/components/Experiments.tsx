@@ -52,7 +52,8 @@ export function Experiments({ training, experiment }: { training: Training; expe
   const values = parseValues(param, valuesText);
   const problem = typeof values === 'string' ? values : !Number.isInteger(steps) || steps < 1 ? 'steps per run must be a whole number ≥ 1' : null;
   const ready = training.view.phase === 'ready' && training.view.model !== null;
-  const blocked = !ready || running || (training.view.busy !== null && !running);
+  // Also while the page is busy otherwise (building a model, loading files); a running experiment shows Cancel instead.
+  const blocked = !ready || training.view.busy !== null;
   const request: ExperimentRequest | null = problem || typeof values === 'string' ? null : { param, values, steps, knn };
   const paper = PAPER_FIGURES[result?.spec.param ?? param];
   const rows = result?.runs ?? finished;
