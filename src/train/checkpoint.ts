@@ -207,12 +207,40 @@ export async function encodeCheckpoint(
 
 /** Reads checkpoint bytes; a truncated, garbled or foreign file, or another version, is a CheckpointError naming `file`. */
 export async function decodeCheckpoint(bytes: Uint8Array, file: string): Promise<Checkpoint> {
+  const { manifest, entries } = readManifest(bytes, file, () => true);
+  const fail = (problem: string): never => {
+    throw new CheckpointError(file, problem);
+  };
+  const blob = entries[TENSORS_FILE];
+  if (!blob) fail(`the checkpoint has no ${TENSORS_FILE}`);
+  if ((await sha256Hex(blob)) !== manifest.tensorsSha256) fail(`the checkpoint's tensors are damaged (their SHA-256 differs from the manifest's)`);
+  const tensors: Checkpoint['tensors'] = new Map();
+  for (const t of manifest.tensors) {
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (t.byteLength !== count * 4 || t.offset % 4 !== 0 || t.offset < 0 || t.offset + t.byteLength > blob.length) {
+      fail(`tensor '${t.name}' (shape [${t.shape}]) does not fit ${TENSORS_FILE}`);
+    }
+    const bytes = fromLittleEndian(blob.subarray(t.offset, t.offset + t.byteLength));
+    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, values: t.dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer) });
+  }
+  return { file, manifest, tensors };
+}
+
+/**
+ * Only the manifest of checkpoint bytes (setup, live parameters, chart and kNN history), checked as
+ * `decodeCheckpoint` checks it, without reading the tensors: what a list or a chart of saved runs needs.
+ */
+export function decodeCheckpointManifest(bytes: Uint8Array, file: string): CheckpointManifest {
+  return readManifest(bytes, file, (name) => name === MANIFEST_FILE).manifest;
+}
+
+function readManifest(bytes: Uint8Array, file: string, entry: (name: string) => boolean): { manifest: CheckpointManifest; entries: Record<string, Uint8Array> } {
   const fail = (problem: string): never => {
     throw new CheckpointError(file, problem);
   };
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes);
+    entries = unzipSync(bytes, { filter: (f) => entry(f.name) });
   } catch (e) {
     return fail(`not a readable checkpoint: the zip is truncated or damaged (${(e as Error).message})`);
   }
@@ -228,19 +256,7 @@ export async function decodeCheckpoint(bytes: Uint8Array, file: string): Promise
     fail(`checkpoint format version ${JSON.stringify(manifest.version)}; this version of the trainer reads version ${CHECKPOINT_VERSION} only`);
   }
   checkManifestShape(manifest, fail);
-  const blob = entries[TENSORS_FILE];
-  if (!blob) fail(`the checkpoint has no ${TENSORS_FILE}`);
-  if ((await sha256Hex(blob)) !== manifest.tensorsSha256) fail(`the checkpoint's tensors are damaged (their SHA-256 differs from the manifest's)`);
-  const tensors: Checkpoint['tensors'] = new Map();
-  for (const t of manifest.tensors) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (t.byteLength !== count * 4 || t.offset % 4 !== 0 || t.offset < 0 || t.offset + t.byteLength > blob.length) {
-      fail(`tensor '${t.name}' (shape [${t.shape}]) does not fit ${TENSORS_FILE}`);
-    }
-    const bytes = fromLittleEndian(blob.subarray(t.offset, t.offset + t.byteLength));
-    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, values: t.dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer) });
-  }
-  return { file, manifest, tensors };
+  return { manifest, entries };
 }
 
 /**

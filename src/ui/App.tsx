@@ -4,16 +4,22 @@ import { Charts } from './components/Charts';
 import { Controls } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { Evaluation } from './components/Evaluation';
+import { Experiments } from './components/Experiments';
 import { MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
+import { useExperiment } from './useExperiment';
+import { useOverlays } from './useOverlays';
 import { useTraining } from './useTraining';
 
 export function App() {
   const training = useTraining();
   // One dataset state for the setup's dataset menu and the Data panel.
   const data = useDataset(training);
+  // Other runs on the charts: the saved runs ticked in the list and the experiment's finished runs.
+  const experiment = useExperiment(training);
+  const compare = useOverlays(training, experiment.overlaySources);
   const { view, store, version, setup } = training;
   const last = store.last();
   return (
@@ -34,11 +40,29 @@ export function App() {
         <Controls training={training} data={data} />
         <main className="main">
           <StatusBar training={training} />
-          <SavedRuns training={training} />
+          <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />
+          <Experiments training={training} experiment={experiment} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
-          <Charts store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+          {compare.error && (
+            <p className="hint hint--warn" role="alert">
+              {compare.error}
+            </p>
+          )}
+          {compare.overlays.length > 0 && (
+            <p className="hint" data-testid="compare-legend">
+              The charts compare this run ({compare.currentLabel}) with{' '}
+              {compare.overlays.map((o, i) => (
+                <span key={o.id}>
+                  {i > 0 ? ', ' : ''}
+                  <span style={{ color: o.colour }}>●</span> {o.label}
+                </span>
+              ))}
+              .
+            </p>
+          )}
+          <Charts overlays={compare.overlays} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
           <DataPanel training={training} data={data} />
-          <Evaluation training={training} />
+          <Evaluation training={training} overlays={compare.overlays} />
           <BenchmarkPanel training={training} />
         </main>
       </div>

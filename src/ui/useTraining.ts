@@ -356,10 +356,13 @@ export function useTraining() {
     setView((v) => ({ ...v, model }));
   }, []);
 
+  /** Blocks the controls while something else drives the Worker (an experiment), saying what; null frees them. */
+  const setBusy = useCallback((busy: string | null) => setView((v) => ({ ...v, busy })), []);
+
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun };
+  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy };
 }
 
 export type Training = ReturnType<typeof useTraining>;

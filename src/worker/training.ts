@@ -15,6 +15,7 @@ import {
   datasetIdentity,
   datasetMismatch,
   decodeCheckpoint,
+  decodeCheckpointManifest,
   encodeCheckpoint,
   restoreTrainer,
   type Checkpoint,
@@ -26,6 +27,7 @@ import { errorMessage, selectBackend } from './backend';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
+import type { RunCurves } from './experimentTypes';
 import type { KnnResult } from './evaluationTypes';
 import { Lock, yieldToEventLoop } from './lock';
 import type { RunStore } from './runStore';
@@ -64,6 +66,16 @@ import {
 /** What the service needs of a store of saved runs (IndexedDB's RunStore; a test's in memory). */
 export type SavedRunStore = Pick<RunStore, 'save' | 'list' | 'read' | 'rename' | 'delete'>;
 
+/** The run in use set aside while an experiment trains (`holdRun`), and what brings it back (`restoreRun`). */
+export interface HeldRun {
+  setup: TrainingSetup;
+  step: number;
+  /** Its checkpoint; null when it had no step (it comes back as a fresh model of its setup). */
+  bytes: Uint8Array | null;
+  runKey: string;
+  save: SaveStatus | null;
+}
+
 /** The longest name a saved run may have. */
 export const MAX_RUN_NAME = 80;
 
@@ -95,6 +107,8 @@ export class TrainingService {
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
   private saveWanted = false;
+  /** While an experiment trains its runs in this service, they are not saved (the user's run is held aside). */
+  private autosavePaused = false;
   /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
   private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
@@ -341,6 +355,45 @@ export class TrainingService {
     return { model, setup: this.requireSetup(), run };
   }
 
+  /**
+   * A saved run's curves (every chart point and kNN result, its setup and final live parameters),
+   * read from its checkpoint's manifest without its weights: what the charts draw beside the run in use.
+   */
+  async savedRunCurves(id: string): Promise<RunCurves> {
+    const manifest = decodeCheckpointManifest(await this.requireStore().read(id), `the saved run ${id}`);
+    const setup = this.setupOf({ file: id, manifest, tensors: new Map() });
+    const batchesPerEpoch = Math.max(1, Math.floor(manifest.setup.dataset.size / setup.batchSize));
+    const records = (manifest.history.chart ?? []).map((p) => recordOfChartPoint(p, setup.batchSize, batchesPerEpoch));
+    return { setup, count: records.length, columns: statColumns(records), knn: manifest.history.knn.map((k) => ({ step: k.step, accuracy: k.accuracy })) };
+  }
+
+  /**
+   * Sets the run in use aside for an experiment: paused, saved to the browser's storage (when there
+   * is one), and kept in memory whole; automatic saves stop until `restoreRun`. Returns what
+   * `restoreRun` needs.
+   */
+  async holdRun(): Promise<HeldRun> {
+    await this.pause();
+    const setup = this.requireSetup();
+    const step = this.trainer?.moco.stepCount ?? 0;
+    const held: HeldRun = { setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus };
+    if (step > 0 && this.state !== 'error') {
+      held.bytes = await this.checkpoint();
+      this.requestSave();
+      await this.saving;
+      held.save = this.saveStatus;
+    }
+    this.autosavePaused = true;
+    return held;
+  }
+
+  /** Puts a held run back as it was (its later saves replace its earlier ones again); a run without a step comes back fresh. */
+  async restoreRun(held: HeldRun): Promise<ModelInfo> {
+    this.autosavePaused = false;
+    if (!held.bytes) return this.configure(held.setup);
+    return this.resumeAs(held.bytes, 'your run', held.runKey, held.save);
+  }
+
   /** Names a saved run (at most 80 characters; later saves of the run keep the name). */
   async renameSavedRun(id: string, name: string): Promise<void> {
     const trimmed = name.trim();
@@ -427,7 +480,7 @@ export class TrainingService {
 
   /** Saves the run soon (after a save in flight, if any), between two steps. */
   private requestSave(): void {
-    if (!this.store) return;
+    if (!this.store || this.autosavePaused) return;
     this.saveWanted = true;
     if (this.saving) return;
     this.saving = (async () => {

@@ -1,6 +1,7 @@
 import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
+import type { RunOverlay } from '../series';
 import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
 import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
@@ -30,7 +31,7 @@ function ErrorLine({ text }: { text: string | undefined }) {
   ) : null;
 }
 
-function KnnCard({ ev }: { ev: EvaluationState }) {
+function KnnCard({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[] }) {
   const uid = useId();
   const latest = ev.knn.at(-1);
   return (
@@ -68,7 +69,7 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
               · {formatInt(latest.queryCount)} held-out images, bank {formatInt(latest.bankSize)}, k {latest.k} · {formatNumber(latest.seconds, 2)} s
             </span>
           </p>
-          <KnnChart results={ev.knn} />
+          <KnnChart results={ev.knn} overlays={overlays} />
           <details className={styles['eval-details']}>
             <summary>Per class at step {formatInt(latest.step)}</summary>
             <PerClassTable perClass={latest.perClass} classNames={latest.classNames} testId="knn-per-class" />
@@ -98,7 +99,10 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
           </details>
         </>
       ) : (
-        <p className="hint">No result yet. Run now before training for the untrained network&rsquo;s baseline.</p>
+        <>
+          <p className="hint">No result yet. Run now before training for the untrained network&rsquo;s baseline.</p>
+          {overlays?.some((o) => o.knn.length > 0) && <KnnChart results={ev.knn} overlays={overlays} />}
+        </>
       )}
     </section>
   );
@@ -208,11 +212,11 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
 }
 
 /** The evaluation panel: how good the representation is, and what the network is trained on. */
-export function Evaluation({ training }: { training: Training }) {
+export function Evaluation({ training, overlays }: { training: Training; overlays?: RunOverlay[] }) {
   const ev = useEvaluation(training);
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
-      <KnnCard ev={ev} />
+      <KnnCard ev={ev} overlays={overlays} />
       <ProbeCard ev={ev} />
       <EmbeddingCard ev={ev} />
       <PreviewCard ev={ev} />

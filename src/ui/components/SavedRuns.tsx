@@ -53,7 +53,7 @@ function RunName({ run, onRename }: { run: SavedRun; onRename: (name: string) =>
  * The offer to go on with the latest saved run when the page opens, and the list of runs the
  * Worker saved to the browser's storage (every 30 s of training and on every pause).
  */
-export function SavedRuns({ training }: { training: Training }) {
+export function SavedRuns({ training, shown, onShow }: { training: Training; shown?: ReadonlySet<string>; onShow?: (run: SavedRun, on: boolean) => void }) {
   const { view, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, running } = training;
   const save = view.status.save ?? null;
   const [offerClosed, setOfferClosed] = useState(false);
@@ -125,6 +125,7 @@ export function SavedRuns({ training }: { training: Training }) {
         <table className="data-table" data-testid="saved-runs">
           <thead>
             <tr>
+              {onShow && <th scope="col">Charts</th>}
               <th scope="col">Name</th>
               <th scope="col">Saved</th>
               <th scope="col">Steps</th>
@@ -140,6 +141,18 @@ export function SavedRuns({ training }: { training: Training }) {
           <tbody>
             {savedRuns.map((run) => (
               <tr key={run.id} data-testid="saved-run">
+                {onShow && (
+                  <td>
+                    <input
+                      type="checkbox"
+                      data-testid="saved-run-show"
+                      checked={shown?.has(run.runKey) ?? false}
+                      onChange={(e) => onShow(run, e.currentTarget.checked)}
+                      aria-label={`Show the run saved at step ${run.step} on the charts`}
+                      title="Show on charts, beside the run in use"
+                    />
+                  </td>
+                )}
                 <td>
                   <RunName key={`${run.id}:${run.name ?? ''}`} run={run} onRename={(name) => void renameSavedRun(run, name)} />
                 </td>

@@ -1,0 +1,93 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { RunCurves } from '../worker/experimentTypes';
+import { labelsByDifference } from '../worker/runLabels';
+import type { SavedRun, TrainingSetup } from '../worker/types';
+import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from './series';
+import type { Training } from './useTraining';
+
+/** A run to draw beside the current one: a saved run's or an experiment's curves, and what to call it when nothing tells it apart. */
+export interface OverlaySource {
+  id: string;
+  name: string;
+  curves: RunCurves;
+}
+
+const STORES = new WeakMap<RunCurves, SeriesStore>();
+
+/** A finished run's curves as the charts read a run (one store per curves object, built once). */
+export function seriesOfCurves(curves: RunCurves): SeriesStore {
+  let store = STORES.get(curves);
+  if (store) return store;
+  store = new SeriesStore();
+  const { momentum, queueSize, temperature, learningRate } = curves.setup.params;
+  store.append({
+    status: { state: 'finished', runId: 0, step: curves.count, elapsedMs: 0, stepBudget: curves.setup.stepBudget, error: null },
+    count: curves.count,
+    columns: curves.columns,
+    paramChanges: [],
+    queue: { capacity: queueSize, filled: 0, segmentFill: new Float32Array(0), segmentAge: new Float32Array(0), writeSegment: 0 },
+    params: { momentum, queueSize, temperature, learningRate },
+  });
+  STORES.set(curves, store);
+  return store;
+}
+
+/**
+ * The runs the charts draw beside the current one: the saved runs the user ticks (their curves read
+ * from the Worker without their weights) and `extra` (an experiment's finished runs), each in its
+ * own colour and named by what differs among all the runs shown, the current one included.
+ */
+export function useOverlays(training: Training, extra: readonly OverlaySource[]) {
+  const { savedRuns, workerApi, setup, params, view } = training;
+  /** Ticked saved runs, by run (a run's id changes with each of its saves; its key does not). */
+  const [shown, setShown] = useState<ReadonlySet<string>>(() => new Set());
+  const [curves, setCurves] = useState<Readonly<Record<string, RunCurves>>>({});
+  const [error, setError] = useState<string | null>(null);
+  const asked = useRef(new Set<string>());
+
+  // Read the curves of each ticked run's latest save, once per save.
+  useEffect(() => {
+    const api = workerApi();
+    if (!api || !savedRuns) return;
+    for (const run of savedRuns) {
+      if (!shown.has(run.runKey) || asked.current.has(run.id)) continue;
+      asked.current.add(run.id);
+      api.training.savedRunCurves(run.id).then(
+        (c) => setCurves((all) => ({ ...all, [run.id]: c })),
+        (e: unknown) => setError(`The saved run (step ${run.step}) cannot be drawn: ${e instanceof Error ? e.message : String(e)}`),
+      );
+    }
+  }, [workerApi, savedRuns, shown]);
+
+  const show = useCallback((run: SavedRun, on: boolean) => {
+    setError(null);
+    setShown((s) => {
+      const next = new Set(s);
+      if (on) next.add(run.runKey);
+      else next.delete(run.runKey);
+      return next;
+    });
+  }, []);
+
+  const current: TrainingSetup = useMemo(() => ({ ...setup, params: view.workerParams ?? params }), [setup, params, view.workerParams]);
+  const sources: OverlaySource[] = useMemo(() => {
+    const saved = (savedRuns ?? []).filter((r) => shown.has(r.runKey) && curves[r.id]).map((r) => ({ id: r.runKey, name: r.name ?? `saved run, step ${r.step}`, curves: curves[r.id] }));
+    return [...saved, ...extra];
+  }, [savedRuns, shown, curves, extra]);
+
+  const { overlays, currentLabel } = useMemo(() => {
+    const labels = labelsByDifference([current, ...sources.map((s) => s.curves.setup)], (i) => (i === 0 ? 'this run' : sources[i - 1].name));
+    const list: RunOverlay[] = sources.map((s, i) => ({
+      id: s.id,
+      label: labels[i + 1],
+      colour: OVERLAY_COLOURS[i % OVERLAY_COLOURS.length],
+      series: seriesOfCurves(s.curves),
+      knn: s.curves.knn.map((k) => ({ x: k.step, y: k.accuracy })),
+    }));
+    return { overlays: list, currentLabel: labels[0] };
+  }, [current, sources]);
+
+  return { overlays, currentLabel, shown, show, error };
+}
+
+export type Overlays = ReturnType<typeof useOverlays>;

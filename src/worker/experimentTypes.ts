@@ -1,0 +1,106 @@
+/**
+ * Experiments (the MoCo paper's ablations in the app): what the page asks for, what the Worker
+ * reports, and what the paper measured. Types and plain constants only, as ./types: the page
+ * imports this without pulling tfjs in.
+ */
+import type { StatField, TrainingSetup } from './types';
+
+/** What an experiment varies: a live parameter, the batch size, or the method. */
+export type ExperimentParam = 'momentum' | 'queueSize' | 'temperature' | 'batchSize' | 'version';
+
+export const EXPERIMENT_PARAMS: Record<ExperimentParam, { label: string; symbol: string }> = {
+  momentum: { label: 'Momentum m', symbol: 'm' },
+  queueSize: { label: 'Queue size K', symbol: 'K' },
+  temperature: { label: 'Temperature T', symbol: 'T' },
+  batchSize: { label: 'Batch size', symbol: 'batch' },
+  version: { label: 'Method (MoCo v1 / v2)', symbol: 'MoCo' },
+};
+
+/** The paper's two central ablations (He et al. 2020, §4.1). */
+export const EXPERIMENT_PRESETS: { name: string; param: ExperimentParam; values: (number | string)[] }[] = [
+  { name: 'momentum: 0, 0.9, 0.99, 0.999', param: 'momentum', values: [0, 0.9, 0.99, 0.999] },
+  { name: 'queue: 256, 1024, 4096, 16384', param: 'queueSize', values: [256, 1024, 4096, 16384] },
+];
+
+export interface ExperimentSpec {
+  /** The user's setup and live parameters: every run starts from these (same data, seed and length). */
+  base: TrainingSetup;
+  param: ExperimentParam;
+  /** Numbers, or 'v1' / 'v2' for the method. */
+  values: (number | string)[];
+  /** Steps per run (the step budget of each run: MoCo v2's cosine rate reaches 0 there). */
+  steps: number;
+  /** A kNN evaluation of the held-out images at the end of each run. */
+  knn: boolean;
+}
+
+/** A run's curves: its setup and every step's statistics (as the charts read them), and its kNN results. */
+export interface RunCurves {
+  setup: TrainingSetup;
+  count: number;
+  columns: Record<StatField, Float64Array>;
+  knn: { step: number; accuracy: number }[];
+}
+
+/** One row of an experiment's table. */
+export interface ExperimentRunResult {
+  value: number | string;
+  /** "m = 0.9" */
+  label: string;
+  /** Null when the run failed (`error` says why) or was cancelled before its first step. */
+  summary: {
+    steps: number;
+    /** Mean loss and contrastive accuracy over the last tenth of the steps (at least one), as `--sweep`'s table. */
+    finalLoss: number;
+    finalContrastiveAccuracy: number;
+    /** kNN accuracy at the end (0..1), null when not evaluated. */
+    knn: number | null;
+    /** Seconds of training steps, the final kNN excluded. */
+    seconds: number;
+  } | null;
+  error: string | null;
+  curves: RunCurves;
+}
+
+export interface ExperimentProgress {
+  /** 0-based index of the run in progress. */
+  run: number;
+  runs: number;
+  label: string;
+  step: number;
+  steps: number;
+  phase: 'saving' | 'training' | 'knn' | 'restoring';
+  /** Estimated milliseconds until the whole experiment ends (null until a step has been timed). */
+  remainingMs: number | null;
+  /** The runs finished so far; sent at each run's start and end only (absent: unchanged). */
+  finished?: ExperimentRunResult[];
+}
+
+export interface ExperimentResult {
+  spec: ExperimentSpec;
+  runs: ExperimentRunResult[];
+  cancelled: boolean;
+  /** What became of the user's run: put back as it was (at its step), or rebuilt fresh when it had no step. */
+  restoredStep: number;
+}
+
+/**
+ * What the MoCo paper reports for a parameter (He et al., CVPR 2020, §4.1: ResNet-50 on ImageNet,
+ * linear-classification top-1, K = 4096 for the momentum ablation). Only figures the paper gives.
+ */
+export const PAPER_FIGURES: Partial<Record<ExperimentParam, { note: string; rows: { value: string; result: string }[] }>> = {
+  momentum: {
+    note: 'He et al. 2020 (MoCo), §4.1: ResNet-50 on ImageNet, linear top-1 accuracy, K = 4096. ImageNet/ResNet-50 numbers, for the trend only: a few steps of a tiny network in a tab will not reach them.',
+    rows: [
+      { value: '0', result: 'fails (training loss oscillates)' },
+      { value: '0.9', result: '55.2%' },
+      { value: '0.99', result: '57.8%' },
+      { value: '0.999', result: '59.0%' },
+      { value: '0.9999', result: '58.9%' },
+    ],
+  },
+  queueSize: {
+    note: 'He et al. 2020 (MoCo), Figure 3: ResNet-50 on ImageNet, linear top-1 accuracy rises with the number of negatives K (4,096 to 65,536 for MoCo). ImageNet/ResNet-50, for the trend only.',
+    rows: [{ value: 'larger K', result: 'higher accuracy (Figure 3)' }],
+  },
+};

@@ -1,0 +1,126 @@
+/**
+ * Runs side by side and experiments, end to end: two saved runs with different m ticked onto the
+ * charts with their legends; an experiment of two values that completes with its table and its
+ * runs on the charts, the user's run back at its step; an experiment cancelled.
+ * Chromium without WebGPU, on the CPU backend (`?backend=cpu`), as the saved-runs test: a tiny step
+ * takes well under a second there.
+ */
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+
+const TINY = 'backend=cpu&preset=tiny&method=v2&batch=8&data=shapes&n=1000&seed=1&K=64';
+
+async function text(page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).first().textContent()) ?? '';
+}
+
+async function stepCount(page: Page): Promise<number> {
+  return Number((await text(page, '[data-testid=status-step]')).replace(/,/g, ''));
+}
+
+async function stepTo(page: Page, step: number): Promise<void> {
+  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
+  await page.click('[data-testid=step]');
+  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
+}
+
+/** Opens the app with the tiny setup at momentum `m`, a fresh run (a saved run's offer declined). */
+async function open(page: Page, url: string, m: number): Promise<void> {
+  await page.goto(`${url}?${TINY}&m=${m}`);
+  await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+  await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+  const offer = page.getByRole('button', { name: 'New run' });
+  if (await offer.count()) await offer.click();
+}
+
+describe('runs side by side and experiments, end to end', () => {
+  let served: { url: string; server: PreviewServer };
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    served = await buildAndPreview('e2e-dist-compare');
+    browser = await launchChromium(false);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close();
+  });
+
+  it('shows two saved runs with different m on the charts, each named by its m', async () => {
+    await open(page, served.url, 0.9);
+    for (const s of [1, 2]) await stepTo(page, s);
+    await waitFor(page, 'the first run saved', async () => (await page.locator('[data-testid=saved-run]').count()) === 1, 60_000);
+    await open(page, served.url, 0.99);
+    for (const s of [1, 2]) await stepTo(page, s);
+    await waitFor(page, 'both runs saved', async () => (await page.locator('[data-testid=saved-run]').count()) === 2, 60_000);
+
+    for (const box of await page.locator('[data-testid=saved-run-show]').all()) await box.check();
+    const legend = page.locator('[data-testid=chart-loss] [data-testid=overlay-legend]');
+    await waitFor(page, 'two runs in the loss chart legend', async () => (await legend.count()) === 2, 30_000);
+    expect((await legend.allTextContents()).sort()).toEqual(['m = 0.9', 'm = 0.99']);
+    for (const chart of ['loss', 'accuracy', 'similarity']) {
+      for (const m of ['0.9', '0.99']) expect(await page.locator(`[data-testid=chart-${chart}] path[data-overlay="m = ${m}"]`).first().getAttribute('data-points')).toBe('2');
+    }
+    expect(await text(page, '[data-testid=compare-legend]')).toMatch(/^The charts compare this run \(m = 0\.99\) with ● m = 0\.\d+, ● m = 0\.\d+\.$/);
+
+    // Unticked, a run leaves the charts.
+    await page.locator('[data-testid=saved-run-show]').first().uncheck();
+    await waitFor(page, 'one run in the legend', async () => (await legend.count()) === 1, 30_000);
+    await page.locator('[data-testid=saved-run-show]').nth(1).uncheck();
+    await waitFor(page, 'no run in the legend', async () => (await legend.count()) === 0, 30_000);
+    expect(pageErrors).toEqual([]);
+  }, 400_000);
+
+  it('runs an experiment of two values to its table, draws its runs, and gives the run in use back at its step', async () => {
+    expect(await stepCount(page)).toBe(2);
+    await page.selectOption('[data-testid=experiment-param]', 'momentum');
+    await page.fill('[data-testid=experiment-values]', '0, 0.99');
+    await page.fill('[data-testid=experiment-steps]', '2');
+    await page.click('[data-testid=experiment-run]');
+    await page.locator('[data-testid=experiment-progress]').waitFor({ timeout: 30_000 });
+    // The controls wait for the experiment.
+    expect(await page.locator('[data-testid=start]').isDisabled()).toBe(true);
+    await page.locator('[data-testid=experiment-status]').waitFor({ timeout: 240_000 });
+    expect(await text(page, '[data-testid=experiment-status]')).toMatch(/^Finished: 2 runs of 2 steps\. Your run is back at step 2\./);
+    const rows = await page.locator('[data-testid=experiment-row]').allInnerTexts();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t\d+\.\d%\t\d+\.\d%\t[\d.]+ s/);
+    expect(rows[1]).toMatch(/^m = 0\.99\t2\t/);
+    expect(await text(page, '[data-testid=experiment-paper]')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
+    const legend = page.locator('[data-testid=chart-loss] [data-testid=overlay-legend]');
+    await waitFor(page, 'the experiment runs on the charts', async () => (await legend.count()) === 2, 30_000);
+    expect(await legend.allTextContents()).toEqual(['m = 0', 'm = 0.99']);
+    expect(await page.locator('[data-testid=knn-overlay-legend]').count()).toBe(2);
+    expect(await stepCount(page)).toBe(2);
+    expect(await page.locator('[data-testid=start]').isDisabled()).toBe(false);
+    // The experiment's runs are not saved runs.
+    expect(await page.locator('[data-testid=saved-run]').count()).toBe(2);
+    expect(pageErrors).toEqual([]);
+  }, 400_000);
+
+  it('cancels an experiment within a step, keeping the run it had started', async () => {
+    await page.click('[data-testid=experiment-preset-queueSize]');
+    await page.fill('[data-testid=experiment-values]', '16, 32');
+    await page.fill('[data-testid=experiment-steps]', '300');
+    await page.click('[data-testid=experiment-run]');
+    await waitFor(page, 'the first run training', async () => /Run 1 of 2 \(K = 16\): step [1-9]/.test(await text(page, '[data-testid=experiment-progress]')), 120_000);
+    expect(await text(page, '[data-testid=experiment-progress]')).toMatch(/left$/);
+    await page.click('[data-testid=experiment-cancel]');
+    await page.locator('[data-testid=experiment-status]').waitFor({ timeout: 120_000 });
+    expect(await text(page, '[data-testid=experiment-status]')).toMatch(/^Cancelled after 1 of 2 runs\. Your run is back at step 2\./);
+    const rows = await page.locator('[data-testid=experiment-row]').allInnerTexts();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(/^K = 16\t\d+\t/);
+    expect(Number(rows[0].split('\t')[1])).toBeLessThan(300);
+    expect(await stepCount(page)).toBe(2);
+    expect(pageErrors).toEqual([]);
+  }, 400_000);
+});

@@ -1,0 +1,126 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment';
+import type { ExperimentProgress } from '../../src/worker/experimentTypes';
+import { TrainingService } from '../../src/worker/training';
+import type { SavedRun } from '../../src/worker/types';
+import { TINY_SETUP } from './setup';
+
+/** Saved runs in memory, as the IndexedDB store keeps them: one save per run, the newest replacing the older. */
+class MemoryRunStore {
+  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
+  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
+    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
+    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
+    this.runs.set(run.id, { run, bytes });
+    return run;
+  }
+  async list(): Promise<SavedRun[]> {
+    return [...this.runs.values()].map((r) => r.run);
+  }
+  async read(id: string): Promise<Uint8Array> {
+    return this.runs.get(id)!.bytes;
+  }
+  async rename(): Promise<void> {}
+  async delete(id: string): Promise<void> {
+    this.runs.delete(id);
+  }
+}
+
+async function service(store: MemoryRunStore): Promise<TrainingService> {
+  const s = new TrainingService();
+  await s.init(() => {}, { backends: ['cpu'] });
+  s.useRunStore(store);
+  return s;
+}
+
+/** Four fixed images, for comparing the model before and after. */
+const IMAGES = Float32Array.from({ length: 4 * 32 * 32 * 3 }, (_, i) => (Math.sin(i * 0.37) + 1) / 2);
+
+describe('experiments in the Worker (CPU backend)', () => {
+  const services: TrainingService[] = [];
+  afterAll(() => services.forEach((s) => s.dispose()));
+
+  it('runs each value on the same data and seed, tables them, and gives back the user\'s run untouched and saved', async () => {
+    const store = new MemoryRunStore();
+    const s = await service(store);
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    await s.step();
+    await s.step();
+    const before = await s.embed(IMAGES, 'query');
+
+    const progress: ExperimentProgress[] = [];
+    const runner = new ExperimentRunner(s);
+    const result = await runner.run({ base: TINY_SETUP, param: 'momentum', values: [0, 0.99], steps: 3, knn: true }, (p) => progress.push(p));
+
+    expect(result.cancelled).toBe(false);
+    expect(result.restoredStep).toBe(2);
+    expect(result.runs.map((r) => r.label)).toEqual(['m = 0', 'm = 0.99']);
+    for (const [i, r] of result.runs.entries()) {
+      expect(r.error).toBeNull();
+      expect(r.summary!.steps).toBe(3);
+      expect(Number.isFinite(r.summary!.finalLoss)).toBe(true);
+      expect(r.summary!.finalContrastiveAccuracy).toBeGreaterThanOrEqual(0);
+      expect(r.summary!.knn).toBeGreaterThan(0);
+      expect(r.summary!.knn).toBeLessThanOrEqual(1);
+      expect(r.summary!.seconds).toBeGreaterThan(0);
+      expect(r.curves.count).toBe(3);
+      expect(Array.from(r.curves.columns.step)).toEqual([1, 2, 3]);
+      expect(Array.from(r.curves.columns.momentum)).toEqual(new Array(3).fill([0, 0.99][i]));
+      expect(r.curves.setup).toMatchObject({ stepBudget: 3, seed: TINY_SETUP.seed, params: { momentum: [0, 0.99][i] } });
+      expect(r.curves.knn.map((k) => k.step)).toEqual([3]);
+    }
+    // Same data, seed and start: the same losses until the query encoder has moved (the warm-up's first rate is 0), then m shows.
+    const [a, b] = result.runs.map((r) => r.curves.columns.loss);
+    expect(a[0]).toBe(b[0]);
+    expect(a[1]).toBe(b[1]);
+    expect(a[2]).not.toBe(b[2]);
+
+    // Progress: saving, both runs step by step with an estimate, kNN, then the user's run restored.
+    expect(progress[0].phase).toBe('saving');
+    expect(progress.at(-1)!.phase).toBe('restoring');
+    expect(progress.filter((p) => p.phase === 'knn').map((p) => p.run)).toEqual([0, 1]);
+    expect(progress.some((p) => p.phase === 'training' && p.run === 1 && p.remainingMs !== null)).toBe(true);
+    expect(progress.at(-1)!.finished!.map((r) => r.label)).toEqual(['m = 0', 'm = 0.99']);
+
+    // The user's run is back at its step with its weights; it was saved first, and the experiment's runs were not saved.
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused' });
+    expect(await s.currentSetup()).toEqual(TINY_SETUP);
+    expect(Array.from(await s.embed(IMAGES, 'query'))).toEqual(Array.from(before));
+    expect((await s.savedRuns()).map((r) => r.step)).toEqual([2]);
+    expect((await s.step()).step).toBe(3);
+  });
+
+  it('a cancelled experiment keeps the runs it finished, stops within a step, and restores a run that had no step as a fresh model', async () => {
+    const store = new MemoryRunStore();
+    const s = await service(store);
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    const runner = new ExperimentRunner(s);
+    let cancelledAt = -1;
+    const result = await runner.run({ base: TINY_SETUP, param: 'queueSize', values: [16, 64], steps: 40, knn: false }, (p) => {
+      if (cancelledAt < 0 && p.phase === 'training' && p.step >= 1) {
+        cancelledAt = p.step;
+        void runner.cancel();
+      }
+    });
+    expect(result.cancelled).toBe(true);
+    expect(result.runs).toHaveLength(1);
+    expect(result.runs[0].label).toBe('K = 16');
+    expect(result.runs[0].summary!.steps).toBeGreaterThanOrEqual(cancelledAt);
+    expect(result.runs[0].summary!.steps).toBeLessThanOrEqual(cancelledAt + 1);
+    expect(result.runs[0].summary!.knn).toBeNull();
+    expect(s.status()).toMatchObject({ step: 0, state: 'idle' });
+    expect(await s.currentSetup()).toEqual(TINY_SETUP);
+    expect(await s.savedRuns()).toEqual([]);
+  });
+
+  it('refuses values it cannot run, naming them', () => {
+    const spec = { base: TINY_SETUP, steps: 2, knn: false };
+    expect(() => experimentSetups({ ...spec, param: 'momentum', values: [0.9, 1.5] })).toThrow(/momentum/i);
+    expect(() => experimentSetups({ ...spec, param: 'version', values: ['v1', 'v3'] })).toThrow(/v1 or v2, not 'v3'/);
+    expect(() => experimentSetups({ ...spec, param: 'queueSize', values: [256, 256] })).toThrow(/twice/);
+    expect(() => experimentSetups({ ...spec, param: 'momentum', values: [0.9], steps: 0 })).toThrow(/steps per run/);
+    expect(experimentSetups({ ...spec, param: 'batchSize', values: [8, 16] }).map((x) => x.batchSize)).toEqual([8, 16]);
+  });
+});
