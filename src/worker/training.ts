@@ -20,13 +20,14 @@ import {
   type Checkpoint,
   type DatasetIdentity,
   type KnnPoint,
+  type ProbePoint,
 } from '../train/checkpoint';
 import { Trainer } from '../train/trainer';
 import { errorMessage, selectBackend } from './backend';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
-import type { KnnResult } from './evaluationTypes';
+import type { KnnResult, ProbeResult } from './evaluationTypes';
 import { Lock, yieldToEventLoop } from './lock';
 import type { RunStore } from './runStore';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
@@ -371,7 +372,7 @@ export class TrainingService {
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
       this.error = null;
-      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[] } | undefined;
+      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
       const elapsed = app?.elapsedMs;
       this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
       this.runningSince = null;
@@ -382,7 +383,9 @@ export class TrainingService {
       for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
       this.batcher.flush(true);
       const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
-      this.evaluation.restoreKnnResults(knn);
+      // The probe results come back whole from the app's own record (a headless trainer's file has none).
+      const probes = Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, this.runId)) : [];
+      this.evaluation.restoreResults(knn, probes);
       return this.modelInfo(trainer, start);
     });
   }
@@ -487,12 +490,13 @@ export class TrainingService {
   private async encodeRun(): Promise<Uint8Array> {
     const trainer = this.requireTrainer();
     const setup = this.requireSetup();
-    const knn = this.evaluation.knnResults().map(knnPointOf);
+    const knn = this.evaluation.knnResults();
+    const probes = this.evaluation.probeResults();
     return encodeCheckpoint(trainer, {
       dataset: await this.identity(trainer.dataset),
-      history: { chart: this.chart.all(), knn, probes: [] },
-      // The app's own record: its setup form, and the kNN results whole (per-class counts included; JSON writes NaN as null).
-      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn: this.evaluation.knnResults() } },
+      history: { chart: this.chart.all(), knn: knn.map(knnPointOf), probes: probes.map(probePointOf) },
+      // The app's own record: its setup form, and the kNN and probe results whole (per-class counts included; JSON writes NaN as null).
+      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn, probes } },
     });
   }
 
@@ -656,6 +660,27 @@ function knnPointOf(r: KnnResult): KnnPoint {
     bankSize: r.bankSize,
     queryCount: r.queryCount,
     seconds: r.seconds,
+  };
+}
+
+/** A probe result as a checkpoint keeps it. */
+function probePointOf(r: ProbeResult): ProbePoint {
+  return {
+    step: r.step,
+    accuracy: r.accuracy,
+    perClass: r.perClass.map((c) => (Number.isFinite(c.accuracy) ? c.accuracy : null)),
+    epochs: r.epochs,
+    seconds: r.seconds,
+  };
+}
+
+/** A probe result read back from the app's record (where JSON wrote NaN as null), as the page shows it. */
+function probeResultOf(r: ProbeResult, runId: number): ProbeResult {
+  return {
+    ...r,
+    runId,
+    finalLoss: r.finalLoss ?? Number.NaN,
+    perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })),
   };
 }
 
