@@ -117,6 +117,8 @@ export class TrainingService {
   /** Picks the backend and registers the statistics callback (from the page, a comlink proxy). Call once, first. */
   async init(onStats: (batch: StatsBatch) => void, options?: InitOptions): Promise<BackendInfo> {
     this.onStats = onStats;
+    const every = options?.autosaveEveryMs;
+    if (every !== undefined && Number.isFinite(every) && every >= 0) this.autosaveEveryMs = every;
     this.backend ??= await this.chooseBackend(options);
     return this.backend;
   }
@@ -322,9 +324,9 @@ export class TrainingService {
    * Automatic saves from now on, to `store` (the Worker's IndexedDB): every `everyMs` of training,
    * on every pause and after a single step. Each save of a run replaces its previous one.
    */
-  useRunStore(store: SavedRunStore, everyMs = AUTOSAVE_INTERVAL_MS): void {
+  useRunStore(store: SavedRunStore, everyMs?: number): void {
     this.store = store;
-    this.autosaveEveryMs = everyMs;
+    if (everyMs !== undefined) this.autosaveEveryMs = everyMs;
   }
 
   /** The runs saved in the browser, the latest first (none without a store). */
@@ -450,6 +452,7 @@ export class TrainingService {
     this.lastSaveAt = this.clock.now();
     try {
       const encoded = await this.lock.run(async () => {
+        const lockedAt = this.clock.now();
         const trainer = this.trainer;
         // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
         // that failed (a NaN loss) would overwrite its last good save with a broken model.
@@ -470,13 +473,16 @@ export class TrainingService {
           bytes: bytes.byteLength,
           lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
         };
-        return { bytes, summary };
+        // What training waited for: the save's part under the lock, between two steps.
+        return { bytes, summary, blockedMs: this.clock.now() - lockedAt };
       });
       if (!encoded || !store) return;
+      const writeStart = this.clock.now();
       const saved = await store.save(encoded.bytes, encoded.summary);
-      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null };
+      const writeMs = this.clock.now() - writeStart;
+      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null, blockedMs: encoded.blockedMs, writeMs };
     } catch (e) {
-      if (this.runId === runId) this.saveStatus = { step: this.saveStatus?.step ?? 0, savedAt: this.saveStatus?.savedAt ?? 0, error: errorMessage(e) };
+      if (this.runId === runId) this.saveStatus = { ...(this.saveStatus ?? { step: 0, savedAt: 0 }), error: errorMessage(e) };
     }
     if (this.runId === runId) this.batcher.flush(true);
   }
