@@ -1,13 +1,14 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { DatasetError } from '../data/errors';
+import { jpegOrientation, orientRGBA } from '../data/exif';
 import { fileBytes, type ImageFile } from '../data/imageFolder';
 import { checkImageSize, sniffFormat } from '../data/imageHeader';
 import { thumbnailFromRGBA } from '../data/resize';
 
 /**
- * The headless trainer's image decoder: PNG (pngjs) and JPEG (jpeg-js), both pure JavaScript, then
- * the same centre-square resize as everywhere. Other formats that browsers decode are named in the
+ * The headless trainer's image decoder: PNG (pngjs) and JPEG (jpeg-js, turned by its EXIF
+ * orientation as browsers do), both pure JavaScript, then the same centre-square resize as everywhere. Other formats that browsers decode are named in the
  * message, so the user knows to convert them or use the app.
  */
 export async function decodeImageBytes(file: ImageFile): Promise<Uint8Array> {
@@ -20,7 +21,9 @@ export async function decodeImageBytes(file: ImageFile): Promise<Uint8Array> {
       // pngjs expands palettes, grey and 16-bit channels to 8-bit RGBA.
       decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     } else if (format === 'JPEG') {
-      decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
+      const stored = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
+      // As the app's createImageBitmap shows it: turned by the EXIF orientation, before the crop.
+      decoded = orientRGBA(stored.data, stored.width, stored.height, jpegOrientation(bytes));
     } else if (format === 'ZIP' || format === 'gzip') {
       throw new DatasetError(file.path, `a ${format} archive, not an image (the headless trainer reads PNG and JPEG files)`);
     } else if (format) {

@@ -66,6 +66,8 @@ export function useEvaluation(training: Training) {
         setKnn((list) => [...list.filter((x) => !(x.runId === r.runId && x.step === r.step)), r].sort((a, b) => a.runId - b.runId || a.step - b.step));
         setProgress((p) => (p?.task === 'knn' && p.runId === r.runId && p.step === r.step ? null : p));
         setErrors((e) => ({ ...e, knn: undefined }));
+      } else if (event.type === 'probe') {
+        setProbe(event.result);
       } else if (event.type === 'progress') {
         setProgress(event.progress);
       } else {

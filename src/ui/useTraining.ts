@@ -59,6 +59,13 @@ function urlBackends(): BackendName[] | undefined {
   return names.length ? names : undefined;
 }
 
+/** `?autosave=SECONDS`: how often the run saves itself (for measuring a save's cost; default 30 s). */
+function urlAutosaveMs(): number | undefined {
+  const value = new URLSearchParams(location.search).get('autosave');
+  const seconds = value === null ? Number.NaN : Number(value);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
 declare global {
   interface Window {
     /** With `?testHooks`: the bridge and the statistics, for end-to-end tests and the console. */
@@ -128,7 +135,7 @@ export function useTraining() {
   useEffect(() => {
     let cancelled = false;
     let started: TrainingBridge | null = null;
-    startTraining(onStats, { backends: urlBackends() }).then(
+    startTraining(onStats, { backends: urlBackends(), autosaveEveryMs: urlAutosaveMs() }).then(
       async (b) => {
         if (cancelled) return b.terminate();
         started = b;

@@ -107,6 +107,8 @@ export class Evaluation {
   readonly last: { knn: KnnResult | null; probe: ProbeResult | null } = { knn: null, probe: null };
   /** Every kNN result of the current run, oldest first: what a checkpoint keeps of the evaluation. */
   private knnHistory: KnnResult[] = [];
+  /** Every probe result of the current run, oldest first, kept in its checkpoints too. */
+  private probeHistory: ProbeResult[] = [];
 
   constructor(private readonly host: EvaluationHost) {}
 
@@ -176,7 +178,7 @@ export class Evaluation {
       });
       try {
         const score = await probe.evaluate(testFeatures, heldOut.labels);
-        return (this.last.probe = {
+        const result: ProbeResult = {
           runId: this.host.runId(),
           step: trainer.moco.stepCount,
           epochs,
@@ -188,7 +190,10 @@ export class Evaluation {
           testSize: heldOut.size,
           featureDim: trainFeatures.shape[1],
           seconds: (performance.now() - start) / 1000,
-        });
+        };
+        const runId = result.runId;
+        this.probeHistory = [...this.probeHistory.filter((r) => r.runId === runId), result];
+        return (this.last.probe = result);
       } finally {
         probe.dispose();
       }
@@ -296,14 +301,25 @@ export class Evaluation {
     return this.knnHistory.filter((r) => r.runId === runId);
   }
 
-  /** A resumed run's kNN history (already of the current run id); the latest becomes `last.knn`. */
-  restoreKnnResults(results: KnnResult[]): void {
-    this.knnHistory = [...results];
-    this.last.knn = results.at(-1) ?? null;
-    this.last.probe = null;
-    const latest = results.at(-1);
+  /** The probe results of the current run, oldest first. */
+  probeResults(): ProbeResult[] {
+    const runId = this.host.runId();
+    return this.probeHistory.filter((r) => r.runId === runId);
+  }
+
+  /**
+   * A resumed run's kNN and probe history (already of the current run id); the latest of each
+   * becomes `last`, and the listener hears them as if they had just been computed.
+   */
+  restoreResults(knn: KnnResult[], probes: ProbeResult[]): void {
+    this.knnHistory = [...knn];
+    this.probeHistory = [...probes];
+    this.last.knn = knn.at(-1) ?? null;
+    this.last.probe = probes.at(-1) ?? null;
+    const latest = knn.at(-1);
     this.monitored = latest ? { runId: latest.runId, step: latest.step } : null;
-    for (const result of results) this.listener({ type: 'knn', result });
+    for (const result of knn) this.listener({ type: 'knn', result });
+    if (this.last.probe) this.listener({ type: 'probe', result: this.last.probe });
   }
 
   dispose(): void {

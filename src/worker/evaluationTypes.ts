@@ -53,6 +53,8 @@ export interface EvaluationProgress {
 /** What the Worker pushes to the page besides the statistics batches. */
 export type EvaluationEvent =
   | { type: 'knn'; result: KnnResult }
+  /** A probe result the page did not ask for: a resumed run's latest. */
+  | { type: 'probe'; result: ProbeResult }
   | { type: 'progress'; progress: EvaluationProgress }
   /** A periodic kNN run failed; training goes on. */
   | { type: 'error'; runId: number; step: number; message: string };

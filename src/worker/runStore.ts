@@ -4,8 +4,8 @@
  * two live in separate object stores so that listing runs never reads the checkpoints.
  *
  * A save is one transaction: the new record goes in and the run's older record goes out together,
- * so a save that fails (a full disk: QuotaExceededError) aborts as a whole and leaves the previous
- * save as it was.
+ * so a save that fails (the quota reached: QuotaExceededError; a full disk) aborts as a whole and
+ * leaves the previous save as it was.
  */
 import type { SavedRun } from './types';
 
@@ -29,7 +29,12 @@ export class RunStore {
 
   /** Writes a run's checkpoint under a new id, then removes its earlier save (in the same transaction). */
   async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
-    const db = await this.open();
+    let db: IDBDatabase;
+    try {
+      db = await this.open();
+    } catch (e) {
+      throw new RunStoreError(`the run at step ${summary.step} was not saved (earlier saves are kept): ${e instanceof Error ? e.message : String(e)}`);
+    }
     const tx = db.transaction([SUMMARIES, CHECKPOINTS], 'readwrite');
     const summaries = tx.objectStore(SUMMARIES);
     const older = (await request(summaries.getAll())) as SavedRun[];
@@ -46,12 +51,21 @@ export class RunStore {
     try {
       await done(tx);
     } catch (e) {
+      // A write error (a full disk) closes the connection in Chromium: the next save opens a new one.
+      this.forget(db);
       const previous = older.find((o) => o.runKey === summary.runKey);
       const kept = previous ? `the last save (step ${previous.step}) is kept` : 'nothing of this run was saved before';
-      if (e instanceof DOMException && e.name === 'QuotaExceededError') {
-        throw new RunStoreError(`the browser's storage for this page is full: the run at step ${summary.step} was not saved (${kept}); delete saved runs to make room`);
+      if (outOfSpace(e)) {
+        throw new RunStoreError(
+          `no room to save: the disk or the browser's storage for this page is full, so the run at step ${summary.step} was not saved (${kept}). ` +
+            'Free disk space or delete old saved runs; the next save (at a pause, or within 30 s of training) tries again',
+        );
       }
-      throw new RunStoreError(`the run at step ${summary.step} could not be saved (${kept}): ${e instanceof Error ? e.message : String(e)}`);
+      // Chromium words a full disk several ways ("Failed to write blobs (IOError)" among them): the fix is named whatever the wording.
+      throw new RunStoreError(
+        `the run at step ${summary.step} could not be saved (${kept}): ${e instanceof Error ? e.message : String(e)}. ` +
+          'If the disk is full, free disk space or delete old saved runs; the next save tries again',
+      );
     }
     return saved;
   }
@@ -89,6 +103,11 @@ export class RunStore {
     await done(tx);
   }
 
+  private forget(db: IDBDatabase): void {
+    db.close();
+    this.db = null;
+  }
+
   private open(): Promise<IDBDatabase> {
     this.db ??= new Promise((resolve, reject) => {
       const req = indexedDB.open(DB_NAME, DB_VERSION);
@@ -97,11 +116,27 @@ export class RunStore {
         req.result.createObjectStore(CHECKPOINTS);
       };
       req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(new RunStoreError(`saved runs cannot be opened: ${req.error?.message ?? 'IndexedDB refused'}`));
-      req.onblocked = () => reject(new RunStoreError('saved runs cannot be opened: another tab holds an older version of the store; close it'));
+      // A failed open is not kept: the next call tries again (a disk that was full may have room now).
+      req.onerror = () => {
+        this.db = null;
+        reject(new RunStoreError(`saved runs cannot be opened (${req.error?.message ?? 'IndexedDB refused'}): if the disk is full, free disk space; the next save tries again`));
+      };
+      req.onblocked = () => {
+        this.db = null;
+        reject(new RunStoreError('saved runs cannot be opened: another tab holds an older version of the store; close it'));
+      };
     });
     return this.db;
   }
+}
+
+/**
+ * A failed write for lack of room: the quota's QuotaExceededError, or a full disk, which Chromium
+ * reports as an UnknownError whose message names LevelDB's FILE_ERROR_NO_SPACE.
+ */
+function outOfSpace(e: unknown): boolean {
+  if (e instanceof DOMException && e.name === 'QuotaExceededError') return true;
+  return e instanceof Error && /NO_SPACE|ENOSPC|no space left|disk is full/i.test(e.message);
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

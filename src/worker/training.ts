@@ -21,6 +21,7 @@ import {
   type Checkpoint,
   type DatasetIdentity,
   type KnnPoint,
+  type ProbePoint,
 } from '../train/checkpoint';
 import { Trainer } from '../train/trainer';
 import { errorMessage, selectBackend } from './backend';
@@ -28,7 +29,7 @@ import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, thrott
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
 import type { RunCurves } from './experimentTypes';
-import type { KnnResult } from './evaluationTypes';
+import type { KnnResult, ProbeResult } from './evaluationTypes';
 import { Lock, yieldToEventLoop } from './lock';
 import type { RunStore } from './runStore';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
@@ -130,6 +131,8 @@ export class TrainingService {
   /** Picks the backend and registers the statistics callback (from the page, a comlink proxy). Call once, first. */
   async init(onStats: (batch: StatsBatch) => void, options?: InitOptions): Promise<BackendInfo> {
     this.onStats = onStats;
+    const every = options?.autosaveEveryMs;
+    if (every !== undefined && Number.isFinite(every) && every >= 0) this.autosaveEveryMs = every;
     this.backend ??= await this.chooseBackend(options);
     return this.backend;
   }
@@ -335,9 +338,9 @@ export class TrainingService {
    * Automatic saves from now on, to `store` (the Worker's IndexedDB): every `everyMs` of training,
    * on every pause and after a single step. Each save of a run replaces its previous one.
    */
-  useRunStore(store: SavedRunStore, everyMs = AUTOSAVE_INTERVAL_MS): void {
+  useRunStore(store: SavedRunStore, everyMs?: number): void {
     this.store = store;
-    this.autosaveEveryMs = everyMs;
+    if (everyMs !== undefined) this.autosaveEveryMs = everyMs;
   }
 
   /** The runs saved in the browser, the latest first (none without a store). */
@@ -424,7 +427,7 @@ export class TrainingService {
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
       this.error = null;
-      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[] } | undefined;
+      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
       const elapsed = app?.elapsedMs;
       this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
       this.runningSince = null;
@@ -435,7 +438,9 @@ export class TrainingService {
       for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
       this.batcher.flush(true);
       const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
-      this.evaluation.restoreKnnResults(knn);
+      // The probe results come back whole from the app's own record (a headless trainer's file has none).
+      const probes = Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, this.runId)) : [];
+      this.evaluation.restoreResults(knn, probes);
       return this.modelInfo(trainer, start);
     });
   }
@@ -500,6 +505,7 @@ export class TrainingService {
     this.lastSaveAt = this.clock.now();
     try {
       const encoded = await this.lock.run(async () => {
+        const lockedAt = this.clock.now();
         const trainer = this.trainer;
         // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
         // that failed (a NaN loss) would overwrite its last good save with a broken model.
@@ -520,13 +526,16 @@ export class TrainingService {
           bytes: bytes.byteLength,
           lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
         };
-        return { bytes, summary };
+        // What training waited for: the save's part under the lock, between two steps.
+        return { bytes, summary, blockedMs: this.clock.now() - lockedAt };
       });
       if (!encoded || !store) return;
+      const writeStart = this.clock.now();
       const saved = await store.save(encoded.bytes, encoded.summary);
-      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null };
+      const writeMs = this.clock.now() - writeStart;
+      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null, blockedMs: encoded.blockedMs, writeMs };
     } catch (e) {
-      if (this.runId === runId) this.saveStatus = { step: this.saveStatus?.step ?? 0, savedAt: this.saveStatus?.savedAt ?? 0, error: errorMessage(e) };
+      if (this.runId === runId) this.saveStatus = { ...(this.saveStatus ?? { step: 0, savedAt: 0 }), error: errorMessage(e) };
     }
     if (this.runId === runId) this.batcher.flush(true);
   }
@@ -540,12 +549,13 @@ export class TrainingService {
   private async encodeRun(): Promise<Uint8Array> {
     const trainer = this.requireTrainer();
     const setup = this.requireSetup();
-    const knn = this.evaluation.knnResults().map(knnPointOf);
+    const knn = this.evaluation.knnResults();
+    const probes = this.evaluation.probeResults();
     return encodeCheckpoint(trainer, {
       dataset: await this.identity(trainer.dataset),
-      history: { chart: this.chart.all(), knn, probes: [] },
-      // The app's own record: its setup form, and the kNN results whole (per-class counts included; JSON writes NaN as null).
-      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn: this.evaluation.knnResults() } },
+      history: { chart: this.chart.all(), knn: knn.map(knnPointOf), probes: probes.map(probePointOf) },
+      // The app's own record: its setup form, and the kNN and probe results whole (per-class counts included; JSON writes NaN as null).
+      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn, probes } },
     });
   }
 
@@ -709,6 +719,27 @@ function knnPointOf(r: KnnResult): KnnPoint {
     bankSize: r.bankSize,
     queryCount: r.queryCount,
     seconds: r.seconds,
+  };
+}
+
+/** A probe result as a checkpoint keeps it. */
+function probePointOf(r: ProbeResult): ProbePoint {
+  return {
+    step: r.step,
+    accuracy: r.accuracy,
+    perClass: r.perClass.map((c) => (Number.isFinite(c.accuracy) ? c.accuracy : null)),
+    epochs: r.epochs,
+    seconds: r.seconds,
+  };
+}
+
+/** A probe result read back from the app's record (where JSON wrote NaN as null), as the page shows it. */
+function probeResultOf(r: ProbeResult, runId: number): ProbeResult {
+  return {
+    ...r,
+    runId,
+    finalLoss: r.finalLoss ?? Number.NaN,
+    perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })),
   };
 }
 

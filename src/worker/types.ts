@@ -136,6 +136,12 @@ export interface SaveStatus {
   /** Date.now() of that save. */
   savedAt: number;
   error: string | null;
+  /**
+   * The last save's cost, measured in the Worker: `blockedMs` while it held training (encoding the
+   * checkpoint, between two steps), `writeMs` writing it to storage while training went on.
+   */
+  blockedMs?: number;
+  writeMs?: number;
 }
 
 /** A run saved in the browser's storage (IndexedDB), as the list shows it. */
@@ -238,6 +244,8 @@ export interface ExportedBundle {
 export interface InitOptions {
   /** Try only these backends, in order (default webgpu, webgl, cpu). */
   backends?: BackendName[];
+  /** Save the run every this many ms of training (default AUTOSAVE_INTERVAL_MS; `?autosave=SECONDS` for measurements). */
+  autosaveEveryMs?: number;
 }
 
 export { MAX_QUEUE_SIZE } from '../moco/config';

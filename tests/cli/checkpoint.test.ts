@@ -1,29 +1,18 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { strFromU8, unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/helpers';
+import { runTrainer, TRAINER } from '../support/trainer';
 
-const run = promisify(execFile);
-const TRAIN = ['--import', 'tsx', 'src/cli/train.ts'];
-
-async function train(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...TRAIN, ...args], { cwd: REPO_ROOT, timeout: 300_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const train = (args: string[]) => runTrainer(args);
 
 /** Starts a run and sends it SIGINT (Ctrl-C) as soon as it has printed the progress line of `afterStep`. */
 function trainInterrupted(args: string[], afterStep: number): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TRAIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...TRAINER, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     let sent = false;
     child.stdout.setEncoding('utf8');

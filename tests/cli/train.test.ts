@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
-import { REPO_ROOT, useCpuBackend } from '../support/helpers';
-
-const run = promisify(execFile);
+import { useCpuBackend } from '../support/helpers';
+import { runTrainer } from '../support/trainer';
 
 /** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
 const SWIFTSHADER_ENV = {
@@ -16,19 +13,7 @@ const SWIFTSHADER_ENV = {
   VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
 };
 
-async function train(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      timeout: 240_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const train = (args: string[], env: Record<string, string> = {}) => runTrainer(args, { env, timeoutMs: 240_000 });
 
 /** The progress rows: step, epoch, loss, accuracy %, pos-sim, neg-sim, filled/capacity, lr, img/s. */
 function rows(stdout: string) {

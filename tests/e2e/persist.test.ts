@@ -58,7 +58,13 @@ describe('saved runs, end to end', () => {
     await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
 
-    for (const s of [1, 2, 3]) await stepTo(page, s);
+    for (const s of [1, 2]) await stepTo(page, s);
+    // A linear probe at step 2: the next save (step 3) keeps it, and the resumed page shows the same figure.
+    await page.fill('[data-testid=probe-epochs]', '2');
+    await page.click('[data-testid=probe-train]');
+    await waitFor(page, 'the probe result', async () => (await page.locator('[data-testid=probe-result]').count()) > 0, 300_000);
+    const probe = await text(page, 'probe-result');
+    await stepTo(page, 3);
     await waitFor(page, 'the save of step 3', async () => (await savedStep(page)) === 3, 60_000);
     const listed = await page.locator('[data-testid=saved-run]').count();
     expect(listed).toBe(1);
@@ -70,6 +76,8 @@ describe('saved runs, end to end', () => {
     expect(await stepCount(page)).toBe(0);
     await page.click('[data-testid=resume-run]');
     await waitFor(page, 'the resumed run at step 3', async () => (await stepCount(page)) === 3, 60_000);
+    expect(await text(page, 'probe-result')).toBe(probe);
+    expect(probe).toMatch(/^top-1 [\d.]+% at step 2/);
     // The charts go on from the saved run's points.
     await waitFor(page, 'the saved loss points', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 3, 30_000);
     // The setup form follows the resumed run.

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
 import { Trainer } from '../../src/train/trainer';
+import type { EvaluationEvent } from '../../src/worker/evaluationTypes';
 import type { SavedRun, StatsBatch } from '../../src/worker/types';
 import { configOf, TrainingService } from '../../src/worker/training';
 import { TINY_SETUP } from './setup';
@@ -175,6 +176,48 @@ describe('TrainingService automatic saves', () => {
     await losses(fresh, 1);
     for (let i = 0; i < 500 && fresh.status().save?.step !== 4; i++) await new Promise((r) => setTimeout(r, 10));
     expect((await fresh.savedRuns()).map((r) => [r.step, r.name])).toEqual([[4, 'm 0.99, the baseline']]);
+    fresh.dispose();
+  });
+});
+
+describe('TrainingService probe results in a saved run', () => {
+  it('a run with a probe result, saved and resumed in a fresh service, reports the same probe figure', async () => {
+    const store = new MemoryRunStore();
+    const { service: s } = await service();
+    s.useRunStore(store);
+    await s.configure(TINY_SETUP);
+    await losses(s, 2);
+    const probe = await s.evaluation.trainProbe({ epochs: 3 });
+    expect(probe.accuracy).toBeGreaterThan(0);
+    // The next save (after a step) holds the probe: its checkpoint's portable history too.
+    await losses(s, 1);
+    for (let i = 0; i < 500 && s.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const [saved] = await s.savedRuns();
+    const manifest = JSON.parse(strFromU8(unzipSync(await store.read(saved.id))['manifest.json'])) as { history: { probes: unknown[] } };
+    expect(manifest.history.probes).toEqual([
+      { step: 2, accuracy: probe.accuracy, perClass: probe.perClass.map((c) => (Number.isNaN(c.accuracy) ? null : c.accuracy)), epochs: 3, seconds: probe.seconds },
+    ]);
+    s.dispose();
+
+    const { service: fresh } = await service();
+    const events: EvaluationEvent[] = [];
+    await fresh.evaluation.subscribe((e) => events.push(e));
+    fresh.useRunStore(store);
+    await fresh.configure(TINY_SETUP);
+    await fresh.resumeSaved(saved.id);
+    const runId = fresh.status().runId;
+    const shown = events.flatMap((e) => (e.type === 'probe' ? [e.result] : []));
+    // The page hears the probe result of the resumed run, the same figure as before the save.
+    expect(shown).toHaveLength(1);
+    expect(shown[0]).toEqual({ ...probe, runId });
+    expect(fresh.evaluation.probeResults()).toEqual([{ ...probe, runId }]);
+    expect(fresh.evaluation.last.probe).toEqual({ ...probe, runId });
+    // Its later saves keep it.
+    await losses(fresh, 1);
+    for (let i = 0; i < 500 && fresh.status().save?.step !== 4; i++) await new Promise((r) => setTimeout(r, 10));
+    const [later] = await fresh.savedRuns();
+    const again = JSON.parse(strFromU8(unzipSync(await store.read(later.id))['manifest.json'])) as { history: { probes: { step: number }[] } };
+    expect(again.history.probes.map((p) => p.step)).toEqual([2]);
     fresh.dispose();
   });
 });

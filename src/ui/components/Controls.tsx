@@ -7,6 +7,7 @@ import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
 import type { DataState } from '../useDataset';
 import type { Training } from '../useTraining';
 import styles from './Controls.module.css';
+import { FilePickButton } from './FilePickButton';
 
 
 function presetLabel(name: PresetName): string {
@@ -249,21 +250,16 @@ export function Controls({ training, data }: { training: Training; data: DataSta
         <p className="hint" title="model.json + weights.bin (TensorFlow.js), model.safetensors (PyTorch), metadata.json, README.txt">
           One zip: <code>tf.loadLayersModel</code> files, safetensors for PyTorch, metadata.json; L2-normalise the output.
         </p>
-        <label className="btn btn--wide" title="A new run of this setup from the weights of a downloaded zip or a .safetensors file (also one PyTorch wrote)">
+        <FilePickButton
+          accept=".zip,.safetensors"
+          testId="load-weights"
+          disabled={blocked}
+          className="btn--wide"
+          title="A new run of this setup from the weights of a downloaded zip or a .safetensors file (also one PyTorch wrote)"
+          onFile={(file) => void loadWeights(file)}
+        >
           ⤒ Load weights…
-          <input
-            type="file"
-            accept=".zip,.safetensors"
-            data-testid="load-weights"
-            disabled={blocked}
-            hidden
-            onChange={(e) => {
-              const file = e.currentTarget.files?.[0];
-              e.currentTarget.value = '';
-              if (file) void loadWeights(file);
-            }}
-          />
-        </label>
+        </FilePickButton>
       </section>
     </aside>
   );

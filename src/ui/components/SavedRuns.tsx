@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { SavedRun } from '../../worker/types';
 import { formatInt } from '../format';
 import type { Training } from '../useTraining';
+import { FilePickButton } from './FilePickButton';
 import styles from './SavedRuns.module.css';
 
 function when(ms: number): string {
@@ -92,7 +93,7 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
       )}
       <div className={styles.runs__head}>
         <h2>Saved runs</h2>
-        <span className="hint" data-testid="save-status" data-step={save?.step ?? 0}>
+        <span className="hint" data-testid="save-status" data-step={save?.step ?? 0} data-blocked-ms={save?.blockedMs} data-write-ms={save?.writeMs}>
           {save && save.step > 0 ? `This run is saved at step ${formatInt(save.step)} (${when(save.savedAt)})` : 'Training saves itself every 30 s and on every pause'}
         </span>
       </div>
@@ -100,21 +101,9 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
         <button type="button" className="btn" data-testid="download-run" disabled={busy || view.status.step === 0} onClick={() => void downloadRun()} title="The whole run as one checkpoint file: open it here or elsewhere, or go on with npm run train -- --resume">
           ⤓ Download run
         </button>
-        <label className={`btn${busy ? ' btn--disabled' : ''}`} title="Go on with the run of a checkpoint file (this app's or the headless trainer's)">
+        <FilePickButton accept=".zip" testId="open-run" disabled={busy} title="Go on with the run of a checkpoint file (this app's or the headless trainer's)" onFile={(file) => void openRun(file)}>
           ⤒ Open run…
-          <input
-            type="file"
-            accept=".zip"
-            data-testid="open-run"
-            disabled={busy}
-            hidden
-            onChange={(e) => {
-              const file = e.currentTarget.files?.[0];
-              e.currentTarget.value = '';
-              if (file) void openRun(file);
-            }}
-          />
-        </label>
+        </FilePickButton>
       </div>
       {save?.error && (
         <p className={styles.runs__error} role="alert" data-testid="save-error">

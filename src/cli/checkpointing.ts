@@ -1,0 +1,133 @@
+/**
+ * The headless trainer's checkpoints: writing them atomically, stopping on Ctrl-C or SIGTERM with a
+ * save, and reading one back to resume (its setup, and the settings its command line recorded).
+ */
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type DatasetIdentity, type RunHistory } from '../train/checkpoint';
+import type { Trainer } from '../train/trainer';
+import type { TrainArgs } from './args';
+import type { JsonLog } from './jsonLog';
+
+/** Writes the run's checkpoint to `path`, if any: to a temporary file renamed over the previous one, so a crash mid-write leaves that intact. */
+export class CheckpointWriter {
+  constructor(
+    readonly path: string | undefined,
+    private readonly run: { trainer: Trainer; identity?: DatasetIdentity; history: RunHistory; args: TrainArgs; log: JsonLog },
+  ) {}
+
+  /** False (and the error printed) when the file could not be written; true without a path. */
+  async save(): Promise<boolean> {
+    if (!this.path) return true;
+    const { trainer, identity, history, args, log } = this.run;
+    const start = performance.now();
+    const bytes = await encodeCheckpoint(trainer, { dataset: identity!, history, client: headlessSettings(args) });
+    const encoded = performance.now();
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    try {
+      await writeFile(temporary, bytes);
+      await rename(temporary, this.path);
+      log.write({ kind: 'checkpoint', step: trainer.moco.stepCount, bytes: bytes.byteLength, encodeMs: encoded - start, writeMs: performance.now() - encoded });
+      return true;
+    } catch (e) {
+      await rm(temporary, { force: true }).catch(() => {});
+      console.error(`error: could not write the checkpoint ${this.path} (${(e as Error).message}); the previous one, if any, is intact`);
+      return false;
+    }
+  }
+}
+
+/**
+ * Ctrl-C or SIGTERM: finish the step in flight, save, and say how to go on. Ctrl-C reaches npm and
+ * the trainer alike, and npm passes it on, so a repeat within seconds is the same request; a later
+ * one stops at once (the last checkpoint written stays as it was). Listens only with a checkpoint path.
+ */
+export class StopSignals {
+  /** The signal that asked to stop, if one did. */
+  signal: NodeJS.Signals | null = null;
+  private askedAt = 0;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    if (this.signal && performance.now() - this.askedAt > 3000) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (this.signal) return;
+    this.signal = signal;
+    this.askedAt = performance.now();
+    console.log(`${signal}: stopping after this step and saving ${this.checkpointPath} (again to stop at once)`);
+  };
+
+  constructor(private readonly checkpointPath: string | undefined) {
+    if (!checkpointPath) return;
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+}
+
+/** The headless trainer's settings a resumed run reuses unless its command line gives them again. */
+interface HeadlessSettings {
+  data?: string;
+  labels: TrainArgs['labels'];
+  trainSize?: number;
+  eval?: string;
+  evalEvery?: number;
+  evalSize?: number;
+  knnOn: TrainArgs['knnOn'];
+  checkpointEvery?: number;
+}
+
+/** Command-line option of each recorded setting. */
+const SETTING_OPTIONS: Record<keyof HeadlessSettings, string> = {
+  data: 'data',
+  labels: 'labels',
+  trainSize: 'train-size',
+  eval: 'eval',
+  evalEvery: 'eval-every',
+  evalSize: 'eval-size',
+  knnOn: 'knn-on',
+  checkpointEvery: 'checkpoint-every',
+};
+
+function headlessSettings(args: TrainArgs): Record<string, unknown> {
+  const settings: HeadlessSettings = {
+    data: args.data,
+    labels: args.labels,
+    trainSize: args.trainSize,
+    eval: args.eval,
+    evalEvery: args.evalEvery,
+    evalSize: args.evalSize,
+    knnOn: args.knnOn,
+    checkpointEvery: args.checkpointEvery,
+  };
+  return { headless: settings };
+}
+
+/** The command line of a resumed run: the checkpoint's setup, and its recorded settings where none are given. */
+export function resumedArgs(args: TrainArgs, checkpoint: Checkpoint): TrainArgs {
+  const recorded = (checkpoint.manifest.client.headless ?? {}) as Partial<HeadlessSettings>;
+  const merged: TrainArgs = { ...args, config: checkpoint.manifest.setup.config };
+  for (const key of Object.keys(SETTING_OPTIONS) as (keyof HeadlessSettings)[]) {
+    if (!args.given.has(SETTING_OPTIONS[key])) Object.assign(merged, { [key]: recorded[key] });
+  }
+  if (!args.given.has('labels')) merged.labels = recorded.labels ?? 'fine';
+  if (!args.given.has('knn-on')) merged.knnOn = recorded.knnOn ?? ['backbone'];
+  if (merged.data === undefined && merged.trainSize === undefined) merged.trainSize = checkpoint.manifest.setup.dataset.size;
+  return merged;
+}
+
+export async function readCheckpointFile(path: string): Promise<Checkpoint> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(path, code === 'ENOENT' ? 'no such file' : `cannot be read (${(e as Error).message})`);
+  }
+  return decodeCheckpoint(bytes, path);
+}
+
+/** A path as the user can paste it into a shell. */
+export function shellQuote(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
+}

@@ -1,0 +1,74 @@
+/**
+ * An automatic save must not stall training: the part of a save that training waits for (encoding
+ * the checkpoint under the service's lock, between two steps) is measured in the Worker and
+ * reported with the save; writing to storage runs while training goes on.
+ */
+import { describe, expect, it } from 'vitest';
+import { TrainingService } from '../../src/worker/training';
+import type { SavedRun, StatsBatch } from '../../src/worker/types';
+import { TINY_SETUP } from './setup';
+
+/** Saved runs in memory, each save taking `writeMs` (as an IndexedDB commit does), during which training goes on. */
+class SlowMemoryStore {
+  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
+  constructor(private readonly writeMs: number) {}
+  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
+    await new Promise((r) => setTimeout(r, this.writeMs));
+    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
+    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
+    this.runs.set(run.id, { run, bytes: bytes.slice() });
+    return run;
+  }
+  async list(): Promise<SavedRun[]> {
+    return [...this.runs.values()].map((r) => r.run);
+  }
+  async read(id: string): Promise<Uint8Array> {
+    return this.runs.get(id)!.bytes;
+  }
+  async rename(): Promise<void> {}
+  async delete(id: string): Promise<void> {
+    this.runs.delete(id);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+describe('TrainingService automatic saves while training', () => {
+  it('a save holds training for a small fraction of a step, and its write does not hold it at all', async () => {
+    const batches: StatsBatch[] = [];
+    const s = new TrainingService();
+    await s.init((b) => batches.push(b), { backends: ['cpu'], autosaveEveryMs: 0 });
+    // A write slower than a step: if training waited for it, the steps would show it.
+    const store = new SlowMemoryStore(400);
+    s.useRunStore(store);
+    await s.configure({ ...TINY_SETUP, stepBudget: 10 });
+    await s.start();
+    for (let i = 0; i < 3000 && s.status().state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && s.status().save?.step !== 10; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(s.status()).toMatchObject({ state: 'finished', step: 10, save: { step: 10, error: null } });
+
+    const saves = new Map<number, { blockedMs: number; writeMs: number }>();
+    for (const b of batches) {
+      const save = b.status.save;
+      if (save?.blockedMs !== undefined && save.writeMs !== undefined) saves.set(save.step, { blockedMs: save.blockedMs, writeMs: save.writeMs });
+    }
+    const steps = batches.flatMap((b) => Array.from(b.columns.step));
+    const stepMs = batches.flatMap((b) => Array.from(b.columns.stepMs)).slice(1);
+    const elapsed = batches.flatMap((b) => Array.from(b.columns.elapsedMs));
+    // The wall time from one step's end to the next's, saves included (the first step compiles, left out).
+    const intervals = elapsed.slice(2).map((e, i) => e - elapsed[i + 1]);
+    const blocked = [...saves.values()].map((x) => x.blockedMs);
+    console.log(
+      `saves after steps ${[...saves.keys()].join(', ')}: held training ${blocked.map((x) => x.toFixed(1)).join(', ')} ms, ` +
+        `wrote ${[...saves.values()].map((x) => x.writeMs.toFixed(0)).join(', ')} ms; step ${median(stepMs).toFixed(1)} ms (median), step to step ${median(intervals).toFixed(1)} ms`,
+    );
+    expect(steps).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    // One save per 400 ms write at most: several during the run, the last at its end.
+    expect(saves.size).toBeGreaterThanOrEqual(3);
+    // The write (400 ms here) is not waited for: step to step stays near a step's own time.
+    expect(median(intervals)).toBeLessThan(median(stepMs) + 0.5 * 400);
+    // The part training waits for: under a quarter of a step for the median save.
+    expect(median(blocked)).toBeLessThan(0.25 * median(stepMs));
+    s.dispose();
+  }, 120_000);
+});
