@@ -1,3 +1,4 @@
+import { useMemo } from 'react';
 import { BackendBadge } from './components/BackendBadge';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
@@ -9,9 +10,11 @@ import { MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
+import { useEvaluation } from './useEvaluation';
 import { useExperiment } from './useExperiment';
 import { useOverlays } from './useOverlays';
 import { useTraining } from './useTraining';
+
 
 export function App() {
   const training = useTraining();
@@ -20,6 +23,9 @@ export function App() {
   // Other runs on the charts: the saved runs ticked in the list and the experiment's finished runs.
   const experiment = useExperiment(training);
   const compare = useOverlays(training, experiment.overlaySources);
+  // In App, not in the Evaluation panel: the charts' export carries the kNN history too.
+  const evaluation = useEvaluation(training);
+  const knn = useMemo(() => evaluation.knn.map((r) => ({ x: r.step, y: r.accuracy })), [evaluation.knn]);
   const { view, store, version, setup } = training;
   const last = store.last();
   return (
@@ -60,9 +66,9 @@ export function App() {
               .
             </p>
           )}
-          <Charts overlays={compare.overlays} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+          <Charts overlays={compare.overlays} knn={knn} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
           <DataPanel training={training} data={data} />
-          <Evaluation training={training} overlays={compare.overlays} />
+          <Evaluation ev={evaluation} overlays={compare.overlays} />
           <BenchmarkPanel training={training} />
         </main>
       </div>

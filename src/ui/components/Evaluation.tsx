@@ -2,8 +2,7 @@ import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
 import type { RunOverlay } from '../series';
-import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
-import type { Training } from '../useTraining';
+import { DEFAULT_PROBE_EPOCHS, type EvaluationState } from '../useEvaluation';
 import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
@@ -212,8 +211,7 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
 }
 
 /** The evaluation panel: how good the representation is, and what the network is trained on. */
-export function Evaluation({ training, overlays }: { training: Training; overlays?: RunOverlay[] }) {
-  const ev = useEvaluation(training);
+export function Evaluation({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[] }) {
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
       <KnnCard ev={ev} overlays={overlays} />
