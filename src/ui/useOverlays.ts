@@ -13,6 +13,7 @@ export interface OverlaySource {
 }
 
 const STORES = new WeakMap<RunCurves, SeriesStore>();
+const NO_OVERLAYS: RunOverlay[] = [];
 
 /** A finished run's curves as the charts read a run (one store per curves object, built once). */
 export function seriesOfCurves(curves: RunCurves): SeriesStore {
@@ -69,13 +70,17 @@ export function useOverlays(training: Training, extra: readonly OverlaySource[])
     });
   }, []);
 
-  const current: TrainingSetup = useMemo(() => ({ ...setup, params: view.workerParams ?? params }), [setup, params, view.workerParams]);
+  // By value: the Worker's parameters arrive as a new object with every statistics batch, and new
+  // overlays on every batch would redraw all the charts at once instead of one at a time.
+  const currentKey = JSON.stringify({ ...setup, params: view.workerParams ?? params });
   const sources: OverlaySource[] = useMemo(() => {
     const saved = (savedRuns ?? []).filter((r) => shown.has(r.runKey) && curves[r.id]).map((r) => ({ id: r.runKey, name: r.name ?? `saved run, step ${r.step}`, curves: curves[r.id] }));
     return [...saved, ...extra];
   }, [savedRuns, shown, curves, extra]);
 
   const { overlays, currentLabel } = useMemo(() => {
+    if (sources.length === 0) return { overlays: NO_OVERLAYS, currentLabel: 'this run' };
+    const current = JSON.parse(currentKey) as TrainingSetup;
     const labels = labelsByDifference([current, ...sources.map((s) => s.curves.setup)], (i) => (i === 0 ? 'this run' : sources[i - 1].name));
     const list: RunOverlay[] = sources.map((s, i) => ({
       id: s.id,
@@ -85,7 +90,7 @@ export function useOverlays(training: Training, extra: readonly OverlaySource[])
       knn: s.curves.knn.map((k) => ({ x: k.step, y: k.accuracy })),
     }));
     return { overlays: list, currentLabel: labels[0] };
-  }, [current, sources]);
+  }, [currentKey, sources]);
 
   return { overlays, currentLabel, shown, show, error };
 }

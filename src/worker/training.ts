@@ -71,7 +71,7 @@ export type SavedRunStore = Pick<RunStore, 'save' | 'list' | 'read' | 'rename' |
 export interface HeldRun {
   setup: TrainingSetup;
   step: number;
-  /** Its checkpoint; null when it had no step (it comes back as a fresh model of its setup). */
+  /** Its checkpoint (a failed run's: its last good save); null when it had no step or no good save (it comes back as a fresh model of its setup). */
   bytes: Uint8Array | null;
   runKey: string;
   save: SaveStatus | null;
@@ -385,6 +385,10 @@ export class TrainingService {
       this.requestSave();
       await this.saving;
       held.save = this.saveStatus;
+    } else if (step > 0 && this.store) {
+      // A run that failed (a NaN loss) comes back as its last good save, if it has one.
+      const saved = (await this.store.list()).find((r) => r.runKey === this.runKey);
+      if (saved) Object.assign(held, { bytes: await this.store.read(saved.id), step: saved.step });
     }
     this.autosavePaused = true;
     return held;

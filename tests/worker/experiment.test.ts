@@ -115,6 +115,32 @@ describe('experiments in the Worker (CPU backend)', () => {
     expect(await s.savedRuns()).toEqual([]);
   });
 
+  it("reads a saved run's curves (every step, its kNN, setup and final parameters) from its manifest alone", async () => {
+    const store = new MemoryRunStore();
+    const s = await service(store);
+    services.push(s);
+    await s.configure({ ...TINY_SETUP, params: { ...TINY_SETUP.params, momentum: 0.9 } });
+    const losses = [(await s.step()).loss, (await s.step()).loss];
+    await s.setParams({ temperature: 0.1 });
+    await s.evaluation.evaluateKnn();
+    losses.push((await s.step()).loss);
+    for (let i = 0; i < 500 && s.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const [run] = await s.savedRuns();
+    // The tensors are not read: a save whose tensors are damaged still gives its curves.
+    const bytes = await store.read(run.id);
+    const damaged = bytes.slice();
+    damaged[damaged.length - 200] ^= 0xff;
+    store.runs.get(run.id)!.bytes = damaged;
+    const curves = await s.savedRunCurves(run.id);
+    expect(curves.count).toBe(3);
+    expect(Array.from(curves.columns.step)).toEqual([1, 2, 3]);
+    Array.from(curves.columns.loss).forEach((l, i) => expect(l).toBeCloseTo(losses[i], 6));
+    expect(Array.from(curves.columns.temperature)).toEqual([0.2, 0.2, 0.1]);
+    expect(curves.setup).toMatchObject({ preset: 'tiny', batchSize: 8, params: { momentum: 0.9, temperature: 0.1 } });
+    expect(curves.knn.map((k) => k.step)).toEqual([2]);
+    await expect(s.resumeSaved(run.id)).rejects.toThrow(/damaged/);
+  });
+
   it('refuses values it cannot run, naming them', () => {
     const spec = { base: TINY_SETUP, steps: 2, knn: false };
     expect(() => experimentSetups({ ...spec, param: 'momentum', values: [0.9, 1.5] })).toThrow(/momentum/i);

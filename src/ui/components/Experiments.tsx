@@ -198,6 +198,11 @@ export function Experiments({ training, experiment }: { training: Training; expe
               <figcaption className="hint">{paper.note}</figcaption>
             </figure>
           )}
+          {!paper && (
+            <p className="hint" data-testid="experiment-paper">
+              The MoCo paper (He et al. 2020, §4.1) ablates the momentum m and the queue size K; it gives no figures for this parameter to compare with.
+            </p>
+          )}
         </div>
       )}
       {rows.length > 0 && <p className="hint">Final loss and contrastive accuracy: means over the last tenth of the steps. Time: training steps only.</p>}
