@@ -334,7 +334,7 @@ describe('MoCo in the browser, end to end', () => {
     const length = await page.evaluate(() => window.__moco!.store.length);
     expect(length).toBe(100_000);
     const points = await page.locator('path[data-series]').evaluateAll((paths) => paths.map((p) => Number(p.getAttribute('data-points'))));
-    expect(points.length).toBe(12);
+    expect(points.length).toBe(14);
     for (const n of points) expect(n).toBeLessThanOrEqual(1000);
     expect(Math.max(...points)).toBeGreaterThan(900);
     expect(await text(page, 'status-step')).toBe('100,000');

@@ -130,13 +130,20 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         {/* Momentum update */}
         <path d="M215,74 L215,134" className={`${styles.edge} ${styles['edge--momentum']}${failure ? ` ${styles['edge--bad']}` : ''}`} markerEnd="url(#arrow-m)" />
         <g className={failure ? `${styles.momentum} ${styles['momentum--bad']}` : styles.momentum}>
-          <text x={226} y={101} className={styles.momentum__value} data-testid="diagram-momentum" data-value={momentum ?? ''}>
+          <text x={226} y={94} className={styles.momentum__value} data-testid="diagram-momentum" data-value={momentum ?? ''}>
             m = {formatMomentum(m)}
           </text>
-          <text x={226} y={119} className={styles.small}>
+          <text x={226} y={110} className={styles.small}>
             {failure ? 'θk = θq: the failure case' : 'θk ← m·θk + (1−m)·θq'}
           </text>
         </g>
+        <text x={226} y={127} className={`${styles.small} ${styles.mono}`} data-testid="diagram-lag" data-value={last && Number.isFinite(last.keyLag) ? last.keyLag : ''}>
+          <title>
+            How far the key encoder trails the query encoder: ‖θk − θq‖ / ‖θq‖ after the last step (0 when m = 0), and the mean cosine between the two
+            encoders&apos; embeddings of the same un-augmented images (1 when they are the same encoder).
+          </title>
+          lag {last ? formatNumber(last.keyLag, 2) : '–'} · key cos {last ? formatNumber(last.keyConsistency, 3) : '–'}
+        </text>
 
         {/* Outputs */}
         <path d="M300,45 L326,45" className={styles.edge} markerEnd="url(#arrow)" />
