@@ -4,6 +4,7 @@ import { Charts } from './components/Charts';
 import { Controls } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { Evaluation } from './components/Evaluation';
+import { Explainer } from './components/Explainer';
 import { MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
@@ -33,6 +34,7 @@ export function App() {
       <div className="layout">
         <Controls training={training} data={data} />
         <main className="main">
+          <Explainer />
           <StatusBar training={training} />
           <SavedRuns training={training} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />

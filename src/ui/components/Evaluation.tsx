@@ -7,6 +7,7 @@ import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
 import { NeighboursView } from './NeighboursView';
+import { Term } from './Term';
 import styles from './Evaluation.module.css';
 
 const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
@@ -37,8 +38,8 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
     <section className={`card ${styles['eval-card']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>kNN accuracy on held-out images</h3>
       <p className="hint">
-        Weighted kNN (k 200, t 0.1, as the MoCo CIFAR demo): each held-out image takes the votes of its most similar training images, backbone features under the
-        test transform. Chance is dashed.
+        <Term id="weightedKnn">Weighted kNN (k 200, t 0.1)</Term>, the MoCo CIFAR demo&apos;s <Term id="knnMonitor" />: each held-out image takes the votes of its
+        most similar training images, on the <Term id="testTransform" />. Chance is dashed.
       </p>
       <div className={styles['eval-row']}>
         <label htmlFor={`${uid}-every`}>every</label>
@@ -98,7 +99,9 @@ function KnnCard({ ev }: { ev: EvaluationState }) {
           </details>
         </>
       ) : (
-        <p className="hint">No result yet. Run now before training for the untrained network&rsquo;s baseline.</p>
+        <p className="hint">
+          No result yet. Run now before training for the <Term id="baseline">untrained network&rsquo;s baseline</Term>.
+        </p>
       )}
     </section>
   );
@@ -111,7 +114,10 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
   return (
     <section className={`card ${styles['eval-card']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Linear probe</h3>
-      <p className="hint">Softmax regression on the frozen backbone features of the training images, scored on the held-out images. No step runs meanwhile.</p>
+      <p className="hint">
+        <Term id="linearProbe">Softmax regression</Term> on the frozen backbone features of the training images, scored on the held-out images. No step runs
+        meanwhile.
+      </p>
       <div className={styles['eval-row']}>
         <label htmlFor={`${uid}-epochs`}>epochs</label>
         <input
@@ -164,7 +170,9 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
   return (
     <section className={`card ${styles['eval-card']} ${styles['eval-card--wide']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Embedding of the held-out images</h3>
-      <p className="hint">Backbone features projected on their two principal axes (PCA). Click a point for its 8 nearest training images (cosine similarity).</p>
+      <p className="hint">
+        Backbone features projected on their two principal axes (<Term id="pca" />). Click a point for its 8 nearest training images (cosine similarity).
+      </p>
       <div className={styles['eval-row']}>
         <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
           {ev.embedding ? 'Refresh embedding' : 'Show embedding'}

@@ -1,6 +1,7 @@
 import { memo } from 'react';
 import type { QueueSnapshot, StepRecord } from '../../worker/types';
 import { formatInt, formatMomentum, formatNumber } from '../format';
+import { glossaryLine } from '../glossary';
 import styles from './MethodDiagram.module.css';
 
 interface Props {
@@ -70,10 +71,12 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
   const filled = queue?.filled ?? 0;
   const fillPct = capacity ? (100 * filled) / capacity : 0;
   return (
-    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training">
+    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training" data-narrow-first>
       <svg viewBox="0 0 940 212" role="img" aria-labelledby="diagram-title">
         <title id="diagram-title">
-          {`MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`}
+          {queue
+            ? `MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`
+            : 'MoCo: query encoder and momentum encoder; the training worker is starting'}
         </title>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -134,6 +137,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
             m = {formatMomentum(m)}
           </text>
           <text x={226} y={110} className={styles.small}>
+            <title>{glossaryLine('momentum')}</title>
             {failure ? 'θk = θq: the failure case' : 'θk ← m·θk + (1−m)·θq'}
           </text>
         </g>
@@ -161,6 +165,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         <g className={`${styles.node} ${styles['node--loss']}`}>
           <rect x={420} y={16} width={150} height={58} rx={8} />
           <text x={495} y={39} textAnchor="middle" className={styles.title}>
+            <title>{glossaryLine('infoNce')}</title>
             InfoNCE loss
           </text>
           <text x={495} y={60} textAnchor="middle" className={styles.value} data-testid="diagram-loss">
@@ -173,6 +178,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
           positive pair
         </text>
         <text x={372} y={132} className={`${styles.small} ${styles.mono} ${styles['edge-value--positive']}`}>
+          <title>{glossaryLine('positive')}</title>
           q·k₊ = {last ? formatNumber(last.meanPositiveSimilarity, 2) : '–'}
         </text>
 
@@ -182,6 +188,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
           K negatives
         </text>
         <text x={630} y={64} className={`${styles.small} ${styles.mono} ${styles['edge-value--negative']}`} textAnchor="middle">
+          <title>{glossaryLine('negative')}</title>
           q·kᵢ = {last ? formatNumber(last.meanNegativeSimilarity, 2) : '–'}
         </text>
 
@@ -195,18 +202,20 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         <circle cx={RING.cx} cy={RING.cy} r={RING.inner - 2} className={styles['ring-hole']} />
         {queue && <QueueRing queue={queue} />}
         <text x={RING.cx} y={RING.cy - 14} textAnchor="middle" className={styles.small}>
+          <title>{glossaryLine('queue')}</title>
           queue
         </text>
         <text x={RING.cx} y={RING.cy + 6} textAnchor="middle" className={styles['ring-count']} data-testid="queue-fill" data-value={filled}>
-          {formatInt(filled)}
+          {queue ? formatInt(filled) : '–'}
         </text>
         <text x={RING.cx} y={RING.cy + 22} textAnchor="middle" className={styles.small} data-testid="queue-capacity" data-value={capacity}>
-          of {formatInt(capacity)} · {fillPct < 10 && fillPct > 0 ? fillPct.toFixed(1) : Math.round(fillPct)}%
+          {queue ? `of ${formatInt(capacity)} · ${fillPct < 10 && fillPct > 0 ? fillPct.toFixed(1) : Math.round(fillPct)}%` : 'starting…'}
         </text>
 
         {/* Legend */}
         <g >
           <text x={866} y={72} className={styles.small}>
+            <title>{glossaryLine('keyAge')}</title>
             key age
           </text>
           <rect x={866} y={80} width={66} height={8} rx={2} fill="url(#age-scale)" />
