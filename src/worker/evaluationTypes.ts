@@ -46,8 +46,13 @@ export interface EvaluationProgress {
   task: EvaluationTask;
   /** What is being done, e.g. "features of the training set". */
   phase: string;
+  /** Which phase of the task this is (1-based), of `phaseCount`. */
+  phaseNumber: number;
+  phaseCount: number;
   done: number;
   total: number;
+  /** Estimated seconds left in this phase, from its pace so far; null until it can be told. */
+  secondsLeft: number | null;
 }
 
 /** What the Worker pushes to the page besides the statistics batches. */

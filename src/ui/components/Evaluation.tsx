@@ -1,6 +1,7 @@
 import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
+import { softwareRenderer } from '../renderer';
 import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
 import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
@@ -12,13 +13,35 @@ import styles from './Evaluation.module.css';
 
 const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
 
-/** Progress of the evaluation of one of `tasks`, if one is running. */
+/** "about 40 s left", "about 3 min left"; empty while the pace is unknown. */
+function timeLeft(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '';
+  if (seconds < 1) return ' · almost done';
+  if (seconds < 90) return ` · about ${Math.ceil(seconds)} s left`;
+  return ` · about ${Math.round(seconds / 60)} min left`;
+}
+
+/** Progress of the evaluation of one of `tasks`, if one is running: the phase, its count and the time left in it. */
 function Progress({ ev, tasks }: { ev: EvaluationState; tasks: EvaluationTask[] }) {
   const p = ev.progress;
   if (!p || !tasks.includes(p.task)) return null;
   return (
-    <p className="hint" role="status" data-testid="eval-progress">
-      {TASK_NAMES[p.task]} at step {formatInt(p.step)}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+    <p className="hint" role="status" data-testid="eval-progress" data-phase={p.phaseNumber} data-done={p.done}>
+      {TASK_NAMES[p.task]} at step {formatInt(p.step)}, {p.phaseNumber} of {p.phaseCount}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+      {timeLeft(p.secondsLeft)}
+      <progress className={styles['eval-progress']} max={p.total} value={p.done} aria-label={`${p.phase}: ${p.done} of ${p.total}`} />
+    </p>
+  );
+}
+
+/** On a software renderer every evaluation is slow: say so, and why, before the user waits. */
+function SoftwareNote({ training }: { training: Training }) {
+  const renderer = softwareRenderer(training.view.backend);
+  if (!renderer) return null;
+  return (
+    <p className={`hint hint--warn ${styles['eval-software']}`} data-testid="eval-software">
+      No GPU: the tensors run on {renderer}, the processor drawing what a graphics card would, one to two orders of magnitude slower. A kNN run over a few
+      thousand images takes a minute or more here (about a second on a GPU); the progress lines say how long.
     </p>
   );
 }
@@ -220,6 +243,7 @@ export function Evaluation({ training }: { training: Training }) {
   const ev = useEvaluation(training);
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
+      <SoftwareNote training={training} />
       <KnnCard ev={ev} />
       <ProbeCard ev={ev} />
       <EmbeddingCard ev={ev} />
