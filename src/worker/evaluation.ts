@@ -218,6 +218,7 @@ export class Evaluation {
         points: pca.points.slice(),
         labels: heldOut.labels.slice(),
         classNames: [...heldOut.classNames],
+        images: heldOut.images.slice(),
         explainedVariance: [share(pca.variances[0]), share(pca.variances[1])],
         featureDim: features.shape[1],
         seconds: (performance.now() - start) / 1000,

@@ -88,6 +88,8 @@ export interface EmbeddingView {
   points: Float32Array;
   labels: Uint8Array;
   classNames: string[];
+  /** The held-out images' pixels, RGB, 32 × 32 × 3 bytes each in point order: what hovering a point shows. */
+  images: Uint8Array<ArrayBuffer>;
   /** Share of the total variance along each of the two axes. */
   explainedVariance: [number, number];
   featureDim: number;
