@@ -110,6 +110,54 @@ describe('what the app teaches, end to end', () => {
     expect(await text(page, 'eval-software')).toContain('the CPU backend');
   }, 360_000);
 
+  it('shows a point under the pointer, picks one from the keyboard, and labels the neighbours and views', async () => {
+    await page.click('[data-testid=embedding-refresh]');
+    const scatter = page.locator('[data-testid=embedding-scatter]');
+    await scatter.waitFor({ timeout: 120_000 });
+    // The keyboard: a point by its number, Enter for its neighbours.
+    const point = page.locator('[data-testid=embedding-point]');
+    await point.focus();
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    expect(await point.inputValue()).toBe('2');
+    expect(await text(page, 'embedding-hover')).toMatch(/^#2\s*\S+/);
+    await page.keyboard.press('Enter');
+    await waitFor(page, 'the neighbours', async () => (await page.locator('[data-testid=neighbour]').count()) === 8, 120_000);
+    const summary = await text(page, 'neighbours-same');
+    const n = Number(/same class: (\d) \/ 8/.exec(summary)![1]);
+    // The summary counts the neighbours drawn with the same-class border.
+    const labels = await page.locator('[data-testid=neighbour] canvas').evaluateAll((cs) => cs.map((c) => c.getAttribute('aria-label') ?? ''));
+    const queryClass = /: (.+)$/.exec((await page.locator('[data-testid=neighbours] figure canvas').getAttribute('aria-label')) ?? '')![1];
+    expect(labels.filter((l) => l.includes(`: ${queryClass},`)).length).toBe(n);
+    // The pointer over the scatter: the image and class of the point under it.
+    await point.blur();
+    // A fully opaque pixel is inside a point's disc.
+    const at = await scatter.evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+      const scale = canvas.width / canvas.clientWidth;
+      for (let i = 3; i < data.length; i += 4) {
+        if (data[i] > 250) {
+          const p = (i - 3) / 4;
+          return { x: (p % canvas.width) / scale, y: Math.floor(p / canvas.width) / scale };
+        }
+      }
+      return null;
+    });
+    expect(at).not.toBeNull();
+    await scatter.hover({ position: at! });
+    const hovered = await waitFor(page, 'the hover card', async () => (await page.locator('[data-testid=embedding-hover]').count()) > 0, 5_000);
+    expect(hovered).toBe(true);
+    expect(await page.locator('[data-testid=embedding-hover] canvas').count()).toBe(1);
+
+    await page.click('[data-testid=preview-refresh]');
+    await page.locator('[data-testid=preview-pair]').first().waitFor({ timeout: 60_000 });
+    const captions = await page.locator('[data-testid=preview-pair]').first().locator('figcaption').allTextContents();
+    expect(captions).toEqual(['query q', 'key k₊']);
+    const width = await page.locator('[data-testid=preview-view]').first().evaluate((c) => c.getBoundingClientRect().width);
+    expect(width).toBeGreaterThanOrEqual(64);
+  }, 300_000);
+
   it('puts the status and the diagram before the controls on a narrow screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const top = async (selector: string) => (await page.locator(selector).first().boundingBox())!.y;
