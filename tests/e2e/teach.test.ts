@@ -166,6 +166,8 @@ describe('what the app teaches, end to end', () => {
     const controls = await top('[aria-label="Training controls"]');
     expect(status).toBeLessThan(controls);
     expect(diagram).toBeLessThan(controls);
+    // Nothing wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

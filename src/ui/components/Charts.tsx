@@ -87,7 +87,7 @@ const KEY_ENCODER: ChartSpec = {
   title: 'Key encoder: lag and consistency',
   series: [
     { field: 'keyLag', name: 'lag ‖θk−θq‖/‖θq‖', colour: C.key, width: 1.5 },
-    { field: 'keyConsistency', name: 'key cos (right)', colour: C.query, width: 1.5, axis: 'right', stepped: true },
+    { field: 'keyConsistency', name: 'key cos', colour: C.query, width: 1.5, axis: 'right', stepped: true },
   ],
   rightAxis: true,
   fromZero: true,

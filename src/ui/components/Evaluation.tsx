@@ -1,7 +1,7 @@
 import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
-import { softwareRenderer } from '../renderer';
+import { CPU_BACKEND, softwareRenderer } from '../renderer';
 import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
 import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
@@ -40,8 +40,10 @@ function SoftwareNote({ training }: { training: Training }) {
   if (!renderer) return null;
   return (
     <p className={`hint hint--warn ${styles['eval-software']}`} data-testid="eval-software">
-      No GPU: the tensors run on {renderer}, the processor drawing what a graphics card would, one to two orders of magnitude slower. A kNN run over a few
-      thousand images takes a minute or more here (about a second on a GPU); the progress lines say how long.
+      No GPU:{' '}
+      {renderer === CPU_BACKEND ? 'the tensors run on the CPU backend' : `WebGPU runs on a software renderer (${renderer}): the processor draws what a graphics card would`},
+      one to two orders of magnitude slower. A kNN run over a few thousand images takes a minute or more here (about a second on a GPU); the progress lines
+      say how long.
     </p>
   );
 }

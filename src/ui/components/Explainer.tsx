@@ -38,7 +38,7 @@ export function Explainer() {
     );
   }
   return (
-    <section className={`card ${styles.explainer}`} aria-labelledby={`${uid}-title`} data-testid="explainer">
+    <section className={`card ${styles.explainer}`} aria-labelledby={`${uid}-title`} data-testid="explainer" data-narrow-first>
       <div className={styles.head}>
         <h2 id={`${uid}-title`}>What you are watching</h2>
         <button type="button" className="btn" onClick={dismiss} data-testid="explainer-dismiss">
