@@ -9,14 +9,16 @@ export const lerpAssign = overridable('lerpAssign', (pairs: readonly (readonly [
 /**
  * [Σ(θk − θq)², Σθq²] over every (θk, θq) pair, left on the backend: the key encoder's lag
  * ‖θk − θq‖ / ‖θq‖ is the square root of their ratio (`keyLag`), read back with the step's other
- * statistics rather than on its own.
+ * statistics rather than on its own. The parameters are concatenated first, so that the sums are a
+ * few dispatches whatever the number of parameters (a copy of them is cheap next to a step).
  */
 export const lagSums = overridable('lagSums', (pairs: readonly (readonly [tf.Tensor, tf.Tensor])[]): tf.Tensor1D =>
   tf.tidy(() => {
-    const sum = (terms: tf.Tensor[]) => (terms.length ? tf.addN(terms) : tf.scalar(0));
-    const distance = sum(pairs.map(([k, q]) => tf.squaredDifference(k, q).sum()));
-    const size = sum(pairs.map(([, q]) => tf.square(q).sum()));
-    return tf.stack([distance, size]) as tf.Tensor1D;
+    if (pairs.length === 0) return tf.zeros([2]) as tf.Tensor1D;
+    const flat = (i: 0 | 1) => tf.concat(pairs.map((pair) => pair[i].reshape([-1])));
+    const thetaK = flat(0);
+    const thetaQ = flat(1);
+    return tf.stack([tf.squaredDifference(thetaK, thetaQ).sum(), tf.square(thetaQ).sum()]) as tf.Tensor1D;
   }),
 );
 
