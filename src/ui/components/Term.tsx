@@ -10,7 +10,16 @@ export function Term({ id, children }: { id: GlossaryKey; children?: ReactNode }
   const tip = useId();
   return (
     <span className={styles.term}>
-      <button type="button" className={styles.word} aria-describedby={tip} data-testid={`term-${id}`}>
+      <button
+        type="button"
+        className={styles.word}
+        aria-describedby={tip}
+        data-testid={`term-${id}`}
+        // Escape hides the explanation again without moving on (WCAG 1.4.13).
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') e.currentTarget.blur();
+        }}
+      >
         {children ?? GLOSSARY[id].term}
       </button>
       <span role="tooltip" id={tip} className={styles.tip}>
