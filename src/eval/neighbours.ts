@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { l2Normalize } from '../moco/encoder';
+import { topK } from './knn';
 
 export interface Neighbour {
   /** Row of the bank (= index of the image in the bank's dataset). */
@@ -25,20 +26,19 @@ export async function nearestNeighbours(
   const available = bankSize - (exclude !== undefined && exclude >= 0 && exclude < bankSize ? 1 : 0);
   const k = Math.min(count, available);
   if (k <= 0) return [];
-  const { values, indices } = tf.tidy(() => {
+  // One matrix product on the backend; the k best of one row are picked here (see weightedKnn).
+  const product = tf.tidy(() => {
     const q = l2Normalize((query instanceof Float32Array ? tf.tensor2d(query, [1, dim]) : query.reshape([1, dim])) as tf.Tensor2D);
-    let similarity = tf.matMul(q, l2Normalize(bank), false, true).reshape([bankSize]);
-    if (exclude !== undefined && exclude >= 0 && exclude < bankSize) {
-      // Pushed below any cosine similarity rather than sliced out, so indices stay those of the bank.
-      similarity = similarity.add(tf.oneHot(tf.tensor1d([exclude], 'int32'), bankSize).reshape([bankSize]).mul(-10));
-    }
-    return tf.topk(similarity, k);
+    return tf.matMul(q, l2Normalize(bank), false, true);
   });
+  let similarity: Float32Array;
   try {
-    const [similarities, rows] = await Promise.all([values.data(), indices.data()]);
-    return Array.from(rows, (index, i) => ({ index, similarity: similarities[i] }));
+    similarity = Float32Array.from(await product.data());
   } finally {
-    values.dispose();
-    indices.dispose();
+    product.dispose();
   }
+  const similarities = similarity.slice();
+  if (exclude !== undefined && exclude >= 0 && exclude < bankSize) similarity[exclude] = -Infinity;
+  const rows = Array.from(topK(similarity, k)).sort((a, b) => similarities[b] - similarities[a] || a - b);
+  return rows.map((index) => ({ index, similarity: similarities[index] }));
 }

@@ -29,6 +29,8 @@ export class Encoder {
   private readonly prefix: string;
   private readonly init: Rng;
   private training = false;
+  /** Training-mode batch-norm over the whole batch, moving statistics untouched (`probeEmbed`). */
+  private probing = false;
 
   constructor(
     readonly arch: Architecture,
@@ -52,6 +54,19 @@ export class Encoder {
   /** The L2-normalised embedding MoCo compares. */
   embed(images: tf.Tensor4D, training: boolean): tf.Tensor2D {
     return tf.tidy(() => l2Normalize(this.forward(images, training).projection as tf.Tensor2D));
+  }
+
+  /**
+   * The embedding as a key is computed in training (batch statistics), over the whole batch in one
+   * group and without touching the moving statistics: for measurements that must not change the run.
+   */
+  probeEmbed(images: tf.Tensor4D): tf.Tensor2D {
+    this.probing = true;
+    try {
+      return this.embed(images, true);
+    } finally {
+      this.probing = false;
+    }
   }
 
   /** Pooled backbone features in inference mode, L2-normalised (for kNN and probes). */
@@ -114,7 +129,11 @@ export class Encoder {
       if (!this.training) {
         return frozenBatchNorm(x as tf.Tensor4D, gamma, beta, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D);
       }
-      const { y, batchMean, batchVariance } = splitBatchNorm(x as tf.Tensor4D, gamma, beta, this.bnSplits);
+      const { y, batchMean, batchVariance } = splitBatchNorm(x as tf.Tensor4D, gamma, beta, this.probing ? 1 : this.bnSplits);
+      if (this.probing) {
+        tf.dispose([batchMean, batchVariance]);
+        return y;
+      }
       // Moving statistics are state, not parameters: updated here, outside any gradient.
       updateMovingStatistics(movingMean, movingVariance, batchMean, batchVariance);
       batchMean.dispose();

@@ -3,7 +3,7 @@ import { applyAugment, sampleAugmentParams, type AugmentParams } from './augment
 import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
 import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
-import { momentumUpdate } from './momentum';
+import { keyEncoderLagSums, keyLag, momentumUpdate } from './momentum';
 import { KeyQueue } from './queue';
 import { Rng, type RngState } from '../util/random';
 import { learningRateAt } from './schedule';
@@ -29,7 +29,23 @@ export interface StepStats {
   learningRate: number;
   momentum: number;
   temperature: number;
+  /**
+   * How far the key encoder trails the query encoder after this step's momentum update,
+   * ‖θk − θq‖ / ‖θq‖ over the learnable parameters (0 with m = 0); NaN when not measured.
+   */
+  keyLag: number;
+  /**
+   * Key consistency: the mean cosine between the key and the query encoder's embeddings of the same
+   * un-augmented probe images (1 when they are the same encoder). Measured every
+   * `CONSISTENCY_EVERY` steps; the last measurement in between; NaN when not measured.
+   */
+  keyConsistency: number;
 }
+
+/** Images of the first batch a MoCo sees that the key-consistency probe embeds, un-augmented. */
+export const CONSISTENCY_PROBE_SIZE = 16;
+/** Steps between two key-consistency probes (two small forward passes). */
+export const CONSISTENCY_EVERY = 5;
 
 /**
  * Momentum Contrast (He et al. 2019), one step at a time, in the order of the paper's Algorithm 1:
@@ -46,6 +62,14 @@ export class MoCo {
   private steps = 0;
   /** The random draws of the last step's two views (plain numbers, no tensors); null before a step. */
   lastViewDraws: [AugmentParams, AugmentParams] | null = null;
+  /**
+   * Whether steps measure the key encoder's lag and consistency (a few reductions over the
+   * parameters, read back with the loss). The benchmark turns it off: it times training alone.
+   */
+  measureKeyEncoder = true;
+  /** The consistency probe's images, normalised: the first images this MoCo trained on. */
+  private probe: tf.Tensor4D | null = null;
+  private lastConsistency = Number.NaN;
 
   constructor(readonly config: MocoConfig) {
     this.rng = new Rng(config.seed);
@@ -100,14 +124,19 @@ export class MoCo {
     tf.dispose([...grads.values()]);
     // The key encoder follows the query encoder slowly.
     momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
+    const keyStats = this.measureKeyEncoder ? this.keyEncoderStats(images, step) : null;
     // This step's keys become the newest negatives.
     this.queue.enqueue(k2, step);
     if (k1) this.queue.enqueue(k1, step);
     tf.dispose([x1, x2, k2]);
     k1?.dispose();
 
-    const [loss, top1, meanPositive, meanNegative] = await stats.data();
-    stats.dispose();
+    // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
+    const all = keyStats ? tf.concat([stats, keyStats]) : stats;
+    const [loss, top1, meanPositive, meanNegative, lagDistance, lagSize, consistency] = await all.data();
+    tf.dispose([stats, all]);
+    keyStats?.dispose();
+    if (consistency !== undefined) this.lastConsistency = consistency;
     return {
       step,
       loss,
@@ -120,7 +149,29 @@ export class MoCo {
       learningRate: lr,
       momentum: m,
       temperature: T,
+      keyLag: keyStats ? keyLag([lagDistance, lagSize]) : Number.NaN,
+      keyConsistency: keyStats ? this.lastConsistency : Number.NaN,
     };
+  }
+
+  /**
+   * [Σ(θk − θq)², Σθq², consistency?] on the backend: the lag's sums every step, and on a probe
+   * step the mean cosine between the two encoders' embeddings of the probe images (taken from the
+   * first batch this MoCo sees, so the first step of a run, or of a resumed one, probes).
+   */
+  private keyEncoderStats(images: tf.Tensor4D, step: number): tf.Tensor1D {
+    return tf.tidy(() => {
+      const lag = keyEncoderLagSums(this.encoderK.parameters, this.encoderQ.parameters);
+      const first = this.probe === null;
+      if (first) {
+        const { mean, std } = this.config.augment;
+        const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
+        this.probe = tf.keep(images.slice(0, n).sub(tf.tensor1d([...mean])).div(tf.tensor1d([...std])) as tf.Tensor4D);
+      }
+      if (!first && step % CONSISTENCY_EVERY !== 0) return lag;
+      const cosine = this.encoderK.probeEmbed(this.probe!).mul(this.encoderQ.probeEmbed(this.probe!)).sum(1).mean();
+      return tf.concat([lag, cosine.reshape([1])]) as tf.Tensor1D;
+    });
   }
 
   /**
@@ -181,6 +232,8 @@ export class MoCo {
   }
 
   dispose(): void {
+    this.probe?.dispose();
+    this.probe = null;
     this.encoderQ.dispose();
     this.encoderK.dispose();
     this.queue.dispose();

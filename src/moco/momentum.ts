@@ -7,6 +7,36 @@ export const lerpAssign = overridable('lerpAssign', (pairs: readonly (readonly [
 });
 
 /**
+ * [Σ(θk − θq)², Σθq²] over every (θk, θq) pair, left on the backend: the key encoder's lag
+ * ‖θk − θq‖ / ‖θq‖ is the square root of their ratio (`keyLag`), read back with the step's other
+ * statistics rather than on its own. The parameters are concatenated first, so that the sums are a
+ * few dispatches whatever the number of parameters (a copy of them is cheap next to a step).
+ */
+export const lagSums = overridable('lagSums', (pairs: readonly (readonly [tf.Tensor, tf.Tensor])[]): tf.Tensor1D =>
+  tf.tidy(() => {
+    if (pairs.length === 0) return tf.zeros([2]) as tf.Tensor1D;
+    const flat = (i: 0 | 1) => tf.concat(pairs.map((pair) => pair[i].reshape([-1])));
+    const thetaK = flat(0);
+    const thetaQ = flat(1);
+    return tf.stack([tf.squaredDifference(thetaK, thetaQ).sum(), tf.square(thetaQ).sum()]) as tf.Tensor1D;
+  }),
+);
+
+/** ‖θk − θq‖ / ‖θq‖ from `lagSums`' two numbers (0 for an all-zero query encoder). */
+export function keyLag([distance, size]: readonly number[]): number {
+  return size > 0 ? Math.sqrt(distance / size) : 0;
+}
+
+/** The (θk, θq) pairs of the two encoders' learnable parameters, paired by name. */
+export function parameterPairs(keyParameters: ReadonlyMap<string, tf.Variable>, queryParameters: ReadonlyMap<string, tf.Variable>): (readonly [tf.Variable, tf.Variable])[] {
+  return [...keyParameters].map(([name, thetaK]) => {
+    const thetaQ = queryParameters.get(name);
+    if (!thetaQ) throw new Error(`momentum update: query encoder has no parameter ${name}`);
+    return [thetaK, thetaQ] as const;
+  });
+}
+
+/**
  * θk ← m·θk + (1 − m)·θq for every learnable parameter, paired by name. Batch-norm moving
  * statistics are not parameters and are left to each encoder's own forward passes, as in MoCo.
  */
@@ -15,10 +45,13 @@ export function momentumUpdate(
   queryParameters: ReadonlyMap<string, tf.Variable>,
   m: number,
 ): void {
-  const pairs = [...keyParameters].map(([name, thetaK]) => {
-    const thetaQ = queryParameters.get(name);
-    if (!thetaQ) throw new Error(`momentum update: query encoder has no parameter ${name}`);
-    return [thetaK, thetaQ] as const;
-  });
-  lerpAssign(pairs, m, 1 - m);
+  lerpAssign(parameterPairs(keyParameters, queryParameters), m, 1 - m);
+}
+
+/**
+ * How far the key encoder trails the query encoder, as `lagSums` (the caller disposes it; with
+ * m = 0 the momentum update makes them equal: 0).
+ */
+export function keyEncoderLagSums(keyParameters: ReadonlyMap<string, tf.Variable>, queryParameters: ReadonlyMap<string, tf.Variable>): tf.Tensor1D {
+  return lagSums(parameterPairs(keyParameters, queryParameters));
 }

@@ -181,7 +181,10 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
   try {
     for (const v of variants) {
       select(v);
-      models.set(v, new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize })));
+      const moco = new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize }));
+      // The training step alone: the app's key-encoder statistics are not part of what is timed.
+      moco.measureKeyEncoder = false;
+      models.set(v, moco);
     }
     const parameters = models.values().next().value!.encoderQ.parameterCount();
     for (const v of variants) {

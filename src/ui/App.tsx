@@ -6,6 +6,7 @@ import { Controls } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { Evaluation } from './components/Evaluation';
 import { Experiments } from './components/Experiments';
+import { Explainer } from './components/Explainer';
 import { MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
@@ -45,6 +46,7 @@ export function App() {
       <div className="layout">
         <Controls training={training} data={data} />
         <main className="main">
+          <Explainer />
           <StatusBar training={training} />
           <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />
           <Experiments training={training} experiment={experiment} />
@@ -68,7 +70,7 @@ export function App() {
           )}
           <Charts overlays={compare.overlays} knn={knn} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
           <DataPanel training={training} data={data} />
-          <Evaluation ev={evaluation} overlays={compare.overlays} />
+          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} />
           <BenchmarkPanel training={training} />
         </main>
       </div>

@@ -44,6 +44,13 @@ class Aborted extends Error {
 
 type FeatureSet = 'train' | 'heldOut';
 
+/** The phases the progress reports name. */
+const TRAIN_FEATURES = 'features of the training set';
+const HELD_OUT_FEATURES = 'features of the held-out images';
+const KNN_SCORING = 'scoring (weighted votes)';
+const PROBE_EPOCHS = 'probe epochs';
+const NEIGHBOUR_SEARCH = 'nearest training images';
+
 /**
  * Backbone features of the training and held-out sets for one model state (trainer and step), kept
  * on the backend between calls: a kNN run, a probe, the embedding view and the neighbours of its
@@ -66,6 +73,7 @@ class FeatureCache {
     if (cached) return cached;
     if (!this.isCurrent(trainer)) this.clear();
     const step = trainer.moco.stepCount;
+    onProgress?.(0, dataset.size);
     const features = await extractFeatures(trainer.moco.encoderQ, dataset, trainer.config.augment, { onProgress });
     // Nothing trains while the lock is held, so the model is still the one these features are of.
     this.key = { trainer, step };
@@ -166,10 +174,10 @@ export class Evaluation {
       const trainer = this.requireTrainer();
       const train = trainer.dataset;
       const heldOut = this.requireHeldOut(train);
-      const progress = this.progress('probe', trainer);
-      const trainFeatures = await this.cache.get('train', trainer, train, progress('features of the training set'));
-      const testFeatures = await this.cache.get('heldOut', trainer, heldOut, progress('features of the held-out images'));
-      const onEpoch = progress('probe epochs');
+      const progress = this.progress('probe', trainer, [TRAIN_FEATURES, HELD_OUT_FEATURES, PROBE_EPOCHS]);
+      const trainFeatures = await this.cache.get('train', trainer, train, progress(TRAIN_FEATURES));
+      const testFeatures = await this.cache.get('heldOut', trainer, heldOut, progress(HELD_OUT_FEATURES));
+      const onEpoch = progress(PROBE_EPOCHS);
       const probe = await LinearProbe.train(trainFeatures, train.labels, {
         numClasses: train.classNames.length,
         epochs,
@@ -206,7 +214,7 @@ export class Evaluation {
       const start = performance.now();
       const trainer = this.requireTrainer();
       const heldOut = this.requireHeldOut(trainer.dataset);
-      const features = await this.cache.get('heldOut', trainer, heldOut, this.progress('embedding', trainer)('features of the held-out images'));
+      const features = await this.cache.get('heldOut', trainer, heldOut, this.progress('embedding', trainer, [HELD_OUT_FEATURES])(HELD_OUT_FEATURES));
       const pca = await pca2d(features);
       const share = (v: number) => (pca.totalVariance > 0 ? v / pca.totalVariance : 0);
       return {
@@ -215,6 +223,7 @@ export class Evaluation {
         points: pca.points.slice(),
         labels: heldOut.labels.slice(),
         classNames: [...heldOut.classNames],
+        images: heldOut.images.slice(),
         explainedVariance: [share(pca.variances[0]), share(pca.variances[1])],
         featureDim: features.shape[1],
         seconds: (performance.now() - start) / 1000,
@@ -231,13 +240,15 @@ export class Evaluation {
       if (!Number.isInteger(heldOutIndex) || heldOutIndex < 0 || heldOutIndex >= heldOut.size) {
         throw new Error(`held-out image ${heldOutIndex} does not exist: there are ${heldOut.size}`);
       }
-      const progress = this.progress('neighbours', trainer);
-      const bank = await this.cache.get('train', trainer, train, progress('features of the training set'));
-      // After an embedding view of this model state its features are at hand; otherwise one image is enough.
-      const all = this.cache.peek('heldOut', trainer, heldOut);
-      const row = all
-        ? tf.tidy(() => all.slice([heldOutIndex, 0], [1, -1]) as tf.Tensor2D)
-        : await extractFeatures(trainer.moco.encoderQ, heldOut, trainer.config.augment, { indices: [heldOutIndex] });
+      const progress = this.progress('neighbours', trainer, [TRAIN_FEATURES, HELD_OUT_FEATURES, NEIGHBOUR_SEARCH]);
+      const bank = await this.cache.get('train', trainer, train, progress(TRAIN_FEATURES));
+      // All held-out features, cached for the next click (and the embedding view, which has them
+      // already at this step): one image alone is a new batch shape, whose shaders a software
+      // renderer compiles for minutes.
+      const all = await this.cache.get('heldOut', trainer, heldOut, progress(HELD_OUT_FEATURES));
+      const search = progress(NEIGHBOUR_SEARCH);
+      search(0, 1);
+      const row = tf.tidy(() => all.slice([heldOutIndex, 0], [1, -1]) as tf.Tensor2D);
       let query: Float32Array;
       try {
         query = (await row.data()) as Float32Array;
@@ -245,6 +256,7 @@ export class Evaluation {
         row.dispose();
       }
       const near = await nearestNeighbours(query, bank, NEIGHBOUR_COUNT);
+      search(1, 1);
       return {
         runId: this.host.runId(),
         step: trainer.moco.stepCount,
@@ -337,15 +349,22 @@ export class Evaluation {
     const heldOut = this.requireHeldOut(train);
     const runId = this.host.runId();
     const step = trainer.moco.stepCount;
-    const progress = this.progress('knn', trainer);
+    const progress = this.progress('knn', trainer, [TRAIN_FEATURES, HELD_OUT_FEATURES, KNN_SCORING]);
     const abortable = (report: (done: number, total: number) => void) => (done: number, total: number) => {
       // Thrown between two chunks, it unwinds through the extraction's clean-up: nothing is left behind.
       if (shouldAbort()) throw new Aborted();
       report(done, total);
     };
-    const bank = await this.cache.get('train', trainer, train, abortable(progress('features of the training set')));
-    const queries = await this.cache.get('heldOut', trainer, heldOut, abortable(progress('features of the held-out images')));
-    const score = await evaluateKnn(bank, train.labels, queries, heldOut.labels, { k: KNN_K, t: KNN_T, numClasses: train.classNames.length });
+    const bank = await this.cache.get('train', trainer, train, abortable(progress(TRAIN_FEATURES)));
+    const queries = await this.cache.get('heldOut', trainer, heldOut, abortable(progress(HELD_OUT_FEATURES)));
+    const scoring = abortable(progress(KNN_SCORING));
+    scoring(0, heldOut.size);
+    const score = await evaluateKnn(bank, train.labels, queries, heldOut.labels, {
+      k: KNN_K,
+      t: KNN_T,
+      numClasses: train.classNames.length,
+      onProgress: scoring,
+    });
     const result: KnnResult = {
       runId,
       step,
@@ -366,11 +385,23 @@ export class Evaluation {
     return result;
   }
 
-  /** Progress reporters of one task: `progress(task)(phase)(done, total)`. */
-  private progress(task: EvaluationTask, trainer: Trainer) {
+  /**
+   * Progress reporters of one task, one per phase in order: `progress(task, phases)(phase)(done, total)`.
+   * Each report carries the time left in its phase, estimated from the pace since the phase began.
+   */
+  private progress(task: EvaluationTask, trainer: Trainer, phases: readonly string[]) {
     const runId = this.host.runId();
     const step = trainer.moco.stepCount;
-    return (phase: string) => (done: number, total: number) => this.listener({ type: 'progress', progress: { runId, step, task, phase, done, total } });
+    return (phase: string) => {
+      const phaseNumber = phases.indexOf(phase) + 1;
+      const begun = performance.now();
+      const report = (done: number, total: number) => {
+        const seconds = (performance.now() - begun) / 1000;
+        const secondsLeft = done > 0 && done < total ? (seconds * (total - done)) / done : done >= total ? 0 : null;
+        this.listener({ type: 'progress', progress: { runId, step, task, phase, phaseNumber, phaseCount: phases.length, done, total, secondsLeft } });
+      };
+      return report;
+    };
   }
 
   private requireTrainer(): Trainer {

@@ -46,8 +46,13 @@ export interface EvaluationProgress {
   task: EvaluationTask;
   /** What is being done, e.g. "features of the training set". */
   phase: string;
+  /** Which phase of the task this is (1-based), of `phaseCount`. */
+  phaseNumber: number;
+  phaseCount: number;
   done: number;
   total: number;
+  /** Estimated seconds left in this phase, from its pace so far; null until it can be told. */
+  secondsLeft: number | null;
 }
 
 /** What the Worker pushes to the page besides the statistics batches. */
@@ -85,6 +90,8 @@ export interface EmbeddingView {
   points: Float32Array;
   labels: Uint8Array;
   classNames: string[];
+  /** The held-out images' pixels, RGB, 32 × 32 × 3 bytes each in point order: what hovering a point shows. */
+  images: Uint8Array<ArrayBuffer>;
   /** Share of the total variance along each of the two axes. */
   explainedVariance: [number, number];
   featureDim: number;

@@ -16,8 +16,8 @@ export function statColumns(records: readonly StepRecord[]): Record<StatField, F
 
 /** What a checkpoint keeps of a step's record for the charts. */
 export function chartPointOf(r: StepRecord): ChartPoint {
-  const { step, loss, contrastiveAccuracy, meanPositiveSimilarity, meanNegativeSimilarity, queueFilled, queueCapacity, meanKeyAge, learningRate, momentum, temperature, imagesPerSecond } = r;
-  return { step, loss, contrastiveAccuracy, meanPositiveSimilarity, meanNegativeSimilarity, queueFilled, queueCapacity, meanKeyAge, learningRate, momentum, temperature, imagesPerSecond };
+  const { step, loss, contrastiveAccuracy, meanPositiveSimilarity, meanNegativeSimilarity, queueFilled, queueCapacity, meanKeyAge, learningRate, momentum, temperature, keyLag, keyConsistency, imagesPerSecond } = r;
+  return { step, loss, contrastiveAccuracy, meanPositiveSimilarity, meanNegativeSimilarity, queueFilled, queueCapacity, meanKeyAge, learningRate, momentum, temperature, keyLag, keyConsistency, imagesPerSecond };
 }
 
 /**
@@ -28,6 +28,9 @@ export function chartPointOf(r: StepRecord): ChartPoint {
 export function recordOfChartPoint(p: ChartPoint, batchSize: number, batchesPerEpoch: number): StepRecord {
   const all: StepRecord = {
     ...p,
+    // Absent from checkpoints written before they were measured; NaN (not measured) is saved as null.
+    keyLag: p.keyLag ?? Number.NaN,
+    keyConsistency: p.keyConsistency ?? Number.NaN,
     epoch: p.step / batchesPerEpoch,
     imagesSeen: p.step * batchSize,
     // Not kept: the queue's fill before the step, one batch less than after it until the queue is full.

@@ -192,6 +192,10 @@ export const STAT_FIELDS = [
   'learningRate',
   'momentum',
   'temperature',
+  /** ‖θk − θq‖ / ‖θq‖ after the step's momentum update. */
+  'keyLag',
+  /** Mean cosine of the two encoders' embeddings of the probe images (the last probe's). */
+  'keyConsistency',
   'stepMs',
   'imagesPerSecond',
   'liveTensors',

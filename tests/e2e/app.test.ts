@@ -334,8 +334,8 @@ describe('MoCo in the browser, end to end', () => {
     const length = await page.evaluate(() => window.__moco!.store.length);
     expect(length).toBe(100_000);
     const points = await page.locator('path[data-series]').evaluateAll((paths) => paths.map((p) => Number(p.getAttribute('data-points'))));
-    // 3 loss (chance, raw, smoothed), 3 accuracy (chance, raw, smoothed), 2 similarity, 3 queue, throughput, learning rate.
-    expect(points.length).toBe(13);
+    // 3 loss (chance, raw, smoothed), 3 accuracy (chance, raw, smoothed), 2 similarity, 3 queue, 2 key encoder (lag, consistency), throughput, learning rate.
+    expect(points.length).toBe(15);
     for (const n of points) expect(n).toBeLessThanOrEqual(1000);
     expect(Math.max(...points)).toBeGreaterThan(900);
     expect(await text(page, 'status-step')).toBe('100,000');

@@ -132,7 +132,7 @@ describe('the evaluation panel, end to end', () => {
     timings.embedding = Date.now() - start;
     expect(await scatter.getAttribute('data-points')).toBe('1000');
     const painted = await paintedPixels(scatter);
-    // 1,000 discs of radius 2.5 px, overlapping: thousands of pixels, far from all of the canvas.
+    // 1,000 discs of radius 4 px, overlapping: thousands of pixels, far from all of the canvas.
     expect(painted.count).toBeGreaterThan(1000);
     expect(painted.at).not.toBeNull();
 

@@ -4,7 +4,7 @@ import { parseCifar } from '../../src/data/cifar';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { imagesTensor } from '../../src/data/tensors';
 import { extractFeatures, extractOutputs, testTransform } from '../../src/eval/features';
-import { evaluateKnn, weightedKnn } from '../../src/eval/knn';
+import { evaluateKnn, topK, weightedKnn } from '../../src/eval/knn';
 import { knnMonitor, knnMonitorOutputs } from '../../src/eval/monitor';
 import { nearestNeighbours } from '../../src/eval/neighbours';
 import { pca2d, topEigenpairs } from '../../src/eval/pca';
@@ -77,6 +77,20 @@ describe('weighted kNN', () => {
     ]);
     expect(Number.isNaN(score.perClass[2].accuracy)).toBe(true);
     tf.dispose([bank, query]);
+  });
+
+  it("picks the k largest values as tf.topk does, ties at the cut by lower index", async () => {
+    const rng = tf.randomUniform([5000], -1, 1, 'float32', 11).dataSync() as Float32Array;
+    // Many ties: values rounded to a few levels.
+    const tied = rng.map((v) => Math.round(v * 8) / 8);
+    for (const values of [rng, tied]) {
+      for (const k of [1, 7, 200, 4999, 5000]) {
+        const { indices } = tf.topk(tf.tensor1d(values), k);
+        const expected = Array.from(await indices.data()).sort((a, b) => a - b);
+        indices.dispose();
+        expect(Array.from(topK(values, k)).sort((a, b) => a - b)).toEqual(expected);
+      }
+    }
   });
 
   it('gives the same predictions whatever the query chunk size', async () => {

@@ -42,8 +42,9 @@ describe('marker labels', () => {
 describe('Charts', () => {
   it('before any step, says what each chart will show and that Start begins it', () => {
     const html = renderToStaticMarkup(createElement(Charts, { store: new SeriesStore(), version: 0, queueSize: 16, batchSize: 8 }));
+    // The loss, accuracy, similarity, queue, key-encoder, throughput and learning-rate charts.
     expect(html).toContain('data-testid="chart-empty-loss"');
-    expect(html.match(/Press Start to train/g)?.length).toBe(6);
+    expect(html.match(/Press Start to train/g)?.length).toBe(7);
     expect(html).not.toContain('recharts-surface');
   });
 

@@ -79,13 +79,30 @@ describe('evaluation in the training service (CPU backend)', () => {
     // The on-demand result also reaches the listener (the page's one list of results), with progress before it.
     expect(knnResults()).toEqual([result]);
     const progress = events.flatMap((e) => (e.type === 'progress' ? [e.progress] : []));
-    expect(progress.map((p) => `${p.phase} ${p.done}/${p.total}`)).toEqual([
-      'features of the training set 64/64',
-      'features of the held-out images 256/1000',
-      'features of the held-out images 512/1000',
-      'features of the held-out images 768/1000',
-      'features of the held-out images 1000/1000',
+    // Every phase reports from its start, the scoring chunk by chunk (256 queries a matrix product).
+    expect(progress.map((p) => `${p.phaseNumber}/${p.phaseCount} ${p.phase} ${p.done}/${p.total}`)).toEqual([
+      '1/3 features of the training set 0/64',
+      '1/3 features of the training set 64/64',
+      '2/3 features of the held-out images 0/1000',
+      '2/3 features of the held-out images 256/1000',
+      '2/3 features of the held-out images 512/1000',
+      '2/3 features of the held-out images 768/1000',
+      '2/3 features of the held-out images 1000/1000',
+      '3/3 scoring (weighted votes) 0/1000',
+      '3/3 scoring (weighted votes) 256/1000',
+      '3/3 scoring (weighted votes) 512/1000',
+      '3/3 scoring (weighted votes) 768/1000',
+      '3/3 scoring (weighted votes) 1000/1000',
     ]);
+    // The time left: unknown before the first chunk of a phase, then estimated from its pace, 0 at its end.
+    const scoring = progress.filter((p) => p.phaseNumber === 3);
+    expect(scoring[0].secondsLeft).toBeNull();
+    for (const p of scoring.slice(1, -1)) expect(p.secondsLeft).toBeGreaterThanOrEqual(0);
+    expect(scoring.at(-1)!.secondsLeft).toBe(0);
+    // Arrived while scoring ran, with counts that only go up.
+    const doneCounts = scoring.map((p) => p.done);
+    expect(doneCounts).toEqual([...doneCounts].sort((a, b) => a - b));
+    expect(new Set(doneCounts).size).toBe(doneCounts.length);
   });
 
   it('runs the monitor after every N-th step while training, with the results of the same encoder', async () => {
@@ -127,7 +144,7 @@ describe('evaluation in the training service (CPU backend)', () => {
     let paused: Promise<void> | null = null;
     await service.evaluation.subscribe((e) => {
       events.push(e);
-      // Paused from inside the first progress report, i.e. while the first chunk's features exist.
+      // Paused from inside the first progress report: the start of the training set's features.
       if (e.type === 'progress' && e.progress.task === 'knn' && !paused) {
         pausedAt = e.progress.step;
         paused = service.pause();
@@ -140,9 +157,8 @@ describe('evaluation in the training service (CPU backend)', () => {
     expect(service.status().state).toBe('paused');
     expect(service.status().step).toBe(pausedAt);
     expect(knnResults()).toEqual([]);
-    // The training set's features (one chunk, done before the pause) stay for this step's next
-    // evaluation; the held-out chunk in flight is gone.
-    expect(tf.memory().numTensors).toBe(before + 1);
+    // Given up at the end of the first chunk: its features are gone with it.
+    expect(tf.memory().numTensors).toBe(before);
     await service.evaluation.configure({ knnEvery: 0 });
     await service.step();
     expect(tf.memory().numTensors).toBe(before);
@@ -288,8 +304,8 @@ describe('evaluation: tensors', () => {
     await service.evaluation.augmentationPreview(8);
     expect(tf.memory().numTensors).toBe(model);
     await service.evaluation.neighbours(3);
-    // The training set's features, kept for the next click.
-    expect(tf.memory().numTensors).toBe(model + 1);
+    // The features of the training set and of the held-out images, kept for the next click.
+    expect(tf.memory().numTensors).toBe(model + 2);
     // A step makes them stale: they go.
     await service.step();
     expect(tf.memory().numTensors).toBe(model);

@@ -13,8 +13,14 @@ export function AugmentationPreview({ preview }: { preview: Preview }) {
           <span className={styles.pair__arrow} aria-hidden="true">
             →
           </span>
-          <Thumbnail rgba={p.views[0]} label={`view 1 (query) of image ${p.index}`} testId="preview-view" />
-          <Thumbnail rgba={p.views[1]} label={`view 2 (key) of image ${p.index}`} testId="preview-view" />
+          <figure className={styles.view}>
+            <Thumbnail rgba={p.views[0]} label={`view 1 (query) of image ${p.index}`} testId="preview-view" className={styles.view__image} />
+            <figcaption>query q</figcaption>
+          </figure>
+          <figure className={styles.view}>
+            <Thumbnail rgba={p.views[1]} label={`view 2 (key) of image ${p.index}`} testId="preview-view" className={styles.view__image} />
+            <figcaption>key k₊</figcaption>
+          </figure>
         </li>
       ))}
     </ul>

@@ -122,6 +122,18 @@ const QUEUE: ChartSpec = {
   format: formatCompact,
   empty: `The queue of negative keys filling up, and their age, will appear here. ${START}`,
 };
+const KEY_ENCODER: ChartSpec = {
+  id: 'key-encoder',
+  title: 'Key encoder: lag and consistency',
+  series: [
+    { field: 'keyLag', name: 'lag ‖θk−θq‖/‖θq‖', colour: C.key, width: 1.5 },
+    { field: 'keyConsistency', name: 'key cos', colour: C.query, width: 1.5, axis: 'right', stepped: true },
+  ],
+  rightAxis: true,
+  fromZero: true,
+  format: (v) => formatNumber(v, 2),
+  empty: `How far the key encoder trails the query encoder, and how alike their keys are, will appear here. ${START}`,
+};
 const THROUGHPUT: ChartSpec = {
   id: 'throughput',
   title: 'Throughput',
@@ -594,7 +606,7 @@ function readoutValue(spec: ChartSpec, v: number): string {
   return Number.isInteger(v) ? formatInt(v) : formatNumber(v, 4);
 }
 
-const CHARTS: ChartSpec[] = [LOSS, ACCURACY, SIMILARITY, QUEUE, THROUGHPUT, LEARNING_RATE];
+const CHARTS: ChartSpec[] = [LOSS, ACCURACY, SIMILARITY, QUEUE, KEY_ENCODER, THROUGHPUT, LEARNING_RATE];
 
 /**
  * Brings each chart up to `version` in turn, one chart per task: one update of all six at once is
@@ -691,6 +703,7 @@ export const Charts = memo(function Charts({
     accuracy: 'How often the query picks its positive key out of the n+1 candidates.',
     similarity: 'Cosine similarity: two views of one image pulled together, other images pushed apart.',
     queue: `Each step enqueues ${batchSize} keys. Old keys come from an older key encoder: a large m keeps them consistent.`,
+    'key-encoder': 'How far the momentum encoder trails the query encoder (0 at m = 0), and how alike their embeddings of the same images are (1 = the same encoder).',
     throughput: 'Images per second, augmentations and both encoders included.',
     lr: 'SGD rate of the query encoder (MoCo v2: cosine decay over the step budget).',
   };

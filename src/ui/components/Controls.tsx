@@ -8,6 +8,7 @@ import type { DataState } from '../useDataset';
 import type { Training } from '../useTraining';
 import styles from './Controls.module.css';
 import { FilePickButton } from './FilePickButton';
+import { Term } from './Term';
 
 
 function presetLabel(name: PresetName): string {
@@ -91,6 +92,11 @@ function CopyLink({ link }: { link: () => string }) {
   );
 }
 
+/** "1 batch", "2.5 batches". */
+function batchCount(n: number): string {
+  return `${formatNumber(n, 3)} ${n === 1 ? 'batch' : 'batches'}`;
+}
+
 export function Controls({ training, data }: { training: Training; data: DataState }) {
   const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights } = training;
   const [includeKey, setIncludeKey] = useState(false);
@@ -131,7 +137,10 @@ export function Controls({ training, data }: { training: Training; data: DataSta
 
       <section className="card" aria-labelledby={`${uid}-live`}>
         <h2 id={`${uid}-live`}>Live parameters</h2>
-        <p className="hint">Apply from the next step, without restarting (marked on the charts).</p>
+        <p className="hint">
+          Apply from the next step, without restarting (marked on the charts): <Term id="momentum" />, the <Term id="queue" /> size K, the{' '}
+          <Term id="temperature" />.
+        </p>
         <Slider
           id="momentum"
           label="Momentum m"
@@ -156,7 +165,7 @@ export function Controls({ training, data }: { training: Training; data: DataSta
           value={params.queueSize}
           format={formatInt}
           onChange={set('queueSize')}
-          hint={<>Negatives: the keys of the last {formatNumber(params.queueSize / setup.batchSize, 3)} batches.</>}
+          hint={<>Negatives: the keys of the last {batchCount(params.queueSize / setup.batchSize)}.</>}
         />
         <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} />
         <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} onChange={set('learningRate')} />

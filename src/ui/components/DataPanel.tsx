@@ -174,6 +174,8 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
         <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || !info || info.source === 'synthetic'} onClick={data.loadBuiltIn}>
           Built-in dataset
         </button>
+        {/* Only CIFAR-100 has two label sets: the choice shows once CIFAR-100 is loaded. */}
+        {info?.format === 'cifar100' && (
         <div className={`field ${styles['data-panel__labels']}`}>
           <label htmlFor={`${uid}-labels`}>CIFAR-100 labels</label>
           <select
@@ -191,6 +193,7 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
             Used for CIFAR-100 files; CIFAR-100 data in use is read again with the new labels.
           </span>
         </div>
+        )}
       </div>
       {loading && <LoadingLine loading={loading} />}
       {error && (

@@ -1,13 +1,13 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { EmbeddingView } from '../../worker/evaluationTypes';
-import { classColour } from './Thumbnail';
+import { classColour, Thumbnail } from './Thumbnail';
 import styles from './EmbeddingScatter.module.css';
 
 const HEIGHT = 300;
 const PAD = 10;
-const RADIUS = 2.5;
-/** A click selects the nearest point within this many CSS pixels. */
-const HIT_RADIUS = 8;
+const RADIUS = 4;
+/** A click or the pointer picks the nearest point within this many CSS pixels. */
+const HIT_RADIUS = 10;
 
 interface Layout {
   width: number;
@@ -41,10 +41,24 @@ function layout(view: EmbeddingView, width: number): Layout {
   return { width, x, y };
 }
 
+/** Image `i` of RGB pixels as RGBA bytes, for a Thumbnail. */
+function rgbaOf(images: Uint8Array, i: number): Uint8ClampedArray<ArrayBuffer> {
+  const rgb = images.subarray(i * 3072, (i + 1) * 3072);
+  const rgba = new Uint8ClampedArray(4096);
+  for (let p = 0, q = 0; p < rgb.length; p += 3, q += 4) {
+    rgba[q] = rgb[p];
+    rgba[q + 1] = rgb[p + 1];
+    rgba[q + 2] = rgb[p + 2];
+    rgba[q + 3] = 255;
+  }
+  return rgba;
+}
+
 /**
  * Held-out images as points on the first two principal axes of their features, coloured by class:
- * a canvas, since thousands of SVG nodes would make every redraw slow. Clicking a point asks for its
- * nearest training images.
+ * a canvas, since thousands of SVG nodes would make every redraw slow. Hovering a point shows its
+ * image and class; clicking it, or choosing its number with the keyboard, asks for its nearest
+ * training images.
  */
 export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected, onSelect }: { view: EmbeddingView; selected: number | null; onSelect: (index: number) => void }) {
   const canvas = useRef<HTMLCanvasElement>(null);
@@ -92,9 +106,9 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
     }
   }, [positions, view, selected]);
 
-  const onClick = useCallback(
-    (e: React.MouseEvent<HTMLCanvasElement>) => {
-      if (!positions) return;
+  const pointAt = useCallback(
+    (e: React.MouseEvent<HTMLCanvasElement>): number => {
+      if (!positions) return -1;
       const box = e.currentTarget.getBoundingClientRect();
       const mx = e.clientX - box.left;
       const my = e.clientY - box.top;
@@ -107,24 +121,84 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
           best = i;
         }
       }
-      if (best >= 0) onSelect(best);
+      return best;
     },
-    [positions, onSelect],
+    [positions],
   );
+  const onClick = useCallback(
+    (e: React.MouseEvent<HTMLCanvasElement>) => {
+      const i = pointAt(e);
+      if (i >= 0) onSelect(i);
+    },
+    [pointAt, onSelect],
+  );
+  const [hovered, setHovered] = useState<number | null>(null);
+  const onMove = useCallback((e: React.MouseEvent<HTMLCanvasElement>) => {
+    const i = pointAt(e);
+    setHovered(i >= 0 ? i : null);
+  }, [pointAt]);
+  // The keyboard's way in: a point by its number (arrow keys step through them), Enter or the button shows its neighbours.
+  const uid = useId();
+  const [typed, setTyped] = useState(0);
+  const count = view.labels.length;
+  const shown = hovered ?? (selected !== null && selected < count ? selected : null);
+  const thumb = useMemo(() => (shown !== null ? rgbaOf(view.images, shown) : null), [view, shown]);
 
   const [e1, e2] = view.explainedVariance;
   return (
     <figure className={styles.scatter}>
+      <div className={styles.scatter__plot}>
       <canvas
         ref={canvas}
         className={styles.scatter__canvas}
         style={{ height: HEIGHT }}
         onClick={onClick}
+        onMouseMove={onMove}
+        onMouseLeave={() => setHovered(null)}
         role="img"
         aria-label={`${view.labels.length} held-out images on the first two principal axes of their features, coloured by class; click a point for its nearest training images`}
         data-testid="embedding-scatter"
         data-points={view.labels.length}
       />
+        {shown !== null && thumb && positions && (
+          <div
+            className={styles.scatter__tip}
+            style={{ left: Math.min(positions.x[shown] + 12, positions.width - 120), top: Math.max(0, positions.y[shown] - 40) }}
+            data-testid="embedding-hover"
+          >
+            <Thumbnail rgba={thumb} label={`held-out image ${shown}: ${view.classNames[view.labels[shown]]}`} className={styles.scatter__thumb} />
+            <span>
+              #{shown}
+              <br />
+              <strong>{view.classNames[view.labels[shown]]}</strong>
+            </span>
+          </div>
+        )}
+      </div>
+      <div className={styles.scatter__keys}>
+        <label htmlFor={`${uid}-point`}>held-out image #</label>
+        <input
+          id={`${uid}-point`}
+          type="number"
+          min={0}
+          max={count - 1}
+          value={typed}
+          className={styles.scatter__number}
+          data-testid="embedding-point"
+          onChange={(e) => {
+            const i = Math.max(0, Math.min(count - 1, Math.round(Number(e.currentTarget.value)) || 0));
+            setTyped(i);
+            setHovered(i);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') onSelect(typed);
+          }}
+          onBlur={() => setHovered(null)}
+        />
+        <button type="button" className="btn" onClick={() => onSelect(typed)} data-testid="embedding-select">
+          Show its neighbours
+        </button>
+      </div>
       <figcaption className="hint">
         PC1 {(100 * e1).toFixed(1)}% and PC2 {(100 * e2).toFixed(1)}% of the variance of the {view.featureDim}-dimensional features · step {view.step}
       </figcaption>

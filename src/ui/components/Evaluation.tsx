@@ -2,22 +2,49 @@ import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
 import type { RunOverlay } from '../series';
+import { CPU_BACKEND, softwareRenderer } from '../renderer';
 import { DEFAULT_PROBE_EPOCHS, type EvaluationState } from '../useEvaluation';
+import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
 import { NeighboursView } from './NeighboursView';
+import { Term } from './Term';
 import styles from './Evaluation.module.css';
 
 const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
 
-/** Progress of the evaluation of one of `tasks`, if one is running. */
+/** "about 40 s left", "about 3 min left"; empty while the pace is unknown. */
+function timeLeft(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '';
+  if (seconds < 1) return ' · almost done';
+  if (seconds < 90) return ` · about ${Math.ceil(seconds)} s left`;
+  return ` · about ${Math.round(seconds / 60)} min left`;
+}
+
+/** Progress of the evaluation of one of `tasks`, if one is running: the phase, its count and the time left in it. */
 function Progress({ ev, tasks }: { ev: EvaluationState; tasks: EvaluationTask[] }) {
   const p = ev.progress;
   if (!p || !tasks.includes(p.task)) return null;
   return (
-    <p className="hint" role="status" data-testid="eval-progress">
-      {TASK_NAMES[p.task]} at step {formatInt(p.step)}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+    <p className="hint" role="status" data-testid="eval-progress" data-phase={p.phaseNumber} data-done={p.done}>
+      {TASK_NAMES[p.task]} at step {formatInt(p.step)}, {p.phaseNumber} of {p.phaseCount}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+      {timeLeft(p.secondsLeft)}
+      <progress className={styles['eval-progress']} max={p.total} value={p.done} aria-label={`${p.phase}: ${p.done} of ${p.total}`} />
+    </p>
+  );
+}
+
+/** On a software renderer every evaluation is slow: say so, and why, before the user waits. */
+function SoftwareNote({ training }: { training: Training }) {
+  const renderer = softwareRenderer(training.view.backend);
+  if (!renderer) return null;
+  return (
+    <p className={`hint hint--warn ${styles['eval-software']}`} data-testid="eval-software">
+      No GPU:{' '}
+      {renderer === CPU_BACKEND ? 'the tensors run on the CPU backend' : `WebGPU runs on a software renderer (${renderer}): the processor draws what a graphics card would`},
+      one to two orders of magnitude slower. A kNN run over a few thousand images takes a minute or more here (about a second on a GPU); the progress lines
+      say how long.
     </p>
   );
 }
@@ -37,8 +64,8 @@ function KnnCard({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[
     <section className={`card ${styles['eval-card']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>kNN accuracy on held-out images</h3>
       <p className="hint">
-        Weighted kNN (k 200, t 0.1, as the MoCo CIFAR demo): each held-out image takes the votes of its most similar training images, backbone features under the
-        test transform. Chance is dashed.
+        <Term id="weightedKnn">Weighted kNN (k 200, t 0.1)</Term>, the MoCo CIFAR demo&apos;s <Term id="knnMonitor" />: each held-out image takes the votes of its
+        most similar training images, on the <Term id="testTransform" />. Chance is dashed.
       </p>
       <div className={styles['eval-row']}>
         <label htmlFor={`${uid}-every`}>every</label>
@@ -99,7 +126,9 @@ function KnnCard({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[
         </>
       ) : (
         <>
-          <p className="hint">No result yet. Run now before training for the untrained network&rsquo;s baseline.</p>
+          <p className="hint">
+            No result yet. Run now before training for the <Term id="baseline">untrained network&rsquo;s baseline</Term>.
+          </p>
           {overlays?.some((o) => o.knn.length > 0) && <KnnChart results={ev.knn} overlays={overlays} />}
         </>
       )}
@@ -114,7 +143,10 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
   return (
     <section className={`card ${styles['eval-card']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Linear probe</h3>
-      <p className="hint">Softmax regression on the frozen backbone features of the training images, scored on the held-out images. No step runs meanwhile.</p>
+      <p className="hint">
+        <Term id="linearProbe">Softmax regression</Term> on the frozen backbone features of the training images, scored on the held-out images. No step runs
+        meanwhile.
+      </p>
       <div className={styles['eval-row']}>
         <label htmlFor={`${uid}-epochs`}>epochs</label>
         <input
@@ -167,7 +199,9 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
   return (
     <section className={`card ${styles['eval-card']} ${styles['eval-card--wide']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Embedding of the held-out images</h3>
-      <p className="hint">Backbone features projected on their two principal axes (PCA). Click a point for its 8 nearest training images (cosine similarity).</p>
+      <p className="hint">
+        Backbone features projected on their two principal axes (<Term id="pca" />). Click a point for its 8 nearest training images (cosine similarity).
+      </p>
       <div className={styles['eval-row']}>
         <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
           {ev.embedding ? 'Refresh embedding' : 'Show embedding'}
@@ -211,9 +245,10 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
 }
 
 /** The evaluation panel: how good the representation is, and what the network is trained on. */
-export function Evaluation({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[] }) {
+export function Evaluation({ training, ev, overlays }: { training: Training; ev: EvaluationState; overlays?: RunOverlay[] }) {
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
+      <SoftwareNote training={training} />
       <KnnCard ev={ev} overlays={overlays} />
       <ProbeCard ev={ev} />
       <EmbeddingCard ev={ev} />

@@ -1,6 +1,7 @@
 import { memo } from 'react';
 import type { QueueSnapshot, StepRecord } from '../../worker/types';
 import { formatInt, formatMomentum, formatNumber } from '../format';
+import { glossaryLine } from '../glossary';
 import styles from './MethodDiagram.module.css';
 
 interface Props {
@@ -70,10 +71,12 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
   const filled = queue?.filled ?? 0;
   const fillPct = capacity ? (100 * filled) / capacity : 0;
   return (
-    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training">
+    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training" data-narrow-first>
       <svg viewBox="0 0 940 212" role="img" aria-labelledby="diagram-title">
         <title id="diagram-title">
-          {`MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`}
+          {queue
+            ? `MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`
+            : 'MoCo: query encoder and momentum encoder; the training worker is starting'}
         </title>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -130,13 +133,21 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         {/* Momentum update */}
         <path d="M215,74 L215,134" className={`${styles.edge} ${styles['edge--momentum']}${failure ? ` ${styles['edge--bad']}` : ''}`} markerEnd="url(#arrow-m)" />
         <g className={failure ? `${styles.momentum} ${styles['momentum--bad']}` : styles.momentum}>
-          <text x={226} y={101} className={styles.momentum__value} data-testid="diagram-momentum" data-value={momentum ?? ''}>
+          <text x={226} y={94} className={styles.momentum__value} data-testid="diagram-momentum" data-value={momentum ?? ''}>
             m = {formatMomentum(m)}
           </text>
-          <text x={226} y={119} className={styles.small}>
+          <text x={226} y={110} className={styles.small}>
+            <title>{glossaryLine('momentum')}</title>
             {failure ? 'θk = θq: the failure case' : 'θk ← m·θk + (1−m)·θq'}
           </text>
         </g>
+        <text x={226} y={127} className={`${styles.small} ${styles.mono}`} data-testid="diagram-lag" data-value={last && Number.isFinite(last.keyLag) ? last.keyLag : ''}>
+          <title>
+            How far the key encoder trails the query encoder: ‖θk − θq‖ / ‖θq‖ after the last step (0 when m = 0), and the mean cosine between the two
+            encoders&apos; embeddings of the same un-augmented images (1 when they are the same encoder).
+          </title>
+          lag {last ? formatNumber(last.keyLag, 2) : '–'} · key cos {last ? formatNumber(last.keyConsistency, 3) : '–'}
+        </text>
 
         {/* Outputs */}
         <path d="M300,45 L326,45" className={styles.edge} markerEnd="url(#arrow)" />
@@ -154,6 +165,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         <g className={`${styles.node} ${styles['node--loss']}`}>
           <rect x={420} y={16} width={150} height={58} rx={8} />
           <text x={495} y={39} textAnchor="middle" className={styles.title}>
+            <title>{glossaryLine('infoNce')}</title>
             InfoNCE loss
           </text>
           <text x={495} y={60} textAnchor="middle" className={styles.value} data-testid="diagram-loss">
@@ -166,6 +178,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
           positive pair
         </text>
         <text x={372} y={132} className={`${styles.small} ${styles.mono} ${styles['edge-value--positive']}`}>
+          <title>{glossaryLine('positive')}</title>
           q·k₊ = {last ? formatNumber(last.meanPositiveSimilarity, 2) : '–'}
         </text>
 
@@ -175,6 +188,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
           K negatives
         </text>
         <text x={630} y={64} className={`${styles.small} ${styles.mono} ${styles['edge-value--negative']}`} textAnchor="middle">
+          <title>{glossaryLine('negative')}</title>
           q·kᵢ = {last ? formatNumber(last.meanNegativeSimilarity, 2) : '–'}
         </text>
 
@@ -188,18 +202,20 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         <circle cx={RING.cx} cy={RING.cy} r={RING.inner - 2} className={styles['ring-hole']} />
         {queue && <QueueRing queue={queue} />}
         <text x={RING.cx} y={RING.cy - 14} textAnchor="middle" className={styles.small}>
+          <title>{glossaryLine('queue')}</title>
           queue
         </text>
         <text x={RING.cx} y={RING.cy + 6} textAnchor="middle" className={styles['ring-count']} data-testid="queue-fill" data-value={filled}>
-          {formatInt(filled)}
+          {queue ? formatInt(filled) : '–'}
         </text>
         <text x={RING.cx} y={RING.cy + 22} textAnchor="middle" className={styles.small} data-testid="queue-capacity" data-value={capacity}>
-          of {formatInt(capacity)} · {fillPct < 10 && fillPct > 0 ? fillPct.toFixed(1) : Math.round(fillPct)}%
+          {queue ? `of ${formatInt(capacity)} · ${fillPct < 10 && fillPct > 0 ? fillPct.toFixed(1) : Math.round(fillPct)}%` : 'starting…'}
         </text>
 
         {/* Legend */}
         <g >
           <text x={866} y={72} className={styles.small}>
+            <title>{glossaryLine('keyAge')}</title>
             key age
           </text>
           <rect x={866} y={80} width={66} height={8} rx={2} fill="url(#age-scale)" />

@@ -32,10 +32,12 @@ export function StatusBar({ training }: { training: Training }) {
   // Throughput over the last few steps: one step's figure is noisy.
   const throughput = store.length ? store.recentMean('imagesPerSecond', 20) : NaN;
   const budget = status.stepBudget;
+  // "Ready" only once the Worker has built the dataset and the model (Start is enabled then).
+  const starting = status.state === 'idle' && (view.phase !== 'ready' || view.model === null);
   return (
-    <section className={`${styles.status} card`} aria-label="Training status">
+    <section className={`${styles.status} card`} aria-label="Training status" data-narrow-first>
       <div className={`${styles.state} ${styles[`state--${status.state}`] ?? ''}`} data-testid="run-state" role="status">
-        {STATE_LABELS[status.state]}
+        {view.phase === 'failed' ? 'Error' : starting ? 'Starting…' : STATE_LABELS[status.state]}
       </div>
       <Stat label="Step" value={formatInt(status.step)} testId="status-step" />
       <Stat label="Epoch" value={last ? formatNumber(last.epoch, 3) : '0'} testId="status-epoch" />
