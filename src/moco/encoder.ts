@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics } from './batchNorm';
+import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics, type MovingStatistics } from './batchNorm';
 import { overridable } from './overridable';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
@@ -29,6 +29,8 @@ export class Encoder {
   private readonly prefix: string;
   private readonly init: Rng;
   private training = false;
+  /** The batch statistics of the training pass under way, for the moving statistics after it. */
+  private batchStatistics: MovingStatistics[] = [];
 
   constructor(
     readonly arch: Architecture,
@@ -46,7 +48,15 @@ export class Encoder {
   /** Backbone features and head output. In training mode batch-norm uses (split) batch statistics and updates its moving statistics. */
   forward(images: tf.Tensor4D, training: boolean): ResNetOutputs<tf.Tensor> {
     this.training = training;
-    return resnet(this.ops, images, this.arch);
+    if (!training) return resnet(this.ops, images, this.arch);
+    // Moving statistics are state, not parameters: updated outside any gradient, all layers' at
+    // once after the pass (nothing in a training pass reads them).
+    this.batchStatistics = [];
+    const out = resnet(this.ops, images, this.arch);
+    updateMovingStatistics(this.batchStatistics);
+    for (const { batchMean, batchVariance } of this.batchStatistics) tf.dispose([batchMean, batchVariance]);
+    this.batchStatistics = [];
+    return out;
   }
 
   /** The L2-normalised embedding MoCo compares. */
@@ -115,10 +125,7 @@ export class Encoder {
         return frozenBatchNorm(x as tf.Tensor4D, gamma, beta, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D);
       }
       const { y, batchMean, batchVariance } = splitBatchNorm(x as tf.Tensor4D, gamma, beta, this.bnSplits);
-      // Moving statistics are state, not parameters: updated here, outside any gradient.
-      updateMovingStatistics(movingMean, movingVariance, batchMean, batchVariance);
-      batchMean.dispose();
-      batchVariance.dispose();
+      this.batchStatistics.push({ movingMean, movingVariance, batchMean, batchVariance });
       return y;
     },
     relu: (x) => tf.relu(x),

@@ -88,6 +88,8 @@ export interface BenchEnvironment {
   timestampQuery: boolean | null;
   /** What "GPU time" is here: GPU timestamps, or (no GPU timer) tfjs's fallback of wall time per kernel with a read-back after each. */
   gpuTimer: 'timestamp-query' | 'webgl-timer-query' | 'wall time per kernel' | 'none';
+  /** The WebGPU device's storage buffers per shader stage: how many parameters one update dispatch takes (null off WebGPU). */
+  storageBuffersPerStage: number | null;
   tfjs: string;
 }
 
@@ -112,7 +114,7 @@ export interface BenchResult {
 
 interface WebGpuBackendLike {
   adapterInfo?: { vendor?: string; architecture?: string };
-  device?: { features: { has(name: string): boolean } };
+  device?: { features: { has(name: string): boolean }; limits: { maxStorageBuffersPerShaderStage: number } };
   timerAvailable?: () => boolean;
 }
 
@@ -132,7 +134,8 @@ export function environment(): BenchEnvironment {
   // tfjs-webgpu times kernels with timestamp queries or not at all; other backends fall back to wall time.
   const gpuTimer =
     backendName === 'webgpu' ? (timestampQuery ? 'timestamp-query' : 'none') : backendName === 'webgl' && b.timerAvailable?.() ? 'webgl-timer-query' : 'wall time per kernel';
-  return { runtime, backend: backendName, adapter, timestampQuery, gpuTimer, tfjs: tf.version.tfjs };
+  const storageBuffersPerStage = backendName === 'webgpu' ? (b.device?.limits.maxStorageBuffersPerShaderStage ?? null) : null;
+  return { runtime, backend: backendName, adapter, timestampQuery, gpuTimer, storageBuffersPerStage, tfjs: tf.version.tfjs };
 }
 
 /** GPU time by tfjs kernel over one profiled step; null when the backend's timer gave nothing. */

@@ -1,3 +1,5 @@
+import { registerWebGpuBackend } from './webgpuDevice';
+
 /**
  * Gives tfjs a real WebGPU device in Node through Dawn (the npm package `webgpu`). The GPU globals
  * must exist before `@tensorflow/tfjs-backend-webgpu` is imported, hence the dynamic imports.
@@ -8,5 +10,5 @@ export async function installNodeWebGpu(): Promise<void> {
   Object.assign(globalThis, globals);
   const gpu = create([]);
   Object.defineProperty(globalThis, 'navigator', { value: { ...(globalThis.navigator ?? {}), gpu }, configurable: true, writable: true });
-  await import('@tensorflow/tfjs-backend-webgpu');
+  await registerWebGpuBackend();
 }

@@ -59,7 +59,7 @@ describe('npm run bench: the table', () => {
     });
     const result = {
       date: '2026-11-28T00:00:00.000Z',
-      environment: { runtime: 'node 20', backend: 'webgpu', adapter: null, timestampQuery: false, gpuTimer: 'none', tfjs: '4.22.0' },
+      environment: { runtime: 'node 20', backend: 'webgpu', adapter: null, timestampQuery: false, gpuTimer: 'none', storageBuffersPerStage: 8, tfjs: '4.22.0' },
       preset: 'tiny',
       batch: 8,
       steps: 1,

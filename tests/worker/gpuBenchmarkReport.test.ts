@@ -26,7 +26,7 @@ function result(backend: string, variants: VariantResult[], notes: string[]): Be
   const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? a / b : null);
   return {
     date: '2026-11-29T00:00:00.000Z',
-    environment: { runtime: 'test', backend, adapter: null, timestampQuery: null, gpuTimer: 'none', tfjs: '4.22.0' },
+    environment: { runtime: 'test', backend, adapter: null, timestampQuery: null, gpuTimer: 'none', storageBuffersPerStage: null, tfjs: '4.22.0' },
     preset: 'tiny',
     batch: 8,
     steps: 2,
