@@ -25,7 +25,7 @@ import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, 
 import { fsCall, loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
 import { checkStep, CLI_KNOBS } from '../train/divergence';
-import { installNodeWebGpu } from '../util/nodeWebgpu';
+import { startNodeBackend } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { runSweep, type SweepRun } from './sweep';
 
@@ -58,15 +58,12 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
       return 1;
     }
   }
-  if (args.backend === 'webgpu') await installNodeWebGpu();
-  if (!(await tf.setBackend(args.backend))) {
-    console.error(`error: the ${args.backend} backend could not start${args.backend === 'webgpu' ? ' (no WebGPU adapter: see README for Dawn on SwiftShader or a GPU)' : ''}`);
+  const backend = await startNodeBackend(args.backend);
+  if ('error' in backend) {
+    console.error(`error: ${backend.error}`);
     return 1;
   }
-  await tf.ready();
-  // tfjs-cpu greets Node users with advice to install tfjs-node, whose install downloads a native
-  // binary: this project stays pure JavaScript (plus Dawn), so the greeting is noise here.
-  if (args.backend === 'cpu') Object.assign(tf.backend(), { firstUse: false });
+  console.log(backend.line);
   useCustomKernels(!args.stockKernels);
 
   // Output paths are checked before any work: a run must never train to the end and then fail to save.
@@ -253,7 +250,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
       trainer.dispose();
       if (!saved) return 1;
       console.log(`stopped by ${stopSignal} after step ${s.step} of ${steps}; the run is saved in ${checkpointPath}. Resume with:`);
-      console.log(`  npm run train -- --resume ${shellQuote(checkpointPath!)}${args.backend === 'cpu' ? '' : ` --backend ${args.backend}`}`);
+      console.log(`  npm run train -- --resume ${shellQuote(checkpointPath!)}${args.backend === 'auto' ? '' : ` --backend ${args.backend}`}`);
       return stopSignal === 'SIGINT' ? 130 : 143;
     }
   }

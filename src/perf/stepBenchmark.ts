@@ -65,6 +65,13 @@ export interface VariantResult {
   imagesPerSecond: number;
   medianStepMs: number;
   stepMs: number[];
+  /**
+   * The first (warm-up) step of this variant's model, null without warm-up: the time to the first step.
+   * The first variant's includes compiling the programs every variant shares (tfjs's), later ones only their own.
+   */
+  firstStepMs: number | null;
+  /** First step − median timed step: mostly pipeline compilation (and first uploads); null without both. */
+  compileMs: number | null;
   /** Compute dispatches in one step (null off WebGPU). */
   dispatchesPerStep: number | null;
   /** The same, by WebGPU program. */
@@ -187,11 +194,13 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
       models.set(v, new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize })));
     }
     const parameters = models.values().next().value!.encoderQ.parameterCount();
+    const firstStepMs = new Map<Variant, number>();
     for (const v of variants) {
       select(v);
       for (let i = 0; i < options.warmup; i++) {
         const t = performance.now();
         await models.get(v)!.step(images);
+        if (i === 0) firstStepMs.set(v, performance.now() - t);
         log(`${backendName} ${options.preset} b${options.batch} ${v}: warm-up step ${i + 1}/${options.warmup} ${(performance.now() - t).toFixed(0)} ms`);
       }
     }
@@ -232,6 +241,8 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         imagesPerSecond: ms.length ? (options.batch * 1000) / median(ms) : NaN,
         medianStepMs: ms.length ? median(ms) : NaN,
         stepMs: ms,
+        firstStepMs: firstStepMs.get(v) ?? null,
+        compileMs: firstStepMs.has(v) && ms.length ? firstStepMs.get(v)! - median(ms) : null,
         dispatchesPerStep: dispatches?.total ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
         gpuMsPerStep: gpu?.total ?? null,

@@ -49,6 +49,8 @@ describe('npm run bench: the table', () => {
       imagesPerSecond: 8000 / ms,
       medianStepMs: ms,
       stepMs: [ms],
+      firstStepMs: ms + 1500,
+      compileMs: 1500,
       dispatchesPerStep: dispatches,
       dispatchesByProgram: {},
       gpuMsPerStep: gpu,
@@ -75,9 +77,9 @@ describe('npm run bench: the table', () => {
     } as BenchFile['runs'][number]['result'];
     const table = formatRuns([{ where: 'node', result }]);
     const lines = table.split('\n');
-    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+dispatches\s+GPU ms\s+live tensors/);
-    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+894\s+n\/a\s+92/);
-    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+215\s+n\/a/);
+    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+first step ms\s+dispatches\s+GPU ms\s+live tensors/);
+    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+5500\s+894\s+n\/a\s+92/);
+    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+3500\s+215\s+n\/a/);
     expect(lines[3]).toMatch(/custom vs stock\s+×2\.00\s+×4\.16 fewer/);
     expect(table).toMatch(/note: node webgpu: no GPU time/);
   });

@@ -9,6 +9,8 @@ function variant(v: Variant, ms: number, dispatches: number | null, gpuMs: numbe
     imagesPerSecond: 8000 / ms,
     medianStepMs: ms,
     stepMs: [ms],
+    firstStepMs: null,
+    compileMs: null,
     dispatchesPerStep: dispatches,
     dispatchesByProgram: null,
     gpuMsPerStep: gpuMs,

