@@ -46,11 +46,13 @@ for folder in ("check", "ab", "first", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
 ab, first, bn = variants("ab"), variants("first"), variants("bn")
-for key, v in ab.items():
+for key in sorted(set(ab) | set(first) | set(bn)):
+    v = ab.get(key, {})
     stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates")
+    environment = next(t[key]["environment"] for t in (ab, first, bn) if key in t)
     s = summary["presets"][key] = {
-        "storageBuffersPerStage": v["environment"].get("storageBuffersPerStage"),
-        "adapter": v["environment"].get("adapter"),
+        "storageBuffersPerStage": environment.get("storageBuffersPerStage"),
+        "adapter": environment.get("adapter"),
         "variants": {name: fig for name, fig in v.items() if name != "environment"},
     }
     if custom:

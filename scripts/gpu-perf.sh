@@ -31,7 +31,7 @@ step() { # step NAME TIMEOUT ARGS...: one app run, its output appended to the se
 }
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
-  presets=tiny:4; steps=2; warmup=1; queue=64; t_checks=200; t_ab=200; t_first=60
+  presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_first=200
 else
   presets=resnet8:128,resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=260; t_first=60
 fi

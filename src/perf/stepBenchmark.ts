@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { customKernelSettings, useCustomKernels } from '../kernels/registry';
+import { compilePipelines } from '../kernels/precompile';
 import { mocoConfig, type MocoVersion } from '../moco/config';
 import { MoCo } from '../moco/moco';
 import type { PresetName } from '../moco/resnet';
@@ -49,6 +50,8 @@ export interface BenchOptions {
   countDispatches?: boolean;
   /** Profile one step per variant for GPU time by kernel (default true). */
   profile?: boolean;
+  /** Compile each variant's pipelines in parallel (a compile-only pass on a scratch model) before its first step. */
+  precompile?: boolean;
   /** Custom kernels or fused operations to leave stock in the custom variant. */
   except?: string[];
   /** Opt-in custom kernels to use in the custom variant. */
@@ -72,6 +75,8 @@ export interface VariantResult {
   firstStepMs: number | null;
   /** First step − median timed step: mostly pipeline compilation (and first uploads); null without both. */
   compileMs: number | null;
+  /** With `precompile`: the parallel compilation before the first step (add it to firstStepMs for the time to the first step). */
+  precompileMs: number | null;
   /** Compute dispatches in one step (null off WebGPU). */
   dispatchesPerStep: number | null;
   /** The same, by WebGPU program. */
@@ -195,8 +200,18 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     }
     const parameters = models.values().next().value!.encoderQ.parameterCount();
     const firstStepMs = new Map<Variant, number>();
+    const precompileMs = new Map<Variant, number>();
     for (const v of variants) {
       select(v);
+      if (options.precompile && onWebGpu) {
+        const scratch = new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize }));
+        try {
+          precompileMs.set(v, await compilePipelines(() => scratch.step(images)));
+        } finally {
+          scratch.dispose();
+        }
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: pipelines compiled in parallel in ${precompileMs.get(v)!.toFixed(0)} ms`);
+      }
       for (let i = 0; i < options.warmup; i++) {
         const t = performance.now();
         await models.get(v)!.step(images);
@@ -243,6 +258,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         stepMs: ms,
         firstStepMs: firstStepMs.get(v) ?? null,
         compileMs: firstStepMs.has(v) && ms.length ? firstStepMs.get(v)! - median(ms) : null,
+        precompileMs: precompileMs.get(v) ?? null,
         dispatchesPerStep: dispatches?.total ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
         gpuMsPerStep: gpu?.total ?? null,

@@ -51,6 +51,7 @@ describe('npm run bench: the table', () => {
       stepMs: [ms],
       firstStepMs: ms + 1500,
       compileMs: 1500,
+      precompileMs: null,
       dispatchesPerStep: dispatches,
       dispatchesByProgram: {},
       gpuMsPerStep: gpu,

@@ -11,6 +11,7 @@ function variant(v: Variant, ms: number, dispatches: number | null, gpuMs: numbe
     stepMs: [ms],
     firstStepMs: null,
     compileMs: null,
+    precompileMs: null,
     dispatchesPerStep: dispatches,
     dispatchesByProgram: null,
     gpuMsPerStep: gpuMs,

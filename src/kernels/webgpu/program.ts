@@ -75,7 +75,7 @@ interface WebGpuBackendInternals {
   recordAndSubmit(program: RecordedProgram, output: tf.TensorInfo, inputs: tf.TensorInfo[], uniforms: { type: string; data: number[] }[]): void;
 }
 
-const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline | Promise<GPUComputePipeline>>>();
 
 function coordsType(rank: number): string {
   if (rank <= 1) return 'i32';
@@ -154,13 +154,18 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
   let cache = pipelines.get(b.device);
   if (!cache) pipelines.set(b.device, (cache = new Map()));
   const shaderKey = `${spec.name}|${spec.key ?? ''}|${bound.map((t) => t.shape.length).join(',')}|${workgroupSize.join(',')}`;
+  // tfjs's parallel compilation (WEBGPU_ENGINE_COMPILE_ONLY): pipelines compiled asynchronously, nothing recorded.
+  const compileOnly = tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
   let pipeline = cache.get(shaderKey);
   if (!pipeline) {
     const code = shaderSource(spec, bound.map((t) => t.shape));
     const module = b.device.createShaderModule({ code, label: spec.name });
-    pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: spec.name });
+    const descriptor: GPUComputePipelineDescriptor = { layout: 'auto', compute: { module, entryPoint: 'main' }, label: spec.name };
+    pipeline = compileOnly ? b.device.createComputePipelineAsync(descriptor) : b.device.createComputePipeline(descriptor);
     cache.set(shaderKey, pipeline);
   }
+  if (compileOnly) return outputs;
+  if (pipeline instanceof Promise) throw new Error(`${spec.name}: its pipeline is still compiling: await customPipelinesReady() after a compile-only pass`);
   const program: RecordedProgram = {
     constructor: { name: spec.name },
     pipeline,
@@ -174,6 +179,13 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
   // A value read back earlier is cached on the CPU, and would be returned instead of the new one.
   for (const [, t] of inPlace) b.tensorMap.get(t.dataId)!.values = null;
   return outputs;
+}
+
+/** Resolves when the pipelines of our programs started in a compile-only pass are ready (tfjs's `checkCompileCompletionAsync` for ours). */
+export async function customPipelinesReady(backend: object): Promise<void> {
+  const cache = pipelines.get((backend as WebGpuBackendInternals).device);
+  if (!cache) return;
+  await Promise.all([...cache].map(async ([key, p]) => cache.set(key, await p)));
 }
 
 /** Frees an intermediate result of a kernel that runs several programs. */
