@@ -23,7 +23,7 @@ def variants(folder):
             for v in r["variants"]:
                 table[key][v["variant"]] = {
                     k: v.get(k)
-                    for k in ("imagesPerSecond", "medianStepMs", "firstStepMs", "compileMs", "dispatchesPerStep", "gpuMsPerStep")
+                    for k in ("imagesPerSecond", "medianStepMs", "firstStepMs", "compileMs", "precompileMs", "dispatchesPerStep", "gpuMsPerStep")
                 }
     return table
 
@@ -42,10 +42,10 @@ if checks:
         "failed": [c["name"] for c in checks if not c["passed"]],
         "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
     }
-for folder in ("check", "ab", "first", "bn"):
+for folder in ("check", "ab", "first", "first-precompile", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
-ab, first, bn = variants("ab"), variants("first"), variants("bn")
+ab, first, bn, pre = variants("ab"), variants("first"), variants("bn"), variants("first-precompile")
 for key in sorted(set(ab) | set(first) | set(bn)):
     v = ab.get(key, {})
     stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates")
@@ -62,6 +62,9 @@ for key in sorted(set(ab) | set(first) | set(bn)):
     if key in first and first[key].get("custom"):
         s["firstStepFreshProcessMs"] = first[key]["custom"]["firstStepMs"]
         s["compileFreshProcessMs"] = first[key]["custom"]["compileMs"]
+    if key in pre and pre[key].get("custom"):
+        c = pre[key]["custom"]
+        s["precompileMs"], s["firstStepAfterPrecompileMs"] = c["precompileMs"], c["firstStepMs"]
     if key in bn and bn[key].get("custom+BatchNormRowSplit"):
         s["batchNormRowSplitOverDefault"] = ratio(bn[key]["custom+BatchNormRowSplit"]["imagesPerSecond"], bn[key]["custom"]["imagesPerSecond"])
 json.dump(summary, sys.stdout, indent=1)

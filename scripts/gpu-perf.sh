@@ -2,7 +2,7 @@
 # Issue #15's measurement in one device call (≤ 9 minutes): the kernel checks on the GPU, then
 # ResNet-8 b128 and ResNet-18 b256 with steps alternating in one process between stock tfjs, our
 # kernels (the new default) and the previous default (per-tensor parameter updates), then the time
-# to the first step in a fresh process, and the batch-norm row split A/B if time is left. Every log
+# to the first step in a fresh process (with and without parallel compilation), and the batch-norm row split A/B if time is left. Every log
 # and JSON lands in OUT, with summary.json (the figures the issue asks for) last.
 #   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
 #   on the machine: bash scripts/gpu-perf.sh "$OUT" 540          (device run, carry [".gpu"])
@@ -43,6 +43,9 @@ step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $q
 # The time to the first step in a fresh process (nothing compiled yet): our kernels alone.
 step first-step $t_first bench --preset $presets --steps 1 --warmup 1 --queue $queue --backend webgpu \
   --variants custom --no-profile --out "$out/first"
+# The same with the pipelines compiled in parallel first (tfjs's compile-only pass): precompileMs + firstStepMs.
+step first-step-precompile $t_first bench --preset $presets --steps 1 --warmup 1 --queue $queue --backend webgpu \
+  --variants custom --no-profile --precompile --out "$out/first-precompile"
 # Lever 1, if time is left: the batch-norm row split against the default, alternating.
 step bn-rowsplit $(($(left) - 15)) bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants custom,custom+BatchNormRowSplit --no-profile --out "$out/bn"

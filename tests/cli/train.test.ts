@@ -105,6 +105,14 @@ describe('npm run train', () => {
     expect(r.stdout).toMatch(/backend cpu/);
   }, 120_000);
 
+  it('--backend wasm trains on tfjs\'s WebAssembly backend and says so first', async () => {
+    const r = await train(['--backend', 'wasm', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '2', '--train-size', '16']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('backend: WebAssembly (tfjs-backend-wasm, SIMD), as asked');
+    expect(r.stdout).toMatch(/backend wasm/);
+    expect(rows(r.stdout).map((p) => p.step)).toEqual([1, 2]);
+  }, 120_000);
+
   it('trains on the webgpu backend through Dawn (SwiftShader when there is no GPU)', async () => {
     expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
     const r = await train(['--backend', 'webgpu', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--train-size', '32'], SWIFTSHADER_ENV);
