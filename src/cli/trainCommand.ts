@@ -58,14 +58,6 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
       return 1;
     }
   }
-  const backend = await startNodeBackend(args.backend);
-  if ('error' in backend) {
-    console.error(`error: ${backend.error}`);
-    return 1;
-  }
-  console.log(backend.line);
-  useCustomKernels(!args.stockKernels);
-
   // Output paths are checked before any work: a run must never train to the end and then fail to save.
   try {
     if (args.save?.endsWith('.zip')) await checkOutputFile(args.save, '--save');
@@ -95,6 +87,14 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
     console.error(`error: --batch ${args.config.batchSize} is more than the ${dataset.size} training images of ${dataset.name}\n\n${USAGE}`);
     return 2;
   }
+  // The backend starts once the options, paths and data are known good: a refused run prints only its error.
+  const backend = await startNodeBackend(args.backend);
+  if ('error' in backend) {
+    console.error(`error: ${backend.error}`);
+    return 1;
+  }
+  console.log(backend.line);
+  useCustomKernels(!args.stockKernels);
   const identity = checkpointPath ? await datasetIdentity(dataset) : undefined;
   const batchesPerEpoch = Math.floor(dataset.size / args.config.batchSize);
   let steps = stepsFor(args.length, batchesPerEpoch);

@@ -1,4 +1,6 @@
 /// <reference types="@webgpu/types" />
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWebGpuBackend } from './webgpuDevice';
 
@@ -32,6 +34,8 @@ function describeAdapter(info: GPUAdapterInfo): string {
  * CPU backend is the faster choice.
  */
 export async function findGpuAdapter(): Promise<{ adapter: string; reason: null } | { adapter: null; reason: string }> {
+  // Without the loader Dawn finds nothing on Linux, and says so on stderr with a native stack: skip it.
+  if (process.platform === 'linux' && !vulkanLoaderFound()) return { adapter: null, reason: 'no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no GPU driver' };
   await installNodeWebGpu();
   const gpu = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -42,6 +46,12 @@ export async function findGpuAdapter(): Promise<{ adapter: string; reason: null 
   const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   if (fallback || SOFTWARE_ADAPTER.test(name)) return { adapter: null, reason: `the only WebGPU adapter, ${name}, renders in software` };
   return { adapter: name, reason: null };
+}
+
+/** Whether the Vulkan loader is where the dynamic linker looks (LD_LIBRARY_PATH, the usual library folders). */
+function vulkanLoaderFound(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/lib', '/usr/local/lib'];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
 }
 
 /**
