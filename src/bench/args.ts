@@ -21,6 +21,8 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
                      A/B of an opt-in kernel
   --count-only       dispatch counts only: 1 warm-up step, no timing, no profile
   --no-profile       skip the profiled step (GPU time by kernel)
+  --precompile       compile each variant's pipelines in parallel before its first step
+                     (tfjs's WEBGPU_ENGINE_COMPILE_ONLY pass on a scratch model), timed apart
   --except LIST      custom kernels or fused ops to leave stock (e.g. Conv2DBackpropFilter)
   --include LIST     opt-in custom kernels to use too (Conv2DBackpropInput)
   --flag NAME=VALUE  a tfjs environment flag for the run (repeatable)
@@ -41,6 +43,7 @@ export interface BenchArgs {
   backends: ('webgpu' | 'webgl' | 'cpu')[];
   countOnly: boolean;
   profile: boolean;
+  precompile: boolean;
   except: string[];
   include: string[];
   /** Null: both on WebGPU, stock elsewhere (benchmarkStep's default). */
@@ -69,6 +72,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     variants: { type: 'string' },
     'count-only': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
+    precompile: { type: 'boolean', default: false },
     except: { type: 'string', default: '' },
     include: { type: 'string', default: '' },
     flag: { type: 'string', multiple: true, default: [] },
@@ -115,6 +119,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     backends: listOf('backend', values.backend, ['webgpu', 'webgl', 'cpu']),
     countOnly,
     profile: !values['no-profile'] && !countOnly,
+    precompile: values.precompile,
     except: list(values.except),
     include: list(values.include),
     variants,
@@ -133,6 +138,7 @@ export function benchArgv(a: BenchArgs, overrides: Partial<BenchArgs> = {}): str
   if (b.countOnly) argv.push('--count-only');
   else argv.push('--steps', String(b.steps), '--warmup', String(b.warmup));
   if (!b.profile && !b.countOnly) argv.push('--no-profile');
+  if (b.precompile) argv.push('--precompile');
   if (b.except.length) argv.push('--except', b.except.join(','));
   if (b.include.length) argv.push('--include', b.include.join(','));
   if (b.variants) argv.push('--variants', b.variants.join(','));
@@ -156,6 +162,7 @@ export function benchOptionsOf(a: BenchArgs, preset: PresetName): Omit<BenchOpti
     warmup: a.warmup,
     queueSize: a.queueSize,
     profile: a.profile,
+    precompile: a.precompile,
     except: a.except,
     include: a.include,
     ...(a.variants ? { variants: a.variants } : {}),

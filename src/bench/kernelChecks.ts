@@ -106,8 +106,13 @@ async function compareTrainingSteps(tolerance: number): Promise<KernelCheck[]> {
     // No weight decay: the parameter updates are then the gradients alone (SGD's decay has its own check).
     const moco = new MoCo(mocoConfig('v2', 'tiny', { batchSize: batch, queueSize: 16, bnSplits: 2, weightDecay: 0 }));
     const before = moco.encoderQ.trainableVariables().map((v) => v.clone());
-    const losses = [(await moco.step(images)).loss, (await moco.step(images)).loss];
-    const after = [...moco.encoderQ.trainableVariables(), ...moco.encoderK.trainableVariables(), ...moco.encoderK.bnStatistics.values()];
+    const state = () => [...moco.encoderQ.trainableVariables(), ...moco.encoderK.trainableVariables(), ...moco.encoderK.bnStatistics.values()];
+    const losses = [(await moco.step(images)).loss];
+    // Read between the steps, as a checkpoint does: tfjs keeps what it read on the CPU, and the
+    // second step's updates in place must not leave those copies stale.
+    await Promise.all(state().map((v) => v.data()));
+    losses.push((await moco.step(images)).loss);
+    const after = state();
     const params = await Promise.all(after.map((v) => v.data()));
     const updates = await Promise.all(moco.encoderQ.trainableVariables().map((v, i) => tf.tidy(() => v.sub(before[i])).data()));
     tf.dispose(before);

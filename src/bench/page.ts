@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { useCustomKernels } from '../kernels/registry';
+import { registerWebGpuBackend } from '../util/webgpuDevice';
 import { checkKernels, type KernelCheck } from './kernelChecks';
 import { benchmarkStep, type BenchOptions, type BenchResult } from '../perf/stepBenchmark';
 
@@ -14,6 +15,7 @@ export interface PageBench {
 }
 
 async function use(backend: string): Promise<void> {
+  if (backend === 'webgpu') await registerWebGpuBackend();
   if (!(await tf.setBackend(backend))) throw new Error(`the ${backend} backend could not start`);
   await tf.ready();
   useCustomKernels(true);

@@ -28,7 +28,9 @@ Data:
                            trains, as the official CIFAR demo's monitor reads), or both
 
 Training:
-  --backend cpu|webgpu     tfjs backend (default cpu; webgpu runs through Dawn, see README)
+  --backend NAME           auto (default: WebGPU through Dawn on a GPU, else the CPU; the first
+                           line says which), cpu, wasm (WebAssembly, SIMD: faster than cpu), or
+                           webgpu (also on a software adapter, see README)
   --preset NAME            ${PRESET_NAMES.join(', ')} (default resnet8)
   --moco v1|v2             method preset (default v2: MLP head, T 0.2, blur, cosine lr)
   --steps N                training steps (default 20; 0 with --init: evaluate, convert)
@@ -72,7 +74,7 @@ Training:
   --help                   this text`;
 
 export interface TrainArgs {
-  backend: 'cpu' | 'webgpu';
+  backend: 'auto' | 'cpu' | 'wasm' | 'webgpu';
   /** Training length in steps, or in epochs (steps then depend on the data's size). */
   length: { steps: number } | { epochs: number };
   /** Undefined: all of --data, or the built-in default. */
@@ -135,7 +137,7 @@ export function stepsFor(length: TrainArgs['length'], batchesPerEpoch: number): 
 /** Parses the command line; throws UsageError with a message fit for the user on bad input. */
 export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   const options = {
-    backend: { type: 'string', default: 'cpu' },
+    backend: { type: 'string', default: 'auto' },
     preset: { type: 'string', default: 'resnet8' },
     moco: { type: 'string', default: 'v2' },
     steps: { type: 'string' },
@@ -187,7 +189,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
     throw new UsageError('--checkpoint-every needs --checkpoint');
   }
-  const backend = oneOf('backend', values.backend, ['cpu', 'webgpu']);
+  const backend = oneOf('backend', values.backend, ['auto', 'cpu', 'wasm', 'webgpu']);
   const preset = oneOf('preset', values.preset, PRESET_NAMES);
   const moco = oneOf('moco', values.moco, ['v1', 'v2'] satisfies MocoVersion[]);
   const schedule = values.schedule === undefined ? undefined : oneOf('schedule', values.schedule, ['cosine', 'constant']);

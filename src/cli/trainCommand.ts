@@ -14,7 +14,7 @@ import { loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
 import { JsonLog } from './jsonLog';
 import { checkOutputs, saveModel } from './outputs';
-import { installNodeWebGpu } from '../util/nodeWebgpu';
+import { startNodeBackend } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { runSweep, type SweepRun } from './sweep';
 import { knnEvaluator, runTrainingLoop } from './trainLoop';
@@ -48,17 +48,6 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
       return 1;
     }
   }
-  if (args.backend === 'webgpu') await installNodeWebGpu();
-  if (!(await tf.setBackend(args.backend))) {
-    console.error(`error: the ${args.backend} backend could not start${args.backend === 'webgpu' ? ' (no WebGPU adapter: see README for Dawn on SwiftShader or a GPU)' : ''}`);
-    return 1;
-  }
-  await tf.ready();
-  // tfjs-cpu greets Node users with advice to install tfjs-node, whose install downloads a native
-  // binary: this project stays pure JavaScript (plus Dawn), so the greeting is noise here.
-  if (args.backend === 'cpu') Object.assign(tf.backend(), { firstUse: false });
-  useCustomKernels(!args.stockKernels);
-
   // Output paths are checked before any work: a run must never train to the end and then fail to save.
   try {
     await checkOutputs(args);
@@ -84,6 +73,14 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
     console.error(`error: --batch ${args.config.batchSize} is more than the ${dataset.size} training images of ${dataset.name}\n\n${USAGE}`);
     return 2;
   }
+  // The backend starts once the options, paths and data are known good: a refused run prints only its error.
+  const backend = await startNodeBackend(args.backend);
+  if ('error' in backend) {
+    console.error(`error: ${backend.error}`);
+    return 1;
+  }
+  console.log(backend.line);
+  useCustomKernels(!args.stockKernels);
   const identity = checkpointPath ? await datasetIdentity(dataset) : undefined;
   const batchesPerEpoch = Math.floor(dataset.size / args.config.batchSize);
   let steps = stepsFor(args.length, batchesPerEpoch);

@@ -92,7 +92,7 @@ export async function runTrainingLoop(
       trainer.dispose();
       if (!saved) return { kind: 'exit', code: 1 };
       console.log(`stopped by ${stopSignal} after step ${s.step} of ${steps}; the run is saved in ${checkpoint.path}. Resume with:`);
-      console.log(`  npm run train -- --resume ${shellQuote(checkpoint.path!)}${args.backend === 'cpu' ? '' : ` --backend ${args.backend}`}`);
+      console.log(`  npm run train -- --resume ${shellQuote(checkpoint.path!)}${args.backend === 'auto' ? '' : ` --backend ${args.backend}`}`);
       return { kind: 'exit', code: stopSignal === 'SIGINT' ? 130 : 143 };
     }
   }

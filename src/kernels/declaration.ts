@@ -19,8 +19,12 @@ export interface CustomKernel {
   gradient?: tf.GradConfig;
   /** MoCo operations (src/moco/overridable.ts) run by our kernels while on (on this backend). */
   overrides?: Attachment[];
-  /** Opt-in variants inside these kernels, switched by their own names (e.g. 'BatchNormRowSplit'). */
-  options?: { name: string; setOn: (on: boolean) => void }[];
+  /**
+   * Opt-in variants inside these kernels, switched by their own names (e.g. 'BatchNormRowSplit').
+   * `previousDefault`: the way it ran before, kept for A/B runs against the new default
+   * (`--variants custom,custom+NAME`); the kernel checks leave it off (its own cases check that path).
+   */
+  options?: { name: string; setOn: (on: boolean) => void; previousDefault?: boolean }[];
   /** Custom against stock on the same inputs. */
   cases?: KernelCase[];
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilter as conv2dBackpropFilterCpu } from './cpu/conv2dBackpropFilter';
+import { conv2dBackpropFilter as conv2dBackpropFilterWasm } from './wasm/conv2dBackpropFilter';
 import type { CustomKernel, KernelCase } from './declaration';
 import { WEBGPU_KERNELS } from './webgpu';
 
@@ -11,6 +12,7 @@ import { WEBGPU_KERNELS } from './webgpu';
  */
 const KERNELS: Record<string, CustomKernel[]> = {
   cpu: [conv2dBackpropFilterCpu],
+  wasm: [conv2dBackpropFilterWasm],
   webgpu: WEBGPU_KERNELS,
 };
 
@@ -103,10 +105,10 @@ export function customKernelNames(backendName: string): string[] {
   return (KERNELS[backendName] ?? []).map((k) => k.name);
 }
 
-/** The declarations and options on `backendName` that run only when included. */
+/** The declarations and options on `backendName` that run only when included (but not the previous defaults kept for A/B runs). */
 export function optInKernelNames(backendName: string): string[] {
   const kernels = KERNELS[backendName] ?? [];
-  return [...kernels.filter((k) => k.optIn).map((k) => k.name), ...kernels.flatMap((k) => (k.options ?? []).map((o) => o.name))];
+  return [...kernels.filter((k) => k.optIn).map((k) => k.name), ...kernels.flatMap((k) => (k.options ?? []).filter((o) => !o.previousDefault).map((o) => o.name))];
 }
 
 /** Every correctness case of the kernels on `backendName`, with the declaration it belongs to. */

@@ -38,15 +38,24 @@ export const splitBatchNorm = overridable('splitBatchNorm', (x: tf.Tensor4D, gam
   }),
 );
 
-/** Moving statistics ← (1 − momentum)·moving + momentum·batch (PyTorch's convention), outside any gradient. */
-export function updateMovingStatistics(
-  movingMean: tf.Variable,
-  movingVariance: tf.Variable,
-  batchMean: tf.Tensor1D,
-  batchVariance: tf.Tensor1D,
-  momentum = BN_MOMENTUM,
-): void {
-  lerpAssign([[movingMean, batchMean], [movingVariance, batchVariance]], 1 - momentum, momentum);
+/** One batch-norm layer's moving statistics and the batch statistics they follow. */
+export interface MovingStatistics {
+  movingMean: tf.Variable;
+  movingVariance: tf.Variable;
+  batchMean: tf.Tensor1D;
+  batchVariance: tf.Tensor1D;
+}
+
+/**
+ * Moving statistics ← (1 − momentum)·moving + momentum·batch (PyTorch's convention), outside any
+ * gradient, for every layer of a forward pass at once (one moving-average operation for all).
+ */
+export function updateMovingStatistics(layers: readonly MovingStatistics[], momentum = BN_MOMENTUM): void {
+  lerpAssign(
+    layers.flatMap((l) => [[l.movingMean, l.batchMean] as const, [l.movingVariance, l.batchVariance] as const]),
+    1 - momentum,
+    momentum,
+  );
 }
 
 /** Inference-mode batch-norm with the moving statistics. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics } from './batchNorm';
+import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics, type MovingStatistics } from './batchNorm';
 import { overridable } from './overridable';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
@@ -31,6 +31,8 @@ export class Encoder {
   private training = false;
   /** Training-mode batch-norm over the whole batch, moving statistics untouched (`probeEmbed`). */
   private probing = false;
+  /** The batch statistics of the training pass under way, for the moving statistics after it. */
+  private batchStatistics: MovingStatistics[] = [];
 
   constructor(
     readonly arch: Architecture,
@@ -48,7 +50,15 @@ export class Encoder {
   /** Backbone features and head output. In training mode batch-norm uses (split) batch statistics and updates its moving statistics. */
   forward(images: tf.Tensor4D, training: boolean): ResNetOutputs<tf.Tensor> {
     this.training = training;
-    return resnet(this.ops, images, this.arch);
+    if (!training) return resnet(this.ops, images, this.arch);
+    // Moving statistics are state, not parameters: updated outside any gradient, all layers' at
+    // once after the pass (nothing in a training pass reads them).
+    this.batchStatistics = [];
+    const out = resnet(this.ops, images, this.arch);
+    updateMovingStatistics(this.batchStatistics);
+    for (const { batchMean, batchVariance } of this.batchStatistics) tf.dispose([batchMean, batchVariance]);
+    this.batchStatistics = [];
+    return out;
   }
 
   /** The L2-normalised embedding MoCo compares. */
@@ -134,10 +144,7 @@ export class Encoder {
         tf.dispose([batchMean, batchVariance]);
         return y;
       }
-      // Moving statistics are state, not parameters: updated here, outside any gradient.
-      updateMovingStatistics(movingMean, movingVariance, batchMean, batchVariance);
-      batchMean.dispose();
-      batchVariance.dispose();
+      this.batchStatistics.push({ movingMean, movingVariance, batchMean, batchVariance });
       return y;
     },
     relu: (x) => tf.relu(x),

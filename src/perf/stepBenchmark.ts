@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { customKernelSettings, useCustomKernels } from '../kernels/registry';
+import { compilePipelines } from '../kernels/precompile';
 import { mocoConfig, type MocoVersion } from '../moco/config';
 import { MoCo } from '../moco/moco';
 import type { PresetName } from '../moco/resnet';
@@ -49,6 +50,8 @@ export interface BenchOptions {
   countDispatches?: boolean;
   /** Profile one step per variant for GPU time by kernel (default true). */
   profile?: boolean;
+  /** Compile each variant's pipelines in parallel (a compile-only pass on a scratch model) before its first step. */
+  precompile?: boolean;
   /** Custom kernels or fused operations to leave stock in the custom variant. */
   except?: string[];
   /** Opt-in custom kernels to use in the custom variant. */
@@ -65,6 +68,15 @@ export interface VariantResult {
   imagesPerSecond: number;
   medianStepMs: number;
   stepMs: number[];
+  /**
+   * The first (warm-up) step of this variant's model, null without warm-up: the time to the first step.
+   * The first variant's includes compiling the programs every variant shares (tfjs's), later ones only their own.
+   */
+  firstStepMs: number | null;
+  /** First step − median timed step: mostly pipeline compilation (and first uploads); null without both. */
+  compileMs: number | null;
+  /** With `precompile`: the parallel compilation before the first step (add it to firstStepMs for the time to the first step). */
+  precompileMs: number | null;
   /** Compute dispatches in one step (null off WebGPU). */
   dispatchesPerStep: number | null;
   /** The same, by WebGPU program. */
@@ -88,6 +100,8 @@ export interface BenchEnvironment {
   timestampQuery: boolean | null;
   /** What "GPU time" is here: GPU timestamps, or (no GPU timer) tfjs's fallback of wall time per kernel with a read-back after each. */
   gpuTimer: 'timestamp-query' | 'webgl-timer-query' | 'wall time per kernel' | 'none';
+  /** The WebGPU device's storage buffers per shader stage: how many parameters one update dispatch takes (null off WebGPU). */
+  storageBuffersPerStage: number | null;
   tfjs: string;
 }
 
@@ -112,7 +126,7 @@ export interface BenchResult {
 
 interface WebGpuBackendLike {
   adapterInfo?: { vendor?: string; architecture?: string };
-  device?: { features: { has(name: string): boolean } };
+  device?: { features: { has(name: string): boolean }; limits: { maxStorageBuffersPerShaderStage: number } };
   timerAvailable?: () => boolean;
 }
 
@@ -132,7 +146,8 @@ export function environment(): BenchEnvironment {
   // tfjs-webgpu times kernels with timestamp queries or not at all; other backends fall back to wall time.
   const gpuTimer =
     backendName === 'webgpu' ? (timestampQuery ? 'timestamp-query' : 'none') : backendName === 'webgl' && b.timerAvailable?.() ? 'webgl-timer-query' : 'wall time per kernel';
-  return { runtime, backend: backendName, adapter, timestampQuery, gpuTimer, tfjs: tf.version.tfjs };
+  const storageBuffersPerStage = backendName === 'webgpu' ? (b.device?.limits.maxStorageBuffersPerShaderStage ?? null) : null;
+  return { runtime, backend: backendName, adapter, timestampQuery, gpuTimer, storageBuffersPerStage, tfjs: tf.version.tfjs };
 }
 
 /** GPU time by tfjs kernel over one profiled step; null when the backend's timer gave nothing. */
@@ -187,11 +202,23 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
       models.set(v, moco);
     }
     const parameters = models.values().next().value!.encoderQ.parameterCount();
+    const firstStepMs = new Map<Variant, number>();
+    const precompileMs = new Map<Variant, number>();
     for (const v of variants) {
       select(v);
+      if (options.precompile && onWebGpu) {
+        const scratch = new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize }));
+        try {
+          precompileMs.set(v, await compilePipelines(() => scratch.step(images)));
+        } finally {
+          scratch.dispose();
+        }
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: pipelines compiled in parallel in ${precompileMs.get(v)!.toFixed(0)} ms`);
+      }
       for (let i = 0; i < options.warmup; i++) {
         const t = performance.now();
         await models.get(v)!.step(images);
+        if (i === 0) firstStepMs.set(v, performance.now() - t);
         log(`${backendName} ${options.preset} b${options.batch} ${v}: warm-up step ${i + 1}/${options.warmup} ${(performance.now() - t).toFixed(0)} ms`);
       }
     }
@@ -232,6 +259,9 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         imagesPerSecond: ms.length ? (options.batch * 1000) / median(ms) : NaN,
         medianStepMs: ms.length ? median(ms) : NaN,
         stepMs: ms,
+        firstStepMs: firstStepMs.get(v) ?? null,
+        compileMs: firstStepMs.has(v) && ms.length ? firstStepMs.get(v)! - median(ms) : null,
+        precompileMs: precompileMs.get(v) ?? null,
         dispatchesPerStep: dispatches?.total ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
         gpuMsPerStep: gpu?.total ?? null,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { useCustomKernels } from '../kernels/registry';
+import { registerWebGpuBackend } from '../util/webgpuDevice';
 import { BACKEND_LABELS, type BackendInfo, type BackendName } from './types';
 
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'cpu'];
@@ -38,6 +39,7 @@ export async function probeWebGpu(): Promise<{ reason: string | null; adapter: s
 export async function tryBackend(name: BackendName): Promise<void> {
   let ok: boolean;
   try {
+    if (name === 'webgpu') await registerWebGpuBackend();
     ok = await tf.setBackend(name);
   } catch (e) {
     throw new Error(`the backend failed to start: ${errorMessage(e)}`);

@@ -49,6 +49,9 @@ describe('npm run bench: the table', () => {
       imagesPerSecond: 8000 / ms,
       medianStepMs: ms,
       stepMs: [ms],
+      firstStepMs: ms + 1500,
+      compileMs: 1500,
+      precompileMs: null,
       dispatchesPerStep: dispatches,
       dispatchesByProgram: {},
       gpuMsPerStep: gpu,
@@ -59,7 +62,7 @@ describe('npm run bench: the table', () => {
     });
     const result = {
       date: '2026-11-28T00:00:00.000Z',
-      environment: { runtime: 'node 20', backend: 'webgpu', adapter: null, timestampQuery: false, gpuTimer: 'none', tfjs: '4.22.0' },
+      environment: { runtime: 'node 20', backend: 'webgpu', adapter: null, timestampQuery: false, gpuTimer: 'none', storageBuffersPerStage: 8, tfjs: '4.22.0' },
       preset: 'tiny',
       batch: 8,
       steps: 1,
@@ -75,9 +78,9 @@ describe('npm run bench: the table', () => {
     } as BenchFile['runs'][number]['result'];
     const table = formatRuns([{ where: 'node', result }]);
     const lines = table.split('\n');
-    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+dispatches\s+GPU ms\s+live tensors/);
-    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+894\s+n\/a\s+92/);
-    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+215\s+n\/a/);
+    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+first step ms\s+dispatches\s+GPU ms\s+live tensors/);
+    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+5500\s+894\s+n\/a\s+92/);
+    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+3500\s+215\s+n\/a/);
     expect(lines[3]).toMatch(/custom vs stock\s+×2\.00\s+×4\.16 fewer/);
     expect(table).toMatch(/note: node webgpu: no GPU time/);
   });

@@ -32,7 +32,7 @@ beforeAll(useCpuBackend);
 describe('npm run train', () => {
   it('rejects bad options with a clear message and the usage', async () => {
     const cases: [string[], RegExp][] = [
-      [['--backend', 'tpu'], /--backend must be cpu or webgpu, got 'tpu'/],
+      [['--backend', 'tpu'], /--backend must be one of auto, cpu, wasm, webgpu, got 'tpu'/],
       [['--preset', 'resnet9'], /--preset must be one of tiny, resnet8/],
       [['--steps=0'], /--steps must be an integer ≥ 1, got '0'/],
       [['--batch', '2.5'], /--batch must be an integer ≥ 2/],
@@ -53,6 +53,10 @@ describe('npm run train', () => {
     const dir = mkdtempSync(join(tmpdir(), 'moco-cli-'));
     const r = await train(['--preset', 'tiny', '--batch', '16', '--queue', '40', '--steps', '4', '--log-every', '2', '--train-size', '64', '--save', dir, '--save-key']);
     expect(r.code, r.stderr).toBe(0);
+    // --backend auto (the default) with no GPU adapter at all (no Vulkan driver): the CPU, saying why,
+    // and nothing from Dawn on stderr.
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')[0]).toBe('backend: CPU (tfjs), not WebGPU: no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no GPU driver (--backend auto; --backend webgpu to use it anyway)');
     const progress = rows(r.stdout);
     expect(progress.map((p) => p.step)).toEqual([2, 4]);
     expect(progress.map((p) => p.filled)).toEqual([32, 40]);
@@ -81,10 +85,26 @@ describe('npm run train', () => {
     }
   }, 240_000);
 
+  it('--backend auto (the default) trains on the CPU when the only WebGPU adapter renders in software', async () => {
+    const r = await train(['--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '1', '--train-size', '16'], SWIFTSHADER_ENV);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^backend: CPU \(tfjs\), not WebGPU: the only WebGPU adapter, google swiftshader.*, renders in software \(--backend auto; --backend webgpu to use it anyway\)$/);
+    expect(r.stdout).toMatch(/backend cpu/);
+  }, 120_000);
+
+  it('--backend wasm trains on tfjs\'s WebAssembly backend and says so first', async () => {
+    const r = await train(['--backend', 'wasm', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '2', '--train-size', '16']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('backend: WebAssembly (tfjs-backend-wasm, SIMD), as asked');
+    expect(r.stdout).toMatch(/backend wasm/);
+    expect(rows(r.stdout).map((p) => p.step)).toEqual([1, 2]);
+  }, 120_000);
+
   it('trains on the webgpu backend through Dawn (SwiftShader when there is no GPU)', async () => {
     expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
     const r = await train(['--backend', 'webgpu', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--train-size', '32'], SWIFTSHADER_ENV);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^backend: WebGPU \(Dawn\) on google swiftshader.*, as asked$/);
     expect(r.stdout).toMatch(/backend webgpu/);
     const progress = rows(r.stdout);
     expect(progress.map((p) => [p.step, p.filled])).toEqual([

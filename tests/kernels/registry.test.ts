@@ -61,7 +61,7 @@ describe('the custom-kernel switch', () => {
     const theta = tf.variable(tf.ones([3]));
     const velocity = tf.variable(tf.zeros([3]));
     // θ ← 1 − 0.1·(0.9·0 + 1) = 0.9, then 0.5·0.9 + 0.5·0 = 0.45.
-    sgdStep(theta, tf.ones([3]), velocity, 0.1, 0.9, 0);
+    sgdStep([{ theta, grad: tf.ones([3]), velocity }], 0.1, 0.9, 0);
     lerpAssign([[theta, tf.zeros([3])]], 0.5, 0.5);
     expect(Array.from(theta.dataSync())).toEqual([0.45, 0.45, 0.45].map(Math.fround));
     const { y } = splitBatchNorm(tf.tensor4d([1, 3], [2, 1, 1, 1]), tf.ones([1]), tf.zeros([1]), 1);

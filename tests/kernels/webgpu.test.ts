@@ -63,7 +63,12 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
     expect(result).toMatchObject({ preset: 'tiny', batch: 2, queueSize: 16 });
     expect(result.environment.backend).toBe('webgpu');
     const [stock, custom] = ['stock', 'custom'].map((v) => result.variants.find((r) => r.variant === v)!);
-    // Exact whatever the device: the tiny preset has 6 convolutions, 6 batch-norms, 22 parameters.
+    // Exact for the device's storage buffers per stage (L): the tiny preset has 6 convolutions, 6
+    // batch-norms, 22 parameters; updates in place take floor(L / 3) parameters per dispatch (θ, v, ∇)
+    // and floor(L / 2) moving averages (target, source).
+    const buffers = result.environment.storageBuffersPerStage!;
+    expect(buffers).toBeGreaterThanOrEqual(8);
+    const dispatches = (updates: number, buffersEach: number) => Math.ceil(updates / Math.floor(buffers / buffersEach));
     expect(stock.dispatchesPerStep).toBeGreaterThan(800);
     expect(custom.dispatchesPerStep! * 4.5).toBeLessThan(stock.dispatchesPerStep!);
     expect(custom.dispatchesByProgram).toMatchObject({
@@ -74,10 +79,13 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
       MocoInfoNce: 1,
       MocoL2Normalize: 2,
       MocoReluGrad: 6,
-      MocoSgdMomentum: 22,
-      // 22 momentum-encoder parameters two at a time, and the 6 batch-norms' statistics in 2 passes.
-      MocoLerp: 11 + 12,
+      MocoSgdMomentumInPlace: dispatches(22, 3),
+      // 22 momentum-encoder parameters, and the 6 batch-norms' mean and variance after each of 2 passes.
+      MocoLerpInPlace: dispatches(22, 2) + 2 * dispatches(12, 2),
     });
+    // After the first step every parameter owns its buffer: no update needs a new tensor.
+    expect(custom.dispatchesByProgram!.MocoSgdMomentum).toBeUndefined();
+    expect(custom.dispatchesByProgram!.MocoLerp).toBeUndefined();
     expect(stock.dispatchesByProgram!.Conv2DDerFilterProgram).toBe(6);
     // Opt-in only (slower than tfjs's on SwiftShader): the stock input gradient runs by default.
     expect(custom.dispatchesByProgram!.MocoConv2DBackpropInput).toBeUndefined();

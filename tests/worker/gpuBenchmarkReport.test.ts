@@ -9,6 +9,9 @@ function variant(v: Variant, ms: number, dispatches: number | null, gpuMs: numbe
     imagesPerSecond: 8000 / ms,
     medianStepMs: ms,
     stepMs: [ms],
+    firstStepMs: null,
+    compileMs: null,
+    precompileMs: null,
     dispatchesPerStep: dispatches,
     dispatchesByProgram: null,
     gpuMsPerStep: gpuMs,
@@ -26,7 +29,7 @@ function result(backend: string, variants: VariantResult[], notes: string[]): Be
   const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? a / b : null);
   return {
     date: '2026-11-29T00:00:00.000Z',
-    environment: { runtime: 'test', backend, adapter: null, timestampQuery: null, gpuTimer: 'none', tfjs: '4.22.0' },
+    environment: { runtime: 'test', backend, adapter: null, timestampQuery: null, gpuTimer: 'none', storageBuffersPerStage: null, tfjs: '4.22.0' },
     preset: 'tiny',
     batch: 8,
     steps: 2,

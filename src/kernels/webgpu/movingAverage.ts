@@ -2,18 +2,25 @@ import * as tf from '@tensorflow/tfjs';
 import { updateMovingStatistics } from '../../moco/batchNorm';
 import { lerpAssign, momentumUpdate } from '../../moco/momentum';
 import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
-import { f32, gridStride, gridStrideLoop, i32, runProgram, type Uniform } from './program';
+import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, runProgram, storageBufferLimit, type Uniform } from './program';
 
 const LERP = 'MocoLerp';
+const LERP_IN_PLACE = 'MocoLerpInPlace';
 
-/** Pairs per dispatch: each takes 3 storage buffers (target, source, result) of the 8 allowed. */
+/** Pairs per dispatch of the out-of-place program: each takes 3 storage buffers (target, source, result) of WebGPU's default 8. */
 const PAIRS_PER_DISPATCH = 2;
+/** Storage buffers per pair updated in place: the target (read-write) and the source. */
+const BUFFERS_PER_PAIR = 2;
+
+/** The previous default, for A/B runs (`--variants custom,custom+PerTensorUpdates`): new tensors, two pairs per dispatch. */
+let perTensor = false;
 
 /**
  * The moving averages (momentum encoder, batch-norm statistics; src/moco/momentum.ts),
- * out_p = a·target_p + b·source_p, for one or two pairs of any sizes per dispatch. Results go to
- * new tensors that the override assigns: tfjs tensors are immutable, and a variable may share its
- * buffer with another tensor.
+ * target_p ← a·target_p + b·source_p. Targets that own their buffers are updated in place, as many
+ * pairs per dispatch as the device binds buffers for (6 at 12 storage buffers, 4 at the default 8),
+ * their elements laid end to end. A target sharing its buffer with another tensor (the key encoder
+ * right after copying the query encoder by `assign`) gets a new tensor instead, two pairs per dispatch.
  */
 export const movingAverage: CustomKernel = {
   name: 'MovingAverage',
@@ -41,11 +48,38 @@ export const movingAverage: CustomKernel = {
         });
       }),
     },
+    {
+      kernelName: LERP_IN_PLACE,
+      kernelFunc: kernelFunc<'target0' | 'source0', { a: number; b: number }>(['target0', 'source0'], (bound, { a, b }, backend) => {
+        const inputs: Record<string, tf.TensorInfo> = bound;
+        const count = Object.keys(inputs).length / BUFFERS_PER_PAIR;
+        const ps = Array.from({ length: count }, (_, p) => p);
+        const loop = concatenatedLoop(
+          ps.map((p) => tf.util.sizeFromShape(inputs[`target${p}`].shape)),
+          (p) => `target${p}[j] = target${p}[j] * u.a + source${p}[j] * u.b;`,
+        );
+        return runProgram(backend, {
+          name: LERP_IN_PLACE,
+          key: String(count),
+          inputs: Object.fromEntries(ps.map((p) => [`source${p}`, inputs[`source${p}`]])),
+          inPlace: Object.fromEntries(ps.map((p) => [`target${p}`, inputs[`target${p}`]])),
+          outputs: {},
+          uniforms: { ...loop.uniforms, a: f32(a), b: f32(b) },
+          dispatch: loop.dispatch,
+          body: loop.body,
+        });
+      }),
+    },
   ],
   overrides: [
     attach(lerpAssign, (_plain, pairs, a, b) => {
-      for (let i = 0; i < pairs.length; i += PAIRS_PER_DISPATCH) {
-        const group = pairs.slice(i, i + PAIRS_PER_DISPATCH);
+      const backend = tf.backend();
+      const inPlace = perTensor ? [] : pairs.filter(([target]) => ownsBuffer(backend, target));
+      for (const group of chunks(inPlace, Math.floor(storageBufferLimit(backend) / BUFFERS_PER_PAIR))) {
+        const inputs = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
+        runKernel(LERP_IN_PLACE, inputs, { a, b });
+      }
+      for (const group of chunks(pairs.filter((pair) => !inPlace.includes(pair)), PAIRS_PER_DISPATCH)) {
         const inputs = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
         const outputs = runKernel(LERP, inputs, { a, b });
         group.forEach(([target], p) => target.assign(outputs[p]));
@@ -53,24 +87,44 @@ export const movingAverage: CustomKernel = {
       }
     }),
   ],
+  options: [{ name: 'PerTensorUpdates', setOn: (on) => (perTensor = on), previousDefault: true }],
   cases: [
     {
+      name: 'MovingAverage: momentum encoder (5 parameters) and moving statistics (2 layers), in place',
+      program: LERP_IN_PLACE,
+      run: () => movingAverages(true),
+    },
+    {
       // An odd number of pairs: two per dispatch.
-      name: 'MovingAverage: momentum encoder (3 parameters) and moving statistics',
+      name: 'MovingAverage: targets sharing their buffers (new tensors)',
       program: LERP,
-      run: () => {
-        const shapes = [[3, 3, 3, 5], [7], [5, 11]];
-        const key = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(normal(s, 80 + i), false)]));
-        const query = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(normal(s, 90 + i), false)]));
-        momentumUpdate(key, query, 0.99);
-        const mean = tf.variable(normal([9], 100), false);
-        const variance = tf.variable(normal([9], 101).abs(), false);
-        updateMovingStatistics(mean, variance, normal([9], 102) as tf.Tensor1D, normal([9], 103).abs() as tf.Tensor1D);
-        const out: Record<string, tf.Tensor> = { mean: mean.clone(), variance: variance.clone() };
-        for (const [name, v] of key) out[name] = v.clone();
-        tf.dispose([...key.values(), ...query.values(), mean, variance]);
-        return out;
-      },
+      run: () => movingAverages(false),
     },
   ],
 };
+
+/** A momentum update and one of moving statistics, on variables that own their buffers or share them. */
+function movingAverages(owned: boolean): Record<string, tf.Tensor> {
+  // tf.variable shares its initial value's buffer until that is disposed.
+  const variable = (init: tf.Tensor) => {
+    const v = tf.variable(init, false);
+    if (owned) init.dispose();
+    return v;
+  };
+  const shapes = owned ? [[3, 3, 3, 5], [7], [5, 11], [2, 9], [1]] : [[3, 3, 3, 5], [7], [5, 11]];
+  const key = new Map(shapes.map((s, i) => [`p${i}`, variable(normal(s, 80 + i))]));
+  const query = new Map(shapes.map((s, i) => [`p${i}`, variable(normal(s, 90 + i))]));
+  momentumUpdate(key, query, 0.99);
+  const layers = [9, 4].map((c, l) => ({
+    movingMean: variable(normal([c], 100 + l)),
+    movingVariance: variable(normal([c], 110 + l).abs()),
+    batchMean: normal([c], 120 + l) as tf.Tensor1D,
+    batchVariance: normal([c], 130 + l).abs() as tf.Tensor1D,
+  }));
+  updateMovingStatistics(owned ? layers : layers.slice(0, 1));
+  const out: Record<string, tf.Tensor> = {};
+  layers.forEach((l, i) => Object.assign(out, { [`mean${i}`]: l.movingMean.clone(), [`variance${i}`]: l.movingVariance.clone() }));
+  for (const [name, v] of key) out[name] = v.clone();
+  tf.dispose([...key.values(), ...query.values(), ...layers.flatMap((l) => [l.movingMean, l.movingVariance])]);
+  return out;
+}

@@ -12,8 +12,13 @@ import * as tf from '@tensorflow/tfjs';
  * Bindings follow tfjs's layout, which `recordAndSubmit` fills: binding 0 the first output, then
  * the other outputs and the inputs (read-only), then one uniform buffer whose struct starts with
  * tfjs's fields (NAN, INFINITY, then the shape and strides of every bound tensor, first output
- * last) and ends with the program's own. WebGPU allows 8 storage buffers per stage by default (tfjs
- * asks for no more), so outputs + inputs ≤ 8.
+ * last) and ends with the program's own. Outputs + in-place buffers + inputs ≤ the device's
+ * `maxStorageBuffersPerShaderStage` (8 by default; src/util/webgpuDevice.ts asks for the adapter's
+ * most, so that one dispatch can update many parameters).
+ *
+ * In-place buffers (`inPlace`) are written where they are: a variable updated by a kernel keeps its
+ * buffer, and a step's parameter updates need no new tensors. Only a buffer that its tensor owns alone
+ * (`ownsBuffer`) may be written so: tfjs shares a buffer between tensors (`assign`, `clone`, `reshape`).
  *
  * Relies on tfjs-backend-webgpu 4.22 internals (`recordAndSubmit`); package.json pins that version.
  */
@@ -35,6 +40,8 @@ export interface Program {
   inputs: Record<string, tf.TensorInfo>;
   /** Output shapes by buffer name (float32); the kernel returns them in this order. */
   outputs: Record<string, number[]>;
+  /** Existing tensors written in place (read-write), by name; each must own its buffer (`ownsBuffer`). */
+  inPlace?: Record<string, tf.TensorInfo>;
   /** The program's own uniforms, `u.<name>` in WGSL, in this order. */
   uniforms?: Record<string, Uniform>;
   /** Default [256, 1, 1]. */
@@ -62,13 +69,13 @@ interface RecordedProgram {
 
 interface WebGpuBackendInternals {
   device: GPUDevice;
+  tensorMap: { get(dataId: object): { values: unknown; refCount: number } | undefined };
   makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   uploadToGPU(dataId: object): void;
   recordAndSubmit(program: RecordedProgram, output: tf.TensorInfo, inputs: tf.TensorInfo[], uniforms: { type: string; data: number[] }[]): void;
 }
 
-const MAX_STORAGE_BUFFERS = 8;
-const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline | Promise<GPUComputePipeline>>>();
 
 function coordsType(rank: number): string {
   if (rank <= 1) return 'i32';
@@ -76,8 +83,22 @@ function coordsType(rank: number): string {
   throw new Error(`custom webgpu programs take tensors of rank ≤ 4, got rank ${rank}`);
 }
 
+/** Storage buffers one dispatch may bind on this backend's device (8 unless the device asked for more). */
+export function storageBufferLimit(backend: object): number {
+  return (backend as WebGpuBackendInternals).device.limits.maxStorageBuffersPerShaderStage;
+}
+
+/** Whether `t` alone holds its buffer, so that a kernel may write it in place. */
+export function ownsBuffer(backend: object, t: tf.TensorInfo): boolean {
+  return (backend as WebGpuBackendInternals).tensorMap.get(t.dataId)?.refCount === 1;
+}
+
+function writableNames(spec: Program): string[] {
+  return [...Object.keys(spec.outputs), ...Object.keys(spec.inPlace ?? {})];
+}
+
 function shaderSource(spec: Program, boundShapes: number[][]): string {
-  const buffers = [...Object.keys(spec.outputs).map((name) => ({ name, access: 'read_write' })), ...Object.keys(spec.inputs).map((name) => ({ name, access: 'read' }))];
+  const buffers = [...writableNames(spec).map((name) => ({ name, access: 'read_write' })), ...Object.keys(spec.inputs).map((name) => ({ name, access: 'read' }))];
   // recordAndSubmit writes the shapes of [...outputs.slice(1), ...inputs, outputs[0]], each followed by its strides.
   const tfjsFields = boundShapes.map((s, i) => `_shape${i} : ${coordsType(s.length)}, _strides${i} : ${coordsType(s.length - 1)},`).join('\n  ');
   const ownFields = Object.entries(spec.uniforms ?? {}).map(([name, u]) => `${name} : ${u.type},`).join('\n  ');
@@ -113,39 +134,58 @@ const DEFAULT_WORKGROUP: [number, number, number] = [256, 1, 1];
 export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
   const b = backend as WebGpuBackendInternals;
   const inputs = Object.entries(spec.inputs);
+  const inPlace = Object.entries(spec.inPlace ?? {});
   const outputShapes = Object.values(spec.outputs);
-  if (outputShapes.length + inputs.length > MAX_STORAGE_BUFFERS)
-    throw new Error(`${spec.name}: ${outputShapes.length + inputs.length} storage buffers, WebGPU allows ${MAX_STORAGE_BUFFERS}`);
-  for (const [name, t] of inputs) {
-    if (t.dtype !== 'float32') throw new Error(`${spec.name}: input ${name} is ${t.dtype}, float32 expected`);
+  const buffers = outputShapes.length + inPlace.length + inputs.length;
+  const limit = storageBufferLimit(backend);
+  if (buffers > limit) throw new Error(`${spec.name}: ${buffers} storage buffers, this device allows ${limit}`);
+  if (buffers === inputs.length) throw new Error(`${spec.name}: a program needs an output or an in-place buffer`);
+  for (const [name, t] of [...inputs, ...inPlace]) {
+    if (t.dtype !== 'float32') throw new Error(`${spec.name}: ${name} is ${t.dtype}, float32 expected`);
     b.uploadToGPU(t.dataId);
   }
+  for (const [name, t] of inPlace) if (!ownsBuffer(backend, t)) throw new Error(`${spec.name}: ${name} shares its buffer with another tensor and cannot be written in place`);
   const outputs = outputShapes.map((shape) => b.makeTensorInfo(shape, 'float32'));
   for (const o of outputs) b.uploadToGPU(o.dataId);
-  const bound = [...outputs.slice(1), ...inputs.map(([, t]) => t), outputs[0]];
+  const writable = [...outputs, ...inPlace.map(([, t]) => t)];
+  const bound = [...writable.slice(1), ...inputs.map(([, t]) => t), writable[0]];
   const workgroupSize = spec.workgroupSize ?? DEFAULT_WORKGROUP;
 
   let cache = pipelines.get(b.device);
   if (!cache) pipelines.set(b.device, (cache = new Map()));
   const shaderKey = `${spec.name}|${spec.key ?? ''}|${bound.map((t) => t.shape.length).join(',')}|${workgroupSize.join(',')}`;
+  // tfjs's parallel compilation (WEBGPU_ENGINE_COMPILE_ONLY): pipelines compiled asynchronously, nothing recorded.
+  const compileOnly = tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
   let pipeline = cache.get(shaderKey);
   if (!pipeline) {
     const code = shaderSource(spec, bound.map((t) => t.shape));
     const module = b.device.createShaderModule({ code, label: spec.name });
-    pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: spec.name });
+    const descriptor: GPUComputePipelineDescriptor = { layout: 'auto', compute: { module, entryPoint: 'main' }, label: spec.name };
+    pipeline = compileOnly ? b.device.createComputePipelineAsync(descriptor) : b.device.createComputePipeline(descriptor);
     cache.set(shaderKey, pipeline);
   }
+  if (compileOnly) return outputs;
+  if (pipeline instanceof Promise) throw new Error(`${spec.name}: its pipeline is still compiling: await customPipelinesReady() after a compile-only pass`);
   const program: RecordedProgram = {
     constructor: { name: spec.name },
     pipeline,
     dispatch: spec.dispatch,
     shaderKey,
-    outputShape: outputShapes[0],
-    variableNames: [...Object.keys(spec.outputs).slice(1), ...inputs.map(([name]) => name)],
+    outputShape: writable[0].shape,
+    variableNames: [...writableNames(spec).slice(1), ...inputs.map(([name]) => name)],
   };
   const uniforms = Object.values(spec.uniforms ?? {}).map((u) => ({ type: uniformType(u.type), data: [u.value] }));
-  b.recordAndSubmit(program, outputs[0], bound.slice(0, -1), uniforms);
+  b.recordAndSubmit(program, writable[0], bound.slice(0, -1), uniforms);
+  // A value read back earlier is cached on the CPU, and would be returned instead of the new one.
+  for (const [, t] of inPlace) b.tensorMap.get(t.dataId)!.values = null;
   return outputs;
+}
+
+/** Resolves when the pipelines of our programs started in a compile-only pass are ready (tfjs's `checkCompileCompletionAsync` for ours). */
+export async function customPipelinesReady(backend: object): Promise<void> {
+  const cache = pipelines.get((backend as WebGpuBackendInternals).device);
+  if (!cache) return;
+  await Promise.all([...cache].map(async ([key, p]) => cache.set(key, await p)));
 }
 
 /** Frees an intermediate result of a kernel that runs several programs. */
@@ -185,4 +225,31 @@ export function workgroupReduction(options: { type?: 'f32' | 'vec2<f32>'; lanes?
   return `var<workgroup> red : array<${type}, ${lanes * stride}>;
   ${fn('reduceSum', (a, b) => `${a} + ${b}`)}
   ${options.max ? fn('reduceMax', (a, b) => `max(${a}, ${b})`) : ''}`;
+}
+
+/** `items` in runs of at most `size`, in order. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * One grid-stride loop over several tensors of different sizes laid end to end, so that one dispatch
+ * spreads the elements of all of them evenly over the GPU: element `i` of the whole is element `j` of
+ * tensor `p`, for which `each(p)` is the WGSL run (with `j` in scope). The ends go in as uniforms
+ * (`u.end0`, …), so one pipeline serves every group of as many tensors.
+ */
+export function concatenatedLoop(sizes: readonly number[], each: (p: number) => string): { uniforms: Record<string, Uniform>; dispatch: [number, number, number]; body: () => string } {
+  const ends: number[] = [];
+  sizes.reduce((end, size) => (ends.push(end + size), end + size), 0);
+  const total = ends[ends.length - 1];
+  return {
+    uniforms: Object.fromEntries(ends.map((end, p) => [`end${p}`, i32(end)])),
+    dispatch: gridStride(total),
+    body: () => `
+      ${gridStrideLoop(`u.end${sizes.length - 1}`)} {
+        ${sizes.map((_, p) => `${p ? 'else ' : ''}if (i < u.end${p}) { let j = i${p ? ` - u.end${p - 1}` : ''}; ${each(p)} }`).join('\n        ')}
+      }`,
+  };
 }

@@ -1,0 +1,71 @@
+"""The figures issue #15 asks for, from the bench JSON that scripts/gpu-perf.sh leaves in OUT:
+per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (PerTensorUpdates),
+dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
+import glob
+import json
+import sys
+
+out = sys.argv[1]
+
+
+def files(folder):
+    return [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{folder}/*.json"))]
+
+
+def variants(folder):
+    """{preset:batch: {variant: figures}} over the runs in one folder."""
+    table = {}
+    for f in files(folder):
+        for run in f["runs"]:
+            r = run["result"]
+            key = f"{r['preset']}:{r['batch']}"
+            table.setdefault(key, {"environment": r["environment"]})
+            for v in r["variants"]:
+                table[key][v["variant"]] = {
+                    k: v.get(k)
+                    for k in ("imagesPerSecond", "medianStepMs", "firstStepMs", "compileMs", "precompileMs", "dispatchesPerStep", "gpuMsPerStep")
+                }
+    return table
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+
+
+summary = {"checks": None, "presets": {}, "errors": []}
+checks = [c for f in files("check") for group in f["checks"] for c in group["checks"]]
+if checks:
+    worst = max(checks, key=lambda c: c["relativeError"] / c["tolerance"])
+    summary["checks"] = {
+        "passed": sum(c["passed"] for c in checks),
+        "total": len(checks),
+        "failed": [c["name"] for c in checks if not c["passed"]],
+        "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
+    }
+for folder in ("check", "ab", "first", "first-precompile", "bn"):
+    summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
+
+ab, first, bn, pre = variants("ab"), variants("first"), variants("bn"), variants("first-precompile")
+for key in sorted(set(ab) | set(first) | set(bn)):
+    v = ab.get(key, {})
+    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates")
+    environment = next(t[key]["environment"] for t in (ab, first, bn) if key in t)
+    s = summary["presets"][key] = {
+        "storageBuffersPerStage": environment.get("storageBuffersPerStage"),
+        "adapter": environment.get("adapter"),
+        "variants": {name: fig for name, fig in v.items() if name != "environment"},
+    }
+    if custom:
+        s["customOverStock"] = ratio(custom["imagesPerSecond"], stock and stock["imagesPerSecond"])
+        s["newOverPreviousDefault"] = ratio(custom["imagesPerSecond"], previous and previous["imagesPerSecond"])
+        s["dispatches"] = {"stock": stock and stock["dispatchesPerStep"], "previous": previous and previous["dispatchesPerStep"], "new": custom["dispatchesPerStep"]}
+    if key in first and first[key].get("custom"):
+        s["firstStepFreshProcessMs"] = first[key]["custom"]["firstStepMs"]
+        s["compileFreshProcessMs"] = first[key]["custom"]["compileMs"]
+    if key in pre and pre[key].get("custom"):
+        c = pre[key]["custom"]
+        s["precompileMs"], s["firstStepAfterPrecompileMs"] = c["precompileMs"], c["firstStepMs"]
+    if key in bn and bn[key].get("custom+BatchNormRowSplit"):
+        s["batchNormRowSplitOverDefault"] = ratio(bn[key]["custom+BatchNormRowSplit"]["imagesPerSecond"], bn[key]["custom"]["imagesPerSecond"])
+json.dump(summary, sys.stdout, indent=1)
+print()

@@ -1,0 +1,55 @@
+#!/bin/bash
+# Issue #15's measurement in one device call (≤ 9 minutes): the kernel checks on the GPU, then
+# ResNet-8 b128 and ResNet-18 b256 with steps alternating in one process between stock tfjs, our
+# kernels (the new default) and the previous default (per-tensor parameter updates), then the time
+# to the first step in a fresh process (with and without parallel compilation), and the batch-norm row split A/B if time is left. Every log
+# and JSON lands in OUT, with summary.json (the figures the issue asks for) last.
+#   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
+#   on the machine: bash scripts/gpu-perf.sh "$OUT" 540          (device run, carry [".gpu"])
+# Rehearse without a GPU (SwiftShader, tiny shapes):
+#   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
+#   APP="node dist-node/moco.mjs" SMALL=1 bash scripts/gpu-perf.sh /tmp/out 500
+set -u
+out=${1:?usage: gpu-perf.sh OUT [SECONDS]}
+budget=${2:-540}
+app=${APP:-bash .gpu/run.sh}
+here=$(cd "$(dirname "$0")" && pwd)
+start=$(date +%s)
+left() { echo $((budget - ($(date +%s) - start))); }
+mkdir -p "$out"
+log=$out/session.log
+say() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$log"; }
+step() { # step NAME TIMEOUT ARGS...: one app run, its output appended to the session log
+  local name=$1 limit=$2; shift 2
+  [ "$limit" -gt "$(($(left) - 5))" ] && limit=$(($(left) - 5))
+  [ "$limit" -lt 10 ] && { say "$name: skipped, ${limit}s left"; return 1; }
+  say "$name (≤ ${limit}s): $*"
+  timeout -k 5 "$limit" $app "$@" >>"$log" 2>&1
+  local rc=$?
+  say "$name: exit $rc"
+  return $rc
+}
+
+if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
+  presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_first=200
+else
+  presets=resnet8:128,resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=260; t_first=60
+fi
+
+step checks $t_checks bench --check --backend webgpu --out "$out/check"
+# custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
+step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
+  --variants stock,custom,custom+PerTensorUpdates --out "$out/ab"
+# The time to the first step in a fresh process (nothing compiled yet): our kernels alone.
+step first-step $t_first bench --preset $presets --steps 1 --warmup 1 --queue $queue --backend webgpu \
+  --variants custom --no-profile --out "$out/first"
+# The same with the pipelines compiled in parallel first (tfjs's compile-only pass): precompileMs + firstStepMs.
+step first-step-precompile $t_first bench --preset $presets --steps 1 --warmup 1 --queue $queue --backend webgpu \
+  --variants custom --no-profile --precompile --out "$out/first-precompile"
+# Lever 1, if time is left: the batch-norm row split against the default, alternating.
+step bn-rowsplit $(($(left) - 15)) bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
+  --variants custom,custom+BatchNormRowSplit --no-profile --out "$out/bn"
+
+python3 "$here/gpu-perf-summary.py" "$out" >"$out/summary.json" 2>>"$log"
+say "summary: $(cat "$out/summary.json" | head -c 3000)"
+say "done, $(left)s left"
