@@ -21,7 +21,9 @@ import {
   type DatasetIdentity,
   type KnnPoint,
 } from '../train/checkpoint';
+import { checkStep, type KnobNames } from '../train/divergence';
 import { Trainer } from '../train/trainer';
+import type { Encoder } from '../moco/encoder';
 import { errorMessage, selectBackend } from './backend';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
@@ -35,11 +37,13 @@ import { ChartHistory, chartPointOf, recordOfChartPoint, statColumns, stepRecord
 import { TrainingData } from './trainingData';
 import {
   AUTOSAVE_INTERVAL_MS,
+  RESTORE_POINT_INTERVAL_MS,
   STATS_INTERVAL_MS,
   type BackendInfo,
   type DatasetInfo,
   type DatasetLoaded,
   type DatasetSource,
+  type Divergence,
   type EncoderName,
   type ExportedBundle,
   type InitOptions,
@@ -66,6 +70,9 @@ export type SavedRunStore = Pick<RunStore, 'save' | 'list' | 'read' | 'rename' |
 
 /** The longest name a saved run may have. */
 export const MAX_RUN_NAME = 80;
+
+/** The knobs a diverged run's message points to: the app's sliders, by their labels. */
+export const APP_KNOBS: KnobNames = { learningRate: 'the Learning rate slider', temperature: 'the Temperature T slider' };
 
 export class TrainingService {
   private onStats: (batch: StatsBatch) => void = () => {};
@@ -95,6 +102,16 @@ export class TrainingService {
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
   private saveWanted = false;
+  /**
+   * The last good state, as checkpoint bytes in memory: the last save's, the checkpoint resumed, or
+   * one taken every `restoreEveryMs` of training. What `restoreGoodState()` brings back after a
+   * step went wrong; null: nothing yet (a fresh model of the same setup is the good state then).
+   */
+  private restorePoint: { bytes: Uint8Array; step: number } | null = null;
+  private restoreEveryMs = RESTORE_POINT_INTERVAL_MS;
+  private lastRestorePointAt = 0;
+  /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
+  private diverged: Divergence | null = null;
   /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
   private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
@@ -138,6 +155,7 @@ export class TrainingService {
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
       this.newSaveSlot(newRunKey());
+      this.newRestorePoint(null);
       this.chart.reset();
       const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
       this.trainer = trainer;
@@ -152,6 +170,7 @@ export class TrainingService {
     await this.loop;
     const setup = this.requireSetup();
     if (!this.trainer) await this.configure(setup);
+    this.refuseIfDiverged();
     if (this.budgetReached()) return;
     this.state = 'running';
     this.error = null;
@@ -173,6 +192,7 @@ export class TrainingService {
     if (this.loop) throw new Error('training is running: pause it before stepping');
     const setup = this.requireSetup();
     if (!this.trainer) await this.configure(setup);
+    this.refuseIfDiverged();
     const start = this.clock.now();
     try {
       const record = await this.lock.run(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
@@ -216,6 +236,7 @@ export class TrainingService {
   async exportWeights(options: { includeKey: boolean }): Promise<ExportedBundle> {
     return this.lock.run(async () => {
       const trainer = this.requireTrainer();
+      await refuseNonFinite(options.includeKey ? [trainer.moco.encoderQ, trainer.moco.encoderK] : [trainer.moco.encoderQ], 'download them');
       const current = <T extends { runId: number }>(r: T | null) => (r && r.runId === this.runId ? r : null);
       return modelBundleZip(trainer.moco.encoderQ, options.includeKey ? trainer.moco.encoderK : null, {
         config: trainer.config,
@@ -304,7 +325,44 @@ export class TrainingService {
    * the kNN history, the training time so far. Taken between two steps; training goes on after.
    */
   async checkpoint(): Promise<Uint8Array> {
-    return this.lock.run(() => this.encodeRun());
+    return this.lock.run(async () => {
+      const { moco } = this.requireTrainer();
+      await refuseNonFinite([moco.encoderQ, moco.encoderK], 'save the run');
+      return this.encodeRun();
+    });
+  }
+
+  /**
+   * After a step went wrong: the last good state again (weights, queue, step, charts; a fresh model
+   * of the same setup when no good state was kept yet), with the live parameters as they are now,
+   * so that training goes on once the knob the message names is changed. Later saves replace the
+   * run's last save, as before.
+   */
+  async restoreGoodState(): Promise<ModelInfo> {
+    if (!this.diverged) throw new Error('nothing to restore: training has not gone wrong');
+    const setup = this.requireSetup();
+    const params = { ...setup.params };
+    const point = this.restorePoint;
+    let model: ModelInfo;
+    if (point) {
+      model = await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
+    } else {
+      const runKey = this.runKey;
+      model = await this.configure(setup);
+      this.runKey = runKey;
+    }
+    const restored = this.requireSetup().params;
+    const changed = Object.fromEntries(Object.entries(params).filter(([key, value]) => restored[key as keyof LiveParams] !== value)) as Partial<LiveParams>;
+    if (Object.keys(changed).length > 0) await this.setParams(changed);
+    return model;
+  }
+
+  /**
+   * Keeps an in-memory restore point every `everyMs` of training (default 10 s; 0: after every
+   * step, for tests), besides every save's.
+   */
+  keepRestorePoints(everyMs: number): void {
+    this.restoreEveryMs = everyMs;
   }
 
   /**
@@ -370,6 +428,7 @@ export class TrainingService {
       this.runId++;
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
+      this.newRestorePoint({ bytes, step: trainer.moco.stepCount });
       this.error = null;
       const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[] } | undefined;
       const elapsed = app?.elapsedMs;
@@ -407,6 +466,7 @@ export class TrainingService {
       stepBudget: this.setup?.stepBudget ?? 0,
       error: this.error,
       save: this.saveStatus,
+      diverged: this.diverged,
     };
   }
 
@@ -416,6 +476,25 @@ export class TrainingService {
     this.evaluation.dispose();
     this.trainer?.dispose();
     this.trainer = null;
+  }
+
+  private newRestorePoint(point: { bytes: Uint8Array; step: number } | null): void {
+    this.restorePoint = point;
+    this.lastRestorePointAt = this.clock.now();
+    this.diverged = null;
+  }
+
+  /** Takes a restore point when one is due; call under the lock, after a good step. */
+  private async keepRestorePointIfDue(): Promise<void> {
+    if (this.diverged || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
+    const step = this.requireTrainer().moco.stepCount;
+    this.restorePoint = { bytes: await this.encodeRun(), step };
+    this.lastRestorePointAt = this.clock.now();
+  }
+
+  private refuseIfDiverged(): void {
+    const d = this.diverged;
+    if (d) throw new Error(`training stopped at step ${d.step} because it went wrong: restore the last good state (step ${d.restoreStep}) or Reset first`);
   }
 
   private newSaveSlot(runKey: string, saved: SaveStatus | null = null): void {
@@ -450,10 +529,13 @@ export class TrainingService {
         const trainer = this.trainer;
         // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
         // that failed (a NaN loss) would overwrite its last good save with a broken model.
-        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error') return null;
+        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error' || this.diverged) return null;
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
+        // What is saved is good: it is the restore point too.
+        this.restorePoint = { bytes, step: trainer.moco.stepCount };
+        this.lastRestorePointAt = this.clock.now();
         const summary: Omit<SavedRun, 'id'> = {
           runKey,
           savedAt: Date.now(),
@@ -584,6 +666,17 @@ export class TrainingService {
     const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
     this.chart.push(chartPointOf(record));
+    // Every step: the statistics are on the CPU already. A bad step stops training here, under the
+    // lock, before a save or a restore point can take its state.
+    const setup = this.requireSetup();
+    const verdict = checkStep(s, APP_KNOBS, mocoConfig(setup.version, setup.preset, { batchSize: setup.batchSize }).schedule.baseLr);
+    if (verdict.kind !== 'ok') {
+      const restoreStep = this.restorePoint?.step ?? 0;
+      const message = `Training stopped: ${verdict.message}. Restore the last good state (step ${restoreStep}) to go on from there.`;
+      this.diverged = { kind: verdict.kind, step: s.step, message, restoreStep };
+      throw new Error(message);
+    }
+    await this.keepRestorePointIfDue();
     return record;
   }
 
@@ -644,6 +737,18 @@ export function configOf(setup: TrainingSetup): MocoConfig {
   });
 }
 
+
+/** Refuses to hand out weights with NaN or infinite values (a run gone wrong), saying which and what to do. */
+async function refuseNonFinite(encoders: Encoder[], what: string): Promise<void> {
+  const variables = encoders.flatMap((e) => [...e.parameters.values(), ...e.bnStatistics.values()]);
+  const count = tf.tidy(() => tf.addN(variables.map((v) => tf.logicalNot(tf.isFinite(v)).cast('int32').sum())));
+  const bad = (await count.data())[0];
+  count.dispose();
+  if (bad > 0) {
+    const total = variables.reduce((n, v) => n + v.size, 0);
+    throw new Error(`the weights hold ${bad.toLocaleString('en-US')} NaN or infinite values of ${total.toLocaleString('en-US')} (training went wrong): restore the last good state or Reset, then ${what}`);
+  }
+}
 
 /** A kNN result as a checkpoint keeps it. */
 function knnPointOf(r: KnnResult): KnnPoint {

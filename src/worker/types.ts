@@ -127,6 +127,20 @@ export interface RunStatus {
   error: string | null;
   /** The run's last save to the browser's storage (the app saves by itself); null before the first. */
   save?: SaveStatus | null;
+  /** Training went wrong (a NaN or a blown-up loss) and stopped; `restoreGoodState()` goes back. */
+  diverged?: Divergence | null;
+}
+
+/** A step that went wrong: training stopped before the next one, and the model before it is kept. */
+export interface Divergence {
+  /** 'non-finite': NaN or infinite loss or similarities (the weights are broken); 'blow-up': a loss far above ln(K+1). */
+  kind: 'non-finite' | 'blow-up';
+  /** The step that went wrong. */
+  step: number;
+  /** What happened and the knob to change (by the sliders' names). */
+  message: string;
+  /** The step of the last good state that `restoreGoodState()` brings back (0: a fresh model of the same setup). */
+  restoreStep: number;
 }
 
 /** How the last automatic save went: `error` says why the latest attempt failed (the save at `step` is kept). */
@@ -165,6 +179,9 @@ export interface ResumedRun {
   setup: TrainingSetup;
   run: SavedRun;
 }
+
+/** Training time between two in-memory restore points (the last good state if a step goes wrong). */
+export const RESTORE_POINT_INTERVAL_MS = 10_000;
 
 /** Training time between two automatic saves (and a save on every pause). */
 export const AUTOSAVE_INTERVAL_MS = 30_000;
