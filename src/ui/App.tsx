@@ -3,6 +3,7 @@ import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
 import { Controls } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
+import { FaultNotice } from './components/FaultNotice';
 import { Evaluation } from './components/Evaluation';
 import { MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
@@ -34,6 +35,7 @@ export function App() {
         <Controls training={training} data={data} />
         <main className="main">
           <StatusBar training={training} />
+          <FaultNotice training={training} />
           <SavedRuns training={training} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
           <Charts store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />

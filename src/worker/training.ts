@@ -103,11 +103,15 @@ export class TrainingService {
   private saving: Promise<void> | null = null;
   private saveWanted = false;
   /**
-   * The last good state, as checkpoint bytes in memory: the last save's, the checkpoint resumed, or
-   * one taken every `restoreEveryMs` of training. What `restoreGoodState()` brings back after a
-   * step went wrong; null: nothing yet (a fresh model of the same setup is the good state then).
+   * The last good state, as checkpoint bytes in memory: a save's, the checkpoint resumed, or one
+   * taken every `restoreEveryMs` of training. What `restoreGoodState()` brings back after a step
+   * went wrong; null: nothing yet (a fresh model of the same setup is the good state then).
+   * A step's loss is computed before its update, so an update that broke the weights (a huge
+   * learning rate) shows only in the next step's loss: the state after step s is `unverified`
+   * until step s + 1 has passed the check, and only then becomes the restore point.
    */
-  private restorePoint: { bytes: Uint8Array; step: number } | null = null;
+  private restorePoint: RestorePoint | null = null;
+  private unverified: RestorePoint | null = null;
   private restoreEveryMs = RESTORE_POINT_INTERVAL_MS;
   private lastRestorePointAt = 0;
   /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
@@ -133,8 +137,15 @@ export class TrainingService {
   /** Picks the backend and registers the statistics callback (from the page, a comlink proxy). Call once, first. */
   async init(onStats: (batch: StatsBatch) => void, options?: InitOptions): Promise<BackendInfo> {
     this.onStats = onStats;
+    // A Worker started in place of one that ended: its runs number on from the old one's, so that the page takes them as new.
+    this.runId = Math.max(this.runId, options?.runIdAfter ?? 0);
     this.backend ??= await this.chooseBackend(options);
     return this.backend;
+  }
+
+  /** The page's heartbeat: answers at once (no lock), unless the Worker's thread is stuck or gone. */
+  async ping(): Promise<number> {
+    return this.runId;
   }
 
   /** Builds the dataset and a fresh model (pausing and discarding the current run). */
@@ -428,7 +439,7 @@ export class TrainingService {
       this.runId++;
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
-      this.newRestorePoint({ bytes, step: trainer.moco.stepCount });
+      this.newRestorePoint({ bytes, step: trainer.moco.stepCount, summary: null });
       this.error = null;
       const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[] } | undefined;
       const elapsed = app?.elapsedMs;
@@ -478,18 +489,38 @@ export class TrainingService {
     this.trainer = null;
   }
 
-  private newRestorePoint(point: { bytes: Uint8Array; step: number } | null): void {
+  private newRestorePoint(point: RestorePoint | null): void {
     this.restorePoint = point;
+    this.unverified = null;
     this.lastRestorePointAt = this.clock.now();
     this.diverged = null;
   }
 
-  /** Takes a restore point when one is due; call under the lock, after a good step. */
-  private async keepRestorePointIfDue(): Promise<void> {
-    if (this.diverged || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
+  /** Keeps the state before a step when a restore point is due; call under the lock. */
+  private async snapshotIfDue(): Promise<void> {
     const step = this.requireTrainer().moco.stepCount;
-    this.restorePoint = { bytes: await this.encodeRun(), step };
+    if (this.diverged || this.unverified?.step === step || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
+    this.unverified = { bytes: await this.encodeRun(), step, summary: null };
     this.lastRestorePointAt = this.clock.now();
+  }
+
+  /**
+   * After a bad step: if the last save holds a state newer than the last good one (saved after
+   * the update that broke it), the good state replaces it in the store.
+   */
+  private async repairSave(): Promise<void> {
+    await this.saving;
+    const store = this.store;
+    const point = this.restorePoint;
+    const runId = this.runId;
+    if (!store || !point?.summary || !this.saveStatus || this.saveStatus.step <= point.step) return;
+    try {
+      const saved = await store.save(point.bytes, { ...point.summary, savedAt: Date.now() });
+      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null };
+    } catch (e) {
+      if (this.runId === runId) this.saveStatus = { ...this.saveStatus, error: errorMessage(e) };
+    }
+    if (this.runId === runId) this.batcher.flush(true);
   }
 
   private refuseIfDiverged(): void {
@@ -533,9 +564,6 @@ export class TrainingService {
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
-        // What is saved is good: it is the restore point too.
-        this.restorePoint = { bytes, step: trainer.moco.stepCount };
-        this.lastRestorePointAt = this.clock.now();
         const summary: Omit<SavedRun, 'id'> = {
           runKey,
           savedAt: Date.now(),
@@ -549,6 +577,9 @@ export class TrainingService {
           bytes: bytes.byteLength,
           lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
         };
+        // The saved state becomes the restore point once the next step has passed the check.
+        this.unverified = { bytes, step: summary.step, summary };
+        this.lastRestorePointAt = this.clock.now();
         return { bytes, summary };
       });
       if (!encoded || !store) return;
@@ -662,6 +693,7 @@ export class TrainingService {
   private async trainOneStep(elapsed: () => number): Promise<StepRecord> {
     const trainer = this.requireTrainer();
     const negatives = trainer.moco.queue.filled;
+    await this.snapshotIfDue();
     const s = await trainer.step();
     const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
@@ -671,12 +703,16 @@ export class TrainingService {
     const setup = this.requireSetup();
     const verdict = checkStep(s, APP_KNOBS, mocoConfig(setup.version, setup.preset, { batchSize: setup.batchSize }).schedule.baseLr);
     if (verdict.kind !== 'ok') {
+      this.unverified = null;
       const restoreStep = this.restorePoint?.step ?? 0;
       const message = `Training stopped: ${verdict.message}. Restore the last good state (step ${restoreStep}) to go on from there.`;
       this.diverged = { kind: verdict.kind, step: s.step, message, restoreStep };
+      void this.repairSave();
       throw new Error(message);
     }
-    await this.keepRestorePointIfDue();
+    // The state before this step has passed: it is a good state.
+    if (this.unverified?.step === s.step - 1) this.restorePoint = this.unverified;
+    if (this.unverified && this.unverified.step < s.step) this.unverified = null;
     return record;
   }
 
@@ -738,14 +774,26 @@ export function configOf(setup: TrainingSetup): MocoConfig {
 }
 
 
-/** Refuses to hand out weights with NaN or infinite values (a run gone wrong), saying which and what to do. */
-async function refuseNonFinite(encoders: Encoder[], what: string): Promise<void> {
+/** A state to go back to: checkpoint bytes, its step, and (a save's) its summary for the store. */
+interface RestorePoint {
+  bytes: Uint8Array;
+  step: number;
+  summary: Omit<SavedRun, 'id'> | null;
+}
+
+/** How many of the encoders' weights (parameters and batch-norm statistics) are NaN or infinite, of how many. */
+async function nonFiniteWeights(encoders: Encoder[]): Promise<{ bad: number; total: number }> {
   const variables = encoders.flatMap((e) => [...e.parameters.values(), ...e.bnStatistics.values()]);
   const count = tf.tidy(() => tf.addN(variables.map((v) => tf.logicalNot(tf.isFinite(v)).cast('int32').sum())));
   const bad = (await count.data())[0];
   count.dispose();
+  return { bad, total: variables.reduce((n, v) => n + v.size, 0) };
+}
+
+/** Refuses to hand out weights with NaN or infinite values (a run gone wrong), saying which and what to do. */
+async function refuseNonFinite(encoders: Encoder[], what: string): Promise<void> {
+  const { bad, total } = await nonFiniteWeights(encoders);
   if (bad > 0) {
-    const total = variables.reduce((n, v) => n + v.size, 0);
     throw new Error(`the weights hold ${bad.toLocaleString('en-US')} NaN or infinite values of ${total.toLocaleString('en-US')} (training went wrong): restore the last good state or Reset, then ${what}`);
   }
 }

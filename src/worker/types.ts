@@ -79,6 +79,8 @@ export interface DatasetInfo {
    * set aside from the loaded images, or the built-in dataset's generated test split.
    */
   heldOutFrom: 'test-split' | 'carved' | 'generated';
+  /** What the loader left out or doubts but trains with (empty class folders, skipped links, a single class); empty when none. */
+  warnings: string[];
   /** Up to `perClass` training images of each class as 32×32 RGBA, one after another (transferred). */
   thumbnails: { perClass: number; labels: Uint8Array; pixels: Uint8ClampedArray<ArrayBuffer> };
 }
@@ -255,6 +257,8 @@ export interface ExportedBundle {
 export interface InitOptions {
   /** Try only these backends, in order (default webgpu, webgl, cpu). */
   backends?: BackendName[];
+  /** Number runs after this one (a Worker restarted after the last one ended). */
+  runIdAfter?: number;
 }
 
 export { MAX_QUEUE_SIZE } from '../moco/config';
