@@ -151,7 +151,7 @@ export function useTraining() {
   useEffect(() => {
     let cancelled = false;
     let started: TrainingBridge | null = null;
-    startTraining(onStats, { backends: urlBackends() }).then(
+    startTraining(onStats, { backends: urlBackends(), testHooks: hasTestHooks() }).then(
       async (b) => {
         if (cancelled) return b.terminate();
         started = b;
@@ -430,19 +430,36 @@ export function useTraining() {
     [call, view.status.diverged],
   );
 
+  /** After the GPU device was lost: the CPU backend, from the last good state. */
+  const continueOnCpu = useCallback(
+    () =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: 'Moving the run to the CPU…' }));
+        try {
+          const r = await b.api.training.continueOnCpu();
+          setView((v) => ({ ...v, backend: r.backend, model: r.model }));
+          setNotice('Training continues on the CPU from the last good state; Restart the worker later to try WebGPU again.');
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call],
+  );
+
   /**
    * A new training Worker in place of one that ended: it resumes the run's last save (a run on the
    * built-in dataset), or builds a fresh model of the setup, and says what was lost.
    */
   const restart = useCallback(
     async (resume = true) => {
-      const loss = workerLoss;
+      // From a Worker that is alive (its GPU device lost): the same as from one that ended.
+      const loss = workerLoss ?? (resume ? { reason: 'restarted', ...liveness.current } : null);
       bridge.current?.terminate();
       bridge.current = null;
       setNotice(null);
       setView((v) => ({ ...v, busy: 'Starting a new training worker…', error: null }));
       try {
-        const b = await startTraining(onStats, { backends: urlBackends(), runIdAfter: view.status.runId });
+        const b = await startTraining(onStats, { backends: urlBackends(), runIdAfter: view.status.runId, testHooks: hasTestHooks() });
         bridge.current = b;
         installTestHooks(b, store, onStats);
         setGeneration((g) => g + 1);
@@ -482,12 +499,16 @@ export function useTraining() {
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { workerLoss, notice, dismissNotice: () => setNotice(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun };
+  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun };
 }
 
 export type Training = ReturnType<typeof useTraining>;
 
 /** With `?testHooks`: the bridge and the statistics for end-to-end tests and the console, and a way to end the Worker as a crash would. */
 function installTestHooks(b: TrainingBridge, store: SeriesStore, inject: (batch: StatsBatch) => void): void {
-  if (new URLSearchParams(location.search).has('testHooks')) window.__moco = { bridge: b, store, inject, killWorker: () => b.worker.terminate() };
+  if (hasTestHooks()) window.__moco = { bridge: b, store, inject, killWorker: () => b.worker.terminate() };
+}
+
+function hasTestHooks(): boolean {
+  return new URLSearchParams(location.search).has('testHooks');
 }

@@ -24,7 +24,8 @@ import {
 import { checkStep, type KnobNames } from '../train/divergence';
 import { Trainer } from '../train/trainer';
 import type { Encoder } from '../moco/encoder';
-import { errorMessage, selectBackend } from './backend';
+import { errorMessage, gpuDevice, onDeviceLost, selectBackend, withOutOfMemoryScope } from './backend';
+import { checkGpuLimits } from './gpuLimits';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
@@ -116,6 +117,9 @@ export class TrainingService {
   private lastRestorePointAt = 0;
   /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
   private diverged: Divergence | null = null;
+  /** The WebGPU device was lost: what the page says, until `continueOnCpu()` (or a new Worker). */
+  private gpuLost: string | null = null;
+  private testHooks = false;
   /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
   private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
@@ -139,7 +143,11 @@ export class TrainingService {
     this.onStats = onStats;
     // A Worker started in place of one that ended: its runs number on from the old one's, so that the page takes them as new.
     this.runId = Math.max(this.runId, options?.runIdAfter ?? 0);
-    this.backend ??= await this.chooseBackend(options);
+    this.testHooks = options?.testHooks ?? false;
+    if (!this.backend) {
+      this.backend = await this.chooseBackend(options);
+      onDeviceLost((how) => this.deviceLost(how));
+    }
     return this.backend;
   }
 
@@ -151,9 +159,10 @@ export class TrainingService {
   /** Builds the dataset and a fresh model (pausing and discarding the current run). */
   async configure(setup: TrainingSetup): Promise<ModelInfo> {
     validateLiveParams(setup.params);
+    this.checkDeviceLimits(setup, setup.params.queueSize);
     if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new Error('no files are loaded: load a dataset first');
     await this.pause();
-    return this.lock.run(() => {
+    return this.lock.run(async () => {
       const start = this.clock.now();
       this.trainer?.dispose();
       this.trainer = null;
@@ -168,7 +177,11 @@ export class TrainingService {
       this.newSaveSlot(newRunKey());
       this.newRestorePoint(null);
       this.chart.reset();
-      const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
+      const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
+      if (outOfMemory) {
+        trainer.dispose();
+        throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
+      }
       this.trainer = trainer;
       this.batcher.flush(true);
       return this.modelInfo(trainer, start);
@@ -229,6 +242,7 @@ export class TrainingService {
   /** Applies from the next step, without restarting; resolves with the change as recorded. */
   async setParams(params: Partial<LiveParams>): Promise<ParamChange> {
     validateLiveParams(params);
+    if (params.queueSize !== undefined && this.setup) this.checkDeviceLimits(this.setup, params.queueSize);
     return this.lock.run(() => {
       const setup = this.requireSetup();
       this.trainer?.setParams(params);
@@ -478,6 +492,7 @@ export class TrainingService {
       error: this.error,
       save: this.saveStatus,
       diverged: this.diverged,
+      gpuLost: this.gpuLost,
     };
   }
 
@@ -494,6 +509,65 @@ export class TrainingService {
     this.unverified = null;
     this.lastRestorePointAt = this.clock.now();
     this.diverged = null;
+  }
+
+  /** Refuses a setup whose largest buffers this GPU cannot hold (WebGPU only), before anything is allocated. */
+  private checkDeviceLimits(setup: TrainingSetup, queueSize: number): void {
+    const limits = gpuDevice()?.limits;
+    const problem = limits && checkGpuLimits({ preset: setup.preset, batchSize: setup.batchSize, queueSize }, limits);
+    if (problem) throw new Error(problem);
+  }
+
+  /** The device is gone, and every tensor on it: training stops; the page offers the CPU or a new Worker. */
+  private deviceLost(how: string): void {
+    const step = this.trainer?.moco.stepCount ?? 0;
+    const good = (this.unverified ?? this.restorePoint)?.step ?? 0;
+    this.gpuLost = `The GPU device was ${how}. Training stopped at step ${step}. Continue on the CPU from the last good state (step ${good}), or Restart the worker to try WebGPU again from the last save.`;
+    this.stopRequested = true;
+    this.state = 'error';
+    this.error = this.gpuLost;
+    this.batcher.flush(true);
+  }
+
+  /** For the app's end-to-end tests only (`?testHooks`): destroys the WebGPU device, as a driver reset would lose it. */
+  async destroyGpuDevice(): Promise<void> {
+    if (!this.testHooks) throw new Error('destroyGpuDevice is a test hook: open the page with ?testHooks');
+    const device = gpuDevice();
+    if (!device) throw new Error(`no WebGPU device: training runs on ${this.backend?.backend ?? 'no backend'}`);
+    device.destroy();
+  }
+
+  /**
+   * After the GPU device was lost: the CPU backend, and the run from its last good state (a fresh
+   * model of the setup when none was kept yet). Resolves with the backend now in use.
+   */
+  async continueOnCpu(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
+    const lost = this.gpuLost;
+    if (!lost) throw new Error('the GPU device is not lost: nothing to continue from');
+    await this.pause();
+    const cpu = await selectBackend(['cpu']);
+    this.backend = { ...cpu, fallbackReason: `the GPU device was lost; continued on the CPU` };
+    // The old model's tensors lived on the lost device.
+    await this.lock.run(() => {
+      try {
+        this.trainer?.dispose();
+      } catch {
+        // Nothing to free on a device that is gone.
+      }
+      this.trainer = null;
+    });
+    this.gpuLost = null;
+    // Not a run gone wrong: the latest state kept (a save, a snapshot), even before the next step has checked it.
+    const point = this.unverified ?? this.restorePoint;
+    let model: ModelInfo;
+    if (point) {
+      model = await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
+    } else {
+      const runKey = this.runKey;
+      model = await this.configure(this.requireSetup());
+      this.runKey = runKey;
+    }
+    return { backend: this.backend, model };
   }
 
   /** Keeps the state before a step when a restore point is due; call under the lock. */
@@ -694,7 +768,14 @@ export class TrainingService {
     const trainer = this.requireTrainer();
     const negatives = trainer.moco.queue.filled;
     await this.snapshotIfDue();
-    const s = await trainer.step();
+    // The first step allocates the rest (activations, gradients): an out-of-memory shows there.
+    const { result: s, outOfMemory } = trainer.moco.stepCount === 0 ? await withOutOfMemoryScope(() => trainer.step()) : { result: await trainer.step(), outOfMemory: null };
+    if (outOfMemory) {
+      const setup = this.requireSetup();
+      trainer.dispose();
+      this.trainer = null;
+      throw new Error(outOfMemoryMessage('in the first step', setup, trainer.moco.queue.capacity, outOfMemory));
+    }
     const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
     this.chart.push(chartPointOf(record));
@@ -741,7 +822,8 @@ export class TrainingService {
 
   private fail(e: unknown): void {
     this.state = 'error';
-    this.error = errorMessage(e);
+    // After a lost device every call fails; what the user needs to hear is that the device was lost.
+    this.error = this.gpuLost ?? errorMessage(e);
   }
 
   private requireSetup(): TrainingSetup {
@@ -773,6 +855,11 @@ export function configOf(setup: TrainingSetup): MocoConfig {
   });
 }
 
+
+/** An out-of-memory on the GPU, with the choices that size the model and the queue. */
+function outOfMemoryMessage(when: string, setup: TrainingSetup, queueSize: number, detail: string): string {
+  return `the GPU ran out of memory ${when} (preset ${setup.preset}, batch ${setup.batchSize}, Queue size K ${queueSize.toLocaleString('en-US')}; the browser said: ${detail}): choose a smaller batch, preset or queue, then Reset`;
+}
 
 /** A state to go back to: checkpoint bytes, its step, and (a save's) its summary for the store. */
 interface RestorePoint {

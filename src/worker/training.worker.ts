@@ -14,7 +14,7 @@ const service = new TrainingService();
 if (RunStore.available()) service.useRunStore(new RunStore());
 
 const api = {
-  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'restoreGoodState', 'ping']),
+  training: serve(service, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice']),
   evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
 };
 

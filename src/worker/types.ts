@@ -131,6 +131,8 @@ export interface RunStatus {
   save?: SaveStatus | null;
   /** Training went wrong (a NaN or a blown-up loss) and stopped; `restoreGoodState()` goes back. */
   diverged?: Divergence | null;
+  /** The WebGPU device was lost (what happened, what to do); `continueOnCpu()` or a new Worker goes on. */
+  gpuLost?: string | null;
 }
 
 /** A step that went wrong: training stopped before the next one, and the model before it is kept. */
@@ -259,6 +261,8 @@ export interface InitOptions {
   backends?: BackendName[];
   /** Number runs after this one (a Worker restarted after the last one ended). */
   runIdAfter?: number;
+  /** The page runs with `?testHooks`: `destroyGpuDevice()` may be called. */
+  testHooks?: boolean;
 }
 
 export { MAX_QUEUE_SIZE } from '../moco/config';

@@ -98,7 +98,7 @@ export function Controls({ training, data }: { training: Training; data: DataSta
   const blocked = !ready || view.busy !== null;
   const finished = view.status.state === 'finished';
   // A run gone wrong waits for *Restore last good state*, a Worker that ended for *Restart* (FaultNotice).
-  const stopped = Boolean(view.status.diverged) || training.workerLoss !== null;
+  const stopped = Boolean(view.status.diverged) || Boolean(view.status.gpuLost) || training.workerLoss !== null;
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
   const m = params.momentum;
 

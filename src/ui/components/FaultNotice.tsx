@@ -8,7 +8,7 @@ import styles from './FaultNotice.module.css';
  * once, what the recovery did.
  */
 export function FaultNotice({ training }: { training: Training }) {
-  const { view, workerLoss, notice, dismissNotice, restoreGoodState, restart } = training;
+  const { view, workerLoss, notice, dismissNotice, restoreGoodState, restart, continueOnCpu } = training;
   const diverged = view.status.diverged;
   const busy = view.busy !== null;
   if (workerLoss) {
@@ -24,6 +24,21 @@ export function FaultNotice({ training }: { training: Training }) {
         </p>
         <button type="button" className="btn btn--primary" data-testid="restart-worker" disabled={busy} onClick={() => void restart()}>
           Restart
+        </button>
+      </section>
+    );
+  }
+  if (view.status.gpuLost) {
+    return (
+      <section className={`${styles.notice} ${styles['notice--error']}`} role="alert" data-testid="gpu-lost">
+        <p className={styles.text} data-testid="gpu-lost-message">
+          {view.status.gpuLost}
+        </p>
+        <button type="button" className="btn btn--primary" data-testid="continue-on-cpu" disabled={busy} onClick={() => void continueOnCpu()}>
+          Continue on the CPU
+        </button>
+        <button type="button" className="btn" data-testid="restart-gpu" disabled={busy} onClick={() => void restart()}>
+          Restart the worker
         </button>
       </section>
     );
