@@ -60,6 +60,11 @@ const BUSY_TIMEOUT_MS = 120_000;
 export interface WorkerLoss {
   /** What happened, in words. */
   reason: string;
+  /**
+   * true: the Worker is gone (it crashed and was ended). false: it has not answered for a while —
+   * stuck, or in a long computation — and is left alone: if it answers again, this goes away.
+   */
+  ended: boolean;
   /** The step the run had reached. */
   step: number;
   /** The run's last save (the Worker saves by itself), which a restart resumes; null: none. */
@@ -196,24 +201,32 @@ export function useTraining() {
     if (bridge.current !== b) return;
     b.terminate(new Error(`the training worker ${reason}`));
     const { step, saved } = liveness.current;
-    setWorkerLoss({ reason, step, saved });
+    setWorkerLoss({ reason, ended: true, step, saved });
     setView((v) => ({ ...v, busy: null, status: { ...v.status, state: 'error', error: null, diverged: null } }));
   }, []);
 
   // The heartbeat: a cheap call every few seconds; an uncaught error in the Worker ends it at once.
+  const workerEnded = workerLoss?.ended ?? false;
   useEffect(() => {
     const b = bridge.current;
-    if (!b || view.phase !== 'ready' || workerLoss) return;
+    if (!b || view.phase !== 'ready' || workerEnded) return;
     let sentAt: number | null = null;
     const timer = setInterval(() => {
       if (sentAt !== null) {
         const limit = liveness.current.busy ? BUSY_TIMEOUT_MS : IDLE_TIMEOUT_MS;
-        if (performance.now() - sentAt > limit) lose(b, `stopped answering (no reply for ${Math.round(limit / 1000)} s)`);
+        // Not ended here: a Worker deep in a long computation answers late, and its run is worth keeping.
+        if (performance.now() - sentAt > limit) {
+          const { step, saved } = liveness.current;
+          setWorkerLoss((l) => l ?? { reason: `stopped answering (no reply for ${Math.round(limit / 1000)} s)`, ended: false, step, saved });
+        }
         return;
       }
       sentAt = performance.now();
       b.api.training.ping().then(
-        () => (sentAt = null),
+        () => {
+          sentAt = null;
+          setWorkerLoss((l) => (l && !l.ended ? null : l));
+        },
         () => {},
       );
     }, HEARTBEAT_MS);
@@ -222,7 +235,7 @@ export function useTraining() {
       clearInterval(timer);
       off();
     };
-  }, [view.phase, workerLoss, generation, lose]);
+  }, [view.phase, workerEnded, generation, lose]);
 
   const running = view.status.state === 'running';
   const setupDirty = builtSetup !== null && JSON.stringify(builtSetup) !== JSON.stringify(setup);
@@ -453,8 +466,8 @@ export function useTraining() {
   const restart = useCallback(
     async (resume = true) => {
       // From a Worker that is alive (its GPU device lost): the same as from one that ended.
-      const loss = workerLoss ?? (resume ? { reason: 'restarted', ...liveness.current } : null);
-      bridge.current?.terminate();
+      const loss = workerLoss ?? (resume ? { reason: 'restarted', ended: false, ...liveness.current } : null);
+      bridge.current?.terminate(new Error('the training worker was restarted'));
       bridge.current = null;
       setNotice(null);
       setView((v) => ({ ...v, busy: 'Starting a new training worker…', error: null }));
@@ -477,7 +490,10 @@ export function useTraining() {
         }
         await configure(builtSetup ?? setup, params);
         if (!resume || !loss) setNotice('Restarted with a fresh model.');
-        else if (saved) setNotice(`Restarted with a fresh model: your files lived in the worker that ended. Load them again in the Data panel, then Resume the saved run (step ${saved.step}) under Saved runs.`);
+        else if (saved)
+          setNotice(
+            `Restarted with a fresh model: the run's images lived in the worker that ended. ${saved.dataset === 'sample' ? 'Choose the CIFAR-10 sample in the Dataset menu' : 'Load the same files in the Data panel'} again, then Resume the saved run (step ${saved.step}) under Saved runs.`,
+          );
         else setNotice(`Restarted with a fresh model: the run had no save yet, so its ${loss.step} steps were lost.`);
       } catch (e) {
         fail(e);

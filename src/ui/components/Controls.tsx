@@ -118,7 +118,7 @@ export function Controls({ training, data }: { training: Training; data: DataSta
           <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished || stopped} onClick={() => void step()} title="Train one step">
             Step
           </button>
-          <button type="button" className="btn" data-testid="reset" disabled={blocked} onClick={() => void reset()} title="A fresh model with this setup">
+          <button type="button" className="btn" data-testid="reset" disabled={blocked && training.workerLoss === null} onClick={() => void reset()} title="A fresh model with this setup">
             ↺ Reset
           </button>
         </div>

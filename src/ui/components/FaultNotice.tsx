@@ -17,10 +17,11 @@ export function FaultNotice({ training }: { training: Training }) {
     return (
       <section className={`${styles.notice} ${styles['notice--error']}`} role="alert" data-testid="worker-lost">
         <p className={styles.text}>
-          The training worker {workerLoss.reason}. Training stopped at step {formatInt(workerLoss.step)}.{' '}
+          The training worker {workerLoss.reason} at step {formatInt(workerLoss.step)}
+          {workerLoss.ended ? '. ' : ': it may be stuck in a long computation, or gone (if it answers again, this goes away). '}
           {saved
-            ? `Restart starts a new worker and goes on from the last save at step ${formatInt(saved.step)} (${formatInt(lost)} step${lost === 1 ? '' : 's'} since then ${lost === 1 ? 'is' : 'are'} lost).`
-            : `Nothing was saved yet: Restart starts a new worker with a fresh model (${formatInt(lost)} step${lost === 1 ? '' : 's'} lost).`}
+            ? `Restart ${workerLoss.ended ? 'starts' : 'ends it and starts'} a new worker that goes on from the last save at step ${formatInt(saved.step)} (${formatInt(lost)} step${lost === 1 ? '' : 's'} since then ${lost === 1 ? 'is' : 'are'} lost).`
+            : `Nothing was saved yet: Restart ${workerLoss.ended ? 'starts' : 'ends it and starts'} a new worker with a fresh model (${formatInt(lost)} step${lost === 1 ? '' : 's'} lost).`}
         </p>
         <button type="button" className="btn btn--primary" data-testid="restart-worker" disabled={busy} onClick={() => void restart()}>
           Restart
