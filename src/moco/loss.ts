@@ -29,7 +29,10 @@ export const infoNce = overridable('infoNce', (q: tf.Tensor2D, k: tf.Tensor2D, q
 );
 
 export interface ContrastiveStats {
-  /** Fraction of queries whose positive key scores above every negative. */
+  /**
+   * Fraction of queries whose positive key scores above every negative; a row with a NaN logit, or
+   * an infinite positive one, is a miss (a run gone NaN must not read as 100%).
+   */
   top1: tf.Scalar;
   meanPositive: tf.Scalar;
   /** Mean over filled slots only (0 while the queue is empty). */
@@ -39,7 +42,10 @@ export interface ContrastiveStats {
 export const contrastiveStats = overridable('contrastiveStats', (out: InfoNceOutputs, emptySlotBias: tf.Tensor2D, filled: number): ContrastiveStats =>
   tf.tidy(() => {
     const n = out.positive.shape[0];
-    const top1 = tf.argMax(out.logits, 1).equal(0).cast('float32').mean() as tf.Scalar;
+    const ranksFirst = tf.argMax(out.logits, 1).equal(0);
+    const positiveFinite = tf.isFinite(out.logits.slice([0, 0], [-1, 1]).squeeze([1]));
+    const anyNaN = tf.any(tf.isNaN(out.logits), 1);
+    const top1 = tf.logicalAnd(tf.logicalAnd(ranksFirst, positiveFinite), tf.logicalNot(anyNaN)).cast('float32').mean() as tf.Scalar;
     const meanPositive = out.positive.mean() as tf.Scalar;
     // Masked rather than sliced, so that the shapes (and compiled GPU programs) never depend on the fill.
     const filledMask = emptySlotBias.equal(0).cast('float32');

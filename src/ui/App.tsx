@@ -4,6 +4,7 @@ import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
 import { Controls } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
+import { FaultNotice } from './components/FaultNotice';
 import { Evaluation } from './components/Evaluation';
 import { Experiments } from './components/Experiments';
 import { Explainer } from './components/Explainer';
@@ -48,6 +49,7 @@ export function App() {
         <main className="main">
           <Explainer />
           <StatusBar training={training} />
+          <FaultNotice training={training} />
           <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />
           <Experiments training={training} experiment={experiment} />
           <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />

@@ -55,11 +55,12 @@ export function useEvaluation(training: Training) {
   const previewInFlight = useRef(false);
 
   // Subscribe once the Worker is up; the listener only touches state setters, which never change.
-  const subscribed = useRef(false);
+  // A restarted Worker is a new API object: subscribe to it too.
+  const subscribed = useRef<unknown>(null);
   useEffect(() => {
     const api = workerApi();
-    if (!api || view.phase !== 'ready' || subscribed.current) return;
-    subscribed.current = true;
+    if (!api || view.phase !== 'ready' || subscribed.current === api) return;
+    subscribed.current = api;
     const onEvent = (event: EvaluationEvent) => {
       if (event.type === 'knn') {
         const r = event.result;

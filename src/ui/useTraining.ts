@@ -49,6 +49,28 @@ function paramsForSetup(params: LiveParams, from: SetupForm, to: SetupForm): Liv
   return next;
 }
 
+/** The page asks the Worker this often whether it is alive (a cheap call, answered outside the model's lock). */
+const HEARTBEAT_MS = 3_000;
+/** No answer for this long while idle means the Worker is gone or stuck… */
+const IDLE_TIMEOUT_MS = 10_000;
+/** …and for this long while a step, an evaluation or another call runs (a slow step on the CPU blocks its thread). */
+const BUSY_TIMEOUT_MS = 120_000;
+
+/** The training Worker ended or stopped answering; `restart()` brings up a new one. */
+export interface WorkerLoss {
+  /** What happened, in words. */
+  reason: string;
+  /**
+   * true: the Worker is gone (it crashed and was ended). false: it has not answered for a while —
+   * stuck, or in a long computation — and is left alone: if it answers again, this goes away.
+   */
+  ended: boolean;
+  /** The step the run had reached. */
+  step: number;
+  /** The run's last save (the Worker saves by itself), which a restart resumes; null: none. */
+  saved: { step: number; savedAt: number } | null;
+}
+
 /** How long a slider must rest before its value goes to the Worker (one chart marker per gesture). */
 const PARAM_DEBOUNCE_MS = 250;
 
@@ -69,7 +91,7 @@ function urlAutosaveMs(): number | undefined {
 declare global {
   interface Window {
     /** With `?testHooks`: the bridge and the statistics, for end-to-end tests and the console. */
-    __moco?: { bridge: TrainingBridge; store: SeriesStore; inject: (batch: StatsBatch) => void };
+    __moco?: { bridge: TrainingBridge; store: SeriesStore; inject: (batch: StatsBatch) => void; killWorker: () => void };
   }
 }
 
@@ -97,6 +119,12 @@ export function useTraining() {
   const [sampleFromLink, setSampleFromLink] = useState(false);
   /** Runs saved in the browser (the Worker saves them by itself), the latest first; null until read. */
   const [savedRuns, setSavedRuns] = useState<SavedRun[] | null>(null);
+  /** The Worker ended or hangs: what the page says, and what Restart resumes. */
+  const [workerLoss, setWorkerLoss] = useState<WorkerLoss | null>(null);
+  /** What a recovery did (a restart, a restore), said once under the status. */
+  const [notice, setNotice] = useState<string | null>(null);
+  /** Counts the Workers started: panels that subscribe to one subscribe again to the next. */
+  const [generation, setGeneration] = useState(0);
   const pendingParams = useRef<Partial<LiveParams>>({});
   const paramTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -135,12 +163,12 @@ export function useTraining() {
   useEffect(() => {
     let cancelled = false;
     let started: TrainingBridge | null = null;
-    startTraining(onStats, { backends: urlBackends(), autosaveEveryMs: urlAutosaveMs() }).then(
+    startTraining(onStats, { backends: urlBackends(), autosaveEveryMs: urlAutosaveMs(), testHooks: hasTestHooks() }).then(
       async (b) => {
         if (cancelled) return b.terminate();
         started = b;
         bridge.current = b;
-        if (new URLSearchParams(location.search).has('testHooks')) window.__moco = { bridge: b, store, inject: onStats };
+        installTestHooks(b, store, onStats);
         // A shared link's setup and parameters, ready to start (never started by itself).
         const link = isSetupLink(location.search) ? decodeSetupLink(location.search, defaultSetup(b.backend), defaultParams) : null;
         const form = link?.setup ?? defaultSetup(b.backend);
@@ -160,10 +188,61 @@ export function useTraining() {
     );
     return () => {
       cancelled = true;
-      started?.terminate();
+      (bridge.current ?? started)?.terminate();
       bridge.current = null;
     };
   }, [onStats, configure, store]);
+
+  // What the heartbeat reads without restarting itself on every render.
+  const liveness = useRef({ busy: false, step: 0, saved: null as WorkerLoss['saved'] });
+  useEffect(() => {
+    liveness.current = {
+      busy: view.status.state === 'running' || view.busy !== null,
+      step: view.status.step,
+      saved: view.status.save && view.status.save.step > 0 ? { step: view.status.save.step, savedAt: view.status.save.savedAt } : null,
+    };
+  }, [view.status, view.busy]);
+
+  /** The Worker is gone or stuck: end it (every pending call rejects, so nothing hangs) and say so. */
+  const lose = useCallback((b: TrainingBridge, reason: string) => {
+    if (bridge.current !== b) return;
+    b.terminate(new Error(`the training worker ${reason}`));
+    const { step, saved } = liveness.current;
+    setWorkerLoss({ reason, ended: true, step, saved });
+    setView((v) => ({ ...v, busy: null, status: { ...v.status, state: 'error', error: null, diverged: null } }));
+  }, []);
+
+  // The heartbeat: a cheap call every few seconds; an uncaught error in the Worker ends it at once.
+  const workerEnded = workerLoss?.ended ?? false;
+  useEffect(() => {
+    const b = bridge.current;
+    if (!b || view.phase !== 'ready' || workerEnded) return;
+    let sentAt: number | null = null;
+    const timer = setInterval(() => {
+      if (sentAt !== null) {
+        const limit = liveness.current.busy ? BUSY_TIMEOUT_MS : IDLE_TIMEOUT_MS;
+        // Not ended here: a Worker deep in a long computation answers late, and its run is worth keeping.
+        if (performance.now() - sentAt > limit) {
+          const { step, saved } = liveness.current;
+          setWorkerLoss((l) => l ?? { reason: `stopped answering (no reply for ${Math.round(limit / 1000)} s)`, ended: false, step, saved });
+        }
+        return;
+      }
+      sentAt = performance.now();
+      b.api.training.ping().then(
+        () => {
+          sentAt = null;
+          setWorkerLoss((l) => (l && !l.ended ? null : l));
+        },
+        () => {},
+      );
+    }, HEARTBEAT_MS);
+    const off = b.onFailure((e) => lose(b, `crashed (${e.message})`));
+    return () => {
+      clearInterval(timer);
+      off();
+    };
+  }, [view.phase, workerEnded, generation, lose]);
 
   const running = view.status.state === 'running';
   const setupDirty = builtSetup !== null && JSON.stringify(builtSetup) !== JSON.stringify(setup);
@@ -236,16 +315,6 @@ export function useTraining() {
   );
   const pause = useCallback(() => call((b) => b.api.training.pause()), [call]);
   const step = useCallback(() => call((b) => b.api.training.step()), [call]);
-  const reset = useCallback(
-    () =>
-      call(() => {
-        const nextParams = builtSetup ? paramsForSetup(params, builtSetup, setup) : params;
-        setParamsState(nextParams);
-        return configure(setup, nextParams);
-      }),
-    [call, configure, setup, params, builtSetup],
-  );
-
   const download = useCallback(
     (includeKey: boolean) =>
       call(async (b) => {
@@ -355,7 +424,8 @@ export function useTraining() {
   );
 
   /** The Worker's API for panels that call it themselves (the Data panel); null until the Worker has started. */
-  const workerApi = useCallback(() => bridge.current?.api ?? null, []);
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- a new function per Worker: panels subscribe again
+  const workerApi = useCallback(() => bridge.current?.api ?? null, [generation]);
   /** The Worker switched datasets and built a fresh model: Reset and setup changes now train on that dataset. */
   const datasetChanged = useCallback((model: ModelInfo, dataset: DatasetName) => {
     setSetupState((s) => ({ ...s, dataset }));
@@ -365,11 +435,105 @@ export function useTraining() {
 
   /** Blocks the controls while something else drives the Worker (an experiment), saying what; null frees them. */
   const setBusy = useCallback((busy: string | null) => setView((v) => ({ ...v, busy })), []);
+  /** After a step went wrong: the last good state again, with the sliders as they are now. */
+  const restoreGoodState = useCallback(
+    () =>
+      call(async (b) => {
+        const step = view.status.diverged?.restoreStep ?? 0;
+        setView((v) => ({ ...v, busy: `Restoring the last good state (step ${step})…` }));
+        try {
+          const model = await b.api.training.restoreGoodState();
+          setView((v) => ({ ...v, model }));
+          setNotice(`Restored the last good state (step ${step}). Change the knob the message named, then Start.`);
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call, view.status.diverged],
+  );
+
+  /** After the GPU device was lost: the CPU backend, from the last good state. */
+  const continueOnCpu = useCallback(
+    () =>
+      call(async (b) => {
+        setView((v) => ({ ...v, busy: 'Moving the run to the CPU…' }));
+        try {
+          const r = await b.api.training.continueOnCpu();
+          setView((v) => ({ ...v, backend: r.backend, model: r.model }));
+          setNotice('Training continues on the CPU from the last good state; Restart the worker later to try WebGPU again.');
+        } finally {
+          setView((v) => ({ ...v, busy: null }));
+        }
+      }),
+    [call],
+  );
+
+  /**
+   * A new training Worker in place of one that ended: it resumes the run's last save (a run on the
+   * built-in dataset), or builds a fresh model of the setup, and says what was lost.
+   */
+  const restart = useCallback(
+    async (resume = true) => {
+      // From a Worker that is alive (its GPU device lost): the same as from one that ended.
+      const loss = workerLoss ?? (resume ? { reason: 'restarted', ended: false, ...liveness.current } : null);
+      bridge.current?.terminate(new Error('the training worker was restarted'));
+      bridge.current = null;
+      setNotice(null);
+      setView((v) => ({ ...v, busy: 'Starting a new training worker…', error: null }));
+      try {
+        const b = await startTraining(onStats, { backends: urlBackends(), autosaveEveryMs: urlAutosaveMs(), runIdAfter: view.status.runId, testHooks: hasTestHooks() });
+        bridge.current = b;
+        installTestHooks(b, store, onStats);
+        setGeneration((g) => g + 1);
+        setWorkerLoss(null);
+        setView((v) => ({ ...v, backend: b.backend, busy: null }));
+        const runs = await b.api.training.savedRuns();
+        setSavedRuns(runs);
+        const saved = resume && loss?.saved ? runs.find((r) => r.savedAt === loss.saved!.savedAt && r.step === loss.saved!.step) : undefined;
+        if (saved && saved.dataset === 'synthetic') {
+          const r = await b.api.training.resumeSaved(saved.id);
+          resumed(r.model, r.setup);
+          const lost = Math.max(0, loss!.step - saved.step);
+          setNotice(`Restarted: the run goes on from its last save at step ${saved.step}; ${lost === 1 ? '1 step' : `${lost} steps`} since then ${lost === 1 ? 'was' : 'were'} lost.`);
+          return;
+        }
+        await configure(builtSetup ?? setup, params);
+        if (!resume || !loss) setNotice('Restarted with a fresh model.');
+        else if (saved)
+          setNotice(
+            `Restarted with a fresh model: the run's images lived in the worker that ended. ${saved.dataset === 'sample' ? 'Choose the CIFAR-10 sample in the Dataset menu' : 'Load the same files in the Data panel'} again, then Resume the saved run (step ${saved.step}) under Saved runs.`,
+          );
+        else setNotice(`Restarted with a fresh model: the run had no save yet, so its ${loss.step} steps were lost.`);
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [workerLoss, onStats, view.status.runId, store, resumed, configure, builtSetup, setup, params, fail],
+  );
+
+  const reset = useCallback(
+    () =>
+      workerLoss ? restart(false) : call(() => {
+        const nextParams = builtSetup ? paramsForSetup(params, builtSetup, setup) : params;
+        setParamsState(nextParams);
+        return configure(setup, nextParams);
+      }),
+    [call, configure, setup, params, builtSetup, workerLoss, restart],
+  );
 
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy };
+  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy };
 }
 
 export type Training = ReturnType<typeof useTraining>;
+
+/** With `?testHooks`: the bridge and the statistics for end-to-end tests and the console, and a way to end the Worker as a crash would. */
+function installTestHooks(b: TrainingBridge, store: SeriesStore, inject: (batch: StatsBatch) => void): void {
+  if (hasTestHooks()) window.__moco = { bridge: b, store, inject, killWorker: () => b.worker.terminate() };
+}
+
+function hasTestHooks(): boolean {
+  return new URLSearchParams(location.search).has('testHooks');
+}

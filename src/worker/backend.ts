@@ -86,3 +86,37 @@ export async function selectBackend(order: readonly BackendName[] = BACKEND_ORDE
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The WebGPU device tfjs computes on; null on another backend. */
+export function gpuDevice(): GPUDevice | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  return (tf.backend() as unknown as { device?: GPUDevice }).device ?? null;
+}
+
+/**
+ * Calls `listener` once if the device in use now is lost (a driver reset, the GPU process gone, a
+ * `destroy()`), with the browser's words for it. Nothing on other backends.
+ */
+export function onDeviceLost(listener: (message: string) => void): void {
+  const device = gpuDevice();
+  if (!device) return;
+  void device.lost.then((info) => listener(info.message ? `${info.reason === 'destroyed' ? 'destroyed' : 'lost'}: ${info.message}` : info.reason === 'destroyed' ? 'destroyed' : 'lost'));
+}
+
+/**
+ * Runs `fn` inside a WebGPU out-of-memory error scope: allocation failures on the GPU do not throw,
+ * they only show here. Resolves with fn's result and the error's message, if any (none off WebGPU).
+ */
+export async function withOutOfMemoryScope<T>(fn: () => Promise<T>): Promise<{ result: T; outOfMemory: string | null }> {
+  const device = gpuDevice();
+  device?.pushErrorScope('out-of-memory');
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    await device?.popErrorScope();
+    throw e;
+  }
+  const error = device ? await device.popErrorScope() : null;
+  return { result, outOfMemory: error ? error.message || 'out of memory' : null };
+}

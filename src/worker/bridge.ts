@@ -17,6 +17,13 @@ export interface WorkerBridge<T> {
   api: RemoteApi<T>;
   /** Ends the Worker (and its GPU device); calls still pending reject with `reason`. */
   terminate(reason?: Error): void;
+  /**
+   * Hears once when the Worker fails on its own (an uncaught error after it has answered, or its
+   * script failing to load), not when `terminate` ends it; returns the unsubscribe.
+   */
+  onFailure(listener: (reason: Error) => void): () => void;
+  /** The Worker itself (for the app's test hooks, which end it as a crash would, unseen by the bridge). */
+  readonly worker: Worker;
 }
 
 /**
@@ -40,10 +47,12 @@ export function startWorker<T>(worker: Worker, name: string): WorkerBridge<T> {
   };
   let answered = false;
   worker.addEventListener('message', () => (answered = true), { once: true });
+  const failureListeners = new Set<(reason: Error) => void>();
   worker.addEventListener('error', (e) => {
     const reason = new Error(`the ${name} worker failed${answered ? '' : ' to load'}: ${e.message || 'script error'}`);
     if (answered) rejectPending(reason);
     else stop(reason);
+    for (const listener of failureListeners) listener(reason);
   });
   worker.addEventListener('messageerror', () => rejectPending(new Error(`the ${name} worker sent an answer that could not be read`)));
   const call = (method: (...args: unknown[]) => Promise<unknown>, args: unknown[]) =>
@@ -64,6 +73,11 @@ export function startWorker<T>(worker: Worker, name: string): WorkerBridge<T> {
   return {
     api: at(Comlink.wrap<T>(worker)) as RemoteApi<T>,
     terminate: (reason = new Error(`the ${name} worker was stopped`)) => stop(reason),
+    onFailure: (listener) => {
+      failureListeners.add(listener);
+      return () => failureListeners.delete(listener);
+    },
+    worker,
   };
 }
 

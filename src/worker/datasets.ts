@@ -31,6 +31,8 @@ export interface UserDataset {
   train: ImageDataset;
   heldOut: ImageDataset;
   heldOutFrom: 'test-split' | 'carved';
+  /** What was left out or is doubtful but trains (data/imageFolder's policy): empty classes, skipped links, one class. */
+  warnings?: readonly string[];
 }
 
 export interface LoadFilesOptions {
@@ -152,7 +154,7 @@ async function loadImageFolder(files: readonly DataFile[], options: LoadFilesOpt
       onProgress: (done, total) => options.onProgress?.({ file: folder, done, total, unit: 'images' }),
     },
   );
-  return { name: folder, format: 'images', labels: null, ...carveHeldOut(dataset), heldOutFrom: 'carved' };
+  return { name: folder, format: 'images', labels: null, ...carveHeldOut(dataset), heldOutFrom: 'carved', warnings: dataset.warnings };
 }
 
 /**
@@ -204,7 +206,7 @@ export function checkTrainable(data: UserDataset, batchSize: number): void {
 export function describeDataset(
   train: ImageDataset,
   heldOut: ImageDataset,
-  meta: Pick<DatasetInfo, 'source' | 'name' | 'format' | 'labels' | 'heldOutFrom'>,
+  meta: Pick<DatasetInfo, 'source' | 'name' | 'format' | 'labels' | 'heldOutFrom'> & { warnings?: readonly string[] },
 ): DatasetInfo {
   const perClass = Math.max(1, Math.min(THUMBNAILS_PER_CLASS, Math.floor(MAX_THUMBNAILS / Math.max(1, train.classNames.length))));
   const picked = samplesPerClass(train, perClass).flat();
@@ -216,6 +218,7 @@ export function describeDataset(
   });
   return {
     ...meta,
+    warnings: [...(meta.warnings ?? [])],
     classNames: [...train.classNames],
     trainCounts: classCounts(train),
     heldOutCounts: classCounts(heldOut),

@@ -23,8 +23,11 @@ import {
   type KnnPoint,
   type ProbePoint,
 } from '../train/checkpoint';
+import { checkStep, type KnobNames } from '../train/divergence';
 import { Trainer } from '../train/trainer';
-import { errorMessage, selectBackend } from './backend';
+import type { Encoder } from '../moco/encoder';
+import { errorMessage, gpuDevice, onDeviceLost, selectBackend, withOutOfMemoryScope } from './backend';
+import { checkGpuLimits } from './gpuLimits';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
@@ -38,11 +41,13 @@ import { ChartHistory, chartPointOf, recordOfChartPoint, statColumns, stepRecord
 import { TrainingData } from './trainingData';
 import {
   AUTOSAVE_INTERVAL_MS,
+  RESTORE_POINT_INTERVAL_MS,
   STATS_INTERVAL_MS,
   type BackendInfo,
   type DatasetInfo,
   type DatasetLoaded,
   type DatasetSource,
+  type Divergence,
   type EncoderName,
   type ExportedBundle,
   type InitOptions,
@@ -80,6 +85,9 @@ export interface HeldRun {
 /** The longest name a saved run may have. */
 export const MAX_RUN_NAME = 80;
 
+/** The knobs a diverged run's message points to: the app's sliders, by their labels. */
+export const APP_KNOBS: KnobNames = { learningRate: 'the Learning rate slider', temperature: 'the Temperature T slider' };
+
 export class TrainingService {
   private onStats: (batch: StatsBatch) => void = () => {};
   private backend: BackendInfo | null = null;
@@ -110,6 +118,23 @@ export class TrainingService {
   private saveWanted = false;
   /** While an experiment trains its runs in this service, they are not saved (the user's run is held aside). */
   private autosavePaused = false;
+  /**
+   * The last good state, as checkpoint bytes in memory: a save's, the checkpoint resumed, or one
+   * taken every `restoreEveryMs` of training. What `restoreGoodState()` brings back after a step
+   * went wrong; null: nothing yet (a fresh model of the same setup is the good state then).
+   * A step's loss is computed before its update, so an update that broke the weights (a huge
+   * learning rate) shows only in the next step's loss: the state after step s is `unverified`
+   * until step s + 1 has passed the check, and only then becomes the restore point.
+   */
+  private restorePoint: RestorePoint | null = null;
+  private unverified: RestorePoint | null = null;
+  private restoreEveryMs = RESTORE_POINT_INTERVAL_MS;
+  private lastRestorePointAt = 0;
+  /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
+  private diverged: Divergence | null = null;
+  /** The WebGPU device was lost: what the page says, until `continueOnCpu()` (or a new Worker). */
+  private gpuLost: string | null = null;
+  private testHooks = false;
   /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
   private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
   /** kNN monitor, probe, embedding view, neighbours, augmentation preview: under the same lock as the steps. */
@@ -133,16 +158,28 @@ export class TrainingService {
     this.onStats = onStats;
     const every = options?.autosaveEveryMs;
     if (every !== undefined && Number.isFinite(every) && every >= 0) this.autosaveEveryMs = every;
-    this.backend ??= await this.chooseBackend(options);
+    // A Worker started in place of one that ended: its runs number on from the old one's, so that the page takes them as new.
+    this.runId = Math.max(this.runId, options?.runIdAfter ?? 0);
+    this.testHooks = options?.testHooks ?? false;
+    if (!this.backend) {
+      this.backend = await this.chooseBackend(options);
+      onDeviceLost((how) => this.deviceLost(how));
+    }
     return this.backend;
+  }
+
+  /** The page's heartbeat: answers at once (no lock), unless the Worker's thread is stuck or gone. */
+  async ping(): Promise<number> {
+    return this.runId;
   }
 
   /** Builds the dataset and a fresh model (pausing and discarding the current run). */
   async configure(setup: TrainingSetup): Promise<ModelInfo> {
     validateLiveParams(setup.params);
+    this.checkDeviceLimits(setup, setup.params.queueSize);
     if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new Error('no files are loaded: load a dataset first');
     await this.pause();
-    return this.lock.run(() => {
+    return this.lock.run(async () => {
       const start = this.clock.now();
       this.trainer?.dispose();
       this.trainer = null;
@@ -155,8 +192,13 @@ export class TrainingService {
       this.runningSince = null;
       this.setup = { ...setup, params: { ...setup.params } };
       this.newSaveSlot(newRunKey());
+      this.newRestorePoint(null);
       this.chart.reset();
-      const trainer = new Trainer(configOf(setup), this.data.trainFor(setup));
+      const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
+      if (outOfMemory) {
+        trainer.dispose();
+        throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
+      }
       this.trainer = trainer;
       this.batcher.flush(true);
       return this.modelInfo(trainer, start);
@@ -169,6 +211,7 @@ export class TrainingService {
     await this.loop;
     const setup = this.requireSetup();
     if (!this.trainer) await this.configure(setup);
+    this.refuseIfDiverged();
     if (this.budgetReached()) return;
     this.state = 'running';
     this.error = null;
@@ -190,6 +233,7 @@ export class TrainingService {
     if (this.loop) throw new Error('training is running: pause it before stepping');
     const setup = this.requireSetup();
     if (!this.trainer) await this.configure(setup);
+    this.refuseIfDiverged();
     const start = this.clock.now();
     try {
       const record = await this.lock.run(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
@@ -215,6 +259,7 @@ export class TrainingService {
   /** Applies from the next step, without restarting; resolves with the change as recorded. */
   async setParams(params: Partial<LiveParams>): Promise<ParamChange> {
     validateLiveParams(params);
+    if (params.queueSize !== undefined && this.setup) this.checkDeviceLimits(this.setup, params.queueSize);
     return this.lock.run(() => {
       const setup = this.requireSetup();
       this.trainer?.setParams(params);
@@ -233,6 +278,7 @@ export class TrainingService {
   async exportWeights(options: { includeKey: boolean }): Promise<ExportedBundle> {
     return this.lock.run(async () => {
       const trainer = this.requireTrainer();
+      await refuseNonFinite(options.includeKey ? [trainer.moco.encoderQ, trainer.moco.encoderK] : [trainer.moco.encoderQ], 'download them');
       const current = <T extends { runId: number }>(r: T | null) => (r && r.runId === this.runId ? r : null);
       return modelBundleZip(trainer.moco.encoderQ, options.includeKey ? trainer.moco.encoderK : null, {
         config: trainer.config,
@@ -321,7 +367,44 @@ export class TrainingService {
    * the kNN history, the training time so far. Taken between two steps; training goes on after.
    */
   async checkpoint(): Promise<Uint8Array> {
-    return this.lock.run(() => this.encodeRun());
+    return this.lock.run(async () => {
+      const { moco } = this.requireTrainer();
+      await refuseNonFinite([moco.encoderQ, moco.encoderK], 'save the run');
+      return this.encodeRun();
+    });
+  }
+
+  /**
+   * After a step went wrong: the last good state again (weights, queue, step, charts; a fresh model
+   * of the same setup when no good state was kept yet), with the live parameters as they are now,
+   * so that training goes on once the knob the message names is changed. Later saves replace the
+   * run's last save, as before.
+   */
+  async restoreGoodState(): Promise<ModelInfo> {
+    if (!this.diverged) throw new Error('nothing to restore: training has not gone wrong');
+    const setup = this.requireSetup();
+    const params = { ...setup.params };
+    const point = this.restorePoint;
+    let model: ModelInfo;
+    if (point) {
+      model = await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
+    } else {
+      const runKey = this.runKey;
+      model = await this.configure(setup);
+      this.runKey = runKey;
+    }
+    const restored = this.requireSetup().params;
+    const changed = Object.fromEntries(Object.entries(params).filter(([key, value]) => restored[key as keyof LiveParams] !== value)) as Partial<LiveParams>;
+    if (Object.keys(changed).length > 0) await this.setParams(changed);
+    return model;
+  }
+
+  /**
+   * Keeps an in-memory restore point every `everyMs` of training (default 10 s; 0: after every
+   * step, for tests), besides every save's.
+   */
+  keepRestorePoints(everyMs: number): void {
+    this.restoreEveryMs = everyMs;
   }
 
   /**
@@ -430,6 +513,7 @@ export class TrainingService {
       this.runId++;
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
+      this.newRestorePoint({ bytes, step: trainer.moco.stepCount, summary: null });
       this.error = null;
       const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
       const elapsed = app?.elapsedMs;
@@ -469,6 +553,8 @@ export class TrainingService {
       stepBudget: this.setup?.stepBudget ?? 0,
       error: this.error,
       save: this.saveStatus,
+      diverged: this.diverged,
+      gpuLost: this.gpuLost,
     };
   }
 
@@ -478,6 +564,104 @@ export class TrainingService {
     this.evaluation.dispose();
     this.trainer?.dispose();
     this.trainer = null;
+  }
+
+  private newRestorePoint(point: RestorePoint | null): void {
+    this.restorePoint = point;
+    this.unverified = null;
+    this.lastRestorePointAt = this.clock.now();
+    this.diverged = null;
+  }
+
+  /** Refuses a setup whose largest buffers this GPU cannot hold (WebGPU only), before anything is allocated. */
+  private checkDeviceLimits(setup: TrainingSetup, queueSize: number): void {
+    const limits = gpuDevice()?.limits;
+    const problem = limits && checkGpuLimits({ preset: setup.preset, batchSize: setup.batchSize, queueSize }, limits);
+    if (problem) throw new Error(problem);
+  }
+
+  /** The device is gone, and every tensor on it: training stops; the page offers the CPU or a new Worker. */
+  private deviceLost(how: string): void {
+    const step = this.trainer?.moco.stepCount ?? 0;
+    const good = (this.unverified ?? this.restorePoint)?.step ?? 0;
+    this.gpuLost = `The GPU device was ${how}. Training stopped at step ${step}. Continue on the CPU from the last good state (step ${good}), or Restart the worker to try WebGPU again from the last save.`;
+    this.stopRequested = true;
+    this.state = 'error';
+    this.error = this.gpuLost;
+    this.batcher.flush(true);
+  }
+
+  /** For the app's end-to-end tests only (`?testHooks`): destroys the WebGPU device, as a driver reset would lose it. */
+  async destroyGpuDevice(): Promise<void> {
+    if (!this.testHooks) throw new Error('destroyGpuDevice is a test hook: open the page with ?testHooks');
+    const device = gpuDevice();
+    if (!device) throw new Error(`no WebGPU device: training runs on ${this.backend?.backend ?? 'no backend'}`);
+    device.destroy();
+  }
+
+  /**
+   * After the GPU device was lost: the CPU backend, and the run from its last good state (a fresh
+   * model of the setup when none was kept yet). Resolves with the backend now in use.
+   */
+  async continueOnCpu(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
+    const lost = this.gpuLost;
+    if (!lost) throw new Error('the GPU device is not lost: nothing to continue from');
+    await this.pause();
+    const cpu = await selectBackend(['cpu']);
+    this.backend = { ...cpu, fallbackReason: `the GPU device was lost; continued on the CPU` };
+    // The old model's tensors lived on the lost device.
+    await this.lock.run(() => {
+      try {
+        this.trainer?.dispose();
+      } catch {
+        // Nothing to free on a device that is gone.
+      }
+      this.trainer = null;
+    });
+    this.gpuLost = null;
+    // Not a run gone wrong: the latest state kept (a save, a snapshot), even before the next step has checked it.
+    const point = this.unverified ?? this.restorePoint;
+    let model: ModelInfo;
+    if (point) {
+      model = await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
+    } else {
+      const runKey = this.runKey;
+      model = await this.configure(this.requireSetup());
+      this.runKey = runKey;
+    }
+    return { backend: this.backend, model };
+  }
+
+  /** Keeps the state before a step when a restore point is due; call under the lock. */
+  private async snapshotIfDue(): Promise<void> {
+    const step = this.requireTrainer().moco.stepCount;
+    if (this.diverged || this.unverified?.step === step || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
+    this.unverified = { bytes: await this.encodeRun(), step, summary: null };
+    this.lastRestorePointAt = this.clock.now();
+  }
+
+  /**
+   * After a bad step: if the last save holds a state newer than the last good one (saved after
+   * the update that broke it), the good state replaces it in the store.
+   */
+  private async repairSave(): Promise<void> {
+    await this.saving;
+    const store = this.store;
+    const point = this.restorePoint;
+    const runId = this.runId;
+    if (!store || !point?.summary || !this.saveStatus || this.saveStatus.step <= point.step) return;
+    try {
+      const saved = await store.save(point.bytes, { ...point.summary, savedAt: Date.now() });
+      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null };
+    } catch (e) {
+      if (this.runId === runId) this.saveStatus = { ...this.saveStatus, error: errorMessage(e) };
+    }
+    if (this.runId === runId) this.batcher.flush(true);
+  }
+
+  private refuseIfDiverged(): void {
+    const d = this.diverged;
+    if (d) throw new Error(`training stopped at step ${d.step} because it went wrong: restore the last good state (step ${d.restoreStep}) or Reset first`);
   }
 
   private newSaveSlot(runKey: string, saved: SaveStatus | null = null): void {
@@ -513,7 +697,7 @@ export class TrainingService {
         const trainer = this.trainer;
         // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
         // that failed (a NaN loss) would overwrite its last good save with a broken model.
-        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error') return null;
+        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error' || this.diverged) return null;
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
@@ -530,6 +714,9 @@ export class TrainingService {
           bytes: bytes.byteLength,
           lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
         };
+        // The saved state becomes the restore point once the next step has passed the check.
+        this.unverified = { bytes, step: summary.step, summary };
+        this.lastRestorePointAt = this.clock.now();
         // What training waited for: the save's part under the lock, between two steps.
         return { bytes, summary, blockedMs: this.clock.now() - lockedAt };
       });
@@ -647,10 +834,33 @@ export class TrainingService {
   private async trainOneStep(elapsed: () => number): Promise<StepRecord> {
     const trainer = this.requireTrainer();
     const negatives = trainer.moco.queue.filled;
-    const s = await trainer.step();
+    await this.snapshotIfDue();
+    // The first step allocates the rest (activations, gradients): an out-of-memory shows there.
+    const { result: s, outOfMemory } = trainer.moco.stepCount === 0 ? await withOutOfMemoryScope(() => trainer.step()) : { result: await trainer.step(), outOfMemory: null };
+    if (outOfMemory) {
+      const setup = this.requireSetup();
+      trainer.dispose();
+      this.trainer = null;
+      throw new Error(outOfMemoryMessage('in the first step', setup, trainer.moco.queue.capacity, outOfMemory));
+    }
     const record = stepRecord(s, negatives, elapsed());
     this.batcher.push(record);
     this.chart.push(chartPointOf(record));
+    // Every step: the statistics are on the CPU already. A bad step stops training here, under the
+    // lock, before a save or a restore point can take its state.
+    const setup = this.requireSetup();
+    const verdict = checkStep(s, APP_KNOBS, mocoConfig(setup.version, setup.preset, { batchSize: setup.batchSize }).schedule.baseLr);
+    if (verdict.kind !== 'ok') {
+      this.unverified = null;
+      const restoreStep = this.restorePoint?.step ?? 0;
+      const message = `Training stopped: ${verdict.message}. Restore the last good state (step ${restoreStep}) to go on from there.`;
+      this.diverged = { kind: verdict.kind, step: s.step, message, restoreStep };
+      void this.repairSave();
+      throw new Error(message);
+    }
+    // The state before this step has passed: it is a good state.
+    if (this.unverified?.step === s.step - 1) this.restorePoint = this.unverified;
+    if (this.unverified && this.unverified.step < s.step) this.unverified = null;
     return record;
   }
 
@@ -679,7 +889,8 @@ export class TrainingService {
 
   private fail(e: unknown): void {
     this.state = 'error';
-    this.error = errorMessage(e);
+    // After a lost device every call fails; what the user needs to hear is that the device was lost.
+    this.error = this.gpuLost ?? errorMessage(e);
   }
 
   private requireSetup(): TrainingSetup {
@@ -711,6 +922,35 @@ export function configOf(setup: TrainingSetup): MocoConfig {
   });
 }
 
+
+/** An out-of-memory on the GPU, with the choices that size the model and the queue. */
+function outOfMemoryMessage(when: string, setup: TrainingSetup, queueSize: number, detail: string): string {
+  return `the GPU ran out of memory ${when} (preset ${setup.preset}, batch ${setup.batchSize}, Queue size K ${queueSize.toLocaleString('en-US')}; the browser said: ${detail}): choose a smaller batch, preset or queue, then Reset`;
+}
+
+/** A state to go back to: checkpoint bytes, its step, and (a save's) its summary for the store. */
+interface RestorePoint {
+  bytes: Uint8Array;
+  step: number;
+  summary: Omit<SavedRun, 'id'> | null;
+}
+
+/** How many of the encoders' weights (parameters and batch-norm statistics) are NaN or infinite, of how many. */
+async function nonFiniteWeights(encoders: Encoder[]): Promise<{ bad: number; total: number }> {
+  const variables = encoders.flatMap((e) => [...e.parameters.values(), ...e.bnStatistics.values()]);
+  const count = tf.tidy(() => tf.addN(variables.map((v) => tf.logicalNot(tf.isFinite(v)).cast('int32').sum())));
+  const bad = (await count.data())[0];
+  count.dispose();
+  return { bad, total: variables.reduce((n, v) => n + v.size, 0) };
+}
+
+/** Refuses to hand out weights with NaN or infinite values (a run gone wrong), saying which and what to do. */
+async function refuseNonFinite(encoders: Encoder[], what: string): Promise<void> {
+  const { bad, total } = await nonFiniteWeights(encoders);
+  if (bad > 0) {
+    throw new Error(`the weights hold ${bad.toLocaleString('en-US')} NaN or infinite values of ${total.toLocaleString('en-US')} (training went wrong): restore the last good state or Reset, then ${what}`);
+  }
+}
 
 /** A kNN result as a checkpoint keeps it. */
 function knnPointOf(r: KnnResult): KnnPoint {

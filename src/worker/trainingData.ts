@@ -92,8 +92,8 @@ export class TrainingData {
     if (!current) return null;
     const files = this.files;
     if (files?.key === current.key) {
-      const { name, format, labels, heldOutFrom, source } = files;
-      return describeDataset(current.train, current.heldOut, { source, name, format, labels, heldOutFrom });
+      const { name, format, labels, heldOutFrom, source, warnings } = files;
+      return describeDataset(current.train, current.heldOut, { source, name, format, labels, heldOutFrom, warnings });
     }
     return describeDataset(current.train, current.heldOut, { source: 'synthetic', name: 'Built-in shapes', format: 'builtin', labels: null, heldOutFrom: 'generated' });
   }

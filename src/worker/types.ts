@@ -79,6 +79,8 @@ export interface DatasetInfo {
    * set aside from the loaded images, or the built-in dataset's generated test split.
    */
   heldOutFrom: 'test-split' | 'carved' | 'generated';
+  /** What the loader left out or doubts but trains with (empty class folders, skipped links, a single class); empty when none. */
+  warnings: string[];
   /** Up to `perClass` training images of each class as 32×32 RGBA, one after another (transferred). */
   thumbnails: { perClass: number; labels: Uint8Array; pixels: Uint8ClampedArray<ArrayBuffer> };
 }
@@ -127,6 +129,22 @@ export interface RunStatus {
   error: string | null;
   /** The run's last save to the browser's storage (the app saves by itself); null before the first. */
   save?: SaveStatus | null;
+  /** Training went wrong (a NaN or a blown-up loss) and stopped; `restoreGoodState()` goes back. */
+  diverged?: Divergence | null;
+  /** The WebGPU device was lost (what happened, what to do); `continueOnCpu()` or a new Worker goes on. */
+  gpuLost?: string | null;
+}
+
+/** A step that went wrong: training stopped before the next one, and the model before it is kept. */
+export interface Divergence {
+  /** 'non-finite': NaN or infinite loss or similarities (the weights are broken); 'blow-up': a loss far above ln(K+1). */
+  kind: 'non-finite' | 'blow-up';
+  /** The step that went wrong. */
+  step: number;
+  /** What happened and the knob to change (by the sliders' names). */
+  message: string;
+  /** The step of the last good state that `restoreGoodState()` brings back (0: a fresh model of the same setup). */
+  restoreStep: number;
 }
 
 /** How the last automatic save went: `error` says why the latest attempt failed (the save at `step` is kept). */
@@ -171,6 +189,9 @@ export interface ResumedRun {
   setup: TrainingSetup;
   run: SavedRun;
 }
+
+/** Training time between two in-memory restore points (the last good state if a step goes wrong). */
+export const RESTORE_POINT_INTERVAL_MS = 10_000;
 
 /** Training time between two automatic saves (and a save on every pause). */
 export const AUTOSAVE_INTERVAL_MS = 30_000;
@@ -250,6 +271,10 @@ export interface InitOptions {
   backends?: BackendName[];
   /** Save the run every this many ms of training (default AUTOSAVE_INTERVAL_MS; `?autosave=SECONDS` for measurements). */
   autosaveEveryMs?: number;
+  /** Number runs after this one (a Worker restarted after the last one ended). */
+  runIdAfter?: number;
+  /** The page runs with `?testHooks`: `destroyGpuDevice()` may be called. */
+  testHooks?: boolean;
 }
 
 export { MAX_QUEUE_SIZE } from '../moco/config';

@@ -82,6 +82,19 @@ describe('the worker bridge', () => {
     expect(running.worker.terminated).toBe(false);
   });
 
+  it('tells its listeners when the Worker fails on its own, not when the page ends it', async () => {
+    running = start();
+    const heard: string[] = [];
+    const off = running.bridge.onFailure((e) => heard.push(e.message));
+    expect(await running.bridge.api.test.double(2)).toBe(4);
+    running.worker.dispatchEvent(Object.assign(new Event('error'), { message: 'Uncaught RangeError: out of range' }));
+    expect(heard).toEqual(['the test worker failed: Uncaught RangeError: out of range']);
+    off();
+    running.worker.dispatchEvent(Object.assign(new Event('error'), { message: 'again' }));
+    running.bridge.terminate();
+    expect(heard).toHaveLength(1);
+  });
+
   it('ends a Worker whose script failed to load: the first call and every later one reject', async () => {
     running = start();
     const { api } = running.bridge;

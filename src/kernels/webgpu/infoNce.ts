@@ -14,6 +14,11 @@ const lossUniforms = (n: number, d: number, K: number, temperature: number) => (
 
 const declarations = () => workgroupReduction({ lanes: WG, max: true });
 
+/** float32 bit tests: exponent all ones is Inf or NaN, with a non-zero mantissa NaN. */
+const statsDeclarations = () => `${declarations()}
+  fn isNaNBits(x : f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+  fn isFiniteBits(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }`;
+
 type Attrs = { temperature: number };
 
 /**
@@ -105,21 +110,27 @@ const contrastiveStatsKernel = kernelFunc<'logits' | 'positive' | 'negative' | '
     uniforms: { rows: i32(n), negatives: i32(K), denominator: f32(Math.max(1, n * filled)) },
     workgroupSize: [WG, 1, 1],
     dispatch: [1, 1, 1],
-    declarations,
+    declarations: statsDeclarations,
     body: () => `
       let t = i32(lidx);
       let width = u.negatives + 1;
       var hits = 0.0;
       var negatives = 0.0;
       for (var r = 0; r < u.rows; r++) {
-        // argmax = 0: the positive logit is at least every negative one (ties go to the first).
+        // argmax = 0: the positive logit is at least every negative one (ties go to the first). A
+        // row with a NaN, or an infinite positive, is a miss, as in src/moco/loss.ts. NaN is tested
+        // on the bits: WGSL lets a compiler assume that x != x never holds.
         var m = -3.4e38;
+        var nans = 0.0;
         for (var j = t; j < u.negatives; j += ${WG}) {
-          m = max(m, logits[r * width + 1 + j]);
+          let l = logits[r * width + 1 + j];
+          if (isNaNBits(l)) { nans += 1.0; } else { m = max(m, l); }
           if (bias[j] == 0.0) { negatives += negative[r * u.negatives + j]; }
         }
         let top = reduceMax(m, lidx);
-        if (t == 0 && logits[r * width] >= top) { hits += 1.0; }
+        let rowNaNs = reduceSum(nans, lidx);
+        let first = logits[r * width];
+        if (t == 0 && rowNaNs == 0.0 && isFiniteBits(first) && first >= top) { hits += 1.0; }
       }
       var p = 0.0;
       for (var r = t; r < u.rows; r += ${WG}) { p += positive[r]; }
@@ -186,7 +197,16 @@ export const infoNce: CustomKernel = {
       return { top1: top1 as tf.Scalar, meanPositive: meanPositive as tf.Scalar, meanNegative: meanNegative as tf.Scalar };
     }),
   ],
-  cases: CASES.flatMap(([label, n, d, K, filled], i) => [
+  cases: [
+    {
+      name: 'Contrastive statistics: rows with a NaN or an infinite positive are misses',
+      program: CONTRASTIVE_STATS,
+      run: () => {
+        const out = faultyLogits();
+        return { top1: contrastiveStats(out, tf.zeros([1, 3]), 3).top1 };
+      },
+    },
+    ...CASES.flatMap(([label, n, d, K, filled], i) => [
     {
       name: `InfoNCE forward and statistics, ${label}`,
       program: INFO_NCE,
@@ -205,4 +225,23 @@ export const infoNce: CustomKernel = {
       },
     },
   ]),
+  ],
 };
+
+/**
+ * Logits of a run gone wrong, one row each: a hit, a miss, a hit but for one NaN negative, all
+ * NaN, an infinite positive; positive and negative similarities to match (finite, to compare).
+ */
+function faultyLogits(): InfoNceOutputs {
+  const rows = [
+    [5, 1, 2, 3],
+    [1, 4, 2, 3],
+    [5, 1, Number.NaN, 3],
+    [Number.NaN, Number.NaN, Number.NaN, Number.NaN],
+    [Number.POSITIVE_INFINITY, 1, 2, 3],
+  ];
+  const logits = tf.tensor2d(rows);
+  const positive = tf.ones([rows.length, 1]) as tf.Tensor2D;
+  const negative = tf.zeros([rows.length, 3]) as tf.Tensor2D;
+  return { loss: tf.scalar(0), logits, positive, negative };
+}

@@ -104,6 +104,8 @@ export function Controls({ training, data }: { training: Training; data: DataSta
   const ready = view.phase === 'ready' && view.model !== null;
   const blocked = !ready || view.busy !== null;
   const finished = view.status.state === 'finished';
+  // A run gone wrong waits for *Restore last good state*, a Worker that ended for *Restart* (FaultNotice).
+  const stopped = Boolean(view.status.diverged) || Boolean(view.status.gpuLost) || training.workerLoss !== null;
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
   const m = params.momentum;
 
@@ -116,14 +118,14 @@ export function Controls({ training, data }: { training: Training; data: DataSta
               ❚❚ Pause
             </button>
           ) : (
-            <button type="button" className="btn btn--primary" data-testid="start" disabled={blocked || finished} onClick={() => void start()}>
+            <button type="button" className="btn btn--primary" data-testid="start" disabled={blocked || finished || stopped} onClick={() => void start()}>
               ▶ {view.status.step > 0 ? 'Resume' : 'Start'}
             </button>
           )}
-          <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished} onClick={() => void step()} title="Train one step">
+          <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished || stopped} onClick={() => void step()} title="Train one step">
             Step
           </button>
-          <button type="button" className="btn" data-testid="reset" disabled={blocked} onClick={() => void reset()} title="A fresh model with this setup">
+          <button type="button" className="btn" data-testid="reset" disabled={blocked && training.workerLoss === null} onClick={() => void reset()} title="A fresh model with this setup">
             ↺ Reset
           </button>
         </div>

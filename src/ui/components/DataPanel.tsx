@@ -67,6 +67,13 @@ const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInf
       <p className={styles['data-summary__count']} data-testid="data-count">
         {formatInt(total)} images in {formatInt(info.classNames.length)} classes
       </p>
+      {info.warnings.length > 0 && (
+        <ul className={styles['data-summary__warnings']} data-testid="data-warnings" role="status">
+          {info.warnings.map((w) => (
+            <li key={w}>⚠ {w}</li>
+          ))}
+        </ul>
+      )}
       <p className="hint">
         {formatInt(info.trainSize)} for training · {formatInt(info.heldOutSize)} held out for evaluation ({HELD_OUT_FROM[info.heldOutFrom]})
       </p>

@@ -52,7 +52,7 @@ export function StatusBar({ training }: { training: Training }) {
           <progress data-testid="progress" max={budget} value={Math.min(status.step, budget)} aria-label="Progress towards the step budget" />
         </div>
       )}
-      {status.error && (
+      {status.error && !status.diverged && !status.gpuLost && (
         <p className={styles.error} role="alert">
           {status.error}
         </p>

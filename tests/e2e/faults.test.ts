@@ -1,0 +1,128 @@
+/**
+ * Faults in the app, end to end: a run whose learning rate makes it NaN stops, says why and which
+ * slider to change, refuses to export the broken weights and restores the last good state; a
+ * training Worker that ends unseen (a test hook terminates it, as a crash would) is noticed by the
+ * heartbeat, and *Restart* goes on from the last save; the Data panel shows the loader's warnings.
+ * Chromium without WebGPU, on the CPU backend (`?backend=cpu`), where a tiny step is fast.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+
+async function text(page: Page, testId: string): Promise<string> {
+  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
+}
+
+async function stepCount(page: Page): Promise<number> {
+  return Number((await text(page, 'status-step')).replace(/,/g, ''));
+}
+
+async function savedStep(page: Page): Promise<number> {
+  return Number(await page.locator('[data-testid=save-status]').getAttribute('data-step'));
+}
+
+async function stepTo(page: Page, step: number): Promise<void> {
+  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
+  await page.click('[data-testid=step]');
+  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
+}
+
+/** The learning rate through the Worker's API (the slider stops at 1): what a user's 1e30 would do. */
+async function setLearningRate(page: Page, learningRate: number): Promise<void> {
+  await page.evaluate((lr) => window.__moco!.bridge.api.training.setParams({ learningRate: lr }), learningRate);
+}
+
+describe('faults, end to end', () => {
+  let served: { url: string; server: PreviewServer };
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    served = await buildAndPreview('e2e-dist-faults');
+    browser = await launchChromium(false);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${served.url}?backend=cpu&testHooks`);
+    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+    await page.selectOption('[data-testid=preset]', 'tiny');
+    await page.selectOption('[data-testid=batch]', '8');
+    await page.selectOption('[data-testid=dataset-size]', '1000');
+    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close();
+  });
+
+  it('a learning rate of 1e30: training stops with the reason, the download is refused, restore brings back a finite state', async () => {
+    for (const s of [1, 2]) await stepTo(page, s);
+    await setLearningRate(page, 1e30);
+    await page.click('[data-testid=start]');
+    await page.locator('[data-testid=diverged]').waitFor({ timeout: 60_000 });
+    const message = await text(page, 'diverged-message');
+    expect(message).toMatch(/^Training stopped: the loss (became NaN|became Infinity|is [\d.e+]+) at step \d+ with learning rate 1\.00e\+30 and temperature 0\.2: the learning rate is likely too high — lower the Learning rate slider \(the default here is 9\.37e-4\)\. Restore the last good state \(step 2\) to go on from there\.$/);
+    const badStep = await stepCount(page);
+    expect(badStep).toBeGreaterThan(2);
+    expect(await text(page, 'run-state')).toBe('Error');
+    expect(await page.locator('[data-testid=start]').isDisabled()).toBe(true);
+    // The broken weights cannot be downloaded; the reason is said.
+    await page.click('[data-testid=download]');
+    await page.locator('[data-testid=error]').waitFor({ timeout: 30_000 });
+    expect(await text(page, 'error')).toMatch(/^the weights hold [\d,]+ NaN or infinite values of [\d,]+ \(training went wrong\): restore the last good state or Reset, then download them$/);
+    // The last save is still the good one.
+    expect(await savedStep(page)).toBe(2);
+
+    await setLearningRate(page, 0.000938);
+    expect(await text(page, 'restore-good-state')).toBe('Restore last good state (step 2)');
+    await page.click('[data-testid=restore-good-state]');
+    await waitFor(page, 'the restored step 2', async () => (await stepCount(page)) === 2 && (await page.locator('[data-testid=diverged]').count()) === 0, 60_000);
+    expect(await text(page, 'fault-notice')).toMatch(/^Restored the last good state \(step 2\)/);
+    await stepTo(page, 3);
+    const last = await page.evaluate(() => window.__moco!.store.last());
+    expect(last?.step).toBe(3);
+    expect(Number.isFinite(last?.loss)).toBe(true);
+    expect(last!.contrastiveAccuracy).toBeGreaterThanOrEqual(0);
+    await waitFor(page, 'the save of step 3', async () => (await savedStep(page)) === 3, 60_000);
+  }, 300_000);
+
+  it('a Worker that ends is noticed by the heartbeat; Restart goes on from the last save', async () => {
+    await stepTo(page, 4);
+    await waitFor(page, 'the save of step 4', async () => (await savedStep(page)) === 4, 60_000);
+    await page.evaluate(() => window.__moco!.killWorker());
+    await page.locator('[data-testid=worker-lost]').waitFor({ timeout: 40_000 });
+    expect(await text(page, 'worker-lost')).toMatch(
+      /^The training worker stopped answering \(no reply for 10 s\) at step 4: it may be stuck in a long computation, or gone \(if it answers again, this goes away\)\. Restart ends it and starts a new worker that goes on from the last save at step 4 \(0 steps since then are lost\)\.Restart$/,
+    );
+    // Reset is free (it starts a new Worker too); Start waits for Restart.
+    expect(await page.locator('[data-testid=reset]').isDisabled()).toBe(false);
+    expect(await page.locator('[data-testid=start]').isDisabled()).toBe(true);
+    await page.click('[data-testid=restart-worker]');
+    await page.locator('[data-testid=fault-notice]').waitFor({ timeout: 60_000 });
+    expect(await text(page, 'fault-notice')).toMatch(/^Restarted: the run goes on from its last save at step 4; 0 steps since then were lost\./);
+    expect(await stepCount(page)).toBe(4);
+    await stepTo(page, 5);
+    const last = await page.evaluate(() => window.__moco!.store.last());
+    expect(Number.isFinite(last?.loss)).toBe(true);
+  }, 300_000);
+
+  it('the Data panel shows what the loader warns about: a folder with one class', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'cats-only');
+    mkdirSync(join(dir, 'cats'), { recursive: true });
+    for (let i = 0; i < 12; i++) {
+      const data = Buffer.alloc(32 * 32 * 4, 200);
+      writeFileSync(join(dir, 'cats', `${i}.png`), PNG.sync.write({ width: 32, height: 32, data } as PNG));
+    }
+    await page.setInputFiles('[data-testid=data-folder]', dir);
+    await page.locator('[data-testid=data-warnings]').waitFor({ timeout: 60_000 });
+    expect(await text(page, 'data-warnings')).toBe('⚠ cats-only: one class only (cats): MoCo trains without labels, but kNN and probe accuracy need two classes or more');
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+});

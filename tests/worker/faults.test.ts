@@ -1,0 +1,118 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { IMAGE_BYTES } from '../../src/data/dataset';
+import { loadUserFiles } from '../../src/worker/datasets';
+import type { DataFile, StatsBatch } from '../../src/worker/types';
+import { TrainingService } from '../../src/worker/training';
+import { TrainingData } from '../../src/worker/trainingData';
+import { MemoryRunStore } from '../support/memoryRunStore';
+import { TINY_SETUP } from './setup';
+
+async function service(): Promise<{ service: TrainingService; batches: StatsBatch[] }> {
+  const batches: StatsBatch[] = [];
+  const s = new TrainingService();
+  await s.init((b) => batches.push(b), { backends: ['cpu'] });
+  await s.configure(TINY_SETUP);
+  return { service: s, batches };
+}
+
+async function losses(s: TrainingService, steps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await s.step()).loss);
+  return out;
+}
+
+const waitFor = async (done: () => boolean) => {
+  for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(done()).toBe(true);
+};
+
+/** The Worker's guard against a run gone wrong, on the CPU backend: every step is checked. */
+describe('TrainingService when training goes wrong', () => {
+  const services: TrainingService[] = [];
+  afterAll(() => services.forEach((s) => s.dispose()));
+
+  it('stops at a NaN step, refuses to train on or to export it, and restores the last good state exactly', async () => {
+    const { service: reference } = await service();
+    services.push(reference);
+    const expected = await losses(reference, 5);
+
+    const { service: s, batches } = await service();
+    services.push(s);
+    const store = new MemoryRunStore();
+    s.useRunStore(store);
+    s.keepRestorePoints(0);
+    await losses(s, 3);
+    await waitFor(() => s.status().save?.step === 3);
+    await s.setParams({ learningRate: 1e30 });
+    // Step 4's loss is computed before its update, which breaks the weights: step 5's loss is NaN.
+    // The state after step 4 (saved meanwhile) is no good state; step 3's is.
+    await losses(s, 1);
+    await waitFor(() => s.status().save?.step === 4);
+    await expect(s.step()).rejects.toThrow(/^Training stopped: the loss became NaN at step 5/);
+    const status = s.status();
+    expect(status.diverged).toMatchObject({ kind: 'non-finite', step: 5, restoreStep: 3 });
+    expect(status.diverged!.message).toMatch(/loss became NaN at step 5 with learning rate 1\.00e\+30 .* lower the Learning rate slider \(the default here is 9\.37e-4\)/);
+    expect(status.error).toBe(status.diverged!.message);
+    expect(batches.at(-1)!.status.diverged?.step).toBe(5);
+    // The page's chart gets the bad step with a contrastive accuracy of 0, not the 100% a NaN row gave.
+    const last = batches.flatMap((b) => Array.from(b.columns.contrastiveAccuracy)).at(-1);
+    expect(last).toBe(0);
+
+    await expect(s.start()).rejects.toThrow(/training stopped at step 5 .* restore the last good state \(step 3\) or Reset first/);
+    await expect(s.step()).rejects.toThrow(/restore the last good state/);
+    await expect(s.exportWeights({ includeKey: false })).rejects.toThrow(/the weights hold [\d,]+ NaN or infinite values of [\d,]+ .*restore the last good state or Reset, then download them/);
+    await expect(s.checkpoint()).rejects.toThrow(/NaN or infinite values/);
+    // The save of step 4 held the broken state: the good state of step 3 replaces it in the store.
+    await waitFor(() => s.status().save?.step === 3);
+    expect((await s.savedRuns()).map((r) => r.step)).toEqual([3]);
+    expect(s.status().save).toMatchObject({ step: 3, error: null });
+
+    // The knob first, then restore: the sliders' values stay; the good state of step 3 comes back.
+    await s.setParams({ learningRate: TINY_SETUP.params.learningRate });
+    await s.restoreGoodState();
+    expect(s.status()).toMatchObject({ step: 3, state: 'paused', error: null, diverged: null });
+    expect((await s.currentSetup())!.params.learningRate).toBe(TINY_SETUP.params.learningRate);
+    // The same steps 4 and 5 as a run that never went wrong.
+    const [fourth, fifth] = await losses(s, 2);
+    expect(Math.abs(fourth - expected[3])).toBeLessThan(1e-6);
+    expect(Math.abs(fifth - expected[4])).toBeLessThan(1e-6);
+    expect((await s.exportWeights({ includeKey: true })).zip.byteLength).toBeGreaterThan(0);
+  });
+
+  it('stops at a blown-up loss (a tiny temperature), and with no good state kept yet restores a fresh model of the setup', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    const [first] = await losses(s, 2);
+    await s.setParams({ temperature: 1e-6 });
+    // Training in a loop this time: it stops by itself, saying why.
+    await s.start();
+    await waitFor(() => s.status().state === 'error');
+    expect(s.status().error).toMatch(/^Training stopped: the loss (is [\d.e+]+|became (NaN|Infinity)) at step 3 .*temperature 1\.00e-6.*raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\).*Restore the last good state \(step 0\)/);
+    expect(s.status().diverged).toMatchObject({ step: 3, restoreStep: 0 });
+    expect(s.status().step).toBe(3);
+    await s.restoreGoodState();
+    // The live parameters stay as the sliders have them, until the user changes them.
+    expect((await s.currentSetup())!.params.temperature).toBe(1e-6);
+    await s.setParams({ temperature: 0.2 });
+    expect(s.status()).toMatchObject({ step: 0, diverged: null });
+    const [again] = await losses(s, 1);
+    expect(Math.abs(again - first)).toBeLessThan(1e-6);
+    await expect(s.restoreGoodState()).rejects.toThrow(/nothing to restore/);
+  });
+});
+
+describe('the Data panel summary', () => {
+  it('carries the loader\'s warnings: a folder with one class trains, and says what kNN and the probe need', async () => {
+    const files: DataFile[] = Array.from({ length: 12 }, (_, i) => ({ path: `pets/cats/${i}.png`, file: new Blob([new Uint8Array(8)]) }));
+    const loaded = await loadUserFiles(files, { labels: 'fine', decode: async () => new Uint8Array(IMAGE_BYTES).fill(100) });
+    const data = new TrainingData();
+    data.useFiles(loaded);
+    data.trainFor({ ...TINY_SETUP, dataset: 'files' });
+    const info = data.info()!;
+    expect(info.classNames).toEqual(['cats']);
+    expect(info.warnings).toEqual(['pets: one class only (cats): MoCo trains without labels, but kNN and probe accuracy need two classes or more']);
+    // The built-in dataset has none.
+    data.trainFor(TINY_SETUP);
+    expect(data.info()!.warnings).toEqual([]);
+  });
+});
