@@ -63,11 +63,17 @@ describe('runs side by side and experiments, end to end', () => {
     await waitFor(page, 'both runs saved', async () => (await page.locator('[data-testid=saved-run]').count()) === 2, 60_000);
 
     for (const box of await page.locator('[data-testid=saved-run-show]').all()) await box.check();
-    const legend = page.locator('[data-testid=chart-loss] [data-testid=overlay-legend]');
+    const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
     await waitFor(page, 'two runs in the loss chart legend', async () => (await legend.count()) === 2, 30_000);
     expect((await legend.allTextContents()).sort()).toEqual(['m = 0.9', 'm = 0.99']);
     for (const chart of ['loss', 'accuracy', 'similarity']) {
-      for (const m of ['0.9', '0.99']) expect(await page.locator(`[data-testid=chart-${chart}] path[data-overlay="m = ${m}"]`).first().getAttribute('data-points')).toBe('2');
+      // Each overlaid line is named in the legend by its run, and drawn as a path under the same key.
+      const named = await page.locator(`[data-testid=chart-${chart}] figcaption li[data-overlay]`).evaluateAll((items) => items.map((li) => [li.getAttribute('data-overlay') ?? '', li.textContent ?? ''] as const));
+      for (const m of ['0.9', '0.99']) {
+        const keys = named.filter(([, name]) => new RegExp(`^m = ${m.replace('.', '\\.')}( |$)`).test(name)).map(([key]) => key);
+        expect(keys.length).toBeGreaterThan(0);
+        for (const key of keys) expect(await page.locator(`[data-testid=chart-${chart}] path[data-overlay="${key}"]`).getAttribute('data-points')).toBe('2');
+      }
     }
     expect(await text(page, '[data-testid=compare-legend]')).toMatch(/^The charts compare this run \(m = 0\.99\) with ● m = 0\.\d+, ● m = 0\.\d+\.$/);
 
@@ -95,10 +101,10 @@ describe('runs side by side and experiments, end to end', () => {
     expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t\d+\.\d%\t\d+\.\d%\t[\d.]+ s/);
     expect(rows[1]).toMatch(/^m = 0\.99\t2\t/);
     expect(await text(page, '[data-testid=experiment-paper]')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
-    const legend = page.locator('[data-testid=chart-loss] [data-testid=overlay-legend]');
+    const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
     await waitFor(page, 'the experiment runs on the charts', async () => (await legend.count()) === 2, 30_000);
     expect(await legend.allTextContents()).toEqual(['m = 0', 'm = 0.99']);
-    expect(await page.locator('[data-testid=knn-overlay-legend]').count()).toBe(2);
+    expect(await page.locator('[data-testid=evaluation] li[data-overlay]').count()).toBe(2);
     expect(await stepCount(page)).toBe(2);
     expect(await page.locator('[data-testid=start]').isDisabled()).toBe(false);
     // The experiment's runs are not saved runs.
