@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useState } from 'react';
 import { BackendBadge } from './components/BackendBadge';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
@@ -12,8 +12,8 @@ import { MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
-import { useEvaluation } from './useEvaluation';
 import { useExperiment } from './useExperiment';
+import type { Point } from './series';
 import { useOverlays } from './useOverlays';
 import { useTraining } from './useTraining';
 
@@ -25,9 +25,9 @@ export function App() {
   // Other runs on the charts: the saved runs ticked in the list and the experiment's finished runs.
   const experiment = useExperiment(training);
   const compare = useOverlays(training, experiment.overlaySources);
-  // In App, not in the Evaluation panel: the charts' export carries the kNN history too.
-  const evaluation = useEvaluation(training);
-  const knn = useMemo(() => evaluation.knn.map((r) => ({ x: r.step, y: r.accuracy })), [evaluation.knn]);
+  // The kNN history, for the charts' export: handed up by the Evaluation panel when it changes (the
+  // panel's progress reports re-render the panel alone, not the page).
+  const [knn, setKnn] = useState<readonly Point[]>([]);
   const { view, store, version, setup } = training;
   const last = store.last();
   return (
@@ -72,7 +72,7 @@ export function App() {
           )}
           <Charts overlays={compare.overlays} knn={knn} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
           <DataPanel training={training} data={data} />
-          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} />
+          <Evaluation training={training} overlays={compare.overlays} onKnn={setKnn} />
           <BenchmarkPanel training={training} />
         </main>
       </div>
