@@ -50,7 +50,7 @@ describe('training charts, end to end', () => {
     // Before any step: each chart says what will appear and that Start begins it, with no axes.
     const empty = page.locator('[data-testid=chart-empty-loss]');
     expect(await empty.textContent()).toMatch(/loss of each step.*Press Start/);
-    expect(await page.locator('[data-testid=chart-loss] .recharts-surface').count()).toBe(0);
+    expect(await page.locator('[data-testid=chart-loss] [role=slider]').isVisible()).toBe(false);
     expect(await page.locator('[data-testid=export-csv]').isDisabled()).toBe(true);
 
     await stepTo(page, 1);
@@ -69,7 +69,8 @@ describe('training charts, end to end', () => {
     expect(label).toMatch(/m 0\b/);
     const fromStep = await page.evaluate(() => window.__moco!.store.markers.map((m) => m.fromStep));
     expect(fromStep).toEqual([3]);
-    expect(await page.locator('[data-testid=chart-loss] .recharts-surface').count()).toBe(1);
+    expect(await page.locator('[data-testid=chart-loss] [role=slider]').isVisible()).toBe(true);
+    expect(await page.locator('[data-testid=chart-empty-loss]').count()).toBe(0);
 
     // Smoothing 0 draws the smoothed line through the raw values; 0.99 draws another line.
     const slider = page.locator('[data-testid=smoothing]');

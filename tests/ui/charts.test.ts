@@ -45,7 +45,10 @@ describe('Charts', () => {
     // The loss, accuracy, similarity, queue, key-encoder, throughput and learning-rate charts.
     expect(html).toContain('data-testid="chart-empty-loss"');
     expect(html.match(/Press Start to train/g)?.length).toBe(7);
-    expect(html).not.toContain('recharts-surface');
+    // The plots are there (mounted once, not on the first step) but hidden: no placeholder axes.
+    const plots = html.match(/<div[^>]*role="slider"[^>]*>/g) ?? [];
+    expect(plots.length).toBe(7);
+    for (const tag of plots) expect(tag).toContain('visibility:hidden');
   });
 
   it('draws overlaid runs in their colours, in the legend and the read-out of the loss, accuracy and similarity charts', () => {

@@ -404,6 +404,7 @@ const sameMarkers = (a: ParamChange[], b: ParamChange[]) => a.length === b.lengt
 const CHART_MARGIN = { top: 6, right: 16, bottom: 0, left: 0 };
 const CHART_MARGIN_RIGHT_AXIS = { ...CHART_MARGIN, right: 0 };
 const INITIAL_SIZE = { width: 280, height: 120 };
+const HIDDEN = { visibility: 'hidden' } as const;
 const LEFT_AXIS_PX = 44;
 const RIGHT_AXIS_PX = 34;
 
@@ -528,71 +529,75 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
           ))}
         </ul>
       </figcaption>
-      {empty ? (
-        <div className={styles.empty} data-testid={`chart-empty-${spec.id}`}>
-          {spec.empty}
-        </div>
-      ) : (
-        <>
-          <div
-            className={styles.chart__plot}
-            // The plot is a cursor over the steps: arrow keys move it, the read-out says the values there.
-            tabIndex={0}
-            role="slider"
-            aria-label={`${spec.title}: step to read`}
-            aria-valuemin={reference.length ? reference.columns.step.at(0) : 0}
-            aria-valuemax={lastStep(reference)}
-            aria-valuenow={shownStep}
-            aria-valuetext={`step ${formatInt(shownStep)}`}
-            aria-describedby={readoutId}
-            onPointerMove={(e) => {
-              const step = stepAtPointer(e);
-              if (step !== null && step !== hover?.step) setHover({ step, keyboard: false });
-            }}
-            onPointerLeave={() => setHover((h) => (h?.keyboard ? h : null))}
-            onKeyDown={onKeyDown}
-            onBlur={() => setHover(null)}
-          >
-            <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
-              <LineChart margin={right ? CHART_MARGIN_RIGHT_AXIS : CHART_MARGIN} accessibilityLayer={false}>
-                <CartesianGrid stroke="var(--grid)" vertical={false} horizontalValues={left.ticks} />
-                <XAxis dataKey="x" type="number" domain={x.domain} ticks={x.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} height={18} />
-                <YAxis yAxisId="left" type="number" scale={log ? 'log' : 'auto'} domain={left.domain} ticks={left.ticks} interval={0} niceTicks="none" allowDataOverflow tick={leftTick(spec)} width={LEFT_AXIS_PX} />
-                {right && <YAxis yAxisId="right" orientation="right" type="number" domain={right.domain} ticks={right.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} width={RIGHT_AXIS_PX} />}
-                <PlotClip id={`${uid}-clip`} />
-                <StepAxisLabel />
-                {spec.chanceLevel && <ReferenceLine yAxisId="left" y={spec.chanceLevel.y} className={styles.chance} strokeDasharray="4 3" />}
-                {markers.map((mk) => {
-                  const row = rows.get(mk);
-                  return (
-                    <ReferenceLine
-                      key={`${mk.runId}-${mk.fromStep}`}
-                      yAxisId="left"
-                      x={mk.fromStep}
-                      className={styles.marker}
-                      strokeDasharray="4 3"
-                      label={row !== undefined ? markerLabelRenderer(markerLabel(mk), row) : undefined}
-                    />
-                  );
-                })}
-                {lines.map((l, i) => (
-                  <SeriesLine key={l.key} line={l} points={data[i]} clipId={`${uid}-clip`} />
-                ))}
-                {hover && <Crosshair step={hover.step} dots={dots} />}
-              </LineChart>
-            </ResponsiveContainer>
+      {/* The plot is mounted from the start, hidden while empty: mounting a chart costs a long task, which the first step must not pay. */}
+      <div className={styles['plot-area']}>
+        {empty && (
+          <div className={styles.empty} data-testid={`chart-empty-${spec.id}`}>
+            {spec.empty}
           </div>
-          <p className={styles.readout} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'}>
-            <span className={styles.readout__step}>{hover ? 'step' : 'last step'} {formatInt(shownStep)}</span>
-            {readout.map((r) => (
-              <span key={r.line.key} className={styles.readout__item} data-overlay={r.line.overlay ? r.line.key : undefined}>
-                <span className={styles.dot} style={{ background: r.line.spec.colour }} />
-                {r.line.name} <b>{r.text}</b>
-              </span>
-            ))}
-            {changedHere.length > 0 && <span className={styles.readout__change}>set here: {changedHere.map(markerLabel).join('; ')}</span>}
-          </p>
-        </>
+        )}
+        <div
+          className={styles.chart__plot}
+          style={empty ? HIDDEN : undefined}
+          aria-hidden={empty || undefined}
+          // The plot is a cursor over the steps: arrow keys move it, the read-out says the values there.
+          tabIndex={0}
+          role="slider"
+          aria-label={`${spec.title}: step to read`}
+          aria-valuemin={reference.length ? reference.columns.step.at(0) : 0}
+          aria-valuemax={lastStep(reference)}
+          aria-valuenow={shownStep}
+          aria-valuetext={`step ${formatInt(shownStep)}`}
+          aria-describedby={readoutId}
+          onPointerMove={(e) => {
+            const step = stepAtPointer(e);
+            if (step !== null && step !== hover?.step) setHover({ step, keyboard: false });
+          }}
+          onPointerLeave={() => setHover((h) => (h?.keyboard ? h : null))}
+          onKeyDown={onKeyDown}
+          onBlur={() => setHover(null)}
+        >
+          <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
+            <LineChart margin={right ? CHART_MARGIN_RIGHT_AXIS : CHART_MARGIN} accessibilityLayer={false}>
+              <CartesianGrid stroke="var(--grid)" vertical={false} horizontalValues={left.ticks} />
+              <XAxis dataKey="x" type="number" domain={x.domain} ticks={x.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} height={18} />
+              <YAxis yAxisId="left" type="number" scale={log ? 'log' : 'auto'} domain={left.domain} ticks={left.ticks} interval={0} niceTicks="none" allowDataOverflow tick={leftTick(spec)} width={LEFT_AXIS_PX} />
+              {right && <YAxis yAxisId="right" orientation="right" type="number" domain={right.domain} ticks={right.ticks} interval={0} niceTicks="none" allowDataOverflow tick={COMPACT_TICK} width={RIGHT_AXIS_PX} />}
+              <PlotClip id={`${uid}-clip`} />
+              <StepAxisLabel />
+              {spec.chanceLevel && <ReferenceLine yAxisId="left" y={spec.chanceLevel.y} className={styles.chance} strokeDasharray="4 3" />}
+              {markers.map((mk) => {
+                const row = rows.get(mk);
+                return (
+                  <ReferenceLine
+                    key={`${mk.runId}-${mk.fromStep}`}
+                    yAxisId="left"
+                    x={mk.fromStep}
+                    className={styles.marker}
+                    strokeDasharray="4 3"
+                    label={row !== undefined ? markerLabelRenderer(markerLabel(mk), row) : undefined}
+                  />
+                );
+              })}
+              {lines.map((l, i) => (
+                <SeriesLine key={l.key} line={l} points={data[i]} clipId={`${uid}-clip`} />
+              ))}
+              {hover && <Crosshair step={hover.step} dots={dots} />}
+            </LineChart>
+          </ResponsiveContainer>
+        </div>
+      </div>
+      {!empty && (
+        <p className={styles.readout} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'}>
+          <span className={styles.readout__step}>{hover ? 'step' : 'last step'} {formatInt(shownStep)}</span>
+          {readout.map((r) => (
+            <span key={r.line.key} className={styles.readout__item} data-overlay={r.line.overlay ? r.line.key : undefined}>
+              <span className={styles.dot} style={{ background: r.line.spec.colour }} />
+              {r.line.name} <b>{r.text}</b>
+            </span>
+          ))}
+          {changedHere.length > 0 && <span className={styles.readout__change}>set here: {changedHere.map(markerLabel).join('; ')}</span>}
+        </p>
       )}
     </figure>
   );
