@@ -8,24 +8,27 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Browser, Download, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
+import type { Download } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
 import { metadataProblems, unzipBundle } from '../../src/io/modelBundle';
 import { STAT_FIELDS, type StatsBatch } from '../../src/worker/types';
 import {
-  buildAndPreview,
-  CHROMIUM,
-  HAVE_CHROMIUM,
+  attr,
+  chooseSetup,
   launchChromium,
   longTasksBetween,
   mainThreadTasks,
   observeLongTasks,
+  openApp,
+  openPage,
   RESULTS,
   startDevServer,
+  stepCount,
+  text,
   TRACE_CATEGORIES,
+  useApp,
   waitFor,
   type MainThreadTasks,
 } from './harness';
@@ -46,45 +49,22 @@ function summary(t: MainThreadTasks) {
   };
 }
 
-async function text(page: Page, testId: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).textContent()) ?? '';
-}
-
-async function attr(page: Page, testId: string, name: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).getAttribute(name)) ?? '';
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
-
 describe('MoCo in the browser, end to end', () => {
-  let served: { url: string; server: PreviewServer; buildMs: number };
-  let browser: Browser;
-  let page: Page;
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   let tracing = false;
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    // No silent skip: without a browser these tests would prove nothing (.ci/run installs Chromium).
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview();
-    metrics.buildMs = Math.round(served.buildMs);
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await observeLongTasks(page);
-  }, 240_000);
+    metrics.buildMs = Math.round(app.buildMs);
+    await observeLongTasks(app.page);
+  });
 
   // A failed test must not leave a trace recording that the next one cannot start.
   afterEach(async () => {
-    if (tracing) await browser.stopTracing().catch(() => undefined);
+    if (tracing) await app.browser.stopTracing().catch(() => undefined);
     tracing = false;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
     await mkdir(RESULTS, { recursive: true });
     await writeFile(resolve(RESULTS, 'e2e-metrics.json'), JSON.stringify(metrics, null, 2));
   });
@@ -98,15 +78,15 @@ describe('MoCo in the browser, end to end', () => {
   });
 
   it('opens on WebGPU (a real adapter, software-rendered here)', async () => {
+    const { page, url } = app;
     const start = Date.now();
-    await page.goto(`${served.url}?testHooks`);
+    await openApp(page, url, { query: 'testHooks', timeoutMs: 60_000 });
     const adapter = await page.evaluate(async () => {
       const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ info?: { architecture?: string } } | null> } }).gpu;
       const a = await gpu?.requestAdapter();
       return a ? (a.info?.architecture ?? 'unknown') : null;
     });
     expect(adapter).not.toBeNull();
-    await page.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 60_000 });
     expect(await attr(page, 'backend', 'data-backend')).toBe('webgpu');
     expect(await text(page, 'backend')).toBe('WebGPU');
     expect(await page.locator('[data-testid=backend-reason]').count()).toBe(0);
@@ -115,11 +95,9 @@ describe('MoCo in the browser, end to end', () => {
   }, 90_000);
 
   it('trains the tiny preset live: loss points, a filling queue, live sliders, pause', async () => {
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
+    const { page, browser, pageErrors } = app;
     // The model is rebuilt at once while nothing is trained: 1,000 images / 8 = 125 steps per epoch.
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    await chooseSetup(page);
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
 
     const trainingFrom = await page.evaluate(() => performance.now());
@@ -213,6 +191,7 @@ describe('MoCo in the browser, end to end', () => {
   }, 540_000);
 
   it('downloads one zip whose TensorFlow.js model loads with tf.loadLayersModel and embeds like the model in the worker', async () => {
+    const { page } = app;
     await page.check('[data-testid=include-key]');
     const downloads: Download[] = [];
     page.on('download', (d) => downloads.push(d));
@@ -283,6 +262,7 @@ describe('MoCo in the browser, end to end', () => {
   }, 180_000);
 
   it('stays light with 100,000 steps of history: bounded points per series, short tasks', async () => {
+    const { page, browser } = app;
     // A long run, through the same path as the Worker's batches: 99,000 steps of history at once
     // (not measured), then ten seconds of a fast GPU's updates (25 steps every 250 ms), measured.
     const fields = [...STAT_FIELDS];
@@ -349,11 +329,8 @@ describe('MoCo in the browser, end to end', () => {
   it('without WebGPU, falls back to WebGL, says why, and still trains', async () => {
     const plain = await launchChromium(false);
     try {
-      const p = await plain.newPage({ viewport: { width: 1280, height: 800 } });
-      const errors: string[] = [];
-      p.on('pageerror', (e) => errors.push(e.message));
-      await p.goto(`${served.url}?testHooks`);
-      await p.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 60_000 });
+      const { page: p, pageErrors: errors } = await openPage(plain, { viewport: { width: 1280, height: 800 } });
+      await openApp(p, app.url, { query: 'testHooks', timeoutMs: 60_000 });
       expect(await attr(p, 'backend', 'data-backend')).toBe('webgl');
       const reason = await text(p, 'backend-reason');
       expect(reason).toContain('WebGPU unavailable: no adapter');
@@ -381,11 +358,8 @@ describe('MoCo in the browser, end to end', () => {
   it('the dev server (npm start) serves a working app and Worker', async () => {
     const dev = await startDevServer();
     try {
-      const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-      const errors: string[] = [];
-      p.on('pageerror', (e) => errors.push(e.message));
-      await p.goto(dev.url);
-      await p.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 150_000 });
+      const { page: p, pageErrors: errors } = await openPage(app.browser, { viewport: { width: 1280, height: 800 } });
+      await openApp(p, dev.url, { timeoutMs: 150_000 });
       expect(await attr(p, 'backend', 'data-backend')).toBe('webgpu');
       // The Worker built the default model: its parameter count is on the page.
       await p.getByText('steps per epoch').waitFor({ timeout: 60_000 });

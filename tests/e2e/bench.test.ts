@@ -9,18 +9,9 @@
  * Screenshot: test-results/app-benchmark.png (the panel).
  */
 import { resolve } from 'node:path';
-import type { Browser, Page, Worker } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
+import type { Page, Worker } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { chooseSetup, openApp, RESULTS, stepCount, text, useApp, waitFor } from './harness';
 
 interface Row {
   backend: string;
@@ -46,38 +37,22 @@ async function rows(page: Page): Promise<Row[]> {
 }
 
 describe('Benchmark my GPU, end to end', () => {
-  let served: { url: string; server: PreviewServer; buildMs: number };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
+  const app = useApp({ dist: 'e2e-bench-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
   const workers: { url: string; closed: boolean }[] = [];
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-bench-dist');
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('worker', (w: Worker) => {
+    app.page.on('worker', (w: Worker) => {
       const entry = { url: w.url(), closed: false };
       workers.push(entry);
       w.on('close', () => (entry.closed = true));
     });
-    await page.goto(`${served.url}?testHooks`);
-    await page.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 120_000 });
-    expect(await page.locator('[data-testid=backend]').getAttribute('data-backend')).toBe('webgpu');
+    await openApp(app.page, app.url, { query: 'testHooks' });
+    expect(await app.page.locator('[data-testid=backend]').getAttribute('data-backend')).toBe('webgpu');
   }, 240_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
-
   it('pauses training, times WebGPU (ours, stock) and WebGL in its own Worker, resumes training', async () => {
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    const { page, pageErrors } = app;
+    await chooseSetup(page);
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
     await page.click('[data-testid=start]');
     await waitFor(page, 'a training step', async () => (await stepCount(page)) >= 1, 300_000);
@@ -135,6 +110,7 @@ describe('Benchmark my GPU, end to end', () => {
   }, 900_000);
 
   it('with training paused, leaves it paused; Cancel ends the Worker at once', async () => {
+    const { page, pageErrors } = app;
     await waitFor(page, 'the paused state', async () => (await text(page, 'run-state')) === 'Paused', 300_000);
     const step = await stepCount(page);
     const before = workers.length;

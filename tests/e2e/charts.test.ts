@@ -7,46 +7,19 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { EXPORT_FIELDS } from '../../src/ui/seriesExport';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, startDevServer, waitFor } from './harness';
-
-async function stepCount(page: Page): Promise<number> {
-  return Number(((await page.locator('[data-testid=status-step]').first().textContent()) ?? '').replace(/,/g, ''));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
-}
+import { openApp, openPage, RESULTS, startDevServer, stepTo, useApp, waitFor } from './harness';
 
 const lossPath = (page: Page, field: string) => page.locator(`[data-testid=chart-loss] path[data-series=${field}]`).getAttribute('d');
 
 describe('training charts, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-charts');
-    browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-charts', webgpu: false, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
 
   it('names a K change on the loss chart, smooths on demand, reads values under the pointer and exports every series as CSV', async () => {
-    await page.goto(`${served.url}?backend=cpu&testHooks&preset=tiny&batch=8&data=shapes&n=1000&K=64&m=0.99`);
-    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+    const { page, url, pageErrors } = app;
+    await openApp(page, url, { backend: 'cpu', query: 'testHooks&preset=tiny&batch=8&data=shapes&n=1000&K=64&m=0.99' });
     // Before any step: each chart says what will appear and that Start begins it, with no axes.
     const empty = page.locator('[data-testid=chart-empty-loss]');
     expect(await empty.textContent()).toMatch(/loss of each step.*Press Start/);
@@ -137,6 +110,7 @@ describe('training charts, end to end', () => {
   }, 300_000);
 
   it('has a dark scheme, and the diagram keeps readable text on a 390 px screen', async () => {
+    const { page, pageErrors } = app;
     await page.emulateMedia({ colorScheme: 'dark' });
     const background = await page.evaluate(() => getComputedStyle(document.body.parentElement!).backgroundColor);
     expect(background).toBe('rgb(11, 17, 32)');
@@ -161,9 +135,7 @@ describe('training charts, end to end', () => {
     // A page of the charts alone (tests/e2e/pages/overlays.tsx), served by Vite's dev server.
     const dev = await startDevServer();
     try {
-      const p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      p.on('pageerror', (e) => errors.push(e.message));
+      const { page: p, pageErrors: errors } = await openPage(app.browser, { viewport: { width: 1280, height: 900 } });
       await p.goto(`${dev.url}tests/e2e/pages/overlays.html`);
       await p.locator('[data-testid=chart-loss] path[data-series=loss]').waitFor({ timeout: 120_000 });
       const momenta = ['0', '0.9', '0.99', '0.999', '0.9999', '0.5'];

@@ -5,60 +5,29 @@
  * Chromium without WebGPU, on the CPU backend (`?backend=cpu`), as the saved-runs test: a tiny step
  * takes well under a second there.
  */
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openApp, stepCount, stepTo, text, useApp, waitFor } from './harness';
 
-const TINY = 'backend=cpu&preset=tiny&method=v2&batch=8&data=shapes&n=1000&seed=1&K=64';
-
-async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent()) ?? '';
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, '[data-testid=status-step]')).replace(/,/g, ''));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
-}
+const TINY_QUERY = 'preset=tiny&method=v2&batch=8&data=shapes&n=1000&seed=1&K=64';
 
 /** Opens the app with the tiny setup at momentum `m`, a fresh run (a saved run's offer declined). */
 async function open(page: Page, url: string, m: number): Promise<void> {
-  await page.goto(`${url}?${TINY}&m=${m}`);
-  await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+  await openApp(page, url, { backend: 'cpu', query: `${TINY_QUERY}&m=${m}` });
   await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
   const offer = page.getByRole('button', { name: 'New run' });
   if (await offer.count()) await offer.click();
 }
 
 describe('runs side by side and experiments, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-compare');
-    browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-compare', webgpu: false, viewport: { width: 1280, height: 800 } });
 
   it('shows two saved runs with different m on the charts, each named by its m', async () => {
-    await open(page, served.url, 0.9);
+    const { page, url, pageErrors } = app;
+    await open(page, url, 0.9);
     for (const s of [1, 2]) await stepTo(page, s);
     await waitFor(page, 'the first run saved', async () => (await page.locator('[data-testid=saved-run]').count()) === 1, 60_000);
-    await open(page, served.url, 0.99);
+    await open(page, url, 0.99);
     for (const s of [1, 2]) await stepTo(page, s);
     await waitFor(page, 'both runs saved', async () => (await page.locator('[data-testid=saved-run]').count()) === 2, 60_000);
 
@@ -75,7 +44,7 @@ describe('runs side by side and experiments, end to end', () => {
         for (const key of keys) expect(await page.locator(`[data-testid=chart-${chart}] path[data-overlay="${key}"]`).getAttribute('data-points')).toBe('2');
       }
     }
-    expect(await text(page, '[data-testid=compare-legend]')).toMatch(/^The charts compare this run \(m = 0\.99\) with ● m = 0\.\d+, ● m = 0\.\d+\.$/);
+    expect(await text(page, 'compare-legend')).toMatch(/^The charts compare this run \(m = 0\.99\) with ● m = 0\.\d+, ● m = 0\.\d+\.$/);
 
     // Unticked, a run leaves the charts.
     await page.locator('[data-testid=saved-run-show]').first().uncheck();
@@ -86,6 +55,7 @@ describe('runs side by side and experiments, end to end', () => {
   }, 400_000);
 
   it('runs an experiment of two values to its table, draws its runs, and gives the run in use back at its step', async () => {
+    const { page, pageErrors } = app;
     expect(await stepCount(page)).toBe(2);
     await page.selectOption('[data-testid=experiment-param]', 'momentum');
     await page.fill('[data-testid=experiment-values]', '0, 0.99');
@@ -95,12 +65,12 @@ describe('runs side by side and experiments, end to end', () => {
     // The controls wait for the experiment.
     expect(await page.locator('[data-testid=start]').isDisabled()).toBe(true);
     await page.locator('[data-testid=experiment-status]').waitFor({ timeout: 240_000 });
-    expect(await text(page, '[data-testid=experiment-status]')).toMatch(/^Finished: 2 runs of 2 steps\. Your run is back at step 2\./);
+    expect(await text(page, 'experiment-status')).toMatch(/^Finished: 2 runs of 2 steps\. Your run is back at step 2\./);
     const rows = await page.locator('[data-testid=experiment-row]').allInnerTexts();
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t\d+\.\d%\t\d+\.\d%\t[\d.]+ s/);
     expect(rows[1]).toMatch(/^m = 0\.99\t2\t/);
-    expect(await text(page, '[data-testid=experiment-paper]')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
+    expect(await text(page, 'experiment-paper')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
     const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
     await waitFor(page, 'the experiment runs on the charts', async () => (await legend.count()) === 2, 30_000);
     expect(await legend.allTextContents()).toEqual(['m = 0', 'm = 0.99']);
@@ -113,15 +83,16 @@ describe('runs side by side and experiments, end to end', () => {
   }, 400_000);
 
   it('cancels an experiment within a step, keeping the run it had started', async () => {
+    const { page, pageErrors } = app;
     await page.click('[data-testid=experiment-preset-queueSize]');
     await page.fill('[data-testid=experiment-values]', '16, 32');
     await page.fill('[data-testid=experiment-steps]', '300');
     await page.click('[data-testid=experiment-run]');
-    await waitFor(page, 'the first run training', async () => /Run 1 of 2 \(K = 16\): step [1-9]/.test(await text(page, '[data-testid=experiment-progress]')), 120_000);
-    expect(await text(page, '[data-testid=experiment-progress]')).toMatch(/left$/);
+    await waitFor(page, 'the first run training', async () => /Run 1 of 2 \(K = 16\): step [1-9]/.test(await text(page, 'experiment-progress')), 120_000);
+    expect(await text(page, 'experiment-progress')).toMatch(/left$/);
     await page.click('[data-testid=experiment-cancel]');
     await page.locator('[data-testid=experiment-status]').waitFor({ timeout: 120_000 });
-    expect(await text(page, '[data-testid=experiment-status]')).toMatch(/^Cancelled after 1 of 2 runs\. Your run is back at step 2\./);
+    expect(await text(page, 'experiment-status')).toMatch(/^Cancelled after 1 of 2 runs\. Your run is back at step 2\./);
     const rows = await page.locator('[data-testid=experiment-row]').allInnerTexts();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatch(/^K = 16\t\d+\t/);

@@ -9,17 +9,11 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { PNG } from 'pngjs';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SHARED } from '../support/helpers';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+import { stepCount, text, useApp, waitFor } from './harness';
 
 const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');
-
-async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
-}
 
 function png(rgb: [number, number, number]): Buffer {
   const image = new PNG({ width: 40, height: 24 });
@@ -28,19 +22,12 @@ function png(rgb: [number, number, number]): Buffer {
 }
 
 describe('Content-Security-Policy of the built app', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
+  const app = useApp({ dist: 'e2e-csp-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
   /** Every CSP complaint: the document's securitypolicyviolation events and the console (Workers' included). */
   const violations: string[] = [];
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-csp-dist');
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page } = app;
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(`console: ${m.text()}`);
     });
@@ -50,15 +37,11 @@ describe('Content-Security-Policy of the built app', () => {
         (window as unknown as { __reportViolation: (v: string) => void }).__reportViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
       });
     });
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
   });
 
   it('is sent by vite preview and written into the built page', async () => {
-    const response = await page.goto(served.url);
+    const { page, url } = app;
+    const response = await page.goto(url);
     const header = response?.headers()['content-security-policy'] ?? '';
     expect(header).toContain("script-src 'self' 'wasm-unsafe-eval';");
     expect(header).toContain("frame-ancestors 'none'");
@@ -70,13 +53,14 @@ describe('Content-Security-Policy of the built app', () => {
   });
 
   it('trains a few steps, loads an archive and a folder of images, evaluates and benchmarks with no violation', async () => {
-    await page.goto(`${served.url}?testHooks`);
+    const { page, url, pageErrors } = app;
+    await page.goto(`${url}?testHooks`);
     await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
     await page.selectOption('[data-testid=preset]', 'tiny');
     await page.selectOption('[data-testid=batch]', '8');
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
     await page.click('[data-testid=start]');
-    await waitFor(page, 'two training steps', async () => Number((await text(page, 'status-step')).replace(/,/g, '')) >= 2, 120_000);
+    await waitFor(page, 'two training steps', async () => (await stepCount(page)) >= 2, 120_000);
 
     // A CIFAR-10 archive, streamed and gunzipped in the Worker, while training goes on.
     const bytes = readFileSync(TEST_1K);
@@ -109,6 +93,7 @@ describe('Content-Security-Policy of the built app', () => {
   }, 600_000);
 
   it('refuses an injected inline script and a remote connection (the policy is enforced, not just present)', async () => {
+    const { page } = app;
     // (Code run through the DevTools protocol, as page.evaluate's, is exempt from the page's CSP; a
     // script element it adds to the page is not.)
     const outcome = await page.evaluate(async () => {

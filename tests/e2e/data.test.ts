@@ -12,21 +12,16 @@ import { basename, join, resolve } from 'node:path';
 import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { PNG } from 'pngjs';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../../src/data/cifar';
 import { samplesPerClass, thumbnailRGBA } from '../../src/data/summary';
 import { carveHeldOut } from '../../src/worker/datasets';
 import { cifarBytes } from '../support/dataFixtures';
 import { SHARED } from '../support/helpers';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
+import { openApp, RESULTS, text, useApp, waitFor } from './harness';
 
 const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');
-
-async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
-}
 
 /** The class table as rows of [name, train, held out]. */
 async function classTable(page: Page): Promise<[string, number, number][]> {
@@ -44,30 +39,19 @@ async function stepsPerEpoch(page: Page): Promise<number> {
 }
 
 describe('loading data in the app, end to end', () => {
-  let served: { url: string; server: PreviewServer; buildMs: number };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
+  const app = useApp({ dist: 'e2e-data-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
   const bytes = new Uint8Array(readFileSync(TEST_1K));
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-data-dist');
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${served.url}?testHooks`);
+    const { page, url } = app;
+    await openApp(page, url, { query: 'testHooks' });
     // The built-in dataset is summarised once the first model is built.
     await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
     expect(await text(page, 'data-name')).toBe('Built-in shapes');
   }, 240_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
-
   it('loads test_1k.bin from the file picker: 1,000 images in 10 classes, thumbnails of its own pixels, a model on it', async () => {
+    const { page } = app;
     const batch = Number(await page.locator('[data-testid=batch]').inputValue());
     await page.setInputFiles('[data-testid=data-files]', TEST_1K);
     await waitFor(page, 'the summary of test_1k.bin', async () => (await text(page, 'data-name')) === 'test_1k.bin', 60_000);
@@ -101,6 +85,7 @@ describe('loading data in the app, end to end', () => {
   }, 120_000);
 
   it('names a corrupt file and keeps the data in use', async () => {
+    const { page } = app;
     const before = await stepsPerEpoch(page);
     await page.setInputFiles('[data-testid=data-files]', { name: 'broken.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(3000) });
     const alert = page.locator('[data-testid=data-error]');
@@ -119,6 +104,7 @@ describe('loading data in the app, end to end', () => {
   }, 120_000);
 
   it('streams a dropped cifar-10-binary.tar.gz in the Worker, with progress, its test batch held out', async () => {
+    const { page } = app;
     const gz = gzipSync(
       createTar([
         { name: 'cifar-10-batches-bin/data_batch_1.bin', data: bytes.subarray(0, 600 * 3073) },
@@ -152,6 +138,7 @@ describe('loading data in the app, end to end', () => {
   }, 120_000);
 
   it('reads a picked folder of images in the Worker: sub-folders are the classes', async () => {
+    const { page } = app;
     // 12 flat-coloured PNGs per class, of other sizes than 32×32: red for cats, blue for dogs.
     const dir = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'pets');
     for (const [name, colour] of [
@@ -182,6 +169,7 @@ describe('loading data in the app, end to end', () => {
   }, 120_000);
 
   it('reads CIFAR-100 files again when the label choice changes', async () => {
+    const { page } = app;
     const records = cifarBytes(Array.from({ length: 40 }, (_, i) => [i % 20, (i * 3) % 100]));
     await page.setInputFiles('[data-testid=data-files]', { name: 'train.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(records) });
     await waitFor(page, 'the CIFAR-100 summary', async () => (await text(page, 'data-name')) === 'train.bin', 60_000);
@@ -193,6 +181,7 @@ describe('loading data in the app, end to end', () => {
   }, 120_000);
 
   it('goes back to the built-in dataset', async () => {
+    const { page, pageErrors } = app;
     await page.click('[data-testid=data-builtin]');
     await waitFor(page, 'the built-in summary', async () => (await text(page, 'data-name')) === 'Built-in shapes', 60_000);
     expect(await page.locator('[data-testid=dataset-size]').inputValue()).not.toBe('files');

@@ -7,19 +7,10 @@
  * Screenshots go to test-results/: app-evaluation.png (the panel), app-evaluation-full.png.
  */
 import { resolve } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNN_EVERY_SOFTWARE } from '../../src/worker/evaluationTypes';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
+import { chooseSetup, openApp, RESULTS, stepTo, text, useApp, waitFor } from './harness';
 
 /** The percentage in a result line such as "12.3% at step 2". */
 function firstPercent(line: string): number {
@@ -50,46 +41,30 @@ async function paintedPixels(canvas: Locator): Promise<{ count: number; at: { x:
 }
 
 describe('the evaluation panel, end to end', () => {
-  let served: { url: string; server: PreviewServer; buildMs: number };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
+  const app = useApp({ dist: 'e2e-eval-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
   const timings: Record<string, number> = {};
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-eval-dist');
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${served.url}?testHooks`);
-    await page.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 120_000 });
-    expect(await page.locator('[data-testid=backend]').getAttribute('data-backend')).toBe('webgpu');
+    await openApp(app.page, app.url, { query: 'testHooks' });
+    expect(await app.page.locator('[data-testid=backend]').getAttribute('data-backend')).toBe('webgpu');
   }, 240_000);
 
-  afterAll(async () => {
+  afterAll(() => {
     console.log('evaluation e2e timings (ms)', JSON.stringify(timings));
-    await browser?.close();
-    await served?.server.close();
   });
 
   it('takes two steps of the tiny preset on 1,000 built-in images', async () => {
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    const { page } = app;
+    await chooseSetup(page);
     // Software rendering: the monitor's default interval is the slow machine's.
     expect(Number(await page.locator('[data-testid=knn-every]').inputValue())).toBe(KNN_EVERY_SOFTWARE);
     const start = Date.now();
-    for (let i = 1; i <= 2; i++) {
-      await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 300_000 });
-      await page.click('[data-testid=step]');
-      await waitFor(page, `step ${i}`, async () => (await stepCount(page)) === i, 300_000);
-    }
+    for (let i = 1; i <= 2; i++) await stepTo(page, i, 300_000);
     timings.twoSteps = Date.now() - start;
   }, 660_000);
 
   it('runs kNN now: a point on the chart, a row, the accuracy and per-class accuracy', async () => {
+    const { page } = app;
     const start = Date.now();
     await page.click('[data-testid=knn-run]');
     // 2,000 forward passes on SwiftShader: 105–146 s alone, 225 s beside the rest of the suite.
@@ -114,6 +89,7 @@ describe('the evaluation panel, end to end', () => {
   }, 600_000);
 
   it('trains a linear probe and shows its top-1', async () => {
+    const { page } = app;
     await page.fill('[data-testid=probe-epochs]', '10');
     const start = Date.now();
     await page.click('[data-testid=probe-train]');
@@ -125,6 +101,7 @@ describe('the evaluation panel, end to end', () => {
   }, 360_000);
 
   it('draws the embedding, and a click on a point shows its 8 nearest training images', async () => {
+    const { page } = app;
     const start = Date.now();
     await page.click('[data-testid=embedding-refresh]');
     const scatter = page.locator('[data-testid=embedding-scatter]');
@@ -156,6 +133,7 @@ describe('the evaluation panel, end to end', () => {
   }, 300_000);
 
   it('shows pairs of augmented views of the last batch', async () => {
+    const { page, pageErrors } = app;
     const start = Date.now();
     await page.click('[data-testid=preview-refresh]');
     await waitFor(page, 'the view pairs', async () => (await page.locator('[data-testid=preview-pair]').count()) === 8, 120_000);

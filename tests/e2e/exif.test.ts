@@ -4,12 +4,12 @@
  * orientations 1, 3, 6 and 8, give the same picture size and the same colours where it matters.
  */
 import jpeg from 'jpeg-js';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { decodeImageBytes } from '../../src/cli/decodeImage';
 import { jpegOrientation, orientRGBA, type Orientation } from '../../src/data/exif';
 import { exifJpeg, quadrantPicture } from '../support/exifJpeg';
-import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from './harness';
+import { useChromium } from './harness';
 
 /** Chromium's decode: the shown size, and the RGB of the centre of each quadrant of the shown picture. */
 async function browserDecode(page: Page, bytes: Uint8Array): Promise<{ width: number; height: number; quadrants: number[][] }> {
@@ -30,24 +30,13 @@ async function browserDecode(page: Page, bytes: Uint8Array): Promise<{ width: nu
 }
 
 describe('EXIF orientation: Chromium and the headless trainer agree', () => {
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    browser = await launchChromium(false);
-    page = await browser.newPage();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const chromium = useChromium({ webgpu: false });
 
   const stored = jpeg.encode(quadrantPicture(64, 32), 95).data;
   for (const orientation of [1, 3, 6, 8] as Orientation[]) {
     it(`orientation ${orientation}`, async () => {
       const bytes = exifJpeg(stored, orientation, orientation % 2 === 0 ? 'MM' : 'II');
-      const shown = await browserDecode(page, bytes);
+      const shown = await browserDecode(chromium.page, bytes);
       // The Node side: the same decode and turn as the trainer, before its crop and resize.
       const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
       const turned = orientRGBA(decoded.data, decoded.width, decoded.height, jpegOrientation(bytes));

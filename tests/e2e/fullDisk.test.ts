@@ -18,24 +18,9 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, waitFor } from './harness';
+import { attr, backendShown, BASE_FLAGS, buildAndPreview, chooseSetup, CHROMIUM, launchChromium, openApp, requireChromium, stepCount, stepTo, TINY, waitFor } from './harness';
 
 const DISK_MB = 64;
-
-async function attr(page: Page, testId: string, name: string): Promise<string | null> {
-  return page.locator(`[data-testid=${testId}]`).first().getAttribute(name);
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number(((await page.locator('[data-testid=status-step]').first().textContent()) ?? '').replace(/,/g, ''));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
-}
 
 /** Writes to `file` until the disk refuses: the disk is full. */
 function fillDisk(file: string): number {
@@ -61,7 +46,7 @@ describe('a full disk, in Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    requireChromium();
     disk = mkdtempSync(join(tmpdir(), 'moco-full-disk-'));
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_MB}m`, 'tmpfs', disk], { stdio: 'pipe' });
@@ -73,7 +58,7 @@ describe('a full disk, in Chromium', () => {
     // A persistent profile on the small disk (the caches elsewhere): IndexedDB writes there.
     context = await chromium.launchPersistentContext(join(disk, 'profile'), {
       executablePath: CHROMIUM,
-      args: [...CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu' && f !== '--enable-unsafe-swiftshader'), `--disk-cache-dir=${join(tmpdir(), 'moco-full-disk-cache')}`],
+      args: [...BASE_FLAGS, `--disk-cache-dir=${join(tmpdir(), 'moco-full-disk-cache')}`],
       viewport: { width: 1280, height: 800 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -89,12 +74,7 @@ describe('a full disk, in Chromium', () => {
 
   it('says the disk is full and what to do, keeps the last save, and saves again once there is room', async (ctx) => {
     if (!mounted) ctx.skip();
-    await page.goto(`${served.url}?backend=cpu`);
-    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    await openApp(page, served.url, { backend: 'cpu', setup: TINY });
     await stepTo(page, 1);
     await waitFor(page, 'the save of step 1', async () => (await attr(page, 'save-status', 'data-step')) === '1', 60_000);
 
@@ -137,17 +117,14 @@ describe('a full disk, in Chromium', () => {
   it("the browser's quota reached (DevTools' quota override): QuotaExceededError, named with the fix", async () => {
     // The override takes the origin exactly as location.origin writes it (no trailing slash);
     // navigator.storage.estimate() goes on reporting the real quota, but saves are refused.
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu' && f !== '--enable-unsafe-swiftshader') });
+    const browser = await launchChromium(false);
     try {
       const tab = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       await tab.goto(`${served.url}?backend=cpu`);
       const cdp = await tab.context().newCDPSession(tab);
       await cdp.send('Storage.overrideQuotaForOrigin', { origin: await tab.evaluate(() => location.origin), quotaSize: 50_000 });
-      await tab.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
-      await tab.selectOption('[data-testid=preset]', 'tiny');
-      await tab.selectOption('[data-testid=batch]', '8');
-      await tab.selectOption('[data-testid=dataset-size]', '1000');
-      await tab.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+      await backendShown(tab, 'cpu');
+      await chooseSetup(tab);
       await stepTo(tab, 1);
       const error = await waitFor(tab, 'the save error', async () => (await tab.locator('[data-testid=save-error]').count()) > 0 && tab.locator('[data-testid=save-error]').textContent(), 60_000);
       expect(error).toMatch(/^Not saved: no room to save: .* the run at step 1 was not saved \(nothing of this run was saved before\)\. Free disk space or delete old saved runs/);

@@ -1,7 +1,7 @@
 /**
  * End-to-end plumbing: build the app with Vite's API, serve it on localhost (a secure context, as
- * WebGPU requires), drive Debian's Chromium with playwright-core, and read main-thread task times
- * from a Chromium trace.
+ * WebGPU requires), drive Debian's Chromium with playwright-core, open the app with a setup, read
+ * what the page shows, and read main-thread task times from a Chromium trace.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -9,8 +9,9 @@ import { createServer as createNetServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
+import { afterAll, beforeAll } from 'vitest';
+import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RESULTS = resolve(ROOT, 'test-results');
@@ -18,11 +19,16 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 
 /** The bench's flags without WebGPU and SwiftShader WebGL: the app must pick its backend itself. */
-const BASE_FLAGS = CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu' && f !== '--enable-unsafe-swiftshader');
+export const BASE_FLAGS = CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu' && f !== '--enable-unsafe-swiftshader');
 
 /** Chromium with WebGPU (on SwiftShader here), or without: then navigator.gpu has no adapter, the real fallback case. */
 export function launchChromium(webgpu: boolean): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: webgpu ? ['--enable-unsafe-webgpu', ...BASE_FLAGS] : BASE_FLAGS });
+}
+
+/** No silent skip: without a browser the e2e tests would prove nothing (.ci/run installs Chromium). */
+export function requireChromium(): void {
+  if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
 }
 
 export async function freePort(): Promise<number> {
@@ -143,4 +149,144 @@ export async function waitFor<T>(page: Page, what: string, fn: () => Promise<T>,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await page.waitForTimeout(intervalMs);
   }
+}
+
+export interface PageOptions {
+  /** Playwright's default (1280 × 720) when not given. */
+  viewport?: { width: number; height: number };
+  acceptDownloads?: boolean;
+}
+
+/** A new page of `browser` and the uncaught errors of its scripts, which a test expects to stay empty. */
+export async function openPage(browser: Browser, options: PageOptions = {}): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage(options);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  return { page, pageErrors };
+}
+
+export interface ChromiumUnderTest {
+  browser: Browser;
+  page: Page;
+  pageErrors: string[];
+}
+
+export interface AppUnderTest extends ChromiumUnderTest {
+  /** The production build's address, with its trailing slash. */
+  url: string;
+  server: PreviewServer;
+  buildMs: number;
+}
+
+export interface AppOptions extends PageOptions {
+  /** Chromium with WebGPU (SwiftShader here), or without (the app then falls back, or runs `?backend=cpu`). */
+  webgpu: boolean;
+  /** The build's folder under test-results/: one per test file (see buildAndPreview). */
+  dist?: string;
+}
+
+/**
+ * For a describe block: Chromium and a page, launched before its tests and closed after them. The
+ * fields are filled in beforeAll; a test reads them when it runs (`const { page } = chromiumUnderTest`).
+ */
+export function useChromium(options: Omit<AppOptions, 'dist'>): ChromiumUnderTest {
+  const held = {} as ChromiumUnderTest;
+  beforeAll(async () => {
+    requireChromium();
+    held.browser = await launchChromium(options.webgpu);
+    Object.assign(held, await openPage(held.browser, options));
+  }, 120_000);
+  afterAll(async () => {
+    await held.browser?.close();
+  });
+  return held;
+}
+
+/**
+ * For a describe block: the production build served by `vite preview`, Chromium and a page whose
+ * errors are collected, ready before its tests (a later beforeAll of the block may add to the page
+ * before its first visit) and closed after them. The fields are filled in beforeAll.
+ */
+export function useApp(options: AppOptions): AppUnderTest {
+  const app = {} as AppUnderTest;
+  beforeAll(async () => {
+    requireChromium();
+    Object.assign(app, await buildAndPreview(options.dist));
+    app.browser = await launchChromium(options.webgpu);
+    Object.assign(app, await openPage(app.browser, options));
+  }, 240_000);
+  afterAll(async () => {
+    await app.browser?.close();
+    await app.server?.close();
+  });
+  return app;
+}
+
+/** A setup chosen in the form: preset, batch size and number of built-in images. */
+export interface FormSetup {
+  preset: string;
+  batch: number;
+  size: number;
+}
+
+/** The setup the e2e tests train: a step takes well under a second on the CPU backend, seconds on SwiftShader. */
+export const TINY: FormSetup = { preset: 'tiny', batch: 8, size: 1000 };
+
+export interface OpenApp {
+  /** `?backend=` in the address, and the backend to wait for; without it, whichever the app picks. */
+  backend?: 'cpu' | 'webgpu' | 'webgl' | 'wasm';
+  /** The rest of the query, e.g. `testHooks&autosave=8`. */
+  query?: string;
+  /** Chosen in the setup form once the backend is shown; the app rebuilds the model at once. */
+  setup?: FormSetup;
+  /** How long the backend may take to be shown. */
+  timeoutMs?: number;
+}
+
+/** Waits until the page shows its backend (`backend`, when given). */
+export async function backendShown(page: Page, backend?: string, timeoutMs = 120_000): Promise<void> {
+  await page.locator(backend ? `[data-testid=backend][data-backend=${backend}]` : '[data-testid=backend][data-backend]').waitFor({ timeout: timeoutMs });
+}
+
+/** Picks `setup` in the form and waits for the rebuilt model's steps per epoch (125 for TINY). */
+export async function chooseSetup(page: Page, setup: FormSetup = TINY): Promise<void> {
+  await page.selectOption('[data-testid=preset]', setup.preset);
+  await page.selectOption('[data-testid=batch]', String(setup.batch));
+  await page.selectOption('[data-testid=dataset-size]', String(setup.size));
+  await page.getByText(`${Math.floor(setup.size / setup.batch).toLocaleString('en')} steps per epoch`).waitFor({ timeout: 60_000 });
+}
+
+/** Opens the app at `url` with `backend` and `query`, waits for its backend, and chooses `setup` if given. */
+export async function openApp(page: Page, url: string, { backend, query, setup, timeoutMs }: OpenApp = {}): Promise<void> {
+  const params = [backend && `backend=${backend}`, query].filter(Boolean).join('&');
+  await page.goto(params ? `${url}?${params}` : url);
+  await backendShown(page, backend, timeoutMs);
+  if (setup) await chooseSetup(page, setup);
+}
+
+/** The text of the first element with `testId`, trimmed. */
+export async function text(page: Page, testId: string): Promise<string> {
+  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
+}
+
+/** Attribute `name` of the first element with `testId` ('' without it). */
+export async function attr(page: Page, testId: string, name: string): Promise<string> {
+  return (await page.locator(`[data-testid=${testId}]`).first().getAttribute(name)) ?? '';
+}
+
+/** The step the status line shows. */
+export async function stepCount(page: Page): Promise<number> {
+  return Number((await text(page, 'status-step')).replace(/,/g, ''));
+}
+
+/** The step of the run's last save. */
+export async function savedStep(page: Page): Promise<number> {
+  return Number(await attr(page, 'save-status', 'data-step'));
+}
+
+/** Clicks Step once it can be pressed and waits until the status line shows `step`. */
+export async function stepTo(page: Page, step: number, timeoutMs = 60_000): Promise<void> {
+  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: timeoutMs });
+  await page.click('[data-testid=step]');
+  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, timeoutMs);
 }

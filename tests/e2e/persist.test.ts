@@ -7,55 +7,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
-
-async function savedStep(page: Page): Promise<number> {
-  return Number(await page.locator('[data-testid=save-status]').getAttribute('data-step'));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
-}
+import { describe, expect, it } from 'vitest';
+import { openApp, savedStep, stepCount, stepTo, text, TINY, useApp, waitFor } from './harness';
 
 describe('saved runs, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-persist');
-    browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-persist', webgpu: false, viewport: { width: 1280, height: 800 }, acceptDownloads: true });
 
   it('trains, reloads, resumes at the saved step and goes on; downloads and opens the run as a file; lists and deletes it', async () => {
-    await page.goto(`${served.url}?backend=cpu`);
-    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    const { page, url, pageErrors } = app;
+    await openApp(page, url, { backend: 'cpu', setup: TINY });
     expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
 
     for (const s of [1, 2]) await stepTo(page, s);

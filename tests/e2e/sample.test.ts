@@ -7,47 +7,30 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES } from '../../src/data/cifar';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
+import { openApp, RESULTS, stepCount, text, useApp, waitFor } from './harness';
 
 const OUT = 'e2e-sample-dist';
 /** The issue's bound for loading the sample on this machine. */
 const LOAD_LIMIT_MS = 3000;
 
-async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
-}
-
 describe('the CIFAR-10 sample in the app, end to end', () => {
-  let served: { url: string; server: PreviewServer; buildMs: number };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
+  const app = useApp({ dist: OUT, webgpu: true, viewport: { width: 1280, height: 1000 } });
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview(OUT);
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${served.url}?testHooks`);
+    const { page, url } = app;
+    await openApp(page, url, { query: 'testHooks' });
     await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
     expect(await text(page, 'data-name')).toBe('Built-in shapes');
   }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
 
   it('is part of the build', () => {
     for (const file of ['sample.json', 'train-airplane.png', 'test-truck.png']) expect(existsSync(resolve(RESULTS, OUT, 'cifar10-sample', file))).toBe(true);
   });
 
   it('loads from the Dataset menu in under 3 s: 5,000 images in 10 classes, 1,000 held out; it trains a step', async () => {
+    const { page, pageErrors } = app;
     // As a user would: once the page has settled after its first model.
     await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
     await page.waitForTimeout(1000);
@@ -81,7 +64,7 @@ describe('the CIFAR-10 sample in the app, end to end', () => {
 
     await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
     await page.click('[data-testid=step]');
-    await waitFor(page, 'a step on the sample', async () => Number((await text(page, 'status-step')).replace(/,/g, '')) >= 1, 300_000);
+    await waitFor(page, 'a step on the sample', async () => (await stepCount(page)) >= 1, 300_000);
     expect(await page.locator('[data-testid=error]').count()).toBe(0);
     expect(pageErrors).toEqual([]);
     await page.locator('[data-testid=data-panel]').screenshot({ path: resolve(RESULTS, 'app-data-sample.png') });
@@ -90,11 +73,11 @@ describe('the CIFAR-10 sample in the app, end to end', () => {
 
   it('opens a shared link with its setup set; a missing grid of its sample is named and the built-in data stays', async () => {
     // A page of its own: request routing slows every later fetch of the page it is set on.
-    const linked = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    linked.on('pageerror', (e) => pageErrors.push(e.message));
+    const linked = await app.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    linked.on('pageerror', (e) => app.pageErrors.push(e.message));
     // As if the host lacked the file (the Worker's fetch goes through the page's routes).
     await linked.route('**/cifar10-sample/train-cat.png', (route) => route.fulfill({ status: 404, body: 'not found' }));
-    await linked.goto(`${served.url}?preset=tiny&method=v1&batch=8&data=sample&steps=500&seed=3&m=0.9&K=1024&T=0.3&lr=0.005`);
+    await linked.goto(`${app.url}?preset=tiny&method=v1&batch=8&data=sample&steps=500&seed=3&m=0.9&K=1024&T=0.3&lr=0.005`);
     const alert = linked.locator('[data-testid=data-error]');
     await alert.waitFor({ timeout: 120_000 });
     expect(await alert.textContent()).toBe(

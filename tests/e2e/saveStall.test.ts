@@ -7,10 +7,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, waitFor } from './harness';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openApp, RESULTS, TINY, useApp, waitFor } from './harness';
 
 const TRAIN_MS = 75_000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -22,30 +21,12 @@ async function saveSeen(page: Page): Promise<{ step: number; blockedMs: number; 
 }
 
 describe('step time around an automatic save, in Chromium', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-save-stall');
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-save-stall', webgpu: true, viewport: { width: 1280, height: 900 } });
 
   it('the steps next to a save take as long as the others', async () => {
-    await page.goto(`${served.url}?testHooks&autosave=8`);
-    await page.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 120_000 });
+    const { page, url } = app;
+    await openApp(page, url, { query: 'testHooks&autosave=8', setup: TINY });
     const backend = await page.locator('[data-testid=backend]').getAttribute('data-backend');
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
     // No kNN monitor: its runs hold training too, and would blur what a save costs.
     await page.fill('[data-testid=knn-every]', '0');
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });

@@ -4,50 +4,16 @@
  * key encoder's lag on the diagram (0 one step after m is set to 0), kNN progress that moves while
  * the votes are scored, and the narrow-screen order.
  */
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
-}
-
-async function attr(page: Page, testId: string, name: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).first().getAttribute(name)) ?? '';
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
-}
+import { describe, expect, it } from 'vitest';
+import { attr, backendShown, chooseSetup, stepTo, text, useApp, waitFor } from './harness';
 
 describe('what the app teaches, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-teach');
-    browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-teach', webgpu: false, viewport: { width: 1280, height: 900 } });
 
   it('shows the explainer on the first visit; dismissed, it stays dismissed after a reload', async () => {
-    await page.goto(`${served.url}?backend=cpu`);
+    const { page, url } = app;
+    // Not openApp: the explainer and the run state are read before the backend is up.
+    await page.goto(`${url}?backend=cpu`);
     await page.locator('[data-testid=explainer]').waitFor({ timeout: 30_000 });
     expect(await text(page, 'explainer')).toContain('falls below it');
     // Never "Ready" while Start cannot be pressed.
@@ -67,14 +33,12 @@ describe('what the app teaches, end to end', () => {
     await page.reload();
     await page.locator('[data-testid=explainer-open]').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-testid=explainer]').count()).toBe(0);
-    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
+    await backendShown(page, 'cpu', 60_000);
   }, 120_000);
 
   it('shows the key encoder lag after a few steps, and 0 one step after m is set to 0', async () => {
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
+    const { page } = app;
+    await chooseSetup(page);
     for (let i = 1; i <= 3; i++) await stepTo(page, i);
     const lag = Number(await attr(page, 'diagram-lag', 'data-value'));
     expect(lag).toBeGreaterThan(0);
@@ -89,6 +53,7 @@ describe('what the app teaches, end to end', () => {
   }, 240_000);
 
   it('advances the kNN progress while the votes are scored (two readings differ)', async () => {
+    const { page } = app;
     // Every reading of the progress line, as the page draws it.
     await page.evaluate(() => {
       const readings: string[] = [];
@@ -111,6 +76,7 @@ describe('what the app teaches, end to end', () => {
   }, 360_000);
 
   it('shows a point under the pointer, picks one from the keyboard, and labels the neighbours and views', async () => {
+    const { page } = app;
     await page.click('[data-testid=embedding-refresh]');
     const scatter = page.locator('[data-testid=embedding-scatter]');
     await scatter.waitFor({ timeout: 120_000 });
@@ -159,6 +125,7 @@ describe('what the app teaches, end to end', () => {
   }, 300_000);
 
   it('puts the status and the diagram before the controls on a narrow screen', async () => {
+    const { page, pageErrors } = app;
     await page.setViewportSize({ width: 390, height: 844 });
     const top = async (selector: string) => (await page.locator(selector).first().boundingBox())!.y;
     const status = await top('[aria-label="Training status"]');
