@@ -13,7 +13,7 @@ export interface Sweep {
 /** What one run of a sweep reports for its table row. */
 export interface RunSummary {
   steps: number;
-  /** Mean loss and contrastive accuracy over the last tenth of the steps (at least one): less noisy than the last step's. */
+  /** Mean loss and contrastive accuracy over the last tenth of the steps (finalFigures in src/train/finalFigures.ts). */
   finalLoss: number;
   finalContrastiveAccuracy: number;
   /** kNN accuracy at the end, when --eval was given. */

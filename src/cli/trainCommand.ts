@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { generateSynthetic } from '../data/synthetic';
 import { useCustomKernels } from '../kernels/registry';
 import { CheckpointError, datasetIdentity, datasetMismatch, emptyHistory, restoreTrainer, type Checkpoint, type RunHistory } from '../train/checkpoint';
+import { finalFigures } from '../train/finalFigures';
 import { Trainer } from '../train/trainer';
 import type { ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
@@ -151,11 +152,9 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   );
   if (blowUps > 1) console.error(`warning: the loss was far above ln(K+1) at ${blowUps} of ${steps} steps`);
   const final = await evaluate(steps);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   sweepRun?.report({
     steps,
-    finalLoss: mean(tail.map((t) => t.loss)),
-    finalContrastiveAccuracy: mean(tail.map((t) => t.accuracy)),
+    ...finalFigures(tail, steps),
     knn: final?.accuracy,
     seconds: stepMs / 1000,
   });

@@ -3,6 +3,7 @@ import type { ImageDataset } from '../data/dataset';
 import { knnMonitorOutputs, type KnnReport } from '../eval/monitor';
 import type { RunHistory } from '../train/checkpoint';
 import { checkStep, CLI_KNOBS } from '../train/divergence';
+import { tailLength, type StepFigures } from '../train/finalFigures';
 import type { Trainer } from '../train/trainer';
 import type { TrainArgs } from './args';
 import { shellQuote, type CheckpointWriter, type StopSignals } from './checkpointing';
@@ -41,7 +42,7 @@ export function knnEvaluator(
 
 /** How the loop ended: the budget reached (with what the summary needs), or an exit status to return now. */
 export type LoopOutcome =
-  | { kind: 'done'; stepMs: number; tail: { loss: number; accuracy: number }[]; blowUps: number }
+  | { kind: 'done'; stepMs: number; tail: StepFigures[]; blowUps: number }
   | { kind: 'exit'; code: number };
 
 /** Trains from the trainer's step up to `steps`. On a non-finite loss or a stop signal, the trainer is disposed and the signals released. */
@@ -56,12 +57,13 @@ export async function runTrainingLoop(
   console.log('step   epoch    loss  ctr-acc  pos-sim  neg-sim   queue       lr   img/s');
   let blowUps = 0;
   let stepMs = 0;
-  const tail: { loss: number; accuracy: number }[] = [];
-  const tailLength = Math.max(1, Math.round(steps / 10));
+  // The steps the final figures average (finalFigures): the last tenth of the run.
+  const tail: StepFigures[] = [];
+  const fromStep = steps - tailLength(steps);
   while (trainer.moco.stepCount < steps) {
     const s = await trainer.step();
     stepMs += s.stepMs;
-    if (s.step > steps - tailLength) tail.push({ loss: s.loss, accuracy: s.contrastiveAccuracy });
+    if (s.step > fromStep) tail.push({ loss: s.loss, contrastiveAccuracy: s.contrastiveAccuracy });
     log.write({ kind: 'step', ...s });
     // The first step compiles every GPU pipeline the step uses: its time is the user's wait to start.
     if (s.step === firstStep + 1) console.log(`first step: ${s.stepMs.toFixed(0)} ms (includes compiling the step's kernels)`);

@@ -5,6 +5,7 @@
  * when the experiment is cancelled or a run fails.
  */
 import { validateLiveParams } from '../moco/config';
+import { finalFigures } from '../train/finalFigures';
 import { errorMessage } from './backend';
 import type { ExperimentProgress, ExperimentResult, ExperimentRunResult, ExperimentSpec } from './experimentTypes';
 import { EXPERIMENT_PARAMS } from './experimentTypes';
@@ -44,13 +45,6 @@ export function experimentSetups(spec: ExperimentSpec): TrainingSetup[] {
     }
     return setup;
   });
-}
-
-/** Mean loss and contrastive accuracy over the last tenth of the steps (at least one): `--sweep`'s figures. */
-export function finalFigures(records: readonly StepRecord[]): { finalLoss: number; finalContrastiveAccuracy: number } {
-  const tail = records.slice(-Math.max(1, Math.ceil(records.length / 10)));
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return { finalLoss: mean(tail.map((r) => r.loss)), finalContrastiveAccuracy: mean(tail.map((r) => r.contrastiveAccuracy)) };
 }
 
 /** What the runner needs of the training service (its public calls). */

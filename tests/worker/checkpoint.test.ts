@@ -4,8 +4,9 @@ import { generateSynthetic } from '../../src/data/synthetic';
 import { datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
 import { Trainer } from '../../src/train/trainer';
 import type { EvaluationEvent } from '../../src/worker/evaluationTypes';
-import type { SavedRun, StatsBatch } from '../../src/worker/types';
+import type { StatsBatch } from '../../src/worker/types';
 import { configOf, TrainingService } from '../../src/worker/training';
+import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
 const N = 3;
@@ -98,38 +99,6 @@ describe('TrainingService checkpoint and resume', () => {
     expect((await other.step()).step).toBe(2);
   });
 });
-
-/** Saved runs held in memory with the store's contract: a save replaces the run's older one, all or nothing. */
-class MemoryRunStore {
-  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
-  full = false;
-
-  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
-    if (this.full) throw new Error(`the browser's storage for this page is full: the run at step ${summary.step} was not saved`);
-    const name = [...this.runs.values()].find((r) => r.run.runKey === summary.runKey)?.run.name;
-    const run = { ...summary, ...(name ? { name } : {}), id: `${summary.runKey}@${summary.step}` };
-    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
-    this.runs.set(run.id, { run, bytes });
-    return run;
-  }
-
-  async list(): Promise<SavedRun[]> {
-    return [...this.runs.values()].map((r) => r.run).sort((a, b) => b.savedAt - a.savedAt);
-  }
-
-  async read(id: string): Promise<Uint8Array> {
-    return this.runs.get(id)!.bytes;
-  }
-
-  async rename(id: string, name: string): Promise<void> {
-    const r = this.runs.get(id)!;
-    r.run = { ...r.run, name };
-  }
-
-  async delete(id: string): Promise<void> {
-    this.runs.delete(id);
-  }
-}
 
 describe('TrainingService automatic saves', () => {
   it('saves after each step (one save per run), reports a failed save keeping the last one, and resumes a saved run', async () => {

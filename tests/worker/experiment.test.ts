@@ -2,29 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment';
 import type { ExperimentProgress } from '../../src/worker/experimentTypes';
 import { TrainingService } from '../../src/worker/training';
-import type { SavedRun } from '../../src/worker/types';
+import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
-
-/** Saved runs in memory, as the IndexedDB store keeps them: one save per run, the newest replacing the older. */
-class MemoryRunStore {
-  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
-  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
-    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
-    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
-    this.runs.set(run.id, { run, bytes });
-    return run;
-  }
-  async list(): Promise<SavedRun[]> {
-    return [...this.runs.values()].map((r) => r.run);
-  }
-  async read(id: string): Promise<Uint8Array> {
-    return this.runs.get(id)!.bytes;
-  }
-  async rename(): Promise<void> {}
-  async delete(id: string): Promise<void> {
-    this.runs.delete(id);
-  }
-}
 
 async function service(store: MemoryRunStore): Promise<TrainingService> {
   const s = new TrainingService();

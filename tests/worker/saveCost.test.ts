@@ -5,31 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TrainingService } from '../../src/worker/training';
-import type { SavedRun, StatsBatch } from '../../src/worker/types';
+import type { StatsBatch } from '../../src/worker/types';
+import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
-
-/** Saved runs in memory, each save taking `writeMs` (as an IndexedDB commit does), during which training goes on. */
-class SlowMemoryStore {
-  readonly runs = new Map<string, { run: SavedRun; bytes: Uint8Array }>();
-  constructor(private readonly writeMs: number) {}
-  async save(bytes: Uint8Array, summary: Omit<SavedRun, 'id'>): Promise<SavedRun> {
-    await new Promise((r) => setTimeout(r, this.writeMs));
-    const run = { ...summary, id: `${summary.runKey}@${summary.step}` };
-    for (const [id, r] of this.runs) if (r.run.runKey === summary.runKey) this.runs.delete(id);
-    this.runs.set(run.id, { run, bytes: bytes.slice() });
-    return run;
-  }
-  async list(): Promise<SavedRun[]> {
-    return [...this.runs.values()].map((r) => r.run);
-  }
-  async read(id: string): Promise<Uint8Array> {
-    return this.runs.get(id)!.bytes;
-  }
-  async rename(): Promise<void> {}
-  async delete(id: string): Promise<void> {
-    this.runs.delete(id);
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -39,7 +17,7 @@ describe('TrainingService automatic saves while training', () => {
     const s = new TrainingService();
     await s.init((b) => batches.push(b), { backends: ['cpu'], autosaveEveryMs: 0 });
     // A write slower than a step: if training waited for it, the steps would show it.
-    const store = new SlowMemoryStore(400);
+    const store = new MemoryRunStore(400);
     s.useRunStore(store);
     await s.configure({ ...TINY_SETUP, stepBudget: 10 });
     await s.start();
