@@ -12,23 +12,8 @@
 set -u
 out=${1:?usage: gpu-perf.sh OUT [SECONDS]}
 budget=${2:-540}
-app=${APP:-bash .gpu/run.sh}
 here=$(cd "$(dirname "$0")" && pwd)
-start=$(date +%s)
-left() { echo $((budget - ($(date +%s) - start))); }
-mkdir -p "$out"
-log=$out/session.log
-say() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$log"; }
-step() { # step NAME TIMEOUT ARGS...: one app run, its output appended to the session log
-  local name=$1 limit=$2; shift 2
-  [ "$limit" -gt "$(($(left) - 5))" ] && limit=$(($(left) - 5))
-  [ "$limit" -lt 10 ] && { say "$name: skipped, ${limit}s left"; return 1; }
-  say "$name (≤ ${limit}s): $*"
-  timeout -k 5 "$limit" $app "$@" >>"$log" 2>&1
-  local rc=$?
-  say "$name: exit $rc"
-  return $rc
-}
+. "$here/gpu-common.sh"
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
   presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_first=200

@@ -11,31 +11,8 @@
 set -u
 out=${1:?usage: gpu-session.sh OUT [SECONDS]}
 budget=${2:-560}
-app=${APP:-bash .gpu/run.sh}
-start=$(date +%s)
-left() { echo $((budget - ($(date +%s) - start))); }
-mkdir -p "$out"
-log=$out/session.log
-say() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$log"; }
-step() { # step NAME TIMEOUT ARGS...: one app run, its output appended to the session log
-  local name=$1 limit=$2; shift 2
-  [ "$limit" -gt "$(($(left) - 5))" ] && limit=$(($(left) - 5))
-  [ "$limit" -lt 10 ] && { say "$name: skipped, ${limit}s left"; return 1; }
-  say "$name (≤ ${limit}s): $*"
-  timeout -k 5 "$limit" $app "$@" >>"$log" 2>&1
-  local rc=$?
-  say "$name: exit $rc"
-  return $rc
-}
-
-data=/tmp/gpu-data
-mkdir -p $data
-if [ -z "${DATA:-}" ]; then
-  for f in .gpu/data/*.xz; do
-    python3 -c "import lzma,sys,shutil; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$f" "$data/$(basename "$f" .xz)"
-  done
-else data=$DATA; fi
-ls -l $data >>"$log"
+. "$(cd "$(dirname "$0")" && pwd)/gpu-common.sh"
+unpack_data
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
   presets=tiny:8; wide=tiny:16; steps=2; warmup=1; batch=16; preset=tiny; subset="--train-size 320 --eval-size 100"
