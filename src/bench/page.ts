@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-webgpu';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { useCustomKernels } from '../kernels/registry';
 import { registerWebGpuBackend } from '../util/webgpuDevice';
 import { checkKernels, type KernelCheck } from './kernelChecks';
@@ -15,7 +15,7 @@ export interface PageBench {
 }
 
 async function use(backend: string): Promise<void> {
-  if (backend === 'webgpu') await registerWebGpuBackend();
+  if (backend === 'webgpu') await registerWebGpuBackend(WebGPUBackend);
   if (!(await tf.setBackend(backend))) throw new Error(`the ${backend} backend could not start`);
   await tf.ready();
   useCustomKernels(true);

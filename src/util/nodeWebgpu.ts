@@ -14,7 +14,8 @@ export async function installNodeWebGpu(): Promise<void> {
   Object.assign(globalThis, globals);
   const gpu = create([]);
   Object.defineProperty(globalThis, 'navigator', { value: { ...(globalThis.navigator ?? {}), gpu }, configurable: true, writable: true });
-  await registerWebGpuBackend();
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  await registerWebGpuBackend(WebGPUBackend);
 }
 
 export type NodeBackend = 'cpu' | 'wasm' | 'webgpu';

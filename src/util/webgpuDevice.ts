@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
 /**
  * tfjs's 'webgpu' backend on a device that asks for the adapter's most storage buffers per shader
@@ -8,12 +9,11 @@ import * as tf from '@tensorflow/tfjs';
  * (high-performance unless `WEBGPU_USE_LOW_POWER_GPU`), its timestamp queries, its size limits.
  *
  * Call once `navigator.gpu` exists and before the backend first starts; a backend already started
- * is left as it is. The package is imported here, not at the top: in Node, its import must follow
- * the WebGPU globals (src/util/nodeWebgpu.ts).
+ * is left as it is. The caller hands over the package's backend class: a browser imports the
+ * package statically, Node only after setting the WebGPU globals (src/util/nodeWebgpu.ts).
  */
-export async function registerWebGpuBackend(): Promise<void> {
+export async function registerWebGpuBackend(Backend: typeof WebGPUBackend): Promise<void> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   // tf.findBackend would start the backend; the engine's registry holds only those started.
   if (!gpu || (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu) return;
   tf.removeBackend('webgpu');
@@ -37,7 +37,7 @@ export async function registerWebGpuBackend(): Promise<void> {
           maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
         },
       });
-      return new WebGPUBackend(device, adapter.info);
+      return new Backend(device, adapter.info);
     },
     3,
   );

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-webgpu';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { useCustomKernels } from '../kernels/registry';
 import { registerWebGpuBackend } from '../util/webgpuDevice';
 import { BACKEND_LABELS, type BackendInfo, type BackendName } from './types';
@@ -39,7 +39,7 @@ export async function probeWebGpu(): Promise<{ reason: string | null; adapter: s
 export async function tryBackend(name: BackendName): Promise<void> {
   let ok: boolean;
   try {
-    if (name === 'webgpu') await registerWebGpuBackend();
+    if (name === 'webgpu') await registerWebGpuBackend(WebGPUBackend);
     ok = await tf.setBackend(name);
   } catch (e) {
     throw new Error(`the backend failed to start: ${errorMessage(e)}`);
