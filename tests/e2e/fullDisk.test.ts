@@ -86,7 +86,7 @@ describe('a full disk, in Chromium', () => {
     console.log(`disk filled with ${(filled / 2 ** 20).toFixed(1)} MB; the app says: ${error}`);
     // Chromium words it as LevelDB's FILE_ERROR_NO_SPACE (then the app says "no room to save") or as
     // "Failed to write blobs (IOError)", depending on where the value went: the message names the fix either way.
-    expect(error).toMatch(/^Not saved: .*step 2 .*\(the last save \(step 1\) is kept\)\. (Free disk space|If the disk is full, free disk space) or delete old saved runs/);
+    expect(error).toMatch(/^Not saved: .*step 2 .*\(the last save \(step 1\) is kept\)(: .*)?\. (Free disk space|If the disk is full, free disk space) or delete old saved runs/);
     expect(await attr(page, 'save-status', 'data-step')).toBe('1');
     // The list still reads the save of step 1; training goes on.
     expect(await page.locator('[data-testid=saved-run-steps]').textContent()).toBe('1');
