@@ -588,10 +588,10 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
         </div>
       </div>
       {!empty && (
-        <p className={styles.readout} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'}>
-          <span className={styles.readout__step}>{hover ? 'step' : 'last step'} {formatInt(shownStep)}</span>
+        <p className={`readout ${styles.readout}`} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'}>
+          <span className="readout__step">{hover ? 'step' : 'last step'} {formatInt(shownStep)}</span>
           {readout.map((r) => (
-            <span key={r.line.key} className={styles.readout__item} data-overlay={r.line.overlay ? r.line.key : undefined}>
+            <span key={r.line.key} className="readout__item" data-overlay={r.line.overlay ? r.line.key : undefined}>
               <span className={styles.dot} style={{ background: r.line.spec.colour }} />
               {r.line.name} <b>{r.text}</b>
             </span>

@@ -112,14 +112,14 @@ export const KnnChart = memo(function KnnChart({ results, overlays = NO_OVERLAYS
           </LineChart>
         </ResponsiveContainer>
       </div>
-      <p className={styles.readout} id={readoutId} data-testid="knn-readout">
-        <span className={styles.readout__step}>
+      <p className="readout" id={readoutId} data-testid="knn-readout">
+        <span className="readout__step">
           {hover === null ? 'last kNN at step' : 'step'} {formatInt(shownStep)}
         </span>
         {lines.map((l) => {
           const point = l.data.find((d) => d.step === shownStep);
           return (
-            <span key={l.key} className={styles.readout__item}>
+            <span key={l.key} className="readout__item">
               <span className={styles.dot} style={{ background: l.colour }} />
               {l.name} <b>{point ? `${point.accuracy.toFixed(1)}%` : '–'}</b>
             </span>
