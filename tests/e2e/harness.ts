@@ -189,12 +189,12 @@ export interface AppOptions extends PageOptions {
  * For a describe block: Chromium and a page, launched before its tests and closed after them. The
  * fields are filled in beforeAll; a test reads them when it runs (`const { page } = chromiumUnderTest`).
  */
-export function useChromium(options: Omit<AppOptions, 'dist'>): ChromiumUnderTest {
+export function useChromium({ webgpu, ...pageOptions }: Omit<AppOptions, 'dist'>): ChromiumUnderTest {
   const held = {} as ChromiumUnderTest;
   beforeAll(async () => {
     requireChromium();
-    held.browser = await launchChromium(options.webgpu);
-    Object.assign(held, await openPage(held.browser, options));
+    held.browser = await launchChromium(webgpu);
+    Object.assign(held, await openPage(held.browser, pageOptions));
   }, 120_000);
   afterAll(async () => {
     await held.browser?.close();
@@ -207,13 +207,13 @@ export function useChromium(options: Omit<AppOptions, 'dist'>): ChromiumUnderTes
  * errors are collected, ready before its tests (a later beforeAll of the block may add to the page
  * before its first visit) and closed after them. The fields are filled in beforeAll.
  */
-export function useApp(options: AppOptions): AppUnderTest {
+export function useApp({ webgpu, dist, ...pageOptions }: AppOptions): AppUnderTest {
   const app = {} as AppUnderTest;
   beforeAll(async () => {
     requireChromium();
-    Object.assign(app, await buildAndPreview(options.dist));
-    app.browser = await launchChromium(options.webgpu);
-    Object.assign(app, await openPage(app.browser, options));
+    Object.assign(app, await buildAndPreview(dist));
+    app.browser = await launchChromium(webgpu);
+    Object.assign(app, await openPage(app.browser, pageOptions));
   }, 240_000);
   afterAll(async () => {
     await app.browser?.close();
