@@ -28,6 +28,7 @@ import { Trainer } from '../train/trainer';
 import type { Encoder } from '../moco/encoder';
 import { errorMessage, gpuDevice, onDeviceLost, selectBackend, withOutOfMemoryScope } from './backend';
 import { checkGpuLimits } from './gpuLimits';
+import { customKernelEnabled } from '../kernels/registry';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
@@ -401,7 +402,8 @@ export class TrainingService {
 
   /**
    * Keeps an in-memory restore point every `everyMs` of training (default 10 s; 0: after every
-   * step, for tests), besides every save's.
+   * step, for tests) until the run's first automatic save (or always, without saves); every
+   * save's state is one too.
    */
   keepRestorePoints(everyMs: number): void {
     this.restoreEveryMs = everyMs;
@@ -576,7 +578,7 @@ export class TrainingService {
   /** Refuses a setup whose largest buffers this GPU cannot hold (WebGPU only), before anything is allocated. */
   private checkDeviceLimits(setup: TrainingSetup, queueSize: number): void {
     const limits = gpuDevice()?.limits;
-    const problem = limits && checkGpuLimits({ preset: setup.preset, batchSize: setup.batchSize, queueSize }, limits);
+    const problem = limits && checkGpuLimits({ preset: setup.preset, batchSize: setup.batchSize, queueSize, customInputGradient: customKernelEnabled('Conv2DBackpropInput') }, limits);
     if (problem) throw new Error(problem);
   }
 
@@ -632,12 +634,22 @@ export class TrainingService {
     return { backend: this.backend, model };
   }
 
-  /** Keeps the state before a step when a restore point is due; call under the lock. */
+  /**
+   * Keeps the state before a step when a restore point is due; call under the lock. Only while the
+   * run has no save: once automatic saves run, each save's bytes are the restore point, and a
+   * second encode (a read of every tensor from the GPU) every 10 s would cost as much again.
+   */
   private async snapshotIfDue(): Promise<void> {
     const step = this.requireTrainer().moco.stepCount;
     if (this.diverged || this.unverified?.step === step || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
+    if (this.savesKeepRestorePoints()) return;
     this.unverified = { bytes: await this.encodeRun(), step, summary: null };
     this.lastRestorePointAt = this.clock.now();
+  }
+
+  /** Automatic saves run and one of this run has succeeded: its bytes are kept as the restore point. */
+  private savesKeepRestorePoints(): boolean {
+    return this.store !== null && !this.autosavePaused && this.saveStatus !== null && this.saveStatus.step > 0 && this.saveStatus.error === null;
   }
 
   /**
