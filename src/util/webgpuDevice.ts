@@ -8,15 +8,19 @@ import * as tf from '@tensorflow/tfjs';
  * (high-performance unless `WEBGPU_USE_LOW_POWER_GPU`), its timestamp queries, its size limits.
  *
  * Call once `navigator.gpu` exists and before the backend first starts; a backend already started
- * is left as it is. The package is imported here, not at the top: in Node, its import must follow
- * the WebGPU globals (src/util/nodeWebgpu.ts).
+ * is left as it is, unless `replace` (its device was lost): then it is disposed and the next
+ * `tf.setBackend('webgpu')` asks the adapter for a new device. Kernels registered for 'webgpu'
+ * (tfjs's and ours, src/kernels/registry.ts) are kept by name and run on the new backend. The
+ * package is imported here, not at the top: in Node, its import must follow the WebGPU globals
+ * (src/util/nodeWebgpu.ts).
  */
-export async function registerWebGpuBackend(): Promise<void> {
+export async function registerWebGpuBackend(options: { replace?: boolean } = {}): Promise<void> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   // tf.findBackend would start the backend; the engine's registry holds only those started.
-  if (!gpu || (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu) return;
-  tf.removeBackend('webgpu');
+  const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu;
+  if (!gpu || (started && !options.replace)) return;
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend(
     'webgpu',
     async () => {
