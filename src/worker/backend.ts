@@ -160,7 +160,8 @@ export function onDeviceLost(listener: (message: string) => void, onError?: (mes
 /** "destroyed" or "lost", with the browser's message when it gives one. */
 export function lossMessage(info: { reason: string; message: string }): string {
   const how = info.reason === 'destroyed' ? 'destroyed' : 'lost';
-  return info.message ? `${how}: ${info.message}` : how;
+  const message = info.message.trim().replace(/\.$/, '');
+  return message ? `${how}: ${message}` : how;
 }
 
 /**

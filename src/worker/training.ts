@@ -86,6 +86,9 @@ export interface HeldRun {
   save: SaveStatus | null;
 }
 
+/** How long after a failed GPU read `device.lost` may resolve and still count as the failure's cause. */
+const LOSS_NOTICE_MS = 1000;
+
 /** The longest name a saved run may have. */
 export const MAX_RUN_NAME = 80;
 
@@ -145,6 +148,8 @@ export class TrainingService {
   private recovering: Promise<void> | null = null;
   /** The latest GPU error no error scope caught (often a loss's forerunner), said with the loss. */
   private lastGpuError: string | null = null;
+  /** The WebGPU device watched for loss; null on other backends. */
+  private device: GPUDevice | null = null;
   /** The page's backend order (`?backend=`), which the fallback after a lost device follows. */
   private backendOrder: readonly BackendName[] | undefined;
   private testHooks = false;
@@ -258,8 +263,8 @@ export class TrainingService {
       this.requestSave();
       return record;
     } catch (e) {
+      if (await this.lostDuring()) throw new Error('the GPU device was lost during this step: the run goes on from its last state kept, on a new backend');
       this.fail(e);
-      if (this.recovering) throw new Error('the GPU device was lost during this step: training goes on from the last good state on a new backend');
       throw e;
     } finally {
       this.batcher.flush(true);
@@ -599,6 +604,7 @@ export class TrainingService {
 
   /** Hears the loss and the uncaught errors of the WebGPU device in use now (nothing on other backends). */
   private watchDevice(): void {
+    this.device = gpuDevice();
     onDeviceLost(
       (how) => this.deviceLost(how),
       (message) => {
@@ -643,6 +649,20 @@ export class TrainingService {
     this.recovering = null;
     this.batcher.flush(true);
     if (wasRunning) await this.start();
+  }
+
+  /**
+   * Whether a call that just failed did so because the device was lost: the browser rejects the
+   * reads of a lost device a moment before `device.lost` resolves, so wait for it a little.
+   */
+  private async lostDuring(): Promise<boolean> {
+    const device = this.device;
+    if (this.recovering) return true;
+    if (!device || this.diverged) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const lost = await Promise.race([device.lost.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), LOSS_NOTICE_MS)))]);
+    clearTimeout(timer);
+    return lost;
   }
 
   /** Training stops after a lost device; the page offers the fallback (`continueOnCpu`) or a new Worker. */
@@ -923,7 +943,9 @@ export class TrainingService {
       }
       if (this.state === 'running') this.state = 'paused';
     } catch (e) {
-      this.fail(e);
+      // A step that failed on a lost device: the recovery takes the run on (and resumes training).
+      if (await this.lostDuring()) this.state = 'paused';
+      else this.fail(e);
     } finally {
       this.elapsedBefore = this.elapsed();
       this.runningSince = null;
