@@ -53,6 +53,7 @@ describe('a lost GPU device, end to end', () => {
     await page.evaluate(() => window.__moco!.bridge.api.training.destroyGpuDevice());
     await page.locator('[data-testid=gpu-recovered]').waitFor({ timeout: 240_000 });
     const message = await text(page, 'gpu-recovered-message');
+    console.log(`gpu-recovered: ${message}`);
     const m = /^The GPU device was destroyed(?:: [^]*)? at step (\d+)\. Training goes on on WebGPU again, on a new device, from step (\d+), the last state kept: (\d+) steps? (?:was|were) lost\.$/.exec(message);
     expect(m, message).not.toBeNull();
     const [lostAt, from, lost] = m!.slice(1).map(Number);
