@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { DEVICE_RECOVERY_LIMIT, deviceLossFallback, mayRecoverAutomatically } from '../../src/worker/backend';
 import { loadUserFiles } from '../../src/worker/datasets';
@@ -82,6 +82,25 @@ describe('TrainingService when training goes wrong', () => {
     expect(Math.abs(fourth - expected[3])).toBeLessThan(1e-6);
     expect(Math.abs(fifth - expected[4])).toBeLessThan(1e-6);
     expect((await s.exportWeights({ includeKey: true })).zip.byteLength).toBeGreaterThan(0);
+  });
+
+  it('keeps in-memory restore points only until the run is saved: then each save is the restore point, with no second read of the model', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    s.keepRestorePoints(0);
+    const encodes = vi.spyOn(s as unknown as { encodeRun(): Promise<Uint8Array> }, 'encodeRun');
+    // No saves: the state before each step is kept in memory.
+    await losses(s, 2);
+    expect(encodes).toHaveBeenCalledTimes(2);
+    s.useRunStore(new MemoryRunStore());
+    // Not saved yet: step 3 keeps its state in memory, then the run is saved.
+    await losses(s, 1);
+    await waitFor(() => s.status().save?.step === 3);
+    expect(encodes).toHaveBeenCalledTimes(4);
+    // Saved: the save alone.
+    await losses(s, 2);
+    await waitFor(() => s.status().save?.step === 5);
+    expect(encodes).toHaveBeenCalledTimes(6);
   });
 
   it('stops at a blown-up loss (a tiny temperature), and with no good state kept yet restores a fresh model of the setup', async () => {
