@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import { startTraining, type TrainingBridge } from '../worker/bridge';
-import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, SavedRun, StatsBatch, TrainingSetup } from '../worker/types';
+import { BACKEND_LABELS, type BackendInfo, type BackendName, type DatasetName, type DeviceRecovery, type ModelInfo, type QueueSnapshot, type RunStatus, type SavedRun, type StatsBatch, type TrainingSetup } from '../worker/types';
 import { saveBlob, saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { decodeSetupLink, encodeSetupLink, isSetupLink } from './shareLink';
@@ -71,6 +71,9 @@ export interface WorkerLoss {
   saved: { step: number; savedAt: number } | null;
 }
 
+/** What the controls say while the Worker recovers from a lost GPU device by itself. */
+const RECOVERING = 'Recovering from the lost GPU device…';
+
 /** How long a slider must rest before its value goes to the Worker (one chart marker per gesture). */
 const PARAM_DEBOUNCE_MS = 250;
 
@@ -123,6 +126,9 @@ export function useTraining() {
   const [workerLoss, setWorkerLoss] = useState<WorkerLoss | null>(null);
   /** What a recovery did (a restart, a restore), said once under the status. */
   const [notice, setNotice] = useState<string | null>(null);
+  /** The Worker's latest recovery from a lost GPU device, said until dismissed; the last one the page took in. */
+  const [recovered, setRecovered] = useState<DeviceRecovery | null>(null);
+  const recoverySeen = useRef(0);
   /** Counts the Workers started: panels that subscribe to one subscribe again to the next. */
   const [generation, setGeneration] = useState(0);
   const pendingParams = useRef<Partial<LiveParams>>({});
@@ -136,9 +142,19 @@ export function useTraining() {
     (batch: StatsBatch) => {
       store.append(batch);
       setVersion(store.version);
-      setView((v) =>
-        batch.status.runId < v.status.runId ? v : { ...v, status: batch.status, statusAt: performance.now(), workerParams: batch.params, queue: batch.queue },
-      );
+      // A lost GPU device: the controls wait while the Worker recovers; then the backend is the new one, said once.
+      const recovery = batch.status.deviceRecovery ?? null;
+      const done = recovery?.phase === 'done' && recovery.id > recoverySeen.current ? recovery : null;
+      if (done) {
+        recoverySeen.current = done.id;
+        setRecovered(done);
+        setNotice(null);
+      }
+      setView((v) => {
+        if (batch.status.runId < v.status.runId) return v;
+        const busy = recovery?.phase === 'recovering' ? RECOVERING : v.busy === RECOVERING ? null : v.busy;
+        return { ...v, status: batch.status, statusAt: performance.now(), workerParams: batch.params, queue: batch.queue, busy, backend: done?.backend ?? v.backend };
+      });
     },
     [store],
   );
@@ -452,15 +468,16 @@ export function useTraining() {
     [call, view.status.diverged],
   );
 
-  /** After the GPU device was lost: the CPU backend, from the last good state. */
+  /** After the GPU device was lost and not recovered by itself: the fallback backend, from the last good state. */
   const continueOnCpu = useCallback(
     () =>
       call(async (b) => {
-        setView((v) => ({ ...v, busy: 'Moving the run to the CPU…' }));
+        setView((v) => ({ ...v, busy: 'Moving the run off the GPU…' }));
+        setRecovered(null);
         try {
           const r = await b.api.training.continueOnCpu();
           setView((v) => ({ ...v, backend: r.backend, model: r.model }));
-          setNotice('Training continues on the CPU from the last good state; Restart the worker later to try WebGPU again.');
+          setNotice(`Training continues on the ${BACKEND_LABELS[r.backend.backend]} from the last good state; Restart the worker later to try WebGPU again.`);
         } finally {
           setView((v) => ({ ...v, busy: null }));
         }
@@ -479,6 +496,8 @@ export function useTraining() {
       bridge.current?.terminate(new Error('the training worker was restarted'));
       bridge.current = null;
       setNotice(null);
+      setRecovered(null);
+      recoverySeen.current = 0;
       setView((v) => ({ ...v, busy: 'Starting a new training worker…', error: null }));
       try {
         const b = await startTraining(onStats, { backends: urlBackends(), autosaveEveryMs: urlAutosaveMs(), runIdAfter: view.status.runId, testHooks: hasTestHooks() });
@@ -524,7 +543,7 @@ export function useTraining() {
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy };
+  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), recovered, dismissRecovered: () => setRecovered(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy };
 }
 
 export type Training = ReturnType<typeof useTraining>;

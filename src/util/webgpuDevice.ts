@@ -9,14 +9,21 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
  * (high-performance unless `WEBGPU_USE_LOW_POWER_GPU`), its timestamp queries, its size limits.
  *
  * Call once `navigator.gpu` exists and before the backend first starts; a backend already started
- * is left as it is. The caller hands over the package's backend class: a browser imports the
- * package statically, Node only after setting the WebGPU globals (src/util/nodeWebgpu.ts).
+ * is left as it is, unless `replace` (its device was lost): then it is disposed and the next
+ * `tf.setBackend('webgpu')` asks the adapter for a new device. Kernels registered for 'webgpu'
+ * (tfjs's and ours, src/kernels/registry.ts) are kept by name and run on the new backend. The
+ * caller hands over the package's backend class: a browser imports the package statically, Node
+ * only after setting the WebGPU globals (src/util/nodeWebgpu.ts).
  */
-export async function registerWebGpuBackend(Backend: typeof WebGPUBackend): Promise<void> {
+export async function registerWebGpuBackend(
+  Backend: typeof WebGPUBackend,
+  options: { replace?: boolean } = {},
+): Promise<void> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   // tf.findBackend would start the backend; the engine's registry holds only those started.
-  if (!gpu || (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu) return;
-  tf.removeBackend('webgpu');
+  const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu;
+  if (!gpu || (started && !options.replace)) return;
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend(
     'webgpu',
     async () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { useCustomKernels } from '../kernels/registry';
+import { customKernelSettings, useCustomKernels } from '../kernels/registry';
 import { registerWebGpuBackend } from '../util/webgpuDevice';
 import { BACKEND_LABELS, type BackendInfo, type BackendName } from './types';
 
@@ -35,11 +35,11 @@ export async function probeWebGpu(): Promise<{ reason: string | null; adapter: s
   return { reason: null, adapter: description || null };
 }
 
-/** Sets `name` as the tfjs backend and checks that it really computes; throws with the reason if not. */
-export async function tryBackend(name: BackendName): Promise<void> {
+/** Sets `name` as the tfjs backend and checks that it really computes; throws with the reason if not. `fresh`: a new WebGPU device in place of a lost one. */
+export async function tryBackend(name: BackendName, fresh = false): Promise<void> {
   let ok: boolean;
   try {
-    if (name === 'webgpu') await registerWebGpuBackend(WebGPUBackend);
+    if (name === 'webgpu') await registerWebGpuBackend(WebGPUBackend, { replace: fresh });
     ok = await tf.setBackend(name);
   } catch (e) {
     throw new Error(`the backend failed to start: ${errorMessage(e)}`);
@@ -83,6 +83,57 @@ export async function selectBackend(order: readonly BackendName[] = BACKEND_ORDE
   throw new Error(`no tfjs backend could start (${reasons.join('; ')})`);
 }
 
+/**
+ * Where training goes when WebGPU cannot come back after its device was lost: the backends of the
+ * order that do not draw on the GPU (WebGL shares the GPU that just failed), the CPU if none. The
+ * one place that chooses it.
+ */
+export function deviceLossFallback(order: readonly BackendName[] = BACKEND_ORDER): BackendName[] {
+  const offGpu = order.filter((b) => b !== 'webgpu' && b !== 'webgl');
+  return offGpu.length > 0 ? offGpu : ['cpu'];
+}
+
+/**
+ * How often a lost device is recovered without asking: at most `max` times within `windowMs`. A GPU
+ * that keeps failing (a second loss within two minutes of a recovery) stops training, and the page
+ * offers the fallback or a new Worker, rather than looping on a broken device.
+ */
+export const DEVICE_RECOVERY_LIMIT = { max: 1, windowMs: 120_000 } as const;
+
+/** Whether a device lost at `now` may be recovered automatically, given when the earlier recoveries were. */
+export function mayRecoverAutomatically(recoveries: readonly number[], now: number, limit: { max: number; windowMs: number } = DEVICE_RECOVERY_LIMIT): boolean {
+  return recoveries.filter((t) => now - t < limit.windowMs).length < limit.max;
+}
+
+/**
+ * After the WebGPU device was lost: WebGPU again on a new device when the browser still gives an
+ * adapter (tfjs's backend re-created on it, our kernels switched as before), else the first
+ * fallback that starts (`deviceLossFallback`), saying why WebGPU did not come back.
+ */
+export async function recoverBackend(order: readonly BackendName[] = BACKEND_ORDER): Promise<BackendInfo> {
+  const kernels = customKernelSettings();
+  const reasons: string[] = [];
+  try {
+    const probe = await probeWebGpu();
+    if (probe.reason) throw new Error(probe.reason);
+    await tryBackend('webgpu', true);
+    useCustomKernels(kernels.on, { except: kernels.except, include: kernels.include });
+    return { backend: 'webgpu', fallbackReason: null, adapter: probe.adapter };
+  } catch (e) {
+    reasons.push(`WebGPU did not come back after the device was lost: ${errorMessage(e)}`);
+  }
+  for (const name of deviceLossFallback(order)) {
+    try {
+      await tryBackend(name);
+      useCustomKernels(kernels.on, { except: kernels.except, include: kernels.include });
+      return { backend: name, fallbackReason: reasons.join('; '), adapter: null };
+    } catch (e) {
+      reasons.push(`${BACKEND_LABELS[name]} unavailable: ${errorMessage(e)}`);
+    }
+  }
+  throw new Error(`no tfjs backend could start after the GPU device was lost (${reasons.join('; ')})`);
+}
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -95,12 +146,22 @@ export function gpuDevice(): GPUDevice | null {
 
 /**
  * Calls `listener` once if the device in use now is lost (a driver reset, the GPU process gone, a
- * `destroy()`), with the browser's words for it. Nothing on other backends.
+ * `destroy()`), with the browser's words for it, and `onError` with every error no error scope
+ * caught (an out-of-memory or validation error outside one), which often comes before a loss.
+ * Nothing on other backends.
  */
-export function onDeviceLost(listener: (message: string) => void): void {
+export function onDeviceLost(listener: (message: string) => void, onError?: (message: string) => void): void {
   const device = gpuDevice();
   if (!device) return;
-  void device.lost.then((info) => listener(info.message ? `${info.reason === 'destroyed' ? 'destroyed' : 'lost'}: ${info.message}` : info.reason === 'destroyed' ? 'destroyed' : 'lost'));
+  void device.lost.then((info) => listener(lossMessage(info)));
+  if (onError) device.addEventListener('uncapturederror', (e) => onError((e as GPUUncapturedErrorEvent).error.message || 'an unnamed GPU error'));
+}
+
+/** "destroyed" or "lost", with the browser's message when it gives one. */
+export function lossMessage(info: { reason: string; message: string }): string {
+  const how = info.reason === 'destroyed' ? 'destroyed' : 'lost';
+  const message = info.message.trim().replace(/\.$/, '');
+  return message ? `${how}: ${message}` : how;
 }
 
 /**

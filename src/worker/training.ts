@@ -26,8 +26,9 @@ import {
 import { checkStep, type KnobNames } from '../train/divergence';
 import { Trainer } from '../train/trainer';
 import type { Encoder } from '../moco/encoder';
-import { errorMessage, gpuDevice, onDeviceLost, selectBackend, withOutOfMemoryScope } from './backend';
+import { deviceLossFallback, errorMessage, gpuDevice, mayRecoverAutomatically, onDeviceLost, recoverBackend, selectBackend, withOutOfMemoryScope } from './backend';
 import { checkGpuLimits } from './gpuLimits';
+import { customKernelEnabled } from '../kernels/registry';
 import { checkTrainable, loadSample, loadUserFiles, PROGRESS_INTERVAL_MS, throttleProgress } from './datasets';
 import { KNN_T } from '../eval/knn';
 import { Evaluation } from './evaluation';
@@ -43,8 +44,11 @@ import {
   AUTOSAVE_INTERVAL_MS,
   RESTORE_POINT_INTERVAL_MS,
   STATS_INTERVAL_MS,
+  BACKEND_LABELS,
   type BackendInfo,
+  type BackendName,
   type DatasetInfo,
+  type DeviceRecovery,
   type DatasetLoaded,
   type DatasetSource,
   type Divergence,
@@ -81,6 +85,9 @@ export interface HeldRun {
   runKey: string;
   save: SaveStatus | null;
 }
+
+/** How long after a failed GPU read `device.lost` may resolve and still count as the failure's cause. */
+const LOSS_NOTICE_MS = 1000;
 
 /** The longest name a saved run may have. */
 export const MAX_RUN_NAME = 80;
@@ -132,8 +139,19 @@ export class TrainingService {
   private lastRestorePointAt = 0;
   /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
   private diverged: Divergence | null = null;
-  /** The WebGPU device was lost: what the page says, until `continueOnCpu()` (or a new Worker). */
+  /** The WebGPU device was lost and not recovered by itself: what the page says, until `continueOnCpu()` (or a new Worker). */
   private gpuLost: string | null = null;
+  /** The latest automatic recovery from a lost device, and when each happened (for the retry cap). */
+  private deviceRecovery: DeviceRecovery | null = null;
+  private recoveryTimes: number[] = [];
+  /** The automatic recovery in progress. */
+  private recovering: Promise<void> | null = null;
+  /** The latest GPU error no error scope caught (often a loss's forerunner), said with the loss. */
+  private lastGpuError: string | null = null;
+  /** The WebGPU device watched for loss; null on other backends. */
+  private device: GPUDevice | null = null;
+  /** The page's backend order (`?backend=`), which the fallback after a lost device follows. */
+  private backendOrder: readonly BackendName[] | undefined;
   private testHooks = false;
   /** Content hashes of the datasets trained on (a checkpoint records the one of its run). */
   private readonly identities = new WeakMap<ImageDataset, Promise<DatasetIdentity>>();
@@ -161,9 +179,10 @@ export class TrainingService {
     // A Worker started in place of one that ended: its runs number on from the old one's, so that the page takes them as new.
     this.runId = Math.max(this.runId, options?.runIdAfter ?? 0);
     this.testHooks = options?.testHooks ?? false;
+    this.backendOrder = options?.backends;
     if (!this.backend) {
       this.backend = await this.chooseBackend(options);
-      onDeviceLost((how) => this.deviceLost(how));
+      this.watchDevice();
     }
     return this.backend;
   }
@@ -244,6 +263,7 @@ export class TrainingService {
       this.requestSave();
       return record;
     } catch (e) {
+      if (await this.lostDuring()) throw new Error('the GPU device was lost during this step: the run goes on from its last state kept, on a new backend');
       this.fail(e);
       throw e;
     } finally {
@@ -401,7 +421,8 @@ export class TrainingService {
 
   /**
    * Keeps an in-memory restore point every `everyMs` of training (default 10 s; 0: after every
-   * step, for tests), besides every save's.
+   * step, for tests) until the run's first automatic save (or always, without saves); every
+   * save's state is one too.
    */
   keepRestorePoints(everyMs: number): void {
     this.restoreEveryMs = everyMs;
@@ -555,6 +576,7 @@ export class TrainingService {
       save: this.saveStatus,
       diverged: this.diverged,
       gpuLost: this.gpuLost,
+      deviceRecovery: this.deviceRecovery && { ...this.deviceRecovery },
     };
   }
 
@@ -576,19 +598,113 @@ export class TrainingService {
   /** Refuses a setup whose largest buffers this GPU cannot hold (WebGPU only), before anything is allocated. */
   private checkDeviceLimits(setup: TrainingSetup, queueSize: number): void {
     const limits = gpuDevice()?.limits;
-    const problem = limits && checkGpuLimits({ preset: setup.preset, batchSize: setup.batchSize, queueSize }, limits);
+    const problem = limits && checkGpuLimits({ preset: setup.preset, batchSize: setup.batchSize, queueSize, customInputGradient: customKernelEnabled('Conv2DBackpropInput') }, limits);
     if (problem) throw new Error(problem);
   }
 
-  /** The device is gone, and every tensor on it: training stops; the page offers the CPU or a new Worker. */
+  /** Hears the loss and the uncaught errors of the WebGPU device in use now (nothing on other backends). */
+  private watchDevice(): void {
+    this.device = gpuDevice();
+    onDeviceLost(
+      (how) => this.deviceLost(how),
+      (message) => {
+        this.lastGpuError = message;
+      },
+    );
+  }
+
+  /**
+   * The device is gone, and every tensor on it. The Worker recovers by itself: a new backend
+   * (WebGPU again if the browser still gives an adapter, else the fallback), the last good state,
+   * and training again if it was training. A device lost again soon after a recovery (a GPU that
+   * keeps failing: `mayRecoverAutomatically`), or a recovery that fails, stops training, and the
+   * page offers the fallback or a new Worker.
+   */
   private deviceLost(how: string): void {
+    const now = this.clock.now();
     const step = this.trainer?.moco.stepCount ?? 0;
+    const wasRunning = this.loop !== null && !this.stopRequested;
+    const lost = this.lastGpuError ? `${how} (the GPU's last error before: ${this.lastGpuError})` : how;
+    this.lastGpuError = null;
+    this.stopRequested = true;
+    if (!mayRecoverAutomatically(this.recoveryTimes, now)) {
+      const since = Math.round((now - (this.recoveryTimes.at(-1) ?? now)) / 1000);
+      this.stopAfterLoss(`The GPU device was ${lost}, again ${since} s after the last recovery: a GPU that keeps failing is not recovered by itself. Training stopped at step ${step}.`);
+      return;
+    }
+    this.recoveryTimes.push(now);
+    this.deviceRecovery = { id: this.recoveryTimes.length, phase: 'recovering', lost, lostAtStep: step, fromStep: null, backend: null, resumed: false };
+    this.batcher.flush(true);
+    this.recovering = this.recover(wasRunning).catch((e: unknown) => {
+      this.recovering = null;
+      this.deviceRecovery = null;
+      this.stopAfterLoss(`The GPU device was ${lost} at step ${step}, and recovering from it failed: ${errorMessage(e)}.`);
+    });
+  }
+
+  private async recover(wasRunning: boolean): Promise<void> {
+    const backend = await this.rebuildAfterLoss(() => recoverBackend(this.backendOrder));
+    const fromStep = this.trainer?.moco.stepCount ?? 0;
+    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: wasRunning };
+    this.recovering = null;
+    this.batcher.flush(true);
+    if (wasRunning) await this.start();
+  }
+
+  /**
+   * Whether a call that just failed did so because the device was lost: the browser rejects the
+   * reads of a lost device a moment before `device.lost` resolves, so wait for it a little.
+   */
+  private async lostDuring(): Promise<boolean> {
+    const device = this.device;
+    if (this.recovering) return true;
+    if (!device || this.diverged) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const lost = await Promise.race([device.lost.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), LOSS_NOTICE_MS)))]);
+    clearTimeout(timer);
+    return lost;
+  }
+
+  /** Training stops after a lost device; the page offers the fallback (`continueOnCpu`) or a new Worker. */
+  private stopAfterLoss(what: string): void {
     const good = (this.unverified ?? this.restorePoint)?.step ?? 0;
-    this.gpuLost = `The GPU device was ${how}. Training stopped at step ${step}. Continue on the CPU from the last good state (step ${good}), or Restart the worker to try WebGPU again from the last save.`;
+    const fallback = BACKEND_LABELS[deviceLossFallback(this.backendOrder)[0]];
+    this.gpuLost = `${what} Continue without the GPU (on the ${fallback}) from the last good state (step ${good}), or Restart the worker to try WebGPU again from the last save.`;
     this.stopRequested = true;
     this.state = 'error';
     this.error = this.gpuLost;
     this.batcher.flush(true);
+  }
+
+  /**
+   * After a lost device: the old model freed (its tensors lived on the device), `backend()` as the
+   * new backend, and the run again from its last state kept (a save, a snapshot: not a run gone
+   * wrong, so even one the next step has not checked yet), or a fresh model of the setup when
+   * none was kept. Resolves with the backend now in use.
+   */
+  private async rebuildAfterLoss(backend: () => Promise<BackendInfo>): Promise<BackendInfo> {
+    // The step in flight fails on the lost device; the loop ends with it.
+    await this.pause();
+    await this.lock.run(async () => {
+      try {
+        this.trainer?.dispose();
+      } catch {
+        // Nothing to free on a device that is gone.
+      }
+      this.trainer = null;
+    });
+    this.backend = await backend();
+    this.watchDevice();
+    this.gpuLost = null;
+    const point = this.unverified ?? this.restorePoint;
+    if (point) {
+      await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
+    } else {
+      const runKey = this.runKey;
+      await this.configure(this.requireSetup());
+      this.runKey = runKey;
+    }
+    return this.backend;
   }
 
   /** For the app's end-to-end tests only (`?testHooks`): destroys the WebGPU device, as a driver reset would lose it. */
@@ -600,44 +716,51 @@ export class TrainingService {
   }
 
   /**
-   * After the GPU device was lost: the CPU backend, and the run from its last good state (a fresh
-   * model of the setup when none was kept yet). Resolves with the backend now in use.
+   * For the app's end-to-end tests only (`?testHooks`): an uncaught error in the Worker, as a bug
+   * would throw outside any call. This call never answers: the page must settle it.
    */
-  async continueOnCpu(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
-    const lost = this.gpuLost;
-    if (!lost) throw new Error('the GPU device is not lost: nothing to continue from');
-    await this.pause();
-    const cpu = await selectBackend(['cpu']);
-    this.backend = { ...cpu, fallbackReason: `the GPU device was lost; continued on the CPU` };
-    // The old model's tensors lived on the lost device.
-    await this.lock.run(() => {
-      try {
-        this.trainer?.dispose();
-      } catch {
-        // Nothing to free on a device that is gone.
-      }
-      this.trainer = null;
-    });
-    this.gpuLost = null;
-    // Not a run gone wrong: the latest state kept (a save, a snapshot), even before the next step has checked it.
-    const point = this.unverified ?? this.restorePoint;
-    let model: ModelInfo;
-    if (point) {
-      model = await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
-    } else {
-      const runKey = this.runKey;
-      model = await this.configure(this.requireSetup());
-      this.runKey = runKey;
-    }
-    return { backend: this.backend, model };
+  async crashWorker(): Promise<void> {
+    if (!this.testHooks) throw new Error('crashWorker is a test hook: open the page with ?testHooks');
+    setTimeout(() => {
+      throw new Error('crashWorker: an uncaught error in the training worker (test hook)');
+    }, 0);
+    return new Promise<void>(() => {});
   }
 
-  /** Keeps the state before a step when a restore point is due; call under the lock. */
+  /** Resolves once an automatic recovery from a lost device in progress has ended; the latest recovery. */
+  async deviceRecovered(): Promise<DeviceRecovery | null> {
+    await this.recovering;
+    return this.deviceRecovery && { ...this.deviceRecovery };
+  }
+
+  /**
+   * After the GPU device was lost and not recovered by itself: the fallback backend
+   * (`deviceLossFallback`: the CPU today), and the run from its last good state (a fresh model of
+   * the setup when none was kept yet). Resolves with the backend now in use.
+   */
+  async continueOnCpu(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
+    if (!this.gpuLost) throw new Error('the GPU device is not lost: nothing to continue from');
+    const start = this.clock.now();
+    const backend = await this.rebuildAfterLoss(async () => ({ ...(await selectBackend(deviceLossFallback(this.backendOrder))), fallbackReason: 'the GPU device was lost; continued without it' }));
+    return { backend, model: this.modelInfo(this.requireTrainer(), start) };
+  }
+
+  /**
+   * Keeps the state before a step when a restore point is due; call under the lock. Only while the
+   * run has no save: once automatic saves run, each save's bytes are the restore point, and a
+   * second encode (a read of every tensor from the GPU) every 10 s would cost as much again.
+   */
   private async snapshotIfDue(): Promise<void> {
     const step = this.requireTrainer().moco.stepCount;
     if (this.diverged || this.unverified?.step === step || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
+    if (this.savesKeepRestorePoints()) return;
     this.unverified = { bytes: await this.encodeRun(), step, summary: null };
     this.lastRestorePointAt = this.clock.now();
+  }
+
+  /** Automatic saves run and one of this run has succeeded: its bytes are kept as the restore point. */
+  private savesKeepRestorePoints(): boolean {
+    return this.store !== null && !this.autosavePaused && this.saveStatus !== null && this.saveStatus.step > 0 && this.saveStatus.error === null;
   }
 
   /**
@@ -696,8 +819,9 @@ export class TrainingService {
         const lockedAt = this.clock.now();
         const trainer = this.trainer;
         // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
-        // that failed (a NaN loss) would overwrite its last good save with a broken model.
-        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error' || this.diverged) return null;
+        // that failed (a NaN loss) would overwrite its last good save with a broken model; a model
+        // on a lost device (being recovered) cannot be read.
+        if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error' || this.diverged || this.recovering) return null;
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
@@ -819,7 +943,9 @@ export class TrainingService {
       }
       if (this.state === 'running') this.state = 'paused';
     } catch (e) {
-      this.fail(e);
+      // A step that failed on a lost device: the recovery takes the run on (and resumes training).
+      if (await this.lostDuring()) this.state = 'paused';
+      else this.fail(e);
     } finally {
       this.elapsedBefore = this.elapsed();
       this.runningSince = null;
@@ -888,6 +1014,11 @@ export class TrainingService {
   }
 
   private fail(e: unknown): void {
+    // What fails while the device is being recovered failed on the lost device: the recovery says so.
+    if (this.recovering) {
+      this.state = 'paused';
+      return;
+    }
     this.state = 'error';
     // After a lost device every call fails; what the user needs to hear is that the device was lost.
     this.error = this.gpuLost ?? errorMessage(e);

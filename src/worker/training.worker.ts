@@ -32,7 +32,7 @@ const pageService = new Proxy(service, {
 });
 
 const api = {
-  training: serve(pageService, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'savedRunCurves', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice']),
+  training: serve(pageService, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'savedRunCurves', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice', 'crashWorker', 'deviceRecovered']),
   experiment: serve(experiments, ['run', 'cancel']),
   evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
 };

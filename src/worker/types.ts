@@ -131,8 +131,30 @@ export interface RunStatus {
   save?: SaveStatus | null;
   /** Training went wrong (a NaN or a blown-up loss) and stopped; `restoreGoodState()` goes back. */
   diverged?: Divergence | null;
-  /** The WebGPU device was lost (what happened, what to do); `continueOnCpu()` or a new Worker goes on. */
+  /**
+   * The WebGPU device was lost and automatic recovery did not happen or failed (what happened,
+   * what to do); `continueOnCpu()` (the fallback) or a new Worker goes on.
+   */
   gpuLost?: string | null;
+  /** The latest recovery from a lost WebGPU device, which the Worker did by itself; null: none. */
+  deviceRecovery?: DeviceRecovery | null;
+}
+
+/** The Worker recovering from a lost WebGPU device by itself: a new backend, the last good state, training resumed. */
+export interface DeviceRecovery {
+  /** Counts this Worker's recoveries, so that the page tells each once. */
+  id: number;
+  /** 'recovering' while the backend and the run are being rebuilt. */
+  phase: 'recovering' | 'done';
+  /** The browser's words for the loss: "destroyed", "lost: …". */
+  lost: string;
+  /** The step the run had reached when the device was lost. */
+  lostAtStep: number;
+  /** Once done: the step training goes on from (the last good state's; 0: a fresh model), and the backend it runs on. */
+  fromStep: number | null;
+  backend: BackendInfo | null;
+  /** Training was running when the device was lost, and goes on by itself. */
+  resumed: boolean;
 }
 
 /** A step that went wrong: training stopped before the next one, and the model before it is kept. */
@@ -273,7 +295,7 @@ export interface InitOptions {
   autosaveEveryMs?: number;
   /** Number runs after this one (a Worker restarted after the last one ended). */
   runIdAfter?: number;
-  /** The page runs with `?testHooks`: `destroyGpuDevice()` may be called. */
+  /** The page runs with `?testHooks`: `destroyGpuDevice()` and `crashWorker()` may be called. */
   testHooks?: boolean;
 }
 

@@ -2,7 +2,9 @@
  * Faults in the app, end to end: a run whose learning rate makes it NaN stops, says why and which
  * slider to change, refuses to export the broken weights and restores the last good state; a
  * training Worker that ends unseen (a test hook terminates it, as a crash would) is noticed by the
- * heartbeat, and *Restart* goes on from the last save; the Data panel shows the loader's warnings.
+ * heartbeat, and *Restart* goes on from the last save; one that throws an uncaught error (a test hook)
+ * is noticed at once, the call in flight settles, and *Restart* trains on; the Data panel shows the
+ * loader's warnings.
  * Chromium without WebGPU, on the CPU backend (`?backend=cpu`), where a tiny step is fast.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -110,6 +112,40 @@ describe('faults, end to end', () => {
     expect(await stepCount(page)).toBe(4);
     await stepTo(page, 5);
     const last = await page.evaluate(() => window.__moco!.store.last());
+    expect(Number.isFinite(last?.loss)).toBe(true);
+  }, 300_000);
+
+  it('an uncaught error in the Worker: noticed at once, the call in flight settles, the status leaves Training, Restart trains on', async () => {
+    await waitFor(page, 'the save of step 5', async () => (await savedStep(page)) === 5, 60_000);
+    await page.click('[data-testid=start]');
+    await waitFor(page, 'Training', async () => (await text(page, 'run-state')) === 'Training', 60_000);
+    // The hook's own call never answers: the page must settle it once the Worker throws.
+    const settled = await page.evaluate(() =>
+      window.__moco!.bridge.api.training.crashWorker().then(
+        () => 'answered',
+        (e: Error) => e.message,
+      ),
+    );
+    expect(settled).toMatch(/^the training worker failed: .*crashWorker: an uncaught error in the training worker \(test hook\)$/);
+    await page.locator('[data-testid=worker-lost]').waitFor({ timeout: 10_000 });
+    const notice = await text(page, 'worker-lost');
+    const m = /^The training worker crashed \(the training worker failed: .*\) at step (\d+)\. Restart starts a new worker that goes on from the last save at step (\d+) \((\d+) steps? since then (?:is|are) lost\)\.Restart$/.exec(notice);
+    expect(m, notice).not.toBeNull();
+    const [crashedAt, saved, lost] = m!.slice(1).map(Number);
+    expect(saved).toBeGreaterThanOrEqual(5);
+    expect(lost).toBe(crashedAt - saved);
+    expect(await text(page, 'run-state')).not.toBe('Training');
+    expect(await page.locator('[data-testid=start]').isDisabled()).toBe(true);
+    // A call after the crash settles at once too.
+    expect(await page.evaluate(() => window.__moco!.bridge.api.training.ping().then(() => 'answered', (e: Error) => e.message))).toMatch(/^the training worker crashed/);
+
+    await page.click('[data-testid=restart-worker]');
+    await page.locator('[data-testid=fault-notice]').waitFor({ timeout: 60_000 });
+    expect(await text(page, 'fault-notice')).toMatch(new RegExp(`^Restarted: the run goes on from its last save at step ${saved}; ${lost === 1 ? '1 step' : `${lost} steps`} since then (was|were) lost\\.`));
+    expect(await stepCount(page)).toBe(saved);
+    await stepTo(page, saved + 1);
+    const last = await page.evaluate(() => window.__moco!.store.last());
+    expect(last?.step).toBe(saved + 1);
     expect(Number.isFinite(last?.loss)).toBe(true);
   }, 300_000);
 

@@ -1,9 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
+import { DEVICE_RECOVERY_LIMIT, deviceLossFallback, mayRecoverAutomatically } from '../../src/worker/backend';
 import { loadUserFiles } from '../../src/worker/datasets';
 import type { DataFile, StatsBatch } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { TrainingData } from '../../src/worker/trainingData';
+import { REPO_ROOT } from '../support/helpers';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
@@ -79,6 +84,25 @@ describe('TrainingService when training goes wrong', () => {
     expect((await s.exportWeights({ includeKey: true })).zip.byteLength).toBeGreaterThan(0);
   });
 
+  it('keeps in-memory restore points only until the run is saved: then each save is the restore point, with no second read of the model', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    s.keepRestorePoints(0);
+    const encodes = vi.spyOn(s as unknown as { encodeRun(): Promise<Uint8Array> }, 'encodeRun');
+    // No saves: the state before each step is kept in memory.
+    await losses(s, 2);
+    expect(encodes).toHaveBeenCalledTimes(2);
+    s.useRunStore(new MemoryRunStore());
+    // Not saved yet: step 3 keeps its state in memory, then the run is saved.
+    await losses(s, 1);
+    await waitFor(() => s.status().save?.step === 3);
+    expect(encodes).toHaveBeenCalledTimes(4);
+    // Saved: the save alone.
+    await losses(s, 2);
+    await waitFor(() => s.status().save?.step === 5);
+    expect(encodes).toHaveBeenCalledTimes(6);
+  });
+
   it('stops at a blown-up loss (a tiny temperature), and with no good state kept yet restores a fresh model of the setup', async () => {
     const { service: s } = await service();
     services.push(s);
@@ -114,5 +138,92 @@ describe('the Data panel summary', () => {
     // The built-in dataset has none.
     data.trainFor(TINY_SETUP);
     expect(data.info()!.warnings).toEqual([]);
+  });
+});
+
+describe('after a lost GPU device', () => {
+  it('recovers by itself once in two minutes: a GPU that keeps failing leaves the choice to the user', () => {
+    expect(DEVICE_RECOVERY_LIMIT).toEqual({ max: 1, windowMs: 120_000 });
+    expect(mayRecoverAutomatically([], 1_000)).toBe(true);
+    // Lost again 35 s after a recovery: not by itself.
+    expect(mayRecoverAutomatically([10_000], 45_000)).toBe(false);
+    // Two minutes on, the earlier recovery no longer counts.
+    expect(mayRecoverAutomatically([10_000], 130_000)).toBe(true);
+    expect(mayRecoverAutomatically([10_000, 200_000], 250_000, { max: 2, windowMs: 300_000 })).toBe(false);
+    expect(mayRecoverAutomatically([10_000, 200_000], 320_000, { max: 2, windowMs: 300_000 })).toBe(true);
+  });
+
+  it('falls back off the GPU: the CPU (never WebGL, which shares the GPU that failed), in the order the page asked for', () => {
+    expect(deviceLossFallback()).toEqual(['cpu']);
+    expect(deviceLossFallback(['webgpu', 'webgl', 'cpu'])).toEqual(['cpu']);
+    // `?backend=webgpu`: nothing off the GPU was asked for; the CPU still is.
+    expect(deviceLossFallback(['webgpu'])).toEqual(['cpu']);
+    expect(deviceLossFallback(['webgl'])).toEqual(['cpu']);
+  });
+});
+
+/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables), read by Dawn at start-up. */
+const SWIFTSHADER_ENV = { LD_LIBRARY_PATH: '/usr/lib/chromium', VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' };
+
+interface DawnFaults {
+  backend: { backend: string };
+  buildOom: string | null;
+  stepOom: string | null;
+  stateAfterStepOom: string;
+  afterOom: { step: number; loss: number };
+  before: number[];
+  recovery: { id: number; phase: string; lost: string; lostAtStep: number; fromStep: number; backend: { backend: string; fallbackReason: string | null }; resumed: boolean };
+  afterRecovery: { step: number; loss: number };
+  statusAfterRecovery: { state: string; error: string | null; gpuLost: string | null };
+  secondLoss: { state: string; gpuLost: string | null; recoveryId: number };
+  fallback: { backend: string; fallbackReason: string };
+  afterFallback: { step: number; loss: number };
+}
+
+/** The service on a real WebGPU device (Dawn in Node): faultsDeviceLoss.run.ts in a process of its own. */
+describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', () => {
+  let seen: DawnFaults;
+  beforeAll(async () => {
+    expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'tests/worker/faultsDeviceLoss.run.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...SWIFTSHADER_ENV },
+      timeout: 590_000,
+    });
+    seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as DawnFaults;
+    expect(seen.backend.backend).toBe('webgpu');
+  }, 600_000);
+
+  it('an out-of-memory in the error scope names what to make smaller, and the run stays usable', () => {
+    expect(seen.buildOom).toBe(
+      'the GPU ran out of memory building the model and the queue (preset tiny, batch 16, Queue size K 32; the browser said: Allocation of 1073741824 bytes failed (out of memory)): choose a smaller batch, preset or queue, then Reset',
+    );
+    expect(seen.stepOom).toBe(
+      'the GPU ran out of memory in the first step (preset tiny, batch 8, Queue size K 32; the browser said: Allocation of 536870912 bytes failed (out of memory)): choose a smaller batch, preset or queue, then Reset',
+    );
+    expect(seen.stateAfterStepOom).toBe('error');
+    // A smaller batch builds, and after Reset the first step trains (an empty queue: a loss of 0, finite).
+    expect(seen.afterOom).toEqual({ step: 1, loss: 0 });
+  });
+
+  it('a lost device: WebGPU again on a new device, from the last state kept, the same step again', () => {
+    expect(seen.recovery).toMatchObject({ id: 1, phase: 'done', lost: 'destroyed: device was destroyed', lostAtStep: 3, fromStep: 2, resumed: false });
+    expect(seen.recovery.backend).toMatchObject({ backend: 'webgpu', fallbackReason: null });
+    expect(seen.statusAfterRecovery).toEqual({ state: 'paused', error: null, gpuLost: null });
+    // Step 3 again, from the state before it, on the new device with the same kernels: the same loss.
+    expect(seen.afterRecovery.step).toBe(3);
+    expect(seen.afterRecovery.loss).toBe(seen.before[2]);
+    expect(Number.isFinite(seen.afterRecovery.loss)).toBe(true);
+  });
+
+  it('lost again at once: training stops, says why and offers the fallback, which trains on the CPU', () => {
+    expect(seen.secondLoss.state).toBe('error');
+    expect(seen.secondLoss.recoveryId).toBe(1);
+    expect(seen.secondLoss.gpuLost).toMatch(
+      /^The GPU device was destroyed: device was destroyed, again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 3\. Continue without the GPU \(on the CPU\) from the last good state \(step 2\), or Restart the worker to try WebGPU again from the last save\.$/,
+    );
+    expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null });
+    expect(seen.afterFallback.step).toBe(3);
+    expect(Math.abs(seen.afterFallback.loss - seen.before[2])).toBeLessThan(1e-4);
   });
 });

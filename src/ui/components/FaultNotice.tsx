@@ -1,14 +1,26 @@
+import { BACKEND_LABELS, type DeviceRecovery } from '../../worker/types';
 import { formatInt } from '../format';
 import type { Training } from '../useTraining';
 import styles from './FaultNotice.module.css';
 
+/** What a recovery from a lost GPU device did: the loss in the browser's words, the backend now, the step it goes on from, the steps lost. */
+function recoveryMessage(r: DeviceRecovery): string {
+  const backend = r.backend!;
+  const on = backend.backend === 'webgpu' ? 'WebGPU again, on a new device' : `the ${BACKEND_LABELS[backend.backend]} (${backend.fallbackReason ?? 'WebGPU did not come back'})`;
+  const from = r.fromStep ?? 0;
+  const lost = Math.max(0, r.lostAtStep - from);
+  const start = from === 0 ? 'a fresh model (no state was kept yet)' : `step ${formatInt(from)}, the last state kept`;
+  return `The GPU device was ${r.lost} at step ${formatInt(r.lostAtStep)}. Training ${r.resumed ? 'goes on' : 'can go on'} on ${on}, from ${start}: ${formatInt(lost)} step${lost === 1 ? ' was' : 's were'} lost.`;
+}
+
 /**
  * Under the status: what went wrong with the run or its Worker, in words, with the way back —
- * *Restore last good state* after a NaN or blown-up step, *Restart* after the Worker ended — and,
- * once, what the recovery did.
+ * *Restore last good state* after a NaN or blown-up step, *Restart* after the Worker ended, the
+ * fallback or *Restart* after a lost GPU device the Worker did not recover by itself — and, once,
+ * what a recovery did (a lost GPU device's: on which backend, from which step, how many lost).
  */
 export function FaultNotice({ training }: { training: Training }) {
-  const { view, workerLoss, notice, dismissNotice, restoreGoodState, restart, continueOnCpu } = training;
+  const { view, workerLoss, notice, dismissNotice, recovered, dismissRecovered, restoreGoodState, restart, continueOnCpu } = training;
   const diverged = view.status.diverged;
   const busy = view.busy !== null;
   if (workerLoss) {
@@ -36,7 +48,7 @@ export function FaultNotice({ training }: { training: Training }) {
           {view.status.gpuLost}
         </p>
         <button type="button" className="btn btn--primary" data-testid="continue-on-cpu" disabled={busy} onClick={() => void continueOnCpu()}>
-          Continue on the CPU
+          Continue without the GPU
         </button>
         <button type="button" className="btn" data-testid="restart-gpu" disabled={busy} onClick={() => void restart()}>
           Restart the worker
@@ -52,6 +64,28 @@ export function FaultNotice({ training }: { training: Training }) {
         </p>
         <button type="button" className="btn btn--primary" data-testid="restore-good-state" disabled={busy} onClick={() => void restoreGoodState()}>
           Restore last good state (step {formatInt(diverged.restoreStep)})
+        </button>
+      </section>
+    );
+  }
+  const recovering = view.status.deviceRecovery?.phase === 'recovering' ? view.status.deviceRecovery : null;
+  if (recovering) {
+    return (
+      <section className={styles.notice} role="status" data-testid="gpu-recovering">
+        <p className={styles.text}>
+          The GPU device was {recovering.lost} at step {formatInt(recovering.lostAtStep)}: starting a new backend and restoring the last state kept…
+        </p>
+      </section>
+    );
+  }
+  if (recovered) {
+    return (
+      <section className={styles.notice} role="status" data-testid="gpu-recovered">
+        <p className={styles.text} data-testid="gpu-recovered-message">
+          {recoveryMessage(recovered)}
+        </p>
+        <button type="button" className="btn" onClick={dismissRecovered} aria-label="Dismiss">
+          ×
         </button>
       </section>
     );
