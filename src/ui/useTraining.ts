@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LiveParams } from '../moco/config';
 import { startTraining, type TrainingBridge } from '../worker/bridge';
-import type { BackendInfo, BackendName, DatasetName, ModelInfo, QueueSnapshot, RunStatus, SavedRun, StatsBatch, TrainingSetup } from '../worker/types';
+import { BACKEND_LABELS, type BackendInfo, type BackendName, type DatasetName, type ModelInfo, type QueueSnapshot, type RunStatus, type SavedRun, type StatsBatch, type TrainingSetup } from '../worker/types';
 import { saveBlob, saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
 import { decodeSetupLink, encodeSetupLink, isSetupLink } from './shareLink';
@@ -77,7 +77,7 @@ const PARAM_DEBOUNCE_MS = 250;
 function urlBackends(): BackendName[] | undefined {
   const value = new URLSearchParams(location.search).get('backend');
   if (!value) return undefined;
-  const names = value.split(',').filter((b): b is BackendName => b === 'webgpu' || b === 'webgl' || b === 'cpu');
+  const names = value.split(',').filter((b): b is BackendName => b in BACKEND_LABELS);
   return names.length ? names : undefined;
 }
 
