@@ -52,6 +52,15 @@ describe("tfjs's WebAssembly backend with our weight gradient (--backend wasm)",
     expect(maxRelativeError(wasm, cpu)).toBeLessThan(1e-5);
   });
 
+  it('crops and resizes as the CPU backend, also a box over the full width (where stock wasm does not interpolate)', async () => {
+    const { cpu, wasm } = await onBoth(() => {
+      const images = tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const boxes = tf.tensor2d([[0.129, 0, 1, 1], [0.0645, 0.0323, 0.839, 0.871], [0, 0, 1, 1]]);
+      return tf.image.cropAndResize(images, boxes, tf.tensor1d([0, 1, 2], 'int32'), [32, 32], 'bilinear');
+    });
+    expect(relativeError(wasm, cpu)).toBeLessThan(1e-6);
+  });
+
   // The app falls back to this backend and `--backend auto` picks it without a GPU: the numbers
   // PyTorch computed in float64 (../shared/golden) hold on it as on the CPU backend (tests/moco/golden.test.ts).
   it("gives PyTorch's golden InfoNCE (loss, gradient, partial queue), split batch-norm and weighted kNN", async () => {
