@@ -14,11 +14,11 @@ export const BACKEND_LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', w
 export interface BackendInfo {
   /** The tfjs backend that runs the training. */
   backend: BackendName;
-  /** Why a backend earlier in the order (WebGPU, then WebGL) is not used; null when WebGPU runs. */
+  /** Why the backends earlier in the order (WebGPU, WebGL, WebAssembly) are not used; null when WebGPU runs. */
   fallbackReason: string | null;
   /** GPU adapter description when known, e.g. "google swiftshader". */
   adapter: string | null;
-  /** How the backend runs where that matters: WebAssembly's "SIMD, 1 thread (…)". */
+  /** How the backend runs where that matters: WebAssembly's "SIMD, 1 thread". */
   detail?: string | null;
 }
 
