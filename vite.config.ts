@@ -4,11 +4,14 @@ import react from '@vitejs/plugin-react';
 /**
  * The built app's Content-Security-Policy: scripts and Workers only from the app's own origin (no
  * inline script, no eval), no connections anywhere else. Two allowances, neither of them for
- * JavaScript code: 'wasm-unsafe-eval' lets WebAssembly compile (tfjs's 64-bit integer helper, long.js,
- * compiles a 200-byte module at start-up and would report a violation in the page and each Worker),
- * and inline styles (React and Recharts set style attributes). The meta tag covers the page; a
- * Worker takes the policy of its own script's response, so hosts should also send it as a header,
- * as `vite preview` does. `npm start` (the dev server) runs without it: Vite's dev client and React
+ * JavaScript code: 'wasm-unsafe-eval' lets WebAssembly compile and nothing else (no eval, no
+ * `new Function`, unlike 'unsafe-eval'): tfjs's WebAssembly backend, the training Worker's fallback
+ * without a GPU, compiles its `.wasm` (served from the app's own assets/, src/worker/wasmBackend.ts),
+ * and tfjs's 64-bit integer helper, long.js, compiles a 200-byte module at start-up. The threaded
+ * wasm build's `blob:` Workers and scripts stay refused: the app runs the single-threaded build.
+ * The other allowance: inline styles (React and Recharts set style attributes). The meta tag covers
+ * the page; a Worker takes the policy of its own script's response, so hosts should also send it as
+ * a header, as `vite preview` does. `npm start` (the dev server) runs without it: Vite's dev client and React
  * Fast Refresh inject inline scripts and talk to the dev server over a WebSocket.
  */
 export const CONTENT_SECURITY_POLICY = [

@@ -1,14 +1,13 @@
 /**
  * Issue #15: does tfjs's WebAssembly backend (SIMD, threads) train our MoCo step faster than its
  * JavaScript CPU backend? Two models of the same setup, one per backend, steps alternating in one
- * process (same machine load for both); medians. The wasm backend has no Conv2DBackpropFilter: our
- * CPU weight gradient (src/kernels/cpu) is registered for it too.
+ * process (same machine load for both); medians. Our kernels for wasm (src/kernels/wasm: the weight
+ * gradient it lacks, and CropAndResize) are on, as in the trainer and the app.
  *   npx tsx scripts/wasm-vs-cpu.ts PRESET BATCH STEPS   (e.g. resnet8 32 5)
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { conv2dBackpropFilterCpu } from '../src/kernels/cpu/conv2dBackpropFilter';
 import { useCustomKernels } from '../src/kernels/registry';
 import { mocoConfig } from '../src/moco/config';
 import { MoCo } from '../src/moco/moco';
@@ -17,20 +16,6 @@ import type { PresetName } from '../src/moco/resnet';
 const [preset = 'tiny', batchText = '8', stepsText = '3'] = process.argv.slice(2);
 const batch = Number(batchText);
 const steps = Number(stepsText);
-// The CPU kernel reads with readSync and makes its output with makeTensorInfo, which wasm spells write.
-tf.registerKernel({
-  kernelName: 'Conv2DBackpropFilter',
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, attrs, backend }) => {
-    const b = backend as tf.KernelBackend;
-    const adapter = {
-      readSync: (dataId: object) => b.readSync(dataId),
-      makeTensorInfo: (shape: number[], dtype: tf.DataType, values: Float32Array) => ({ dataId: b.write(values, shape, dtype), shape, dtype }),
-    };
-    return conv2dBackpropFilterCpu({ inputs, attrs, backend: adapter as unknown as tf.KernelBackend });
-  },
-});
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

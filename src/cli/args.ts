@@ -28,9 +28,10 @@ Data:
                            trains, as the official CIFAR demo's monitor reads), or both
 
 Training:
-  --backend NAME           auto (default: WebGPU through Dawn on a GPU, else the CPU; the first
-                           line says which), cpu, wasm (WebAssembly, SIMD: faster than cpu), or
-                           webgpu (also on a software adapter, see README)
+  --backend NAME           auto (default: WebGPU through Dawn on a GPU, else wasm; the first line
+                           says which), wasm (tfjs's WebAssembly backend, SIMD: 7-9x cpu), cpu
+                           (tfjs's JavaScript CPU backend), or webgpu (also on a software adapter,
+                           see README)
   --preset NAME            ${PRESET_NAMES.join(', ')} (default resnet8)
   --moco v1|v2             method preset (default v2: MLP head, T 0.2, blur, cosine lr)
   --steps N                training steps (default 20; 0 with --init: evaluate, convert)

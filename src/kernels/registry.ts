@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilter as conv2dBackpropFilterCpu } from './cpu/conv2dBackpropFilter';
 import { conv2dBackpropFilter as conv2dBackpropFilterWasm } from './wasm/conv2dBackpropFilter';
+import { cropAndResize as cropAndResizeWasm } from './wasm/cropAndResize';
 import type { CustomKernel, KernelCase } from './declaration';
 import { WEBGPU_KERNELS } from './webgpu';
 
@@ -12,7 +13,7 @@ import { WEBGPU_KERNELS } from './webgpu';
  */
 const KERNELS: Record<string, CustomKernel[]> = {
   cpu: [conv2dBackpropFilterCpu],
-  wasm: [conv2dBackpropFilterWasm],
+  wasm: [conv2dBackpropFilterWasm, cropAndResizeWasm],
   webgpu: WEBGPU_KERNELS,
 };
 

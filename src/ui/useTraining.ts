@@ -80,7 +80,7 @@ const PARAM_DEBOUNCE_MS = 250;
 function urlBackends(): BackendName[] | undefined {
   const value = new URLSearchParams(location.search).get('backend');
   if (!value) return undefined;
-  const names = value.split(',').filter((b): b is BackendName => b === 'webgpu' || b === 'webgl' || b === 'cpu');
+  const names = value.split(',').filter((b): b is BackendName => b in BACKEND_LABELS);
   return names.length ? names : undefined;
 }
 

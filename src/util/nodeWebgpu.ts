@@ -31,8 +31,8 @@ function describeAdapter(info: GPUAdapterInfo): string {
 
 /**
  * The adapter that `--backend auto` would train on (Dawn's high-performance one), or why there is
- * none: no adapter, or a software one (SwiftShader, llvmpipe: a fallback adapter), on which the
- * CPU backend is the faster choice.
+ * none: no adapter, or a software one (SwiftShader, llvmpipe: a fallback adapter), on which
+ * WebAssembly is the faster choice.
  */
 export async function findGpuAdapter(): Promise<{ adapter: string; reason: null } | { adapter: null; reason: string }> {
   // Without the loader Dawn finds nothing on Linux, and says so on stderr with a native stack: skip it.
@@ -56,23 +56,25 @@ function vulkanLoaderFound(): boolean {
 }
 
 /**
- * Starts the tfjs backend a command asked for: `webgpu` (through Dawn), `cpu`, or `auto`: WebGPU on
- * a real GPU adapter, else the CPU. Returns the line that says which and why, or the error.
+ * What `--backend auto` trains on: WebGPU on a real GPU adapter, else tfjs's WebAssembly backend
+ * (SIMD; 7–9× its JavaScript CPU backend on the same cores, docs/PERFORMANCE.md). Kept apart from
+ * starting it, so that the choice reads in one place.
+ */
+export async function chooseAutoBackend(): Promise<{ backend: NodeBackend; line: string }> {
+  const found = await findGpuAdapter();
+  if (found.adapter) return { backend: 'webgpu', line: `backend: WebGPU (Dawn) on ${found.adapter} (--backend auto; --backend wasm or cpu for the processor)` };
+  return { backend: 'wasm', line: `backend: ${LABELS.wasm}, not WebGPU: ${found.reason} (--backend auto; --backend webgpu to use it anyway, --backend cpu for tfjs's JavaScript CPU backend)` };
+}
+
+/**
+ * Starts the tfjs backend a command asked for: `webgpu` (through Dawn), `wasm`, `cpu`, or `auto`
+ * (`chooseAutoBackend`). Returns the line that says which and why, or the error.
  */
 export async function startNodeBackend(requested: NodeBackend | 'auto'): Promise<{ backend: NodeBackend; line: string } | { error: string }> {
-  let backend: NodeBackend = requested === 'auto' ? 'cpu' : requested;
-  let line = `backend: ${LABELS[backend]}, as asked`;
-  if (requested === 'auto') {
-    const found = await findGpuAdapter();
-    if (found.adapter) {
-      backend = 'webgpu';
-      line = `backend: WebGPU (Dawn) on ${found.adapter} (--backend auto; --backend cpu for the CPU)`;
-    } else line = `backend: CPU (tfjs), not WebGPU: ${found.reason} (--backend auto; --backend webgpu to use it anyway)`;
-  } else if (requested === 'webgpu') {
-    await installNodeWebGpu();
-  } else if (requested === 'wasm') {
-    await import('@tensorflow/tfjs-backend-wasm');
-  }
+  const { backend, line: chosen } = requested === 'auto' ? await chooseAutoBackend() : { backend: requested, line: `backend: ${LABELS[requested]}, as asked` };
+  let line = chosen;
+  if (requested === 'webgpu') await installNodeWebGpu();
+  if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend(backend)))
     return { error: `the ${backend} backend could not start${backend === 'webgpu' ? ' (no WebGPU adapter: see README for Dawn on SwiftShader or a GPU)' : ''}` };
   await tf.ready();

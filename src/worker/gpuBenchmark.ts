@@ -22,6 +22,7 @@ function webglRenderer(): string | null {
 const NO_TIMER: Record<BackendName, string> = {
   webgpu: "no GPU time: the adapter has no 'timestamp-query'",
   webgl: 'no GPU time: WebGL has no GPU timer here (EXT_disjoint_timer_query_webgl2), and wall time per kernel is not GPU time',
+  wasm: 'no GPU time: WebAssembly runs on the processor',
   cpu: 'no GPU time: the CPU backend has no GPU timer',
 };
 
@@ -37,7 +38,7 @@ async function startBackend(name: BackendName): Promise<BackendRun> {
     }
     await tryBackend(name);
     if (name === 'webgl') device = webglRenderer();
-    return { backend: name, device, software: name === 'cpu' || isSoftwareDevice(device), result: null, error: null };
+    return { backend: name, device, software: name === 'cpu' || name === 'wasm' || isSoftwareDevice(device), result: null, error: null };
   } catch (e) {
     return { backend: name, device: null, software: false, result: null, error: `${label} unavailable: ${errorMessage(e)}` };
   }

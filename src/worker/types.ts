@@ -7,17 +7,19 @@ import type { Cifar100Labels } from '../data/cifar';
 import type { LiveParams, MocoVersion } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
 
-export type BackendName = 'webgpu' | 'webgl' | 'cpu';
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
-export const BACKEND_LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' };
+export const BACKEND_LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WebAssembly', cpu: 'CPU' };
 
 export interface BackendInfo {
   /** The tfjs backend that runs the training. */
   backend: BackendName;
-  /** Why a backend earlier in the order (WebGPU, then WebGL) is not used; null when WebGPU runs. */
+  /** Why the backends earlier in the order (WebGPU, WebGL, WebAssembly) are not used; null when WebGPU runs. */
   fallbackReason: string | null;
   /** GPU adapter description when known, e.g. "google swiftshader". */
   adapter: string | null;
+  /** How the backend runs where that matters: WebAssembly's "SIMD, 1 thread". */
+  detail?: string | null;
 }
 
 /**
@@ -289,7 +291,7 @@ export interface ExportedBundle {
 }
 
 export interface InitOptions {
-  /** Try only these backends, in order (default webgpu, webgl, cpu). */
+  /** Try only these backends, in order (default webgpu, webgl, wasm, cpu). */
   backends?: BackendName[];
   /** Save the run every this many ms of training (default AUTOSAVE_INTERVAL_MS; `?autosave=SECONDS` for measurements). */
   autosaveEveryMs?: number;

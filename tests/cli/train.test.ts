@@ -49,14 +49,17 @@ describe('npm run train', () => {
     }
   }, 120_000);
 
-  it('trains on the CPU backend, printing a progress line per --log-every steps, and saves loadable weights', async () => {
+  it('trains on the processor without a GPU, printing a progress line per --log-every steps, and saves loadable weights', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'moco-cli-'));
     const r = await train(['--preset', 'tiny', '--batch', '16', '--queue', '40', '--steps', '4', '--log-every', '2', '--train-size', '64', '--save', dir, '--save-key']);
     expect(r.code, r.stderr).toBe(0);
-    // --backend auto (the default) with no GPU adapter at all (no Vulkan driver): the CPU, saying why,
-    // and nothing from Dawn on stderr.
+    // --backend auto (the default) with no GPU adapter at all (no Vulkan driver): WebAssembly, saying
+    // why, and nothing from Dawn on stderr.
     expect(r.stderr).toBe('');
-    expect(r.stdout.split('\n')[0]).toBe('backend: CPU (tfjs), not WebGPU: no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no GPU driver (--backend auto; --backend webgpu to use it anyway)');
+    expect(r.stdout.split('\n')[0]).toBe(
+      "backend: WebAssembly (tfjs-backend-wasm, SIMD), not WebGPU: no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no GPU driver (--backend auto; --backend webgpu to use it anyway, --backend cpu for tfjs's JavaScript CPU backend)",
+    );
+    expect(r.stdout).toMatch(/backend wasm/);
     const progress = rows(r.stdout);
     expect(progress.map((p) => p.step)).toEqual([2, 4]);
     expect(progress.map((p) => p.filled)).toEqual([32, 40]);
@@ -85,10 +88,19 @@ describe('npm run train', () => {
     }
   }, 240_000);
 
-  it('--backend auto (the default) trains on the CPU when the only WebGPU adapter renders in software', async () => {
+  it('--backend auto (the default) trains on WebAssembly when the only WebGPU adapter renders in software', async () => {
     const r = await train(['--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '1', '--train-size', '16'], SWIFTSHADER_ENV);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n')[0]).toMatch(/^backend: CPU \(tfjs\), not WebGPU: the only WebGPU adapter, google swiftshader.*, renders in software \(--backend auto; --backend webgpu to use it anyway\)$/);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^backend: WebAssembly \(tfjs-backend-wasm, SIMD\), not WebGPU: the only WebGPU adapter, google swiftshader.*, renders in software \(--backend auto; --backend webgpu to use it anyway, --backend cpu for tfjs's JavaScript CPU backend\)$/,
+    );
+    expect(r.stdout).toMatch(/backend wasm/);
+  }, 120_000);
+
+  it("--backend cpu still trains on tfjs's JavaScript CPU backend", async () => {
+    const r = await train(['--backend', 'cpu', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '1', '--train-size', '16']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('backend: CPU (tfjs), as asked');
     expect(r.stdout).toMatch(/backend cpu/);
   }, 120_000);
 

@@ -1,7 +1,8 @@
 /**
- * The built app's Content-Security-Policy, enforced by Chromium: the page and its Workers train,
- * load a streamed archive, decode images, evaluate and benchmark without a single violation, while eval and a remote
- * connection — what the policy exists to stop — are refused.
+ * The built app's Content-Security-Policy, enforced by Chromium: the page and its Workers train
+ * (on WebGPU, and on tfjs's WebAssembly backend), load a streamed archive, decode images, evaluate
+ * and benchmark without a single violation, while eval and a remote connection — what the policy
+ * exists to stop — are refused.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +92,20 @@ describe('Content-Security-Policy of the built app', () => {
     expect(violations).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 600_000);
+
+  it("trains on tfjs's WebAssembly backend (the fallback without a GPU) with no violation: 'wasm-unsafe-eval' is all it needs", async () => {
+    const { page, url, pageErrors } = app;
+    await page.goto(`${url}?backend=wasm&testHooks`);
+    await page.locator('[data-testid=backend][data-backend=wasm]').waitFor({ timeout: 120_000 });
+    await page.selectOption('[data-testid=preset]', 'tiny');
+    await page.selectOption('[data-testid=batch]', '8');
+    await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.click('[data-testid=step]');
+    await waitFor(page, 'a step on WebAssembly', async () => (await stepCount(page)) >= 1, 120_000);
+    expect(Number.isFinite((await page.evaluate(() => window.__moco!.store.last()))!.loss)).toBe(true);
+    expect(violations).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
 
   it('refuses an injected inline script and a remote connection (the policy is enforced, not just present)', async () => {
     const { page } = app;

@@ -21,9 +21,12 @@ export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 /** The bench's flags without WebGPU and SwiftShader WebGL: the app must pick its backend itself. */
 export const BASE_FLAGS = CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu' && f !== '--enable-unsafe-swiftshader');
 
-/** Chromium with WebGPU (on SwiftShader here), or without: then navigator.gpu has no adapter, the real fallback case. */
-export function launchChromium(webgpu: boolean): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: webgpu ? ['--enable-unsafe-webgpu', ...BASE_FLAGS] : BASE_FLAGS });
+/**
+ * Chromium with WebGPU (on SwiftShader here), or without: then navigator.gpu has no adapter, the
+ * real fallback case. `extraArgs` adds flags (`--disable-webgl`: no GPU API at all).
+ */
+export function launchChromium(webgpu: boolean, extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...(webgpu ? ['--enable-unsafe-webgpu', ...BASE_FLAGS] : BASE_FLAGS), ...extraArgs] });
 }
 
 /** No silent skip: without a browser the e2e tests would prove nothing (.ci/run installs Chromium). */

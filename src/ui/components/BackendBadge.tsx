@@ -1,7 +1,5 @@
-import type { BackendInfo } from '../../worker/types';
+import { BACKEND_LABELS, type BackendInfo } from '../../worker/types';
 import styles from './BackendBadge.module.css';
-
-const LABELS = { webgpu: 'WebGPU', webgl: 'WebGL', cpu: 'CPU' } as const;
 
 export function BackendBadge({ backend, phase }: { backend: BackendInfo | null; phase: 'starting' | 'ready' | 'failed' }) {
   if (!backend) {
@@ -16,9 +14,14 @@ export function BackendBadge({ backend, phase }: { backend: BackendInfo | null; 
     <div className={`${styles.backend}${fallback ? ` ${styles['backend--fallback']}` : ''}`} role="status">
       <span className={styles.backend__label}>Backend</span>
       <strong data-testid="backend" data-backend={backend.backend}>
-        {LABELS[backend.backend]}
+        {BACKEND_LABELS[backend.backend]}
       </strong>
       {backend.adapter && <span className={styles.backend__adapter}>{backend.adapter}</span>}
+      {backend.detail && (
+        <span className={styles.backend__adapter} data-testid="backend-detail">
+          {backend.detail}
+        </span>
+      )}
       {backend.fallbackReason && (
         <span className={styles.backend__reason} data-testid="backend-reason">
           {backend.fallbackReason}

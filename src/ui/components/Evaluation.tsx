@@ -2,7 +2,7 @@ import { useCallback, useEffect, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
 import type { Point, RunOverlay } from '../series';
-import { CPU_BACKEND, softwareRenderer } from '../renderer';
+import { CPU_BACKEND, softwareRenderer, WASM_BACKEND } from '../renderer';
 import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
 import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
@@ -42,7 +42,7 @@ function SoftwareNote({ training }: { training: Training }) {
   return (
     <p className={`hint hint--warn ${styles['eval-software']}`} data-testid="eval-software">
       No GPU:{' '}
-      {renderer === CPU_BACKEND ? 'the tensors run on the CPU backend' : `WebGPU runs on a software renderer (${renderer}): the processor draws what a graphics card would`},
+      {renderer === CPU_BACKEND || renderer === WASM_BACKEND ? `the tensors run on ${renderer}` : `WebGPU runs on a software renderer (${renderer}): the processor draws what a graphics card would`},
       one to two orders of magnitude slower. A kNN run over a few thousand images takes a minute or more here (about a second on a GPU); the progress lines
       say how long.
     </p>
