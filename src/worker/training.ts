@@ -116,6 +116,8 @@ export class TrainingService {
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
   private saveWanted = false;
+  /** How many kNN and probe results the last save held: a save at a step already stored goes ahead only when there are more now. */
+  private savedResults = 0;
   /** While an experiment trains its runs in this service, they are not saved (the user's run is held aside). */
   private autosavePaused = false;
   /**
@@ -144,6 +146,10 @@ export class TrainingService {
     runId: () => this.runId,
     exclusive: (fn) => this.lock.run(fn),
     stopping: () => this.stopRequested,
+    // A result while paused is saved now: the run's next save might be far off, and a save at a step already stored would be skipped.
+    recorded: () => {
+      if (!this.loop) this.requestSave();
+    },
   });
 
   constructor(
@@ -529,6 +535,7 @@ export class TrainingService {
       // The probe results come back whole from the app's own record (a headless trainer's file has none).
       const probes = Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, this.runId)) : [];
       this.evaluation.restoreResults(knn, probes);
+      this.savedResults = this.resultCount();
       return this.modelInfo(trainer, start);
     });
   }
@@ -698,7 +705,8 @@ export class TrainingService {
         // A run with no step has nothing to lose; a run replaced meanwhile is not this save's; a run
         // that failed (a NaN loss) would overwrite its last good save with a broken model.
         if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error' || this.diverged) return null;
-        if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
+        const results = this.resultCount();
+        if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null && this.savedResults === results) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
         const summary: Omit<SavedRun, 'id'> = {
@@ -718,17 +726,25 @@ export class TrainingService {
         this.unverified = { bytes, step: summary.step, summary };
         this.lastRestorePointAt = this.clock.now();
         // What training waited for: the save's part under the lock, between two steps.
-        return { bytes, summary, blockedMs: this.clock.now() - lockedAt };
+        return { bytes, summary, results, blockedMs: this.clock.now() - lockedAt };
       });
       if (!encoded || !store) return;
       const writeStart = this.clock.now();
       const saved = await store.save(encoded.bytes, encoded.summary);
       const writeMs = this.clock.now() - writeStart;
-      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null, blockedMs: encoded.blockedMs, writeMs };
+      if (this.runId === runId) {
+        this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null, blockedMs: encoded.blockedMs, writeMs };
+        this.savedResults = encoded.results;
+      }
     } catch (e) {
       if (this.runId === runId) this.saveStatus = { ...(this.saveStatus ?? { step: 0, savedAt: 0 }), error: errorMessage(e) };
     }
     if (this.runId === runId) this.batcher.flush(true);
+  }
+
+  /** The kNN and probe results of the run in use (what its saves keep besides the weights). */
+  private resultCount(): number {
+    return this.evaluation.knnResults().length + this.evaluation.probeResults().length;
   }
 
   private requireStore(): SavedRunStore {
