@@ -25,7 +25,7 @@ export function nearestInDirection(x: ArrayLike<number>, y: ArrayLike<number>, f
     const ahead = dx * ux + dy * uy;
     const aside = Math.abs(dx * uy - dy * ux);
     const same = ahead === 0 && aside === 0;
-    if (same ? forward !== i > from : ahead <= 0) continue;
+    if (same ? forward !== (i > from) : ahead <= 0) continue;
     // On the same spot, the next number in that order comes first.
     const score = same ? Math.abs(i - from) * 1e-9 : ahead + 2 * aside;
     if (score < bestScore) {
