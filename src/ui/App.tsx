@@ -1,14 +1,14 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { BackendBadge } from './components/BackendBadge';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
-import { Controls } from './components/Controls';
+import { Controls, controlsProps } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { FaultNotice } from './components/FaultNotice';
 import { Evaluation } from './components/Evaluation';
 import { Experiments } from './components/Experiments';
 import { Explainer } from './components/Explainer';
-import { MethodDiagram } from './components/MethodDiagram';
+import { diagramStats, MethodDiagram } from './components/MethodDiagram';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
@@ -29,7 +29,10 @@ export function App() {
   // panel's progress reports re-render the panel alone, not the page).
   const [knn, setKnn] = useState<readonly Point[]>([]);
   const { view, store, version, setup } = training;
-  const last = store.last();
+  // The panels that do not show the statistics (the controls, the explainer) are memoised, so a
+  // batch redraws only what shows it; the diagram gets the last step's figures it writes.
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the store is mutable: `version` says when it changed
+  const last = useMemo(() => diagramStats(store.last()), [store, version]);
   return (
     <div className="app">
       <header className="header">
@@ -45,7 +48,7 @@ export function App() {
         </div>
       )}
       <div className="layout">
-        <Controls training={training} data={data} />
+        <Controls {...controlsProps(training, data)} />
         <main className="main">
           <Explainer />
           <StatusBar training={training} />

@@ -114,6 +114,11 @@ export class SeriesStore {
   private readonly buckets: Record<SeriesField, MinMaxBuckets>;
   markers: ParamChange[] = [];
   runId = -1;
+  /**
+   * Set by `keepMarkersThrough`: the run whose earlier state comes back as the next run (a restore
+   * of the last good state), and the step it comes back at.
+   */
+  private carry: { runId: number; step: number } | null = null;
   /** Bumped on every change: what memoised views key on. */
   version = 0;
   /** β of the debiased EMA of the smoothed lines (0: the raw values). */
@@ -194,10 +199,22 @@ export class SeriesStore {
     this.emas = new Map(SMOOTHED_PAIRS.map(([smooth]) => [smooth, new Ema(this.smoothing)]));
   }
 
+  /**
+   * The next run is this one brought back to `step` (the last good state restored): it keeps the
+   * markers of changes that applied up to that step, and drops those of the discarded steps after
+   * it. null: the next run starts without markers again (the restore failed).
+   */
+  keepMarkersThrough(step: number | null): void {
+    this.carry = step === null ? null : { runId: this.runId, step };
+  }
+
   clear(runId = this.runId): void {
     for (const c of Object.values(this.columns)) c.clear();
     for (const b of Object.values(this.buckets)) b.reset();
-    this.markers = [];
+    const carry = this.carry;
+    this.markers =
+      carry && carry.runId === this.runId && runId > this.runId ? this.markers.filter((m) => m.fromStep <= carry.step).map((m) => ({ ...m, runId })) : [];
+    this.carry = null;
     this.resetEmas();
     this.runId = runId;
     this.version++;

@@ -267,17 +267,22 @@ export function useTraining() {
    * Setup changes rebuild the model at once while nothing has been trained; later they wait for
    * Reset, and until then the live parameters stay those the Worker runs with.
    */
+  // Read by `updateSetup` when called, so that it stays the same function from one statistics batch to the next.
+  const untrained = useRef(true);
+  useEffect(() => {
+    untrained.current = view.status.step === 0 && !running;
+  }, [view.status.step, running]);
   const updateSetup = useCallback(
     (patch: Partial<SetupForm>) => {
       const next = { ...setup, ...patch };
       setSetupState(next);
-      if (view.status.step === 0 && !running && view.phase === 'ready') {
+      if (untrained.current && view.phase === 'ready') {
         const nextParams = paramsForSetup(params, setup, next);
         setParamsState(nextParams);
         void configure(next, nextParams);
       }
     },
-    [setup, params, view.status.step, view.phase, running, configure],
+    [setup, params, view.phase, configure],
   );
 
   const flushParams = useCallback(() => {
@@ -457,15 +462,20 @@ export function useTraining() {
       call(async (b) => {
         const step = view.status.diverged?.restoreStep ?? 0;
         setView((v) => ({ ...v, busy: `Restoring the last good state (step ${step})…` }));
+        // The restored run replays its chart as a new run: the markers up to the restored step stay.
+        store.keepMarkersThrough(step);
         try {
-          const model = await b.api.training.restoreGoodState();
+          const model = await b.api.training.restoreGoodState().catch((e: unknown) => {
+            store.keepMarkersThrough(null);
+            throw e;
+          });
           setView((v) => ({ ...v, model }));
           setNotice(`Restored the last good state (step ${step}). Change the knob the message named, then Start.`);
         } finally {
           setView((v) => ({ ...v, busy: null }));
         }
       }),
-    [call, view.status.diverged],
+    [call, view.status.diverged, store],
   );
 
   /** After the GPU device was lost and not recovered by itself: the fallback backend, from the last good state. */

@@ -31,6 +31,8 @@ export interface EvaluationHost {
   exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
   /** True once a pause has been asked for: a periodic kNN run gives up then instead of holding up the pause. */
   stopping(): boolean;
+  /** A kNN or probe result joined the run's history, which its saves keep (called under the lock). */
+  recorded?(): void;
 }
 
 export const MAX_PREVIEW_PAIRS = 64;
@@ -201,6 +203,7 @@ export class Evaluation {
         };
         const runId = result.runId;
         this.probeHistory = [...this.probeHistory.filter((r) => r.runId === runId), result];
+        this.host.recorded?.();
         return (this.last.probe = result);
       } finally {
         probe.dispose();
@@ -381,6 +384,7 @@ export class Evaluation {
     this.monitored = { runId, step };
     this.last.knn = result;
     this.knnHistory = [...this.knnHistory.filter((r) => r.runId === runId), result];
+    this.host.recorded?.();
     this.listener({ type: 'knn', result });
     return result;
   }

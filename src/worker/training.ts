@@ -123,6 +123,8 @@ export class TrainingService {
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
   private saveWanted = false;
+  /** How many kNN and probe results the last save held: a save at a step already stored goes ahead only when there are more now. */
+  private savedResults = 0;
   /** While an experiment trains its runs in this service, they are not saved (the user's run is held aside). */
   private autosavePaused = false;
   /**
@@ -162,6 +164,10 @@ export class TrainingService {
     runId: () => this.runId,
     exclusive: (fn) => this.lock.run(fn),
     stopping: () => this.stopRequested,
+    // A result while paused is saved now: the run's next save might be far off, and a save at a step already stored would be skipped.
+    recorded: () => {
+      if (!this.loop) this.requestSave();
+    },
   });
 
   constructor(
@@ -550,6 +556,7 @@ export class TrainingService {
       // The probe results come back whole from the app's own record (a headless trainer's file has none).
       const probes = Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, this.runId)) : [];
       this.evaluation.restoreResults(knn, probes);
+      this.savedResults = this.resultCount();
       return this.modelInfo(trainer, start);
     });
   }
@@ -822,7 +829,8 @@ export class TrainingService {
         // that failed (a NaN loss) would overwrite its last good save with a broken model; a model
         // on a lost device (being recovered) cannot be read.
         if (!store || !trainer || this.runId !== runId || trainer.moco.stepCount === 0 || this.state === 'error' || this.diverged || this.recovering) return null;
-        if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null) return null;
+        const results = this.resultCount();
+        if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null && this.savedResults === results) return null;
         const setup = this.requireSetup();
         const bytes = await this.encodeRun();
         const summary: Omit<SavedRun, 'id'> = {
@@ -842,17 +850,25 @@ export class TrainingService {
         this.unverified = { bytes, step: summary.step, summary };
         this.lastRestorePointAt = this.clock.now();
         // What training waited for: the save's part under the lock, between two steps.
-        return { bytes, summary, blockedMs: this.clock.now() - lockedAt };
+        return { bytes, summary, results, blockedMs: this.clock.now() - lockedAt };
       });
       if (!encoded || !store) return;
       const writeStart = this.clock.now();
       const saved = await store.save(encoded.bytes, encoded.summary);
       const writeMs = this.clock.now() - writeStart;
-      if (this.runId === runId) this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null, blockedMs: encoded.blockedMs, writeMs };
+      if (this.runId === runId) {
+        this.saveStatus = { step: saved.step, savedAt: saved.savedAt, error: null, blockedMs: encoded.blockedMs, writeMs };
+        this.savedResults = encoded.results;
+      }
     } catch (e) {
       if (this.runId === runId) this.saveStatus = { ...(this.saveStatus ?? { step: 0, savedAt: 0 }), error: errorMessage(e) };
     }
     if (this.runId === runId) this.batcher.flush(true);
+  }
+
+  /** The kNN and probe results of the run in use (what its saves keep besides the weights). */
+  private resultCount(): number {
+    return this.evaluation.knnResults().length + this.evaluation.probeResults().length;
   }
 
   private requireStore(): SavedRunStore {

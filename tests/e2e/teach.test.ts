@@ -4,8 +4,9 @@
  * key encoder's lag on the diagram (0 one step after m is set to 0), kNN progress that moves while
  * the votes are scored, and the narrow-screen order.
  */
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attr, backendShown, chooseSetup, stepTo, text, useApp, waitFor } from './harness';
+import { attr, backendShown, chooseSetup, RESULTS, stepTo, text, useApp, waitFor } from './harness';
 
 describe('what the app teaches, end to end', () => {
   const app = useApp({ dist: 'e2e-dist-teach', webgpu: false, viewport: { width: 1280, height: 900 } });
@@ -95,8 +96,36 @@ describe('what the app teaches, end to end', () => {
     const labels = await page.locator('[data-testid=neighbour] canvas').evaluateAll((cs) => cs.map((c) => c.getAttribute('aria-label') ?? ''));
     const queryClass = /: (.+)$/.exec((await page.locator('[data-testid=neighbours] figure canvas').getAttribute('aria-label')) ?? '')![1];
     expect(labels.filter((l) => l.includes(`: ${queryClass},`)).length).toBe(n);
+
+    // The plot itself from the keyboard: Shift+Tab from the number lands on it, with a focus ring,
+    // on the chosen point (#2), its card shown and its class in the slider's value text.
+    await page.keyboard.press('Shift+Tab');
+    expect(await scatter.evaluate((c) => c === document.activeElement)).toBe(true);
+    expect(await scatter.evaluate((c) => getComputedStyle(c).outlineStyle)).not.toBe('none');
+    const card = page.locator('[data-testid=embedding-hover]');
+    const cardAt = async () => ({ index: Number(await card.getAttribute('data-index')), x: Number(await card.getAttribute('data-x')), y: Number(await card.getAttribute('data-y')) });
+    const start = await cardAt();
+    expect(start.index).toBe(2);
+    const className = (await text(page, 'embedding-hover')).replace(/^#2\s*/, '').trim();
+    expect(await scatter.getAttribute('aria-valuetext')).toBe(`held-out image 2 of 1000: ${className}`);
+    // → and ↓ go to a point on that side (or on the same spot, next by number), the card and the value text with it.
+    await page.keyboard.press('ArrowRight');
+    const right = await cardAt();
+    expect(right.index).not.toBe(2);
+    expect(right.x).toBeGreaterThanOrEqual(start.x);
+    expect(await scatter.getAttribute('aria-valuetext')).toMatch(new RegExp(`^held-out image ${right.index} of 1000: \\S`));
+    expect(await text(page, 'embedding-hover')).toMatch(new RegExp(`^#${right.index}\\s*\\S+`));
+    await page.keyboard.press('ArrowDown');
+    const down = await cardAt();
+    expect(down.y).toBeGreaterThanOrEqual(right.y);
+    expect(await card.locator('canvas').count()).toBe(1);
+    // Enter asks for that point's neighbours.
+    await page.keyboard.press('Enter');
+    const query = new RegExp(`held-out #${down.index}(?!\\d)`);
+    const caption = page.locator('[data-testid=neighbours] figcaption').first();
+    await waitFor(page, `the neighbours of #${down.index}`, async () => query.test((await caption.textContent()) ?? '') && (await page.locator('[data-testid=neighbour]').count()) === 8, 120_000);
     // The pointer over the scatter: the image and class of the point under it.
-    await point.blur();
+    await scatter.blur();
     // A fully opaque pixel is inside a point's disc.
     const at = await scatter.evaluate((c) => {
       const canvas = c as HTMLCanvasElement;
@@ -133,15 +162,30 @@ describe('what the app teaches, end to end', () => {
     const controls = await top('[aria-label="Training controls"]');
     expect(status).toBeLessThan(controls);
     expect(diagram).toBeLessThan(controls);
-    // Nothing wider than the screen, but the saved runs' table (another panel's, whose columns do not fit yet).
-    const width = await page.evaluate(() => {
-      const saved = document.querySelector<HTMLElement>('[data-testid=saved-runs]');
-      if (saved) saved.style.display = 'none';
-      const w = document.documentElement.scrollWidth;
-      if (saved) saved.style.display = '';
-      return w;
-    });
-    expect(width).toBeLessThanOrEqual(390);
+    // Nothing wider than the screen, the saved runs' table included: each run a card, nothing cut.
+    await page.locator('[data-testid=saved-run]').first().waitFor({ timeout: 30_000 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const table = await page.locator('[data-testid=saved-runs]').evaluate((t) => ({ scroll: t.scrollWidth, width: t.clientWidth, container: t.parentElement!.clientWidth }));
+    expect(table.scroll).toBeLessThanOrEqual(table.container);
+    expect(table.width).toBeLessThanOrEqual(table.container);
+    // Every value and action of a run is on the screen, whole.
+    const row = page.locator('[data-testid=saved-run]').first();
+    const boxes = await row.locator('td, button, input').evaluateAll((els) =>
+      els.map((e) => {
+        const r = e.getBoundingClientRect();
+        return { left: r.left, right: r.right, w: r.width, scroll: e.scrollWidth, client: e.clientWidth, tag: e.tagName };
+      }),
+    );
+    expect(boxes.length).toBeGreaterThanOrEqual(10);
+    for (const box of boxes) {
+      expect(box.left).toBeGreaterThanOrEqual(0);
+      expect(box.right).toBeLessThanOrEqual(390);
+      expect(box.w).toBeGreaterThan(0);
+      if (box.tag === 'TD') expect(box.scroll).toBeLessThanOrEqual(box.client);
+    }
+    expect(await row.getByRole('button', { name: /^Resume the run saved at step/ }).isVisible()).toBe(true);
+    expect(await row.getByRole('button', { name: /^Delete the run saved at step/ }).isVisible()).toBe(true);
+    await page.locator('[aria-label="Saved runs"]').screenshot({ path: resolve(RESULTS, 'app-saved-runs-390.png') });
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

@@ -302,6 +302,36 @@ describe('markers', () => {
       { runId: 1, fromStep: 5, params: { temperature: 0.1 } },
     ]);
   });
+
+  it('after a restore of the last good state, keeps the markers up to the restored step and drops those of the discarded steps', () => {
+    const store = new SeriesStore();
+    store.append(batch(1, [1, 2], { paramChanges: [{ runId: 1, fromStep: 2, params: { momentum: 0.9 } }] }));
+    store.append(batch(1, [3, 4], { paramChanges: [{ runId: 1, fromStep: 4, params: { queueSize: 64 } }] }));
+    store.append(batch(1, [5, 6], { paramChanges: [{ runId: 1, fromStep: 6, params: { learningRate: 5 } }] }));
+    // Step 6 went wrong; the last good state is step 4: the Worker replays the chart up to it as run 2,
+    // and the knob changed since (set again on the restored state) comes as run 2's own marker.
+    store.keepMarkersThrough(4);
+    store.append(batch(2, [1, 2, 3, 4]));
+    store.append(batch(2, [], { paramChanges: [{ runId: 2, fromStep: 5, params: { learningRate: 0.03 } }] }));
+    expect(store.length).toBe(4);
+    expect(store.markers).toEqual([
+      { runId: 2, fromStep: 2, params: { momentum: 0.9 } },
+      { runId: 2, fromStep: 4, params: { queueSize: 64 } },
+      { runId: 2, fromStep: 5, params: { learningRate: 0.03 } },
+    ]);
+    // Any other new run (Reset, a resumed save) starts without markers, as before.
+    store.append(batch(3, [1]));
+    expect(store.markers).toEqual([]);
+  });
+
+  it('a restore that failed carries nothing into the next run', () => {
+    const store = new SeriesStore();
+    store.append(batch(1, [1, 2], { paramChanges: [{ runId: 1, fromStep: 2, params: { momentum: 0.9 } }] }));
+    store.keepMarkersThrough(2);
+    store.keepMarkersThrough(null);
+    store.append(batch(2, [1]));
+    expect(store.markers).toEqual([]);
+  });
 });
 
 describe('log axis', () => {

@@ -149,6 +149,35 @@ describe('TrainingService automatic saves', () => {
   });
 });
 
+describe('TrainingService saving a kNN result at a step already saved', () => {
+  it('a kNN run right after the save of its step is saved at once, with that step', async () => {
+    const store = new MemoryRunStore();
+    const { service: s } = await service();
+    s.useRunStore(store);
+    await s.configure(TINY_SETUP);
+    await losses(s, 2);
+    for (let i = 0; i < 500 && s.status().save?.step !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const [before] = await s.savedRuns();
+    expect(before).toMatchObject({ step: 2, lastKnn: null });
+
+    const knn = await s.evaluation.evaluateKnn();
+    expect(knn.step).toBe(2);
+    // The same step, saved again: the stored run now holds the result, in its list entry and its checkpoint.
+    let saved = before;
+    for (let i = 0; i < 500 && saved.lastKnn === null; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      [saved] = await s.savedRuns();
+    }
+    expect(await s.savedRuns()).toHaveLength(1);
+    expect(saved).toMatchObject({ step: 2, lastKnn: knn.accuracy });
+    const manifest = JSON.parse(strFromU8(unzipSync(await store.read(saved.id))['manifest.json'])) as { history: { knn: { step: number; accuracy: number }[] } };
+    expect(manifest.history.knn.map((p) => [p.step, p.accuracy])).toEqual([[2, knn.accuracy]]);
+    expect(s.status().save).toMatchObject({ step: 2, savedAt: saved.savedAt, error: null });
+
+    s.dispose();
+  });
+});
+
 describe('TrainingService probe results in a saved run', () => {
   it('a run with a probe result, saved and resumed in a fresh service, reports the same probe figure', async () => {
     const store = new MemoryRunStore();

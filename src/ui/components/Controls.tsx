@@ -1,11 +1,12 @@
-import { useId, useState } from 'react';
+import { memo, useId, useState } from 'react';
 import type { LiveParams } from '../../moco/config';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
 import { formatInt, formatMomentum, formatNumber } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
+import type { RunState } from '../../worker/types';
 import type { DataState } from '../useDataset';
-import type { Training } from '../useTraining';
+import type { Training, TrainingView } from '../useTraining';
 import styles from './Controls.module.css';
 import { FilePickButton } from './FilePickButton';
 import { Term } from './Term';
@@ -97,15 +98,73 @@ function batchCount(n: number): string {
   return `${formatNumber(n, 3)} ${n === 1 ? 'batch' : 'batches'}`;
 }
 
-export function Controls({ training, data }: { training: Training; data: DataState }) {
-  const { view, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights } = training;
+/**
+ * What the controls show and call, each a value or a stable callback: a statistics batch changes
+ * none of them, so the panel (memoised) is not drawn again on every batch while training runs.
+ */
+export interface ControlsProps {
+  phase: TrainingView['phase'];
+  model: TrainingView['model'];
+  busy: string | null;
+  runState: RunState;
+  /** The run has taken a step: Start reads Resume. */
+  started: boolean;
+  /** A run gone wrong waits for *Restore last good state*, a Worker that ended for *Restart* (FaultNotice). */
+  stopped: boolean;
+  /** The Worker ended: Reset starts a new one. */
+  workerLost: boolean;
+  setup: Training['setup'];
+  params: LiveParams;
+  setupDirty: boolean;
+  dataLoading: boolean;
+  updateSetup: Training['updateSetup'];
+  updateParam: Training['updateParam'];
+  start: Training['start'];
+  pause: Training['pause'];
+  step: Training['step'];
+  reset: Training['reset'];
+  download: Training['download'];
+  loadWeights: Training['loadWeights'];
+  shareLink: Training['shareLink'];
+  loadSample: DataState['loadSample'];
+}
+
+/** The controls' props from the page's training and dataset state (spread them: the memo compares each). */
+export function controlsProps(training: Training, data: DataState): ControlsProps {
+  const { view } = training;
+  return {
+    phase: view.phase,
+    model: view.model,
+    busy: view.busy,
+    runState: view.status.state,
+    started: view.status.step > 0,
+    stopped: Boolean(view.status.diverged) || Boolean(view.status.gpuLost) || training.workerLoss !== null,
+    workerLost: training.workerLoss !== null,
+    setup: training.setup,
+    params: training.params,
+    setupDirty: training.setupDirty,
+    dataLoading: data.loading !== null,
+    updateSetup: training.updateSetup,
+    updateParam: training.updateParam,
+    start: training.start,
+    pause: training.pause,
+    step: training.step,
+    reset: training.reset,
+    download: training.download,
+    loadWeights: training.loadWeights,
+    shareLink: training.shareLink,
+    loadSample: data.loadSample,
+  };
+}
+
+export const Controls = memo(function Controls(props: ControlsProps) {
+  const { phase, model, busy, runState, started, stopped, workerLost, setup, params, setupDirty, dataLoading, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, shareLink, loadSample } = props;
   const [includeKey, setIncludeKey] = useState(false);
   const uid = useId();
-  const ready = view.phase === 'ready' && view.model !== null;
-  const blocked = !ready || view.busy !== null;
-  const finished = view.status.state === 'finished';
-  // A run gone wrong waits for *Restore last good state*, a Worker that ended for *Restart* (FaultNotice).
-  const stopped = Boolean(view.status.diverged) || Boolean(view.status.gpuLost) || training.workerLoss !== null;
+  const ready = phase === 'ready' && model !== null;
+  const blocked = !ready || busy !== null;
+  const running = runState === 'running';
+  const finished = runState === 'finished';
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
   const m = params.momentum;
 
@@ -119,20 +178,20 @@ export function Controls({ training, data }: { training: Training; data: DataSta
             </button>
           ) : (
             <button type="button" className="btn btn--primary" data-testid="start" disabled={blocked || finished || stopped} onClick={() => void start()}>
-              ▶ {view.status.step > 0 ? 'Resume' : 'Start'}
+              ▶ {started ? 'Resume' : 'Start'}
             </button>
           )}
           <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished || stopped} onClick={() => void step()} title="Train one step">
             Step
           </button>
-          <button type="button" className="btn" data-testid="reset" disabled={blocked && training.workerLoss === null} onClick={() => void reset()} title="A fresh model with this setup">
+          <button type="button" className="btn" data-testid="reset" disabled={blocked && !workerLost} onClick={() => void reset()} title="A fresh model with this setup">
             ↺ Reset
           </button>
         </div>
         {setupDirty && <p className="hint hint--warn">Setup changed: Reset to train with it.</p>}
-        {view.busy && (
+        {busy && (
           <p className="hint" role="status">
-            {view.busy}
+            {busy}
           </p>
         )}
       </section>
@@ -211,11 +270,11 @@ export function Controls({ training, data }: { training: Training; data: DataSta
               id={`${uid}-dataset`}
               data-testid="dataset-size"
               value={setup.dataset === 'synthetic' ? setup.datasetSize : setup.dataset}
-              disabled={data.loading !== null}
+              disabled={dataLoading}
               onChange={(e) => {
                 const value = e.currentTarget.value;
                 // The sample is read (in the Worker) and trained on at once, as loaded files are; a size only changes the setup.
-                if (value === 'sample') data.loadSample();
+                if (value === 'sample') loadSample();
                 else if (value !== 'files') updateSetup({ dataset: 'synthetic', datasetSize: Number(value) });
               }}
             >
@@ -241,12 +300,12 @@ export function Controls({ training, data }: { training: Training; data: DataSta
             </select>
           </div>
         </div>
-        {view.model && (
+        {model && (
           <p className="hint">
-            {formatInt(view.model.parameterCount)} parameters · {formatInt(view.model.batchesPerEpoch)} steps per epoch
+            {formatInt(model.parameterCount)} parameters · {formatInt(model.batchesPerEpoch)} steps per epoch
           </p>
         )}
-        <CopyLink link={training.shareLink} />
+        <CopyLink link={shareLink} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-export`}>
@@ -274,4 +333,4 @@ export function Controls({ training, data }: { training: Training; data: DataSta
       </section>
     </aside>
   );
-}
+});

@@ -1,5 +1,6 @@
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { EmbeddingView } from '../../worker/evaluationTypes';
+import { ARROW_DIRECTIONS, nearestInDirection, nearestTo } from '../pointNavigation';
 import { classColour, Thumbnail } from './Thumbnail';
 import styles from './EmbeddingScatter.module.css';
 
@@ -57,8 +58,10 @@ function rgbaOf(images: Uint8Array, i: number): Uint8ClampedArray<ArrayBuffer> {
 /**
  * Held-out images as points on the first two principal axes of their features, coloured by class:
  * a canvas, since thousands of SVG nodes would make every redraw slow. Hovering a point shows its
- * image and class; clicking it, or choosing its number with the keyboard, asks for its nearest
- * training images.
+ * image and class; clicking it asks for its nearest training images. From the keyboard the plot is
+ * one tab stop: the arrow keys move to the nearest point in their direction (Home and End to the
+ * first and last by number), showing the same card and saying the point and its class to screen
+ * readers, and Enter asks for its neighbours; a point can also be chosen by its number.
  */
 export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected, onSelect }: { view: EmbeddingView; selected: number | null; onSelect: (index: number) => void }) {
   const canvas = useRef<HTMLCanvasElement>(null);
@@ -72,6 +75,8 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
     return () => observer.disconnect();
   }, []);
   const positions = useMemo(() => (width > 0 ? layout(view, width) : null), [view, width]);
+  /** The point the arrow keys are on while the plot has the focus; null otherwise. */
+  const [active, setActive] = useState<number | null>(null);
 
   useEffect(() => {
     const element = canvas.current;
@@ -104,7 +109,17 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
       context.lineWidth = 2;
       context.stroke();
     }
-  }, [positions, view, selected]);
+    if (active !== null && active < view.labels.length && active !== selected) {
+      // The keyboard's point: a dashed ring, apart from the chosen point's solid one.
+      context.beginPath();
+      context.arc(positions.x[active], positions.y[active], RADIUS + 4, 0, 2 * Math.PI);
+      context.strokeStyle = getComputedStyle(element).color;
+      context.lineWidth = 2;
+      context.setLineDash([3, 2]);
+      context.stroke();
+      context.setLineDash([]);
+    }
+  }, [positions, view, selected, active]);
 
   const pointAt = useCallback(
     (e: React.MouseEvent<HTMLCanvasElement>): number => {
@@ -141,7 +156,30 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
   const uid = useId();
   const [typed, setTyped] = useState(0);
   const count = view.labels.length;
-  const shown = hovered ?? (selected !== null && selected < count ? selected : null);
+  const onFocus = useCallback(() => {
+    if (!positions) return;
+    // From the chosen point, or else from the middle of the plot.
+    setActive(selected !== null && selected < count ? selected : nearestTo(positions.x, positions.y, positions.width / 2, HEIGHT / 2));
+  }, [positions, selected, count]);
+  const onKeyDown = useCallback(
+    (e: React.KeyboardEvent<HTMLCanvasElement>) => {
+      if (!positions || active === null) return;
+      const direction = ARROW_DIRECTIONS[e.key];
+      let next = -1;
+      if (direction) next = nearestInDirection(positions.x, positions.y, active, direction);
+      else if (e.key === 'Home') next = 0;
+      else if (e.key === 'End') next = count - 1;
+      else if (e.key === 'Enter' || e.key === ' ') onSelect(active);
+      else return;
+      // The page does not scroll under the plot's keys.
+      e.preventDefault();
+      if (next >= 0) setActive(next);
+    },
+    [positions, active, count, onSelect],
+  );
+  const chosen = selected !== null && selected < count ? selected : null;
+  const spoken = active !== null && active < count ? active : chosen;
+  const shown = hovered ?? spoken;
   const thumb = useMemo(() => (shown !== null ? rgbaOf(view.images, shown) : null), [view, shown]);
 
   const [e1, e2] = view.explainedVariance;
@@ -155,16 +193,31 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
         onClick={onClick}
         onMouseMove={onMove}
         onMouseLeave={() => setHovered(null)}
-        role="img"
-        aria-label={`${view.labels.length} held-out images on the first two principal axes of their features, coloured by class; click a point for its nearest training images`}
+        onFocus={onFocus}
+        onBlur={() => setActive(null)}
+        onKeyDown={onKeyDown}
+        // A slider over the points, as each chart is one over the steps: a screen reader says the
+        // value text (the point and its class) as the arrow keys move.
+        tabIndex={0}
+        role="slider"
+        aria-roledescription="scatter plot"
+        aria-label={`${count} held-out images on the first two principal axes of their features, coloured by class. Arrow keys move to the nearest point in that direction, Enter shows its nearest training images`}
+        aria-valuemin={0}
+        aria-valuemax={count - 1}
+        aria-valuenow={spoken ?? 0}
+        aria-valuetext={spoken === null ? 'no point chosen' : `held-out image ${spoken} of ${count}: ${view.classNames[view.labels[spoken]]}`}
         data-testid="embedding-scatter"
-        data-points={view.labels.length}
+        data-points={count}
+        data-active={active ?? undefined}
       />
         {shown !== null && thumb && positions && (
           <div
             className={styles.scatter__tip}
             style={{ left: Math.min(positions.x[shown] + 12, positions.width - 120), top: Math.max(0, positions.y[shown] - 40) }}
             data-testid="embedding-hover"
+            data-index={shown}
+            data-x={positions.x[shown].toFixed(1)}
+            data-y={positions.y[shown].toFixed(1)}
           >
             <Thumbnail rgba={thumb} label={`held-out image ${shown}: ${view.classNames[view.labels[shown]]}`} className={styles.scatter__thumb} />
             <span>

@@ -200,7 +200,7 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
     <section className={`card ${styles['eval-card']} ${styles['eval-card--wide']}`} aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Embedding of the held-out images</h3>
       <p className="hint">
-        Backbone features projected on their two principal axes (<Term id="pca" />). Click a point for its 8 nearest training images (cosine similarity).
+        Backbone features projected on their two principal axes (<Term id="pca" />). Click a point for its 8 nearest training images (cosine similarity), or Tab to the plot, move with the arrow keys and press Enter.
       </p>
       <div className={styles['eval-row']}>
         <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">

@@ -1,4 +1,4 @@
-import { useCallback, useId, useState } from 'react';
+import { memo, useCallback, useId, useState } from 'react';
 import { GLOSSARY, type GlossaryKey } from '../glossary';
 import { Term } from './Term';
 import styles from './Explainer.module.css';
@@ -19,7 +19,7 @@ function readDismissed(): boolean {
  * The first visit's guide: what MoCo is, what to press, what to watch, and the glossary. Dismissed
  * for good with "Got it" (remembered in localStorage); "What is MoCo?" brings it back.
  */
-export function Explainer() {
+export const Explainer = memo(function Explainer() {
   const uid = useId();
   const [open, setOpen] = useState(() => !readDismissed());
   const dismiss = useCallback(() => {
@@ -80,4 +80,4 @@ export function Explainer() {
       </details>
     </section>
   );
-}
+});

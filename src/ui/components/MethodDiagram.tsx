@@ -4,11 +4,21 @@ import { formatInt, formatMomentum, formatNumber } from '../format';
 import { glossaryLine } from '../glossary';
 import styles from './MethodDiagram.module.css';
 
+/** The statistics of the last step that the diagram writes on it. */
+export type DiagramStats = Pick<StepRecord, 'loss' | 'meanPositiveSimilarity' | 'meanNegativeSimilarity' | 'keyLag' | 'keyConsistency' | 'meanKeyAge'>;
+
+/** What the diagram shows of a step's record (null before the first step). */
+export function diagramStats(last: StepRecord | null): DiagramStats | null {
+  if (!last) return null;
+  const { loss, meanPositiveSimilarity, meanNegativeSimilarity, keyLag, keyConsistency, meanKeyAge } = last;
+  return { loss, meanPositiveSimilarity, meanNegativeSimilarity, keyLag, keyConsistency, meanKeyAge };
+}
+
 interface Props {
   /** m as the Worker runs it. */
   momentum: number | null;
   queue: QueueSnapshot | null;
-  last: StepRecord | null;
+  last: DiagramStats | null;
 }
 
 const RING = { cx: 774, cy: 104, outer: 86, inner: 60 };

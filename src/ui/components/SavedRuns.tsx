@@ -111,7 +111,7 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
         </p>
       )}
       {savedRuns && savedRuns.length > 0 ? (
-        <table className="data-table" data-testid="saved-runs">
+        <table className={`data-table ${styles.runs__table}`} data-testid="saved-runs">
           <thead>
             <tr>
               {onShow && <th scope="col">Charts</th>}
@@ -131,7 +131,7 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
             {savedRuns.map((run) => (
               <tr key={run.id} data-testid="saved-run">
                 {onShow && (
-                  <td>
+                  <td data-label="Charts">
                     <input
                       type="checkbox"
                       data-testid="saved-run-show"
@@ -142,17 +142,21 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
                     />
                   </td>
                 )}
-                <td>
+                <td className={styles['runs__name-cell']}>
                   <RunName key={`${run.id}:${run.name ?? ''}`} run={run} onRename={(name) => void renameSavedRun(run, name)} />
                 </td>
-                <td>{when(run.savedAt)}</td>
-                <td data-testid="saved-run-steps">{formatInt(run.step)}</td>
-                <td title={filesNote(run) ?? undefined}>{run.datasetName}</td>
-                <td>
+                <td data-label="Saved">{when(run.savedAt)}</td>
+                <td data-label="Steps" data-testid="saved-run-steps">
+                  {formatInt(run.step)}
+                </td>
+                <td data-label="Dataset" title={filesNote(run) ?? undefined}>
+                  {run.datasetName}
+                </td>
+                <td data-label="Setup">
                   {run.preset} · MoCo {run.version} · batch {run.batchSize}
                 </td>
-                <td>{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
-                <td>{megabytes(run.bytes)}</td>
+                <td data-label="kNN">{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
+                <td data-label="Size">{megabytes(run.bytes)}</td>
                 <td className={styles.runs__actions}>
                   <button type="button" className="btn" disabled={busy} onClick={() => void resumeSaved(run)} aria-label={`Resume the run saved at step ${run.step}`}>
                     Resume
