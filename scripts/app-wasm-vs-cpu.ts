@@ -10,7 +10,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { Page } from 'playwright-core';
-import { buildAndPreview, launchChromium, waitFor } from '../tests/e2e/harness';
+import { buildAndPreview, launchChromium, NO_GL, waitFor } from '../tests/e2e/harness';
 
 const [preset = 'tiny', batchText = '16', stepsText = '3', out = 'app-wasm-vs-cpu.jsonl'] = process.argv.slice(2);
 const batch = Number(batchText);
@@ -30,7 +30,7 @@ const log = (record: object) => {
 
 writeFileSync(out, '');
 const served = await buildAndPreview('app-wasm-vs-cpu-dist');
-const browser = await launchChromium(false, ['--disable-webgl']);
+const browser = await launchChromium(false, NO_GL);
 try {
   const pages = new Map<string, Page>();
   for (const backend of backends) {

@@ -23,8 +23,11 @@ export const BASE_FLAGS = CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-we
 
 /**
  * Chromium with WebGPU (on SwiftShader here), or without: then navigator.gpu has no adapter, the
- * real fallback case. `extraArgs` adds flags (`--disable-webgl`: no GPU API at all).
+ * real fallback case. `extraArgs` adds flags (`NO_GL`: no WebGL either).
  */
+/** No GPU and no software GL: WebGL is unavailable too (`--disable-webgl` alone leaves it on in headless Chromium). */
+export const NO_GL = ['--disable-gpu', '--disable-software-rasterizer'];
+
 export function launchChromium(webgpu: boolean, extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: [...(webgpu ? ['--enable-unsafe-webgpu', ...BASE_FLAGS] : BASE_FLAGS), ...extraArgs] });
 }

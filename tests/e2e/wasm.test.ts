@@ -1,13 +1,14 @@
 /**
  * The app on a machine without a GPU API: Chromium without WebGPU (no `--enable-unsafe-webgpu`) and
- * without WebGL (`--disable-webgl`). The training Worker falls back to tfjs's WebAssembly backend,
+ * without WebGL (`--disable-gpu --disable-software-rasterizer`: no GPU and no software GL; `--disable-webgl`
+ * alone leaves WebGL on in this headless Chromium). The training Worker falls back to tfjs's WebAssembly backend,
  * whose `.wasm` binary the built app serves itself, says so and why, and trains the tiny preset,
  * under the built app's Content-Security-Policy with no violation.
  */
 import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, NO_GL, waitFor } from './harness';
 
 async function text(page: Page, testId: string): Promise<string> {
   return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
@@ -25,7 +26,7 @@ describe('WebAssembly, the fallback without a GPU', () => {
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
     served = await buildAndPreview('e2e-dist-wasm');
-    browser = await launchChromium(false, ['--disable-webgl']);
+    browser = await launchChromium(false, NO_GL);
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
