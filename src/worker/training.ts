@@ -742,7 +742,7 @@ export class TrainingService {
 
   /**
    * After the GPU device was lost and not recovered by itself: the fallback backend
-   * (`deviceLossFallback`: the CPU today), and the run from its last good state (a fresh model of
+   * (`deviceLossFallback`: WebAssembly, else tfjs's JavaScript CPU backend), and the run from its last good state (a fresh model of
    * the setup when none was kept yet). Resolves with the backend now in use.
    */
   async continueOnCpu(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
