@@ -54,7 +54,7 @@ describe('a lost GPU device, end to end', () => {
     await page.locator('[data-testid=gpu-recovered]').waitFor({ timeout: 240_000 });
     const message = await text(page, 'gpu-recovered-message');
     console.log(`gpu-recovered: ${message}`);
-    const m = /^The GPU device was destroyed(?:: [^]*)? at step (\d+)\. Training goes on on WebGPU again, on a new device, from step (\d+), the last state kept: (\d+) steps? (?:was|were) lost\.$/.exec(message);
+    const m = /^The GPU device was destroyed(?:: [^]*)? at step (\d+)\. Training resumed on WebGPU again, on a new device, from step (\d+), the last state kept: (\d+) steps? (?:was|were) lost\.$/.exec(message);
     expect(m, message).not.toBeNull();
     const [lostAt, from, lost] = m!.slice(1).map(Number);
     expect(lostAt).toBeGreaterThanOrEqual(2);

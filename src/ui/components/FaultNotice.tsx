@@ -10,7 +10,7 @@ function recoveryMessage(r: DeviceRecovery): string {
   const from = r.fromStep ?? 0;
   const lost = Math.max(0, r.lostAtStep - from);
   const start = from === 0 ? 'a fresh model (no state was kept yet)' : `step ${formatInt(from)}, the last state kept`;
-  return `The GPU device was ${r.lost} at step ${formatInt(r.lostAtStep)}. Training ${r.resumed ? 'goes on' : 'can go on'} on ${on}, from ${start}: ${formatInt(lost)} step${lost === 1 ? ' was' : 's were'} lost.`;
+  return `The GPU device was ${r.lost} at step ${formatInt(r.lostAtStep)}. Training ${r.resumed ? 'resumed' : 'can resume'} on ${on}, from ${start}: ${formatInt(lost)} step${lost === 1 ? ' was' : 's were'} lost.`;
 }
 
 /**
