@@ -153,8 +153,8 @@ describe('after a lost GPU device', () => {
     expect(mayRecoverAutomatically([10_000, 200_000], 320_000, { max: 2, windowMs: 300_000 })).toBe(true);
   });
 
-  it('falls back off the GPU: the CPU (never WebGL, which shares the GPU that failed), in the order the page asked for', () => {
-    expect(deviceLossFallback()).toEqual(['cpu']);
+  it('falls back off the GPU: WebAssembly, then the CPU (never WebGL, which shares the GPU that failed), in the order the page asked for', () => {
+    expect(deviceLossFallback()).toEqual(['wasm', 'cpu']);
     expect(deviceLossFallback(['webgpu', 'webgl', 'cpu'])).toEqual(['cpu']);
     // `?backend=webgpu`: nothing off the GPU was asked for; the CPU still is.
     expect(deviceLossFallback(['webgpu'])).toEqual(['cpu']);
@@ -222,7 +222,7 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     expect(seen.secondLoss.gpuLost).toMatch(
       /^The GPU device was destroyed: device was destroyed, again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 3\. Continue without the GPU \(on the CPU\) from the last good state \(step 2\), or Restart the worker to try WebGPU again from the last save\.$/,
     );
-    expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null });
+    expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null, detail: null });
     expect(seen.afterFallback.step).toBe(3);
     expect(Math.abs(seen.afterFallback.loss - seen.before[2])).toBeLessThan(1e-4);
   });
