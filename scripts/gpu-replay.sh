@@ -13,6 +13,8 @@
 # Rehearse without a GPU (SwiftShader, tiny shapes, a few steps, a subset: not a shippable recording):
 #   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
 #   APP="node dist-node/moco.mjs" SMALL=1 bash scripts/gpu-replay.sh /tmp/replay-out 600
+# (SwiftShader's WebGPU takes minutes per evaluation on a busy 2-core machine; BACKEND=cpu rehearses
+# the rest of the script in a minute.)
 set -u
 out=${1:?usage: gpu-replay.sh OUT [SECONDS]}
 budget=${2:-480}
@@ -36,7 +38,7 @@ else
   preset=${PRESET:-resnet8}; batch=128; queue=4096; length="--epochs ${EPOCHS:-20}"; every=$((5000 / batch)); probe=20; subset=""; name=$preset-cifar10-sample
 fi
 file=$out/moco-replay-$name.zip
-recipe="--backend webgpu --data $sample --eval $sample $subset --preset $preset --moco v2 --batch $batch --queue $queue
+recipe="--backend ${BACKEND:-webgpu} --data $sample --eval $sample $subset --preset $preset --moco v2 --batch $batch --queue $queue
   --momentum 0.99 --eval-every $every --probe-epochs $probe --log-every $every --log-json $out/run.jsonl --record $file"
 
 run() { # run TIMEOUT ARGS...: the trainer, its output appended to the session log
