@@ -211,7 +211,9 @@ export function useReplay(training: Training) {
   }, [workerApi, adoptRun, setBusy]);
 
   const derived = useMemo(() => (shown ? derive(shown) : null), [shown]);
-  return { shipped, opening, error, shown: shown && derived ? { ...shown, ...derived } : null, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, restart, loadFinal, leave };
+  /** Something else drives the Worker (an experiment, a load): a replay waits for it. */
+  const blocked = !shown && (view.busy !== null || view.phase !== 'ready' || !view.model);
+  return { shipped, opening, error, blocked, shown: shown && derived ? { ...shown, ...derived } : null, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, restart, loadFinal, leave };
 }
 
 export type Replay = ReturnType<typeof useReplay>;

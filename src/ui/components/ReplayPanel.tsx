@@ -13,7 +13,7 @@ import styles from './ReplayPanel.module.css';
  */
 export function ReplayPanel({ replay }: { replay: Replay }) {
   const uid = useId();
-  const { shipped, opening, error, shown } = replay;
+  const { shipped, opening, error, shown, blocked } = replay;
   const [pick, setPick] = useState(0);
   // The probe's accuracies on the kNN chart, as a second line.
   const probes = shown?.probes;
@@ -36,12 +36,12 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
                   </option>
                 ))}
               </select>
-              <button type="button" className="btn" disabled={opening !== null} onClick={() => void replay.openUrl(new URL(shipped[pick].file, new URL('replay/', new URL(import.meta.env.BASE_URL, location.href))).href)} data-testid="replay-play-shipped">
+              <button type="button" className="btn" disabled={opening !== null || blocked} onClick={() => void replay.openUrl(new URL(shipped[pick].file, new URL('replay/', new URL(import.meta.env.BASE_URL, location.href))).href)} data-testid="replay-play-shipped">
                 Play
               </button>
             </>
           )}
-          <FilePickButton accept=".zip" testId="replay-open" disabled={opening !== null} title="A recording made with npm run train -- --record FILE.zip" onFile={(file) => void replay.openFile(file)}>
+          <FilePickButton accept=".zip" testId="replay-open" disabled={opening !== null || blocked} title="A recording made with npm run train -- --record FILE.zip" onFile={(file) => void replay.openFile(file)}>
             Open a recording…
           </FilePickButton>
         </div>
@@ -69,7 +69,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
           </span>{' '}
           {m.title}
         </h2>
-        <button type="button" className="btn" onClick={() => void replay.leave()} data-testid="replay-leave">
+        <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
           Leave the replay
         </button>
       </div>
