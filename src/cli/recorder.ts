@@ -64,7 +64,7 @@ export class Recorder {
     const preset = presetOf(checkpoint);
     const epochs = trainer.moco.stepCount / trainer.batchesPerEpoch;
     const content: RecordingContent = {
-      title: `MoCo ${method}, ${preset} at batch ${config.batchSize}, ${epochs.toFixed(epochs % 1 ? 1 : 0)} epochs on ${trainer.dataset.name.replace(/ \(train\)$/, '')}`,
+      title: `MoCo ${method}, ${preset} at batch ${config.batchSize}, ${epochs >= 1 ? `${epochs.toFixed(Number.isInteger(epochs) ? 0 : 1)} epochs` : `${trainer.moco.stepCount} steps`} on ${trainer.dataset.name.replace(/ \(train\)$/, '')}`,
       made: {
         date: new Date().toISOString(),
         device: deviceOf(run.backendLine),

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRecording } from '../../src/train/recording';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, ROOT, waitFor } from './harness';
+import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, ROOT, waitFor } from './harness';
 
 const FIXTURE = resolve(ROOT, 'tests/fixtures/replay-tiny.zip');
 
@@ -74,6 +74,7 @@ describe('the classroom replay, end to end', () => {
     expect(readout).toContain(`${(100 * finalKnn.accuracy).toFixed(1)}%`);
     expect(await page.locator('[data-testid=replay] [data-testid=knn-chart]').getAttribute('data-points')).toBe(String(recording.manifest.knn.length));
     expect(await text(page, '[data-testid=replay-progress]')).toMatch(/^step 12 of 12/);
+    await page.screenshot({ path: resolve(RESULTS, 'replay.png'), fullPage: true });
 
     // At the end the final checkpoint is resumed in the Worker (the sample read first).
     await waitFor(page, 'the final model loaded', async () => (await page.locator('[data-testid=replay-final]').getAttribute('data-state')) === 'loaded', 120_000);
