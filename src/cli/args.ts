@@ -13,7 +13,8 @@ Data:
   --data PATH              training images: a CIFAR-10/100 binary file (data_batch_1.bin,
                            train.bin, …), cifar-10-binary.tar.gz / cifar-100-binary.tar.gz
                            (its training batches), or a folder with one sub-folder of PNG/JPEG
-                           images per class (resized to 32×32 from a centre square)
+                           images per class (resized to 32×32 from a centre square), or the
+                           app's CIFAR-10 sample, public/cifar10-sample (its test split for --eval)
                            (default: the built-in shapes)
   --labels coarse|fine     CIFAR-100 labels (default fine)
   --train-size N           images to train on: the first N of --data (default all), or how many
@@ -26,6 +27,8 @@ Data:
   --eval-size N            use only the first N held-out images (default all; 1000 built-in)
   --knn-on WHAT            backbone (pooled ResNet features, default), head (the projection MoCo
                            trains, as the official CIFAR demo's monitor reads), or both
+  --probe-epochs N         with every kNN evaluation, also a linear probe (N epochs of softmax
+                           regression on frozen backbone features, as the app's; 20 there)
 
 Training:
   --backend NAME           auto (default: WebGPU through Dawn on a GPU, else wasm; the first line
@@ -67,6 +70,9 @@ Training:
                            a --save directory (also a plain TensorFlow.js model.json + weights),
                            or a checkpoint (--checkpoint, the app's saved run: its query encoder);
                            they must be of the same --preset and --moco
+  --record FILE.zip        also write a classroom recording for the app's replay: every step's
+                           statistics, every kNN and probe result, where and how the run was
+                           made, and the final checkpoint (README: Classroom replay)
   --save DIR|FILE.zip      write the query encoder to DIR (model.json + weights.bin, for
                            TensorFlow.js; model.safetensors, for PyTorch; metadata.json; README.txt)
                            or the same files as one zip, the app's download
@@ -87,6 +93,10 @@ export interface TrainArgs {
   evalSize?: number;
   /** Encoder outputs the kNN monitor reads. */
   knnOn: EncoderOutput[];
+  /** Epochs of the linear probe run with every kNN evaluation (undefined: no probe). */
+  probeEpochs?: number;
+  /** Where to write the classroom recording (a .zip). */
+  record?: string;
   logEvery: number;
   logJson?: string;
   sweep?: Sweep;
@@ -149,6 +159,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     'eval-every': { type: 'string' },
     'eval-size': { type: 'string' },
     'knn-on': { type: 'string' },
+    'probe-epochs': { type: 'string' },
+    record: { type: 'string' },
     batch: { type: 'string', default: '32' },
     queue: { type: 'string' },
     momentum: { type: 'string' },
@@ -206,7 +218,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   const builtInSize = values.data === undefined ? (trainSize ?? DEFAULT_BUILT_IN_SIZE) : trainSize;
   if (builtInSize !== undefined && builtInSize < batchSize) throw new UsageError(`--train-size (${builtInSize}) must be at least one batch (${batchSize})`);
   const knnOn = oneOf('knn-on', values['knn-on'] ?? 'backbone', ['backbone', 'head', 'both']);
-  for (const option of ['eval-every', 'eval-size', 'knn-on'] as const) {
+  for (const option of ['eval-every', 'eval-size', 'knn-on', 'probe-epochs'] as const) {
     if (values[option] !== undefined && values.eval === undefined) throw new UsageError(`--${option} needs --eval`);
   }
   if (values.data !== undefined && values.data.trim() === '') throw new UsageError('--data needs a path');
@@ -240,6 +252,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (cropMin !== undefined) {
     config = { ...config, augment: { ...config.augment, cropScale: [cropMin, 1] } };
   }
+  if (values.record !== undefined && values.resume !== undefined) throw new UsageError('--record follows a run from its first step: it cannot go with --resume');
+  if (values.record !== undefined && !values.record.endsWith('.zip')) throw new UsageError(`--record writes one zip file: give a name ending in .zip, got '${values.record}'`);
   if (values['log-json'] !== undefined && values['log-json'].trim() === '') throw new UsageError('--log-json needs a file path');
   let sweep: Sweep | undefined;
   if (values.sweep !== undefined) {
@@ -249,7 +263,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
       throw new UsageError((e as Error).message);
     }
     if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
-    if (values.checkpoint !== undefined || values.resume !== undefined) throw new UsageError('--checkpoint and --resume follow one run: they cannot go with --sweep');
+    if (values.checkpoint !== undefined || values.resume !== undefined || values.record !== undefined) throw new UsageError('--checkpoint, --resume and --record follow one run: they cannot go with --sweep');
   }
   return {
     backend,
@@ -261,6 +275,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     evalEvery: integer('eval-every', values['eval-every'], 1),
     evalSize: integer('eval-size', values['eval-size'], 1),
     knnOn: knnOn === 'both' ? ['backbone', 'head'] : [knnOn],
+    probeEpochs: integer('probe-epochs', values['probe-epochs'], 1),
+    record: values.record,
     logEvery: integer('log-every', values['log-every'], 1),
     logJson: values['log-json'],
     sweep,

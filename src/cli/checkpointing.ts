@@ -15,12 +15,18 @@ export class CheckpointWriter {
     private readonly run: { trainer: Trainer; identity?: DatasetIdentity; history: RunHistory; args: TrainArgs; log: JsonLog },
   ) {}
 
+  /** The run's checkpoint bytes now (what `save` writes; `--record` keeps the final one). */
+  encode(): Promise<Uint8Array> {
+    const { trainer, identity, history, args } = this.run;
+    return encodeCheckpoint(trainer, { dataset: identity!, history, client: headlessSettings(args) });
+  }
+
   /** False (and the error printed) when the file could not be written; true without a path. */
   async save(): Promise<boolean> {
     if (!this.path) return true;
-    const { trainer, identity, history, args, log } = this.run;
+    const { trainer, log } = this.run;
     const start = performance.now();
-    const bytes = await encodeCheckpoint(trainer, { dataset: identity!, history, client: headlessSettings(args) });
+    const bytes = await this.encode();
     const encoded = performance.now();
     const temporary = `${this.path}.${process.pid}.tmp`;
     try {

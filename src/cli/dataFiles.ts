@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
+import { PNG } from 'pngjs';
 import { readCifarArchive } from '../data/archive';
+import { loadCifarSample, SAMPLE_MANIFEST } from '../data/cifarSample';
 import { cifarRecordCount, guessCifarFormat, parseCifar, refuseOtherFormats, type Cifar100Labels } from '../data/cifar';
 import type { ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
@@ -26,7 +28,10 @@ export type LoadedData = ImageDataset & { warnings?: readonly string[] };
 
 export async function loadDataPath(path: string, options: LoadOptions): Promise<LoadedData> {
   const info = await fsCall(path, () => stat(path));
-  if (info.isDirectory()) return readImageFolder(path);
+  if (info.isDirectory()) {
+    const sample = await stat(join(path, SAMPLE_MANIFEST)).catch(() => undefined);
+    return sample?.isFile() ? readCifarSample(path, options.split) : readImageFolder(path);
+  }
   if (!info.isFile()) throw new DatasetError(path, 'is neither a file nor a folder (a pipe, a device or a socket cannot be read as data)');
   const head = await fsCall(path, () => readHead(path));
   if (isArchive(path, head)) {
@@ -50,6 +55,25 @@ export async function loadDataPath(path: string, options: LoadOptions): Promise<
   cifarRecordCount(guessCifarFormat(fileName, info.size), info.size, fileName);
   const bytes = await fsCall(path, () => readFile(path));
   return parseCifar(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { fileName, labels: options.labels });
+}
+
+/**
+ * The app's CIFAR-10 sample (a folder with sample.json, e.g. public/cifar10-sample): its training or
+ * test split, decoded as the browser decodes it (lossless PNG), so that a run on it is the app's run
+ * on the sample (same images, same content hash: the app resumes its checkpoints).
+ */
+async function readCifarSample(dir: string, split: LoadOptions['split']): Promise<LoadedData> {
+  const sample = await loadCifarSample({
+    read: async (file) => new Uint8Array(await fsCall(join(dir, file), () => readFile(join(dir, file)))),
+    decodePng: async (bytes, file) => {
+      try {
+        return PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      } catch (e) {
+        throw new DatasetError(join(dir, file), `not a readable PNG image (${(e as Error).message}): the CIFAR-10 sample is damaged; rebuild it with scripts/make-cifar-sample.ts`);
+      }
+    },
+  });
+  return split === 'train' ? sample.train : sample.test;
 }
 
 /** Reads only the first bytes, so that a large archive is then streamed rather than read whole. */

@@ -14,6 +14,7 @@ import { fsCall } from './dataFiles';
 export async function checkOutputs(args: TrainArgs): Promise<void> {
   if (args.save?.endsWith('.zip')) await checkOutputFile(args.save, '--save');
   else if (args.save) await checkOutputFolder(args.save, '--save');
+  if (args.record) await checkOutputFile(args.record, '--record');
   if (args.save && !args.save.endsWith('.zip') && args.saveKey) await checkOutputFolder(join(args.save, 'key'), '--save-key');
   // Appending nothing checks that the file can be written without emptying a resumed run's log.
   if (args.logJson) await fsCall(args.logJson, () => appendFile(args.logJson!, ''));

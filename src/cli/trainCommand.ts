@@ -14,6 +14,7 @@ import { CheckpointWriter, readCheckpointFile, resumedArgs, shellQuote, StopSign
 import { loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
 import { JsonLog } from './jsonLog';
+import { Recorder } from './recorder';
 import { checkOutputs, saveModel } from './outputs';
 import { startNodeBackend } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
@@ -82,7 +83,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   console.log(backend.line);
   useCustomKernels(!args.stockKernels);
-  const identity = checkpointPath ? await datasetIdentity(dataset) : undefined;
+  const identity = checkpointPath || args.record ? await datasetIdentity(dataset) : undefined;
   const batchesPerEpoch = Math.floor(dataset.size / args.config.batchSize);
   let steps = stepsFor(args.length, batchesPerEpoch);
   let trainer: Trainer;
@@ -135,6 +136,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   if (!resumed && !sweepRun) JsonLog.empty(args.logJson);
   const log = new JsonLog(args.logJson, sweepRun?.tag);
   log.write({ kind: resumed ? 'resume' : 'setup', config, steps, fromStep: firstStep, dataset: { name: dataset.name, size: dataset.size, classes: dataset.classNames.length }, heldOut: heldOut && { name: heldOut.name, size: heldOut.size }, backend: tf.getBackend() });
+  const recorder = args.record ? new Recorder(args.record, log, history) : undefined;
   const evaluate = knnEvaluator(trainer, heldOut, args, history, log);
   const checkpoint = new CheckpointWriter(checkpointPath, { trainer, identity, history, args, log });
   const signals = new StopSignals(checkpointPath);
@@ -165,13 +167,14 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   // A checkpoint that cannot be written does not cost the exported model: --save still runs.
   const saved = await checkpoint.save();
+  const recorded = recorder ? await recorder.write({ trainer, checkpoint: await checkpoint.encode(), dataset: identity!, heldOut, backendLine: backend.line, argv, stepMs }) : true;
   if (checkpointPath && saved) {
     console.log(`checkpoint: ${checkpointPath} (step ${steps}; --resume ${shellQuote(checkpointPath)} --steps N continues it)`);
   }
   signals.dispose();
   if (args.save) await saveModel({ ...args, save: args.save }, trainer, final ? { step: steps, accuracy: final.accuracy, k: final.k } : null);
   trainer.dispose();
-  return saved ? 0 : 1;
+  return saved && recorded ? 0 : 1;
 }
 
 /** The training set and the held-out set of the command line; DatasetError names the file at fault. */

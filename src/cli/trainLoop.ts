@@ -1,6 +1,8 @@
 /** The headless trainer's loop: steps, progress lines, the divergence check, kNN evaluations and periodic checkpoints, until the budget or a stop signal. */
 import type { ImageDataset } from '../data/dataset';
+import { extractFeatures } from '../eval/features';
 import { knnMonitorOutputs, type KnnReport } from '../eval/monitor';
+import { LinearProbe } from '../eval/probe';
 import type { RunHistory } from '../train/checkpoint';
 import { checkStep, CLI_KNOBS } from '../train/divergence';
 import { tailLength, type StepFigures } from '../train/finalFigures';
@@ -9,7 +11,10 @@ import type { TrainArgs } from './args';
 import { shellQuote, type CheckpointWriter, type StopSignals } from './checkpointing';
 import type { JsonLog } from './jsonLog';
 
-/** kNN of the held-out images at `step` (nothing without them): printed, logged and kept in the run's history; resolves with the first output's report. */
+/**
+ * kNN of the held-out images at `step` (nothing without them), and with `--probe-epochs` a linear
+ * probe: printed, logged and kept in the run's history; resolves with the first kNN output's report.
+ */
 export function knnEvaluator(
   trainer: Trainer,
   heldOut: ImageDataset | undefined,
@@ -36,8 +41,37 @@ export function knnEvaluator(
         `knn@${r.k}${r.output === 'head' ? ' (head)' : ''} step ${step}: ${(100 * r.accuracy).toFixed(1)}% (bank ${r.bankSize}, queries ${r.queryCount}, ${r.seconds.toFixed(1)} s)`,
       );
     }
+    if (args.probeEpochs !== undefined) await linearProbe(trainer, heldOut, args.probeEpochs, step, history, log);
     return reports[0];
   };
+}
+
+/** The app's linear probe (softmax regression on frozen backbone features of the training set, scored on the held-out images). */
+async function linearProbe(trainer: Trainer, heldOut: ImageDataset, epochs: number, step: number, history: RunHistory, log: JsonLog): Promise<void> {
+  const start = performance.now();
+  const train = trainer.dataset;
+  const normalization = trainer.config.augment;
+  const trainFeatures = await extractFeatures(trainer.moco.encoderQ, train, normalization);
+  const testFeatures = await extractFeatures(trainer.moco.encoderQ, heldOut, normalization).catch((e: unknown) => {
+    trainFeatures.dispose();
+    throw e;
+  });
+  try {
+    const probe = await LinearProbe.train(trainFeatures, train.labels, { numClasses: train.classNames.length, epochs, seed: trainer.config.seed });
+    try {
+      const score = await probe.evaluate(testFeatures, heldOut.labels);
+      const seconds = (performance.now() - start) / 1000;
+      const perClass = score.perClass.map((c) => (c.total > 0 ? c.accuracy : null));
+      log.write({ kind: 'probe', step, accuracy: score.accuracy, perClass, epochs, finalLoss: probe.lossHistory.at(-1) ?? null, seconds });
+      history.probes.push({ step, accuracy: score.accuracy, perClass, epochs, seconds });
+      console.log(`probe step ${step}: ${(100 * score.accuracy).toFixed(1)}% (${epochs} epochs on ${train.size} × ${trainFeatures.shape[1]} features, ${seconds.toFixed(1)} s)`);
+    } finally {
+      probe.dispose();
+    }
+  } finally {
+    trainFeatures.dispose();
+    testFeatures.dispose();
+  }
 }
 
 /** How the loop ended: the budget reached (with what the summary needs), or an exit status to return now. */

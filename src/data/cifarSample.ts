@@ -7,6 +7,8 @@ import { DatasetError } from './errors';
  * top to bottom, and a manifest. Reading it needs only a PNG decoder, which every browser has.
  */
 export const SAMPLE_MANIFEST = 'sample.json';
+/** The training split's dataset name for the shipped sample (manifest name "CIFAR-10 sample"): runs on it are recognised by it, then checked by content hash. */
+export const SAMPLE_TRAIN_NAME = 'CIFAR-10 sample (train)';
 
 export interface SampleSplit {
   perClass: number;

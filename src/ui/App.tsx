@@ -9,14 +9,17 @@ import { Evaluation } from './components/Evaluation';
 import { Experiments } from './components/Experiments';
 import { Explainer } from './components/Explainer';
 import { diagramStats, MethodDiagram } from './components/MethodDiagram';
+import { ReplayPanel } from './components/ReplayPanel';
 import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
 import { useExperiment } from './useExperiment';
-import type { Point } from './series';
+import type { Point, RunOverlay } from './series';
 import { useOverlays } from './useOverlays';
+import { useReplay } from './useReplay';
 import { useTraining } from './useTraining';
 
+const NO_OVERLAYS: readonly RunOverlay[] = [];
 
 export function App() {
   const training = useTraining();
@@ -28,11 +31,14 @@ export function App() {
   // The kNN history, for the charts' export: handed up by the Evaluation panel when it changes (the
   // panel's progress reports re-render the panel alone, not the page).
   const [knn, setKnn] = useState<readonly Point[]>([]);
+  // A classroom replay, while shown, drives the charts and the diagram instead of the Worker's run.
+  const replay = useReplay(training);
+  const played = replay.shown;
   const { view, store, version, setup } = training;
   // The panels that do not show the statistics (the controls, the explainer) are memoised, so a
   // batch redraws only what shows it; the diagram gets the last step's figures it writes.
   // eslint-disable-next-line react-hooks/exhaustive-deps -- the store is mutable: `version` says when it changed
-  const last = useMemo(() => diagramStats(store.last()), [store, version]);
+  const last = useMemo(() => diagramStats(played ? played.last : store.last()), [played?.last, store, version]);
   return (
     <div className="app">
       <header className="header">
@@ -52,10 +58,11 @@ export function App() {
         <main className="main">
           <Explainer />
           <StatusBar training={training} />
+          <ReplayPanel replay={replay} />
           <FaultNotice training={training} />
           <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />
           <Experiments training={training} experiment={experiment} />
-          <MethodDiagram momentum={view.workerParams?.momentum ?? null} queue={view.queue} last={last} />
+          <MethodDiagram momentum={played ? (played.last?.momentum ?? null) : (view.workerParams?.momentum ?? null)} queue={played ? played.queue : view.queue} last={last} />
           {compare.error && (
             <p className="hint hint--warn" role="alert">
               {compare.error}
@@ -73,7 +80,11 @@ export function App() {
               .
             </p>
           )}
-          <Charts overlays={compare.overlays} knn={knn} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+          {played ? (
+            <Charts overlays={NO_OVERLAYS} knn={played.knnPoints} store={played.store} version={played.version} queueSize={played.last?.queueCapacity ?? played.recording.manifest.setup.config.queueSize} batchSize={played.recording.manifest.setup.batchSize} />
+          ) : (
+            <Charts overlays={compare.overlays} knn={knn} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+          )}
           <DataPanel training={training} data={data} />
           <Evaluation training={training} overlays={compare.overlays} onKnn={setKnn} />
           <BenchmarkPanel training={training} />

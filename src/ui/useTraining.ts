@@ -553,7 +553,7 @@ export function useTraining() {
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), recovered, dismissRecovered: () => setRecovered(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy };
+  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), recovered, dismissRecovered: () => setRecovered(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy, adoptRun: resumed };
 }
 
 export type Training = ReturnType<typeof useTraining>;

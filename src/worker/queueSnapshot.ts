@@ -10,9 +10,12 @@ export function emptyQueue(capacity: number): QueueSnapshot {
 
 /** The queue reduced to a ring of at most QUEUE_RING_SEGMENTS segments, for the diagram. */
 export function queueSnapshot(queue: KeyQueue): QueueSnapshot {
-  const slots = queue.slotSteps();
+  return ringOfSlots(queue.slotSteps(), queue.filled);
+}
+
+/** The ring of a queue given the step that wrote each slot (−1: empty) and how many hold keys (a replay rebuilds them from its steps). */
+export function ringOfSlots(slots: Int32Array, filled: number): QueueSnapshot {
   const capacity = slots.length;
-  const filled = queue.filled;
   const snapshot = emptyQueue(capacity);
   snapshot.filled = filled;
   let newest = -1;

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { IMAGE_BYTES, IMAGE_SIZE } from '../data/dataset';
+import { SAMPLE_TRAIN_NAME } from '../data/cifarSample';
 import { BundleError, modelBundleZip, weightsFromFile } from '../io/modelBundle';
 import { SafetensorsError } from '../io/safetensors';
 import { architectureMismatch, loadStateDict } from '../io/stateDict';
@@ -553,8 +554,10 @@ export class TrainingService {
       for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
       this.batcher.flush(true);
       const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
-      // The probe results come back whole from the app's own record (a headless trainer's file has none).
-      const probes = Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, this.runId)) : [];
+      // The probe results come back whole from the app's own record; a headless trainer's file keeps their accuracies.
+      const probes = Array.isArray(app?.probes)
+        ? app.probes.map((r) => probeResultOf(r, this.runId))
+        : (checkpoint.manifest.history.probes ?? []).map((p) => probeResultOfPoint(p, this.runId, train, this.heldOutDataset()));
       this.evaluation.restoreResults(knn, probes);
       this.savedResults = this.resultCount();
       return this.modelInfo(trainer, start);
@@ -916,13 +919,15 @@ export class TrainingService {
     const live = { ...m.live };
     if (app?.setup && typeof app.setup === 'object') return { ...app.setup, params: live };
     const recorded = m.setup.dataset;
-    // The headless trainer's built-in images are those the app generates with the same size and seed.
+    // The headless trainer's built-in images are those the app generates with the same size and seed;
+    // its run on the app's CIFAR-10 sample (--data public/cifar10-sample) is a run on the sample.
     const builtIn = recorded.name.startsWith('Built-in shapes');
+    const sample = recorded.name === SAMPLE_TRAIN_NAME;
     return {
       version: m.setup.method,
       preset: m.setup.preset,
       batchSize: m.setup.batchSize,
-      dataset: builtIn ? 'synthetic' : 'files',
+      dataset: builtIn ? 'synthetic' : sample ? 'sample' : 'files',
       datasetSize: recorded.size,
       stepBudget: m.setup.config.schedule.totalSteps,
       seed: m.setup.config.seed,
@@ -1131,6 +1136,23 @@ function probeResultOf(r: ProbeResult, runId: number): ProbeResult {
     runId,
     finalLoss: r.finalLoss ?? Number.NaN,
     perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })),
+  };
+}
+
+/** A headless trainer's probe point as the page shows it (per-class counts are not kept: only the accuracies). */
+function probeResultOfPoint(p: ProbePoint, runId: number, train: ImageDataset, heldOut: ImageDataset | null): ProbeResult {
+  return {
+    runId,
+    step: p.step,
+    epochs: p.epochs,
+    accuracy: p.accuracy,
+    perClass: p.perClass.map((a) => ({ correct: 0, total: 0, accuracy: a ?? Number.NaN })),
+    classNames: [...train.classNames],
+    finalLoss: Number.NaN,
+    trainSize: train.size,
+    testSize: heldOut?.size ?? 0,
+    featureDim: Number.NaN,
+    seconds: p.seconds,
   };
 }
 

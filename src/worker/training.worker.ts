@@ -18,7 +18,7 @@ if (RunStore.available()) service.useRunStore(new RunStore());
 const experiments = new ExperimentRunner(service);
 
 /** The page's calls that change the run are refused while an experiment trains in the same service. */
-const RUN_CHANGING = new Set<PropertyKey>(['configure', 'start', 'step', 'reset', 'setParams', 'loadWeights', 'loadDataset', 'resume', 'resumeSaved', 'restoreGoodState', 'continueOnCpu']);
+const RUN_CHANGING = new Set<PropertyKey>(['configure', 'start', 'step', 'reset', 'setParams', 'loadWeights', 'loadDataset', 'resume', 'resumeSaved', 'restoreGoodState', 'continueOnCpu', 'holdRun', 'restoreRun']);
 const pageService = new Proxy(service, {
   get(target, key) {
     const value = Reflect.get(target, key) as unknown;
@@ -32,7 +32,7 @@ const pageService = new Proxy(service, {
 });
 
 const api = {
-  training: serve(pageService, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'savedRunCurves', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice', 'crashWorker', 'deviceRecovered']),
+  training: serve(pageService, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'savedRunCurves', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice', 'crashWorker', 'deviceRecovered', 'holdRun', 'restoreRun']),
   experiment: serve(experiments, ['run', 'cancel']),
   evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
 };

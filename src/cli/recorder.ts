@@ -1,0 +1,126 @@
+/**
+ * `--record FILE.zip`: the classroom recording of a headless run (src/train/recording.ts). It reads
+ * the run from the same records `--log-json` writes (steps, kNN, probes), timed as they come, and
+ * ends with the run's final checkpoint, encoded as `--checkpoint` encodes it.
+ */
+import { strFromU8, unzipSync } from 'fflate';
+import { cpus } from 'node:os';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import type { PresetName } from '../moco/resnet';
+import { CHECKPOINT_MANIFEST, type ChartPoint, type CheckpointManifest, type DatasetIdentity, type RunHistory } from '../train/checkpoint';
+import { encodeRecording, RECORDED_FIELDS, type RecordedStep, type RecordingContent } from '../train/recording';
+import type { Trainer } from '../train/trainer';
+import type { ImageDataset } from '../data/dataset';
+import type { JsonLog, LogRecord } from './jsonLog';
+
+export class Recorder {
+  private readonly steps: RecordedStep[] = [];
+  /** The run's time when each evaluation's record came, by `step:output` (kNN) and step (probe). */
+  private readonly knnAt = new Map<string, number>();
+  private readonly probeAt = new Map<number, number>();
+  private readonly started = performance.now();
+
+  constructor(
+    readonly path: string,
+    log: JsonLog,
+    /** The run's history: the recorder adds the chart points, so the final checkpoint shows the charts when resumed. */
+    private readonly history: RunHistory,
+  ) {
+    log.listen((r) => this.record(r));
+  }
+
+  private elapsed(): number {
+    return performance.now() - this.started;
+  }
+
+  private record(r: LogRecord): void {
+    if (r.kind === 'step') {
+      const s = r as unknown as Omit<RecordedStep, 'negatives' | 'elapsedMs'>;
+      // The negatives a step compared against: the queue's fill before it, the previous step's fill after it.
+      const negatives = this.steps.at(-1)?.queueFilled ?? 0;
+      const step = Object.fromEntries(RECORDED_FIELDS.map((f) => [f, Number(f === 'negatives' ? negatives : f === 'elapsedMs' ? this.elapsed() : s[f])])) as RecordedStep;
+      this.steps.push(step);
+      const { loss, contrastiveAccuracy, meanPositiveSimilarity, meanNegativeSimilarity, queueFilled, queueCapacity, meanKeyAge, learningRate, momentum, temperature, keyLag, keyConsistency, imagesPerSecond } = step;
+      const point: ChartPoint = { step: step.step, loss, contrastiveAccuracy, meanPositiveSimilarity, meanNegativeSimilarity, queueFilled, queueCapacity, meanKeyAge, learningRate, momentum, temperature, keyLag, keyConsistency, imagesPerSecond };
+      this.history.chart.push(point);
+    } else if (r.kind === 'knn') this.knnAt.set(`${r.step}:${r.output}`, this.elapsed());
+    else if (r.kind === 'probe') this.probeAt.set(r.step as number, this.elapsed());
+  }
+
+  /** Writes the recording (to a temporary file renamed over FILE); false, with the error printed, when it cannot. */
+  async write(run: {
+    trainer: Trainer;
+    checkpoint: Uint8Array;
+    dataset: DatasetIdentity;
+    heldOut: ImageDataset | undefined;
+    backendLine: string;
+    argv: readonly string[];
+    stepMs: number;
+  }): Promise<boolean> {
+    const { trainer, checkpoint, heldOut } = run;
+    const config = trainer.config;
+    const ran = this.steps.length;
+    const method = config.arch.head === 'mlp' ? 'v2' : 'v1';
+    const preset = presetOf(checkpoint);
+    const epochs = trainer.moco.stepCount / trainer.batchesPerEpoch;
+    const content: RecordingContent = {
+      title: `MoCo ${method}, ${preset} at batch ${config.batchSize}, ${epochs >= 1 ? `${epochs.toFixed(Number.isInteger(epochs) ? 0 : 1)} epochs` : `${trainer.moco.stepCount} steps`} on ${trainer.dataset.name.replace(/ \(train\)$/, '')}`,
+      made: {
+        date: new Date().toISOString(),
+        device: deviceOf(run.backendLine),
+        backend: run.backendLine.replace(/^backend: /, ''),
+        imagesPerSecond: run.stepMs > 0 ? (ran * config.batchSize * 1000) / run.stepMs : 0,
+        trainSeconds: run.stepMs / 1000,
+        wallSeconds: this.elapsed() / 1000,
+        command: `npm run train -- ${run.argv.map(shellWord).join(' ')}`,
+      },
+      setup: {
+        preset,
+        method,
+        batchSize: config.batchSize,
+        config,
+        dataset: run.dataset,
+        heldOut: heldOut ? { name: heldOut.name, size: heldOut.size } : null,
+        steps: config.schedule.totalSteps,
+        batchesPerEpoch: trainer.batchesPerEpoch,
+      },
+      classNames: [...trainer.dataset.classNames],
+      steps: this.steps,
+      // The headless trainer changes no live parameter during a run.
+      changes: [],
+      knn: this.history.knn.map((p) => ({ ...p, elapsedMs: this.knnAt.get(`${p.step}:${p.output}`) ?? 0 })),
+      probes: this.history.probes.map((p) => ({ ...p, elapsedMs: this.probeAt.get(p.step) ?? 0 })),
+    };
+    const bytes = encodeRecording(content, checkpoint, trainer.moco.stepCount);
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    try {
+      await writeFile(temporary, bytes);
+      await rename(temporary, this.path);
+    } catch (e) {
+      await rm(temporary, { force: true }).catch(() => {});
+      console.error(`error: could not write the recording ${this.path} (${(e as Error).message})`);
+      return false;
+    }
+    console.log(`recording: ${this.path} (${ran} steps, ${content.knn.length} kNN and ${content.probes.length} probe results, final model; ${(bytes.byteLength / 1e6).toFixed(2)} MB)`);
+    return true;
+  }
+}
+
+/** The preset the checkpoint names (its manifest's setup). */
+function presetOf(checkpoint: Uint8Array): PresetName {
+  const manifest = unzipSync(checkpoint, { filter: (f) => f.name === CHECKPOINT_MANIFEST })[CHECKPOINT_MANIFEST];
+  return (JSON.parse(strFromU8(manifest)) as CheckpointManifest).setup.preset;
+}
+
+/** The device in words: the WebGPU adapter the backend line names, else the CPU's model. */
+function deviceOf(backendLine: string): string {
+  const adapter = /WebGPU \(Dawn\) on (.+?)(?:, as asked| \(--backend auto)/.exec(backendLine)?.[1];
+  if (process.env.MOCO_RECORD_DEVICE) return adapter ? `${process.env.MOCO_RECORD_DEVICE} (${adapter})` : process.env.MOCO_RECORD_DEVICE;
+  if (adapter) return adapter;
+  const cpu = cpus();
+  return `${cpu[0]?.model.trim() ?? 'a CPU'} (${cpu.length} cores)`;
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}

@@ -1,0 +1,139 @@
+import { useId, useMemo, useState } from 'react';
+import { formatDuration, formatInt } from '../format';
+import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
+import { REPLAY_SPEEDS, type Replay } from '../useReplay';
+import { FilePickButton } from './FilePickButton';
+import { KnnChart, percent } from './KnnChart';
+import styles from './ReplayPanel.module.css';
+
+/**
+ * The classroom replay's controls: when none is shown, the shipped recordings (if any) and
+ * *Open a recording…*; while one is shown, what it is and where it was made, play, pause, speed,
+ * jump to the end, its kNN and probe curves, the final model's state, and *Leave the replay*.
+ */
+export function ReplayPanel({ replay }: { replay: Replay }) {
+  const uid = useId();
+  const { shipped, opening, error, shown, blocked } = replay;
+  const [pick, setPick] = useState(0);
+  // The probe's accuracies on the kNN chart, as a second line.
+  const probes = shown?.probes;
+  const probeOverlay = useMemo<RunOverlay[]>(() => (probes && probes.length > 0 ? [{ id: 'probe', label: 'linear probe', colour: OVERLAY_COLOURS[1], series: EMPTY_SERIES, knn: probes }] : []), [probes]);
+
+  if (!shown) {
+    return (
+      <section className={`card ${styles.replay}`} aria-labelledby={`${uid}-title`} data-testid="replay-offer">
+        <h2 id={`${uid}-title`} className={styles.title}>
+          Classroom replay
+        </h2>
+        <p className="hint">No GPU here? Watch a run recorded on one: the same charts, diagram and kNN, then explore its final model in the Evaluation panel.</p>
+        <div className={styles.row}>
+          {shipped.length > 0 && (
+            <>
+              <select value={pick} onChange={(e) => setPick(Number(e.currentTarget.value))} aria-label="Recorded run" data-testid="replay-pick">
+                {shipped.map((r, i) => (
+                  <option key={r.file} value={i} title={r.description}>
+                    {r.title}
+                  </option>
+                ))}
+              </select>
+              <button type="button" className="btn" disabled={opening !== null || blocked} onClick={() => void replay.openUrl(new URL(shipped[pick].file, new URL('replay/', new URL(import.meta.env.BASE_URL, location.href))).href)} data-testid="replay-play-shipped">
+                Play
+              </button>
+            </>
+          )}
+          <FilePickButton accept=".zip" testId="replay-open" disabled={opening !== null || blocked} title="A recording made with npm run train -- --record FILE.zip" onFile={(file) => void replay.openFile(file)}>
+            Open a recording…
+          </FilePickButton>
+        </div>
+        {opening && <p className="hint">Opening {opening}…</p>}
+        {error && (
+          <p className="hint hint--warn" role="alert" data-testid="replay-error">
+            {error}
+          </p>
+        )}
+      </section>
+    );
+  }
+
+  const m = shown.recording.manifest;
+  const made = m.made;
+  const ended = shown.position >= shown.length;
+  const lastKnn = shown.knn.at(-1);
+  const lastProbe = shown.probes.at(-1);
+  return (
+    <section className={`card ${styles.replay} ${styles.shown}`} aria-labelledby={`${uid}-title`} data-testid="replay" data-ended={ended} data-steps={shown.shownSteps}>
+      <div className={styles.head}>
+        <h2 id={`${uid}-title`} className={styles.title}>
+          <span className={styles.badge} data-testid="replay-badge">
+            Recording
+          </span>{' '}
+          {m.title}
+        </h2>
+        <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
+          Leave the replay
+        </button>
+      </div>
+      <p className={styles.made} data-testid="replay-made">
+        This is a recording, not training in this tab: made on {made.device} ({made.backend}) on {new Date(made.date).toUTCString()}, at{' '}
+        {formatInt(Math.round(made.imagesPerSecond))} img/s ({formatDuration(made.trainSeconds * 1000)} of training, {formatDuration(made.wallSeconds * 1000)} with the evaluations).{' '}
+        <span className={styles.command}>
+          Made with <code>{made.command}</code>
+        </span>
+      </p>
+      <div className={styles.row}>
+        <button type="button" className="btn" onClick={() => (ended ? replay.restart() : replay.setPlaying(!shown.playing))} data-testid="replay-toggle">
+          {ended ? 'Play again' : shown.playing ? 'Pause' : 'Play'}
+        </button>
+        <label>
+          speed{' '}
+          <select value={shown.speed} onChange={(e) => replay.setSpeed(Number(e.currentTarget.value))} data-testid="replay-speed">
+            {REPLAY_SPEEDS.map((s) => (
+              <option key={s} value={s}>
+                {s}×
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" className="btn" disabled={ended} onClick={replay.jumpToEnd} data-testid="replay-end">
+          Jump to the end
+        </button>
+        <span className={styles.progress} data-testid="replay-progress">
+          step {formatInt(shown.last?.step ?? 0)} of {formatInt(m.setup.steps)} · {formatDuration(shown.position)} of {formatDuration(shown.length)} recorded
+        </span>
+      </div>
+      <progress className={styles.bar} max={shown.length} value={shown.position} aria-label="Replay position" />
+      <p className={styles.results}>
+        kNN {lastKnn ? `${percent(lastKnn.accuracy)} at step ${formatInt(lastKnn.step)}` : '– (not yet)'} · linear probe{' '}
+        {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'} · the untrained network: kNN {percent(m.knn[0]?.accuracy ?? Number.NaN)}
+      </p>
+      <KnnChart results={shown.knn} overlays={probeOverlay} />
+      <FinalModel replay={replay} />
+    </section>
+  );
+}
+
+const EMPTY_SERIES = new SeriesStore();
+
+function FinalModel({ replay }: { replay: Replay }) {
+  const shown = replay.shown!;
+  const final = shown.final;
+  return (
+    <div className={styles.row} data-testid="replay-final" data-state={final.state}>
+      {final.state === 'recording' && (
+        <>
+          <span className="hint">At the end, the recorded final model goes into the Evaluation panel below (embedding, neighbours, kNN, probe).</span>
+          <button type="button" className="btn" onClick={() => void replay.loadFinal()} data-testid="replay-load-final">
+            Explore the final model now
+          </button>
+        </>
+      )}
+      {final.state === 'loading' && <span className="hint">{final.what}</span>}
+      {final.state === 'loaded' && <span className="hint">The Evaluation panel below now explores the recording&apos;s final model (step {formatInt(final.step)}).</span>}
+      {final.state === 'failed' && (
+        <span className="hint hint--warn" role="alert">
+          The final model could not be loaded: {final.message}
+        </span>
+      )}
+    </div>
+  );
+}
