@@ -10,29 +10,10 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
-
-async function savedStep(page: Page): Promise<number> {
-  return Number(await page.locator('[data-testid=save-status]').getAttribute('data-step'));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 60_000);
-}
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openApp, savedStep, stepCount, stepTo, text, TINY, useApp, waitFor } from './harness';
 
 /** The learning rate through the Worker's API (the slider stops at 1): what a user's 1e30 would do. */
 async function setLearningRate(page: Page, learningRate: number): Promise<void> {
@@ -40,31 +21,11 @@ async function setLearningRate(page: Page, learningRate: number): Promise<void> 
 }
 
 describe('faults, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-faults');
-    browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${served.url}?backend=cpu&testHooks`);
-    await page.locator('[data-testid=backend][data-backend=cpu]').waitFor({ timeout: 60_000 });
-    await page.selectOption('[data-testid=preset]', 'tiny');
-    await page.selectOption('[data-testid=batch]', '8');
-    await page.selectOption('[data-testid=dataset-size]', '1000');
-    await page.getByText('125 steps per epoch').waitFor({ timeout: 60_000 });
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-faults', webgpu: false, viewport: { width: 1280, height: 800 } });
+  beforeAll(() => openApp(app.page, app.url, { backend: 'cpu', query: 'testHooks', setup: TINY, timeoutMs: 60_000 }), 240_000);
 
   it('a learning rate of 1e30: training stops with the reason, the download is refused, restore brings back a finite state', async () => {
+    const { page } = app;
     for (const s of [1, 2]) await stepTo(page, s);
     await setLearningRate(page, 1e30);
     await page.click('[data-testid=start]');
@@ -96,6 +57,7 @@ describe('faults, end to end', () => {
   }, 300_000);
 
   it('a Worker that ends is noticed by the heartbeat; Restart goes on from the last save', async () => {
+    const { page } = app;
     await stepTo(page, 4);
     await waitFor(page, 'the save of step 4', async () => (await savedStep(page)) === 4, 60_000);
     await page.evaluate(() => window.__moco!.killWorker());
@@ -116,6 +78,7 @@ describe('faults, end to end', () => {
   }, 300_000);
 
   it('an uncaught error in the Worker: noticed at once, the call in flight settles, the status leaves Training, Restart trains on', async () => {
+    const { page } = app;
     await waitFor(page, 'the save of step 5', async () => (await savedStep(page)) === 5, 60_000);
     await page.click('[data-testid=start]');
     await waitFor(page, 'Training', async () => (await text(page, 'run-state')) === 'Training', 60_000);
@@ -150,6 +113,7 @@ describe('faults, end to end', () => {
   }, 300_000);
 
   it('the Data panel shows what the loader warns about: a folder with one class', async () => {
+    const { page, pageErrors } = app;
     const dir = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'cats-only');
     mkdirSync(join(dir, 'cats'), { recursive: true });
     for (let i = 0; i < 12; i++) {

@@ -4,49 +4,17 @@
  * lose it. With no user action the Worker starts WebGPU again on a new device (SwiftShader keeps
  * its adapter), restores the last state kept and trains on; the page says what happened.
  */
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return (await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '';
-}
-
-async function stepCount(page: Page): Promise<number> {
-  return Number((await text(page, 'status-step')).replace(/,/g, ''));
-}
-
-async function stepTo(page: Page, step: number): Promise<void> {
-  await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 120_000 });
-  await page.click('[data-testid=step]');
-  await waitFor(page, `step ${step}`, async () => (await stepCount(page)) === step, 120_000);
-}
+import { describe, expect, it } from 'vitest';
+import { openApp, savedStep, stepCount, stepTo, text, useApp, waitFor } from './harness';
 
 describe('a lost GPU device, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-gpu-loss');
-    browser = await launchChromium(true);
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  const app = useApp({ dist: 'e2e-dist-gpu-loss', webgpu: true, viewport: { width: 1280, height: 800 } });
 
   it('recovers by itself: WebGPU again on a new device, from the last state kept, training on with no user action', async () => {
-    await page.goto(`${served.url}?backend=webgpu&testHooks`);
-    await page.locator('[data-testid=backend][data-backend=webgpu]').waitFor({ timeout: 120_000 });
-    for (const s of [1, 2]) await stepTo(page, s);
-    await waitFor(page, 'the save of step 2', async () => Number(await page.locator('[data-testid=save-status]').getAttribute('data-step')) === 2, 60_000);
+    const { page, url, pageErrors } = app;
+    await openApp(page, url, { backend: 'webgpu', query: 'testHooks' });
+    for (const s of [1, 2]) await stepTo(page, s, 120_000);
+    await waitFor(page, 'the save of step 2', async () => (await savedStep(page)) === 2, 60_000);
     await page.click('[data-testid=start]');
     await waitFor(page, 'Training', async () => (await text(page, 'run-state')) === 'Training', 60_000);
     // The device goes while a step runs; from here on the test only watches.

@@ -189,17 +189,19 @@ export interface AppOptions extends PageOptions {
   webgpu: boolean;
   /** The build's folder under test-results/: one per test file (see buildAndPreview). */
   dist?: string;
+  /** More Chromium flags (`NO_GL`: no WebGL either). */
+  extraArgs?: string[];
 }
 
 /**
  * For a describe block: Chromium and a page, launched before its tests and closed after them. The
  * fields are filled in beforeAll; a test reads them when it runs (`const { page } = chromiumUnderTest`).
  */
-export function useChromium({ webgpu, ...pageOptions }: Omit<AppOptions, 'dist'>): ChromiumUnderTest {
+export function useChromium({ webgpu, extraArgs, ...pageOptions }: Omit<AppOptions, 'dist'>): ChromiumUnderTest {
   const held = {} as ChromiumUnderTest;
   beforeAll(async () => {
     requireChromium();
-    held.browser = await launchChromium(webgpu);
+    held.browser = await launchChromium(webgpu, extraArgs);
     Object.assign(held, await openPage(held.browser, pageOptions));
   }, 120_000);
   afterAll(async () => {
@@ -213,12 +215,12 @@ export function useChromium({ webgpu, ...pageOptions }: Omit<AppOptions, 'dist'>
  * errors are collected, ready before its tests (a later beforeAll of the block may add to the page
  * before its first visit) and closed after them. The fields are filled in beforeAll.
  */
-export function useApp({ webgpu, dist, ...pageOptions }: AppOptions): AppUnderTest {
+export function useApp({ webgpu, dist, extraArgs, ...pageOptions }: AppOptions): AppUnderTest {
   const app = {} as AppUnderTest;
   beforeAll(async () => {
     requireChromium();
     Object.assign(app, await buildAndPreview(dist));
-    app.browser = await launchChromium(webgpu);
+    app.browser = await launchChromium(webgpu, extraArgs);
     Object.assign(app, await openPage(app.browser, pageOptions));
   }, 240_000);
   afterAll(async () => {

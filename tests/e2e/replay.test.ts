@@ -8,57 +8,38 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeRecording } from '../../src/train/recording';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, RESULTS, ROOT, waitFor } from './harness';
+import { attr, openApp, RESULTS, ROOT, text, useApp, waitFor } from './harness';
 
 const FIXTURE = resolve(ROOT, 'tests/fixtures/replay-tiny.zip');
 
-async function text(page: Page, selector: string): Promise<string> {
-  return ((await page.locator(selector).first().textContent()) ?? '').trim();
-}
-
 describe('the classroom replay, end to end', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
+  const app = useApp({ dist: 'e2e-replay-dist', webgpu: false, viewport: { width: 1280, height: 1000 } });
   const bytes = readFileSync(FIXTURE);
   const recording = decodeRecording(new Uint8Array(bytes), 'replay-tiny.zip');
   const finalKnn = recording.manifest.knn.at(-1)!;
   const finalProbe = recording.manifest.probes.at(-1)!;
 
-  beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-replay-dist');
-    browser = await launchChromium(false);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    // The recording as a teacher's host would serve it, beside the app.
-    await page.route('**/class/replay-tiny.zip', (route) => route.fulfill({ status: 200, contentType: 'application/zip', body: bytes }));
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
-  });
+  // The recording as a teacher's host would serve it, beside the app.
+  beforeAll(() => app.page.route('**/class/replay-tiny.zip', (route) => route.fulfill({ status: 200, contentType: 'application/zip', body: bytes })));
 
   it('offers no shipped recording when none is listed, only opening one', async () => {
-    await page.goto(`${served.url}?backend=cpu`);
+    const { page, url } = app;
+    await openApp(page, url, { backend: 'cpu' });
     await page.locator('[data-testid=replay-offer]').waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid=replay-pick]').count()).toBe(0);
     expect(await page.locator('[data-testid=replay-open]').count()).toBe(1);
   }, 120_000);
 
   it('plays ?replay=URL at 100× to the recorded final kNN, says it is a recording, then explores its final model', async () => {
-    await page.goto(`${served.url}?backend=cpu&replay=class/replay-tiny.zip`);
+    const { page, url, pageErrors } = app;
+    await page.goto(`${url}?backend=cpu&replay=class/replay-tiny.zip`);
     const panel = page.locator('[data-testid=replay]');
     await panel.waitFor({ timeout: 120_000 });
     await page.selectOption('[data-testid=replay-speed]', '100');
-    expect(await text(page, '[data-testid=replay-badge]')).toBe('Recording');
-    const made = await text(page, '[data-testid=replay-made]');
+    expect(await text(page, 'replay-badge')).toBe('Recording');
+    const made = await text(page, 'replay-made');
     expect(made).toContain('This is a recording, not training in this tab');
     expect(made).toContain(recording.manifest.made.device);
     expect(made).toContain('npm run train -- --preset tiny');
@@ -69,18 +50,18 @@ describe('the classroom replay, end to end', () => {
     expect(await panel.getAttribute('data-steps')).toBe('12');
     // The charts drew every recorded step; the kNN chart ends at the recorded final kNN.
     await waitFor(page, 'the loss chart', async () => (await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === '12', 30_000);
-    const readout = await text(page, '[data-testid=replay] [data-testid=knn-readout]');
+    const readout = ((await panel.locator('[data-testid=knn-readout]').textContent()) ?? '').trim();
     expect(readout).toContain(`last kNN at step ${finalKnn.step}`);
     expect(readout).toContain(`${(100 * finalKnn.accuracy).toFixed(1)}%`);
     expect(await page.locator('[data-testid=replay] [data-testid=knn-chart]').getAttribute('data-points')).toBe(String(recording.manifest.knn.length));
-    expect(await text(page, '[data-testid=replay-progress]')).toMatch(/^step 12 of 12/);
+    expect(await text(page, 'replay-progress')).toMatch(/^step 12 of 12/);
     await page.screenshot({ path: resolve(RESULTS, 'replay.png'), fullPage: true });
 
     // At the end the final checkpoint is resumed in the Worker (the sample read first).
-    await waitFor(page, 'the final model loaded', async () => (await page.locator('[data-testid=replay-final]').getAttribute('data-state')) === 'loaded', 120_000);
-    expect(await text(page, '[data-testid=status-step]')).toBe('12');
+    await waitFor(page, 'the final model loaded', async () => (await attr(page, 'replay-final', 'data-state')) === 'loaded', 120_000);
+    expect(await text(page, 'status-step')).toBe('12');
     // The Evaluation panel has the recording's history and runs on its final model.
-    expect(await text(page, '[data-testid=probe-result]')).toContain(`${(100 * finalProbe.accuracy).toFixed(1)}%`);
+    expect(await text(page, 'probe-result')).toContain(`${(100 * finalProbe.accuracy).toFixed(1)}%`);
     await page.click('[data-testid=embedding-refresh]');
     await waitFor(page, 'the embedding', async () => (await page.locator('[data-testid=embedding-scatter]').getAttribute('data-points')) === '1000', 120_000);
 
@@ -88,7 +69,7 @@ describe('the classroom replay, end to end', () => {
     await page.click('[data-testid=replay-leave]');
     await page.locator('[data-testid=replay-offer]').waitFor({ timeout: 60_000 });
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
-    expect(await text(page, '[data-testid=status-step]')).toBe('0');
+    expect(await text(page, 'status-step')).toBe('0');
     expect(pageErrors).toEqual([]);
   }, 400_000);
 });

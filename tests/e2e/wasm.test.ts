@@ -5,30 +5,17 @@
  * whose `.wasm` binary the built app serves itself, says so and why, and trains the tiny preset,
  * under the built app's Content-Security-Policy with no violation.
  */
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPreview, CHROMIUM, HAVE_CHROMIUM, launchChromium, NO_GL, waitFor } from './harness';
-
-async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.locator(`[data-testid=${testId}]`).first().textContent()) ?? '').trim();
-}
+import { beforeAll, describe, expect, it } from 'vitest';
+import { attr, NO_GL, openApp, stepTo, text, useApp } from './harness';
 
 describe('WebAssembly, the fallback without a GPU', () => {
-  let served: { url: string; server: PreviewServer };
-  let browser: Browser;
-  let page: Page;
+  const app = useApp({ dist: 'e2e-dist-wasm', webgpu: false, extraArgs: NO_GL, viewport: { width: 1280, height: 900 } });
   const violations: string[] = [];
-  const pageErrors: string[] = [];
   /** Every `.wasm` file the page and its Workers asked for. */
   const wasmRequests: string[] = [];
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    served = await buildAndPreview('e2e-dist-wasm');
-    browser = await launchChromium(false, NO_GL);
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page } = app;
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(`console: ${m.text()}`);
     });
@@ -41,17 +28,12 @@ describe('WebAssembly, the fallback without a GPU', () => {
         (window as unknown as { __reportViolation: (v: string) => void }).__reportViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'}`);
       });
     });
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.server.close();
   });
 
   it('says it trains on WebAssembly and why, trains a step of the tiny preset, with no CSP violation', async () => {
-    await page.goto(`${served.url}?testHooks`);
-    await page.locator('[data-testid=backend][data-backend]').waitFor({ timeout: 120_000 });
-    expect(await page.locator('[data-testid=backend]').getAttribute('data-backend')).toBe('wasm');
+    const { page, url, pageErrors } = app;
+    await openApp(page, url, { query: 'testHooks' });
+    expect(await attr(page, 'backend', 'data-backend')).toBe('wasm');
     expect(await text(page, 'backend')).toBe('WebAssembly');
     // How it runs: SIMD on one thread (the threaded build's blob: scripts are outside the app's policy).
     expect(await text(page, 'backend-detail')).toBe('SIMD, 1 thread');
@@ -60,13 +42,11 @@ describe('WebAssembly, the fallback without a GPU', () => {
     expect(reason).toMatch(/^WebGPU unavailable: .+; WebGL unavailable: .+$/);
     // The binary came from the app itself (a hashed asset of the build), nowhere else.
     expect(wasmRequests.length).toBeGreaterThan(0);
-    for (const url of wasmRequests) expect(url).toMatch(new RegExp(`^${served.url}assets/tfjs-backend-wasm-simd-[\\w-]+\\.wasm$`));
+    for (const asked of wasmRequests) expect(asked).toMatch(new RegExp(`^${url}assets/tfjs-backend-wasm-simd-[\\w-]+\\.wasm$`));
 
     await page.selectOption('[data-testid=preset]', 'tiny');
     await page.selectOption('[data-testid=batch]', '8');
-    await page.locator('[data-testid=step]:not([disabled])').waitFor({ timeout: 60_000 });
-    await page.click('[data-testid=step]');
-    await waitFor(page, 'one step on WebAssembly', async () => Number((await text(page, 'status-step')).replace(/,/g, '')) === 1, 120_000);
+    await stepTo(page, 1, 120_000);
     const last = await page.evaluate(() => window.__moco!.store.last());
     expect(last).not.toBeNull();
     // The first step trains against an empty queue: a finite loss, its keys enqueued, images through.
