@@ -1,4 +1,4 @@
-# Sourced by the device-session scripts (gpu-session.sh, gpu-perf.sh): the clock against the call's
+# Sourced by the device-session scripts (gpu-session.sh, gpu-perf.sh, gpu-replay.sh): the clock against the call's
 # budget, the session log, and `step`, one app run within the time left. The sourcing script sets
 #   out     the folder that comes back (created here; the log is $out/session.log)
 #   budget  the seconds the call may take

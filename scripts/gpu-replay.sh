@@ -18,13 +18,10 @@
 set -u
 out=${1:?usage: gpu-replay.sh OUT [SECONDS]}
 budget=${2:-480}
-app=${APP:-bash .gpu/run.sh}
-start=$(date +%s)
-left() { echo $((budget - ($(date +%s) - start))); }
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-log=$out/session.log
-say() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$log"; }
+# Absolute: the recording's path goes into the trainer's arguments.
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/gpu-common.sh"
 
 sample=public/cifar10-sample
 [ -f $sample/sample.json ] || { say "no $sample/sample.json: run from the repository root"; exit 2; }
@@ -41,20 +38,12 @@ file=$out/moco-replay-$name.zip
 recipe="--backend ${BACKEND:-webgpu} --data $sample --eval $sample $subset --preset $preset --moco v2 --batch $batch --queue $queue
   --momentum 0.99 --eval-every $every --probe-epochs $probe --log-every $every --log-json $out/run.jsonl --record $file"
 
-run() { # run TIMEOUT ARGS...: the trainer, its output appended to the session log
-  local limit=$1; shift
-  say "train (≤ ${limit}s): $*"
-  timeout -k 5 "$limit" $app train "$@" >>"$log" 2>&1
-  local rc=$?
-  say "train: exit $rc"
-  return $rc
-}
-run $(($(left) - 10)) $recipe $length
+step train $(($(left) - 10)) train $recipe $length
 rc=$?
 # Our kernels failing on this GPU must not cost the recording: the same run on stock tfjs kernels.
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(left)" -gt 120 ]; then
   say "the run failed with our kernels: again with --stock-kernels"
-  run $(($(left) - 10)) $recipe $length --stock-kernels
+  step train-stock-kernels $(($(left) - 10)) train $recipe $length --stock-kernels
   rc=$?
 fi
 [ -f "$file" ] || { say "no recording written (exit $rc)"; exit 1; }
