@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Charts, markerLabel, markerRows } from '../../src/ui/components/Charts';
 import { KnnChart } from '../../src/ui/components/KnnChart';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../../src/ui/series';
+import type { KnnResult } from '../../src/worker/evaluationTypes';
 import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch } from '../../src/worker/types';
 
 function batch(runId: number, steps: number[], loss: (s: number) => number, paramChanges: ParamChange[] = []): StatsBatch {
@@ -91,5 +92,18 @@ describe('KnnChart', () => {
     // Run b has no result at step 200.
     expect(html).toContain('K = 4096 <b>–</b>');
     expect(renderToStaticMarkup(createElement(KnnChart, { results: [] }))).toContain('will appear here');
+  });
+
+  it("names its own line 'this run' beside overlays, or as told (a replay's is the recording's)", () => {
+    const results: KnnResult[] = [
+      { runId: 1, step: 200, accuracy: 0.4, perClass: [], classNames: ['a', 'b'], k: 20, t: 0.1, bankSize: 100, queryCount: 50, seconds: 1, trigger: 'monitor' },
+    ];
+    const overlays: RunOverlay[] = [{ id: 'probe', label: 'linear probe', colour: OVERLAY_COLOURS[1], series: new SeriesStore(), knn: [{ x: 200, y: 0.5 }] }];
+    const plain = renderToStaticMarkup(createElement(KnnChart, { results, overlays }));
+    expect(plain).toContain('this run <b>40.0%</b>');
+    const replay = renderToStaticMarkup(createElement(KnnChart, { results, overlays, label: 'kNN (recorded)' }));
+    expect(replay).toContain('kNN (recorded) <b>40.0%</b>');
+    expect(replay).toContain('linear probe <b>50.0%</b>');
+    expect(replay).not.toContain('this run');
   });
 });

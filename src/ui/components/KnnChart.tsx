@@ -28,16 +28,17 @@ interface KnnLine {
  * kNN accuracy against the step, with chance (one over the number of classes) dashed, for this run
  * and any overlaid runs (each in its colour). Results are few (one per monitor run), so recharts
  * draws them as they are. The read-out under the plot gives every run's accuracy at the kNN step
- * nearest the pointer (or the last one).
+ * nearest the pointer (or the last one). `label` names the line of `results` (a replay's is the
+ * recording's, not this tab's run).
  */
-export const KnnChart = memo(function KnnChart({ results, overlays = NO_OVERLAYS }: { results: KnnResult[]; overlays?: readonly RunOverlay[] }) {
+export const KnnChart = memo(function KnnChart({ results, overlays = NO_OVERLAYS, label }: { results: KnnResult[]; overlays?: readonly RunOverlay[]; label?: string }) {
   const uid = useId().replace(/:/g, '');
   const lines = useMemo<KnnLine[]>(
     () => [
-      { key: 'current', name: overlays.length ? 'this run' : 'kNN accuracy', colour: CURRENT_COLOUR, data: results.map((r) => ({ step: r.step, accuracy: 100 * r.accuracy })), overlay: false },
+      { key: 'current', name: label ?? (overlays.length ? 'this run' : 'kNN accuracy'), colour: CURRENT_COLOUR, data: results.map((r) => ({ step: r.step, accuracy: 100 * r.accuracy })), overlay: false },
       ...overlays.map((o) => ({ key: o.id, name: o.label, colour: o.colour, data: o.knn.map((p) => ({ step: p.x, accuracy: 100 * p.y })), overlay: true })),
     ],
-    [results, overlays],
+    [results, overlays, label],
   );
   const all = lines.flatMap((l) => l.data);
   const classes = results.at(-1)?.classNames.length ?? 10;

@@ -106,7 +106,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         kNN {lastKnn ? `${percent(lastKnn.accuracy)} at step ${formatInt(lastKnn.step)}` : '– (not yet)'} · linear probe{' '}
         {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'} · the untrained network: kNN {percent(m.knn[0]?.accuracy ?? Number.NaN)}
       </p>
-      <KnnChart results={shown.knn} overlays={probeOverlay} />
+      <KnnChart results={shown.knn} overlays={probeOverlay} label="kNN (recorded)" />
       <FinalModel replay={replay} />
     </section>
   );
