@@ -2,6 +2,7 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import type { MocoVersion, LiveParams, MocoConfig } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
 import type { DatasetIdentity, KnnPoint, ProbePoint } from './checkpoint';
+import { STAT_FIELDS, type StatField, type StepRecord } from './stepFields';
 
 /**
  * A classroom recording: one training run as the app shows it, to replay where no GPU trains it
@@ -22,33 +23,10 @@ export const RECORDING_VERSION = 1;
 export const RECORDING_MANIFEST = 'recording.json';
 export const RECORDING_CHECKPOINT = 'checkpoint.zip';
 
-/** The per-step series a recording keeps: the Worker's `STAT_FIELDS`, in the same order. */
-export const RECORDED_FIELDS = [
-  'step',
-  'epoch',
-  'imagesSeen',
-  'loss',
-  'contrastiveAccuracy',
-  'meanPositiveSimilarity',
-  'meanNegativeSimilarity',
-  'negatives',
-  'queueFilled',
-  'queueCapacity',
-  'meanKeyAge',
-  'learningRate',
-  'momentum',
-  'temperature',
-  'keyLag',
-  'keyConsistency',
-  'stepMs',
-  'imagesPerSecond',
-  'liveTensors',
-  /** The run's time after the step (evaluations included): what a replay's pace follows. */
-  'elapsedMs',
-] as const;
-
-export type RecordedField = (typeof RECORDED_FIELDS)[number];
-export type RecordedStep = Record<RecordedField, number>;
+/** The per-step series a recording keeps: every one the Worker streams to the charts. */
+export const RECORDED_FIELDS = STAT_FIELDS;
+export type RecordedField = StatField;
+export type RecordedStep = StepRecord;
 
 /** Where and how the run was made: the replay says it. */
 export interface RecordingOrigin {

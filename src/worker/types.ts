@@ -6,6 +6,7 @@
 import type { Cifar100Labels } from '../data/cifar';
 import type { LiveParams, MocoVersion } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
+import type { StatField } from '../train/stepFields';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -220,35 +221,8 @@ export const RESTORE_POINT_INTERVAL_MS = 10_000;
 /** Training time between two automatic saves (and a save on every pause). */
 export const AUTOSAVE_INTERVAL_MS = 30_000;
 
-/** Per-step statistics, one column each in a `StatsBatch`. */
-export const STAT_FIELDS = [
-  'step',
-  'epoch',
-  'imagesSeen',
-  'loss',
-  'contrastiveAccuracy',
-  'meanPositiveSimilarity',
-  'meanNegativeSimilarity',
-  /** Negatives this step compared against: the keys in the queue before it. */
-  'negatives',
-  'queueFilled',
-  'queueCapacity',
-  'meanKeyAge',
-  'learningRate',
-  'momentum',
-  'temperature',
-  /** ‖θk − θq‖ / ‖θq‖ after the step's momentum update. */
-  'keyLag',
-  /** Mean cosine of the two encoders' embeddings of the probe images (the last probe's). */
-  'keyConsistency',
-  'stepMs',
-  'imagesPerSecond',
-  'liveTensors',
-  'elapsedMs',
-] as const;
-
-export type StatField = (typeof STAT_FIELDS)[number];
-export type StepRecord = Record<StatField, number>;
+/** Per-step statistics, one column each in a `StatsBatch` (the same list a recording keeps). */
+export { STAT_FIELDS, type StatField, type StepRecord } from '../train/stepFields';
 
 /** A change of live parameters, in force from step `fromStep` on. */
 export interface ParamChange {

@@ -9,7 +9,6 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { CHECKPOINT_MANIFEST } from '../../src/train/checkpoint';
 import { decodeRecording, encodeRecording, parseRecordingIndex, RECORDED_FIELDS, RECORDING_CHECKPOINT, RECORDING_MANIFEST, RecordingError, type RecordedStep, type RecordingContent } from '../../src/train/recording';
-import { STAT_FIELDS } from '../../src/worker/types';
 import { REPO_ROOT } from '../support/helpers';
 
 const FIXTURE = `${REPO_ROOT}/tests/fixtures/replay-tiny.zip`;
@@ -23,10 +22,6 @@ function contentOf(bytes: Uint8Array): { content: RecordingContent; checkpoint: 
 }
 
 describe('classroom recordings', () => {
-  it('keeps every chart series the app shows', () => {
-    expect([...RECORDED_FIELDS]).toEqual([...STAT_FIELDS]);
-  });
-
   it('reads the recorded run back: every step, kNN and probe result, the final checkpoint', () => {
     const r = decodeRecording(new Uint8Array(readFileSync(FIXTURE)), 'replay-tiny.zip');
     const m = r.manifest;
