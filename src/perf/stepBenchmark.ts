@@ -81,6 +81,8 @@ export interface VariantResult {
   dispatchesPerStep: number | null;
   /** The same, by WebGPU program. */
   dispatchesByProgram: Record<string, number> | null;
+  /** The same, by tfjs kernel (`Add`, `Relu (backward)`, …): what a fusion would remove. */
+  dispatchesByKernel?: Record<string, number> | null;
   /** GPU time of one (profiled) step, summed over kernels; null when the backend has no GPU timer. */
   gpuMsPerStep: number | null;
   /** By tfjs kernel, largest first. */
@@ -242,10 +244,12 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     for (const v of variants) {
       select(v);
       const moco = models.get(v)!;
-      let dispatches: { total: number; byProgram: Record<string, number> } | null = null;
+      let dispatches: { total: number; byProgram: Record<string, number>; byKernel: Record<string, number> } | null = null;
       if (onWebGpu && (options.countDispatches ?? true)) {
         dispatches = (await countDispatches(tf.backend(), () => moco.step(images))).counts;
-        dispatches.byProgram = Object.fromEntries(Object.entries(dispatches.byProgram).sort((a, b) => b[1] - a[1]));
+        const sorted = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
+        dispatches.byProgram = sorted(dispatches.byProgram);
+        dispatches.byKernel = sorted(dispatches.byKernel);
         log(`${backendName} ${options.preset} b${options.batch} ${v}: ${dispatches.total} dispatches per step`);
       }
       const gpu = (options.profile ?? true) ? await profileStep(moco, images) : null;
@@ -264,6 +268,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         precompileMs: precompileMs.get(v) ?? null,
         dispatchesPerStep: dispatches?.total ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
+        dispatchesByKernel: dispatches?.byKernel ?? null,
         gpuMsPerStep: gpu?.total ?? null,
         gpuMsByKernel: gpu?.byKernel ?? null,
         liveTensors: tensors - tf.memory().numTensors,
