@@ -193,7 +193,8 @@ export class MoCo {
         const s = contrastiveStats(out, emptySlotBias, filled);
         return [out.loss, s.top1, s.meanPositive, s.meanNegative];
       });
-      const mean = (i: number) => tf.addN(terms.map((t) => t[i])).div(terms.length);
+      // One view order (the default): its figures as they are, with no division by 1 to dispatch.
+      const mean = (i: number) => (terms.length === 1 ? terms[0][i] : tf.addN(terms.map((t) => t[i])).div(terms.length));
       stats = tf.keep(tf.stack([0, 1, 2, 3].map(mean)) as tf.Tensor1D);
       return tf.addN(terms.map((t) => t[0])) as tf.Scalar;
     }, queryParams);

@@ -52,6 +52,8 @@ export interface BenchOptions {
   profile?: boolean;
   /** Compile each variant's pipelines in parallel (a compile-only pass on a scratch model) before its first step. */
   precompile?: boolean;
+  /** Steps measure the key encoder's lag and consistency, as the app's do (default false: training alone). */
+  measureKeyEncoder?: boolean;
   /** Custom kernels or fused operations to leave stock in the custom variant. */
   except?: string[];
   /** Opt-in custom kernels to use in the custom variant. */
@@ -199,8 +201,8 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     for (const v of variants) {
       select(v);
       const moco = new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize }));
-      // The training step alone: the app's key-encoder statistics are not part of what is timed.
-      moco.measureKeyEncoder = false;
+      // The training step alone unless asked: the app's key-encoder statistics are not training.
+      moco.measureKeyEncoder = options.measureKeyEncoder ?? false;
       models.set(v, moco);
     }
     const parameters = models.values().next().value!.encoderQ.parameterCount();
