@@ -1,5 +1,6 @@
 """The figures issue #15 asks for, from the bench JSON that scripts/gpu-perf.sh leaves in OUT:
-per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (PerTensorUpdates),
+per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (the last default measured
+on a GPU: PerTensorUpdates+SeparateRelu), each fusion on ÷ off (SeparateRelu, SeparateLagSums),
 dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
 import glob
 import json
@@ -42,14 +43,15 @@ if checks:
         "failed": [c["name"] for c in checks if not c["passed"]],
         "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
     }
-for folder in ("check", "ab", "first", "first-precompile", "bn"):
+for folder in ("check", "ab", "lag", "first", "first-precompile", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
-ab, first, bn, pre = variants("ab"), variants("first"), variants("bn"), variants("first-precompile")
-for key in sorted(set(ab) | set(first) | set(bn)):
+ab, lag, first, bn, pre = variants("ab"), variants("lag"), variants("first"), variants("bn"), variants("first-precompile")
+for key in sorted(set(ab) | set(lag) | set(first) | set(bn)):
     v = ab.get(key, {})
-    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates")
-    environment = next(t[key]["environment"] for t in (ab, first, bn) if key in t)
+    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu")
+    separate_relu = v.get("custom+SeparateRelu")
+    environment = next(t[key]["environment"] for t in (ab, lag, first, bn) if key in t)
     s = summary["presets"][key] = {
         "storageBuffersPerStage": environment.get("storageBuffersPerStage"),
         "adapter": environment.get("adapter"),
@@ -58,7 +60,23 @@ for key in sorted(set(ab) | set(first) | set(bn)):
     if custom:
         s["customOverStock"] = ratio(custom["imagesPerSecond"], stock and stock["imagesPerSecond"])
         s["newOverPreviousDefault"] = ratio(custom["imagesPerSecond"], previous and previous["imagesPerSecond"])
-        s["dispatches"] = {"stock": stock and stock["dispatchesPerStep"], "previous": previous and previous["dispatchesPerStep"], "new": custom["dispatchesPerStep"]}
+        s["dispatches"] = {
+            "stock": stock and stock["dispatchesPerStep"],
+            "previous": previous and previous["dispatchesPerStep"],
+            "separateRelu": separate_relu and separate_relu["dispatchesPerStep"],
+            "new": custom["dispatchesPerStep"],
+        }
+        s["reluFusionOverSeparate"] = ratio(custom["imagesPerSecond"], separate_relu and separate_relu["imagesPerSecond"])
+    if key in lag and lag[key].get("custom"):
+        fused, plain = lag[key]["custom"], lag[key].get("custom+SeparateLagSums")
+        s["keyLag"] = {
+            "fusedImagesPerSecond": fused["imagesPerSecond"],
+            "separateImagesPerSecond": plain and plain["imagesPerSecond"],
+            "fusedOverSeparate": ratio(fused["imagesPerSecond"], plain and plain["imagesPerSecond"]),
+            "dispatches": {"fused": fused["dispatchesPerStep"], "separate": plain and plain["dispatchesPerStep"]},
+            # Another process than the ab run's: the lag's cost, roughly.
+            "fusedOverNoMeasurement": ratio(fused["imagesPerSecond"], custom and custom["imagesPerSecond"]),
+        }
     if key in first and first[key].get("custom"):
         s["firstStepFreshProcessMs"] = first[key]["custom"]["firstStepMs"]
         s["compileFreshProcessMs"] = first[key]["custom"]["compileMs"]

@@ -23,6 +23,8 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --no-profile       skip the profiled step (GPU time by kernel)
   --precompile       compile each variant's pipelines in parallel before its first step
                      (tfjs's WEBGPU_ENGINE_COMPILE_ONLY pass on a scratch model), timed apart
+  --key-encoder      measure the key encoder's lag and consistency every step, as the app does
+                     (off by default: the benchmark times training alone)
   --except LIST      custom kernels or fused ops to leave stock (e.g. Conv2DBackpropFilter)
   --include LIST     opt-in custom kernels to use too (Conv2DBackpropInput)
   --flag NAME=VALUE  a tfjs environment flag for the run (repeatable)
@@ -44,6 +46,8 @@ export interface BenchArgs {
   countOnly: boolean;
   profile: boolean;
   precompile: boolean;
+  /** Steps measure the key encoder's lag and consistency (MoCo.measureKeyEncoder). */
+  keyEncoder: boolean;
   except: string[];
   include: string[];
   /** Null: both on WebGPU, stock elsewhere (benchmarkStep's default). */
@@ -72,6 +76,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     variants: { type: 'string' },
     'count-only': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
+    'key-encoder': { type: 'boolean', default: false },
     precompile: { type: 'boolean', default: false },
     except: { type: 'string', default: '' },
     include: { type: 'string', default: '' },
@@ -120,6 +125,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     countOnly,
     profile: !values['no-profile'] && !countOnly,
     precompile: values.precompile,
+    keyEncoder: values['key-encoder'],
     except: list(values.except),
     include: list(values.include),
     variants,
@@ -139,6 +145,7 @@ export function benchArgv(a: BenchArgs, overrides: Partial<BenchArgs> = {}): str
   else argv.push('--steps', String(b.steps), '--warmup', String(b.warmup));
   if (!b.profile && !b.countOnly) argv.push('--no-profile');
   if (b.precompile) argv.push('--precompile');
+  if (b.keyEncoder) argv.push('--key-encoder');
   if (b.except.length) argv.push('--except', b.except.join(','));
   if (b.include.length) argv.push('--include', b.include.join(','));
   if (b.variants) argv.push('--variants', b.variants.join(','));
@@ -163,6 +170,7 @@ export function benchOptionsOf(a: BenchArgs, preset: PresetName): Omit<BenchOpti
     queueSize: a.queueSize,
     profile: a.profile,
     precompile: a.precompile,
+    measureKeyEncoder: a.keyEncoder,
     except: a.except,
     include: a.include,
     ...(a.variants ? { variants: a.variants } : {}),

@@ -98,7 +98,7 @@ export async function checkKernels(options: { tolerance?: number; includeTrainin
 }
 
 /** Two MoCo steps (empty then non-empty queue) on the tiny preset, default custom kernels against stock: losses, parameters and their updates. */
-async function compareTrainingSteps(tolerance: number): Promise<KernelCheck[]> {
+export async function compareTrainingSteps(tolerance: number): Promise<KernelCheck[]> {
   const batch = 8;
   const images = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
   const run = async (on: boolean) => {

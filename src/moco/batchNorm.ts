@@ -38,6 +38,20 @@ export const splitBatchNorm = overridable('splitBatchNorm', (x: tf.Tensor4D, gam
   }),
 );
 
+/**
+ * ReLU(splitBatchNorm(x) + residual) (no residual: ReLU(splitBatchNorm(x))), with the batch
+ * statistics: one operation, so that a kernel can add and rectify as it normalises (and take the
+ * ReLU's gradient with the batch-norm's).
+ */
+export const splitBatchNormRelu = overridable(
+  'splitBatchNormRelu',
+  (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, residual?: tf.Tensor4D, epsilon = BN_EPSILON): SplitBatchNormResult =>
+    tf.tidy(() => {
+      const { y, batchMean, batchVariance } = splitBatchNorm(x, gamma, beta, groups, epsilon);
+      return { y: tf.relu(residual ? tf.add(y, residual) : y) as tf.Tensor4D, batchMean, batchVariance };
+    }),
+);
+
 /** One batch-norm layer's moving statistics and the batch statistics they follow. */
 export interface MovingStatistics {
   movingMean: tf.Variable;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { frozenBatchNorm, splitBatchNorm, updateMovingStatistics, type MovingStatistics } from './batchNorm';
+import { frozenBatchNorm, splitBatchNorm, splitBatchNormRelu, updateMovingStatistics, type MovingStatistics } from './batchNorm';
 import { overridable } from './overridable';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
@@ -120,6 +120,31 @@ export class Encoder {
     return v;
   }
 
+  /**
+   * A batch-norm layer (its parameters and moving statistics made on first use); with `relu`,
+   * ReLU(batchNorm(x) + residual) as one operation (`splitBatchNormRelu` in training mode).
+   */
+  private batchNorm(x: tf.Tensor4D, name: string, relu?: { residual?: tf.Tensor4D }): tf.Tensor4D {
+    const c = x.shape[3];
+    const gamma = this.variable(this.parameters, `${name}/gamma`, true, () => tf.ones([c])) as tf.Tensor1D;
+    const beta = this.variable(this.parameters, `${name}/beta`, true, () => tf.zeros([c])) as tf.Tensor1D;
+    const movingMean = this.variable(this.bnStatistics, `${name}/moving_mean`, false, () => tf.zeros([c]));
+    const movingVariance = this.variable(this.bnStatistics, `${name}/moving_variance`, false, () => tf.ones([c]));
+    if (!this.training) {
+      const y = frozenBatchNorm(x, gamma, beta, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D);
+      if (!relu) return y;
+      return tf.relu(relu.residual ? tf.add(y, relu.residual) : y) as tf.Tensor4D;
+    }
+    const groups = this.probing ? 1 : this.bnSplits;
+    const { y, batchMean, batchVariance } = relu ? splitBatchNormRelu(x, gamma, beta, groups, relu.residual) : splitBatchNorm(x, gamma, beta, groups);
+    if (this.probing) {
+      tf.dispose([batchMean, batchVariance]);
+      return y;
+    }
+    this.batchStatistics.push({ movingMean, movingVariance, batchMean, batchVariance });
+    return y;
+  }
+
   private readonly ops: LayerOps<tf.Tensor> = {
     conv: (x, name, filters, kernel, stride) => {
       const inChannels = x.shape[3]!;
@@ -130,23 +155,8 @@ export class Encoder {
       );
       return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, 'same');
     },
-    batchNorm: (x, name) => {
-      const c = x.shape[3]!;
-      const gamma = this.variable(this.parameters, `${name}/gamma`, true, () => tf.ones([c])) as tf.Tensor1D;
-      const beta = this.variable(this.parameters, `${name}/beta`, true, () => tf.zeros([c])) as tf.Tensor1D;
-      const movingMean = this.variable(this.bnStatistics, `${name}/moving_mean`, false, () => tf.zeros([c]));
-      const movingVariance = this.variable(this.bnStatistics, `${name}/moving_variance`, false, () => tf.ones([c]));
-      if (!this.training) {
-        return frozenBatchNorm(x as tf.Tensor4D, gamma, beta, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D);
-      }
-      const { y, batchMean, batchVariance } = splitBatchNorm(x as tf.Tensor4D, gamma, beta, this.probing ? 1 : this.bnSplits);
-      if (this.probing) {
-        tf.dispose([batchMean, batchVariance]);
-        return y;
-      }
-      this.batchStatistics.push({ movingMean, movingVariance, batchMean, batchVariance });
-      return y;
-    },
+    batchNorm: (x, name) => this.batchNorm(x as tf.Tensor4D, name),
+    batchNormRelu: (x, name, residual) => this.batchNorm(x as tf.Tensor4D, name, { residual: residual as tf.Tensor4D | undefined }),
     relu: (x) => tf.relu(x),
     add: (a, b) => tf.add(a, b),
     globalAvgPool: (x) => tf.mean(x, [1, 2]),

@@ -3,7 +3,7 @@ import { applyAugment, sampleAugmentParams, type AugmentParams } from './augment
 import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
 import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
-import { keyEncoderLagSums, keyLag, momentumUpdate } from './momentum';
+import { keyLag, momentumUpdate, momentumUpdateWithLag } from './momentum';
 import { KeyQueue } from './queue';
 import { Rng, type RngState } from '../util/random';
 import { learningRateAt } from './schedule';
@@ -122,9 +122,11 @@ export class MoCo {
     const { grads, stats } = this.lossGradients(pairs, T);
     this.optimizer.applyGradients(grads, lr);
     tf.dispose([...grads.values()]);
-    // The key encoder follows the query encoder slowly.
-    momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
-    const keyStats = this.measureKeyEncoder ? this.keyEncoderStats(images, step) : null;
+    // The key encoder follows the query encoder slowly (measured in the same pass: how far it trails).
+    const lag = this.measureKeyEncoder ? momentumUpdateWithLag(this.encoderK.parameters, this.encoderQ.parameters, m) : null;
+    if (!lag) momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
+    const keyStats = lag ? this.keyEncoderStats(images, step, lag) : null;
+    lag?.dispose();
     // This step's keys become the newest negatives.
     this.queue.enqueue(k2, step);
     if (k1) this.queue.enqueue(k1, step);
@@ -155,20 +157,20 @@ export class MoCo {
   }
 
   /**
-   * [Σ(θk − θq)², Σθq², consistency?] on the backend: the lag's sums every step, and on a probe
-   * step the mean cosine between the two encoders' embeddings of the probe images (taken from the
-   * first batch this MoCo sees, so the first step of a run, or of a resumed one, probes).
+   * [Σ(θk − θq)², Σθq², consistency?] on the backend: the lag's sums every step (`lag`, taken by
+   * the momentum update), and on a probe step the mean cosine between the two encoders' embeddings
+   * of the probe images (taken from the first batch this MoCo sees, so the first step of a run, or
+   * of a resumed one, probes).
    */
-  private keyEncoderStats(images: tf.Tensor4D, step: number): tf.Tensor1D {
+  private keyEncoderStats(images: tf.Tensor4D, step: number, lag: tf.Tensor1D): tf.Tensor1D {
     return tf.tidy(() => {
-      const lag = keyEncoderLagSums(this.encoderK.parameters, this.encoderQ.parameters);
       const first = this.probe === null;
       if (first) {
         const { mean, std } = this.config.augment;
         const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
         this.probe = tf.keep(images.slice(0, n).sub(tf.tensor1d([...mean])).div(tf.tensor1d([...std])) as tf.Tensor4D);
       }
-      if (!first && step % CONSISTENCY_EVERY !== 0) return lag;
+      if (!first && step % CONSISTENCY_EVERY !== 0) return lag.clone();
       const cosine = this.encoderK.probeEmbed(this.probe!).mul(this.encoderQ.probeEmbed(this.probe!)).sum(1).mean();
       return tf.concat([lag, cosine.reshape([1])]) as tf.Tensor1D;
     });
@@ -191,7 +193,8 @@ export class MoCo {
         const s = contrastiveStats(out, emptySlotBias, filled);
         return [out.loss, s.top1, s.meanPositive, s.meanNegative];
       });
-      const mean = (i: number) => tf.addN(terms.map((t) => t[i])).div(terms.length);
+      // One view order (the default): its figures as they are, with no division by 1 to dispatch.
+      const mean = (i: number) => (terms.length === 1 ? terms[0][i] : tf.addN(terms.map((t) => t[i])).div(terms.length));
       stats = tf.keep(tf.stack([0, 1, 2, 3].map(mean)) as tf.Tensor1D);
       return tf.addN(terms.map((t) => t[0])) as tf.Scalar;
     }, queryParams);

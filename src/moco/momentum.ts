@@ -10,7 +10,8 @@ export const lerpAssign = overridable('lerpAssign', (pairs: readonly (readonly [
  * [Σ(θk − θq)², Σθq²] over every (θk, θq) pair, left on the backend: the key encoder's lag
  * ‖θk − θq‖ / ‖θq‖ is the square root of their ratio (`keyLag`), read back with the step's other
  * statistics rather than on its own. The parameters are concatenated first, so that the sums are a
- * few dispatches whatever the number of parameters (a copy of them is cheap next to a step).
+ * few dispatches whatever the number of parameters (the plain way: `lerpAssignWithLagSums` lets a
+ * kernel take the sums while it writes θk, with no copy).
  */
 export const lagSums = overridable('lagSums', (pairs: readonly (readonly [tf.Tensor, tf.Tensor])[]): tf.Tensor1D =>
   tf.tidy(() => {
@@ -21,6 +22,15 @@ export const lagSums = overridable('lagSums', (pairs: readonly (readonly [tf.Ten
     return tf.stack([tf.squaredDifference(thetaK, thetaQ).sum(), tf.square(thetaQ).sum()]) as tf.Tensor1D;
   }),
 );
+
+/**
+ * θk ← m·θk + (1 − m)·θq for every pair, then their `lagSums`: one operation, so that a kernel can
+ * take the sums in the same pass that writes θk (θk and θq read once, no copy of either encoder).
+ */
+export const lerpAssignWithLagSums = overridable('lerpAssignWithLagSums', (pairs: readonly (readonly [tf.Variable, tf.Tensor])[], m: number): tf.Tensor1D => {
+  lerpAssign(pairs, m, 1 - m);
+  return lagSums(pairs);
+});
 
 /** ‖θk − θq‖ / ‖θq‖ from `lagSums`' two numbers (0 for an all-zero query encoder). */
 export function keyLag([distance, size]: readonly number[]): number {
@@ -46,6 +56,15 @@ export function momentumUpdate(
   m: number,
 ): void {
   lerpAssign(parameterPairs(keyParameters, queryParameters), m, 1 - m);
+}
+
+/** `momentumUpdate`, and how far the key encoder then trails the query encoder, as `lagSums` (the caller disposes it). */
+export function momentumUpdateWithLag(
+  keyParameters: ReadonlyMap<string, tf.Variable>,
+  queryParameters: ReadonlyMap<string, tf.Variable>,
+  m: number,
+): tf.Tensor1D {
+  return lerpAssignWithLagSums(parameterPairs(keyParameters, queryParameters), m);
 }
 
 /**

@@ -41,6 +41,11 @@ export interface LayerOps<T> {
   batchNorm(x: T, name: string): T;
   relu(x: T): T;
   add(a: T, b: T): T;
+  /**
+   * ReLU(batchNorm(x) + residual) (ReLU(batchNorm(x)) without one) as one operation, so that a
+   * kernel can fuse them; optional: without it the network calls batchNorm, add and relu.
+   */
+  batchNormRelu?(x: T, name: string, residual?: T): T;
   globalAvgPool(x: T): T;
   dense(x: T, name: string, units: number): T;
 }
@@ -53,7 +58,7 @@ export interface ResNetOutputs<T> {
 }
 
 export function resnet<T>(ops: LayerOps<T>, input: T, arch: Architecture): ResNetOutputs<T> {
-  let x = ops.relu(ops.batchNorm(ops.conv(input, 'stem_conv', arch.widths[0], 3, 1), 'stem_bn'));
+  let x = batchNormRelu(ops, ops.conv(input, 'stem_conv', arch.widths[0], 3, 1), 'stem_bn');
   let channels = arch.widths[0];
   arch.widths.forEach((width, stage) => {
     for (let b = 0; b < arch.blocks[stage]; b++) {
@@ -70,12 +75,21 @@ export function resnet<T>(ops: LayerOps<T>, input: T, arch: Architecture): ResNe
   return { features, projection };
 }
 
+/** ReLU(batchNorm(x)), fused where the ops can. */
+function batchNormRelu<T>(ops: LayerOps<T>, x: T, name: string): T {
+  return ops.batchNormRelu ? ops.batchNormRelu(x, name) : ops.relu(ops.batchNorm(x, name));
+}
+
 function basicBlock<T>(ops: LayerOps<T>, x: T, name: string, inChannels: number, width: number, stride: number): T {
-  let y = ops.relu(ops.batchNorm(ops.conv(x, `${name}_conv1`, width, 3, stride), `${name}_bn1`));
-  y = ops.batchNorm(ops.conv(y, `${name}_conv2`, width, 3, 1), `${name}_bn2`);
-  const shortcut =
-    stride !== 1 || inChannels !== width
-      ? ops.batchNorm(ops.conv(x, `${name}_down_conv`, width, 1, stride), `${name}_down_bn`)
-      : x;
-  return ops.relu(ops.add(y, shortcut));
+  let y = batchNormRelu(ops, ops.conv(x, `${name}_conv1`, width, 3, stride), `${name}_bn1`);
+  y = ops.conv(y, `${name}_conv2`, width, 3, 1);
+  if (stride === 1 && inChannels === width) {
+    // ReLU(bn2(y) + x).
+    return ops.batchNormRelu ? ops.batchNormRelu(y, `${name}_bn2`, x) : ops.relu(ops.add(ops.batchNorm(y, `${name}_bn2`), x));
+  }
+  // ReLU(bn2(y) + bn(down(x))): the add and ReLU go with the shortcut's batch-norm, which comes
+  // last, so that layers (and their parameters) are made in the same order either way.
+  y = ops.batchNorm(y, `${name}_bn2`);
+  const down = ops.conv(x, `${name}_down_conv`, width, 1, stride);
+  return ops.batchNormRelu ? ops.batchNormRelu(down, `${name}_down_bn`, y) : ops.relu(ops.add(y, ops.batchNorm(down, `${name}_down_bn`)));
 }

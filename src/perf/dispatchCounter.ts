@@ -1,15 +1,28 @@
+import * as tf from '@tensorflow/tfjs';
+
 /**
  * Counts WebGPU compute dispatches, exactly: every `dispatchWorkgroups` / `dispatchWorkgroupsIndirect`
  * on any compute pass, whoever records it (tfjs's programs and ours alike). Works wherever the WebGPU
  * globals exist (a page, a Worker, Node through Dawn once its globals are installed).
  *
  * A per-program breakdown comes from tfjs-webgpu's `recordAndSubmit(program, …)`, which records one
- * dispatch per call: the name is the program's class (e.g. `BinaryOpProgram`), or ours.
+ * dispatch per call: the name is the program's class (e.g. `BinaryOpProgram`), or ours. A per-kernel
+ * breakdown names the tfjs kernel that recorded it (the innermost one running: `Add`, `Relu`,
+ * `MocoLerpInPlace`), marked `(backward)` when it ran in the backward pass of `tf.grads` and its kin:
+ * one `BinaryOpProgram` is a residual add, a bias add or a gradient accumulation, and only the kernel
+ * says which.
  */
 
 interface PassEncoderPrototype {
   dispatchWorkgroups(...args: unknown[]): void;
   dispatchWorkgroupsIndirect(...args: unknown[]): void;
+}
+
+interface EngineInternals {
+  runKernelFunc(params: { kernelName?: string }): unknown;
+  gradients(...args: unknown[]): unknown;
+  endTape(): void;
+  __dispatchCounterWrapped?: boolean;
 }
 
 interface RecordingBackend {
@@ -21,10 +34,44 @@ export interface DispatchCounts {
   total: number;
   /** Dispatches of tfjs programs by program name (custom multi-buffer kernels under their own names). */
   byProgram: Record<string, number>;
+  /** The same by tfjs kernel name (`Add`, `Add (backward)`, …); dispatches outside any kernel under `(none)`. */
+  byKernel: Record<string, number>;
 }
 
 let active: DispatchCounts | null = null;
 let installed = false;
+/** The tfjs kernels running now, innermost last. */
+const kernels: string[] = [];
+/** Whether the engine is between the end of a gradient's tape (forward recorded) and its return. */
+let backward = false;
+
+/** Follows which kernel runs and whether in a backward pass (tfjs-core 4.22's engine: `runKernelFunc`, `gradients`, `endTape`). */
+function followKernels(): void {
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (engine.__dispatchCounterWrapped) return;
+  const { runKernelFunc, gradients, endTape } = engine;
+  engine.runKernelFunc = function (this: unknown, params) {
+    kernels.push(params.kernelName ?? 'customGrad');
+    try {
+      return runKernelFunc.call(this, params);
+    } finally {
+      kernels.pop();
+    }
+  };
+  engine.endTape = function (this: unknown) {
+    endTape.call(this);
+    backward = true;
+  };
+  engine.gradients = function (this: unknown, ...args: unknown[]) {
+    const outer = backward;
+    try {
+      return gradients.apply(this, args);
+    } finally {
+      backward = outer;
+    }
+  };
+  engine.__dispatchCounterWrapped = true;
+}
 
 function passEncoderPrototype(): PassEncoderPrototype | null {
   const ctor = (globalThis as { GPUComputePassEncoder?: { prototype: PassEncoderPrototype } }).GPUComputePassEncoder;
@@ -53,6 +100,7 @@ function install(backend: RecordingBackend): void {
     };
     b.__dispatchCounterWrapped = true;
   }
+  followKernels();
 }
 
 /** Adds one dispatch under `name` to the current count (for kernels that record their own passes). */
@@ -62,13 +110,15 @@ export function noteProgramDispatch(name: string): void {
 
 function countProgram(counts: DispatchCounts, name: string): void {
   counts.byProgram[name] = (counts.byProgram[name] ?? 0) + 1;
+  const kernel = `${kernels.at(-1) ?? '(none)'}${backward ? ' (backward)' : ''}`;
+  counts.byKernel[kernel] = (counts.byKernel[kernel] ?? 0) + 1;
 }
 
 /** Runs `f` and counts the compute dispatches recorded meanwhile on `backend` (the webgpu backend). */
 export async function countDispatches<T>(backend: object, f: () => Promise<T> | T): Promise<{ result: T; counts: DispatchCounts }> {
   install(backend as RecordingBackend);
   if (active) throw new Error('dispatch counter: counts do not nest');
-  const counts: DispatchCounts = { total: 0, byProgram: {} };
+  const counts: DispatchCounts = { total: 0, byProgram: {}, byKernel: {} };
   active = counts;
   try {
     const result = await f();

@@ -52,6 +52,8 @@ export interface BenchOptions {
   profile?: boolean;
   /** Compile each variant's pipelines in parallel (a compile-only pass on a scratch model) before its first step. */
   precompile?: boolean;
+  /** Steps measure the key encoder's lag and consistency, as the app's do (default false: training alone). */
+  measureKeyEncoder?: boolean;
   /** Custom kernels or fused operations to leave stock in the custom variant. */
   except?: string[];
   /** Opt-in custom kernels to use in the custom variant. */
@@ -81,6 +83,8 @@ export interface VariantResult {
   dispatchesPerStep: number | null;
   /** The same, by WebGPU program. */
   dispatchesByProgram: Record<string, number> | null;
+  /** The same, by tfjs kernel (`Add`, `Relu (backward)`, …): what a fusion would remove. */
+  dispatchesByKernel?: Record<string, number> | null;
   /** GPU time of one (profiled) step, summed over kernels; null when the backend has no GPU timer. */
   gpuMsPerStep: number | null;
   /** By tfjs kernel, largest first. */
@@ -197,8 +201,8 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     for (const v of variants) {
       select(v);
       const moco = new MoCo(mocoConfig(options.version ?? 'v2', options.preset, { batchSize: options.batch, queueSize }));
-      // The training step alone: the app's key-encoder statistics are not part of what is timed.
-      moco.measureKeyEncoder = false;
+      // The training step alone unless asked: the app's key-encoder statistics are not training.
+      moco.measureKeyEncoder = options.measureKeyEncoder ?? false;
       models.set(v, moco);
     }
     const parameters = models.values().next().value!.encoderQ.parameterCount();
@@ -242,10 +246,12 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     for (const v of variants) {
       select(v);
       const moco = models.get(v)!;
-      let dispatches: { total: number; byProgram: Record<string, number> } | null = null;
+      let dispatches: { total: number; byProgram: Record<string, number>; byKernel: Record<string, number> } | null = null;
       if (onWebGpu && (options.countDispatches ?? true)) {
         dispatches = (await countDispatches(tf.backend(), () => moco.step(images))).counts;
-        dispatches.byProgram = Object.fromEntries(Object.entries(dispatches.byProgram).sort((a, b) => b[1] - a[1]));
+        const sorted = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
+        dispatches.byProgram = sorted(dispatches.byProgram);
+        dispatches.byKernel = sorted(dispatches.byKernel);
         log(`${backendName} ${options.preset} b${options.batch} ${v}: ${dispatches.total} dispatches per step`);
       }
       const gpu = (options.profile ?? true) ? await profileStep(moco, images) : null;
@@ -264,6 +270,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         precompileMs: precompileMs.get(v) ?? null,
         dispatchesPerStep: dispatches?.total ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
+        dispatchesByKernel: dispatches?.byKernel ?? null,
         gpuMsPerStep: gpu?.total ?? null,
         gpuMsByKernel: gpu?.byKernel ?? null,
         liveTensors: tensors - tf.memory().numTensors,

@@ -29,14 +29,14 @@ beforeAll(async () => {
   await run(process.execPath, ['--import', 'tsx', 'src/bench/nodeMain.ts', ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...SWIFTSHADER_ENV },
-    timeout: 170_000,
+    timeout: 400_000,
   }).catch((e: { stderr?: string; stdout?: string }) => {
     // A failed check exits 1 after writing its results: judge by them when they are there.
     if (!existsSync(resultFile)) throw new Error(`${e.stderr ?? ''}${e.stdout ?? ''}`);
   });
   file = JSON.parse(readFileSync(resultFile, 'utf8')) as BenchFile;
   expect(file.errors).toEqual([]);
-}, 180_000);
+}, 420_000);
 
 describe('custom WebGPU kernels in Node (Dawn) match the stock kernels', () => {
   // One test per case that the declarations in src/kernels/webgpu carry.
@@ -64,8 +64,9 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
     expect(result.environment.backend).toBe('webgpu');
     const [stock, custom] = ['stock', 'custom'].map((v) => result.variants.find((r) => r.variant === v)!);
     // Exact for the device's storage buffers per stage (L): the tiny preset has 6 convolutions, 6
-    // batch-norms, 22 parameters; updates in place take floor(L / 3) parameters per dispatch (θ, v, ∇)
-    // and floor(L / 2) moving averages (target, source).
+    // batch-norms (5 of them followed by a ReLU, 2 of those after a residual add), 22 parameters;
+    // updates in place take floor(L / 3) parameters per dispatch (θ, v, ∇) and floor(L / 2) moving
+    // averages (target, source).
     const buffers = result.environment.storageBuffersPerStage!;
     expect(buffers).toBeGreaterThanOrEqual(8);
     const dispatches = (updates: number, buffersEach: number) => Math.ceil(updates / Math.floor(buffers / buffersEach));
@@ -78,7 +79,13 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
       MocoConv2DBackpropFilter: 6,
       MocoInfoNce: 1,
       MocoL2Normalize: 2,
-      MocoReluGrad: 6,
+      // ReLU and the residual adds fused into 5 of the 6 batch-norms, forward and backward: the
+      // head's ReLU keeps its own gradient, and no Add is left in the encoder but the dense biases.
+      MocoBatchNormNormalizeRelu: 10,
+      MocoBatchNormNormalize: 2,
+      MocoBatchNormReluGradStats: 5,
+      MocoBatchNormGradStats: 1,
+      MocoReluGrad: 1,
       MocoSgdMomentumInPlace: dispatches(22, 3),
       // 22 momentum-encoder parameters, and the 6 batch-norms' mean and variance after each of 2 passes.
       MocoLerpInPlace: dispatches(22, 2) + 2 * dispatches(12, 2),
@@ -86,6 +93,8 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
     // After the first step every parameter owns its buffer: no update needs a new tensor.
     expect(custom.dispatchesByProgram!.MocoSgdMomentum).toBeUndefined();
     expect(custom.dispatchesByProgram!.MocoLerp).toBeUndefined();
+    expect(custom.dispatchesByKernel).toMatchObject({ Relu: 2, Add: 4, 'MocoReluGrad (backward)': 1 });
+    expect(stock.dispatchesByKernel).toMatchObject({ Relu: 12 });
     expect(stock.dispatchesByProgram!.Conv2DDerFilterProgram).toBe(6);
     // Opt-in only (slower than tfjs's on SwiftShader): the stock input gradient runs by default.
     expect(custom.dispatchesByProgram!.MocoConv2DBackpropInput).toBeUndefined();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mocoConfig } from '../../src/moco/config';
 import { CONSISTENCY_EVERY, MoCo } from '../../src/moco/moco';
-import { keyEncoderLagSums, keyLag } from '../../src/moco/momentum';
+import { keyEncoderLagSums, keyLag, momentumUpdateWithLag } from '../../src/moco/momentum';
 import { useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
@@ -33,6 +33,33 @@ describe("the key encoder's lag ‖θk − θq‖ / ‖θq‖", () => {
     // Sizes that make the lag easy to check by hand: θq = (3, 4), θk = (0, 0) trails by all of it.
     const lag = keyEncoderLagSums(new Map([['w', tf.variable(tf.tensor1d([0, 0]))]]), new Map([['w', tf.variable(tf.tensor1d([3, 4]))]]));
     expect(keyLag(Array.from(await lag.data()))).toBeCloseTo(1, 6);
+  });
+
+  it('is taken with the momentum update: θk updated as m·θk + (1 − m)·θq, and the sums of the updated θk', async () => {
+    const shapes = [[3, 3, 2, 4], [5], [6, 7]];
+    const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
+    const q = values(30);
+    const k = values(40);
+    const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
+    const key = asMap(k);
+    const m = 0.9;
+    const sums = momentumUpdateWithLag(key, asMap(q), m);
+    let distance = 0;
+    let size = 0;
+    q.forEach((qa, i) =>
+      qa.forEach((qv, j) => {
+        distance += (m * k[i][j] + (1 - m) * qv - qv) ** 2;
+        size += qv ** 2;
+      }),
+    );
+    const [d, s] = Array.from(await sums.data());
+    expect(d).toBeCloseTo(distance, 3);
+    expect(s).toBeCloseTo(size, 3);
+    // After the update θk − θq = m·(θk₀ − θq): the lag shrinks by m exactly.
+    const before = keyEncoderLagSums(asMap(k), asMap(q));
+    expect(keyLag([d, s]) / keyLag(Array.from(await before.data()))).toBeCloseTo(m, 5);
+    const updated = await key.get('p1')!.data();
+    k[1].forEach((kv, j) => expect(updated[j]).toBeCloseTo(m * kv + (1 - m) * q[1][j], 6));
   });
 
   it('is read with every step, grows with m, and is 0 one step after m is set to 0 (consistency 1)', async () => {

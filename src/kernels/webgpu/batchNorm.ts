@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { splitBatchNorm as splitBatchNormOp, type SplitBatchNormResult } from '../../moco/batchNorm';
+import { splitBatchNorm as splitBatchNormOp, splitBatchNormRelu as splitBatchNormReluOp, type SplitBatchNormResult } from '../../moco/batchNorm';
 import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
 import { disposeIntermediate, f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } from './program';
 
@@ -13,6 +13,10 @@ import { disposeIntermediate, f32, gridStride, gridStrideLoop, i32, runProgram, 
  * - MocoBatchNormGradStats: dy, x, stats → [2, G, C]: Σdy and Σdy·x̂ per group.
  * - MocoBatchNormGrad: dy, x, stats, those sums, γ → dx, dγ, dβ:
  *   dx = γ·rstd·(dy − Σdy/R − x̂·Σdy·x̂/R), dγ = Σ_g Σdy·x̂, dβ = Σ_g Σdy.
+ * With the ReLU (and residual add) fused, y = max(normalised + residual, 0): the normalising pass
+ * adds and rectifies, and the gradient sums take dy·[y > 0] (written out as they go: the residual's
+ * gradient, and the input of the gradient pass), so that neither the add nor the ReLU and its
+ * gradient costs a dispatch of its own.
  */
 
 const FORWARD = 'MocoSplitBatchNorm';
@@ -21,6 +25,13 @@ const STATS = 'MocoBatchNormStats';
 const NORMALIZE = 'MocoBatchNormNormalize';
 const GRAD_STATS = 'MocoBatchNormGradStats';
 const GRAD_PASS = 'MocoBatchNormGrad';
+const FORWARD_RELU = 'MocoSplitBatchNormRelu';
+const GRAD_RELU = 'MocoSplitBatchNormReluGrad';
+const NORMALIZE_RELU = 'MocoBatchNormNormalizeRelu';
+const GRAD_STATS_RELU = 'MocoBatchNormReluGradStats';
+
+/** ReLU (and the residual add) left to their own kernels (`--variants custom,custom+SeparateRelu`): the A/B of the fusion. */
+let separateRelu = false;
 
 /** Rows split over more workgroups (opt-in `BatchNormRowSplit`, set by the switch). */
 let rowSplit = false;
@@ -186,13 +197,19 @@ function elementwise(l: ReturnType<typeof layout>, epsilon: number) {
   };
 }
 
-/** x → [y, batch mean, batch variance (unbiased), group statistics (saved for the gradient)]. */
-const forwardKernel = kernelFunc<'x' | 'gamma' | 'beta', GroupAttrs>(['x', 'gamma', 'beta'], ({ x, gamma, beta }, { groups, epsilon }, backend) => {
+/**
+ * x → [y, batch mean, batch variance (unbiased), group statistics (saved for the gradient)]; with
+ * `relu`, y = max(normalised + residual, 0) (the residual where given).
+ */
+function forward(backend: object, { x, gamma, beta, residual }: Record<'x' | 'gamma' | 'beta', tf.TensorInfo> & { residual?: tf.TensorInfo }, { groups, epsilon }: GroupAttrs, relu: boolean): tf.TensorInfo[] {
   const l = layout(x, groups);
+  if (residual && String(residual.shape) !== String(x.shape)) throw new Error(`batch-norm + ReLU: residual [${residual.shape}] is not the shape of x [${x.shape}]`);
   const stats = groupStatistics(backend, x, groups);
+  const output = relu ? `max(v${residual ? ' + residual[i]' : ''}, 0.0)` : 'v';
   const [y, batchMean, batchVariance] = runProgram(backend, {
-    name: NORMALIZE,
-    inputs: { x, stats, gamma, beta },
+    name: relu ? NORMALIZE_RELU : NORMALIZE,
+    key: residual ? 'residual' : '',
+    inputs: { x, stats, gamma, beta, ...(residual ? { residual } : {}) },
     outputs: { y: x.shape, batchMean: [l.channels], batchVariance: [l.channels] },
     ...elementwise(l, epsilon),
     // Bessel's correction for the moving variance, as PyTorch.
@@ -203,7 +220,8 @@ const forwardKernel = kernelFunc<'x' | 'gamma' | 'beta', GroupAttrs>(['x', 'gamm
         let g = i / (u.rows * u.channels);
         let mean = stats[g * u.channels + c];
         let variance = stats[(u.groups + g) * u.channels + c];
-        y[i] = (x[i] - mean) * inverseSqrt(variance + u.epsilon) * gamma[c] + beta[c];
+        let v = (x[i] - mean) * inverseSqrt(variance + u.epsilon) * gamma[c] + beta[c];
+        y[i] = ${output};
         if (i < u.channels) {
           ${totalOverGroups('stats')}
           batchMean[i] = total.x / f32(u.groups);
@@ -212,19 +230,26 @@ const forwardKernel = kernelFunc<'x' | 'gamma' | 'beta', GroupAttrs>(['x', 'gamm
       }`,
   });
   return [y, batchMean, batchVariance, stats];
-});
+}
 
-/** Σdy and Σdy·x̂ per (group, channel), `[2, G, C]`. */
-function gradientSums(backend: object, dy: tf.TensorInfo, x: tf.TensorInfo, stats: tf.TensorInfo, { groups, epsilon }: GroupAttrs): tf.TensorInfo {
+const forwardKernel = kernelFunc<'x' | 'gamma' | 'beta', GroupAttrs>(['x', 'gamma', 'beta'], (inputs, attrs, backend) => forward(backend, inputs, attrs, false));
+const forwardReluKernel = kernelFunc<'x' | 'gamma' | 'beta', GroupAttrs>(['x', 'gamma', 'beta'], (inputs, attrs, backend) => forward(backend, inputs, attrs, true));
+
+/**
+ * Σdy and Σdy·x̂ per (group, channel), `[2, G, C]`. With `y` (a ReLU's output), of dy·[y > 0],
+ * which comes back too (`masked`).
+ */
+function gradientSums(backend: object, dy: tf.TensorInfo, x: tf.TensorInfo, stats: tf.TensorInfo, { groups, epsilon }: GroupAttrs, y?: tf.TensorInfo): { sums: tf.TensorInfo; masked?: tf.TensorInfo } {
   const s = reductionSpec(x, groups, rowSplit);
   const { channels } = s.l;
   const split = s.splits > 1;
+  const readDy = y ? 'let d = select(0.0, dy[e], y[e] > 0.0); masked[e] = d;' : 'let d = dy[e];';
   // Split rows: each chunk's sums, then one invocation per (group, channel) adds the chunks up.
-  const [sums] = runProgram(backend, {
-    name: GRAD_STATS,
+  const [sums, masked] = runProgram(backend, {
+    name: y ? GRAD_STATS_RELU : GRAD_STATS,
     key: `${s.ct}${split ? '|chunks' : ''}`,
-    inputs: { dy, x, stats },
-    outputs: { sums: split ? [s.splits, 2, groups, channels] : [2, groups, channels] },
+    inputs: { dy, x, stats, ...(y ? { y } : {}) },
+    outputs: { sums: split ? [s.splits, 2, groups, channels] : [2, groups, channels], ...(y ? { masked: x.shape } : {}) },
     uniforms: { ...s.uniforms, epsilon: f32(epsilon) },
     workgroupSize: s.workgroupSize,
     dispatch: s.dispatch,
@@ -235,14 +260,14 @@ function gradientSums(backend: object, dy: tf.TensorInfo, x: tf.TensorInfo, stat
       let cc = min(c, u.channels - 1);
       let mean = stats[g * u.channels + cc];
       let rstd = inverseSqrt(stats[(u.groups + g) * u.channels + cc] + u.epsilon);
-      ${reductionPass(0, s.rowLanes, 'let d = dy[e]; acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);', { from: 'r0', to: 'r1' })}
+      ${reductionPass(0, s.rowLanes, `${readDy} acc0 += vec2<f32>(d, d * (x[e] - mean) * rstd);`, { from: 'r0', to: 'r1' })}
       if (lid.y == 0u && c < u.channels) {
         let at = i32(wid.z) * 2 * u.groups * u.channels + g * u.channels + c;
         sums[at] = total0.x;
         sums[at + u.groups * u.channels] = total0.y;
       }`,
   });
-  if (!split) return sums;
+  if (!split) return { sums, masked };
   const [total] = runProgram(backend, {
     name: GRAD_STATS,
     key: 'merge',
@@ -258,16 +283,19 @@ function gradientSums(backend: object, dy: tf.TensorInfo, x: tf.TensorInfo, stat
       }`,
   });
   disposeIntermediate(backend, sums);
-  return total;
+  return { sums: total, masked };
 }
 
-/** dy, x, group statistics, γ → [dx, dγ, dβ]. */
-const gradKernel = kernelFunc<'dy' | 'x' | 'stats' | 'gamma', GroupAttrs>(['dy', 'x', 'stats', 'gamma'], ({ dy, x, stats, gamma }, attrs, backend) => {
+/**
+ * dy, x, group statistics, γ → [dx, dγ, dβ]; with `y` (the fused ReLU's output), the gradient is
+ * taken through the ReLU first, and its dy·[y > 0] comes back as a fourth output with `residual`.
+ */
+function backward(backend: object, { dy, x, stats, gamma, y }: Record<'dy' | 'x' | 'stats' | 'gamma', tf.TensorInfo> & { y?: tf.TensorInfo }, attrs: GroupAttrs & { residual?: boolean }): tf.TensorInfo[] {
   const l = layout(x, attrs.groups);
-  const sums = gradientSums(backend, dy, x, stats, attrs);
+  const { sums, masked } = gradientSums(backend, dy, x, stats, attrs, y);
   const grads = runProgram(backend, {
     name: GRAD_PASS,
-    inputs: { dy, x, stats, sums, gamma },
+    inputs: { dy: masked ?? dy, x, stats, sums, gamma },
     outputs: { dx: x.shape, dgamma: [l.channels], dbeta: [l.channels] },
     ...elementwise(l, attrs.epsilon),
     body: () => `
@@ -289,8 +317,16 @@ const gradKernel = kernelFunc<'dy' | 'x' | 'stats' | 'gamma', GroupAttrs>(['dy',
       }`,
   });
   disposeIntermediate(backend, sums);
+  if (!masked) return grads;
+  if (attrs.residual) return [...grads, masked];
+  disposeIntermediate(backend, masked);
   return grads;
-});
+}
+
+const gradKernel = kernelFunc<'dy' | 'x' | 'stats' | 'gamma', GroupAttrs>(['dy', 'x', 'stats', 'gamma'], (inputs, attrs, backend) => backward(backend, inputs, attrs));
+const gradReluKernel = kernelFunc<'dy' | 'x' | 'stats' | 'gamma' | 'y', GroupAttrs & { residual: boolean }>(['dy', 'x', 'stats', 'gamma', 'y'], (inputs, attrs, backend) =>
+  backward(backend, inputs, attrs),
+);
 
 const CASES: [label: string, shape: [number, number, number, number], groups: number][] = [
   ['1 group', [4, 5, 3, 6], 1],
@@ -302,6 +338,13 @@ const CASES: [label: string, shape: [number, number, number, number], groups: nu
   ['1 group, 9,207 rows', [9, 31, 33, 3], 1],
 ];
 
+/** Fused ReLU cases: with and without the residual add, one of them with rows split when that is on. */
+const RELU_CASES: [label: string, shape: [number, number, number, number], groups: number, residual: boolean][] = [
+  ['4 groups, odd spatial size', [8, 7, 5, 3], 4, false],
+  ['8 groups, 40 channels, residual', [16, 4, 4, 40], 8, true],
+  ['2 groups, 8,192 rows each, residual', [16, 32, 32, 8], 2, true],
+];
+
 /** Non-zero mean and a spread of scales, as activations have; γ around 1. */
 function caseInputs(shape: [number, number, number, number], seed: number) {
   const c = shape[3];
@@ -310,6 +353,7 @@ function caseInputs(shape: [number, number, number, number], seed: number) {
     gamma: normal([c], seed + 1, 1) as tf.Tensor1D,
     beta: normal([c], seed + 2) as tf.Tensor1D,
     dy: normal(shape, seed + 3),
+    residual: normal(shape, seed + 4) as tf.Tensor4D,
   };
 }
 
@@ -333,6 +377,20 @@ export const splitBatchNorm: CustomKernel = {
       },
     },
     { kernelName: GRAD, kernelFunc: gradKernel },
+    {
+      kernelName: FORWARD_RELU,
+      kernelFunc: forwardReluKernel,
+      gradient: {
+        inputsToSave: ['x', 'gamma'],
+        outputsToSave: [true, false, false, true],
+        gradFunc: (dys, [x, gamma, y, stats], attrs) => {
+          const residual = (attrs as { residual?: boolean }).residual ?? false;
+          const [dx, dgamma, dbeta, dresidual] = runKernel(GRAD_RELU, { dy: (dys as tf.Tensor[])[0], x, stats, gamma, y }, { ...attrs, residual });
+          return { x: () => dx, gamma: () => dgamma, beta: () => dbeta, ...(residual ? { residual: () => dresidual } : {}) };
+        },
+      },
+    },
+    { kernelName: GRAD_RELU, kernelFunc: gradReluKernel },
   ],
   options: [
     {
@@ -343,8 +401,15 @@ export const splitBatchNorm: CustomKernel = {
         rowSplit = on;
       },
     },
+    { name: 'SeparateRelu', setOn: (on) => (separateRelu = on), previousDefault: true },
   ],
   overrides: [
+    attach(splitBatchNormReluOp, (plain, x, gamma, beta, groups, residual, epsilon = 1e-5): SplitBatchNormResult => {
+      if (separateRelu || x.dtype !== 'float32' || (residual && residual.dtype !== 'float32')) return plain(x, gamma, beta, groups, residual, epsilon);
+      const [y, batchMean, batchVariance, stats] = runKernel(FORWARD_RELU, { x, gamma, beta, ...(residual ? { residual } : {}) }, { groups, epsilon, residual: !!residual });
+      stats.dispose();
+      return { y: y as tf.Tensor4D, batchMean: batchMean as tf.Tensor1D, batchVariance: batchVariance as tf.Tensor1D };
+    }),
     attach(splitBatchNormOp, (plain, x, gamma, beta, groups, epsilon = 1e-5): SplitBatchNormResult => {
       if (x.dtype !== 'float32') return plain(x, gamma, beta, groups, epsilon);
       const [y, batchMean, batchVariance, stats] = runKernel(FORWARD, { x, gamma, beta }, { groups, epsilon });
@@ -352,7 +417,7 @@ export const splitBatchNorm: CustomKernel = {
       return { y: y as tf.Tensor4D, batchMean: batchMean as tf.Tensor1D, batchVariance: batchVariance as tf.Tensor1D };
     }),
   ],
-  cases: CASES.flatMap(([label, shape, groups], i) => [
+  cases: [...CASES.flatMap(([label, shape, groups], i) => [
     {
       name: `split batch-norm forward, ${label}`,
       program: NORMALIZE,
@@ -372,5 +437,26 @@ export const splitBatchNorm: CustomKernel = {
       },
     },
   ]),
+  ...RELU_CASES.flatMap(([label, shape, groups, withResidual], i) => [
+    {
+      name: `split batch-norm + ReLU forward, ${label}`,
+      program: NORMALIZE_RELU,
+      run: () => {
+        const { x, gamma, beta, residual } = caseInputs(shape, 300 + 10 * i);
+        return { ...splitBatchNormReluOp(x, gamma, beta, groups, withResidual ? residual : undefined) };
+      },
+    },
+    {
+      name: `split batch-norm + ReLU backward, ${label}`,
+      program: GRAD_STATS_RELU,
+      run: () => {
+        const { x, gamma, beta, dy, residual } = caseInputs(shape, 300 + 10 * i);
+        const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor, r?: tf.Tensor) =>
+          splitBatchNormReluOp(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, groups, r as tf.Tensor4D | undefined).y.mul(dy).sum();
+        const [dx, dgamma, dbeta, dresidual] = tf.grads(f)(withResidual ? [x, gamma, beta, residual] : [x, gamma, beta]);
+        return { dx, dgamma, dbeta, ...(dresidual ? { dresidual } : {}) };
+      },
+    },
+  ])],
 };
 

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { updateMovingStatistics } from '../../moco/batchNorm';
-import { lerpAssign, momentumUpdate } from '../../moco/momentum';
+import { lerpAssign, lerpAssignWithLagSums, momentumUpdate, momentumUpdateWithLag } from '../../moco/momentum';
 import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
-import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, runProgram, storageBufferLimit, type Uniform } from './program';
+import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, runProgram, storageBufferLimit, workgroupReduction, type Uniform } from './program';
 
 const LERP = 'MocoLerp';
 const LERP_IN_PLACE = 'MocoLerpInPlace';
+const LERP_LAG = 'MocoLerpLagInPlace';
+const LAG_SUMS = 'MocoLagSums';
 
 /** Pairs per dispatch of the out-of-place program: each takes 3 storage buffers (target, source, result) of WebGPU's default 8. */
 const PAIRS_PER_DISPATCH = 2;
@@ -14,6 +16,17 @@ const BUFFERS_PER_PAIR = 2;
 
 /** The previous default, for A/B runs (`--variants custom,custom+PerTensorUpdates`): new tensors, two pairs per dispatch. */
 let perTensor = false;
+/** The lag's sums the plain way after the update (`--variants custom,custom+SeparateLagSums`): the A/B of the fused sums. */
+let separateLag = false;
+
+interface LagAttrs {
+  a: number;
+  b: number;
+  /** This dispatch's first slot in the partial sums (one slot per workgroup). */
+  slot: number;
+  /** Slots of all the update's dispatches together. */
+  slots: number;
+}
 
 /**
  * The moving averages (momentum encoder, batch-norm statistics; src/moco/momentum.ts),
@@ -70,8 +83,84 @@ export const movingAverage: CustomKernel = {
         });
       }),
     },
+    {
+      // The momentum update with the lag's sums: each workgroup also sums (θk' − θq)² and θq² over
+      // its elements (θk' the updated value, in a register already) into its slot of `partials`,
+      // which the first dispatch creates and the others write in place.
+      kernelName: LERP_LAG,
+      kernelFunc: kernelFunc<'target0' | 'source0', LagAttrs>(['target0', 'source0'], (bound, { a, b, slot, slots }, backend) => {
+        const { partials, ...inputs }: Record<string, tf.TensorInfo> = bound;
+        const count = Object.keys(inputs).length / BUFFERS_PER_PAIR;
+        const ps = Array.from({ length: count }, (_, p) => p);
+        const loop = concatenatedLoop(
+          ps.map((p) => tf.util.sizeFromShape(inputs[`target${p}`].shape)),
+          (p) => `let s = source${p}[j];
+          let t = target${p}[j] * u.a + s * u.b;
+          target${p}[j] = t;
+          let d = t - s;
+          acc += vec2<f32>(d * d, s * s);`,
+        );
+        return runProgram(backend, {
+          name: LERP_LAG,
+          key: `${count}|${partials ? 'next' : 'first'}`,
+          inputs: Object.fromEntries(ps.map((p) => [`source${p}`, inputs[`source${p}`]])),
+          inPlace: { ...Object.fromEntries(ps.map((p) => [`target${p}`, inputs[`target${p}`]])), ...(partials ? { partials } : {}) },
+          outputs: partials ? {} : { partials: [2 * slots] },
+          uniforms: { ...loop.uniforms, a: f32(a), b: f32(b), slot: i32(slot) },
+          dispatch: loop.dispatch,
+          declarations: () => workgroupReduction({ type: 'vec2<f32>' }),
+          body: () => `
+            var acc = vec2<f32>(0.0);
+            ${loop.body()}
+            let total = reduceSum(acc, lidx);
+            if (lidx == 0u) {
+              let at = 2 * (u.slot + i32(wid.x));
+              partials[at] = total.x;
+              partials[at + 1] = total.y;
+            }`,
+        });
+      }),
+    },
+    {
+      kernelName: LAG_SUMS,
+      kernelFunc: kernelFunc<'partials'>(['partials'], ({ partials }, _attrs, backend) =>
+        runProgram(backend, {
+          name: LAG_SUMS,
+          inputs: { partials },
+          outputs: { sums: [2] },
+          uniforms: { slots: i32(partials.shape[0] / 2) },
+          dispatch: [1, 1, 1],
+          declarations: () => workgroupReduction({ type: 'vec2<f32>' }),
+          body: () => `
+            var acc = vec2<f32>(0.0);
+            for (var k = i32(lidx); k < u.slots; k += 256) { acc += vec2<f32>(partials[2 * k], partials[2 * k + 1]); }
+            let total = reduceSum(acc, lidx);
+            if (lidx == 0u) { sums[0] = total.x; sums[1] = total.y; }`,
+        }),
+      ),
+    },
   ],
   overrides: [
+    attach(lerpAssignWithLagSums, (plain, pairs, m) => {
+      const backend = tf.backend();
+      if (separateLag || perTensor || pairs.length === 0 || !pairs.every(([target]) => ownsBuffer(backend, target))) return plain(pairs, m);
+      // One buffer fewer per dispatch than the plain update: the partial sums.
+      const groups = chunks(pairs, Math.floor((storageBufferLimit(backend) - 1) / BUFFERS_PER_PAIR));
+      const workgroups = groups.map((group) => gridStride(group.reduce((n, [target]) => n + target.size, 0))[0]);
+      const slots = workgroups.reduce((n, w) => n + w, 0);
+      let partials: tf.Tensor | undefined;
+      let slot = 0;
+      groups.forEach((group, d) => {
+        const inputs: tf.NamedTensorMap = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
+        if (partials) inputs.partials = partials;
+        const out = runKernel(LERP_LAG, inputs, { a: m, b: 1 - m, slot, slots });
+        partials ??= out[0];
+        slot += workgroups[d];
+      });
+      const [sums] = runKernel(LAG_SUMS, { partials: partials! });
+      partials!.dispose();
+      return sums as tf.Tensor1D;
+    }),
     attach(lerpAssign, (_plain, pairs, a, b) => {
       const backend = tf.backend();
       const inPlace = perTensor ? [] : pairs.filter(([target]) => ownsBuffer(backend, target));
@@ -87,8 +176,31 @@ export const movingAverage: CustomKernel = {
       }
     }),
   ],
-  options: [{ name: 'PerTensorUpdates', setOn: (on) => (perTensor = on), previousDefault: true }],
+  options: [
+    { name: 'PerTensorUpdates', setOn: (on) => (perTensor = on), previousDefault: true },
+    { name: 'SeparateLagSums', setOn: (on) => (separateLag = on), previousDefault: true },
+  ],
   cases: [
+    {
+      name: "MovingAverage: the momentum update with the key encoder's lag sums (6 parameters), in place",
+      program: LAG_SUMS,
+      run: () => {
+        const shapes = [[3, 3, 3, 5], [7], [5, 11], [2, 9], [1], [300, 70]];
+        const variable = (shape: number[], seed: number) => {
+          const init = normal(shape, seed);
+          const v = tf.variable(init, false);
+          init.dispose();
+          return v;
+        };
+        const key = new Map(shapes.map((s, i) => [`p${i}`, variable(s, 140 + i)]));
+        const query = new Map(shapes.map((s, i) => [`p${i}`, variable(s, 150 + i)]));
+        const lag = momentumUpdateWithLag(key, query, 0.9);
+        const out: Record<string, tf.Tensor> = { lag };
+        for (const [name, v] of key) out[name] = v.clone();
+        tf.dispose([...key.values(), ...query.values()]);
+        return out;
+      },
+    },
     {
       name: 'MovingAverage: momentum encoder (5 parameters) and moving statistics (2 layers), in place',
       program: LERP_IN_PLACE,
