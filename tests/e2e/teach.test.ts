@@ -44,7 +44,8 @@ describe('what the app teaches, end to end', () => {
     const lag = Number(await attr(page, 'diagram-lag', 'data-value'));
     expect(lag).toBeGreaterThan(0);
     expect(await text(page, 'diagram-lag')).toMatch(/lag [\d.e-]+ · key cos [\d.]+/);
-    expect(Number(await attr(page, 'chart-key-encoder', 'data-points'))).toBe(3);
+    // The chart draws a batch after the status line has counted it.
+    await waitFor(page, 'three points on the key-encoder chart', async () => Number(await attr(page, 'chart-key-encoder', 'data-points')) === 3, 10_000);
 
     await page.focus('[data-testid=momentum]');
     await page.keyboard.press('Home');
