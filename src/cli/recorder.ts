@@ -3,14 +3,13 @@
  * the run from the same records `--log-json` writes (steps, kNN, probes), timed as they come, and
  * ends with the run's final checkpoint, encoded as `--checkpoint` encodes it.
  */
-import { strFromU8, unzipSync } from 'fflate';
 import { cpus } from 'node:os';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import type { PresetName } from '../moco/resnet';
-import { CHECKPOINT_MANIFEST, type ChartPoint, type CheckpointManifest, type DatasetIdentity, type RunHistory } from '../train/checkpoint';
+import { decodeCheckpointManifest, type ChartPoint, type DatasetIdentity, type RunHistory } from '../train/checkpoint';
 import { encodeRecording, RECORDED_FIELDS, type RecordedStep, type RecordingContent } from '../train/recording';
 import type { Trainer } from '../train/trainer';
 import type { ImageDataset } from '../data/dataset';
+import { shellQuote } from './checkpointing';
 import type { JsonLog, LogRecord } from './jsonLog';
 
 export class Recorder {
@@ -61,7 +60,7 @@ export class Recorder {
     const config = trainer.config;
     const ran = this.steps.length;
     const method = config.arch.head === 'mlp' ? 'v2' : 'v1';
-    const preset = presetOf(checkpoint);
+    const preset = decodeCheckpointManifest(checkpoint, this.path).setup.preset;
     const epochs = trainer.moco.stepCount / trainer.batchesPerEpoch;
     const content: RecordingContent = {
       title: `MoCo ${method}, ${preset} at batch ${config.batchSize}, ${epochs >= 1 ? `${epochs.toFixed(Number.isInteger(epochs) ? 0 : 1)} epochs` : `${trainer.moco.stepCount} steps`} on ${trainer.dataset.name.replace(/ \(train\)$/, '')}`,
@@ -72,7 +71,7 @@ export class Recorder {
         imagesPerSecond: run.stepMs > 0 ? (ran * config.batchSize * 1000) / run.stepMs : 0,
         trainSeconds: run.stepMs / 1000,
         wallSeconds: this.elapsed() / 1000,
-        command: `npm run train -- ${run.argv.map(shellWord).join(' ')}`,
+        command: `npm run train -- ${run.argv.map(shellQuote).join(' ')}`,
       },
       setup: {
         preset,
@@ -106,12 +105,6 @@ export class Recorder {
   }
 }
 
-/** The preset the checkpoint names (its manifest's setup). */
-function presetOf(checkpoint: Uint8Array): PresetName {
-  const manifest = unzipSync(checkpoint, { filter: (f) => f.name === CHECKPOINT_MANIFEST })[CHECKPOINT_MANIFEST];
-  return (JSON.parse(strFromU8(manifest)) as CheckpointManifest).setup.preset;
-}
-
 /** The device in words: the WebGPU adapter the backend line names, else the CPU's model. */
 function deviceOf(backendLine: string): string {
   const adapter = /WebGPU \(Dawn\) on (.+?)(?:, as asked| \(--backend auto)/.exec(backendLine)?.[1];
@@ -119,8 +112,4 @@ function deviceOf(backendLine: string): string {
   if (adapter) return adapter;
   const cpu = cpus();
   return `${cpu[0]?.model.trim() ?? 'a CPU'} (${cpu.length} cores)`;
-}
-
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

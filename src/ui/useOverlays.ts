@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RunCurves } from '../worker/experimentTypes';
+import { emptyQueue } from '../worker/queueSnapshot';
 import { labelsByDifference } from '../worker/runLabels';
 import type { SavedRun, TrainingSetup } from '../worker/types';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from './series';
@@ -26,7 +27,7 @@ export function seriesOfCurves(curves: RunCurves): SeriesStore {
     count: curves.count,
     columns: curves.columns,
     paramChanges: [],
-    queue: { capacity: queueSize, filled: 0, segmentFill: new Float32Array(0), segmentAge: new Float32Array(0), writeSegment: 0 },
+    queue: emptyQueue(queueSize),
     params: { momentum, queueSize, temperature, learningRate },
   });
   STORES.set(curves, store);
