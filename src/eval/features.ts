@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { imagesTensor } from '../data/tensors';
-import type { AugmentConfig } from '../moco/augment';
+import { normalizeImages, type AugmentConfig } from '../moco/augment';
 import { l2Normalize, type Encoder } from '../moco/encoder';
 
 /** The test transform: per-channel normalisation only, with the training run's mean and std. */
@@ -25,7 +25,7 @@ export interface FeatureOptions {
 
 /** `[n, 32, 32, 3]` images in [0, 1], normalised as the encoder saw them in training (no augmentation). */
 export function testTransform(images: tf.Tensor4D, normalization: Normalization): tf.Tensor4D {
-  return tf.tidy(() => images.sub(tf.tensor1d([...normalization.mean])).div(tf.tensor1d([...normalization.std])));
+  return normalizeImages(images, normalization);
 }
 
 /**

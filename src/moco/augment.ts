@@ -121,6 +121,11 @@ function randomResizedCrop(height: number, width: number, cfg: AugmentConfig, rn
 export const GRAY = [0.299, 0.587, 0.114];
 
 /** Applies the sampled augmentation to images in [0, 1] (`[N, H, W, 3]`) and normalises them. */
+/** Images in [0, 1] shifted and scaled per channel as the encoder reads them: the end of every view, augmented or not. */
+export function normalizeImages(images: tf.Tensor4D, { mean, std }: { readonly mean: readonly number[]; readonly std: readonly number[] }): tf.Tensor4D {
+  return tf.tidy(() => images.sub(tf.tensor1d([...mean])).div(tf.tensor1d([...std])));
+}
+
 export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, p: AugmentParams, cfg: AugmentConfig): tf.Tensor4D =>
   tf.tidy(() => {
     const [n, h, w] = images.shape;
@@ -141,7 +146,7 @@ export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, p:
 
     x = tf.where(perImage(p.grayscale).cast('bool'), tf.tile(gray(x), [1, 1, 1, 3]), x) as tf.Tensor4D;
     x = blur3(x, perImage(p.blurSide));
-    return x.sub(tf.tensor1d([...cfg.mean])).div(tf.tensor1d([...cfg.std])) as tf.Tensor4D;
+    return normalizeImages(x, cfg);
   }),
 );
 

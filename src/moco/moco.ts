@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyAugment, sampleAugmentParams, type AugmentParams } from './augment';
+import { applyAugment, normalizeImages, sampleAugmentParams, type AugmentParams } from './augment';
 import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
 import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
@@ -166,9 +166,8 @@ export class MoCo {
     return tf.tidy(() => {
       const first = this.probe === null;
       if (first) {
-        const { mean, std } = this.config.augment;
         const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
-        this.probe = tf.keep(images.slice(0, n).sub(tf.tensor1d([...mean])).div(tf.tensor1d([...std])) as tf.Tensor4D);
+        this.probe = tf.keep(normalizeImages(images.slice(0, n), this.config.augment));
       }
       if (!first && step % CONSISTENCY_EVERY !== 0) return lag.clone();
       const cosine = this.encoderK.probeEmbed(this.probe!).mul(this.encoderQ.probeEmbed(this.probe!)).sum(1).mean();
