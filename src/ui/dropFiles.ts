@@ -1,4 +1,4 @@
-import type { DataFile } from '../worker/types';
+import type { DataFile, DataSelection } from '../worker/types';
 
 /**
  * What the user picked or dropped, as files with their relative paths: the Worker cannot read a
@@ -12,29 +12,38 @@ export function filesFromInput(list: FileList | null): DataFile[] {
 }
 
 /**
- * Files and folders dropped on the page. The entries must be taken before the drop event returns
- * (the DataTransfer is emptied after it), so this collects them synchronously and walks them after.
+ * Files and folders dropped on the page, with every folder met on the way (empty ones too, which
+ * only a drop lists: the data loader reports a class folder without images, as the headless
+ * trainer does). The entries must be taken before the drop event returns (the DataTransfer is
+ * emptied after it), so this collects them synchronously and walks them after.
  */
-export function filesFromDrop(transfer: DataTransfer): Promise<DataFile[]> {
+export function filesFromDrop(transfer: DataTransfer): Promise<DataSelection> {
   const entries = Array.from(transfer.items)
     .filter((item) => item.kind === 'file')
     .map((item) => item.webkitGetAsEntry?.() ?? null);
   const plain = Array.from(transfer.files);
-  if (entries.length === 0 || entries.some((e) => e === null)) return Promise.resolve(plain.map((file) => ({ path: file.name, file })));
-  return Promise.all(entries.map((e) => walk(e!))).then((lists) => lists.flat());
+  if (entries.length === 0 || entries.some((e) => e === null)) return Promise.resolve({ files: plain.map((file) => ({ path: file.name, file })), folders: [] });
+  return walkEntries(entries as FileSystemEntry[]);
 }
 
-async function walk(entry: FileSystemEntry): Promise<DataFile[]> {
+/** The files under dropped entries and the folders among and below them, in the entries' order, paths relative to the drop. */
+export async function walkEntries(entries: readonly FileSystemEntry[]): Promise<DataSelection> {
+  const parts = await Promise.all(entries.map(walk));
+  return { files: parts.flatMap((p) => p.files), folders: parts.flatMap((p) => p.folders) };
+}
+
+async function walk(entry: FileSystemEntry): Promise<DataSelection> {
+  // fullPath is "/photos/cats/1.jpg" for a dropped folder, "/a.bin" for a dropped file.
+  const path = entry.fullPath.replace(/^\/+/, '');
   if (entry.isFile) {
     const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
-    // fullPath is "/photos/cats/1.jpg" for a dropped folder, "/a.bin" for a dropped file.
-    return [{ path: entry.fullPath.replace(/^\/+/, ''), file }];
+    return { files: [{ path, file }], folders: [] };
   }
   if (entry.isDirectory) {
-    const children = await readAllEntries((entry as FileSystemDirectoryEntry).createReader());
-    return (await Promise.all(children.map(walk))).flat();
+    const inside = await walkEntries(await readAllEntries((entry as FileSystemDirectoryEntry).createReader()));
+    return { files: inside.files, folders: [path, ...inside.folders] };
   }
-  return [];
+  return { files: [], folders: [] };
 }
 
 /** readEntries returns a folder's entries a batch at a time (100 in Chromium) until an empty batch. */

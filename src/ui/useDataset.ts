@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
-import { SAMPLE_FOLDER, type DataFile, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
+import { SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
 export interface Loading {
@@ -29,7 +29,7 @@ export function useDataset(training: Training) {
   const [error, setError] = useState<string | null>(null);
   const [labels, setLabelsState] = useState<Cifar100Labels>('fine');
   /** The files in use, to read again with the other CIFAR-100 labels. */
-  const lastFiles = useRef<DataFile[] | null>(null);
+  const lastFiles = useRef<DataSelection | null>(null);
   const busy = useRef(false);
 
   // A Reset or a new built-in size also builds a model: the summary follows every one.
@@ -57,7 +57,7 @@ export function useDataset(training: Training) {
         // A late report (they are not awaited) must not bring back a finished progress bar.
         const onProgress = Comlink.proxy((progress: LoadProgress) => setLoading((l) => l && { ...l, progress }));
         const loaded = await api.training.loadDataset(source, onProgress);
-        lastFiles.current = source.kind === 'files' ? source.files : null;
+        lastFiles.current = source.kind === 'files' ? { files: source.files, folders: source.folders ?? [] } : null;
         setInfo(loaded.dataset);
         datasetChanged(loaded.model, source.kind === 'builtin' ? 'synthetic' : source.kind);
       } catch (e) {
@@ -77,12 +77,15 @@ export function useDataset(training: Training) {
     [load, labels],
   );
 
-  /** Dropped folders are walked before anything is sent; a folder the browser will not list is an error like any other. */
+  /**
+   * Dropped folders are walked before anything is sent; a folder the browser will not list is an
+   * error like any other. The folders go along: the Worker reports class folders without images.
+   */
   const loadDropped = useCallback(
-    (walking: Promise<DataFile[]>) =>
+    (walking: Promise<DataSelection>) =>
       walking.then(
         // Even an empty drop goes to the Worker, which says there is nothing to load.
-        (files) => load({ kind: 'files', files, labels }),
+        ({ files, folders }) => load({ kind: 'files', files, folders, labels }),
         (e: unknown) => setError(`the dropped items could not be read (${e instanceof Error ? e.message : String(e)})`),
       ),
     [load, labels],
@@ -105,7 +108,7 @@ export function useDataset(training: Training) {
   const setLabels = useCallback(
     (next: Cifar100Labels) => {
       setLabelsState(next);
-      if (info?.format === 'cifar100' && info.labels !== next && lastFiles.current) void load({ kind: 'files', files: lastFiles.current, labels: next });
+      if (info?.format === 'cifar100' && info.labels !== next && lastFiles.current) void load({ kind: 'files', ...lastFiles.current, labels: next });
     },
     [info, load],
   );

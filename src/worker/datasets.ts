@@ -40,6 +40,8 @@ export interface LoadFilesOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** The image decoder for folders (default: the browser's, createImageBitmap + OffscreenCanvas). */
   decode?: ImageDecoder;
+  /** The folders listed with the files (a drop lists them, empty ones included; DataSelection): empty class folders are reported. */
+  folders?: readonly string[];
 }
 
 const CIFAR_FILE = /\.(bin|tar\.gz|tgz|tar)$/i;
@@ -115,10 +117,12 @@ async function loadCifarFiles(files: readonly DataFile[], options: LoadFilesOpti
   for (const file of sortByName(files)) {
     const name = baseName(file.path);
     const done = before;
-    const loaded = await loadCifarBlob(file.file, name, {
-      labels: options.labels,
-      onProgress: (p) => options.onProgress?.({ file: name, done: done + p.bytesRead, total, unit: 'bytes' }),
-    });
+    const loaded = await readingFile(name, () =>
+      loadCifarBlob(file.file, name, {
+        labels: options.labels,
+        onProgress: (p) => options.onProgress?.({ file: name, done: done + p.bytesRead, total, unit: 'bytes' }),
+      }),
+    );
     before += file.file.size;
     if (loaded.kind === 'archive') parts.push({ file, format: loaded.format, train: loaded.train, test: loaded.test });
     else if (TEST_BATCH.test(name) && files.length > 1) parts.push({ file, format: loaded.format, test: loaded.dataset });
@@ -141,29 +145,65 @@ async function loadCifarFiles(files: readonly DataFile[], options: LoadFilesOpti
 }
 
 async function loadImageFolder(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {
-  const { folder, strip } = topFolder(files);
+  const folders = (options.folders ?? []).filter((f) => !isIgnoredFile(f));
+  const { folder, strip } = topFolder(files, folders);
   const loose = files.find((f) => (strip ? f.path.split('/').length < 3 : !f.path.includes('/')));
   if (loose) {
     throw new DatasetError(loose.path, 'is not in a class sub-folder: pick or drop a folder with one sub-folder of images per class (e.g. photos/cats/001.jpg)');
   }
+  const inside = (path: string) => (strip ? path.slice(folder.length + 1) : path);
+  const decode = options.decode ?? decodeImageInBrowser;
   const dataset = await datasetFromImageFiles(
-    files.map((f) => ({ path: strip ? f.path.slice(f.path.indexOf('/') + 1) : f.path, data: f.file })),
+    files.map((f) => ({ path: inside(f.path), data: f.file })),
     {
       folder,
-      decode: options.decode ?? decodeImageInBrowser,
+      // Named as the user picked it (photos/cats/1.jpg), where a read fails.
+      decode: (image) => readingFile(strip ? `${folder}/${image.path}` : image.path, () => decode(image)),
       onProgress: (done, total) => options.onProgress?.({ file: folder, done, total, unit: 'images' }),
+      // The dataset folder itself is no class folder; with it stripped, `photos/empty` is the class folder `empty`.
+      folders: folders.filter((f) => !strip || f.startsWith(`${folder}/`)).map(inside),
     },
   );
   return { name: folder, format: 'images', labels: null, ...carveHeldOut(dataset), heldOutFrom: 'carved', warnings: dataset.warnings };
 }
 
 /**
+ * A File is read only when loaded, maybe long after it was picked: by then it may be gone, changed
+ * or no longer readable, and the browser says so with a DOMException (NotFoundError,
+ * NotReadableError). That becomes a DatasetError naming the file and the fix, worded like the
+ * headless trainer's for a file it cannot read; anything else passes through.
+ */
+export async function readingFile<T>(path: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    throw unreadable(path, e) ?? e;
+  }
+}
+
+function unreadable(path: string, e: unknown): DatasetError | null {
+  const name = (e as { name?: unknown } | null)?.name;
+  if (name === 'NotFoundError') {
+    return new DatasetError(path, 'no such file any more: it was moved or deleted after it was picked (put it back, or pick or drop the files again)');
+  }
+  if (name === 'NotReadableError' || name === 'SecurityError') {
+    return new DatasetError(
+      path,
+      'cannot be read any more: it was changed, moved or deleted, or lost its read permission, after it was picked (check that it is there and readable, e.g. chmod a+r, then pick or drop the files again)',
+    );
+  }
+  return null;
+}
+
+/**
  * A folder picker or a dropped folder gives `photos/cats/1.jpg`: the top folder is the dataset and
  * goes (a file beside the class folders, `photos/notes.txt`, is then reported as out of place).
- * Dropping the class folders themselves gives `cats/1.jpg`, `dogs/2.jpg`: nothing to strip.
+ * Dropping the class folders themselves gives `cats/1.jpg`, `dogs/2.jpg`: nothing to strip; the
+ * folders of a drop count too (class folders `cats` and an empty `dogs` dropped: nothing to strip).
  */
-export function topFolder(files: readonly DataFile[]): { folder: string; strip: boolean } {
-  const tops = new Set(files.map((f) => (f.path.includes('/') ? f.path.slice(0, f.path.indexOf('/')) : '')));
+export function topFolder(files: readonly DataFile[], folders: readonly string[] = []): { folder: string; strip: boolean } {
+  const paths = [...files.map((f) => f.path), ...folders.map((f) => `${f}/`)];
+  const tops = new Set(paths.map((path) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : '')));
   const [top] = tops;
   const strip = tops.size === 1 && top !== '' && files.some((f) => f.path.split('/').length >= 3);
   if (tops.size === 1 && top !== '') return { folder: top, strip };

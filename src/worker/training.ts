@@ -380,7 +380,7 @@ export class TrainingService {
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
-      const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, onProgress: progress });
+      const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, folders: source.folders, onProgress: progress });
       checkTrainable(loaded, this.requireSetup().batchSize);
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.

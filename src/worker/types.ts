@@ -40,13 +40,30 @@ export interface DataFile {
 }
 
 /**
+ * What the user picked or dropped: the files, and the folders the browser listed, relative like the
+ * files' paths (`photos`, `photos/cats`, `photos/empty`). A dropped folder lists its folders, empty
+ * ones included; a folder picker gives files only (`folders` is then empty), so a class folder
+ * without images can be reported only for a drop.
+ */
+export interface DataSelection {
+  files: DataFile[];
+  folders: string[];
+}
+
+/**
  * What `loadDataset` loads: the built-in dataset, or the user's files — CIFAR-10/100 `.bin` files,
  * one `cifar-10-binary.tar.gz` / `cifar-100-binary.tar.gz`, or a folder of images with one
  * sub-folder per class.
  */
 export type DatasetSource =
   | { kind: 'builtin' }
-  | { kind: 'files'; files: DataFile[]; labels: Cifar100Labels }
+  | {
+      kind: 'files';
+      files: DataFile[];
+      /** The folders listed with the files (DataSelection): a class folder without images among them is reported. */
+      folders?: string[];
+      labels: Cifar100Labels;
+    }
   /** `url`: the sample's folder as the page sees it (absolute), e.g. http://localhost:5173/cifar10-sample/. */
   | { kind: 'sample'; url: string };
 

@@ -1,3 +1,6 @@
+import { appendFileSync, mkdtempSync, openAsBlob, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { crc32 } from 'node:zlib';
@@ -88,4 +91,17 @@ export function pngHeader(width: number, height: number): Uint8Array {
   out.set(ihdr, 12);
   new DataView(out.buffer).setUint32(29, crc32(ihdr));
   return out;
+}
+
+/**
+ * A file on disk as a picker hands it over (a Blob backed by the file), changed after it was picked:
+ * every read then rejects with a DOMException NotReadableError, as a browser's does (Node's
+ * fs.openAsBlob, like Chromium's File, checks on each read that the file is unchanged).
+ */
+export async function changedAfterPicking(name: string, bytes: Uint8Array): Promise<Blob> {
+  const path = join(mkdtempSync(join(tmpdir(), 'moco-picked-')), name);
+  writeFileSync(path, bytes);
+  const blob = await openAsBlob(path);
+  appendFileSync(path, 'x');
+  return blob;
 }

@@ -1,10 +1,17 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'fflate';
+import { createTar } from 'nanotar';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
+import { readImageFolder } from '../../src/cli/dataFiles';
 import { decodeImageBytes } from '../../src/cli/decodeImage';
 import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
+import { DatasetError } from '../../src/data/errors';
 import type { DataFile, LoadProgress } from '../../src/worker/types';
-import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, throttleProgress, topFolder } from '../../src/worker/datasets';
-import { cifarBytes } from '../support/dataFixtures';
+import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, readingFile, throttleProgress, topFolder } from '../../src/worker/datasets';
+import { changedAfterPicking, cifarBytes } from '../support/dataFixtures';
 
 /** A flat-coloured PNG: the red channel tells the images apart after decoding. */
 function png(red: number): Uint8Array {
@@ -70,6 +77,86 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     expect(notImage.message).toMatch(/^cats\/b\.png: not an image/);
   });
 
+  it('reports class folders without images in a drop in the headless trainer\'s words, and none for a picker, which lists no folders', async () => {
+    // On disk: photos/cats and photos/dogs with images, photos/empty (a .DS_Store only) and photos/deep/nested without.
+    const dir = join(mkdtempSync(join(tmpdir(), 'moco-folders-')), 'photos');
+    const images: [string, number][] = [
+      ['cats/a.png', 1],
+      ['cats/b.png', 2],
+      ['dogs/c.png', 3],
+    ];
+    for (const sub of ['cats', 'dogs', 'empty', 'deep/nested']) mkdirSync(join(dir, sub), { recursive: true });
+    for (const [path, red] of images) writeFileSync(join(dir, path), png(red));
+    writeFileSync(join(dir, 'empty/.DS_Store'), 'x');
+    const trainer = await readImageFolder(dir);
+    expect(trainer.warnings).toEqual(['photos: 2 class folders without images left out: deep, empty']);
+
+    // The same folder dropped on the app, as the drop's walk lists it (src/ui/dropFiles.ts).
+    const files = [...images.map(([path, red]) => file(`photos/${path}`, png(red))), file('photos/empty/.DS_Store', new Uint8Array(1))];
+    const folders = ['photos', 'photos/empty', 'photos/deep', 'photos/deep/nested', 'photos/cats', 'photos/dogs'];
+    const dropped = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes, folders });
+    expect(dropped.warnings).toEqual(trainer.warnings);
+    expect(dropped.train.classNames).toEqual(['cats', 'dogs']);
+
+    // The class folders themselves dropped, one of them empty: the empty one is reported, none is stripped.
+    const classes = await loadUserFiles(
+      images.map(([path, red]) => file(path, png(red))),
+      { labels: 'fine', decode: decodeImageBytes, folders: ['cats', 'dogs', 'empty'] },
+    );
+    expect(classes.name).toBe('cats, dogs, empty');
+    expect(classes.train.classNames).toEqual(['cats', 'dogs']);
+    expect(classes.warnings).toEqual(['cats, dogs, empty: class folder without images left out: empty']);
+
+    // A folder picker gives the files only: nothing to report about folders it never listed.
+    const picked = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes });
+    expect(picked.warnings).toEqual([]);
+
+    // One class with images and an empty one: both warnings, in the trainer's order and words.
+    writeFileSync(join(dir, 'dogs/c.png'), '');
+    const single = join(dir, '..', 'single');
+    mkdirSync(join(single, 'cats'), { recursive: true });
+    mkdirSync(join(single, 'dogs'));
+    for (const [path, red] of images.slice(0, 2)) writeFileSync(join(single, path), png(red));
+    const oneClass = await loadUserFiles(
+      images.slice(0, 2).map(([path, red]) => file(`single/${path}`, png(red))),
+      { labels: 'fine', decode: decodeImageBytes, folders: ['single', 'single/cats', 'single/dogs'] },
+    );
+    expect(oneClass.warnings).toEqual((await readImageFolder(single)).warnings);
+    expect(oneClass.warnings).toEqual([
+      'single: class folder without images left out: dogs',
+      'single: one class only (cats): MoCo trains without labels, but kNN and probe accuracy need two classes or more',
+    ]);
+  });
+
+  it('names a file that can no longer be read and says what to do, for CIFAR files, archives and images', async () => {
+    const unreadable = /: cannot be read any more: it was changed, moved or deleted, or lost its read permission, after it was picked \(check that it is there and readable, e\.g\. chmod a\+r, then pick or drop the files again\)$/;
+    const load = (files: DataFile[]) => rejection(loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes }));
+    const cases: [DataFile[], string][] = [
+      // A .bin is read whole, an archive streamed, an image read by the decoder.
+      [[{ path: 'data_batch_1.bin', file: await changedAfterPicking('data_batch_1.bin', cifarBytes([[1], [2]])) }], 'data_batch_1.bin'],
+      [
+        [{ path: 'cifar-10-binary.tar.gz', file: await changedAfterPicking('c.tar.gz', gzipSync(createTar([{ name: 'cifar-10-batches-bin/test_batch.bin', data: cifarBytes([[1]]) }]))) }],
+        'cifar-10-binary.tar.gz',
+      ],
+      [[file('photos/cats/a.png', png(1)), { path: 'photos/cats/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'photos/cats/b.png'],
+      [[file('cats/a.png', png(1)), { path: 'dogs/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'dogs/b.png'],
+    ];
+    for (const [files, named] of cases) {
+      const e = await load(files);
+      expect(e, named).toBeInstanceOf(DatasetError);
+      expect((e as DatasetError).file).toBe(named);
+      expect(e.message).toMatch(unreadable);
+    }
+
+    // Chromium says NotFoundError for a file deleted since it was picked.
+    const gone = new DOMException('A requested file or directory could not be found at the time an operation was processed.', 'NotFoundError');
+    const deleted = await rejection(readingFile('photos/cats/a.png', () => Promise.reject(gone)));
+    expect(deleted.message).toBe('photos/cats/a.png: no such file any more: it was moved or deleted after it was picked (put it back, or pick or drop the files again)');
+    // Anything else is not the file's fault and passes through as it is.
+    const bug = new TypeError('x is undefined');
+    expect(await rejection(readingFile('photos/cats/a.png', () => Promise.reject(bug)))).toBe(bug);
+  });
+
   it('takes CIFAR files from an extracted cifar-10-batches-bin folder, test_batch.bin held out, other files ignored', async () => {
     const files = [
       file('cifar-10-batches-bin/data_batch_2.bin', cifarBytes([[7], [8]])),
@@ -126,6 +213,9 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     expect(topFolder(paths('cats/1.jpg', 'cats/2.jpg'))).toEqual({ folder: 'cats', strip: false });
     expect(topFolder(paths('a/1.jpg', 'b/1.jpg', 'c/1.jpg', 'd/1.jpg'))).toEqual({ folder: 'a, b, c, …', strip: false });
     expect(topFolder(paths('1.jpg', 'cats/2.jpg'))).toEqual({ folder: 'the selection', strip: false });
+    // A drop lists folders too: an empty class folder beside the others is one of the dropped folders.
+    expect(topFolder(paths('cats/1.jpg', 'cats/2.jpg'), ['cats', 'dogs'])).toEqual({ folder: 'cats, dogs', strip: false });
+    expect(topFolder(paths('photos/cats/1.jpg'), ['photos', 'photos/cats', 'photos/dogs'])).toEqual({ folder: 'photos', strip: true });
   });
 
   it('throttles progress but always passes the last report', () => {

@@ -6,7 +6,7 @@ import { IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
 import type { DataFile, DatasetInfo, LoadProgress, TrainingSetup } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { BUILT_IN_HELD_OUT_SIZE } from '../../src/worker/trainingData';
-import { cifarBytes, pixelValue } from '../support/dataFixtures';
+import { changedAfterPicking, cifarBytes, pixelValue } from '../support/dataFixtures';
 import { useCpuBackend } from '../support/helpers';
 import { TINY_SETUP } from './setup';
 
@@ -128,6 +128,11 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
       // Five images: four for training once one is held out, fewer than a batch of 8.
       [[file('five.bin', cifar10(5))], /^five\.bin: leaves 5 training images, fewer than one batch of 8/],
       [[file('cifar-10-binary.tar.gz', tarWithoutCifar), file('extra.bin', cifar10(10))], /load one CIFAR archive at a time/],
+      // Picked, then changed on disk before it was read: named, with the way out, not a DOMException.
+      [
+        [{ path: 'data_batch_1.bin', file: await changedAfterPicking('data_batch_1.bin', cifar10(20)) }],
+        /^data_batch_1\.bin: cannot be read any more: .*then pick or drop the files again\)$/,
+      ],
     ];
     for (const [files, message] of cases) {
       const e = await rejection(service.loadDataset({ kind: 'files', files, labels: 'fine' }));
