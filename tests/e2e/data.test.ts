@@ -2,10 +2,12 @@
  * Loading the user's data in the app, end to end in Chromium: a CIFAR-10 file through the file
  * picker (summary, per-class table, thumbnails drawn from the file's own pixels, a model rebuilt on
  * it), a corrupt file (named in the error, nothing changed), a .tar.gz dropped on the panel
- * (streamed in the Worker, its test batch held out), and back to the built-in dataset. Nothing is
- * trained: SwiftShader makes steps slow, and training on loaded data is the service's tested path.
+ * (streamed in the Worker, its test batch held out), a folder dropped from disk with an empty class
+ * folder (reported), a file deleted after it was picked (named), and back to the built-in dataset.
+ * Nothing is trained: SwiftShader makes steps slow, and training on loaded data is the service's
+ * tested path.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -178,6 +180,74 @@ describe('loading data in the app, end to end', () => {
     await waitFor(page, 'coarse labels', async () => (await text(page, 'data-count')) === '40 images in 20 classes', 60_000);
     expect((await classTable(page)).map((r) => r[0])).toEqual(CIFAR100_COARSE_CLASSES);
     expect(await page.locator('[data-testid=data-error]').count()).toBe(0);
+  }, 120_000);
+
+  it('reports a class folder without images in a dropped folder, as the headless trainer does', async () => {
+    const { page } = app;
+    // zoo/cats and zoo/dogs with 12 PNGs each, zoo/empty with none. A real drop of the folder from
+    // disk (CDP's drag with file paths): the page walks its entries, empty folders included.
+    const dir = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'zoo');
+    for (const [name, colour] of [
+      ['cats', [220, 30, 30]],
+      ['dogs', [30, 30, 220]],
+    ] as const) {
+      mkdirSync(join(dir, name), { recursive: true });
+      const data = Buffer.alloc(16 * 16 * 4);
+      for (let p = 0; p < 16 * 16; p++) data.set([...colour, 255], p * 4);
+      for (let i = 0; i < 12; i++) writeFileSync(join(dir, name, `${i}.png`), PNG.sync.write({ width: 16, height: 16, data } as PNG));
+    }
+    mkdirSync(join(dir, 'empty'));
+    // Chromium leaves symbolic links out of a dropped folder without a word to the page (the trainer
+    // reads links to files): this one is not counted, and the README says so.
+    symlinkSync(join(dir, 'cats', '0.png'), join(dir, 'cats', 'linked.png'));
+    const panel = page.locator('[data-testid=data-panel]');
+    await panel.scrollIntoViewIfNeeded();
+    const box = (await panel.boundingBox())!;
+    const cdp = await page.context().newCDPSession(page);
+    for (const type of ['dragEnter', 'dragOver', 'drop'] as const) {
+      await cdp.send('Input.dispatchDragEvent', {
+        type,
+        x: box.x + box.width / 2,
+        y: box.y + Math.min(box.height / 2, 40),
+        data: { items: [], files: [dir], dragOperationsMask: 1 },
+      });
+    }
+    await cdp.detach();
+    await waitFor(page, 'the dropped folder summary', async () => (await text(page, 'data-name')) === 'zoo', 60_000);
+    expect(await text(page, 'data-count')).toBe('24 images in 2 classes');
+    expect(await page.locator('[data-testid=data-warnings] li').allTextContents()).toEqual(['⚠ zoo: class folder without images left out: empty']);
+    expect(await page.locator('[data-testid=data-error]').count()).toBe(0);
+  }, 120_000);
+
+  it('names a file deleted after it was picked, says what to do, and keeps the data in use', async () => {
+    const { page } = app;
+    const path = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'data_batch_1.bin');
+    writeFileSync(path, cifarBytes(Array.from({ length: 20 }, (_, i) => [i % 10])));
+    // A File backed by the disk file, as the pickers give: taken by an input of the test's own.
+    await page.evaluate(() => {
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.id = 'test-picker';
+      input.hidden = true;
+      document.body.append(input);
+    });
+    await page.setInputFiles('#test-picker', path);
+    // Its size is taken now (Chromium looks it up on first use), while the file is still there.
+    expect(await page.evaluate(() => (document.getElementById('test-picker') as HTMLInputElement).files![0].size)).toBe(20 * 3073);
+    rmSync(path);
+    const transfer = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add((document.getElementById('test-picker') as HTMLInputElement).files![0]);
+      return dt;
+    });
+    await page.dispatchEvent('[data-testid=data-panel]', 'drop', { dataTransfer: transfer });
+    const alert = page.locator('[data-testid=data-error]');
+    await alert.waitFor({ timeout: 60_000 });
+    const message = await alert.textContent();
+    expect(message).toContain('data_batch_1.bin: no such file any more: it was moved or deleted after it was picked (put it back, or pick or drop the files again)');
+    expect(message).toContain('still training on zoo');
+    expect(await text(page, 'data-name')).toBe('zoo');
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
   }, 120_000);
 
   it('goes back to the built-in dataset', async () => {
