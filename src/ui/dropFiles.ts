@@ -1,3 +1,4 @@
+import { DatasetError } from '../data/errors';
 import type { DataFile, DataSelection } from '../worker/types';
 
 /**
@@ -36,14 +37,23 @@ async function walk(entry: FileSystemEntry): Promise<DataSelection> {
   // fullPath is "/photos/cats/1.jpg" for a dropped folder, "/a.bin" for a dropped file.
   const path = entry.fullPath.replace(/^\/+/, '');
   if (entry.isFile) {
-    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
+    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject)).catch((e: unknown) => {
+      throw new DatasetError(path, `could not be opened (${describe(e)}): it was moved, deleted or made unreadable since the drop; check it, then drop the files again`);
+    });
     return { files: [{ path, file }], folders: [] };
   }
   if (entry.isDirectory) {
-    const inside = await walkEntries(await readAllEntries((entry as FileSystemDirectoryEntry).createReader()));
+    const children = await readAllEntries((entry as FileSystemDirectoryEntry).createReader()).catch((e: unknown) => {
+      throw new DatasetError(path, `the browser could not list this folder (${describe(e)}): check that it is there and readable, then drop it again`);
+    });
+    const inside = await walkEntries(children);
     return { files: inside.files, folders: [path, ...inside.folders] };
   }
   return { files: [], folders: [] };
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** readEntries returns a folder's entries a batch at a time (100 in Chromium) until an empty batch. */

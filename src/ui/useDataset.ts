@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
+import { DatasetError } from '../data/errors';
 import { SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
@@ -86,7 +87,8 @@ export function useDataset(training: Training) {
       walking.then(
         // Even an empty drop goes to the Worker, which says there is nothing to load.
         ({ files, folders }) => load({ kind: 'files', files, folders, labels }),
-        (e: unknown) => setError(`the dropped items could not be read (${e instanceof Error ? e.message : String(e)})`),
+        // The walk names the file or folder it could not open (DatasetError); anything else is said as it is.
+        (e: unknown) => setError(e instanceof DatasetError ? e.message : `the dropped items could not be read (${e instanceof Error ? e.message : String(e)})`),
       ),
     [load, labels],
   );

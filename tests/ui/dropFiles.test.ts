@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DatasetError } from '../../src/data/errors';
 import { filesFromDrop } from '../../src/ui/dropFiles';
 
 /**
@@ -7,6 +8,8 @@ import { filesFromDrop } from '../../src/ui/dropFiles';
  * Node has no FileSystemEntry, so these are small stand-ins; the real drop is tests/e2e/data.test.ts.
  */
 type Tree = { [name: string]: string | Tree };
+
+/** `broken`: full paths of entries whose file() or readEntries() fails, as for an entry gone since the drop. */
 
 function entry(fullPath: string, node: string | Tree, broken: ReadonlySet<string>): FileSystemEntry {
   const name = fullPath.slice(fullPath.lastIndexOf('/') + 1);
@@ -19,7 +22,8 @@ function entry(fullPath: string, node: string | Tree, broken: ReadonlySet<string
   const createReader = () => {
     let at = 0;
     return {
-      readEntries: (ok: (batch: FileSystemEntry[]) => void) => {
+      readEntries: (ok: (batch: FileSystemEntry[]) => void, fail?: (e: DOMException) => void) => {
+        if (broken.has(fullPath)) return setTimeout(() => fail?.(new DOMException('The folder could not be read', 'NotReadableError')));
         const batch = children.slice(at, at + 2);
         at += batch.length;
         setTimeout(() => ok(batch));
@@ -33,6 +37,15 @@ function entry(fullPath: string, node: string | Tree, broken: ReadonlySet<string
 function dropOf(tree: Tree, broken: ReadonlySet<string> = new Set()): DataTransfer {
   const items = Object.entries(tree).map(([name, node]) => ({ kind: 'file', webkitGetAsEntry: () => entry(`/${name}`, node, broken) }));
   return { items, files: [] } as unknown as DataTransfer;
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
 }
 
 async function contents(files: { path: string; file: Blob }[]): Promise<[string, string][]> {
@@ -78,8 +91,17 @@ describe('files and folders dropped on the page (src/ui/dropFiles.ts)', () => {
     expect(dropped).toEqual({ files: [{ path: 'data_batch_1.bin', file }], folders: [] });
   });
 
-  it('rejects when a dropped file cannot be opened, for the page to report', async () => {
-    const walking = filesFromDrop(dropOf({ photos: { cats: { '1.png': 'c1', '2.png': 'c2' } } }, new Set(['/photos/cats/2.png'])));
-    await expect(walking).rejects.toMatchObject({ name: 'NotFoundError' });
+  it('names a dropped file or folder the browser cannot open, for the page to report', async () => {
+    const file = await rejection(filesFromDrop(dropOf({ photos: { cats: { '1.png': 'c1', '2.png': 'c2' } } }, new Set(['/photos/cats/2.png']))));
+    expect(file).toBeInstanceOf(DatasetError);
+    expect(file.message).toBe(
+      'photos/cats/2.png: could not be opened (NotFoundError: A requested file or directory could not be found): ' +
+        'it was moved, deleted or made unreadable since the drop; check it, then drop the files again',
+    );
+    const folder = await rejection(filesFromDrop(dropOf({ photos: { cats: { '1.png': 'c1' } } }, new Set(['/photos/cats']))));
+    expect(folder).toBeInstanceOf(DatasetError);
+    expect(folder.message).toBe(
+      'photos/cats: the browser could not list this folder (NotReadableError: The folder could not be read): check that it is there and readable, then drop it again',
+    );
   });
 });
