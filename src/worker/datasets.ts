@@ -52,6 +52,8 @@ const TEST_BATCH = /^(test_batch|test)\.bin$/i;
 
 export async function loadUserFiles(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {
   const wanted = files.filter((f) => !isIgnoredFile(f.path));
+  // Dropped folders with no file in them: refused as the trainer refuses such a folder, by its name.
+  if (wanted.length === 0 && options.folders?.some((f) => !isIgnoredFile(f))) return loadImageFolder(wanted, options);
   if (wanted.length === 0) throw new DatasetError(files[0]?.path ?? 'the selection', 'holds no files to load');
   const cifar = wanted.filter((f) => CIFAR_FILE.test(f.path));
   const images = wanted.filter((f) => IMAGE_FILE.test(f.path));

@@ -10,7 +10,6 @@ import { filesFromDrop } from '../../src/ui/dropFiles';
 type Tree = { [name: string]: string | Tree };
 
 /** `broken`: full paths of entries whose file() or readEntries() fails, as for an entry gone since the drop. */
-
 function entry(fullPath: string, node: string | Tree, broken: ReadonlySet<string>): FileSystemEntry {
   const name = fullPath.slice(fullPath.lastIndexOf('/') + 1);
   if (typeof node === 'string') {

@@ -111,8 +111,16 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     const picked = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes });
     expect(picked.warnings).toEqual([]);
 
+    // Nothing but empty class folders: refused, by the folder's name, in the trainer's words.
+    const bare = join(dir, '..', 'bare');
+    for (const sub of ['cats', 'dogs']) mkdirSync(join(bare, sub), { recursive: true });
+    writeFileSync(join(bare, 'cats/.DS_Store'), 'x');
+    const refused = await rejection(loadUserFiles([file('bare/cats/.DS_Store', new Uint8Array(1))], { labels: 'fine', folders: ['bare', 'bare/cats', 'bare/dogs'] }));
+    expect(refused).toBeInstanceOf(DatasetError);
+    expect(refused.message).toBe("bare: has no images: put each class's images in a sub-folder named after the class (e.g. cats/001.jpg)");
+    expect((await rejection(readImageFolder(bare))).message).toBe(refused.message);
+
     // One class with images and an empty one: both warnings, in the trainer's order and words.
-    writeFileSync(join(dir, 'dogs/c.png'), '');
     const single = join(dir, '..', 'single');
     mkdirSync(join(single, 'cats'), { recursive: true });
     mkdirSync(join(single, 'dogs'));
