@@ -11,6 +11,7 @@ import type { Trainer } from '../train/trainer';
 import type { ImageDataset } from '../data/dataset';
 import { shellQuote } from './checkpointing';
 import type { JsonLog, LogRecord } from './jsonLog';
+import type { StartedBackend } from '../util/nodeWebgpu';
 
 export class Recorder {
   private readonly steps: RecordedStep[] = [];
@@ -52,7 +53,7 @@ export class Recorder {
     checkpoint: Uint8Array;
     dataset: DatasetIdentity;
     heldOut: ImageDataset | undefined;
-    backendLine: string;
+    backend: StartedBackend;
     argv: readonly string[];
     stepMs: number;
   }): Promise<boolean> {
@@ -66,8 +67,8 @@ export class Recorder {
       title: `MoCo ${method}, ${preset} at batch ${config.batchSize}, ${epochs >= 1 ? `${epochs.toFixed(Number.isInteger(epochs) ? 0 : 1)} epochs` : `${trainer.moco.stepCount} steps`} on ${trainer.dataset.name.replace(/ \(train\)$/, '')}`,
       made: {
         date: new Date().toISOString(),
-        device: deviceOf(run.backendLine),
-        backend: run.backendLine.replace(/^backend: /, ''),
+        device: deviceOf(run.backend.adapter),
+        backend: run.backend.line.replace(/^backend: /, ''),
         imagesPerSecond: run.stepMs > 0 ? (ran * config.batchSize * 1000) / run.stepMs : 0,
         trainSeconds: run.stepMs / 1000,
         wallSeconds: this.elapsed() / 1000,
@@ -105,9 +106,8 @@ export class Recorder {
   }
 }
 
-/** The device in words: the WebGPU adapter the backend line names, else the CPU's model. */
-function deviceOf(backendLine: string): string {
-  const adapter = /WebGPU \(Dawn\) on (.+?)(?:, as asked| \(--backend auto)/.exec(backendLine)?.[1];
+/** The device in words: the WebGPU adapter the backend runs on, else the CPU's model. */
+function deviceOf(adapter: string | null): string {
   if (process.env.MOCO_RECORD_DEVICE) return adapter ? `${process.env.MOCO_RECORD_DEVICE} (${adapter})` : process.env.MOCO_RECORD_DEVICE;
   if (adapter) return adapter;
   const cpu = cpus();

@@ -167,7 +167,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   // A checkpoint that cannot be written does not cost the exported model: --save still runs.
   const saved = await checkpoint.save();
-  const recorded = recorder ? await recorder.write({ trainer, checkpoint: await checkpoint.encode(), dataset: identity!, heldOut, backendLine: backend.line, argv, stepMs }) : true;
+  const recorded = recorder ? await recorder.write({ trainer, checkpoint: await checkpoint.encode(), dataset: identity!, heldOut, backend, argv, stepMs }) : true;
   if (checkpointPath && saved) {
     console.log(`checkpoint: ${checkpointPath} (step ${steps}; --resume ${shellQuote(checkpointPath)} --steps N continues it)`);
   }

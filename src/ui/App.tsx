@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { BackendBadge } from './components/BackendBadge';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { Charts } from './components/Charts';
@@ -14,7 +14,8 @@ import { SavedRuns } from './components/SavedRuns';
 import { StatusBar } from './components/StatusBar';
 import { useDataset } from './useDataset';
 import { useExperiment } from './useExperiment';
-import type { Point, RunOverlay } from './series';
+import type { RunOverlay } from './series';
+import { useEvaluation } from './useEvaluation';
 import { useOverlays } from './useOverlays';
 import { useReplay } from './useReplay';
 import { useTraining } from './useTraining';
@@ -28,9 +29,9 @@ export function App() {
   // Other runs on the charts: the saved runs ticked in the list and the experiment's finished runs.
   const experiment = useExperiment(training);
   const compare = useOverlays(training, experiment.overlaySources);
-  // The kNN history, for the charts' export: handed up by the Evaluation panel when it changes (the
-  // panel's progress reports re-render the panel alone, not the page).
-  const [knn, setKnn] = useState<readonly Point[]>([]);
+  // The kNN monitor, the probe and the other evaluations: the Evaluation panel shows them, the
+  // charts' export reads the kNN history from here.
+  const evaluation = useEvaluation(training);
   // A classroom replay, while shown, drives the charts and the diagram instead of the Worker's run.
   const replay = useReplay(training);
   const played = replay.shown;
@@ -83,10 +84,10 @@ export function App() {
           {played ? (
             <Charts overlays={NO_OVERLAYS} knn={played.knnPoints} store={played.store} version={played.version} queueSize={played.last?.queueCapacity ?? played.recording.manifest.setup.config.queueSize} batchSize={played.recording.manifest.setup.batchSize} />
           ) : (
-            <Charts overlays={compare.overlays} knn={knn} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+            <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
           )}
           <DataPanel training={training} data={data} />
-          <Evaluation training={training} overlays={compare.overlays} onKnn={setKnn} />
+          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} />
           <BenchmarkPanel training={training} />
         </main>
       </div>

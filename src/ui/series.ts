@@ -1,6 +1,9 @@
 import { createLTTB } from 'downsample';
 import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch, type StepRecord } from '../worker/types';
 
+/** A parameter change of a run, whatever its run id: from which step which parameters took which values. */
+export type RunChange = Omit<ParamChange, 'runId'>;
+
 /** Points drawn per series at most, whatever the length of the run. */
 export const MAX_DISPLAY_POINTS = 1000;
 
@@ -141,17 +144,35 @@ export class SeriesStore {
 
   /** Adds a batch; a batch of a newer run clears the store first, one of an older run is ignored. */
   append(batch: StatsBatch): void {
-    if (batch.status.runId < this.runId) return;
-    if (batch.status.runId > this.runId) this.clear(batch.status.runId);
-    const { columns, count } = batch;
+    this.appendColumns(batch.status.runId, batch.columns, 0, batch.count, batch.paramChanges);
+  }
+
+  /**
+   * A finished run's columns (a saved run's or an experiment's curves) as a store of their own,
+   * with the markers of its parameter changes.
+   */
+  static fromColumns(columns: Readonly<Record<StatField, Float64Array>>, count: number, changes: readonly RunChange[] = []): SeriesStore {
+    const store = new SeriesStore();
+    store.appendColumns(0, columns, 0, count, changes.map((c) => ({ runId: 0, ...c })));
+    return store;
+  }
+
+  /**
+   * Adds steps `[from, to)` of `columns` (whole runs' columns or one batch's) to run `runId`, and
+   * the markers of `changes`; a newer run clears the store first, an older one is ignored.
+   */
+  appendColumns(runId: number, columns: Readonly<Record<StatField, Float64Array>>, from: number, to: number, changes: readonly ParamChange[]): void {
+    if (runId < this.runId) return;
+    if (runId > this.runId) this.clear(runId);
     // Steps arrive in order; a step already held (a repeated batch) is skipped.
     const last = this.length ? this.columns.step.at(this.length - 1) : 0;
-    let from = 0;
-    while (from < count && columns.step[from] <= last) from++;
-    for (const f of STAT_FIELDS) this.columns[f].pushAll(columns[f].subarray(0, count), from);
+    let start = from;
+    while (start < to && columns.step[start] <= last) start++;
+    const added = to - start;
+    for (const f of STAT_FIELDS) this.columns[f].pushAll(columns[f].subarray(start, to));
     const { loss, negatives } = columns;
     const { chanceLoss, chanceAccuracy, lossRatio } = this.columns;
-    for (let i = from; i < count; i++) {
+    for (let i = start; i < to; i++) {
       // Embeddings that carry no information score the positive like the n negatives.
       const chance = Math.log(negatives[i] + 1);
       chanceLoss.push(chance);
@@ -162,19 +183,24 @@ export class SeriesStore {
     for (const [smooth, source] of SMOOTHED_PAIRS) {
       const ema = this.emas.get(smooth)!;
       const values = this.columns[source];
-      for (let i = values.length - (count - from); i < values.length; i++) this.columns[smooth].push(ema.next(values.at(i)));
+      for (let i = values.length - added; i < values.length; i++) this.columns[smooth].push(ema.next(values.at(i)));
     }
     const end = this.length;
-    for (const [f, b] of Object.entries(this.buckets) as [SeriesField, MinMaxBuckets][]) b.addRange(this.columns[f].values(), end - (count - from), end);
-    for (const change of batch.paramChanges) if (change.runId === this.runId) this.addMarker(change);
+    for (const [f, b] of Object.entries(this.buckets) as [SeriesField, MinMaxBuckets][]) b.addRange(this.columns[f].values(), end - added, end);
+    for (const change of changes) if (change.runId === this.runId) this.addMarker(change);
     this.version++;
   }
 
-  /** Changes that take effect at the same step make one marker, naming all of them. */
+  /**
+   * Changes that take effect at the same step make one marker, naming all of them; a change
+   * already held (a restored run's markers sent again) adds nothing.
+   */
   private addMarker(change: ParamChange): void {
-    const last = this.markers.at(-1);
-    if (last && last.runId === change.runId && last.fromStep === change.fromStep) this.markers[this.markers.length - 1] = { ...last, params: { ...last.params, ...change.params } };
-    else this.markers.push(change);
+    const at = this.markers.findIndex((m) => m.runId === change.runId && m.fromStep >= change.fromStep);
+    const same = at >= 0 && this.markers[at].fromStep === change.fromStep ? this.markers[at] : null;
+    if (same) this.markers[at] = { ...same, params: { ...same.params, ...change.params } };
+    else if (at < 0) this.markers.push(change);
+    else this.markers.splice(at, 0, change);
   }
 
   /** Sets β of the smoothed lines (0 to MAX_SMOOTHING) and recomputes them over the whole run. */

@@ -166,12 +166,15 @@ export function useEvaluation(training: Training) {
 
   // Stable between statistics batches, so that the kNN chart (recharts) only redraws for a new result.
   const currentKnn = useMemo(() => knn.filter((r) => r.runId === runId), [knn, runId]);
+  const knnPoints = useMemo(() => currentKnn.map((r) => ({ x: r.step, y: r.accuracy })), [currentKnn]);
   const current = <T extends { runId: number }>(x: T | null): T | null => (x && x.runId === runId ? x : null);
   return {
     ready,
     runId,
     step,
     knn: currentKnn,
+    /** The same results as the charts' export reads them: accuracy (0..1) against the step. */
+    knnPoints,
     // A periodic run given up at a pause sends no result: its progress is shown only while training.
     progress: progress && progress.runId === runId && (pending[progress.task] || (progress.task === 'knn' && running)) ? progress : null,
     knnEvery,

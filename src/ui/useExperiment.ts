@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ExperimentParam, ExperimentProgress, ExperimentResult, ExperimentRunResult } from '../worker/experimentTypes';
 import type { OverlaySource } from './useOverlays';
 import type { Training } from './useTraining';
@@ -24,6 +24,12 @@ export function useExperiment(training: Training) {
   const [error, setError] = useState<string | null>(null);
   const [cancelling, setCancelling] = useState(false);
   const [running, setRunning] = useState(false);
+  // The Worker's live parameters come with every statistics batch (a new object each time): `run`
+  // reads the latest through a ref, so that it (and what depends on it) is not rebuilt per batch.
+  const liveParams = useRef(view.workerParams ?? params);
+  useEffect(() => {
+    liveParams.current = view.workerParams ?? params;
+  }, [view.workerParams, params]);
 
   const run = useCallback(
     async (request: ExperimentRequest) => {
@@ -40,7 +46,7 @@ export function useExperiment(training: Training) {
         if (p.finished) setFinished(p.finished);
       };
       try {
-        const r = await api.experiment.run({ ...request, base: { ...setup, params: view.workerParams ?? params } }, Comlink.proxy(onProgress));
+        const r = await api.experiment.run({ ...request, base: { ...setup, params: liveParams.current } }, Comlink.proxy(onProgress));
         setResult(r);
         setFinished(r.runs);
       } catch (e) {
@@ -52,7 +58,7 @@ export function useExperiment(training: Training) {
         setBusy(null);
       }
     },
-    [workerApi, setup, params, view.workerParams, setBusy],
+    [workerApi, setup, setBusy],
   );
 
   const cancel = useCallback(() => {

@@ -1,6 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RunCurves } from '../worker/experimentTypes';
-import { emptyQueue } from '../worker/queueSnapshot';
 import { labelsByDifference } from '../worker/runLabels';
 import type { SavedRun, TrainingSetup } from '../worker/types';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from './series';
@@ -20,16 +19,7 @@ const NO_OVERLAYS: RunOverlay[] = [];
 export function seriesOfCurves(curves: RunCurves): SeriesStore {
   let store = STORES.get(curves);
   if (store) return store;
-  store = new SeriesStore();
-  const { momentum, queueSize, temperature, learningRate } = curves.setup.params;
-  store.append({
-    status: { state: 'finished', runId: 0, step: curves.count, elapsedMs: 0, stepBudget: curves.setup.stepBudget, error: null },
-    count: curves.count,
-    columns: curves.columns,
-    paramChanges: [],
-    queue: emptyQueue(queueSize),
-    params: { momentum, queueSize, temperature, learningRate },
-  });
+  store = SeriesStore.fromColumns(curves.columns, curves.count, curves.changes);
   STORES.set(curves, store);
   return store;
 }

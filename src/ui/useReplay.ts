@@ -1,11 +1,10 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { SAMPLE_TRAIN_NAME } from '../data/cifarSample';
 import { decodeRecording, parseRecordingIndex, RecordingError, type Recording, type RecordingIndex } from '../train/recording';
 import type { KnnResult } from '../worker/evaluationTypes';
 import type { HeldRun } from '../worker/training';
-import { ringOfSlots, emptyQueue } from '../worker/queueSnapshot';
-import type { LiveParams } from '../moco/config';
-import { SAMPLE_FOLDER, STAT_FIELDS, type QueueSnapshot, type StatsBatch, type StepRecord } from '../worker/types';
+import { ringOfSlots } from '../worker/queueSnapshot';
+import { SAMPLE_FOLDER, type QueueSnapshot, type StepRecord } from '../worker/types';
 import { SeriesStore, type Point } from './series';
 import type { Training } from './useTraining';
 
@@ -53,9 +52,11 @@ export function useReplay(training: Training) {
   const [shipped, setShipped] = useState<RecordingIndex['recordings']>([]);
   const [opening, setOpening] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [shown, setShown] = useState<Omit<ReplayShown, 'knn' | 'knnPoints' | 'probes' | 'last' | 'queue' | 'shownSteps'> | null>(null);
-  /** Steps already fed to the replay's store. */
-  const fed = useRef(0);
+  const [shown, setShown] = useState<ReplayShown | null>(null);
+  /** Where the replay is: its store fed up to the position, and what is known there. */
+  const head = useRef<ReplayPlayhead | null>(null);
+  /** The speed the clock plays at (as `shown.speed`, for the timer). */
+  const speed = useRef(1);
   const held = useRef<HeldRun | null>(null);
 
   // The shipped recordings; none (no index, an empty one) shows no list.
@@ -80,11 +81,10 @@ export function useReplay(training: Training) {
         // The run in use waits, paused and saved, until the replay is left.
         setBusy('A classroom replay is shown: the controls wait until you leave it (your run is paused and kept).');
         held.current = await api.training.holdRun();
-        fed.current = 0;
-        const store = new SeriesStore();
-        const { columns } = recording;
-        const length = Math.max(columns.elapsedMs[columns.elapsedMs.length - 1], ...recording.manifest.knn.map((k) => k.elapsedMs), ...recording.manifest.probes.map((p) => p.elapsedMs));
-        setShown({ recording, store, version: 0, position: 0, length, playing: true, speed: defaultSpeed(length), final: { state: 'recording' } });
+        const playhead = new ReplayPlayhead(recording);
+        head.current = playhead;
+        speed.current = defaultSpeed(playhead.length);
+        setShown({ recording, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
       } catch (e) {
         setBusy(null);
         setError(e instanceof RecordingError ? e.message : `${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -122,48 +122,41 @@ export function useReplay(training: Training) {
     void openUrl(url);
   }, [view.phase, view.model, openUrl]);
 
-  // Playing: the position advances at `speed` times the recorded pace; the store gets the steps reached.
+  /**
+   * Moves the replay to `position` (and plays or stops it): the store gets the steps reached, and
+   * the page one state change, so one render, per move.
+   */
+  const seek = useCallback((position: number, play?: boolean) => {
+    const playhead = head.current;
+    if (!playhead) return;
+    const at = playhead.moveTo(position);
+    setShown((s) => s && { ...s, ...at, playing: (play ?? s.playing) && at.position < s.length });
+  }, []);
+
+  // Playing: the position advances at `speed` times the recorded pace, one move per tick.
   const playing = shown?.playing ?? false;
   useEffect(() => {
     if (!playing) return;
     let before = performance.now();
     const timer = setInterval(() => {
+      const playhead = head.current;
+      if (!playhead) return;
       const now = performance.now();
       const dt = now - before;
       before = now;
-      setShown((s) => {
-        if (!s) return s;
-        const position = Math.min(s.length, s.position + dt * s.speed);
-        return { ...s, position, playing: position < s.length };
-      });
+      seek(Math.min(playhead.length, playhead.position + dt * speed.current));
     }, TICK_MS);
     return () => clearInterval(timer);
-  }, [playing]);
-
-  // Feeds the steps up to the position (a position moved back starts the store again).
-  const position = shown?.position ?? 0;
-  const recording = shown?.recording;
-  const store = shown?.store;
-  useEffect(() => {
-    if (!recording || !store) return;
-    const elapsed = recording.columns.elapsedMs;
-    let to = fed.current;
-    if (to > 0 && elapsed[to - 1] > position) {
-      store.clear(REPLAY_RUN);
-      to = 0;
-    }
-    const from = to;
-    while (to < elapsed.length && elapsed[to] <= position) to++;
-    fed.current = to;
-    if (to === from && store.runId === REPLAY_RUN) return;
-    store.append(replayBatch(recording, from, to, position));
-    setShown((s) => s && { ...s, version: store.version });
-  }, [recording, store, position]);
+  }, [playing, seek]);
 
   const setPlaying = useCallback((on: boolean) => setShown((s) => s && { ...s, playing: on && s.position < s.length }), []);
-  const setSpeed = useCallback((speed: number) => setShown((s) => s && { ...s, speed }), []);
-  const jumpToEnd = useCallback(() => setShown((s) => s && { ...s, position: s.length, playing: false }), []);
-  const restart = useCallback(() => setShown((s) => s && { ...s, position: 0, playing: true }), []);
+  const setSpeed = useCallback((value: number) => {
+    speed.current = value;
+    setShown((s) => s && { ...s, speed: value });
+  }, []);
+  const jumpToEnd = useCallback(() => seek(head.current?.length ?? 0, false), [seek]);
+  const restart = useCallback(() => seek(0, true), [seek]);
+  const recording = shown?.recording;
 
   /** The recording's final checkpoint, resumed in the Worker (on the CIFAR-10 sample, read first if needed): the Evaluation panel explores it. */
   const loadFinal = useCallback(async () => {
@@ -195,6 +188,7 @@ export function useReplay(training: Training) {
   const leave = useCallback(async () => {
     const api = workerApi();
     setShown(null);
+    head.current = null;
     const run = held.current;
     held.current = null;
     try {
@@ -210,10 +204,9 @@ export function useReplay(training: Training) {
     }
   }, [workerApi, adoptRun, setBusy]);
 
-  const derived = useMemo(() => (shown ? derive(shown) : null), [shown]);
   /** Something else drives the Worker (an experiment, a load): a replay waits for it. */
   const blocked = !shown && (view.busy !== null || view.phase !== 'ready' || !view.model);
-  return { shipped, opening, error, blocked, shown: shown && derived ? { ...shown, ...derived } : null, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, restart, loadFinal, leave };
+  return { shipped, opening, error, blocked, shown, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, restart, loadFinal, leave };
 }
 
 export type Replay = ReturnType<typeof useReplay>;
@@ -223,14 +216,38 @@ function defaultSpeed(lengthMs: number): number {
   return REPLAY_SPEEDS.find((s) => lengthMs / s <= 60_000) ?? REPLAY_SPEEDS[REPLAY_SPEEDS.length - 1];
 }
 
-/** What the position played shows: the steps fed, the evaluations known by then, the diagram's state. */
-function derive(s: Omit<ReplayShown, 'knn' | 'knnPoints' | 'probes' | 'last' | 'queue' | 'shownSteps'>) {
-  const { recording, store, position } = s;
-  const m = recording.manifest;
-  const output = m.knn[0]?.output;
-  const knn: KnnResult[] = m.knn
-    .filter((k) => k.output === output && k.elapsedMs <= position)
-    .map((k) => ({
+/** What the replay shows at a position: the steps fed, the evaluations known by then, the diagram's state. */
+export type PlayedAt = Pick<ReplayShown, 'position' | 'version' | 'shownSteps' | 'knn' | 'knnPoints' | 'probes' | 'last' | 'queue'>;
+
+/**
+ * A recording played up to a position: its store holds the steps recorded by then, and each move
+ * derives only what changed (steps passed: the last step and the queue; an evaluation passed: its
+ * list); what did not change is the same object as before, so what draws it need not redraw.
+ */
+export class ReplayPlayhead {
+  readonly store = new SeriesStore();
+  /** The recording's length in recorded milliseconds: its last step or evaluation. */
+  readonly length: number;
+  position = 0;
+  /** The kNN results and probe points in recorded order, and when each was recorded. */
+  private readonly knnAll: readonly KnnResult[];
+  private readonly knnTimes: readonly number[];
+  private readonly probesAll: readonly Point[];
+  private readonly probeTimes: readonly number[];
+  /** Steps fed to the store. */
+  private fed = 0;
+  private at: PlayedAt;
+
+  constructor(readonly recording: Recording) {
+    const m = recording.manifest;
+    const { elapsedMs } = recording.columns;
+    this.length = Math.max(elapsedMs[elapsedMs.length - 1], ...m.knn.map((k) => k.elapsedMs), ...m.probes.map((p) => p.elapsedMs));
+    // The kNN chart draws one output: the first recorded.
+    const output = m.knn[0]?.output;
+    const byTime = <T extends { elapsedMs: number }>(a: T, b: T) => a.elapsedMs - b.elapsedMs;
+    const knn = m.knn.filter((k) => k.output === output).sort(byTime);
+    this.knnTimes = knn.map((k) => k.elapsedMs);
+    this.knnAll = knn.map((k) => ({
       runId: REPLAY_RUN,
       step: k.step,
       accuracy: k.accuracy,
@@ -243,41 +260,54 @@ function derive(s: Omit<ReplayShown, 'knn' | 'knnPoints' | 'probes' | 'last' | '
       seconds: k.seconds,
       trigger: 'monitor' as const,
     }));
-  const probes = m.probes.filter((p) => p.elapsedMs <= position).map((p) => ({ x: p.step, y: p.accuracy }));
-  const last = store.last();
-  const batchSize = m.setup.batchSize;
-  return {
-    shownSteps: store.length,
-    knn,
-    knnPoints: knn.map((k) => ({ x: k.step, y: k.accuracy })),
-    probes,
-    last,
-    queue: last ? queueOf(last, batchSize) : null,
-  };
+    const probes = [...m.probes].sort(byTime);
+    this.probeTimes = probes.map((p) => p.elapsedMs);
+    this.probesAll = probes.map((p) => ({ x: p.step, y: p.accuracy }));
+    this.at = { position: 0, version: this.store.version, shownSteps: 0, knn: [], knnPoints: [], probes: [], last: null, queue: null };
+  }
+
+  /** Moves to `position` (a position moved back starts the store again) and says what is shown there. */
+  moveTo(position: number): PlayedAt {
+    const { store } = this;
+    const { columns, manifest } = this.recording;
+    const elapsed = columns.elapsedMs;
+    this.position = position;
+    let from = this.fed;
+    const back = from > 0 && elapsed[from - 1] > position;
+    if (back) {
+      store.clear(REPLAY_RUN);
+      from = 0;
+    }
+    let to = from;
+    while (to < elapsed.length && elapsed[to] <= position) to++;
+    this.fed = to;
+    let { last, queue, knn, knnPoints, probes } = this.at;
+    if (to !== from || back || store.runId !== REPLAY_RUN) {
+      const firstStep = from < to ? columns.step[from] : Infinity;
+      const lastStep = to > 0 ? columns.step[to - 1] : -Infinity;
+      const changes = manifest.changes.filter((c) => c.fromStep >= firstStep && c.fromStep <= lastStep).map((c) => ({ runId: REPLAY_RUN, ...c }));
+      store.appendColumns(REPLAY_RUN, columns, from, to, changes);
+      last = store.last();
+      queue = last ? queueOf(last, manifest.setup.batchSize) : null;
+    }
+    const knnCount = known(this.knnTimes, position, knn.length);
+    if (knnCount !== knn.length) {
+      knn = this.knnAll.slice(0, knnCount);
+      knnPoints = knn.map((k) => ({ x: k.step, y: k.accuracy }));
+    }
+    const probeCount = known(this.probeTimes, position, probes.length);
+    if (probeCount !== probes.length) probes = this.probesAll.slice(0, probeCount);
+    this.at = { position, version: store.version, shownSteps: store.length, knn, knnPoints, probes, last, queue };
+    return this.at;
+  }
 }
 
-/** Steps `[from, to)` as the Worker would have sent them, with the markers of changes among them. */
-function replayBatch(recording: Recording, from: number, to: number, position: number): StatsBatch {
-  const { columns, manifest } = recording;
-  const count = to - from;
-  const batchColumns = Object.fromEntries(STAT_FIELDS.map((f) => [f, columns[f].slice(from, to)])) as StatsBatch['columns'];
-  const i = Math.max(0, to - 1);
-  const firstStep = from < columns.step.length ? columns.step[from] : Infinity;
-  const lastStep = columns.step[i];
-  const params: LiveParams = { momentum: columns.momentum[i], queueSize: columns.queueCapacity[i], temperature: columns.temperature[i], learningRate: columns.learningRate[i] };
-  const atEnd = to === columns.step.length;
-  return {
-    status: { state: atEnd ? 'finished' : 'running', runId: REPLAY_RUN, step: to > 0 ? lastStep : 0, elapsedMs: position, stepBudget: manifest.setup.steps, error: null },
-    count,
-    columns: batchColumns,
-    paramChanges: count > 0 ? manifest.changes.filter((c) => c.fromStep >= firstStep && c.fromStep <= lastStep).map((c) => ({ runId: REPLAY_RUN, ...c })) : [],
-    queue: to > 0 ? queueOf(recordAt(recording, i), manifest.setup.batchSize) : emptyQueue(columns.queueCapacity[0]),
-    params,
-  };
-}
-
-function recordAt(recording: Recording, i: number): StepRecord {
-  return Object.fromEntries(STAT_FIELDS.map((f) => [f, recording.columns[f][i]])) as StepRecord;
+/** How many of `times` (in increasing order) are at or before `position`, counting on from `before` (those known at the last position). */
+function known(times: readonly number[], position: number, before: number): number {
+  let n = Math.min(before, times.length);
+  while (n > 0 && times[n - 1] > position) n--;
+  while (n < times.length && times[n] <= position) n++;
+  return n;
 }
 
 /**

@@ -60,19 +60,27 @@ function vulkanLoaderFound(): boolean {
  * (SIMD; 7–9× its JavaScript CPU backend on the same cores, docs/PERFORMANCE.md). Kept apart from
  * starting it, so that the choice reads in one place.
  */
-export async function chooseAutoBackend(): Promise<{ backend: NodeBackend; line: string }> {
+export async function chooseAutoBackend(): Promise<StartedBackend> {
   const found = await findGpuAdapter();
-  if (found.adapter) return { backend: 'webgpu', line: `backend: WebGPU (Dawn) on ${found.adapter} (--backend auto; --backend wasm or cpu for the processor)` };
-  return { backend: 'wasm', line: `backend: ${LABELS.wasm}, not WebGPU: ${found.reason} (--backend auto; --backend webgpu to use it anyway, --backend cpu for tfjs's JavaScript CPU backend)` };
+  if (found.adapter) return { backend: 'webgpu', adapter: found.adapter, line: `backend: WebGPU (Dawn) on ${found.adapter} (--backend auto; --backend wasm or cpu for the processor)` };
+  return { backend: 'wasm', adapter: null, line: `backend: ${LABELS.wasm}, not WebGPU: ${found.reason} (--backend auto; --backend webgpu to use it anyway, --backend cpu for tfjs's JavaScript CPU backend)` };
+}
+
+/** A backend in use: which, the WebGPU adapter it runs on (null off WebGPU, or where Dawn named none), and the line that says which and why. */
+export interface StartedBackend {
+  backend: NodeBackend;
+  adapter: string | null;
+  line: string;
 }
 
 /**
  * Starts the tfjs backend a command asked for: `webgpu` (through Dawn), `wasm`, `cpu`, or `auto`
- * (`chooseAutoBackend`). Returns the line that says which and why, or the error.
+ * (`chooseAutoBackend`). Returns it, or the error.
  */
-export async function startNodeBackend(requested: NodeBackend | 'auto'): Promise<{ backend: NodeBackend; line: string } | { error: string }> {
-  const { backend, line: chosen } = requested === 'auto' ? await chooseAutoBackend() : { backend: requested, line: `backend: ${LABELS[requested]}, as asked` };
+export async function startNodeBackend(requested: NodeBackend | 'auto'): Promise<StartedBackend | { error: string }> {
+  const { backend, adapter: found, line: chosen } = requested === 'auto' ? await chooseAutoBackend() : { backend: requested, adapter: null, line: `backend: ${LABELS[requested]}, as asked` };
   let line = chosen;
+  let adapter = found;
   if (requested === 'webgpu') await installNodeWebGpu();
   if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend(backend)))
@@ -83,7 +91,10 @@ export async function startNodeBackend(requested: NodeBackend | 'auto'): Promise
   if (backend === 'cpu') Object.assign(tf.backend(), { firstUse: false });
   if (backend === 'webgpu' && requested === 'webgpu') {
     const info = (tf.backend() as unknown as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-    if (info) line = `backend: WebGPU (Dawn) on ${describeAdapter(info)}, as asked`;
+    if (info) {
+      adapter = describeAdapter(info);
+      line = `backend: WebGPU (Dawn) on ${adapter}, as asked`;
+    }
   }
-  return { backend, line };
+  return { backend, adapter, line };
 }

@@ -3,6 +3,7 @@
  * reports, and what the paper measured. Types and plain constants only, as ./types: the page
  * imports this without pulling tfjs in.
  */
+import type { LiveParams } from '../moco/config';
 import type { StatField, TrainingSetup } from './types';
 
 /** What an experiment varies: a live parameter, the batch size, or the method. */
@@ -40,6 +41,8 @@ export interface RunCurves {
   count: number;
   columns: Record<StatField, Float64Array>;
   knn: { step: number; accuracy: number }[];
+  /** The run's parameter changes (the charts' markers); none where the run changed none, or was saved before they were kept. */
+  changes?: { fromStep: number; params: Partial<LiveParams> }[];
 }
 
 /** One row of an experiment's table. */

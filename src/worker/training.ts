@@ -112,6 +112,8 @@ export class TrainingService {
   private stopRequested = false;
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
+  /** Every parameter change of the current run (the charts' markers), kept in its checkpoints so that a resumed run shows them again. */
+  private runChanges: RunChange[] = [];
   private readonly batcher: StatsBatcher<StepRecord>;
   /** The current run's chart points, kept in its checkpoints so that a resumed run's charts go on. */
   private readonly chart = new ChartHistory();
@@ -211,6 +213,7 @@ export class TrainingService {
       this.trainer = null;
       this.batcher.clear();
       this.changes = [];
+      this.runChanges = [];
       this.runId++;
       this.state = 'idle';
       this.error = null;
@@ -296,6 +299,9 @@ export class TrainingService {
       // Changes that land between the same two steps make one marker.
       if (last && last.fromStep === fromStep) Object.assign(last.params, params);
       else this.changes.push({ runId: this.runId, fromStep, params: { ...params } });
+      const kept = this.runChanges.at(-1);
+      if (kept && kept.fromStep === fromStep) Object.assign(kept.params, params);
+      else this.runChanges.push({ fromStep, params: { ...params } });
       this.batcher.flush(true);
       return { runId: this.runId, fromStep, params: { ...params } };
     });
@@ -478,7 +484,13 @@ export class TrainingService {
     const setup = this.setupOf({ file: id, manifest, tensors: new Map() });
     const batchesPerEpoch = Math.max(1, Math.floor(manifest.setup.dataset.size / setup.batchSize));
     const records = (manifest.history.chart ?? []).map((p) => recordOfChartPoint(p, setup.batchSize, batchesPerEpoch));
-    return { setup, count: records.length, columns: statColumns(records), knn: manifest.history.knn.map((k) => ({ step: k.step, accuracy: k.accuracy })) };
+    return {
+      setup,
+      count: records.length,
+      columns: statColumns(records),
+      knn: manifest.history.knn.map((k) => ({ step: k.step, accuracy: k.accuracy })),
+      changes: changesOf(manifest.client.app),
+    };
   }
 
   /**
@@ -537,8 +549,10 @@ export class TrainingService {
       this.trainer = trainer;
       this.data.trainFor(setup, train);
       this.batcher.clear();
-      this.changes = [];
       this.runId++;
+      // The saved run's markers come back with its charts, in the batch below.
+      this.runChanges = changesOf(checkpoint.manifest.client.app);
+      this.changes = this.runChanges.map((c) => ({ runId: this.runId, fromStep: c.fromStep, params: { ...c.params } }));
       this.setup = setup;
       this.newSaveSlot(runKey, saved);
       this.newRestorePoint({ bytes, step: trainer.moco.stepCount, summary: null });
@@ -889,7 +903,7 @@ export class TrainingService {
       dataset: await this.identity(trainer.dataset),
       history: { chart: this.chart.all(), knn: knn.map(knnPointOf), probes: probes.map(probePointOf) },
       // The app's own record: its setup form, and the kNN and probe results whole (per-class counts included; JSON writes NaN as null).
-      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn, probes } },
+      client: { app: { setup: { ...setup, params: { ...trainer.moco.params } }, elapsedMs: this.elapsed(), knn, probes, changes: this.runChanges } },
     });
   }
 
@@ -1175,4 +1189,23 @@ function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]):
 
 function newRunKey(): string {
   return `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A parameter change as a checkpoint keeps it (the page numbers runs; a checkpoint does not). */
+type RunChange = Omit<ParamChange, 'runId'>;
+
+const LIVE_PARAM_NAMES: readonly (keyof LiveParams)[] = ['momentum', 'queueSize', 'temperature', 'learningRate'];
+
+/**
+ * The parameter changes in the app's record of a checkpoint: none in a headless trainer's file or
+ * one saved before changes were kept, and entries that are not changes of live parameters are left out.
+ */
+function changesOf(app: unknown): RunChange[] {
+  const changes = (app as { changes?: unknown } | undefined)?.changes;
+  if (!Array.isArray(changes)) return [];
+  return changes.flatMap((c: { fromStep?: unknown; params?: unknown }) => {
+    if (!Number.isInteger(c?.fromStep) || typeof c.params !== 'object' || c.params === null) return [];
+    const entries = Object.entries(c.params).filter(([k, v]) => LIVE_PARAM_NAMES.includes(k as keyof LiveParams) && typeof v === 'number' && Number.isFinite(v));
+    return entries.length > 0 ? [{ fromStep: c.fromStep as number, params: Object.fromEntries(entries) as Partial<LiveParams> }] : [];
+  });
 }

@@ -4,7 +4,7 @@
  * option's misuses are refused before any work.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +36,8 @@ describe('npm run train --record', () => {
     expect(m.setup).toMatchObject({ preset: 'tiny', method: 'v2', batchSize: 8, steps: 4, heldOut: { size: 40 } });
     expect(m.setup.dataset).toMatchObject({ size: 64, classes: 10 });
     expect(m.made.backend).toBe('CPU (tfjs), as asked');
+    // Off WebGPU the device is the processor (unless the recording's maker names it).
+    if (!process.env.MOCO_RECORD_DEVICE) expect(m.made.device).toBe(`${cpus()[0].model.trim()} (${cpus().length} cores)`);
     expect(m.made.command).toBe(`npm run train -- ${args.join(' ')}`);
     expect(m.made.imagesPerSecond).toBeGreaterThan(0);
     expect(m.made.wallSeconds).toBeGreaterThan(m.made.trainSeconds);

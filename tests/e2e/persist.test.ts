@@ -18,7 +18,12 @@ describe('saved runs, end to end', () => {
     await openApp(page, url, { backend: 'cpu', setup: TINY });
     expect(await page.locator('[data-testid=resume-offer]').count()).toBe(0);
 
-    for (const s of [1, 2]) await stepTo(page, s);
+    await stepTo(page, 1);
+    // m set to 0 before step 2: the save keeps the marker, and the resumed run's loss chart draws it again.
+    await page.focus('[data-testid=momentum]');
+    await page.keyboard.press('Home');
+    await page.waitForTimeout(500);
+    await stepTo(page, 2);
     // A linear probe at step 2: the next save (step 3) keeps it, and the resumed page shows the same figure.
     await page.fill('[data-testid=probe-epochs]', '2');
     await page.click('[data-testid=probe-train]');
@@ -40,6 +45,9 @@ describe('saved runs, end to end', () => {
     expect(probe).toMatch(/^top-1 [\d.]+% at step 2/);
     // The charts go on from the saved run's points.
     await waitFor(page, 'the saved loss points', async () => Number(await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === 3, 30_000);
+    const marker = page.locator('[data-testid=chart-loss] text[data-marker]');
+    await marker.first().waitFor({ timeout: 20_000 });
+    expect(await marker.allTextContents()).toEqual(['m 0']);
     // The setup form follows the resumed run.
     expect(await page.locator('[data-testid=preset]').inputValue()).toBe('tiny');
     expect(await page.locator('[data-testid=batch]').inputValue()).toBe('8');

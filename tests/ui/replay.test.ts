@@ -2,10 +2,14 @@
  * The replay's queue ring for the diagram, rebuilt from a recorded step alone: the same ring as the
  * Worker draws from its queue's slots, here from a queue written batch by batch.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { queueOf } from '../../src/ui/useReplay';
+import { decodeRecording, type Recording } from '../../src/train/recording';
+import { SERIES_FIELDS } from '../../src/ui/series';
+import { queueOf, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
 import { ringOfSlots } from '../../src/worker/queueSnapshot';
 import { STAT_FIELDS, type StepRecord } from '../../src/worker/types';
+import { REPO_ROOT } from '../support/helpers';
 
 /** A queue of `capacity` slots after `steps` steps of `batch` keys each: the step that wrote each slot (−1 empty). */
 function writtenSlots(capacity: number, batch: number, steps: number): { slots: Int32Array; filled: number } {
@@ -45,4 +49,73 @@ describe('the replay queue ring', () => {
       expect(Array.from(ring.segmentAge)).toEqual(Array.from(expected.segmentAge));
     });
   }
+});
+
+/** The tiny classroom recording (12 steps, kNN and probe at steps 0, 4, 8, 12), with two parameter changes added. */
+function recording(): Recording {
+  const r = decodeRecording(new Uint8Array(readFileSync(`${REPO_ROOT}/tests/fixtures/replay-tiny.zip`)), 'replay-tiny.zip');
+  r.manifest.changes = [
+    { fromStep: 3, params: { momentum: 0.9 } },
+    { fromStep: 9, params: { temperature: 0.1, learningRate: 0.01 } },
+  ];
+  return r;
+}
+
+describe('the replay playhead (one move per tick, only the new part derived)', () => {
+  it('played in ticks of 100 recorded ms, rebuilds the queue only at ticks where a step passed and the kNN list only where an evaluation did, and ends as the whole run', () => {
+    const r = recording();
+    const head = new ReplayPlayhead(r);
+    const moves: PlayedAt[] = [head.moveTo(0)];
+    for (let position = 100; position < head.length + 100; position += 100) moves.push(head.moveTo(Math.min(head.length, position)));
+    expect(moves.length).toBeGreaterThan(500);
+
+    let stepsPassed = 0;
+    let queues = 0;
+    let knnLists = 0;
+    let probeLists = 0;
+    for (let i = 1; i < moves.length; i++) {
+      const [before, after] = [moves[i - 1], moves[i]];
+      if (after.shownSteps !== before.shownSteps) stepsPassed++;
+      if (after.queue !== before.queue) queues++;
+      if (after.knn !== before.knn) knnLists++;
+      if (after.probes !== before.probes) probeLists++;
+      // Nothing new: the very same objects, so what draws them need not redraw.
+      if (after.shownSteps === before.shownSteps) expect([after.last, after.queue, after.version]).toEqual([before.last, before.queue, before.version]);
+    }
+    // The 12 steps come in 4 bursts of 3 close together, so fewer ticks than steps see one pass.
+    expect(stepsPassed).toBeGreaterThanOrEqual(4);
+    expect(stepsPassed).toBeLessThanOrEqual(12);
+    expect(queues).toBe(stepsPassed);
+    // kNN and probe at steps 4, 8, 12 come after the start (step 0's is at 7.5 s, after the first tick).
+    expect(knnLists).toBe(4);
+    expect(probeLists).toBe(4);
+
+    const end = moves.at(-1)!;
+    expect(end.shownSteps).toBe(12);
+    expect(end.last?.step).toBe(12);
+    expect(end.knnPoints.map((p) => p.x)).toEqual([0, 4, 8, 12]);
+    expect(end.probes.map((p) => p.x)).toEqual([0, 4, 8, 12]);
+    expect(end.queue).toEqual(queueOf(end.last!, r.manifest.setup.batchSize));
+    // The same store as one fed the whole run at once, markers included.
+    const whole = new ReplayPlayhead(recording());
+    whole.moveTo(whole.length);
+    for (const f of SERIES_FIELDS) expect(Array.from(head.store.columns[f].values())).toEqual(Array.from(whole.store.columns[f].values()));
+    expect(head.store.markers.map((m) => [m.fromStep, m.params])).toEqual([
+      [3, { momentum: 0.9 }],
+      [9, { temperature: 0.1, learningRate: 0.01 }],
+    ]);
+  });
+
+  it('moved back, starts the store again and forgets what came later', () => {
+    const r = recording();
+    const head = new ReplayPlayhead(r);
+    head.moveTo(head.length);
+    const back = head.moveTo(r.columns.elapsedMs[4]);
+    expect(back.shownSteps).toBe(5);
+    expect(Array.from(head.store.columns.step.values())).toEqual([1, 2, 3, 4, 5]);
+    expect(back.last?.step).toBe(5);
+    expect(back.knnPoints.map((p) => p.x)).toEqual([0, 4]);
+    expect(back.probes.map((p) => p.x)).toEqual([0, 4]);
+    expect(head.store.markers.map((m) => m.fromStep)).toEqual([3]);
+  });
 });

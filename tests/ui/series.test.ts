@@ -324,6 +324,40 @@ describe('markers', () => {
     expect(store.markers).toEqual([]);
   });
 
+  it('markers sent again with a restored run (its checkpoint keeps them) are held once, in step order', () => {
+    const store = new SeriesStore();
+    store.append(batch(1, [1, 2], { paramChanges: [{ runId: 1, fromStep: 2, params: { momentum: 0.9 } }] }));
+    store.append(batch(1, [3, 4], { paramChanges: [{ runId: 1, fromStep: 4, params: { queueSize: 64 } }] }));
+    store.keepMarkersThrough(4);
+    store.append(
+      batch(2, [1, 2, 3, 4], {
+        paramChanges: [
+          { runId: 2, fromStep: 2, params: { momentum: 0.9 } },
+          { runId: 2, fromStep: 3, params: { temperature: 0.1 } },
+          { runId: 2, fromStep: 4, params: { queueSize: 64 } },
+        ],
+      }),
+    );
+    expect(store.markers).toEqual([
+      { runId: 2, fromStep: 2, params: { momentum: 0.9 } },
+      { runId: 2, fromStep: 3, params: { temperature: 0.1 } },
+      { runId: 2, fromStep: 4, params: { queueSize: 64 } },
+    ]);
+  });
+
+  it('a finished run from its columns (a saved run, an experiment\'s run) has the markers of its changes', () => {
+    const columns = batch(1, [1, 2, 3]).columns;
+    const store = SeriesStore.fromColumns(columns, 3, [
+      { fromStep: 3, params: { learningRate: 0.01 } },
+      { fromStep: 2, params: { momentum: 0.5, queueSize: 64 } },
+    ]);
+    expect(Array.from(store.columns.step.values())).toEqual([1, 2, 3]);
+    expect(store.markers.map((m) => [m.fromStep, m.params])).toEqual([
+      [2, { momentum: 0.5, queueSize: 64 }],
+      [3, { learningRate: 0.01 }],
+    ]);
+  });
+
   it('a restore that failed carries nothing into the next run', () => {
     const store = new SeriesStore();
     store.append(batch(1, [1, 2], { paramChanges: [{ runId: 1, fromStep: 2, params: { momentum: 0.9 } }] }));

@@ -1,4 +1,4 @@
-import { memo, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactElement } from 'react';
+import { memo, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactElement } from 'react';
 import { CartesianGrid, LineChart, ReferenceLine, ResponsiveContainer, usePlotArea, useXAxisScale, useYAxisScale, XAxis, YAxis } from 'recharts';
 import type { ParamChange } from '../../worker/types';
 import { saveBlob } from '../download';
@@ -326,7 +326,8 @@ interface ChartProps {
   overlays: readonly RunOverlay[];
   /** Changes whenever an overlay's content does. */
   overlayKey: string;
-  smoothing: number;
+  /** Changes whenever the stores' smoothed lines were recomputed (another β). */
+  smoothed: number;
   logScale?: boolean;
   labelMarkers?: boolean;
 }
@@ -444,7 +445,7 @@ function valueAt(store: SeriesStore, field: SeriesField, step: number): number {
  * the plot gives every line's value at the pointer's step (or the last step), and the plot is
  * one named tab stop whose arrow keys move that step.
  */
-const ChartCard = memo(function ChartCard({ spec, caption, store, version, overlays, overlayKey, smoothing, logScale, labelMarkers }: ChartProps) {
+const ChartCard = memo(function ChartCard({ spec, caption, store, version, overlays, overlayKey, smoothed, logScale, labelMarkers }: ChartProps) {
   const uid = useId().replace(/:/g, '');
   const log = logScale ?? false;
   // The store is mutable: `version` says when its content changed (a few times per second at most).
@@ -461,7 +462,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
       right: spec.rightAxis ? valueAxis(lines, data, 'right', undefined, true) : null,
       markers: store.markers.slice(-MAX_MARKERS),
     };
-  }, [spec, store, version, overlays, overlayKey, smoothing, log]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [spec, store, version, overlays, overlayKey, smoothed, log]); // eslint-disable-line react-hooks/exhaustive-deps
   const { data, lines } = view;
   const x = useStable(view.x, sameAxis) as Axis;
   const left = useStable(view.left, sameAxis) as Axis;
@@ -695,8 +696,24 @@ export const Charts = memo(function Charts({
       }
       return next;
     });
-  // Every store drawn smooths alike; a store recomputes its smoothed lines only when β changes.
-  for (const s of [store, ...overlays.map((o) => o.series)]) s.setSmoothing(options.smoothing);
+  // Every store drawn smooths alike: the slider sets β on the stores drawn, and a store that comes
+  // to be drawn (a replay's, another run's) takes it before the page is painted. `smoothed` counts
+  // these recomputations, for the charts' memoised views.
+  const stores = useMemo(() => [store, ...overlays.map((o) => o.series)], [store, overlays]);
+  const [smoothed, setSmoothed] = useState(0);
+  const setSmoothing = (beta: number) => {
+    for (const s of stores) s.setSmoothing(beta);
+    setSmoothed((n) => n + 1);
+    update({ smoothing: beta });
+  };
+  useLayoutEffect(() => {
+    const behind = stores.filter((s) => s.smoothing !== options.smoothing);
+    if (behind.length === 0) return;
+    for (const s of behind) s.setSmoothing(options.smoothing);
+    // One more render, before paint and only when a store came with another β: the stores live outside React.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    setSmoothed((n) => n + 1);
+  }, [stores, options.smoothing]);
   const overlayKey = overlays.map((o) => `${o.id}:${o.series.version}:${o.knn.length}`).join(',');
 
   const lnK = Math.log(queueSize + 1).toFixed(2);
@@ -730,7 +747,7 @@ export const Charts = memo(function Charts({
             max={MAX_SMOOTHING}
             step={0.01}
             value={options.smoothing}
-            onChange={(e) => update({ smoothing: Number(e.target.value) })}
+            onChange={(e) => setSmoothing(Number(e.target.value))}
             data-testid="smoothing"
             aria-valuetext={options.smoothing.toFixed(2)}
           />
@@ -769,7 +786,7 @@ export const Charts = memo(function Charts({
               version={shown[i]}
               overlays={spec.overlay ? overlays : NO_OVERLAYS}
               overlayKey={spec.overlay ? overlayKey : ''}
-              smoothing={options.smoothing}
+              smoothed={smoothed}
               logScale={spec === LOSS && options.logLoss}
               labelMarkers={spec.id === 'loss' || spec.id === 'queue'}
             />

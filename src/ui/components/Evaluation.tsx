@@ -1,9 +1,9 @@
-import { useCallback, useEffect, useId, useState } from 'react';
+import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
-import type { Point, RunOverlay } from '../series';
+import type { RunOverlay } from '../series';
 import { CPU_BACKEND, softwareRenderer, WASM_BACKEND } from '../renderer';
-import { DEFAULT_PROBE_EPOCHS, useEvaluation, type EvaluationState } from '../useEvaluation';
+import { DEFAULT_PROBE_EPOCHS, type EvaluationState } from '../useEvaluation';
 import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
@@ -245,9 +245,7 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
 }
 
 /** The evaluation panel: how good the representation is, and what the network is trained on. */
-export function Evaluation({ training, overlays, onKnn }: { training: Training; overlays?: RunOverlay[]; onKnn?: (knn: Point[]) => void }) {
-  const ev = useEvaluation(training);
-  useEffect(() => onKnn?.(ev.knn.map((r) => ({ x: r.step, y: r.accuracy }))), [ev.knn, onKnn]);
+export function Evaluation({ training, ev, overlays }: { training: Training; ev: EvaluationState; overlays?: RunOverlay[] }) {
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
       <SoftwareNote training={training} />
