@@ -52,13 +52,16 @@ export class Encoder {
     this.training = training;
     if (!training) return resnet(this.ops, images, this.arch);
     // Moving statistics are state, not parameters: updated outside any gradient, all layers' at
-    // once after the pass (nothing in a training pass reads them).
+    // once after the pass (nothing in a training pass reads them). A pass that throws updates none.
     this.batchStatistics = [];
-    const out = resnet(this.ops, images, this.arch);
-    updateMovingStatistics(this.batchStatistics);
-    for (const { batchMean, batchVariance } of this.batchStatistics) tf.dispose([batchMean, batchVariance]);
-    this.batchStatistics = [];
-    return out;
+    try {
+      const out = resnet(this.ops, images, this.arch);
+      updateMovingStatistics(this.batchStatistics);
+      return out;
+    } finally {
+      for (const { batchMean, batchVariance } of this.batchStatistics) tf.dispose([batchMean, batchVariance]);
+      this.batchStatistics = [];
+    }
   }
 
   /** The L2-normalised embedding MoCo compares. */
