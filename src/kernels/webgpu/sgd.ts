@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SgdMomentum, sgdStep, type SgdParameter } from '../../moco/sgd';
 import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
-import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, runProgram, storageBufferLimit } from './program';
+import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, partition, runProgram, storageBufferLimit } from './program';
 
 const SGD = 'MocoSgdMomentum';
 const SGD_IN_PLACE = 'MocoSgdMomentumInPlace';
@@ -86,9 +86,9 @@ export const sgdMomentum: CustomKernel = {
       const attrs = { learningRate, momentum, weightDecay };
       const backend = tf.backend();
       const owned = (t: tf.Tensor) => ownsBuffer(backend, t);
-      const inPlace = perTensor ? [] : parameters.filter((q) => owned(q.theta) && owned(q.velocity));
+      const [inPlace, rest] = partition(parameters, (q) => !perTensor && owned(q.theta) && owned(q.velocity));
       for (const group of chunks(inPlace, Math.floor(storageBufferLimit(backend) / BUFFERS_PER_PARAMETER))) updateInPlace(group, attrs);
-      for (const { theta, velocity, grad } of parameters.filter((q) => !inPlace.includes(q))) {
+      for (const { theta, velocity, grad } of rest) {
         const [t, v] = runKernel(SGD, { theta, velocity, grad }, attrs);
         theta.assign(t);
         velocity.assign(v);
