@@ -11,12 +11,14 @@ const tiny = (overrides: Parameters<typeof mocoConfig>[2] = {}) =>
   mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2, ...overrides });
 
 describe("the key encoder's lag ‖θk − θq‖ / ‖θq‖", () => {
+  const shapes = [[3, 3, 2, 4], [5], [6, 7]];
+  /** An encoder's parameters' values, drawn from `seed`. */
+  const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
+  const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
+
   it('matches a direct computation over every parameter (m = 1: the update leaves θk as it is)', async () => {
-    const shapes = [[3, 3, 2, 4], [5], [6, 7]];
-    const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
     const q = values(10);
     const k = values(20);
-    const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
     const key = asMap(k);
     const sums = momentumUpdateWithLag(key, asMap(q), 1);
     let distance = 0;
@@ -38,11 +40,8 @@ describe("the key encoder's lag ‖θk − θq‖ / ‖θq‖", () => {
   });
 
   it('is taken with the momentum update: θk updated as m·θk + (1 − m)·θq, and the sums of the updated θk', async () => {
-    const shapes = [[3, 3, 2, 4], [5], [6, 7]];
-    const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
     const q = values(30);
     const k = values(40);
-    const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
     const key = asMap(k);
     const m = 0.9;
     const sums = momentumUpdateWithLag(key, asMap(q), m);

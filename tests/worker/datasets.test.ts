@@ -2,19 +2,16 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImageBytes } from '../../src/cli/decodeImage';
 import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
-import type { DataFile, LoadProgress } from '../../src/worker/types';
+import type { LoadProgress } from '../../src/worker/types';
 import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, throttleProgress, topFolder } from '../../src/worker/datasets';
-import { cifarBytes } from '../support/dataFixtures';
+import { cifarBytes, dataFile } from '../support/dataFixtures';
+import { rejection } from '../support/helpers';
 
 /** A flat-coloured PNG: the red channel tells the images apart after decoding. */
 function png(red: number): Uint8Array {
   const data = Buffer.alloc(8 * 8 * 4);
   for (let p = 0; p < 64; p++) data.set([red, 40, 200, 255], p * 4);
   return PNG.sync.write({ width: 8, height: 8, data } as PNG);
-}
-
-function file(path: string, bytes: Uint8Array): DataFile {
-  return { path, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
 }
 
 function labelled(labels: number[], classes: number): ImageDataset {
@@ -27,22 +24,13 @@ function labelled(labels: number[], classes: number): ImageDataset {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('the app loading user files (src/worker/datasets.ts)', () => {
   it('reads a picked folder of images: the top folder is the dataset, sub-folders the classes, ~10% of each held out', async () => {
     // As an <input webkitdirectory> lists them: photos/<class>/<file>, in no particular order.
     const files = [
-      ...Array.from({ length: 10 }, (_, i) => file(`photos/dogs/${i}.png`, png(100 + i))),
-      ...Array.from({ length: 20 }, (_, i) => file(`photos/cats/${i}.png`, png(i))),
-      file('photos/.DS_Store', new Uint8Array(4)),
+      ...Array.from({ length: 10 }, (_, i) => dataFile(`photos/dogs/${i}.png`, png(100 + i))),
+      ...Array.from({ length: 20 }, (_, i) => dataFile(`photos/cats/${i}.png`, png(i))),
+      dataFile('photos/.DS_Store', new Uint8Array(4)),
     ];
     const progress: LoadProgress[] = [];
     const data = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes, onProgress: (p) => progress.push(p) });
@@ -56,27 +44,27 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
   });
 
   it('reads dropped class folders as they are, and names files out of place', async () => {
-    const dropped = [file('cats/a.png', png(1)), file('cats/b.png', png(2)), file('dogs/c.png', png(3))];
+    const dropped = [dataFile('cats/a.png', png(1)), dataFile('cats/b.png', png(2)), dataFile('dogs/c.png', png(3))];
     const data = await loadUserFiles(dropped, { labels: 'fine', decode: decodeImageBytes });
     expect(data.name).toBe('cats, dogs');
     expect(data.train.classNames).toEqual(['cats', 'dogs']);
     expect(data.train.size + data.heldOut.size).toBe(3);
 
-    const stray = await rejection(loadUserFiles([file('photos/notes.txt', new Uint8Array(3)), file('photos/cats/a.png', png(1))], { labels: 'fine', decode: decodeImageBytes }));
+    const stray = await rejection(loadUserFiles([dataFile('photos/notes.txt', new Uint8Array(3)), dataFile('photos/cats/a.png', png(1))], { labels: 'fine', decode: decodeImageBytes }));
     expect(stray.message).toMatch(/^photos\/notes\.txt: is not in a class sub-folder/);
-    const loose = await rejection(loadUserFiles([file('a.png', png(1)), file('b.png', png(2))], { labels: 'fine', decode: decodeImageBytes }));
+    const loose = await rejection(loadUserFiles([dataFile('a.png', png(1)), dataFile('b.png', png(2))], { labels: 'fine', decode: decodeImageBytes }));
     expect(loose.message).toMatch(/^a\.png: is not in a class sub-folder/);
-    const notImage = await rejection(loadUserFiles([file('photos/cats/a.png', png(1)), file('photos/cats/b.png', new Uint8Array([1, 2, 3]))], { labels: 'fine', decode: decodeImageBytes }));
+    const notImage = await rejection(loadUserFiles([dataFile('photos/cats/a.png', png(1)), dataFile('photos/cats/b.png', new Uint8Array([1, 2, 3]))], { labels: 'fine', decode: decodeImageBytes }));
     expect(notImage.message).toMatch(/^cats\/b\.png: not an image/);
   });
 
   it('takes CIFAR files from an extracted cifar-10-batches-bin folder, test_batch.bin held out, other files ignored', async () => {
     const files = [
-      file('cifar-10-batches-bin/data_batch_2.bin', cifarBytes([[7], [8]])),
-      file('cifar-10-batches-bin/batches.meta.txt', new TextEncoder().encode('airplane\n')),
-      file('cifar-10-batches-bin/data_batch_1.bin', cifarBytes([[1], [2], [3]])),
-      file('cifar-10-batches-bin/test_batch.bin', cifarBytes([[9]])),
-      file('cifar-10-batches-bin/readme.html', new TextEncoder().encode('<html>')),
+      dataFile('cifar-10-batches-bin/data_batch_2.bin', cifarBytes([[7], [8]])),
+      dataFile('cifar-10-batches-bin/batches.meta.txt', new TextEncoder().encode('airplane\n')),
+      dataFile('cifar-10-batches-bin/data_batch_1.bin', cifarBytes([[1], [2], [3]])),
+      dataFile('cifar-10-batches-bin/test_batch.bin', cifarBytes([[9]])),
+      dataFile('cifar-10-batches-bin/readme.html', new TextEncoder().encode('<html>')),
     ];
     const data = await loadUserFiles(files, { labels: 'fine' });
     expect(data).toMatchObject({ name: 'data_batch_1.bin + 2 more', format: 'cifar10', heldOutFrom: 'test-split' });
@@ -85,7 +73,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
   });
 
   it('trains on a lone test batch, carving its held-out share', async () => {
-    const data = await loadUserFiles([file('test_batch.bin', cifarBytes(Array.from({ length: 30 }, (_, i) => [i % 10])))], { labels: 'fine' });
+    const data = await loadUserFiles([dataFile('test_batch.bin', cifarBytes(Array.from({ length: 30 }, (_, i) => [i % 10])))], { labels: 'fine' });
     expect(data).toMatchObject({ name: 'test_batch.bin', heldOutFrom: 'carved' });
     expect([data.train.size, data.heldOut.size]).toEqual([20, 10]);
   });
@@ -121,7 +109,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
   });
 
   it('finds the dataset folder in picked and dropped paths', () => {
-    const paths = (...p: string[]) => p.map((path) => file(path, new Uint8Array(0)));
+    const paths = (...p: string[]) => p.map((path) => dataFile(path, new Uint8Array(0)));
     expect(topFolder(paths('photos/cats/1.jpg', 'photos/dogs/2.jpg'))).toEqual({ folder: 'photos', strip: true });
     expect(topFolder(paths('cats/1.jpg', 'cats/2.jpg'))).toEqual({ folder: 'cats', strip: false });
     expect(topFolder(paths('a/1.jpg', 'b/1.jpg', 'c/1.jpg', 'd/1.jpg'))).toEqual({ folder: 'a, b, c, …', strip: false });

@@ -101,34 +101,29 @@ export const sgdMomentum: CustomKernel = {
     {
       name: `SgdMomentum: 3 steps on ${SHAPES.length} parameters, in place`,
       program: SGD_IN_PLACE,
-      run: () => {
-        // Variables that own their buffers (tf.variable shares its initial value's until that is disposed).
-        const thetas = SHAPES.map((s, i) => {
-          const init = normal(s, 60 + i);
-          const v = tf.variable(init, true);
-          init.dispose();
-          return v;
-        });
-        const sgd = new SgdMomentum(0.9, 5e-4);
-        for (let step = 0; step < 3; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(SHAPES[i], 70 + 10 * step + i)])), 0.1);
-        sgd.dispose();
-        const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
-        tf.dispose(thetas);
-        return out;
-      },
+      run: () => sgdSteps(SHAPES, 3, true),
     },
     {
       name: 'SgdMomentum: parameters sharing their buffers (one program each, new tensors)',
       program: SGD,
-      run: () => {
-        const thetas = SHAPES.slice(0, 3).map((s, i) => tf.variable(normal(s, 60 + i), true));
-        const sgd = new SgdMomentum(0.9, 5e-4);
-        for (let step = 0; step < 2; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(SHAPES[i], 70 + 10 * step + i)])), 0.1);
-        sgd.dispose();
-        const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
-        tf.dispose(thetas);
-        return out;
-      },
+      run: () => sgdSteps(SHAPES.slice(0, 3), 2, false),
     },
   ],
 };
+
+/** `steps` SGD steps on parameters of `shapes`, as variables that own their buffers or share them. */
+function sgdSteps(shapes: number[][], steps: number, owned: boolean): Record<string, tf.Tensor> {
+  // tf.variable shares its initial value's buffer until that is disposed.
+  const thetas = shapes.map((s, i) => {
+    const init = normal(s, 60 + i);
+    const v = tf.variable(init, true);
+    if (owned) init.dispose();
+    return v;
+  });
+  const sgd = new SgdMomentum(0.9, 5e-4);
+  for (let step = 0; step < steps; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(shapes[i], 70 + 10 * step + i)])), 0.1);
+  sgd.dispose();
+  const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
+  tf.dispose(thetas);
+  return out;
+}
