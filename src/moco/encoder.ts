@@ -52,7 +52,8 @@ export class Encoder {
     this.training = training;
     if (!training) return resnet(this.ops, images, this.arch);
     // Moving statistics are state, not parameters: updated outside any gradient, all layers' at
-    // once after the pass (nothing in a training pass reads them). A pass that throws updates none.
+    // once after the pass (nothing in a training pass reads them). A pass that throws still frees
+    // its batch statistics, and one whose network throws updates no moving statistics.
     this.batchStatistics = [];
     try {
       const out = resnet(this.ops, images, this.arch);
