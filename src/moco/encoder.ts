@@ -52,13 +52,17 @@ export class Encoder {
     this.training = training;
     if (!training) return resnet(this.ops, images, this.arch);
     // Moving statistics are state, not parameters: updated outside any gradient, all layers' at
-    // once after the pass (nothing in a training pass reads them).
+    // once after the pass (nothing in a training pass reads them). A pass that throws still frees
+    // its batch statistics, and one whose network throws updates no moving statistics.
     this.batchStatistics = [];
-    const out = resnet(this.ops, images, this.arch);
-    updateMovingStatistics(this.batchStatistics);
-    for (const { batchMean, batchVariance } of this.batchStatistics) tf.dispose([batchMean, batchVariance]);
-    this.batchStatistics = [];
-    return out;
+    try {
+      const out = resnet(this.ops, images, this.arch);
+      updateMovingStatistics(this.batchStatistics);
+      return out;
+    } finally {
+      for (const { batchMean, batchVariance } of this.batchStatistics) tf.dispose([batchMean, batchVariance]);
+      this.batchStatistics = [];
+    }
   }
 
   /** The L2-normalised embedding MoCo compares. */

@@ -10,18 +10,18 @@ export const lerpAssign = overridable('lerpAssign', (pairs: readonly (readonly [
  * [Σ(θk − θq)², Σθq²] over every (θk, θq) pair, left on the backend: the key encoder's lag
  * ‖θk − θq‖ / ‖θq‖ is the square root of their ratio (`keyLag`), read back with the step's other
  * statistics rather than on its own. The parameters are concatenated first, so that the sums are a
- * few dispatches whatever the number of parameters (the plain way: `lerpAssignWithLagSums` lets a
- * kernel take the sums while it writes θk, with no copy).
+ * few dispatches whatever the number of parameters. A kernel takes the sums inside
+ * `lerpAssignWithLagSums`, while it writes θk, so this plain way has nothing to attach.
  */
-export const lagSums = overridable('lagSums', (pairs: readonly (readonly [tf.Tensor, tf.Tensor])[]): tf.Tensor1D =>
-  tf.tidy(() => {
+function lagSums(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[]): tf.Tensor1D {
+  return tf.tidy(() => {
     if (pairs.length === 0) return tf.zeros([2]) as tf.Tensor1D;
     const flat = (i: 0 | 1) => tf.concat(pairs.map((pair) => pair[i].reshape([-1])));
     const thetaK = flat(0);
     const thetaQ = flat(1);
     return tf.stack([tf.squaredDifference(thetaK, thetaQ).sum(), tf.square(thetaQ).sum()]) as tf.Tensor1D;
-  }),
-);
+  });
+}
 
 /**
  * θk ← m·θk + (1 − m)·θq for every pair, then their `lagSums`: one operation, so that a kernel can
@@ -65,12 +65,4 @@ export function momentumUpdateWithLag(
   m: number,
 ): tf.Tensor1D {
   return lerpAssignWithLagSums(parameterPairs(keyParameters, queryParameters), m);
-}
-
-/**
- * How far the key encoder trails the query encoder, as `lagSums` (the caller disposes it; with
- * m = 0 the momentum update makes them equal: 0).
- */
-export function keyEncoderLagSums(keyParameters: ReadonlyMap<string, tf.Variable>, queryParameters: ReadonlyMap<string, tf.Variable>): tf.Tensor1D {
-  return lagSums(parameterPairs(keyParameters, queryParameters));
 }

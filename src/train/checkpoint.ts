@@ -7,6 +7,7 @@ import type { Encoder } from '../moco/encoder';
 import type { StepStats } from '../moco/moco';
 import { PRESET_NAMES, PRESETS, type Architecture, type PresetName } from '../moco/resnet';
 import type { RngState } from '../util/random';
+import { FileError } from '../util/fileError';
 import { Trainer } from './trainer';
 
 /**
@@ -122,15 +123,8 @@ export interface Checkpoint {
 }
 
 /** A checkpoint that cannot be read or does not fit: the message names the file and the problem. */
-export class CheckpointError extends Error {
+export class CheckpointError extends FileError {
   override readonly name = 'CheckpointError';
-
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
 }
 
 /** The identity of a dataset, to recognise it again when a run resumes. */

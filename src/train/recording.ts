@@ -1,6 +1,7 @@
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import type { MocoVersion, LiveParams, MocoConfig } from '../moco/config';
 import type { PresetName } from '../moco/resnet';
+import { FileError } from '../util/fileError';
 import type { DatasetIdentity, KnnPoint, ProbePoint } from './checkpoint';
 import { STAT_FIELDS, type StatField, type StepRecord } from './stepFields';
 
@@ -95,15 +96,8 @@ export interface Recording {
 }
 
 /** A recording that cannot be read: the message names the file and the problem. */
-export class RecordingError extends Error {
+export class RecordingError extends FileError {
   override readonly name = 'RecordingError';
-
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
 }
 
 /** What a recording holds besides its format fields and the checkpoint's size, which `encodeRecording` fills in. */

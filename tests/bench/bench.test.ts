@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchOf, benchArgv, parseBenchArgs, type BenchArgs } from '../../src/bench/args';
-import { formatRuns, type BenchFile } from '../../src/bench/report';
+import { formatRuns } from '../../src/bench/report';
+import { benchResult, variantResult } from '../support/benchResults';
 
 describe('npm run bench: options', () => {
   it('has small defaults that run without a GPU', () => {
@@ -44,38 +45,9 @@ describe('npm run bench: options', () => {
 
 describe('npm run bench: the table', () => {
   it('shows a row per variant, the ratios, and n/a where a figure is missing', () => {
-    const variant = (v: 'stock' | 'custom', ms: number, dispatches: number, gpu: number | null) => ({
-      variant: v,
-      imagesPerSecond: 8000 / ms,
-      medianStepMs: ms,
-      stepMs: [ms],
-      firstStepMs: ms + 1500,
-      compileMs: 1500,
-      precompileMs: null,
-      dispatchesPerStep: dispatches,
-      dispatchesByProgram: {},
-      gpuMsPerStep: gpu,
-      gpuMsByKernel: null,
-      liveTensors: 92,
-      liveTensorGrowthPerStep: 0,
-      loss: 2,
-    });
-    const result = {
-      date: '2026-11-28T00:00:00.000Z',
-      environment: { runtime: 'node 20', backend: 'webgpu', adapter: null, timestampQuery: false, gpuTimer: 'none', storageBuffersPerStage: 8, tfjs: '4.22.0' },
-      preset: 'tiny',
-      batch: 8,
-      steps: 1,
-      warmup: 1,
-      queueSize: 4096,
-      parameters: 2588,
-      flags: {},
-      except: [],
-      include: [],
-      variants: [variant('stock', 4000, 894, null), variant('custom', 2000, 215, null)],
-      speedup: { imagesPerSecond: 2, dispatches: 894 / 215, gpuTime: null },
-      notes: ["no GPU time: the adapter has no 'timestamp-query'"],
-    } as BenchFile['runs'][number]['result'];
+    // A first step 1.5 s longer than the others: its compile time.
+    const variant = (v: 'stock' | 'custom', ms: number, dispatches: number) => variantResult(v, ms, dispatches, null, { firstStepMs: ms + 1500, compileMs: 1500, dispatchesByProgram: {} });
+    const result = benchResult('webgpu', [variant('stock', 4000, 894), variant('custom', 2000, 215)], ["no GPU time: the adapter has no 'timestamp-query'"]);
     const table = formatRuns([{ where: 'node', result }]);
     const lines = table.split('\n');
     expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+first step ms\s+dispatches\s+GPU ms\s+live tensors/);

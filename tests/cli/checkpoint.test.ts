@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/helpers';
-import { runTrainer, TRAINER } from '../support/trainer';
+import { progressRows, runTrainer, TRAINER, type ProgressRow } from '../support/trainer';
 
 const train = (args: string[]) => runTrainer(args);
 
@@ -18,7 +18,7 @@ function trainInterrupted(args: string[], afterStep: number): Promise<{ code: nu
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
-      if (!sent && rows(stdout).some((r) => r.step === afterStep)) {
+      if (!sent && progressRows(stdout).some((r) => r.step === afterStep)) {
         sent = true;
         child.kill('SIGINT');
       }
@@ -26,17 +26,6 @@ function trainInterrupted(args: string[], afterStep: number): Promise<{ code: nu
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout }));
   });
-}
-
-/** The progress rows' step and loss, as printed. */
-function rows(stdout: string) {
-  return stdout
-    .split('\n')
-    .filter((l) => /^\s+\d+\s/.test(l))
-    .map((l) => {
-      const f = l.trim().split(/\s+/);
-      return { step: Number(f[0]), epoch: f[1], loss: f[2], accuracy: f[3], queue: f[6], lr: f[7] };
-    });
 }
 
 function manifest(path: string) {
@@ -55,23 +44,24 @@ describe('npm run train --checkpoint / --resume', () => {
       trainInterrupted([...common, '--steps', '8', '--checkpoint', file], 3),
     ]);
     expect(straight.code).toBe(0);
-    expect(rows(straight.stdout).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(progressRows(straight.stdout).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 
     // Ctrl-C: the step in flight ends, the checkpoint is written, the resume command printed.
     expect(interrupted.code).toBe(130);
     const stoppedAt = manifest(file).step;
     expect(stoppedAt).toBeGreaterThanOrEqual(3);
     expect(stoppedAt).toBeLessThan(8);
-    expect(rows(interrupted.stdout).map((r) => r.step)).toEqual(Array.from({ length: stoppedAt }, (_, i) => i + 1));
+    expect(progressRows(interrupted.stdout).map((r) => r.step)).toEqual(Array.from({ length: stoppedAt }, (_, i) => i + 1));
     expect(interrupted.stdout).toContain(`stopped by SIGINT after step ${stoppedAt} of 8; the run is saved in ${file}. Resume with:\n  npm run train -- --resume ${file}\n`);
 
     const resumed = await train(['--resume', file, '--log-every', '1']);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain(`resuming ${file}: step ${stoppedAt} of 8`);
-    expect(rows(resumed.stdout).map((r) => r.step)).toEqual(Array.from({ length: 8 - stoppedAt }, (_, i) => stoppedAt + i + 1));
+    expect(progressRows(resumed.stdout).map((r) => r.step)).toEqual(Array.from({ length: 8 - stoppedAt }, (_, i) => stoppedAt + i + 1));
     // Loss, accuracy, similarities, queue and learning rate as printed: the same run.
-    const strip = (r: ReturnType<typeof rows>) => r.map(({ step, epoch, loss, accuracy, queue, lr }) => ({ step, epoch, loss, accuracy, queue, lr }));
-    expect(strip([...rows(interrupted.stdout), ...rows(resumed.stdout)])).toEqual(strip(rows(straight.stdout)));
+    const strip = (r: ProgressRow[]) =>
+      r.map(({ step, epoch, loss, accuracy, positiveSimilarity, negativeSimilarity, queue, lr }) => ({ step, epoch, loss, accuracy, positiveSimilarity, negativeSimilarity, queue, lr }));
+    expect(strip([...progressRows(interrupted.stdout), ...progressRows(resumed.stdout)])).toEqual(strip(progressRows(straight.stdout)));
     // Every parameter, velocity, queue slot and generator word: the final checkpoints hold the same tensors.
     expect(manifest(file).step).toBe(8);
     expect(manifest(file).tensorsSha256).toBe(manifest(straightFile).tensorsSha256);
@@ -83,7 +73,7 @@ describe('npm run train --checkpoint / --resume', () => {
     expect(shorter.stderr).toContain(`error: ${straightFile} has already trained 8 steps, more than the 5 asked for: give a larger --steps or --epochs`);
     const longer = await train(['--resume', straightFile, '--steps', '10', '--checkpoint', join(dir, 'longer.zip')]);
     expect(longer.code).toBe(0);
-    expect(rows(longer.stdout).map((r) => r.step)).toEqual([9, 10]);
+    expect(progressRows(longer.stdout).map((r) => r.step)).toEqual([9, 10]);
     expect(manifest(join(dir, 'longer.zip')).setup.config.schedule.totalSteps).toBe(10);
   }, 300_000);
 

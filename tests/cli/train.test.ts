@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
 import { useCpuBackend } from '../support/helpers';
-import { runTrainer } from '../support/trainer';
+import { progressRows, runTrainer } from '../support/trainer';
 
 /** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
 const SWIFTSHADER_ENV = {
@@ -15,16 +15,12 @@ const SWIFTSHADER_ENV = {
 
 const train = (args: string[], env: Record<string, string> = {}) => runTrainer(args, { env, timeoutMs: 240_000 });
 
-/** The progress rows: step, epoch, loss, accuracy %, pos-sim, neg-sim, filled/capacity, lr, img/s. */
+/** The progress rows with the numbers these tests check. */
 function rows(stdout: string) {
-  return stdout
-    .split('\n')
-    .filter((l) => /^\s+\d+\s/.test(l))
-    .map((l) => {
-      const f = l.trim().split(/\s+/);
-      const [filled, capacity] = f[6].split('/').map(Number);
-      return { step: Number(f[0]), loss: Number(f[2]), accuracy: parseFloat(f[3]), filled, capacity, imagesPerSecond: Number(f[8]) };
-    });
+  return progressRows(stdout).map((r) => {
+    const [filled, capacity] = r.queue.split('/').map(Number);
+    return { step: r.step, loss: Number(r.loss), filled, capacity, imagesPerSecond: Number(r.imagesPerSecond) };
+  });
 }
 
 beforeAll(useCpuBackend);

@@ -21,7 +21,7 @@ import { samplesPerClass, thumbnailRGBA } from '../../src/data/summary';
 import { carveHeldOut } from '../../src/worker/datasets';
 import { cifarBytes } from '../support/dataFixtures';
 import { SHARED } from '../support/helpers';
-import { openApp, RESULTS, text, useApp, waitFor } from './harness';
+import { openWithBuiltInData, RESULTS, text, useApp, waitFor } from './harness';
 
 const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');
 
@@ -46,10 +46,7 @@ describe('loading data in the app, end to end', () => {
 
   beforeAll(async () => {
     const { page, url } = app;
-    await openApp(page, url, { query: 'testHooks' });
-    // The built-in dataset is summarised once the first model is built.
-    await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
-    expect(await text(page, 'data-name')).toBe('Built-in shapes');
+    await openWithBuiltInData(page, url);
   }, 240_000);
 
   it('loads test_1k.bin from the file picker: 1,000 images in 10 classes, thumbnails of its own pixels, a model on it', async () => {

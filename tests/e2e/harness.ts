@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -270,6 +270,13 @@ export async function openApp(page: Page, url: string, { backend, query, setup, 
   await page.goto(params ? `${url}?${params}` : url);
   await backendShown(page, backend, timeoutMs);
   if (setup) await chooseSetup(page, setup);
+}
+
+/** Opens the app with its test hooks and waits for the Data panel's summary of the built-in dataset (shown once the first model is built). */
+export async function openWithBuiltInData(page: Page, url: string): Promise<void> {
+  await openApp(page, url, { query: 'testHooks' });
+  await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
+  expect(await text(page, 'data-name')).toBe('Built-in shapes');
 }
 
 /** The text of the first element with `testId`, trimmed. */

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES } from '../../src/data/cifar';
-import { openApp, RESULTS, stepCount, text, useApp, waitFor } from './harness';
+import { openWithBuiltInData, RESULTS, stepCount, text, useApp, waitFor } from './harness';
 
 const OUT = 'e2e-sample-dist';
 /** The bound for loading the sample on this machine. */
@@ -20,9 +20,7 @@ describe('the CIFAR-10 sample in the app, end to end', () => {
 
   beforeAll(async () => {
     const { page, url } = app;
-    await openApp(page, url, { query: 'testHooks' });
-    await waitFor(page, 'the built-in summary', async () => (await page.locator('[data-testid=data-name]').count()) > 0, 120_000);
-    expect(await text(page, 'data-name')).toBe('Built-in shapes');
+    await openWithBuiltInData(page, url);
   }, 240_000);
 
   it('is part of the build', () => {

@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { imagesTensor } from '../../src/data/tensors';
 import { mocoConfig } from '../../src/moco/config';
+import { customKernelSettings, useCustomKernels } from '../../src/kernels/registry';
+import { splitBatchNorm } from '../../src/moco/batchNorm';
 import { Encoder } from '../../src/moco/encoder';
 import { MoCo } from '../../src/moco/moco';
 import { PRESETS } from '../../src/moco/resnet';
@@ -40,6 +42,42 @@ describe('encoder', () => {
     for (const [name, v] of a.parameters) expect(Array.from(v.dataSync())).toEqual(Array.from(b.parameters.get(name)!.dataSync()));
     a.dispose();
     b.dispose();
+  });
+
+  it('comes out of a training pass that throws midway as it went in: batch statistics freed, moving statistics untouched, the next pass a fresh twin\'s', () => {
+    const arch = { ...PRESETS.tiny, head: 'mlp', embeddingDim: 128 } as const;
+    const failing = new Encoder(arch, { seed: 5, bnSplits: 2 });
+    const twin = new Encoder(arch, { seed: 5, bnSplits: 2 });
+    const images = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const before = snapshot(failing.bnStatistics);
+    // The third batch-norm layer fails (as a kernel does on a lost GPU device) after two have handed back their batch statistics.
+    const handedBack: tf.Tensor[] = [];
+    let layers = 0;
+    splitBatchNorm.setOverride((plain, ...args) => {
+      if (++layers === 3) throw new Error('the GPU device was lost');
+      const out = plain(...args);
+      handedBack.push(out.batchMean, out.batchVariance);
+      return out;
+    });
+    try {
+      expect(() => failing.forward(images, true)).toThrow('the GPU device was lost');
+    } finally {
+      splitBatchNorm.setOverride(undefined);
+      const { on, except, include } = customKernelSettings();
+      useCustomKernels(on, { except, include });
+    }
+    expect(handedBack).toHaveLength(4);
+    expect(handedBack.filter((t) => !t.isDisposed)).toEqual([]);
+    expect(snapshot(failing.bnStatistics)).toEqual(before);
+
+    const z = failing.embed(images, true);
+    const zTwin = twin.embed(images, true);
+    expect(Array.from(z.dataSync())).toEqual(Array.from(zTwin.dataSync()));
+    expect(snapshot(failing.bnStatistics)).toEqual(snapshot(twin.bnStatistics));
+    expect(snapshot(failing.bnStatistics)).not.toEqual(before);
+    tf.dispose([images, z, zTwin]);
+    failing.dispose();
+    twin.dispose();
   });
 });
 

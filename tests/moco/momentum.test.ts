@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mocoConfig } from '../../src/moco/config';
 import { CONSISTENCY_EVERY, MoCo } from '../../src/moco/moco';
-import { keyEncoderLagSums, keyLag, momentumUpdateWithLag } from '../../src/moco/momentum';
+import { keyLag, momentumUpdateWithLag } from '../../src/moco/momentum';
 import { useCpuBackend } from '../support/helpers';
 
 beforeAll(useCpuBackend);
@@ -11,13 +11,16 @@ const tiny = (overrides: Parameters<typeof mocoConfig>[2] = {}) =>
   mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2, ...overrides });
 
 describe("the key encoder's lag ‖θk − θq‖ / ‖θq‖", () => {
-  it('matches a direct computation over every parameter', async () => {
-    const shapes = [[3, 3, 2, 4], [5], [6, 7]];
-    const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
+  const shapes = [[3, 3, 2, 4], [5], [6, 7]];
+  /** An encoder's parameters' values, drawn from `seed`. */
+  const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
+  const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
+
+  it('matches a direct computation over every parameter (m = 1: the update leaves θk as it is)', async () => {
     const q = values(10);
     const k = values(20);
-    const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
-    const sums = keyEncoderLagSums(asMap(k), asMap(q));
+    const key = asMap(k);
+    const sums = momentumUpdateWithLag(key, asMap(q), 1);
     let distance = 0;
     let size = 0;
     q.forEach((qa, i) =>
@@ -30,17 +33,15 @@ describe("the key encoder's lag ‖θk − θq‖ / ‖θq‖", () => {
     expect(d).toBeCloseTo(distance, 3);
     expect(s).toBeCloseTo(size, 3);
     expect(keyLag([d, s])).toBeCloseTo(Math.sqrt(distance / size), 6);
+    expect(Array.from(await key.get('p2')!.data())).toEqual(Array.from(k[2]));
     // Sizes that make the lag easy to check by hand: θq = (3, 4), θk = (0, 0) trails by all of it.
-    const lag = keyEncoderLagSums(new Map([['w', tf.variable(tf.tensor1d([0, 0]))]]), new Map([['w', tf.variable(tf.tensor1d([3, 4]))]]));
+    const lag = momentumUpdateWithLag(new Map([['w', tf.variable(tf.tensor1d([0, 0]))]]), new Map([['w', tf.variable(tf.tensor1d([3, 4]))]]), 1);
     expect(keyLag(Array.from(await lag.data()))).toBeCloseTo(1, 6);
   });
 
   it('is taken with the momentum update: θk updated as m·θk + (1 − m)·θq, and the sums of the updated θk', async () => {
-    const shapes = [[3, 3, 2, 4], [5], [6, 7]];
-    const values = (seed: number) => shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed + i).dataSync() as Float32Array);
     const q = values(30);
     const k = values(40);
-    const asMap = (arrays: Float32Array[]) => new Map(arrays.map((a, i) => [`p${i}`, tf.variable(tf.tensor(a, shapes[i]))]));
     const key = asMap(k);
     const m = 0.9;
     const sums = momentumUpdateWithLag(key, asMap(q), m);
@@ -56,7 +57,7 @@ describe("the key encoder's lag ‖θk − θq‖ / ‖θq‖", () => {
     expect(d).toBeCloseTo(distance, 3);
     expect(s).toBeCloseTo(size, 3);
     // After the update θk − θq = m·(θk₀ − θq): the lag shrinks by m exactly.
-    const before = keyEncoderLagSums(asMap(k), asMap(q));
+    const before = momentumUpdateWithLag(asMap(k), asMap(q), 1);
     expect(keyLag([d, s]) / keyLag(Array.from(await before.data()))).toBeCloseTo(m, 5);
     const updated = await key.get('p1')!.data();
     k[1].forEach((kv, j) => expect(updated[j]).toBeCloseTo(m * kv + (1 - m) * q[1][j], 6));

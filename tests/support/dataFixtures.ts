@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { crc32 } from 'node:zlib';
 import { DatasetError } from '../../src/data/errors';
+import type { DataFile } from '../../src/worker/types';
 
 /** The value stored at (record, channel, y, x): distinct per channel and position, so a wrong layout shows. */
 export function pixelValue(record: number, channel: number, y: number, x: number): number {
@@ -21,6 +22,11 @@ export function cifarBytes(labels: number[][]): Uint8Array {
     for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) out[r * record + header + c * 1024 + y * 32 + x] = pixelValue(r, c, y, x);
   });
   return out;
+}
+
+/** A file as the app's file pickers hand it over: its path in the picked folder and its bytes. */
+export function dataFile(path: string, bytes: Uint8Array): DataFile {
+  return { path, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
 }
 
 export function expectDatasetError(f: () => unknown, message: RegExp): void {

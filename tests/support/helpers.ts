@@ -35,3 +35,13 @@ export { relativeError } from '../../src/bench/kernelChecks';
 export function flat(x: unknown): number[] {
   return (x as unknown[]).flat(Infinity as 1) as number[];
 }
+
+/** The error `p` rejects with (a test failure if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}

@@ -29,3 +29,29 @@ export async function runTrainer(args: string[], options: { env?: Record<string,
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
+
+/** One progress row as the trainer prints it (`step epoch loss ctr-acc pos-sim neg-sim queue lr img/s`): the step, and every other column as printed. */
+export interface ProgressRow {
+  step: number;
+  epoch: string;
+  loss: string;
+  /** Contrastive accuracy, with its %. */
+  accuracy: string;
+  positiveSimilarity: string;
+  negativeSimilarity: string;
+  /** filled/capacity. */
+  queue: string;
+  lr: string;
+  imagesPerSecond: string;
+}
+
+/** The progress rows of a run's output, in order. */
+export function progressRows(stdout: string): ProgressRow[] {
+  return stdout
+    .split('\n')
+    .filter((l) => /^\s+\d+\s/.test(l))
+    .map((l) => {
+      const [step, epoch, loss, accuracy, positiveSimilarity, negativeSimilarity, queue, lr, imagesPerSecond] = l.trim().split(/\s+/);
+      return { step: Number(step), epoch, loss, accuracy, positiveSimilarity, negativeSimilarity, queue, lr, imagesPerSecond };
+    });
+}

@@ -11,17 +11,14 @@ import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/data
 import { DatasetError } from '../../src/data/errors';
 import type { DataFile, LoadProgress } from '../../src/worker/types';
 import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, readingFile, throttleProgress, topFolder } from '../../src/worker/datasets';
-import { changedAfterPicking, cifarBytes } from '../support/dataFixtures';
+import { changedAfterPicking, cifarBytes, dataFile } from '../support/dataFixtures';
+import { rejection } from '../support/helpers';
 
 /** A flat-coloured PNG: the red channel tells the images apart after decoding. */
 function png(red: number): Uint8Array {
   const data = Buffer.alloc(8 * 8 * 4);
   for (let p = 0; p < 64; p++) data.set([red, 40, 200, 255], p * 4);
   return PNG.sync.write({ width: 8, height: 8, data } as PNG);
-}
-
-function file(path: string, bytes: Uint8Array): DataFile {
-  return { path, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
 }
 
 function labelled(labels: number[], classes: number): ImageDataset {
@@ -34,22 +31,13 @@ function labelled(labels: number[], classes: number): ImageDataset {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('the app loading user files (src/worker/datasets.ts)', () => {
   it('reads a picked folder of images: the top folder is the dataset, sub-folders the classes, ~10% of each held out', async () => {
     // As an <input webkitdirectory> lists them: photos/<class>/<file>, in no particular order.
     const files = [
-      ...Array.from({ length: 10 }, (_, i) => file(`photos/dogs/${i}.png`, png(100 + i))),
-      ...Array.from({ length: 20 }, (_, i) => file(`photos/cats/${i}.png`, png(i))),
-      file('photos/.DS_Store', new Uint8Array(4)),
+      ...Array.from({ length: 10 }, (_, i) => dataFile(`photos/dogs/${i}.png`, png(100 + i))),
+      ...Array.from({ length: 20 }, (_, i) => dataFile(`photos/cats/${i}.png`, png(i))),
+      dataFile('photos/.DS_Store', new Uint8Array(4)),
     ];
     const progress: LoadProgress[] = [];
     const data = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes, onProgress: (p) => progress.push(p) });
@@ -63,17 +51,17 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
   });
 
   it('reads dropped class folders as they are, and names files out of place', async () => {
-    const dropped = [file('cats/a.png', png(1)), file('cats/b.png', png(2)), file('dogs/c.png', png(3))];
+    const dropped = [dataFile('cats/a.png', png(1)), dataFile('cats/b.png', png(2)), dataFile('dogs/c.png', png(3))];
     const data = await loadUserFiles(dropped, { labels: 'fine', decode: decodeImageBytes });
     expect(data.name).toBe('cats, dogs');
     expect(data.train.classNames).toEqual(['cats', 'dogs']);
     expect(data.train.size + data.heldOut.size).toBe(3);
 
-    const stray = await rejection(loadUserFiles([file('photos/notes.txt', new Uint8Array(3)), file('photos/cats/a.png', png(1))], { labels: 'fine', decode: decodeImageBytes }));
+    const stray = await rejection(loadUserFiles([dataFile('photos/notes.txt', new Uint8Array(3)), dataFile('photos/cats/a.png', png(1))], { labels: 'fine', decode: decodeImageBytes }));
     expect(stray.message).toMatch(/^photos\/notes\.txt: is not in a class sub-folder/);
-    const loose = await rejection(loadUserFiles([file('a.png', png(1)), file('b.png', png(2))], { labels: 'fine', decode: decodeImageBytes }));
+    const loose = await rejection(loadUserFiles([dataFile('a.png', png(1)), dataFile('b.png', png(2))], { labels: 'fine', decode: decodeImageBytes }));
     expect(loose.message).toMatch(/^a\.png: is not in a class sub-folder/);
-    const notImage = await rejection(loadUserFiles([file('photos/cats/a.png', png(1)), file('photos/cats/b.png', new Uint8Array([1, 2, 3]))], { labels: 'fine', decode: decodeImageBytes }));
+    const notImage = await rejection(loadUserFiles([dataFile('photos/cats/a.png', png(1)), dataFile('photos/cats/b.png', new Uint8Array([1, 2, 3]))], { labels: 'fine', decode: decodeImageBytes }));
     expect(notImage.message).toMatch(/^cats\/b\.png: not an image/);
   });
 
@@ -92,7 +80,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     expect(trainer.warnings).toEqual(['photos: 2 class folders without images left out: deep, empty']);
 
     // The same folder dropped on the app, as the drop's walk lists it (src/ui/dropFiles.ts).
-    const files = [...images.map(([path, red]) => file(`photos/${path}`, png(red))), file('photos/empty/.DS_Store', new Uint8Array(1))];
+    const files = [...images.map(([path, red]) => dataFile(`photos/${path}`, png(red))), dataFile('photos/empty/.DS_Store', new Uint8Array(1))];
     const folders = ['photos', 'photos/empty', 'photos/deep', 'photos/deep/nested', 'photos/cats', 'photos/dogs'];
     const dropped = await loadUserFiles(files, { labels: 'fine', decode: decodeImageBytes, folders });
     expect(dropped.warnings).toEqual(trainer.warnings);
@@ -100,7 +88,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
 
     // The class folders themselves dropped, one of them empty: the empty one is reported, none is stripped.
     const classes = await loadUserFiles(
-      images.map(([path, red]) => file(path, png(red))),
+      images.map(([path, red]) => dataFile(path, png(red))),
       { labels: 'fine', decode: decodeImageBytes, folders: ['cats', 'dogs', 'empty'] },
     );
     expect(classes.name).toBe('cats, dogs, empty');
@@ -115,7 +103,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     const bare = join(dir, '..', 'bare');
     for (const sub of ['cats', 'dogs']) mkdirSync(join(bare, sub), { recursive: true });
     writeFileSync(join(bare, 'cats/.DS_Store'), 'x');
-    const refused = await rejection(loadUserFiles([file('bare/cats/.DS_Store', new Uint8Array(1))], { labels: 'fine', folders: ['bare', 'bare/cats', 'bare/dogs'] }));
+    const refused = await rejection(loadUserFiles([dataFile('bare/cats/.DS_Store', new Uint8Array(1))], { labels: 'fine', folders: ['bare', 'bare/cats', 'bare/dogs'] }));
     expect(refused).toBeInstanceOf(DatasetError);
     expect(refused.message).toBe("bare: has no images: put each class's images in a sub-folder named after the class (e.g. cats/001.jpg)");
     expect((await rejection(readImageFolder(bare))).message).toBe(refused.message);
@@ -126,7 +114,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     mkdirSync(join(single, 'dogs'));
     for (const [path, red] of images.slice(0, 2)) writeFileSync(join(single, path), png(red));
     const oneClass = await loadUserFiles(
-      images.slice(0, 2).map(([path, red]) => file(`single/${path}`, png(red))),
+      images.slice(0, 2).map(([path, red]) => dataFile(`single/${path}`, png(red))),
       { labels: 'fine', decode: decodeImageBytes, folders: ['single', 'single/cats', 'single/dogs'] },
     );
     expect(oneClass.warnings).toEqual((await readImageFolder(single)).warnings);
@@ -146,8 +134,8 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
         [{ path: 'cifar-10-binary.tar.gz', file: await changedAfterPicking('c.tar.gz', gzipSync(createTar([{ name: 'cifar-10-batches-bin/test_batch.bin', data: cifarBytes([[1]]) }]))) }],
         'cifar-10-binary.tar.gz',
       ],
-      [[file('photos/cats/a.png', png(1)), { path: 'photos/cats/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'photos/cats/b.png'],
-      [[file('cats/a.png', png(1)), { path: 'dogs/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'dogs/b.png'],
+      [[dataFile('photos/cats/a.png', png(1)), { path: 'photos/cats/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'photos/cats/b.png'],
+      [[dataFile('cats/a.png', png(1)), { path: 'dogs/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'dogs/b.png'],
     ];
     for (const [files, named] of cases) {
       const e = await load(files);
@@ -167,11 +155,11 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
 
   it('takes CIFAR files from an extracted cifar-10-batches-bin folder, test_batch.bin held out, other files ignored', async () => {
     const files = [
-      file('cifar-10-batches-bin/data_batch_2.bin', cifarBytes([[7], [8]])),
-      file('cifar-10-batches-bin/batches.meta.txt', new TextEncoder().encode('airplane\n')),
-      file('cifar-10-batches-bin/data_batch_1.bin', cifarBytes([[1], [2], [3]])),
-      file('cifar-10-batches-bin/test_batch.bin', cifarBytes([[9]])),
-      file('cifar-10-batches-bin/readme.html', new TextEncoder().encode('<html>')),
+      dataFile('cifar-10-batches-bin/data_batch_2.bin', cifarBytes([[7], [8]])),
+      dataFile('cifar-10-batches-bin/batches.meta.txt', new TextEncoder().encode('airplane\n')),
+      dataFile('cifar-10-batches-bin/data_batch_1.bin', cifarBytes([[1], [2], [3]])),
+      dataFile('cifar-10-batches-bin/test_batch.bin', cifarBytes([[9]])),
+      dataFile('cifar-10-batches-bin/readme.html', new TextEncoder().encode('<html>')),
     ];
     const data = await loadUserFiles(files, { labels: 'fine' });
     expect(data).toMatchObject({ name: 'data_batch_1.bin + 2 more', format: 'cifar10', heldOutFrom: 'test-split' });
@@ -180,7 +168,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
   });
 
   it('trains on a lone test batch, carving its held-out share', async () => {
-    const data = await loadUserFiles([file('test_batch.bin', cifarBytes(Array.from({ length: 30 }, (_, i) => [i % 10])))], { labels: 'fine' });
+    const data = await loadUserFiles([dataFile('test_batch.bin', cifarBytes(Array.from({ length: 30 }, (_, i) => [i % 10])))], { labels: 'fine' });
     expect(data).toMatchObject({ name: 'test_batch.bin', heldOutFrom: 'carved' });
     expect([data.train.size, data.heldOut.size]).toEqual([20, 10]);
   });
@@ -216,7 +204,7 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
   });
 
   it('finds the dataset folder in picked and dropped paths', () => {
-    const paths = (...p: string[]) => p.map((path) => file(path, new Uint8Array(0)));
+    const paths = (...p: string[]) => p.map((path) => dataFile(path, new Uint8Array(0)));
     expect(topFolder(paths('photos/cats/1.jpg', 'photos/dogs/2.jpg'))).toEqual({ folder: 'photos', strip: true });
     expect(topFolder(paths('cats/1.jpg', 'cats/2.jpg'))).toEqual({ folder: 'cats', strip: false });
     expect(topFolder(paths('a/1.jpg', 'b/1.jpg', 'c/1.jpg', 'd/1.jpg'))).toEqual({ folder: 'a, b, c, …', strip: false });

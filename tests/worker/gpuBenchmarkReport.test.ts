@@ -1,53 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { BenchResult, Variant, VariantResult } from '../../src/perf/stepBenchmark';
 import type { BackendRun, BenchReport } from '../../src/worker/gpuBenchmarkReport';
 import { benchSizes, benchTable, fastestVariant, formatRatio, isSoftwareDevice, recommendation } from '../../src/worker/gpuBenchmarkReport';
+import { benchResult, variantResult } from '../support/benchResults';
 
-function variant(v: Variant, ms: number, dispatches: number | null, gpuMs: number | null): VariantResult {
-  return {
-    variant: v,
-    imagesPerSecond: 8000 / ms,
-    medianStepMs: ms,
-    stepMs: [ms],
-    firstStepMs: null,
-    compileMs: null,
-    precompileMs: null,
-    dispatchesPerStep: dispatches,
-    dispatchesByProgram: null,
-    gpuMsPerStep: gpuMs,
-    gpuMsByKernel: null,
-    liveTensors: 92,
-    liveTensorGrowthPerStep: 0,
-    loss: 2,
-  };
-}
-
-function result(backend: string, variants: VariantResult[], notes: string[]): BenchResult {
-  const get = (v: Variant) => variants.find((x) => x.variant === v);
-  const stock = get('stock');
-  const custom = get('custom');
-  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? a / b : null);
-  return {
-    date: '2026-11-29T00:00:00.000Z',
-    environment: { runtime: 'test', backend, adapter: null, timestampQuery: null, gpuTimer: 'none', storageBuffersPerStage: null, tfjs: '4.22.0' },
-    preset: 'tiny',
-    batch: 8,
-    steps: 2,
-    warmup: 1,
-    queueSize: 4096,
-    parameters: 2588,
-    flags: {},
-    except: [],
-    include: [],
-    variants,
-    speedup: {
-      imagesPerSecond: ratio(custom?.imagesPerSecond, stock?.imagesPerSecond),
-      dispatches: ratio(stock?.dispatchesPerStep, custom?.dispatchesPerStep),
-      gpuTime: ratio(stock?.gpuMsPerStep, custom?.gpuMsPerStep),
-    },
-    notes,
-  };
-}
 
 function report(runs: BackendRun[]): BenchReport {
   return { sizes: benchSizes({ preset: 'resnet8', batch: 128, version: 'v2', queueSize: 4096 }, true), runs, fastest: fastestVariant(runs), ms: 1000 };
@@ -58,14 +13,14 @@ const webgpu: BackendRun = {
   backend: 'webgpu',
   device: 'google swiftshader',
   software: true,
-  result: result('webgpu', [variant('stock', 2319, 896, 2619), variant('custom', 988, 184, 976)], []),
+  result: benchResult('webgpu', [variantResult('stock', 2319, 896, 2619), variantResult('custom', 988, 184, 976)], []),
   error: null,
 };
 const webgl: BackendRun = {
   backend: 'webgl',
   device: 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)',
   software: true,
-  result: result('webgl', [variant('stock', 435, null, null)], [
+  result: benchResult('webgl', [variantResult('stock', 435, null, null)], [
     'dispatch counts are for WebGPU only (backend webgl)',
     'no GPU time: WebGL has no GPU timer here (EXT_disjoint_timer_query_webgl2), and wall time per kernel is not GPU time',
   ]),
@@ -113,8 +68,8 @@ describe('Benchmark my GPU: what the runs say', () => {
     expect(recommendation(slow, 'webgpu')).toMatch(/— the app trains on WebGPU; open it with \?backend=webgl to train on WebGL\.$/);
 
     // A GPU where ours win: 2.2× WebGL, and the app already trains on the fastest.
-    const gpu: BackendRun = { ...webgpu, device: 'nvidia hopper', software: false, result: result('webgpu', [variant('stock', 40, 1225, 30), variant('custom', 10, 246, 8)], []) };
-    const gl: BackendRun = { ...webgl, device: 'ANGLE (NVIDIA H100)', software: false, result: result('webgl', [variant('stock', 22, null, null)], []) };
+    const gpu: BackendRun = { ...webgpu, device: 'nvidia hopper', software: false, result: benchResult('webgpu', [variantResult('stock', 40, 1225, 30), variantResult('custom', 10, 246, 8)], []) };
+    const gl: BackendRun = { ...webgl, device: 'ANGLE (NVIDIA H100)', software: false, result: benchResult('webgl', [variantResult('stock', 22, null, null)], []) };
     expect(recommendation(report([gpu, gl]), 'webgpu')).toBe("WebGPU with our kernels is 2.2× as fast as WebGL here; our WebGPU kernels are 4× as fast as stock tfjs's.");
 
     // Only WebGL: the reason WebGPU did not run is in the line.

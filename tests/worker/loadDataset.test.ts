@@ -6,8 +6,8 @@ import { IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
 import type { DataFile, DatasetInfo, LoadProgress, TrainingSetup } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { BUILT_IN_HELD_OUT_SIZE } from '../../src/worker/trainingData';
-import { changedAfterPicking, cifarBytes, pixelValue } from '../support/dataFixtures';
-import { useCpuBackend } from '../support/helpers';
+import { changedAfterPicking, cifarBytes, dataFile, pixelValue } from '../support/dataFixtures';
+import { rejection, useCpuBackend } from '../support/helpers';
 import { TINY_SETUP } from './setup';
 
 const SETUP: TrainingSetup = { ...TINY_SETUP, seed: 5 };
@@ -22,19 +22,6 @@ class Service extends TrainingService {
 /** `n` CIFAR-10 records, labels round-robin from `first`. */
 function cifar10(n: number, first = 0): Uint8Array<ArrayBuffer> {
   return cifarBytes(Array.from({ length: n }, (_, i) => [(first + i) % 10])) as Uint8Array<ArrayBuffer>;
-}
-
-function file(path: string, bytes: Uint8Array): DataFile {
-  return { path, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the load to fail');
 }
 
 async function waitUntil(what: string, done: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -72,7 +59,7 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
     const before = service.status().runId;
     const progress: LoadProgress[] = [];
     const bytes = cifar10(50);
-    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [file('mini.bin', bytes)], labels: 'fine' }, (p) => progress.push(p));
+    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [dataFile('mini.bin', bytes)], labels: 'fine' }, (p) => progress.push(p));
     expect(dataset).toMatchObject({ source: 'files', name: 'mini.bin', format: 'cifar10', labels: null, heldOutFrom: 'carved', trainSize: 40, heldOutSize: 10 });
     expect(dataset.classNames).toEqual(CIFAR10_CLASSES);
     expect(dataset.trainCounts).toEqual(new Array(10).fill(4));
@@ -119,15 +106,15 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
     const step = service.status().step;
     const tarWithoutCifar = gzipSync(createTar([{ name: 'notes/readme.txt', data: 'no data here' }]));
     const cases: [DataFile[], RegExp][] = [
-      [[file('broken.bin', new Uint8Array(3000))], /^broken\.bin: 3,000 bytes is not a whole number of 3,073-byte CIFAR-10 records/],
-      [[file('fake.tar.gz', new Uint8Array(2000).fill(7))], /^fake\.tar\.gz: /],
-      [[file('weird.tgz', new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]))], /^weird\.tgz: .*gzip/],
-      [[file('cifar-10-binary.tar.gz', tarWithoutCifar)], /^cifar-10-binary\.tar\.gz: holds no CIFAR data/],
-      [[file('data_batch_1.bin', cifar10(20)), file('test.bin', cifarBytes([[1, 10]]))], /^test\.bin: is CIFAR-100, but data_batch_1\.bin is CIFAR-10/],
-      [[file('mini.bin', cifar10(20)), file('cats/1.png', new Uint8Array(10))], /^mini\.bin and cats\/1\.png: a selection holds either CIFAR files or a folder of images/],
+      [[dataFile('broken.bin', new Uint8Array(3000))], /^broken\.bin: 3,000 bytes is not a whole number of 3,073-byte CIFAR-10 records/],
+      [[dataFile('fake.tar.gz', new Uint8Array(2000).fill(7))], /^fake\.tar\.gz: /],
+      [[dataFile('weird.tgz', new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]))], /^weird\.tgz: .*gzip/],
+      [[dataFile('cifar-10-binary.tar.gz', tarWithoutCifar)], /^cifar-10-binary\.tar\.gz: holds no CIFAR data/],
+      [[dataFile('data_batch_1.bin', cifar10(20)), dataFile('test.bin', cifarBytes([[1, 10]]))], /^test\.bin: is CIFAR-100, but data_batch_1\.bin is CIFAR-10/],
+      [[dataFile('mini.bin', cifar10(20)), dataFile('cats/1.png', new Uint8Array(10))], /^mini\.bin and cats\/1\.png: a selection holds either CIFAR files or a folder of images/],
       // Five images: four for training once one is held out, fewer than a batch of 8.
-      [[file('five.bin', cifar10(5))], /^five\.bin: leaves 5 training images, fewer than one batch of 8/],
-      [[file('cifar-10-binary.tar.gz', tarWithoutCifar), file('extra.bin', cifar10(10))], /load one CIFAR archive at a time/],
+      [[dataFile('five.bin', cifar10(5))], /^five\.bin: leaves 5 training images, fewer than one batch of 8/],
+      [[dataFile('cifar-10-binary.tar.gz', tarWithoutCifar), dataFile('extra.bin', cifar10(10))], /load one CIFAR archive at a time/],
       // Picked, then changed on disk before it was read: named, with the way out, not a DOMException.
       [
         [{ path: 'data_batch_1.bin', file: await changedAfterPicking('data_batch_1.bin', cifar10(20)) }],
@@ -148,7 +135,7 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
     const runId = service.status().runId;
     await service.start();
     await waitUntil('a step', () => service.status().step >= 3);
-    const e = await rejection(service.loadDataset({ kind: 'files', files: [file('broken.bin', new Uint8Array(3000))], labels: 'fine' }));
+    const e = await rejection(service.loadDataset({ kind: 'files', files: [dataFile('broken.bin', new Uint8Array(3000))], labels: 'fine' }));
     expect(e.message).toMatch(/^broken\.bin: /);
     expect(service.status()).toMatchObject({ state: 'running', runId });
     expect(service.heldOut()).toBe(heldOut);
@@ -163,7 +150,7 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
     ]);
     const gz = gzipSync(tar);
     const progress: LoadProgress[] = [];
-    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [file('cifar-10-binary.tar.gz', gz)], labels: 'fine' }, (p) => progress.push(p));
+    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [dataFile('cifar-10-binary.tar.gz', gz)], labels: 'fine' }, (p) => progress.push(p));
     expect(dataset).toMatchObject({ name: 'cifar-10-binary.tar.gz', heldOutFrom: 'test-split', trainSize: 30, heldOutSize: 7 });
     expect(dataset.trainCounts).toEqual(new Array(10).fill(3));
     expect(dataset.heldOutCounts).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
@@ -180,7 +167,7 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
       [4, 1],
       [19, 2],
     ]);
-    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [file('test.bin', test), file('train.bin', train)], labels: 'coarse' });
+    const { dataset, model } = await service.loadDataset({ kind: 'files', files: [dataFile('test.bin', test), dataFile('train.bin', train)], labels: 'coarse' });
     expect(dataset).toMatchObject({ name: 'test.bin + 1 more', format: 'cifar100', labels: 'coarse', heldOutFrom: 'test-split', trainSize: 40, heldOutSize: 2 });
     expect(dataset.classNames).toEqual(CIFAR100_COARSE_CLASSES);
     expect(dataset.trainCounts).toEqual(new Array(20).fill(2));

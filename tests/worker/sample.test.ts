@@ -15,7 +15,7 @@ import { loadSample } from '../../src/worker/datasets';
 import { TrainingData } from '../../src/worker/trainingData';
 import type { LoadProgress } from '../../src/worker/types';
 import { TINY_SETUP } from './setup';
-import { REPO_ROOT } from '../support/helpers';
+import { rejection, REPO_ROOT } from '../support/helpers';
 
 const SAMPLE_DIR = resolve(REPO_ROOT, 'public/cifar10-sample');
 const decodePng = async (bytes: Uint8Array, file: string) => {
@@ -39,15 +39,6 @@ function serve(): Promise<{ server: Server; base: string }> {
     })();
   });
   return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the load to fail');
 }
 
 describe('loadSample: the CIFAR-10 sample over HTTP', () => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { updateMovingStatistics } from '../../moco/batchNorm';
 import { lerpAssign, lerpAssignWithLagSums, momentumUpdate, momentumUpdateWithLag } from '../../moco/momentum';
-import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
-import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, runProgram, storageBufferLimit, workgroupReduction, type Uniform } from './program';
+import { attach, kernelFunc, normal, runKernel, type CustomKernel, type KernelDefinition } from '../declaration';
+import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, partition, runProgram, storageBufferLimit, workgroupReduction, type Uniform } from './program';
 
 const LERP = 'MocoLerp';
 const LERP_IN_PLACE = 'MocoLerpInPlace';
@@ -19,9 +19,12 @@ let perTensor = false;
 /** The lag's sums the plain way after the update (`--variants custom,custom+SeparateLagSums`): the A/B of the fused sums. */
 let separateLag = false;
 
-interface LagAttrs {
+interface LerpAttrs {
   a: number;
   b: number;
+}
+
+interface LagAttrs extends LerpAttrs {
   /** This dispatch's first slot in the partial sums (one slot per workgroup). */
   slot: number;
   /** Slots of all the update's dispatches together. */
@@ -40,7 +43,7 @@ export const movingAverage: CustomKernel = {
   kernels: [
     {
       kernelName: LERP,
-      kernelFunc: kernelFunc<'target0' | 'source0', { a: number; b: number }>(['target0', 'source0'], (bound, { a, b }, backend) => {
+      kernelFunc: kernelFunc<'target0' | 'source0', LerpAttrs>(['target0', 'source0'], (bound, { a, b }, backend) => {
         const inputs: Record<string, tf.TensorInfo> = bound;
         const pairs = inputs.target1 ? 2 : 1;
         const ps = Array.from({ length: pairs }, (_, p) => p);
@@ -61,66 +64,9 @@ export const movingAverage: CustomKernel = {
         });
       }),
     },
-    {
-      kernelName: LERP_IN_PLACE,
-      kernelFunc: kernelFunc<'target0' | 'source0', { a: number; b: number }>(['target0', 'source0'], (bound, { a, b }, backend) => {
-        const inputs: Record<string, tf.TensorInfo> = bound;
-        const count = Object.keys(inputs).length / BUFFERS_PER_PAIR;
-        const ps = Array.from({ length: count }, (_, p) => p);
-        const loop = concatenatedLoop(
-          ps.map((p) => tf.util.sizeFromShape(inputs[`target${p}`].shape)),
-          (p) => `target${p}[j] = target${p}[j] * u.a + source${p}[j] * u.b;`,
-        );
-        return runProgram(backend, {
-          name: LERP_IN_PLACE,
-          key: String(count),
-          inputs: Object.fromEntries(ps.map((p) => [`source${p}`, inputs[`source${p}`]])),
-          inPlace: Object.fromEntries(ps.map((p) => [`target${p}`, inputs[`target${p}`]])),
-          outputs: {},
-          uniforms: { ...loop.uniforms, a: f32(a), b: f32(b) },
-          dispatch: loop.dispatch,
-          body: loop.body,
-        });
-      }),
-    },
-    {
-      // The momentum update with the lag's sums: each workgroup also sums (θk' − θq)² and θq² over
-      // its elements (θk' the updated value, in a register already) into its slot of `partials`,
-      // which the first dispatch creates and the others write in place.
-      kernelName: LERP_LAG,
-      kernelFunc: kernelFunc<'target0' | 'source0', LagAttrs>(['target0', 'source0'], (bound, { a, b, slot, slots }, backend) => {
-        const { partials, ...inputs }: Record<string, tf.TensorInfo> = bound;
-        const count = Object.keys(inputs).length / BUFFERS_PER_PAIR;
-        const ps = Array.from({ length: count }, (_, p) => p);
-        const loop = concatenatedLoop(
-          ps.map((p) => tf.util.sizeFromShape(inputs[`target${p}`].shape)),
-          (p) => `let s = source${p}[j];
-          let t = target${p}[j] * u.a + s * u.b;
-          target${p}[j] = t;
-          let d = t - s;
-          acc += vec2<f32>(d * d, s * s);`,
-        );
-        return runProgram(backend, {
-          name: LERP_LAG,
-          key: `${count}|${partials ? 'next' : 'first'}`,
-          inputs: Object.fromEntries(ps.map((p) => [`source${p}`, inputs[`source${p}`]])),
-          inPlace: { ...Object.fromEntries(ps.map((p) => [`target${p}`, inputs[`target${p}`]])), ...(partials ? { partials } : {}) },
-          outputs: partials ? {} : { partials: [2 * slots] },
-          uniforms: { ...loop.uniforms, a: f32(a), b: f32(b), slot: i32(slot) },
-          dispatch: loop.dispatch,
-          declarations: () => workgroupReduction({ type: 'vec2<f32>' }),
-          body: () => `
-            var acc = vec2<f32>(0.0);
-            ${loop.body()}
-            let total = reduceSum(acc, lidx);
-            if (lidx == 0u) {
-              let at = 2 * (u.slot + i32(wid.x));
-              partials[at] = total.x;
-              partials[at + 1] = total.y;
-            }`,
-        });
-      }),
-    },
+    lerpInPlace(false),
+    // The momentum update with the lag's sums.
+    lerpInPlace(true),
     {
       kernelName: LAG_SUMS,
       kernelFunc: kernelFunc<'partials'>(['partials'], ({ partials }, _attrs, backend) =>
@@ -151,7 +97,7 @@ export const movingAverage: CustomKernel = {
       let partials: tf.Tensor | undefined;
       let slot = 0;
       groups.forEach((group, d) => {
-        const inputs: tf.NamedTensorMap = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
+        const inputs = pairInputs(group);
         if (partials) inputs.partials = partials;
         const out = runKernel(LERP_LAG, inputs, { a: m, b: 1 - m, slot, slots });
         partials ??= out[0];
@@ -163,14 +109,12 @@ export const movingAverage: CustomKernel = {
     }),
     attach(lerpAssign, (_plain, pairs, a, b) => {
       const backend = tf.backend();
-      const inPlace = perTensor ? [] : pairs.filter(([target]) => ownsBuffer(backend, target));
+      const [inPlace, rest] = partition(pairs, ([target]) => !perTensor && ownsBuffer(backend, target));
       for (const group of chunks(inPlace, Math.floor(storageBufferLimit(backend) / BUFFERS_PER_PAIR))) {
-        const inputs = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
-        runKernel(LERP_IN_PLACE, inputs, { a, b });
+        runKernel(LERP_IN_PLACE, pairInputs(group), { a, b });
       }
-      for (const group of chunks(pairs.filter((pair) => !inPlace.includes(pair)), PAIRS_PER_DISPATCH)) {
-        const inputs = Object.fromEntries(group.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
-        const outputs = runKernel(LERP, inputs, { a, b });
+      for (const group of chunks(rest, PAIRS_PER_DISPATCH)) {
+        const outputs = runKernel(LERP, pairInputs(group), { a, b });
         group.forEach(([target], p) => target.assign(outputs[p]));
         tf.dispose(outputs);
       }
@@ -214,6 +158,64 @@ export const movingAverage: CustomKernel = {
     },
   ],
 };
+
+/** The inputs of one dispatch over `pairs`: `target0`, `source0`, `target1`, … */
+function pairInputs(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[]): tf.NamedTensorMap {
+  return Object.fromEntries(pairs.flatMap(([target, source], p) => [[`target${p}`, target], [`source${p}`, source]]));
+}
+
+/**
+ * target_p ← a·target_p + b·source_p in place, the pairs laid end to end. With `lagSums` (the
+ * momentum update), each workgroup also sums (target_p − source_p)² and source_p² over its elements
+ * (the updated target in a register already) into its slot of `partials`, which the first dispatch
+ * creates and the others write in place.
+ */
+function lerpInPlace(lagSums: boolean): KernelDefinition {
+  // With t = target_p[j] updated and s = source_p[j], into the workgroup's sums.
+  const lagTerms = `
+          let d = t - s;
+          acc += vec2<f32>(d * d, s * s);`;
+  const name = lagSums ? LERP_LAG : LERP_IN_PLACE;
+  return {
+    kernelName: name,
+    kernelFunc: kernelFunc<'target0' | 'source0', LerpAttrs & Partial<LagAttrs>>(['target0', 'source0'], (bound, { a, b, slot = 0, slots = 0 }, backend) => {
+      const { partials, ...inputs }: Record<string, tf.TensorInfo> = bound;
+      const count = Object.keys(inputs).length / BUFFERS_PER_PAIR;
+      const ps = Array.from({ length: count }, (_, p) => p);
+      const loop = concatenatedLoop(
+        ps.map((p) => tf.util.sizeFromShape(inputs[`target${p}`].shape)),
+        (p) => `let s = source${p}[j];
+          let t = target${p}[j] * u.a + s * u.b;
+          target${p}[j] = t;${lagSums ? lagTerms : ''}`,
+      );
+      const targets = Object.fromEntries(ps.map((p) => [`target${p}`, inputs[`target${p}`]]));
+      const sources = Object.fromEntries(ps.map((p) => [`source${p}`, inputs[`source${p}`]]));
+      const uniforms = { ...loop.uniforms, a: f32(a), b: f32(b) };
+      if (!lagSums) {
+        return runProgram(backend, { name, key: String(count), inputs: sources, inPlace: targets, outputs: {}, uniforms, dispatch: loop.dispatch, body: loop.body });
+      }
+      return runProgram(backend, {
+        name,
+        key: `${count}|${partials ? 'next' : 'first'}`,
+        inputs: sources,
+        inPlace: { ...targets, ...(partials ? { partials } : {}) },
+        outputs: partials ? {} : { partials: [2 * slots] },
+        uniforms: { ...uniforms, slot: i32(slot) },
+        dispatch: loop.dispatch,
+        declarations: () => workgroupReduction({ type: 'vec2<f32>' }),
+        body: () => `
+            var acc = vec2<f32>(0.0);
+            ${loop.body()}
+            let total = reduceSum(acc, lidx);
+            if (lidx == 0u) {
+              let at = 2 * (u.slot + i32(wid.x));
+              partials[at] = total.x;
+              partials[at + 1] = total.y;
+            }`,
+      });
+    }),
+  };
+}
 
 /** A momentum update and one of moving statistics, on variables that own their buffers or share them. */
 function movingAverages(owned: boolean): Record<string, tf.Tensor> {

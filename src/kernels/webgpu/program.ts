@@ -227,6 +227,14 @@ export function workgroupReduction(options: { type?: 'f32' | 'vec2<f32>'; lanes?
   ${options.max ? fn('reduceMax', (a, b) => `max(${a}, ${b})`) : ''}`;
 }
 
+/** `items` split in one pass into those `test` holds for and the rest, each in order. */
+export function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const held: T[] = [];
+  const rest: T[] = [];
+  for (const item of items) (test(item) ? held : rest).push(item);
+  return [held, rest];
+}
+
 /** `items` in runs of at most `size`, in order. */
 export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SgdMomentum, sgdStep, type SgdParameter } from '../../moco/sgd';
 import { attach, kernelFunc, normal, runKernel, type CustomKernel } from '../declaration';
-import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, runProgram, storageBufferLimit } from './program';
+import { chunks, concatenatedLoop, f32, gridStride, gridStrideLoop, i32, ownsBuffer, partition, runProgram, storageBufferLimit } from './program';
 
 const SGD = 'MocoSgdMomentum';
 const SGD_IN_PLACE = 'MocoSgdMomentumInPlace';
@@ -86,9 +86,9 @@ export const sgdMomentum: CustomKernel = {
       const attrs = { learningRate, momentum, weightDecay };
       const backend = tf.backend();
       const owned = (t: tf.Tensor) => ownsBuffer(backend, t);
-      const inPlace = perTensor ? [] : parameters.filter((q) => owned(q.theta) && owned(q.velocity));
+      const [inPlace, rest] = partition(parameters, (q) => !perTensor && owned(q.theta) && owned(q.velocity));
       for (const group of chunks(inPlace, Math.floor(storageBufferLimit(backend) / BUFFERS_PER_PARAMETER))) updateInPlace(group, attrs);
-      for (const { theta, velocity, grad } of parameters.filter((q) => !inPlace.includes(q))) {
+      for (const { theta, velocity, grad } of rest) {
         const [t, v] = runKernel(SGD, { theta, velocity, grad }, attrs);
         theta.assign(t);
         velocity.assign(v);
@@ -101,34 +101,29 @@ export const sgdMomentum: CustomKernel = {
     {
       name: `SgdMomentum: 3 steps on ${SHAPES.length} parameters, in place`,
       program: SGD_IN_PLACE,
-      run: () => {
-        // Variables that own their buffers (tf.variable shares its initial value's until that is disposed).
-        const thetas = SHAPES.map((s, i) => {
-          const init = normal(s, 60 + i);
-          const v = tf.variable(init, true);
-          init.dispose();
-          return v;
-        });
-        const sgd = new SgdMomentum(0.9, 5e-4);
-        for (let step = 0; step < 3; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(SHAPES[i], 70 + 10 * step + i)])), 0.1);
-        sgd.dispose();
-        const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
-        tf.dispose(thetas);
-        return out;
-      },
+      run: () => sgdSteps(SHAPES, 3, true),
     },
     {
       name: 'SgdMomentum: parameters sharing their buffers (one program each, new tensors)',
       program: SGD,
-      run: () => {
-        const thetas = SHAPES.slice(0, 3).map((s, i) => tf.variable(normal(s, 60 + i), true));
-        const sgd = new SgdMomentum(0.9, 5e-4);
-        for (let step = 0; step < 2; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(SHAPES[i], 70 + 10 * step + i)])), 0.1);
-        sgd.dispose();
-        const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
-        tf.dispose(thetas);
-        return out;
-      },
+      run: () => sgdSteps(SHAPES.slice(0, 3), 2, false),
     },
   ],
 };
+
+/** `steps` SGD steps on parameters of `shapes`, as variables that own their buffers or share them. */
+function sgdSteps(shapes: number[][], steps: number, owned: boolean): Record<string, tf.Tensor> {
+  // tf.variable shares its initial value's buffer until that is disposed.
+  const thetas = shapes.map((s, i) => {
+    const init = normal(s, 60 + i);
+    const v = tf.variable(init, true);
+    if (owned) init.dispose();
+    return v;
+  });
+  const sgd = new SgdMomentum(0.9, 5e-4);
+  for (let step = 0; step < steps; step++) sgd.applyGradients(new Map(thetas.map((t, i) => [t, normal(shapes[i], 70 + 10 * step + i)])), 0.1);
+  sgd.dispose();
+  const out = Object.fromEntries(thetas.map((t, i) => [`theta${i}`, t.clone()]));
+  tf.dispose(thetas);
+  return out;
+}
