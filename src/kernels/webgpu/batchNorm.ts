@@ -236,7 +236,7 @@ const totalOverGroups = (buffer: string) => `
             total += vec2<f32>(${buffer}[k * u.channels + i], ${buffer}[(u.groups + k) * u.channels + i]);
           }`;
 
-/** Uniforms and grid of the element-wise passes (normalise, input gradient): one invocation per element of x. */
+/** Uniforms and grid of the two-pass input gradient: one invocation per element of x. */
 function elementwise(l: ReturnType<typeof layout>, epsilon: number) {
   return {
     uniforms: { size: i32(l.size), rows: i32(l.rows), channels: i32(l.channels), groups: i32(l.groups), epsilon: f32(epsilon) },
@@ -346,7 +346,7 @@ function onePassSpec(l: ReturnType<typeof layout>) {
   };
 }
 
-/** Statistics and normalisation in one dispatch: each workgroup walks its channels' rows, group by group (the same sums as the two-pass kernels). */
+/** Statistics and normalisation in one dispatch: each workgroup walks its channels' rows, group by group (the two-pass kernels' sums, over more row lanes). */
 function forwardOnePass(backend: object, inputs: ForwardInputs, attrs: ForwardAttrs, relu: boolean): tf.TensorInfo[] {
   const { x } = inputs;
   const l = layout(x, attrs.groups);
@@ -490,7 +490,7 @@ function backward(backend: object, inputs: BackwardInputs, attrs: GroupAttrs & {
 
 /**
  * Sums and input gradient in one dispatch: each workgroup walks its channels' rows group by group,
- * Σdy and Σdy·x̂ first, then dx (the same arithmetic as the two-pass kernels).
+ * Σdy and Σdy·x̂ first, then dx (the two-pass kernels' arithmetic, the sums over more row lanes).
  */
 function backwardOnePass(backend: object, { dy, x, stats, gamma, y }: BackwardInputs, attrs: GroupAttrs & { residual?: boolean }): tf.TensorInfo[] {
   const l = layout(x, attrs.groups);
