@@ -1,8 +1,8 @@
 """The figures issue #15 asks for, from the bench JSON that scripts/gpu-perf.sh leaves in OUT:
 per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (the last default measured
-on a GPU: PerTensorUpdates+SeparateRelu), each fusion on ÷ off (SeparateRelu, SeparateLagSums,
-SeparateMovingStatistics), the opt-in one-dispatch batch-norm ÷ the default,
-dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
+on a GPU: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics), each fusion on ÷ off
+(SeparateRelu, SeparateLagSums, SeparateMovingStatistics), the opt-in one-dispatch batch-norm ÷ the
+default, dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
 import glob
 import json
 import sys
@@ -51,7 +51,7 @@ ab, lag, first, bn, pre = variants("ab"), variants("lag"), variants("first"), va
 bn_one = variants("bn-one")
 for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one)):
     v = ab.get(key, {})
-    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu")
+    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics")
     separate_relu = v.get("custom+SeparateRelu")
     environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one) if key in t)
     s = summary["presets"][key] = {

@@ -2,13 +2,13 @@
 # Issue #15's measurement in one device call (≤ 9 minutes): the kernel checks on the GPU, then
 # ResNet-8 b128 and ResNet-18 b256 with steps alternating in one process between stock tfjs, our
 # kernels (the new default), the same without the batch-norm + ReLU fusion (SeparateRelu) and the
-# last GPU-measured default (per-tensor parameter updates, separate ReLU); the batch-norm's moving
-# statistics in its normalising pass against after it (SeparateMovingStatistics), and the opt-in
-# one-dispatch batch-norm; then, with the key encoder's lag measured every step as in the app, the
-# lag taken by the momentum update's kernel against the plain sums (SeparateLagSums); then the
-# time to the first step in a fresh process (with and without parallel compilation), and the
-# batch-norm row split A/B if time is left. Every log and JSON lands in OUT, with summary.json (the
-# figures the issue asks for) last.
+# last GPU-measured default (per-tensor parameter updates, separate ReLU and moving statistics);
+# the batch-norm's moving statistics in its normalising pass against after it
+# (SeparateMovingStatistics), and the opt-in one-dispatch batch-norm; then, with the key encoder's
+# lag measured every step as in the app, the lag taken by the momentum update's kernel against the
+# plain sums (SeparateLagSums); then the time to the first step in a fresh process (with and
+# without parallel compilation), and the batch-norm row split A/B if time is left. Every log and
+# JSON lands in OUT, with summary.json (the figures the issue asks for) last.
 #   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
 #   on the machine: bash scripts/gpu-perf.sh "$OUT" 540          (device run, carry [".gpu"])
 # Rehearse without a GPU (SwiftShader, tiny shapes):
@@ -29,7 +29,7 @@ fi
 step checks $t_checks bench --check --backend webgpu --out "$out/check"
 # custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
-  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu --out "$out/ab"
+  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics --out "$out/ab"
 # Batch-norm: the moving statistics updated after the pass (the previous way) and small layers'
 # batch-norm in one dispatch each way (opt-in, ≤ 2^21 elements), against the default; GPU time by
 # kernel (MocoBatchNormOnePass against MocoBatchNormStats + Normalize), to tune the size threshold.
