@@ -1,7 +1,8 @@
 """The figures issue #15 asks for, from the bench JSON that scripts/gpu-perf.sh leaves in OUT:
 per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (the last default measured
-on a GPU: PerTensorUpdates+SeparateRelu), each fusion on ÷ off (SeparateRelu, SeparateLagSums),
-dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
+on a GPU: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics), each fusion on ÷ off
+(SeparateRelu, SeparateLagSums, SeparateMovingStatistics), the opt-in one-dispatch batch-norm ÷ the
+default, dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
 import glob
 import json
 import sys
@@ -43,15 +44,16 @@ if checks:
         "failed": [c["name"] for c in checks if not c["passed"]],
         "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
     }
-for folder in ("check", "ab", "lag", "first", "first-precompile", "bn"):
+for folder in ("check", "ab", "bn-one", "lag", "first", "first-precompile", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
 ab, lag, first, bn, pre = variants("ab"), variants("lag"), variants("first"), variants("bn"), variants("first-precompile")
-for key in sorted(set(ab) | set(lag) | set(first) | set(bn)):
+bn_one = variants("bn-one")
+for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one)):
     v = ab.get(key, {})
-    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu")
+    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics")
     separate_relu = v.get("custom+SeparateRelu")
-    environment = next(t[key]["environment"] for t in (ab, lag, first, bn) if key in t)
+    environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one) if key in t)
     s = summary["presets"][key] = {
         "storageBuffersPerStage": environment.get("storageBuffersPerStage"),
         "adapter": environment.get("adapter"),
@@ -85,5 +87,13 @@ for key in sorted(set(ab) | set(lag) | set(first) | set(bn)):
         s["precompileMs"], s["firstStepAfterPrecompileMs"] = c["precompileMs"], c["firstStepMs"]
     if key in bn and bn[key].get("custom+BatchNormRowSplit"):
         s["batchNormRowSplitOverDefault"] = ratio(bn[key]["custom+BatchNormRowSplit"]["imagesPerSecond"], bn[key]["custom"]["imagesPerSecond"])
+    if key in bn_one and bn_one[key].get("custom"):
+        b = bn_one[key]
+        fig = lambda name, k: b.get(name) and b[name][k]
+        s["batchNorm"] = {
+            "variants": {name: f for name, f in b.items() if name != "environment"},
+            "movingInPassOverSeparate": ratio(fig("custom", "imagesPerSecond"), fig("custom+SeparateMovingStatistics", "imagesPerSecond")),
+            "oneDispatchOverDefault": ratio(fig("custom+BatchNormOneDispatch", "imagesPerSecond"), fig("custom", "imagesPerSecond")),
+        }
 json.dump(summary, sys.stdout, indent=1)
 print()

@@ -2,11 +2,13 @@
 # Issue #15's measurement in one device call (≤ 9 minutes): the kernel checks on the GPU, then
 # ResNet-8 b128 and ResNet-18 b256 with steps alternating in one process between stock tfjs, our
 # kernels (the new default), the same without the batch-norm + ReLU fusion (SeparateRelu) and the
-# last GPU-measured default (per-tensor parameter updates, separate ReLU); then, with the key
-# encoder's lag measured every step as in the app, the lag taken by the momentum update's kernel
-# against the plain sums (SeparateLagSums); then the time to the first step in a fresh process (with
-# and without parallel compilation), and the batch-norm row split A/B if time is left. Every log
-# and JSON lands in OUT, with summary.json (the figures the issue asks for) last.
+# last GPU-measured default (per-tensor parameter updates, separate ReLU and moving statistics);
+# the batch-norm's moving statistics in its normalising pass against after it
+# (SeparateMovingStatistics), and the opt-in one-dispatch batch-norm; then, with the key encoder's
+# lag measured every step as in the app, the lag taken by the momentum update's kernel against the
+# plain sums (SeparateLagSums); then the time to the first step in a fresh process (with and
+# without parallel compilation), and the batch-norm row split A/B if time is left. Every log and
+# JSON lands in OUT, with summary.json (the figures the issue asks for) last.
 #   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
 #   on the machine: bash scripts/gpu-perf.sh "$OUT" 540          (device run, carry [".gpu"])
 # Rehearse without a GPU (SwiftShader, tiny shapes):
@@ -19,15 +21,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/gpu-common.sh"
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
-  presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_lag=200; t_first=200
+  presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_bn=300; t_lag=200; t_first=200
 else
-  presets=resnet8:128,resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_lag=100; t_first=50
+  presets=resnet8:128,resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_bn=120; t_lag=100; t_first=50
 fi
 
 step checks $t_checks bench --check --backend webgpu --out "$out/check"
 # custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
-  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu --out "$out/ab"
+  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics --out "$out/ab"
+# Batch-norm: the moving statistics updated after the pass (the previous way) and small layers'
+# batch-norm in one dispatch each way (opt-in, ≤ 2^21 elements), against the default; GPU time by
+# kernel (MocoBatchNormOnePass against MocoBatchNormStats + Normalize), to tune the size threshold.
+step bn-one $t_bn bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
+  --variants custom,custom+SeparateMovingStatistics,custom+BatchNormOneDispatch --out "$out/bn-one"
 # The key encoder's lag as the app measures it every step: fused into the momentum update or plain.
 step lag $t_lag bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --key-encoder --variants custom,custom+SeparateLagSums --no-profile --out "$out/lag"

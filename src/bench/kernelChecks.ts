@@ -97,12 +97,15 @@ export async function checkKernels(options: { tolerance?: number; includeTrainin
   return checks;
 }
 
-/** Two MoCo steps (empty then non-empty queue) on the tiny preset, default custom kernels against stock: losses, parameters and their updates. */
-export async function compareTrainingSteps(tolerance: number): Promise<KernelCheck[]> {
+/**
+ * Two MoCo steps (empty then non-empty queue) on the tiny preset, default custom kernels (and the
+ * opt-in ones in `include`) against stock: losses, parameters and their updates.
+ */
+export async function compareTrainingSteps(tolerance: number, include: readonly string[] = []): Promise<KernelCheck[]> {
   const batch = 8;
   const images = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
   const run = async (on: boolean) => {
-    useCustomKernels(on);
+    useCustomKernels(on, { include });
     // No weight decay: the parameter updates are then the gradients alone (SGD's decay has its own check).
     const moco = new MoCo(mocoConfig('v2', 'tiny', { batchSize: batch, queueSize: 16, bnSplits: 2, weightDecay: 0 }));
     const before = moco.encoderQ.trainableVariables().map((v) => v.clone());
@@ -130,7 +133,12 @@ export async function compareTrainingSteps(tolerance: number): Promise<KernelChe
   // flip a ReLU near 0 and move single elements a lot: so in norm, ‖Δ − Δ₀‖ / ‖Δ₀‖, to 1e-3.
   const updateError = worst(custom.updates, stock.updates, normRelativeError);
   return [
-    { name: `MoCo step ×2 (tiny, batch ${batch}): losses ${stock.losses.map((l) => l.toFixed(5)).join(', ')}`, relativeError: lossError, tolerance, passed: lossError < tolerance },
+    {
+      name: `MoCo step ×2 (tiny, batch ${batch}${include.length ? `, with ${include.join(', ')}` : ''}): losses ${stock.losses.map((l) => l.toFixed(5)).join(', ')}`,
+      relativeError: lossError,
+      tolerance,
+      passed: lossError < tolerance,
+    },
     { name: 'MoCo step ×2: query and key parameters, moving statistics', relativeError: paramError, tolerance, passed: paramError < tolerance },
     { name: 'MoCo step ×2: query parameter updates (gradients), in norm', relativeError: updateError, tolerance: 1e-3, passed: updateError < 1e-3 },
   ];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { frozenBatchNorm, splitBatchNorm, splitBatchNormRelu, updateMovingStatistics, type MovingStatistics } from './batchNorm';
+import { BN_EPSILON, frozenBatchNorm, splitBatchNorm, splitBatchNormRelu, updateMovingStatistics, type MovingStatistics } from './batchNorm';
 import { overridable } from './overridable';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
@@ -51,9 +51,10 @@ export class Encoder {
   forward(images: tf.Tensor4D, training: boolean): ResNetOutputs<tf.Tensor> {
     this.training = training;
     if (!training) return resnet(this.ops, images, this.arch);
-    // Moving statistics are state, not parameters: updated outside any gradient, all layers' at
-    // once after the pass (nothing in a training pass reads them). A pass that throws still frees
-    // its batch statistics, and one whose network throws updates no moving statistics.
+    // Moving statistics are state, not parameters: never differentiated, updated by the batch-norm
+    // kernels where they can, else all layers' at once after the pass (nothing in a training pass
+    // reads them). A pass that throws still frees its batch statistics; where the update is not in
+    // the kernels, one whose network throws updates no moving statistics.
     this.batchStatistics = [];
     try {
       const out = resnet(this.ops, images, this.arch);
@@ -140,12 +141,14 @@ export class Encoder {
       return tf.relu(relu.residual ? tf.add(y, relu.residual) : y) as tf.Tensor4D;
     }
     const groups = this.probing ? 1 : this.bnSplits;
-    const { y, batchMean, batchVariance } = relu ? splitBatchNormRelu(x, gamma, beta, groups, relu.residual) : splitBatchNorm(x, gamma, beta, groups);
-    if (this.probing) {
-      tf.dispose([batchMean, batchVariance]);
-      return y;
-    }
-    this.batchStatistics.push({ movingMean, movingVariance, batchMean, batchVariance });
+    // A kernel may update the moving statistics as it normalises; if not, they follow after the pass.
+    const moving = this.probing ? undefined : { movingMean, movingVariance };
+    const { y, batchMean, batchVariance } = relu
+      ? splitBatchNormRelu(x, gamma, beta, groups, relu.residual, BN_EPSILON, moving)
+      : splitBatchNorm(x, gamma, beta, groups, BN_EPSILON, moving);
+    if (!batchMean || !batchVariance) return y;
+    if (this.probing) tf.dispose([batchMean, batchVariance]);
+    else this.batchStatistics.push({ movingMean, movingVariance, batchMean, batchVariance });
     return y;
   }
 

@@ -75,21 +75,20 @@ export function resnet<T>(ops: LayerOps<T>, input: T, arch: Architecture): ResNe
   return { features, projection };
 }
 
-/** ReLU(batchNorm(x)), fused where the ops can. */
-function batchNormRelu<T>(ops: LayerOps<T>, x: T, name: string): T {
-  return ops.batchNormRelu ? ops.batchNormRelu(x, name) : ops.relu(ops.batchNorm(x, name));
+/** ReLU(batchNorm(x) + residual) (ReLU(batchNorm(x)) without one), as one operation where the ops have it. */
+function batchNormRelu<T>(ops: LayerOps<T>, x: T, name: string, residual?: T): T {
+  if (ops.batchNormRelu) return ops.batchNormRelu(x, name, residual);
+  const y = ops.batchNorm(x, name);
+  return ops.relu(residual === undefined ? y : ops.add(y, residual));
 }
 
 function basicBlock<T>(ops: LayerOps<T>, x: T, name: string, inChannels: number, width: number, stride: number): T {
   let y = batchNormRelu(ops, ops.conv(x, `${name}_conv1`, width, 3, stride), `${name}_bn1`);
   y = ops.conv(y, `${name}_conv2`, width, 3, 1);
-  if (stride === 1 && inChannels === width) {
-    // ReLU(bn2(y) + x).
-    return ops.batchNormRelu ? ops.batchNormRelu(y, `${name}_bn2`, x) : ops.relu(ops.add(ops.batchNorm(y, `${name}_bn2`), x));
-  }
-  // ReLU(bn2(y) + bn(down(x))): the add and ReLU go with the shortcut's batch-norm, which comes
+  // ReLU(bn2(y) + x).
+  if (stride === 1 && inChannels === width) return batchNormRelu(ops, y, `${name}_bn2`, x);
+  // ReLU(bn(down(x)) + bn2(y)): the add and ReLU go with the shortcut's batch-norm, which comes
   // last, so that layers (and their parameters) are made in the same order either way.
   y = ops.batchNorm(y, `${name}_bn2`);
-  const down = ops.conv(x, `${name}_down_conv`, width, 1, stride);
-  return ops.batchNormRelu ? ops.batchNormRelu(down, `${name}_down_bn`, y) : ops.relu(ops.add(y, ops.batchNorm(down, `${name}_down_bn`)));
+  return batchNormRelu(ops, ops.conv(x, `${name}_down_conv`, width, 1, stride), `${name}_down_bn`, y);
 }

@@ -16,7 +16,7 @@ describe('the custom-kernel switch', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
       ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ReluGrad', 'SgdMomentum', 'SplitBatchNorm'].sort(),
     );
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit', 'BatchNormOneDispatch']);
   });
 
   it("collects every declaration's correctness cases, each naming a program of ours", () => {

@@ -56,7 +56,7 @@ describe('encoder', () => {
     splitBatchNorm.setOverride((plain, ...args) => {
       if (++layers === 3) throw new Error('the GPU device was lost');
       const out = plain(...args);
-      handedBack.push(out.batchMean, out.batchVariance);
+      handedBack.push(out.batchMean!, out.batchVariance!);
       return out;
     });
     try {
@@ -78,6 +78,28 @@ describe('encoder', () => {
     tf.dispose([images, z, zTwin]);
     failing.dispose();
     twin.dispose();
+  });
+
+  it('moves its moving statistics a tenth of the way to the batch statistics in a training pass, and not in a probe', async () => {
+    const enc = new Encoder({ ...PRESETS.tiny, head: 'linear', embeddingDim: 8 }, { seed: 5, bnSplits: 2 });
+    const images = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
+    // The stem's batch-norm sees the stem convolution's output; its batch statistics (mean of the 2
+    // groups' means and unbiased variances) from the plain operation, handed no moving statistics.
+    const stem = tf.conv2d(images, enc.parameters.get('stem_conv/kernel') as tf.Tensor4D, 1, 'same');
+    const { batchMean, batchVariance } = splitBatchNorm.plain(stem, enc.parameters.get('stem_bn/gamma') as tf.Tensor1D, enc.parameters.get('stem_bn/beta') as tf.Tensor1D, 2);
+    const mean = enc.bnStatistics.get('stem_bn/moving_mean')!;
+    const variance = enc.bnStatistics.get('stem_bn/moving_variance')!;
+    enc.probeEmbed(images).dispose();
+    expect(Array.from(await mean.data())).toEqual([0, 0, 0, 0]);
+    expect(Array.from(await variance.data())).toEqual([1, 1, 1, 1]);
+    tf.tidy(() => enc.forward(images, true).projection);
+    const expectedMean = Array.from(await batchMean!.data()).map((b) => 0.1 * b);
+    const expectedVariance = Array.from(await batchVariance!.data()).map((b) => 0.9 + 0.1 * b);
+    expect(expectedMean.some((m) => Math.abs(m) > 1e-3)).toBe(true);
+    expect(relativeError(await mean.data(), expectedMean)).toBeLessThan(1e-5);
+    expect(relativeError(await variance.data(), expectedVariance)).toBeLessThan(1e-5);
+    tf.dispose([images, stem, batchMean!, batchVariance!]);
+    enc.dispose();
   });
 });
 
