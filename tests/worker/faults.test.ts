@@ -103,25 +103,53 @@ describe('TrainingService when training goes wrong', () => {
     expect(encodes).toHaveBeenCalledTimes(6);
   });
 
-  it('stops at a blown-up loss (a tiny temperature), and with no good state kept yet restores a fresh model of the setup', async () => {
-    const { service: s } = await service();
+  it('warns at a finite blown-up loss (a tiny temperature) and trains on; the warning ends with the stretch, and its states are no restore point', async () => {
+    const { service: s, batches } = await service();
     services.push(s);
-    const [first] = await losses(s, 2);
-    await s.setParams({ temperature: 1e-6 });
-    // Training in a loop this time: it stops by itself, saying why.
-    await s.start();
-    await waitFor(() => s.status().state === 'error');
-    expect(s.status().error).toMatch(/^Training stopped: the loss (is [\d.e+]+|became (NaN|Infinity)) at step 3 .*temperature 1\.00e-6.*raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\).*Restore the last good state \(step 0\)/);
-    expect(s.status().diverged).toMatchObject({ step: 3, restoreStep: 0 });
-    expect(s.status().step).toBe(3);
+    s.keepRestorePoints(0);
+    // A guess among K + 1 = 33 keys has a loss of ln 33 = 3.50; the warning begins above 3 × ln 33.
+    const threshold = 3 * Math.log(33);
+    await losses(s, 2);
+    await s.setParams({ temperature: 1e-4 });
+    const [third, fourth, fifth] = await losses(s, 3);
+    expect(third).toBeLessThan(threshold);
+    for (const loss of [fourth, fifth]) {
+      expect(Number.isFinite(loss)).toBe(true);
+      expect(loss).toBeGreaterThan(threshold);
+    }
+    // Training went on: no error, nothing stopped, a warning with the stretch so far.
+    const status = s.status();
+    expect(status).toMatchObject({ state: 'paused', step: 5, error: null, diverged: null, lossWarning: { kind: 'blow-up', fromStep: 4, step: 5, steps: 2 } });
+    expect(status.lossWarning!.message).toMatch(
+      /^The loss is [\d.e+]+ at step 5 with learning rate 0\.03 and temperature 1\.00e-4, far above ln\(K\+1\) = 3\.50 \(a guess among 33 keys\): the temperature is too small \(the logits are similarities divided by it\) — raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\)\. Training goes on; this warning ends by itself at the first step whose loss is back below 10\.49 \(3 × ln\(K\+1\)\)$/,
+    );
+    expect(batches.at(-1)!.status.lossWarning?.step).toBe(5);
+    expect((await s.exportWeights({ includeKey: false })).zip.byteLength).toBeGreaterThan(0);
+
+    // Now a huge learning rate: step 6 (blown up, warned) breaks the weights, step 7 is NaN and stops.
+    // The last good state is step 2's: the states after steps 3 to 5 gave blown-up losses.
+    await s.setParams({ learningRate: 1e30 });
+    expect(await s.step().then((r) => r.loss > threshold)).toBe(true);
+    await expect(s.step()).rejects.toThrow(/^Training stopped: the loss became (NaN|Infinity) at step 7 /);
+    expect(s.status()).toMatchObject({ state: 'error', lossWarning: null, diverged: { kind: 'non-finite', step: 7, restoreStep: 2 } });
+    await s.setParams({ learningRate: TINY_SETUP.params.learningRate });
     await s.restoreGoodState();
-    // The live parameters stay as the sliders have them, until the user changes them.
-    expect((await s.currentSetup())!.params.temperature).toBe(1e-6);
-    await s.setParams({ temperature: 0.2 });
-    expect(s.status()).toMatchObject({ step: 0, diverged: null });
-    const [again] = await losses(s, 1);
-    expect(Math.abs(again - first)).toBeLessThan(1e-6);
-    await expect(s.restoreGoodState()).rejects.toThrow(/nothing to restore/);
+    expect(s.status()).toMatchObject({ step: 2, diverged: null, lossWarning: null });
+    expect((await s.currentSetup())!.params.temperature).toBe(1e-4);
+
+    // Training in a loop from step 2 again: the same steps, warned at 4 to 6 while running, and the
+    // warning ends by itself at step 7, whose loss is back below the threshold (the temperature is still tiny).
+    await s.start();
+    await waitFor(() => s.status().step >= 7);
+    await s.pause();
+    const seen = batches.map((b) => b.status).filter((st) => st.state === 'running');
+    expect(seen.find((st) => st.lossWarning)?.lossWarning).toMatchObject({ fromStep: 4, step: 4, steps: 1 });
+    expect(seen.filter((st) => st.step === 7).at(-1)?.lossWarning).toBeNull();
+    const losses7 = batches.flatMap((b) => Array.from(b.columns.loss)).slice(-(s.status().step - 2));
+    expect(Math.abs(losses7[0] - third)).toBeLessThan(1e-4);
+    expect(losses7[4]).toBeLessThan(threshold);
+    expect(s.status()).toMatchObject({ state: 'paused', error: null, diverged: null });
+    expect(s.status().step).toBeGreaterThanOrEqual(7);
   });
 });
 
