@@ -1215,7 +1215,7 @@ function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]):
 /** The warning of a finite blown-up loss at step `s`, going on from the stretch's `earlier` one. */
 function blowUpWarning(earlier: LossWarning | null, s: StepStats, verdict: string): LossWarning {
   const below = (BLOW_UP_FACTOR * Math.log(s.queueCapacity + 1)).toFixed(2);
-  const message = `${capitalise(verdict)}. Training goes on; this warning ends by itself at the first step whose loss is back below ${below} (${BLOW_UP_FACTOR} × ln(K+1))`;
+  const message = `${capitalise(verdict)}. Training goes on; this warning ends by itself at the first step whose loss is back below ${below} (${BLOW_UP_FACTOR} × ln(K+1)).`;
   return { kind: 'blow-up', fromStep: earlier?.fromStep ?? s.step, step: s.step, steps: (earlier?.steps ?? 0) + 1, message };
 }
 
@@ -1225,9 +1225,9 @@ function capitalise(text: string): string {
 
 /** What the page says of GPU errors no error scope caught, on a device that stayed: what happened, what it may have cost, what to do. */
 export function gpuErrorMessage(w: Omit<GpuErrorWarning, 'message'>): string {
-  const which = w.count === 1 ? `an error at step ${w.step}` : `${w.count} errors, from step ${w.firstStep} to step ${w.step}, the latest`;
+  const which = w.count === 1 ? `an error at step ${w.step} that no check caught` : `${w.count} errors that no check caught, from step ${w.firstStep} to step ${w.step}; the latest`;
   return (
-    `The GPU reported ${which} that no check caught: ${w.error}. The GPU skipped the commands that failed, so the steps around it may be wrong. ` +
+    `The GPU reported ${which}: ${w.error}. The GPU skipped the commands that failed, so the steps around it may be wrong. ` +
     'Training goes on (a loss that turns NaN still stops it, with the last good state to restore); if the errors repeat, Restart the worker: it goes on from the last save.'
   );
 }

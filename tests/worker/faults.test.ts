@@ -121,7 +121,7 @@ describe('TrainingService when training goes wrong', () => {
     const status = s.status();
     expect(status).toMatchObject({ state: 'paused', step: 5, error: null, diverged: null, lossWarning: { kind: 'blow-up', fromStep: 4, step: 5, steps: 2 } });
     expect(status.lossWarning!.message).toMatch(
-      /^The loss is [\d.e+]+ at step 5 with learning rate 0\.03 and temperature 1\.00e-4, far above ln\(K\+1\) = 3\.50 \(a guess among 33 keys\): the temperature is too small \(the logits are similarities divided by it\) — raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\)\. Training goes on; this warning ends by itself at the first step whose loss is back below 10\.49 \(3 × ln\(K\+1\)\)$/,
+      /^The loss is [\d.e+]+ at step 5 with learning rate 0\.03 and temperature 1\.00e-4, far above ln\(K\+1\) = 3\.50 \(a guess among 33 keys\): the temperature is too small \(the logits are similarities divided by it\) — raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\)\. Training goes on; this warning ends by itself at the first step whose loss is back below 10\.49 \(3 × ln\(K\+1\)\)\.$/,
     );
     expect(batches.at(-1)!.status.lossWarning?.step).toBe(5);
     expect((await s.exportWeights({ includeKey: false })).zip.byteLength).toBeGreaterThan(0);
