@@ -143,6 +143,8 @@ export class TrainingService {
   private unverified: RestorePoint | null = null;
   private restoreEveryMs = RESTORE_POINT_INTERVAL_MS;
   private lastRestorePointAt = 0;
+  /** The last checkpoint bytes encoded, and the state they hold (`stateKey()`), which `runBytes()` gives again while the run is as it was. */
+  private lastEncoded: { key: string; bytes: Uint8Array } | null = null;
   /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
   private diverged: Divergence | null = null;
   /** The loss blew up but stayed finite: training goes on, warned, until a step's loss is back below the threshold. */
@@ -345,6 +347,7 @@ export class TrainingService {
     const model = await this.configure(setup);
     await this.lock.run(async () => {
       const { encoderQ, encoderK } = this.requireTrainer().moco;
+      this.lastEncoded = null;
       loadStateDict(encoderQ, tensors);
       // MoCo's momentum encoder starts as a copy of the query encoder.
       encoderK.copyFrom(encoderQ);
@@ -401,15 +404,10 @@ export class TrainingService {
    * the kNN history, the training time so far. Taken between two steps; training goes on after.
    */
   async checkpoint(): Promise<Uint8Array> {
-    return (await this.checkpointOfNow()).bytes;
-  }
-
-  /** `checkpoint()`'s bytes, with the step and the number of kNN and probe results they hold. */
-  private async checkpointOfNow(): Promise<{ bytes: Uint8Array; step: number; results: number }> {
     return this.lock.run(async () => {
       const { moco } = this.requireTrainer();
       await refuseNonFinite([moco.encoderQ, moco.encoderK], 'save the run');
-      return { bytes: await this.encodeRun(), step: moco.stepCount, results: this.resultCount() };
+      return this.runBytes();
     });
   }
 
@@ -504,11 +502,10 @@ export class TrainingService {
     const step = this.trainer?.moco.stepCount ?? 0;
     const held: HeldRun = { setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus };
     if (step > 0 && this.state !== 'error') {
-      const taken = await this.checkpointOfNow();
-      held.bytes = taken.bytes;
-      // The same bytes go to the store: one read of the model from the GPU, not two.
+      // The pause saved the run (when there is a store): its bytes are the run as it is, read from the model once.
+      held.bytes = await this.checkpoint();
+      this.requestSave();
       await this.saving;
-      if (this.store && !this.autosavePaused) await this.saveNow(taken);
       held.save = this.saveStatus;
     } else if (step > 0 && this.store) {
       // A run that failed (a NaN loss) comes back as its last good save, if it has one.
@@ -621,6 +618,7 @@ export class TrainingService {
     this.diverged = null;
     this.lossWarning = null;
     this.gpuError = null;
+    this.lastEncoded = null;
   }
 
   /** Refuses a setup whose largest buffers this GPU cannot hold (WebGPU only), before anything is allocated. */
@@ -637,17 +635,17 @@ export class TrainingService {
     onDeviceLost(
       (how) => this.deviceLost(how),
       (message) => {
-        this.lastGpuError = message;
+        // The browser's first line names the error; the rest is the call stack of its API.
+        this.lastGpuError = message.split('\n')[0].trim().replace(/\.$/, '') || 'an unnamed GPU error';
         // Errors of a device being replaced are the loss's to tell (with the last of them).
-        if (device === this.device && !this.recovering && !this.gpuLost) this.warnGpuError(message);
+        if (device === this.device && !this.recovering && !this.gpuLost) this.warnGpuError(this.lastGpuError);
       },
     );
   }
 
   /** An error no error scope caught, while the device stays: said, and counted, with the step the run had reached. */
-  private warnGpuError(browserMessage: string): void {
+  private warnGpuError(error: string): void {
     const step = this.trainer?.moco.stepCount ?? 0;
-    const error = browserMessage.split('\n')[0].trim().replace(/\.$/, '') || 'an unnamed GPU error';
     const w = this.gpuError;
     const next = { firstStep: w?.firstStep ?? step, step, count: (w?.count ?? 0) + 1, error };
     this.gpuError = { ...next, message: gpuErrorMessage(next) };
@@ -795,7 +793,7 @@ export class TrainingService {
     const step = this.requireTrainer().moco.stepCount;
     if (this.diverged || this.unverified?.step === step || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
     if (this.savesKeepRestorePoints()) return;
-    this.unverified = { bytes: await this.encodeRun(), step, summary: null };
+    this.unverified = { bytes: await this.runBytes(), step, summary: null };
     this.lastRestorePointAt = this.clock.now();
   }
 
@@ -850,8 +848,7 @@ export class TrainingService {
     });
   }
 
-  /** Saves the run now; `reuse`: its checkpoint bytes, taken already in the state it is in, written as they are. */
-  private async saveNow(reuse?: { bytes: Uint8Array; step: number; results: number }): Promise<void> {
+  private async saveNow(): Promise<void> {
     const store = this.store;
     const runId = this.runId;
     const runKey = this.runKey;
@@ -867,7 +864,7 @@ export class TrainingService {
         const results = this.resultCount();
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null && this.savedResults === results) return null;
         const setup = this.requireSetup();
-        const bytes = reuse && reuse.step === trainer.moco.stepCount && reuse.results === results ? reuse.bytes : await this.encodeRun();
+        const bytes = await this.runBytes();
         const summary: Omit<SavedRun, 'id'> = {
           runKey,
           savedAt: Date.now(),
@@ -911,7 +908,25 @@ export class TrainingService {
     return this.store;
   }
 
-  /** The checkpoint bytes of the current run; call under the lock. */
+  /**
+   * The checkpoint bytes of the current run, read from the model only if the run changed since the
+   * last encode (a pause's save, then `checkpoint()` or `holdRun()`: one read); call under the lock.
+   */
+  private async runBytes(): Promise<Uint8Array> {
+    const key = this.stateKey();
+    if (this.lastEncoded?.key === key) return this.lastEncoded.bytes;
+    const bytes = await this.encodeRun();
+    this.lastEncoded = { key, bytes };
+    return bytes;
+  }
+
+  /** What a checkpoint of the run holds that may change: within one run, the same key means the same bytes. */
+  private stateKey(): string {
+    const { moco } = this.requireTrainer();
+    return JSON.stringify([this.runId, moco.stepCount, this.resultCount(), this.elapsed(), moco.params, this.setup]);
+  }
+
+  /** The checkpoint bytes of the current run, encoded now (every tensor read from the device); call under the lock. */
   private async encodeRun(): Promise<Uint8Array> {
     const trainer = this.requireTrainer();
     const setup = this.requireSetup();
@@ -1225,7 +1240,8 @@ function capitalise(text: string): string {
 
 /** What the page says of GPU errors no error scope caught, on a device that stayed: what happened, what it may have cost, what to do. */
 export function gpuErrorMessage(w: Omit<GpuErrorWarning, 'message'>): string {
-  const which = w.count === 1 ? `an error at step ${w.step} that no check caught` : `${w.count} errors that no check caught, from step ${w.firstStep} to step ${w.step}; the latest`;
+  const when = w.firstStep === w.step ? `at step ${w.step}` : `from step ${w.firstStep} to step ${w.step}`;
+  const which = w.count === 1 ? `an error ${when} that no check caught` : `${w.count} errors that no check caught, ${when}; the latest`;
   return (
     `The GPU reported ${which}: ${w.error}. The GPU skipped the commands that failed, so the steps around it may be wrong. ` +
     'Training goes on (a loss that turns NaN still stops it, with the last good state to restore); if the errors repeat, Restart the worker: it goes on from the last save.'

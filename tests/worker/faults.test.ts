@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { DEVICE_RECOVERY_LIMIT, deviceLossFallback, mayRecoverAutomatically } from '../../src/worker/backend';
 import { loadUserFiles } from '../../src/worker/datasets';
-import type { DataFile, StatsBatch } from '../../src/worker/types';
+import type { DataFile, GpuErrorWarning, StatsBatch } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { TrainingData } from '../../src/worker/trainingData';
 import { REPO_ROOT } from '../support/helpers';
@@ -195,6 +195,12 @@ const SWIFTSHADER_ENV = { LD_LIBRARY_PATH: '/usr/lib/chromium', VK_ICD_FILENAMES
 
 interface DawnFaults {
   backend: { backend: string };
+  limits: { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension: number };
+  tooLargeBuffer: string | null;
+  tooManyWorkgroups: string | null;
+  afterRefusals: { status: { step: number; state: string; runId: number }; loss: number };
+  tooLargeQueue: string | null;
+  queueAfterRefusal: number;
   buildOom: string | null;
   stepOom: string | null;
   stateAfterStepOom: string;
@@ -203,6 +209,10 @@ interface DawnFaults {
   recovery: { id: number; phase: string; lost: string; lostAtStep: number; fromStep: number; backend: { backend: string; fallbackReason: string | null }; resumed: boolean };
   afterRecovery: { step: number; loss: number };
   statusAfterRecovery: { state: string; error: string | null; gpuLost: string | null };
+  gpuError: GpuErrorWarning | null;
+  batchGpuError: GpuErrorWarning | null;
+  afterGpuError: { step: number; loss: number };
+  stateAfterGpuError: string;
   secondLoss: { state: string; gpuLost: string | null; recoveryId: number };
   fallback: { backend: string; fallbackReason: string };
   afterFallback: { step: number; loss: number };
@@ -221,6 +231,25 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as DawnFaults;
     expect(seen.backend.backend).toBe('webgpu');
   }, 600_000);
+
+  it("refuses a setup beyond the device's limits before allocating, naming the option and the limit; the run in use stays and trains on", () => {
+    // SwiftShader's adapter, whose largest buffers the app's device asks for (src/util/webgpuDevice.ts).
+    expect(seen.limits).toEqual({ maxStorageBufferBindingSize: 1_073_741_824, maxComputeWorkgroupsPerDimension: 65_535 });
+    expect(seen.tooLargeBuffer).toBe(
+      "the logits (batch 8,192 × 65,537: the positive and K = 65,536 negatives) need a buffer of 2,148 MB (2,147,516,416 bytes), above this GPU's maxStorageBufferBindingSize of 1,074 MB (1,073,741,824 bytes): choose a batch of at most 2,048, or lower the Queue size K to at most 32,767",
+    );
+    expect(seen.tooManyWorkgroups).toBe(
+      "the input gradient's GEMM (batch 4,096 × 32×32 pixels, 64 per workgroup) need 65,536 workgroups in one dimension of a dispatch, above this GPU's maxComputeWorkgroupsPerDimension of 65,535: choose a batch of at most 2,048, or leave the Conv2DBackpropInput kernel off",
+    );
+    // The tiny run of one step is as it was: its second step is the one any run of the setup takes.
+    expect(seen.afterRefusals.status).toEqual({ step: 1, state: 'paused', runId: 1 });
+    expect(seen.afterRefusals.loss).toBe(seen.before[1]);
+    // The Queue size slider past what a batch of 4,096 can hold: refused, the queue stays.
+    expect(seen.tooLargeQueue).toBe(
+      "the logits (batch 4,096 × 65,537: the positive and K = 65,536 negatives) need a buffer of 1,074 MB (1,073,758,208 bytes), above this GPU's maxStorageBufferBindingSize of 1,074 MB (1,073,741,824 bytes): choose a batch of at most 2,048, or lower the Queue size K to at most 65,535",
+    );
+    expect(seen.queueAfterRefusal).toBe(32);
+  });
 
   it('an out-of-memory in the error scope names what to make smaller, and the run stays usable', () => {
     expect(seen.buildOom).toBe(
@@ -244,14 +273,32 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     expect(Number.isFinite(seen.afterRecovery.loss)).toBe(true);
   });
 
-  it('lost again at once: training stops, says why and offers the fallback, which trains on the CPU', () => {
+  it('GPU errors no error scope caught, on a device that stays: said with the step and what to do, and training goes on', () => {
+    const expected = {
+      firstStep: 3,
+      step: 3,
+      count: 2,
+      error: 'Buffer usages must not be 0',
+      message:
+        'The GPU reported 2 errors that no check caught, at step 3; the latest: Buffer usages must not be 0. The GPU skipped the commands that failed, so the steps around it may be wrong. Training goes on (a loss that turns NaN still stops it, with the last good state to restore); if the errors repeat, Restart the worker: it goes on from the last save.',
+    };
+    expect(seen.gpuError).toEqual(expected);
+    // The page heard it at once, in a batch of its own.
+    expect(seen.batchGpuError).toEqual(expected);
+    expect(seen.stateAfterGpuError).toBe('paused');
+    expect(seen.afterGpuError.step).toBe(4);
+    expect(Number.isFinite(seen.afterGpuError.loss)).toBe(true);
+  });
+
+  it('lost again at once: training stops, says why (with the GPU error before it) and offers the fallback, which trains on the CPU', () => {
     expect(seen.secondLoss.state).toBe('error');
     expect(seen.secondLoss.recoveryId).toBe(1);
     expect(seen.secondLoss.gpuLost).toMatch(
-      /^The GPU device was destroyed: device was destroyed, again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 3\. Continue without the GPU \(on the CPU\) from the last good state \(step 2\), or Restart the worker to try WebGPU again from the last save\.$/,
+      /^The GPU device was destroyed: device was destroyed \(the GPU's last error before: Buffer usages must not be 0\), again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 4\. Continue without the GPU \(on the CPU\) from the last good state \(step 3\), or Restart the worker to try WebGPU again from the last save\.$/,
     );
     expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null, detail: null });
-    expect(seen.afterFallback.step).toBe(3);
-    expect(Math.abs(seen.afterFallback.loss - seen.before[2])).toBeLessThan(1e-4);
+    // Step 4 again from the state after step 3, on the CPU: the loss step 4 had on the GPU.
+    expect(seen.afterFallback.step).toBe(4);
+    expect(Math.abs(seen.afterFallback.loss - seen.afterGpuError.loss)).toBeLessThan(1e-4);
   });
 });
