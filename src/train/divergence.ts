@@ -19,7 +19,7 @@ export const CLI_KNOBS: KnobNames = { learningRate: '--lr', temperature: '--temp
 const SMALL_TEMPERATURE = 0.01;
 
 /** A loss this many times ln(K+1) is far from anything a working run shows. */
-const BLOW_UP_FACTOR = 3;
+export const BLOW_UP_FACTOR = 3;
 
 export type StepVerdict = { kind: 'ok' } | { kind: 'non-finite' | 'blow-up'; message: string };
 

@@ -4,6 +4,7 @@ import { startTraining, type TrainingBridge } from '../worker/bridge';
 import { BACKEND_LABELS, type BackendInfo, type BackendName, type DatasetName, type DeviceRecovery, type ModelInfo, type QueueSnapshot, type RunStatus, type SavedRun, type StatsBatch, type TrainingSetup } from '../worker/types';
 import { saveBlob, saveBundle } from './download';
 import { defaultLearningRate, queueSizes } from './scales';
+import { dismissWarning, NONE_DISMISSED, shownWarnings, type WarningKeys } from './runWarnings';
 import { decodeSetupLink, encodeSetupLink, isSetupLink } from './shareLink';
 import { SeriesStore } from './series';
 
@@ -129,6 +130,8 @@ export function useTraining() {
   /** The Worker's latest recovery from a lost GPU device, said until dismissed; the last one the page took in. */
   const [recovered, setRecovered] = useState<DeviceRecovery | null>(null);
   const recoverySeen = useRef(0);
+  /** The run's warnings (a blown-up loss, GPU errors) the user dismissed. */
+  const [dismissedWarnings, setDismissedWarnings] = useState<WarningKeys>(NONE_DISMISSED);
   /** Counts the Workers started: panels that subscribe to one subscribe again to the next. */
   const [generation, setGeneration] = useState(0);
   const pendingParams = useRef<Partial<LiveParams>>({});
@@ -550,10 +553,15 @@ export function useTraining() {
     [call, configure, setup, params, builtSetup, workerLoss, restart],
   );
 
+  /** The run's warnings that do not stop it (a blown-up loss, GPU errors), less those dismissed. */
+  const warnings = shownWarnings(view.status, dismissedWarnings);
+  const status = view.status;
+  const dismissRunWarning = useCallback((which: keyof WarningKeys) => setDismissedWarnings((d) => dismissWarning(d, status, which)), [status]);
+
   /** This setup and these parameters as a link (the user's own files travel as the built-in shapes). */
   const shareLink = useCallback(() => `${location.origin}${location.pathname}?${encodeSetupLink(setup, params)}`, [setup, params]);
 
-  return { continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), recovered, dismissRecovered: () => setRecovered(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy, adoptRun: resumed };
+  return { warnings, dismissRunWarning, continueOnCpu, workerLoss, notice, dismissNotice: () => setNotice(null), recovered, dismissRecovered: () => setRecovered(null), restoreGoodState, restart, view, store, version, setup, params, setupDirty, running, updateSetup, updateParam, start, pause, step, reset, download, loadWeights, workerApi, datasetChanged, sampleFromLink, shareLink, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, setBusy, adoptRun: resumed };
 }
 
 export type Training = ReturnType<typeof useTraining>;

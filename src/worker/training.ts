@@ -24,9 +24,10 @@ import {
   type KnnPoint,
   type ProbePoint,
 } from '../train/checkpoint';
-import { checkStep, type KnobNames } from '../train/divergence';
+import { BLOW_UP_FACTOR, checkStep, type KnobNames } from '../train/divergence';
 import { Trainer } from '../train/trainer';
 import type { Encoder } from '../moco/encoder';
+import type { StepStats } from '../moco/moco';
 import { deviceLossFallback, errorMessage, gpuDevice, mayRecoverAutomatically, onDeviceLost, recoverBackend, selectBackend, withOutOfMemoryScope } from './backend';
 import { checkGpuLimits } from './gpuLimits';
 import { customKernelEnabled } from '../kernels/registry';
@@ -55,8 +56,10 @@ import {
   type Divergence,
   type EncoderName,
   type ExportedBundle,
+  type GpuErrorWarning,
   type InitOptions,
   type LoadProgress,
+  type LossWarning,
   type ModelInfo,
   type ParamChange,
   type ResumedRun,
@@ -142,8 +145,14 @@ export class TrainingService {
   private unverified: RestorePoint | null = null;
   private restoreEveryMs = RESTORE_POINT_INTERVAL_MS;
   private lastRestorePointAt = 0;
+  /** The last checkpoint bytes encoded, and the state they hold (`stateKey()`), which `runBytes()` gives again while the run is as it was. */
+  private lastEncoded: { key: string; bytes: Uint8Array } | null = null;
   /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
   private diverged: Divergence | null = null;
+  /** The loss blew up but stayed finite: training goes on, warned, until a step's loss is back below the threshold. */
+  private lossWarning: LossWarning | null = null;
+  /** GPU errors no error scope caught, on a device that stayed: training goes on, warned (for the run in use). */
+  private gpuError: GpuErrorWarning | null = null;
   /** The WebGPU device was lost and not recovered by itself: what the page says, until `continueOnCpu()` (or a new Worker). */
   private gpuLost: string | null = null;
   /** The latest automatic recovery from a lost device, and when each happened (for the retry cap). */
@@ -344,6 +353,7 @@ export class TrainingService {
     const model = await this.configure(setup);
     await this.lock.run(async () => {
       const { encoderQ, encoderK } = this.requireTrainer().moco;
+      this.lastEncoded = null;
       loadStateDict(encoderQ, tensors);
       // MoCo's momentum encoder starts as a copy of the query encoder.
       encoderK.copyFrom(encoderQ);
@@ -403,7 +413,7 @@ export class TrainingService {
     return this.lock.run(async () => {
       const { moco } = this.requireTrainer();
       await refuseNonFinite([moco.encoderQ, moco.encoderK], 'save the run');
-      return this.encodeRun();
+      return this.runBytes();
     });
   }
 
@@ -504,6 +514,7 @@ export class TrainingService {
     const step = this.trainer?.moco.stepCount ?? 0;
     const held: HeldRun = { setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus };
     if (step > 0 && this.state !== 'error') {
+      // The pause saved the run (when there is a store): its bytes are the run as it is, read from the model once.
       held.bytes = await this.checkpoint();
       this.requestSave();
       await this.saving;
@@ -599,6 +610,8 @@ export class TrainingService {
       error: this.error,
       save: this.saveStatus,
       diverged: this.diverged,
+      lossWarning: this.lossWarning && { ...this.lossWarning },
+      gpuError: this.gpuError && { ...this.gpuError },
       gpuLost: this.gpuLost,
       deviceRecovery: this.deviceRecovery && { ...this.deviceRecovery },
     };
@@ -617,6 +630,9 @@ export class TrainingService {
     this.unverified = null;
     this.lastRestorePointAt = this.clock.now();
     this.diverged = null;
+    this.lossWarning = null;
+    this.gpuError = null;
+    this.lastEncoded = null;
   }
 
   /** Refuses a setup whose largest buffers this GPU cannot hold (WebGPU only), before anything is allocated. */
@@ -628,13 +644,26 @@ export class TrainingService {
 
   /** Hears the loss and the uncaught errors of the WebGPU device in use now (nothing on other backends). */
   private watchDevice(): void {
-    this.device = gpuDevice();
+    const device = gpuDevice();
+    this.device = device;
     onDeviceLost(
       (how) => this.deviceLost(how),
       (message) => {
-        this.lastGpuError = message;
+        // The browser's first line names the error; the rest is the call stack of its API.
+        this.lastGpuError = message.split('\n')[0].trim().replace(/\.$/, '') || 'an unnamed GPU error';
+        // Errors of a device being replaced are the loss's to tell (with the last of them).
+        if (device === this.device && !this.recovering && !this.gpuLost) this.warnGpuError(this.lastGpuError);
       },
     );
+  }
+
+  /** An error no error scope caught, while the device stays: said, and counted, with the step the run had reached. */
+  private warnGpuError(error: string): void {
+    const step = this.trainer?.moco.stepCount ?? 0;
+    const w = this.gpuError;
+    const next = { firstStep: w?.firstStep ?? step, step, count: (w?.count ?? 0) + 1, error };
+    this.gpuError = { ...next, message: gpuErrorMessage(next) };
+    this.batcher.flush(true);
   }
 
   /**
@@ -778,7 +807,7 @@ export class TrainingService {
     const step = this.requireTrainer().moco.stepCount;
     if (this.diverged || this.unverified?.step === step || this.clock.now() - this.lastRestorePointAt < this.restoreEveryMs) return;
     if (this.savesKeepRestorePoints()) return;
-    this.unverified = { bytes: await this.encodeRun(), step, summary: null };
+    this.unverified = { bytes: await this.runBytes(), step, summary: null };
     this.lastRestorePointAt = this.clock.now();
   }
 
@@ -849,7 +878,7 @@ export class TrainingService {
         const results = this.resultCount();
         if (this.saveStatus?.step === trainer.moco.stepCount && this.saveStatus.error === null && this.savedResults === results) return null;
         const setup = this.requireSetup();
-        const bytes = await this.encodeRun();
+        const bytes = await this.runBytes();
         const summary: Omit<SavedRun, 'id'> = {
           runKey,
           savedAt: Date.now(),
@@ -893,7 +922,25 @@ export class TrainingService {
     return this.store;
   }
 
-  /** The checkpoint bytes of the current run; call under the lock. */
+  /**
+   * The checkpoint bytes of the current run, read from the model only if the run changed since the
+   * last encode (a pause's save, then `checkpoint()` or `holdRun()`: one read); call under the lock.
+   */
+  private async runBytes(): Promise<Uint8Array> {
+    const key = this.stateKey();
+    if (this.lastEncoded?.key === key) return this.lastEncoded.bytes;
+    const bytes = await this.encodeRun();
+    this.lastEncoded = { key, bytes };
+    return bytes;
+  }
+
+  /** What a checkpoint of the run holds that may change: within one run, the same key means the same bytes. */
+  private stateKey(): string {
+    const { moco } = this.requireTrainer();
+    return JSON.stringify([this.runId, moco.stepCount, this.resultCount(), this.elapsed(), moco.params, this.setup]);
+  }
+
+  /** The checkpoint bytes of the current run, encoded now (every tensor read from the device); call under the lock. */
   private async encodeRun(): Promise<Uint8Array> {
     const trainer = this.requireTrainer();
     const setup = this.requireSetup();
@@ -1005,13 +1052,16 @@ export class TrainingService {
       throw new Error(outOfMemoryMessage('in the first step', setup, trainer.moco.queue.capacity, outOfMemory));
     }
     const record = stepRecord(s, negatives, elapsed());
-    this.batcher.push(record);
-    this.chart.push(chartPointOf(record));
     // Every step: the statistics are on the CPU already. A bad step stops training here, under the
     // lock, before a save or a restore point can take its state.
     const setup = this.requireSetup();
     const verdict = checkStep(s, APP_KNOBS, mocoConfig(setup.version, setup.preset, { batchSize: setup.batchSize }).schedule.baseLr);
-    if (verdict.kind !== 'ok') {
+    // The warning follows the verdict before the step's record goes out: a batch that carries a step carries its warning.
+    const warned = this.lossWarning;
+    this.lossWarning = verdict.kind === 'blow-up' ? blowUpWarning(warned, s, verdict.message) : null;
+    this.batcher.push(record);
+    this.chart.push(chartPointOf(record));
+    if (verdict.kind === 'non-finite') {
       this.unverified = null;
       const restoreStep = this.restorePoint?.step ?? 0;
       const message = `Training stopped: ${verdict.message}. Restore the last good state (step ${restoreStep}) to go on from there.`;
@@ -1019,8 +1069,12 @@ export class TrainingService {
       void this.repairSave();
       throw new Error(message);
     }
-    // The state before this step has passed: it is a good state.
-    if (this.unverified?.step === s.step - 1) this.restorePoint = this.unverified;
+    // The page hears at once when a warning begins or ends.
+    if (!warned !== !this.lossWarning) this.batcher.flush(true);
+    // A finite blow-up: training goes on, as the headless trainer's does, and the page warns. The
+    // state its loss was computed from is no good state to go back to, should the loss turn NaN.
+    // The state before a step that passed is.
+    if (verdict.kind === 'ok' && this.unverified?.step === s.step - 1) this.restorePoint = this.unverified;
     if (this.unverified && this.unverified.step < s.step) this.unverified = null;
     return record;
   }
@@ -1185,6 +1239,27 @@ function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]):
     seconds: p.seconds,
     trigger: 'monitor',
   };
+}
+
+/** The warning of a finite blown-up loss at step `s`, going on from the stretch's `earlier` one. */
+function blowUpWarning(earlier: LossWarning | null, s: StepStats, verdict: string): LossWarning {
+  const below = (BLOW_UP_FACTOR * Math.log(s.queueCapacity + 1)).toFixed(2);
+  const message = `${capitalise(verdict)}. Training goes on; this warning ends by itself at the first step whose loss is back below ${below} (${BLOW_UP_FACTOR} × ln(K+1)).`;
+  return { kind: 'blow-up', fromStep: earlier?.fromStep ?? s.step, step: s.step, steps: (earlier?.steps ?? 0) + 1, message };
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** What the page says of GPU errors no error scope caught, on a device that stayed: what happened, what it may have cost, what to do. */
+export function gpuErrorMessage(w: Omit<GpuErrorWarning, 'message'>): string {
+  const when = w.firstStep === w.step ? `at step ${w.step}` : `from step ${w.firstStep} to step ${w.step}`;
+  const which = w.count === 1 ? `an error ${when} that no check caught` : `${w.count} errors that no check caught, ${when}; the latest`;
+  return (
+    `The GPU reported ${which}: ${w.error}. The GPU skipped the commands that failed, so the steps around it may be wrong. ` +
+    'Training goes on (a loss that turns NaN still stops it, with the last good state to restore); if the errors repeat, Restart the worker: it goes on from the last save.'
+  );
 }
 
 function newRunKey(): string {

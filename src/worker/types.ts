@@ -149,8 +149,12 @@ export interface RunStatus {
   error: string | null;
   /** The run's last save to the browser's storage (the app saves by itself); null before the first. */
   save?: SaveStatus | null;
-  /** Training went wrong (a NaN or a blown-up loss) and stopped; `restoreGoodState()` goes back. */
+  /** Training went wrong (a NaN or infinite loss) and stopped; `restoreGoodState()` goes back. */
   diverged?: Divergence | null;
+  /** The loss is far above ln(K+1) but finite: training goes on, warned; null once a step's loss is back below the threshold. */
+  lossWarning?: LossWarning | null;
+  /** The GPU reported errors that no error scope caught, and the device was not lost: training goes on, warned; null: none in this run. */
+  gpuError?: GpuErrorWarning | null;
   /**
    * The WebGPU device was lost and automatic recovery did not happen or failed (what happened,
    * what to do); `continueOnCpu()` (the fallback) or a new Worker goes on.
@@ -179,14 +183,46 @@ export interface DeviceRecovery {
 
 /** A step that went wrong: training stopped before the next one, and the model before it is kept. */
 export interface Divergence {
-  /** 'non-finite': NaN or infinite loss or similarities (the weights are broken); 'blow-up': a loss far above ln(K+1). */
-  kind: 'non-finite' | 'blow-up';
+  /** NaN or infinite loss or similarities: the weights are broken. (A finite blow-up is a `LossWarning`: training goes on.) */
+  kind: 'non-finite';
   /** The step that went wrong. */
   step: number;
   /** What happened and the knob to change (by the sliders' names). */
   message: string;
   /** The step of the last good state that `restoreGoodState()` brings back (0: a fresh model of the same setup). */
   restoreStep: number;
+}
+
+/**
+ * A finite loss far above ln(K+1), the loss of a guess among K+1 keys (a tiny temperature, a high
+ * learning rate): training goes on, as the headless trainer's does, and the page warns. One warning
+ * per stretch of such steps; it ends (null) at the first step whose loss is back below the threshold.
+ */
+export interface LossWarning {
+  kind: 'blow-up';
+  /** The first step of this stretch above the threshold. */
+  fromStep: number;
+  /** The latest step above it, and how many steps of the stretch were. */
+  step: number;
+  steps: number;
+  /** The latest such step's loss and the settings it ran with, the knob to change, and that training goes on. */
+  message: string;
+}
+
+/**
+ * Errors the GPU reported outside any error scope (a validation or out-of-memory error), while the
+ * device stayed: the commands that failed were dropped, so the steps around them may be wrong.
+ * Training goes on (a loss that turns NaN still stops it); the page says what happened and what to do.
+ */
+export interface GpuErrorWarning {
+  /** The step the run had reached at the first and the latest error, and how many errors. */
+  firstStep: number;
+  step: number;
+  count: number;
+  /** The latest error in the browser's words, first line. */
+  error: string;
+  /** What happened and what to do. */
+  message: string;
 }
 
 /** How the last automatic save went: `error` says why the latest attempt failed (the save at `step` is kept). */

@@ -3,8 +3,8 @@
  * slider to change, refuses to export the broken weights and restores the last good state; a
  * training Worker that ends unseen (a test hook terminates it, as a crash would) is noticed by the
  * heartbeat, and *Restart* goes on from the last save; one that throws an uncaught error (a test hook)
- * is noticed at once, the call in flight settles, and *Restart* trains on; the Data panel shows the
- * loader's warnings.
+ * is noticed at once, the call in flight settles, and *Restart* trains on; a blown-up loss is warned
+ * while training goes on; the Data panel shows the loader's warnings.
  * Chromium without WebGPU, on the CPU backend (`?backend=cpu`), where a tiny step is fast.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -110,6 +110,37 @@ describe('faults, end to end', () => {
     const last = await page.evaluate(() => window.__moco!.store.last());
     expect(last?.step).toBe(saved + 1);
     expect(Number.isFinite(last?.loss)).toBe(true);
+  }, 300_000);
+
+  it('a blown-up loss (a temperature of 1e-4): a warning under the status, training goes on; it ends once the loss is back down, and × hides it', async () => {
+    const { page } = app;
+    let step = await stepCount(page);
+    const warned = () => page.locator('[data-testid=loss-warning]').count();
+    const temperature = (t: number) => page.evaluate((value) => window.__moco!.bridge.api.training.setParams({ temperature: value }), t);
+    const stepUntilWarned = async () => {
+      for (let i = 0; i < 10 && (await warned()) === 0; i++) await stepTo(page, ++step);
+      await page.locator('[data-testid=loss-warning]').waitFor({ timeout: 10_000 });
+    };
+    await temperature(1e-4);
+    await stepUntilWarned();
+    expect(await text(page, 'loss-warning-message')).toMatch(
+      /^The loss is [\d.e+]+ at step \d+ with learning rate \S+ and temperature 1\.00e-4, far above ln\(K\+1\) = [\d.]+ \(a guess among \d+ keys\): the temperature is too small \(the logits are similarities divided by it\) — raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\)\. Training goes on; this warning ends by itself at the first step whose loss is back below [\d.]+ \(3 × ln\(K\+1\)\)\./,
+    );
+    // Nothing stopped: no error, no restore to offer, Start free.
+    expect(await text(page, 'run-state')).toBe('Paused');
+    expect(await page.locator('[data-testid=diverged]').count()).toBe(0);
+    expect(await page.locator('[data-testid=start]').isDisabled()).toBe(false);
+    // The temperature back to 0.2 (a loss of at most ln(K+1) + 10, below 3 × ln 4097): the next step ends the warning.
+    await temperature(0.2);
+    await stepTo(page, ++step);
+    await waitFor(page, 'the warning ended', async () => (await warned()) === 0, 10_000);
+    // Blown up again: warned again; × hides it.
+    await temperature(1e-4);
+    await stepUntilWarned();
+    await page.click('[data-testid=dismiss-loss-warning]');
+    await waitFor(page, 'the warning hidden', async () => (await warned()) === 0, 10_000);
+    await temperature(0.2);
+    await stepTo(page, ++step);
   }, 300_000);
 
   it('the Data panel shows what the loader warns about: a folder with one class', async () => {

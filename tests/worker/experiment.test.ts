@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment';
 import type { ExperimentProgress } from '../../src/worker/experimentTypes';
 import { TrainingService } from '../../src/worker/training';
@@ -92,6 +92,35 @@ describe('experiments in the Worker (CPU backend)', () => {
     expect(s.status()).toMatchObject({ step: 0, state: 'idle' });
     expect(await s.currentSetup()).toEqual(TINY_SETUP);
     expect(await s.savedRuns()).toEqual([]);
+  });
+
+  it('sets a training run aside with one read of the model: the bytes held are those the pause saved; a later change is read anew', async () => {
+    const store = new MemoryRunStore();
+    const s = await service(store);
+    services.push(s);
+    // No in-memory restore points: the saves alone read the model.
+    s.keepRestorePoints(Number.POSITIVE_INFINITY);
+    await s.configure(TINY_SETUP);
+    const encodes = vi.spyOn(s as unknown as { encodeRun(): Promise<Uint8Array> }, 'encodeRun');
+    await s.start();
+    for (let i = 0; i < 1000 && s.status().step < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const held = await s.holdRun();
+    expect(held.step).toBeGreaterThanOrEqual(2);
+    // The pause saved the run; holding it took the same bytes.
+    expect(encodes).toHaveBeenCalledTimes(1);
+    const [saved] = await store.list();
+    expect(saved.step).toBe(held.step);
+    expect(await store.read(saved.id)).toEqual(held.bytes);
+    expect(held.save).toMatchObject({ step: held.step, error: null });
+
+    // Back, then a slider moved while paused: the run is no longer what was read, so it is read again, with the new temperature.
+    await s.restoreRun(held);
+    await s.setParams({ temperature: 0.1 });
+    const again = await s.holdRun();
+    expect(encodes).toHaveBeenCalledTimes(2);
+    await s.restoreRun(again);
+    expect((await s.currentSetup())!.params.temperature).toBe(0.1);
+    expect(s.status().step).toBe(held.step);
   });
 
   it("reads a saved run's curves (every step, its kNN, setup and final parameters) from its manifest alone", async () => {

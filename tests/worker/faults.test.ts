@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { DEVICE_RECOVERY_LIMIT, deviceLossFallback, mayRecoverAutomatically } from '../../src/worker/backend';
 import { loadUserFiles } from '../../src/worker/datasets';
-import type { DataFile, StatsBatch } from '../../src/worker/types';
+import type { DataFile, GpuErrorWarning, StatsBatch } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { TrainingData } from '../../src/worker/trainingData';
 import { REPO_ROOT } from '../support/helpers';
@@ -103,25 +103,53 @@ describe('TrainingService when training goes wrong', () => {
     expect(encodes).toHaveBeenCalledTimes(6);
   });
 
-  it('stops at a blown-up loss (a tiny temperature), and with no good state kept yet restores a fresh model of the setup', async () => {
-    const { service: s } = await service();
+  it('warns at a finite blown-up loss (a tiny temperature) and trains on; the warning ends with the stretch, and its states are no restore point', async () => {
+    const { service: s, batches } = await service();
     services.push(s);
-    const [first] = await losses(s, 2);
-    await s.setParams({ temperature: 1e-6 });
-    // Training in a loop this time: it stops by itself, saying why.
-    await s.start();
-    await waitFor(() => s.status().state === 'error');
-    expect(s.status().error).toMatch(/^Training stopped: the loss (is [\d.e+]+|became (NaN|Infinity)) at step 3 .*temperature 1\.00e-6.*raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\).*Restore the last good state \(step 0\)/);
-    expect(s.status().diverged).toMatchObject({ step: 3, restoreStep: 0 });
-    expect(s.status().step).toBe(3);
+    s.keepRestorePoints(0);
+    // A guess among K + 1 = 33 keys has a loss of ln 33 = 3.50; the warning begins above 3 × ln 33.
+    const threshold = 3 * Math.log(33);
+    await losses(s, 2);
+    await s.setParams({ temperature: 1e-4 });
+    const [third, fourth, fifth] = await losses(s, 3);
+    expect(third).toBeLessThan(threshold);
+    for (const loss of [fourth, fifth]) {
+      expect(Number.isFinite(loss)).toBe(true);
+      expect(loss).toBeGreaterThan(threshold);
+    }
+    // Training went on: no error, nothing stopped, a warning with the stretch so far.
+    const status = s.status();
+    expect(status).toMatchObject({ state: 'paused', step: 5, error: null, diverged: null, lossWarning: { kind: 'blow-up', fromStep: 4, step: 5, steps: 2 } });
+    expect(status.lossWarning!.message).toMatch(
+      /^The loss is [\d.e+]+ at step 5 with learning rate 0\.03 and temperature 1\.00e-4, far above ln\(K\+1\) = 3\.50 \(a guess among 33 keys\): the temperature is too small \(the logits are similarities divided by it\) — raise the Temperature T slider \(MoCo uses 0\.07 to 0\.2\)\. Training goes on; this warning ends by itself at the first step whose loss is back below 10\.49 \(3 × ln\(K\+1\)\)\.$/,
+    );
+    expect(batches.at(-1)!.status.lossWarning?.step).toBe(5);
+    expect((await s.exportWeights({ includeKey: false })).zip.byteLength).toBeGreaterThan(0);
+
+    // Now a huge learning rate: step 6 (blown up, warned) breaks the weights, step 7 is NaN and stops.
+    // The last good state is step 2's: the states after steps 3 to 5 gave blown-up losses.
+    await s.setParams({ learningRate: 1e30 });
+    expect(await s.step().then((r) => r.loss > threshold)).toBe(true);
+    await expect(s.step()).rejects.toThrow(/^Training stopped: the loss became (NaN|Infinity) at step 7 /);
+    expect(s.status()).toMatchObject({ state: 'error', lossWarning: null, diverged: { kind: 'non-finite', step: 7, restoreStep: 2 } });
+    await s.setParams({ learningRate: TINY_SETUP.params.learningRate });
     await s.restoreGoodState();
-    // The live parameters stay as the sliders have them, until the user changes them.
-    expect((await s.currentSetup())!.params.temperature).toBe(1e-6);
-    await s.setParams({ temperature: 0.2 });
-    expect(s.status()).toMatchObject({ step: 0, diverged: null });
-    const [again] = await losses(s, 1);
-    expect(Math.abs(again - first)).toBeLessThan(1e-6);
-    await expect(s.restoreGoodState()).rejects.toThrow(/nothing to restore/);
+    expect(s.status()).toMatchObject({ step: 2, diverged: null, lossWarning: null });
+    expect((await s.currentSetup())!.params.temperature).toBe(1e-4);
+
+    // Training in a loop from step 2 again: the same steps, warned at 4 to 6 while running, and the
+    // warning ends by itself at step 7, whose loss is back below the threshold (the temperature is still tiny).
+    await s.start();
+    await waitFor(() => s.status().step >= 7);
+    await s.pause();
+    const seen = batches.map((b) => b.status).filter((st) => st.state === 'running');
+    expect(seen.find((st) => st.lossWarning)?.lossWarning).toMatchObject({ fromStep: 4, step: 4, steps: 1 });
+    expect(seen.filter((st) => st.step === 7).at(-1)?.lossWarning).toBeNull();
+    const losses7 = batches.flatMap((b) => Array.from(b.columns.loss)).slice(-(s.status().step - 2));
+    expect(Math.abs(losses7[0] - third)).toBeLessThan(1e-4);
+    expect(losses7[4]).toBeLessThan(threshold);
+    expect(s.status()).toMatchObject({ state: 'paused', error: null, diverged: null });
+    expect(s.status().step).toBeGreaterThanOrEqual(7);
   });
 });
 
@@ -167,6 +195,12 @@ const SWIFTSHADER_ENV = { LD_LIBRARY_PATH: '/usr/lib/chromium', VK_ICD_FILENAMES
 
 interface DawnFaults {
   backend: { backend: string };
+  limits: { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension: number };
+  tooLargeBuffer: string | null;
+  tooManyWorkgroups: string | null;
+  afterRefusals: { status: { step: number; state: string; runId: number }; loss: number };
+  tooLargeQueue: string | null;
+  queueAfterRefusal: number;
   buildOom: string | null;
   stepOom: string | null;
   stateAfterStepOom: string;
@@ -175,6 +209,10 @@ interface DawnFaults {
   recovery: { id: number; phase: string; lost: string; lostAtStep: number; fromStep: number; backend: { backend: string; fallbackReason: string | null }; resumed: boolean };
   afterRecovery: { step: number; loss: number };
   statusAfterRecovery: { state: string; error: string | null; gpuLost: string | null };
+  gpuError: GpuErrorWarning | null;
+  batchGpuError: GpuErrorWarning | null;
+  afterGpuError: { step: number; loss: number };
+  stateAfterGpuError: string;
   secondLoss: { state: string; gpuLost: string | null; recoveryId: number };
   fallback: { backend: string; fallbackReason: string };
   afterFallback: { step: number; loss: number };
@@ -193,6 +231,25 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as DawnFaults;
     expect(seen.backend.backend).toBe('webgpu');
   }, 600_000);
+
+  it("refuses a setup beyond the device's limits before allocating, naming the option and the limit; the run in use stays and trains on", () => {
+    // SwiftShader's adapter, whose largest buffers the app's device asks for (src/util/webgpuDevice.ts).
+    expect(seen.limits).toEqual({ maxStorageBufferBindingSize: 1_073_741_824, maxComputeWorkgroupsPerDimension: 65_535 });
+    expect(seen.tooLargeBuffer).toBe(
+      "the logits (batch 8,192 × 65,537: the positive and K = 65,536 negatives) need a buffer of 2,148 MB (2,147,516,416 bytes), above this GPU's maxStorageBufferBindingSize of 1,074 MB (1,073,741,824 bytes): choose a batch of at most 2,048, or lower the Queue size K to at most 32,767",
+    );
+    expect(seen.tooManyWorkgroups).toBe(
+      "the input gradient's GEMM (batch 4,096 × 32×32 pixels, 64 per workgroup) need 65,536 workgroups in one dimension of a dispatch, above this GPU's maxComputeWorkgroupsPerDimension of 65,535: choose a batch of at most 2,048, or leave the Conv2DBackpropInput kernel off",
+    );
+    // The tiny run of one step is as it was: its second step is the one any run of the setup takes.
+    expect(seen.afterRefusals.status).toEqual({ step: 1, state: 'paused', runId: 1 });
+    expect(seen.afterRefusals.loss).toBe(seen.before[1]);
+    // The Queue size slider past what a batch of 4,096 can hold: refused, the queue stays.
+    expect(seen.tooLargeQueue).toBe(
+      "the logits (batch 4,096 × 65,537: the positive and K = 65,536 negatives) need a buffer of 1,074 MB (1,073,758,208 bytes), above this GPU's maxStorageBufferBindingSize of 1,074 MB (1,073,741,824 bytes): choose a batch of at most 2,048, or lower the Queue size K to at most 65,535",
+    );
+    expect(seen.queueAfterRefusal).toBe(32);
+  });
 
   it('an out-of-memory in the error scope names what to make smaller, and the run stays usable', () => {
     expect(seen.buildOom).toBe(
@@ -216,14 +273,32 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     expect(Number.isFinite(seen.afterRecovery.loss)).toBe(true);
   });
 
-  it('lost again at once: training stops, says why and offers the fallback, which trains on the CPU', () => {
+  it('GPU errors no error scope caught, on a device that stays: said with the step and what to do, and training goes on', () => {
+    const expected = {
+      firstStep: 3,
+      step: 3,
+      count: 2,
+      error: 'Buffer usages must not be 0',
+      message:
+        'The GPU reported 2 errors that no check caught, at step 3; the latest: Buffer usages must not be 0. The GPU skipped the commands that failed, so the steps around it may be wrong. Training goes on (a loss that turns NaN still stops it, with the last good state to restore); if the errors repeat, Restart the worker: it goes on from the last save.',
+    };
+    expect(seen.gpuError).toEqual(expected);
+    // The page heard it at once, in a batch of its own.
+    expect(seen.batchGpuError).toEqual(expected);
+    expect(seen.stateAfterGpuError).toBe('paused');
+    expect(seen.afterGpuError.step).toBe(4);
+    expect(Number.isFinite(seen.afterGpuError.loss)).toBe(true);
+  });
+
+  it('lost again at once: training stops, says why (with the GPU error before it) and offers the fallback, which trains on the CPU', () => {
     expect(seen.secondLoss.state).toBe('error');
     expect(seen.secondLoss.recoveryId).toBe(1);
     expect(seen.secondLoss.gpuLost).toMatch(
-      /^The GPU device was destroyed: device was destroyed, again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 3\. Continue without the GPU \(on the CPU\) from the last good state \(step 2\), or Restart the worker to try WebGPU again from the last save\.$/,
+      /^The GPU device was destroyed: device was destroyed \(the GPU's last error before: Buffer usages must not be 0\), again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 4\. Continue without the GPU \(on the CPU\) from the last good state \(step 3\), or Restart the worker to try WebGPU again from the last save\.$/,
     );
     expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null, detail: null });
-    expect(seen.afterFallback.step).toBe(3);
-    expect(Math.abs(seen.afterFallback.loss - seen.before[2])).toBeLessThan(1e-4);
+    // Step 4 again from the state after step 3, on the CPU: the loss step 4 had on the GPU.
+    expect(seen.afterFallback.step).toBe(4);
+    expect(Math.abs(seen.afterFallback.loss - seen.afterGpuError.loss)).toBeLessThan(1e-4);
   });
 });

@@ -1,5 +1,6 @@
 import { BACKEND_LABELS, type DeviceRecovery } from '../../worker/types';
 import { formatInt } from '../format';
+import type { RunWarnings as Warnings, WarningKeys } from '../runWarnings';
 import type { Training } from '../useTraining';
 import styles from './FaultNotice.module.css';
 
@@ -14,12 +15,62 @@ function recoveryMessage(r: DeviceRecovery): string {
 }
 
 /**
- * Under the status: what went wrong with the run or its Worker, in words, with the way back —
- * *Restore last good state* after a NaN or blown-up step, *Restart* after the Worker ended, the
+ * Warnings of a run that trains on: a finite loss far above ln(K+1) (until a step's loss is back
+ * below the threshold, or dismissed), GPU errors no check caught (until dismissed; *Restart the
+ * worker* if they repeat). Nothing here stops training.
+ */
+export function RunWarnings({ warnings, busy, onDismiss, onRestart }: { warnings: Warnings; busy: boolean; onDismiss: (which: keyof WarningKeys) => void; onRestart: () => void }) {
+  const { loss, gpu } = warnings;
+  return (
+    <>
+      {loss && (
+        <section className={`${styles.notice} ${styles['notice--warn']}`} role="status" data-testid="loss-warning">
+          <p className={styles.text} data-testid="loss-warning-message">
+            {loss.message}
+            {loss.steps > 1 && ` So far ${formatInt(loss.steps)} steps in a row, since step ${formatInt(loss.fromStep)}.`}
+          </p>
+          <button type="button" className="btn" data-testid="dismiss-loss-warning" onClick={() => onDismiss('loss')} aria-label="Dismiss the warning">
+            ×
+          </button>
+        </section>
+      )}
+      {gpu && (
+        <section className={`${styles.notice} ${styles['notice--warn']}`} role="status" data-testid="gpu-error">
+          <p className={styles.text} data-testid="gpu-error-message">
+            {gpu.message}
+          </p>
+          <button type="button" className="btn" data-testid="gpu-error-restart" disabled={busy} onClick={onRestart}>
+            Restart the worker
+          </button>
+          <button type="button" className="btn" data-testid="dismiss-gpu-error" onClick={() => onDismiss('gpu')} aria-label="Dismiss the warning">
+            ×
+          </button>
+        </section>
+      )}
+    </>
+  );
+}
+
+/**
+ * Under the status: the run's warnings (`RunWarnings`) while it trains on, and what went wrong with
+ * the run or its Worker, in words, with the way back — *Restore last good state* after a NaN step, *Restart* after the Worker ended, the
  * fallback or *Restart* after a lost GPU device the Worker did not recover by itself — and, once,
  * what a recovery did (a lost GPU device's: on which backend, from which step, how many lost).
  */
 export function FaultNotice({ training }: { training: Training }) {
+  const { view, workerLoss, warnings, dismissRunWarning, restart } = training;
+  // A run that stopped says only why it stopped.
+  const stopped = workerLoss !== null || Boolean(view.status.gpuLost) || Boolean(view.status.diverged);
+  return (
+    <>
+      {!stopped && <RunWarnings warnings={warnings} busy={view.busy !== null} onDismiss={dismissRunWarning} onRestart={() => void restart()} />}
+      <Fault training={training} />
+    </>
+  );
+}
+
+/** What went wrong and the way back, or what a recovery did; null when nothing did. */
+function Fault({ training }: { training: Training }) {
   const { view, workerLoss, notice, dismissNotice, recovered, dismissRecovered, restoreGoodState, restart, continueOnCpu } = training;
   const diverged = view.status.diverged;
   const busy = view.busy !== null;
