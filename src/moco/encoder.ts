@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { frozenBatchNorm, splitBatchNorm, splitBatchNormRelu, updateMovingStatistics, type MovingStatistics } from './batchNorm';
+import { dense } from './dense';
 import { overridable } from './overridable';
 import { globalAvgPool } from './pooling';
 import { Rng } from '../util/random';
@@ -170,8 +171,7 @@ export class Encoder {
       const bias = this.variable(this.parameters, `${name}/bias`, true, () =>
         tf.randomUniform([units], -bound, bound, 'float32', this.init.seed()),
       );
-      // x·W + b in one kernel (tfjs's fused matmul; the same sums as matMul then add, one dispatch fewer on WebGPU).
-      return tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel as tf.Tensor2D, bias });
+      return dense(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D);
     },
   };
 }

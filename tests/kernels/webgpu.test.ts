@@ -93,6 +93,8 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
       MocoGlobalAvgPool: 2,
       MocoGlobalAvgPoolGrad: 1,
       MocoRingWrite: 1,
+      // The two dense layers' bias gradients, one dispatch each.
+      MocoBiasGrad: 2,
     });
     // Weight gradients of 2·32·32 = 2,048 rows at most: none split, so no summing dispatch.
     expect(custom.dispatchesByProgram!.MocoSplitKSum).toBeUndefined();

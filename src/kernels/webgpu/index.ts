@@ -3,6 +3,7 @@ import { augment } from './augment';
 import { splitBatchNorm } from './batchNorm';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter';
 import { conv2dBackpropInput } from './conv2dBackpropInput';
+import { denseBiasGrad } from './dense';
 import { globalAvgPool } from './globalAvgPool';
 import { infoNce } from './infoNce';
 import { l2Normalize } from './l2Normalize';
@@ -18,6 +19,7 @@ export const WEBGPU_KERNELS: CustomKernel[] = [
   reluGrad,
   splitBatchNorm,
   globalAvgPool,
+  denseBiasGrad,
   l2Normalize,
   infoNce,
   augment,
