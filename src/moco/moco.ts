@@ -114,6 +114,8 @@ export class MoCo {
     this.lastViewDraws = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
     const [draws1, draws2] = this.lastViewDraws;
     const { symmetric } = this.config;
+    // The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
+    // loss each view is both, and is made once per role).
     const x1 = applyAugment(images, draws1, this.config.augment);
     const x2 = symmetric ? applyAugment(images, draws2, this.config.augment) : null;
     // Keys from the momentum encoder, outside any gradient: constants for the loss.
