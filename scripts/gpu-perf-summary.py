@@ -1,8 +1,9 @@
 """The figures issue #15 asks for, from the bench JSON that scripts/gpu-perf.sh leaves in OUT:
 per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (the last default measured
-on a GPU: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics), each fusion on ÷ off
+on a GPU, as near as the switches allow: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK), each fusion on ÷ off
 (SeparateRelu, SeparateLagSums, SeparateMovingStatistics), the opt-in one-dispatch batch-norm ÷ the
-default, dispatches, GPU ms, first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
+default, the split-K threshold ÷ splitting every weight gradient (AlwaysSplitK), dispatches, GPU ms,
+first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
 import glob
 import json
 import sys
@@ -44,16 +45,16 @@ if checks:
         "failed": [c["name"] for c in checks if not c["passed"]],
         "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
     }
-for folder in ("check", "ab", "bn-one", "lag", "first", "first-precompile", "bn"):
+for folder in ("check", "ab", "bn-one", "lag", "first", "first-precompile", "splitk", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
-ab, lag, first, bn, pre = variants("ab"), variants("lag"), variants("first"), variants("bn"), variants("first-precompile")
+ab, lag, first, bn, pre, splitk = variants("ab"), variants("lag"), variants("first"), variants("bn"), variants("first-precompile"), variants("splitk")
 bn_one = variants("bn-one")
-for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one)):
+for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(splitk)):
     v = ab.get(key, {})
-    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics")
+    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK")
     separate_relu = v.get("custom+SeparateRelu")
-    environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one) if key in t)
+    environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one, splitk) if key in t)
     s = summary["presets"][key] = {
         "storageBuffersPerStage": environment.get("storageBuffersPerStage"),
         "adapter": environment.get("adapter"),
@@ -85,6 +86,12 @@ for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one)):
     if key in pre and pre[key].get("custom"):
         c = pre[key]["custom"]
         s["precompileMs"], s["firstStepAfterPrecompileMs"] = c["precompileMs"], c["firstStepMs"]
+    if key in splitk and splitk[key].get("custom+AlwaysSplitK"):
+        threshold, always = splitk[key]["custom"], splitk[key]["custom+AlwaysSplitK"]
+        s["splitKThreshold"] = {
+            "thresholdOverAlwaysSplit": ratio(threshold["imagesPerSecond"], always["imagesPerSecond"]),
+            "dispatches": {"threshold": threshold["dispatchesPerStep"], "alwaysSplit": always["dispatchesPerStep"]},
+        }
     if key in bn and bn[key].get("custom+BatchNormRowSplit"):
         s["batchNormRowSplitOverDefault"] = ratio(bn[key]["custom+BatchNormRowSplit"]["imagesPerSecond"], bn[key]["custom"]["imagesPerSecond"])
     if key in bn_one and bn_one[key].get("custom"):

@@ -2,13 +2,16 @@
 # Issue #15's measurement in one device call (≤ 9 minutes): the kernel checks on the GPU, then
 # ResNet-8 b128 and ResNet-18 b256 with steps alternating in one process between stock tfjs, our
 # kernels (the new default), the same without the batch-norm + ReLU fusion (SeparateRelu) and the
-# last GPU-measured default (per-tensor parameter updates, separate ReLU and moving statistics);
+# last GPU-measured default as near as the switches allow (per-tensor parameter updates, separate
+# ReLU and moving statistics, every weight gradient split);
 # the batch-norm's moving statistics in its normalising pass against after it
 # (SeparateMovingStatistics), and the opt-in one-dispatch batch-norm; then, with the key encoder's
 # lag measured every step as in the app, the lag taken by the momentum update's kernel against the
 # plain sums (SeparateLagSums); then the time to the first step in a fresh process (with and
-# without parallel compilation), and the batch-norm row split A/B if time is left. Every log and
-# JSON lands in OUT, with summary.json (the figures the issue asks for) last.
+# without parallel compilation), the split-K threshold against splitting every weight gradient
+# (AlwaysSplitK: ResNet-18 only, the one whose reductions straddle the threshold at its batch), and
+# the batch-norm row split A/B if time is left. Every log and JSON lands in OUT, with summary.json
+# (the figures the issue asks for) last.
 #   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
 #   on the machine: bash scripts/gpu-perf.sh "$OUT" 540          (device run, carry [".gpu"])
 # Rehearse without a GPU (SwiftShader, tiny shapes):
@@ -21,15 +24,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/gpu-common.sh"
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
-  presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_bn=300; t_lag=200; t_first=200
+  presets=tiny:2; splitk_presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_bn=300; t_lag=200; t_first=200; t_splitk=200
 else
-  presets=resnet8:128,resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_bn=120; t_lag=100; t_first=50
+  presets=resnet8:128,resnet18:256; splitk_presets=resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_bn=120; t_lag=100; t_first=50; t_splitk=60
 fi
 
 step checks $t_checks bench --check --backend webgpu --out "$out/check"
 # custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
-  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics --out "$out/ab"
+  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK --out "$out/ab"
 # Batch-norm: the moving statistics updated after the pass (the previous way) and small layers'
 # batch-norm in one dispatch each way (opt-in, ≤ 2^21 elements), against the default; GPU time by
 # kernel (MocoBatchNormOnePass against MocoBatchNormStats + Normalize), to tune the size threshold.
@@ -44,6 +47,10 @@ step first-step $t_first bench --preset $presets --steps 1 --warmup 1 --queue $q
 # The same with the pipelines compiled in parallel first (tfjs's compile-only pass): precompileMs + firstStepMs.
 step first-step-precompile $t_first bench --preset $presets --steps 1 --warmup 1 --queue $queue --backend webgpu \
   --variants custom --no-profile --precompile --out "$out/first-precompile"
+# Weight gradients of ≤ 4,096 rows unsplit (the default) against every one split as before (AlwaysSplitK):
+# ResNet-18 b256's last stage (K = 256·4·4) loses 2 summing dispatches; ResNet-8 b128 has no such layer.
+step splitk $t_splitk bench --preset $splitk_presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
+  --variants custom,custom+AlwaysSplitK --no-profile --out "$out/splitk"
 # Lever 1, if time is left: the batch-norm row split against the default, alternating.
 step bn-rowsplit $(($(left) - 15)) bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants custom,custom+BatchNormRowSplit --no-profile --out "$out/bn"

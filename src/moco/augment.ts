@@ -120,20 +120,46 @@ function randomResizedCrop(height: number, width: number, cfg: AugmentConfig, rn
 
 export const GRAY = [0.299, 0.587, 0.114];
 
-/** Applies the sampled augmentation to images in [0, 1] (`[N, H, W, 3]`) and normalises them. */
 /** Images in [0, 1] shifted and scaled per channel as the encoder reads them: the end of every view, augmented or not. */
 export function normalizeImages(images: tf.Tensor4D, { mean, std }: { readonly mean: readonly number[]; readonly std: readonly number[] }): tf.Tensor4D {
   return tf.tidy(() => images.sub(tf.tensor1d([...mean])).div(tf.tensor1d([...std])));
 }
 
-export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, p: AugmentParams, cfg: AugmentConfig): tf.Tensor4D =>
+/** The draws of images `rows[0]`, `rows[1]`, … in that order (plain numbers: no tensor work). */
+export function selectDraws(p: AugmentParams, rows: Int32Array): AugmentParams {
+  const pick = <A extends Float32Array | Uint8Array>(values: A, each: number): A => {
+    const out = new (values.constructor as new (n: number) => A)(rows.length * each);
+    rows.forEach((r, i) => out.set(values.subarray(r * each, (r + 1) * each), i * each));
+    return out;
+  };
+  return {
+    boxes: pick(p.boxes, 4),
+    flip: pick(p.flip, 1),
+    brightness: pick(p.brightness, 1),
+    contrast: pick(p.contrast, 1),
+    saturation: pick(p.saturation, 1),
+    hue: pick(p.hue, 1),
+    grayscale: pick(p.grayscale, 1),
+    blurSide: pick(p.blurSide, 1),
+  };
+}
+
+/**
+ * Applies the sampled augmentation to images in [0, 1] (`[N, H, W, 3]`) and normalises them. With
+ * `rows`, view i is image rows[i] with its draws (`gather(applyAugment(images, p, cfg), rows)`, the
+ * images read in that order rather than gathered: MoCo's key batch, shuffled as it is made).
+ */
+export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, draws: AugmentParams, cfg: AugmentConfig, rows?: Int32Array): tf.Tensor4D =>
   tf.tidy(() => {
-    const [n, h, w] = images.shape;
+    const [, h, w] = images.shape;
+    const p = rows ? selectDraws(draws, rows) : draws;
+    const n = rows ? rows.length : images.shape[0];
+    const source = rows ? tf.tensor1d(rows, 'int32') : tf.range(0, n, 1, 'int32');
     const perImage = (values: ArrayLike<number>) => tf.tensor4d(Float32Array.from(values), [n, 1, 1, 1]);
     const clip = (x: tf.Tensor): tf.Tensor4D => x.clipByValue(0, 1) as tf.Tensor4D;
     const gray = (x: tf.Tensor4D) => tf.sum(x.mul(tf.tensor1d(GRAY)), 3, true) as tf.Tensor4D;
 
-    let x: tf.Tensor4D = tf.image.cropAndResize(images, tf.tensor2d(p.boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
+    let x: tf.Tensor4D = tf.image.cropAndResize(images, tf.tensor2d(p.boxes, [n, 4]), source as tf.Tensor1D, [h, w], 'bilinear');
     x = tf.where(perImage(p.flip).cast('bool'), tf.reverse(x, 2), x) as tf.Tensor4D;
 
     // Colour jitter in a fixed order (torchvision draws the order at random).

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BN_EPSILON, frozenBatchNorm, splitBatchNorm, splitBatchNormRelu, updateMovingStatistics, type MovingStatistics } from './batchNorm';
+import { dense } from './dense';
 import { overridable } from './overridable';
+import { globalAvgPool } from './pooling';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
 
@@ -66,9 +68,9 @@ export class Encoder {
     }
   }
 
-  /** The L2-normalised embedding MoCo compares. */
-  embed(images: tf.Tensor4D, training: boolean): tf.Tensor2D {
-    return tf.tidy(() => l2Normalize(this.forward(images, training).projection as tf.Tensor2D));
+  /** The L2-normalised embedding MoCo compares; with `rows`, row i is the embedding of image rows[i] (shuffle BN's unshuffle). */
+  embed(images: tf.Tensor4D, training: boolean, rows?: Int32Array): tf.Tensor2D {
+    return tf.tidy(() => l2Normalize(this.forward(images, training).projection as tf.Tensor2D, undefined, rows));
   }
 
   /**
@@ -166,7 +168,7 @@ export class Encoder {
     batchNormRelu: (x, name, residual) => this.batchNorm(x as tf.Tensor4D, name, { residual: residual as tf.Tensor4D | undefined }),
     relu: (x) => tf.relu(x),
     add: (a, b) => tf.add(a, b),
-    globalAvgPool: (x) => tf.mean(x, [1, 2]),
+    globalAvgPool: (x) => globalAvgPool(x as tf.Tensor4D),
     dense: (x, name, units) => {
       const fanIn = x.shape[1]!;
       const bound = 1 / Math.sqrt(fanIn);
@@ -176,12 +178,15 @@ export class Encoder {
       const bias = this.variable(this.parameters, `${name}/bias`, true, () =>
         tf.randomUniform([units], -bound, bound, 'float32', this.init.seed()),
       );
-      return tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias);
+      return dense(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D);
     },
   };
 }
 
-/** Rows divided by their L2 norm, floored at `epsilon`. */
-export const l2Normalize = overridable('l2Normalize', (x: tf.Tensor2D, epsilon = 1e-12): tf.Tensor2D =>
-  tf.tidy(() => x.div(tf.norm(x, 'euclidean', 1, true).maximum(epsilon)) as tf.Tensor2D),
+/** Rows divided by their L2 norm, floored at `epsilon`; with `rows`, row i is x's row rows[i] normalised. */
+export const l2Normalize = overridable('l2Normalize', (x: tf.Tensor2D, epsilon = 1e-12, rows?: Int32Array): tf.Tensor2D =>
+  tf.tidy(() => {
+    const y = x.div(tf.norm(x, 'euclidean', 1, true).maximum(epsilon)) as tf.Tensor2D;
+    return rows ? tf.gather(y, rows) : y;
+  }),
 );

@@ -112,11 +112,16 @@ export class MoCo {
     // kept so that the app can show exactly the views this step trained on.
     const n = images.shape[0];
     this.lastViewDraws = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
-    const [x1, x2] = this.lastViewDraws.map((draws) => applyAugment(images, draws, this.config.augment));
+    const [draws1, draws2] = this.lastViewDraws;
+    const { symmetric } = this.config;
+    // The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
+    // loss each view is both, and is made once per role).
+    const x1 = applyAugment(images, draws1, this.config.augment);
+    const x2 = symmetric ? applyAugment(images, draws2, this.config.augment) : null;
     // Keys from the momentum encoder, outside any gradient: constants for the loss.
-    const k2 = this.keys(x2);
-    const k1 = this.config.symmetric ? this.keys(x1) : null;
-    const pairs: QueryKeyPair[] = k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
+    const k2 = this.keys(images, draws2);
+    const k1 = symmetric ? this.keys(images, draws1) : null;
+    const pairs: QueryKeyPair[] = x2 && k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
 
     // InfoNCE against the queue; SGD on the query encoder.
     const { grads, stats } = this.lossGradients(pairs, T);
@@ -130,7 +135,8 @@ export class MoCo {
     // This step's keys become the newest negatives.
     this.queue.enqueue(k2, step);
     if (k1) this.queue.enqueue(k1, step);
-    tf.dispose([x1, x2, k2]);
+    tf.dispose([x1, k2]);
+    x2?.dispose();
     k1?.dispose();
 
     // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
@@ -201,10 +207,16 @@ export class MoCo {
     return { grads: new Map(queryParams.map((v) => [v, grads[v.name]])), stats: stats! };
   }
 
-  /** Momentum-encoder keys, the batch shuffled before it and unshuffled after (shuffle BN). */
-  private keys(x: tf.Tensor4D): tf.Tensor2D {
-    const encode = (images: tf.Tensor4D) => this.encoderK.embed(images, true);
-    return this.config.shuffleKeys ? encodeShuffled(x, this.rng.permutation(x.shape[0]), encode) : encode(x);
+  /**
+   * Momentum-encoder keys of the view of `images` that `draws` make, the batch shuffled before the
+   * encoder and unshuffled after (shuffle BN): the view is made in the shuffled order, and the
+   * embeddings come out in the batch's.
+   */
+  private keys(images: tf.Tensor4D, draws: AugmentParams): tf.Tensor2D {
+    const view = (rows?: Int32Array) => applyAugment(images, draws, this.config.augment, rows);
+    const encode = (x: tf.Tensor4D, rows?: Int32Array) => this.encoderK.embed(x, true, rows);
+    if (!this.config.shuffleKeys) return tf.tidy(() => encode(view()));
+    return encodeShuffled(this.rng.permutation(images.shape[0]), view, encode);
   }
 
   /**

@@ -1,9 +1,32 @@
 import * as tf from '@tensorflow/tfjs';
+import { overridable } from './overridable';
 
 /** Marks an empty slot in `writtenAt`. */
 const EMPTY = -1;
 /** Added to the logit of an empty slot: exp() of it is exactly 0 in float32. */
 const EMPTY_LOGIT = -1e9;
+
+/**
+ * Writes `rows` (`[n, dim]`, n ≤ capacity) into the ring buffer `target` (`[capacity, dim]`) from
+ * row `start` on, wrapping around to row 0.
+ */
+export const writeRing = overridable('writeRing', (target: tf.Variable, rows: tf.Tensor2D, start: number): void => {
+  const [cap, dim] = target.shape;
+  const n = rows.shape[0];
+  const firstRun = Math.min(n, cap - start);
+  const wrapped = n - firstRun;
+  const next = tf.tidy(() => {
+    const parts: tf.Tensor2D[] = [];
+    if (wrapped > 0) parts.push(rows.slice([firstRun, 0], [wrapped, dim]));
+    if (start > wrapped) parts.push(target.slice([wrapped, 0], [start - wrapped, dim]) as tf.Tensor2D);
+    parts.push(rows.slice([0, 0], [firstRun, dim]));
+    const after = start + firstRun;
+    if (after < cap) parts.push(target.slice([after, 0], [cap - after, dim]) as tf.Tensor2D);
+    return tf.concat(parts, 0);
+  });
+  target.assign(next);
+  next.dispose();
+});
 
 /**
  * The dictionary of negative keys: a `[capacity, dim]` tensor on the active backend (GPU memory on
@@ -49,21 +72,8 @@ export class KeyQueue {
     const incoming = n > cap ? keys.slice([n - cap, 0], [cap, this.dim]) : keys;
     n = Math.min(n, cap);
     const start = this.pointer;
-    const firstRun = Math.min(n, cap - start);
-    const wrapped = n - firstRun;
-    const next = tf.tidy(() => {
-      const parts: tf.Tensor2D[] = [];
-      if (wrapped > 0) parts.push(incoming.slice([firstRun, 0], [wrapped, this.dim]));
-      const keepFrom = wrapped;
-      if (start > keepFrom) parts.push(this.keysVar.slice([keepFrom, 0], [start - keepFrom, this.dim]) as tf.Tensor2D);
-      parts.push(incoming.slice([0, 0], [firstRun, this.dim]));
-      const after = start + firstRun;
-      if (after < cap) parts.push(this.keysVar.slice([after, 0], [cap - after, this.dim]) as tf.Tensor2D);
-      return tf.concat(parts, 0);
-    });
+    writeRing(this.keysVar, incoming, start);
     if (incoming !== keys) incoming.dispose();
-    this.keysVar.assign(next);
-    next.dispose();
     for (let i = 0; i < n; i++) this.writtenAt[(start + i) % cap] = step;
     this.pointer = (start + n) % cap;
     this.filledSlots = Math.min(cap, this.filledSlots + n);

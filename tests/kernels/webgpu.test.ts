@@ -90,11 +90,24 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
       // 22 momentum-encoder parameters; the batch-norms' moving statistics are updated by their
       // normalising passes (none is left to the moving averages).
       MocoLerpInPlace: dispatches(22, 2),
+      // The pooling in one dispatch per pass and one backward; the keys written into the queue in place.
+      MocoGlobalAvgPool: 2,
+      MocoGlobalAvgPoolGrad: 1,
+      MocoRingWrite: 1,
+      // The two dense layers' bias gradients, one dispatch each.
+      MocoBiasGrad: 2,
     });
+    // Weight gradients of 2·32·32 = 2,048 rows at most: none split, so no summing dispatch.
+    expect(custom.dispatchesByProgram!.MocoSplitKSum).toBeUndefined();
+    // Shuffle BN's two reorderings ride on the augmentation and the L2 normalisation; the queue
+    // write needs no slices; the dense layers' biases are added by the matmuls.
+    expect(custom.dispatchesByProgram!.GatherProgram).toBeUndefined();
+    expect(custom.dispatchesByProgram!.SliceProgram).toBeUndefined();
+    expect(custom.dispatchesByKernel!.Add).toBeUndefined();
     // After the first step every parameter owns its buffer: no update needs a new tensor.
     expect(custom.dispatchesByProgram!.MocoSgdMomentum).toBeUndefined();
     expect(custom.dispatchesByProgram!.MocoLerp).toBeUndefined();
-    expect(custom.dispatchesByKernel).toMatchObject({ Relu: 2, Add: 4, 'MocoReluGrad (backward)': 1 });
+    expect(custom.dispatchesByKernel).toMatchObject({ Relu: 2, 'MocoReluGrad (backward)': 1 });
     expect(stock.dispatchesByKernel).toMatchObject({ Relu: 12 });
     expect(stock.dispatchesByProgram!.Conv2DDerFilterProgram).toBe(6);
     // Opt-in only (slower than tfjs's on SwiftShader): the stock input gradient runs by default.

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyAugment, GRAY, hueMatrices, MOCO_V1_AUGMENT, MOCO_V2_AUGMENT, sampleAugmentParams, type AugmentConfig, type AugmentParams } from '../../moco/augment';
+import { applyAugment, GRAY, hueMatrices, MOCO_V1_AUGMENT, MOCO_V2_AUGMENT, sampleAugmentParams, selectDraws, type AugmentConfig, type AugmentParams } from '../../moco/augment';
 import { Rng } from '../../util/random';
 import { attach, kernelFunc, runKernel, type CustomKernel } from '../declaration';
 import { f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } from './program';
@@ -7,10 +7,10 @@ import { f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } 
 const MEAN_GRAY = 'MocoAugmentMeanGray';
 const AUGMENT = 'MocoAugment';
 
-/** Per image: box (4), flip, brightness, contrast, saturation, hue matrix (9, rgb' = rgb·M), grayscale, blur side weight. */
-const PARAMS = 19;
+/** Per view: box (4), flip, brightness, contrast, saturation, hue matrix (9, rgb' = rgb·M), grayscale, blur side weight, source image. */
+const PARAMS = 20;
 
-function packParams(p: AugmentParams, hue: Float32Array, n: number): Float32Array {
+function packParams(p: AugmentParams, hue: Float32Array, n: number, source: ArrayLike<number>): Float32Array {
   const out = new Float32Array(n * PARAMS);
   for (let i = 0; i < n; i++) {
     const o = i * PARAMS;
@@ -22,6 +22,7 @@ function packParams(p: AugmentParams, hue: Float32Array, n: number): Float32Arra
     out.set(hue.subarray(9 * i, 9 * i + 9), o + 8);
     out[o + 17] = p.grayscale[i];
     out[o + 18] = p.blurSide[i];
+    out[o + 19] = source[i];
   }
   return out;
 }
@@ -32,17 +33,19 @@ interface AugmentAttrs {
   std: number[];
 }
 
-function uniforms(images: tf.TensorInfo, attrs: AugmentAttrs) {
-  const [n, h, w] = images.shape;
+/** The views made: one per row of params. */
+function uniforms(images: tf.TensorInfo, params: tf.TensorInfo, attrs: AugmentAttrs) {
+  const [, h, w] = images.shape;
   const vector = (name: string, values: number[]) => Object.fromEntries(values.map((v, i) => [`${name}${i}`, f32(v)]));
-  return { images: i32(n), height: i32(h), width: i32(w), ...vector('gray', attrs.gray), ...vector('mean', attrs.mean), ...vector('std', attrs.std) };
+  return { views: i32(params.shape[0]), height: i32(h), width: i32(w), ...vector('gray', attrs.gray), ...vector('mean', attrs.mean), ...vector('std', attrs.std) };
 }
 
 /** The colour pipeline up to brightness (`bright`), and all of it (`colour`), at one output pixel. */
 const pipeline = `
   fn P(b : i32, k : i32) -> f32 { return params[b * ${PARAMS} + k]; }
+  // Pixel (y, x) of view b's source image.
   fn img(b : i32, y : i32, x : i32) -> vec3<f32> {
-    let o = ((b * u.height + y) * u.width + x) * 3;
+    let o = ((i32(P(b, 19)) * u.height + y) * u.width + x) * 3;
     return vec3<f32>(images[o], images[o + 1], images[o + 2]);
   }
   // tf.image.cropAndResize, bilinear, extrapolation value 0 (as tfjs-webgpu's kernel computes it).
@@ -84,14 +87,14 @@ const pipeline = `
   // Reflect padding, as tf.mirrorPad(…, 'reflect').
   fn reflect(i : i32, n : i32) -> i32 { return select(select(i, 2 * n - 2 - i, i >= n), -i, i < 0); }`;
 
-/** images [N, H, W, 3], params [N, 19] → mean gray level after brightness, per image [N]. */
+/** images [N, H, W, 3], params [V, 20] → mean gray level after brightness, per view [V]. */
 const meanGrayKernel = kernelFunc<'images' | 'params', AugmentAttrs>(['images', 'params'], ({ images, params }, a, backend) =>
   runProgram(backend, {
     name: MEAN_GRAY,
     inputs: { images, params },
-    outputs: { meanGray: [images.shape[0]] },
-    uniforms: uniforms(images, a),
-    dispatch: [images.shape[0], 1, 1],
+    outputs: { meanGray: [params.shape[0]] },
+    uniforms: uniforms(images, params, a),
+    dispatch: [params.shape[0], 1, 1],
     declarations: () => `${workgroupReduction()}\n${pipeline}`,
     body: () => `
       let b = i32(wid.x);
@@ -106,18 +109,19 @@ const meanGrayKernel = kernelFunc<'images' | 'params', AugmentAttrs>(['images', 
   }),
 );
 
-/** images [N, H, W, 3], params [N, 19], meanGray [N] → the augmented, normalised view [N, H, W, 3]. */
+/** images [N, H, W, 3], params [V, 20], meanGray [V] → the augmented, normalised views [V, H, W, 3]. */
 const augmentKernel = kernelFunc<'images' | 'params' | 'meanGray', AugmentAttrs>(['images', 'params', 'meanGray'], ({ images, params, meanGray }, a, backend) => {
-  const [n, h, w] = images.shape;
+  const [, h, w, c] = images.shape;
+  const views = params.shape[0];
   return runProgram(backend, {
     name: AUGMENT,
     inputs: { images, params, meanGray },
-    outputs: { result: images.shape },
-    uniforms: uniforms(images, a),
-    dispatch: gridStride(n * h * w),
+    outputs: { result: [views, h, w, c] },
+    uniforms: uniforms(images, params, a),
+    dispatch: gridStride(views * h * w),
     declarations: () => pipeline,
     body: () => `
-      ${gridStrideLoop('u.images * u.height * u.width', 'i')} {
+      ${gridStrideLoop('u.views * u.height * u.width', 'i')} {
         let b = i / (u.height * u.width);
         let p = i - b * u.height * u.width;
         let y = p / u.width;
@@ -146,10 +150,12 @@ const augmentKernel = kernelFunc<'images' | 'params' | 'meanGray', AugmentAttrs>
   });
 });
 
-const CASES: [label: string, shape: [number, number, number, number], cfg: AugmentConfig, seed: number][] = [
+const CASES: [label: string, shape: [number, number, number, number], cfg: AugmentConfig, seed: number, rows?: number[]][] = [
   ['MoCo v2 (blur), 6 × 32×32', [6, 32, 32, 3], MOCO_V2_AUGMENT, 3],
   ['MoCo v1, 5 × 32×32', [5, 32, 32, 3], MOCO_V1_AUGMENT, 4],
   ['every option at once, 4 × 12×9', [4, 12, 9, 3], { ...MOCO_V2_AUGMENT, jitterProbability: 1, grayscaleProbability: 0.5, blurProbability: 1 }, 5],
+  // The key batch's shuffle made by the augmentation: 7 views of 6 images, one twice, in another order.
+  ['MoCo v2, 7 views of 6 × 32×32 in the order 4, 0, 5, 2, 2, 1, 3', [6, 32, 32, 3], MOCO_V2_AUGMENT, 6, [4, 0, 5, 2, 2, 1, 3]],
 ];
 
 /**
@@ -157,7 +163,8 @@ const CASES: [label: string, shape: [number, number, number, number], cfg: Augme
  * contrast, saturation, hue, grayscale, 3-tap blur, normalisation) in 2 dispatches: one workgroup
  * per image for the contrast's mean gray level, then one pass that runs the whole colour pipeline
  * per pixel (for the pixels under the blur's 3×3 window where the image is blurred) and
- * normalises. The random parameters (a few numbers per image) go up as one small tensor.
+ * normalises. The random parameters (a few numbers per image, and the image each view reads: the
+ * key batch's shuffle) go up as one small tensor.
  */
 export const augment: CustomKernel = {
   name: 'Augment',
@@ -166,23 +173,27 @@ export const augment: CustomKernel = {
     { kernelName: AUGMENT, kernelFunc: augmentKernel },
   ],
   overrides: [
-    attach(applyAugment, (plain, images, p, cfg) => {
+    attach(applyAugment, (plain, images, draws, cfg, rows) => {
       const [n, h, w, c] = images.shape;
-      if (h < 2 || w < 2 || c !== 3 || images.dtype !== 'float32') return plain(images, p, cfg);
+      const inRange = !rows || rows.every((r) => r >= 0 && r < n);
+      if (h < 2 || w < 2 || c !== 3 || images.dtype !== 'float32' || !inRange) return plain(images, draws, cfg, rows);
       const attrs: AugmentAttrs = { gray: [...GRAY], mean: [...cfg.mean], std: [...cfg.std] };
+      // The views' draws in the views' order; each view reads its own source image (no gather).
+      const p = rows ? selectDraws(draws, rows) : draws;
+      const source = rows ?? Int32Array.from({ length: n }, (_, i) => i);
       return tf.tidy(() => {
-        const params = tf.tensor2d(packParams(p, hueMatrices(p.hue), n), [n, PARAMS]);
+        const params = tf.tensor2d(packParams(p, hueMatrices(p.hue), source.length, source), [source.length, PARAMS]);
         const [meanGray] = runKernel(MEAN_GRAY, { images, params }, attrs);
         return runKernel(AUGMENT, { images, params, meanGray }, attrs)[0] as tf.Tensor4D;
       });
     }),
   ],
-  cases: CASES.map(([label, shape, cfg, seed]) => ({
+  cases: CASES.map(([label, shape, cfg, seed, rows]) => ({
     name: `augmentation, ${label}`,
     program: AUGMENT,
     run: () => {
       const images = tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
-      return { view: applyAugment(images, sampleAugmentParams(shape[0], cfg, new Rng(seed), shape[1]), cfg) };
+      return { view: applyAugment(images, sampleAugmentParams(shape[0], cfg, new Rng(seed), shape[1]), cfg, rows && Int32Array.from(rows)) };
     },
   })),
 };

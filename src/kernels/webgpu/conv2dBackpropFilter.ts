@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convGradCases, convUniforms, runGemm, type ConvGradAttrs } from './convGemm';
+import { convGradCases, convUniforms, runGemm, setAlwaysSplitK, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
 
 const PROGRAM = 'MocoConv2DBackpropFilter';
 
@@ -11,7 +11,8 @@ const PROGRAM = 'MocoConv2DBackpropFilter';
  *   A[m, k] = x[b, oy·sh + fy − top, ox·sw + fx − left, ci] (0 in the padding),
  *
  * so dW comes out directly in tfjs's [KH, KW, Cin, Cout] layout; k, the long side, is split across
- * workgroups, and a second dispatch sums the partial products (docs/PERFORMANCE.md says why).
+ * workgroups where it is longer than UNSPLIT_MAX_K, and a second dispatch sums the partial products
+ * (docs/PERFORMANCE.md says why).
  */
 const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape }, backend) => {
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter (webgpu): only NHWC is supported');
@@ -51,5 +52,8 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
 export const conv2dBackpropFilter: CustomKernel = {
   name: 'Conv2DBackpropFilter',
   replaces: { kernelName: 'Conv2DBackpropFilter', kernelFunc: weightGradient },
-  cases: convGradCases('Conv2DBackpropFilter', PROGRAM),
+  // Every reduction split as before the threshold (`--variants custom,custom+AlwaysSplitK`): the A/B of
+  // one dispatch fewer per short weight gradient. The split cases above check that path.
+  options: [{ name: 'AlwaysSplitK', setOn: setAlwaysSplitK, previousDefault: true }],
+  cases: convGradCases('Conv2DBackpropFilter', PROGRAM, SPLIT_K_SUM),
 };

@@ -14,14 +14,39 @@ import { disposeIntermediate, gridStride, gridStrideLoop, i32, runProgram, type 
  * of A and B in workgroup memory (as vec4 rows: one vec4 of each per 16 multiply-adds). Loads run
  * along whichever of the two indices is contiguous in memory. When the reduction is long against
  * the output (the weight gradient: k = batch × pixels), it is split over about TARGET_WORKGROUPS
- * workgroups that write partial products, and a second dispatch sums them.
+ * workgroups that write partial products, and a second dispatch sums them (`splitsFor`).
  */
 
 const TK = 16;
+/** The second dispatch of a split reduction. */
+export const SPLIT_K_SUM = 'MocoSplitKSum';
 /** Workgroups to aim for when splitting the reduction (docs/PERFORMANCE.md). */
 const TARGET_WORKGROUPS = 512;
 /** Least reduction length per workgroup when split. */
 const MIN_K_PER_SPLIT = 256;
+/**
+ * Longest reduction left unsplit. Below it a tile's serial loop (K × 16 multiply-adds per
+ * invocation, about 65,000 here) costs about what the summing dispatch it saves costs the host
+ * (~0.1 ms a dispatch on the H200, docs/PERFORMANCE.md): small batches and small late layers.
+ */
+export const UNSPLIT_MAX_K = 4096;
+
+/** Split wherever the tiles leave workgroups to fill, short reductions too (`AlwaysSplitK`, the previous rule: the A/B of the threshold). */
+let alwaysSplit = false;
+
+export function setAlwaysSplitK(on: boolean): void {
+  alwaysSplit = on;
+}
+
+/**
+ * The number of slices the reduction of K is cut into, for `tiles` output tiles: enough for about
+ * TARGET_WORKGROUPS workgroups, each slice at least MIN_K_PER_SPLIT long; none where the output
+ * alone fills the GPU, nor where K ≤ UNSPLIT_MAX_K (unless `always`).
+ */
+export function splitsFor(K: number, tiles: number, always = alwaysSplit): number {
+  if (!always && K <= UNSPLIT_MAX_K) return 1;
+  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(K / MIN_K_PER_SPLIT)));
+}
 
 export interface GemmSpec {
   name: string;
@@ -67,7 +92,7 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
   const tm = 4 * wy;
   const tn = 4 * wx;
   const tiles = Math.ceil(M / tm) * Math.ceil(N / tn);
-  let splits = spec.splitK ? Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(K / MIN_K_PER_SPLIT))) : 1;
+  let splits = spec.splitK ? splitsFor(K, tiles) : 1;
   const kPerSplit = Math.ceil(Math.ceil(K / splits) / TK) * TK;
   splits = Math.ceil(K / kPerSplit);
 
@@ -117,7 +142,7 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
 
   const size = M * N;
   const [sum] = runProgram(backend, {
-    name: 'MocoSplitKSum',
+    name: SPLIT_K_SUM,
     inputs: { partial },
     outputs: { result: spec.outputShape },
     uniforms: { size: i32(size), splits: i32(splits) },
@@ -158,19 +183,29 @@ const CONV_CASES: ConvCase[] = [
   ['1×1 stride 2 shortcut', [2, 8, 8, 4], [1, 1, 4, 8], 2, 'same'],
   ['3×3 valid', [2, 6, 6, 2], [3, 3, 2, 3], 1, 'valid'],
   ['5×5 stride 1, odd channels', [2, 10, 10, 3], [5, 5, 3, 7], 1, 'same'],
-  // Long reduction (8·16·16 = 2048 rows): split-K with a second summing dispatch.
-  ['3×3 split-K, 16→24 channels', [8, 16, 16, 16], [3, 3, 16, 24], 1, 'same'],
-  ['3×3 stride 2 split-K, 8→16 channels', [8, 32, 32, 8], [3, 3, 8, 16], 2, 'same'],
+  // Reductions of 2,048 rows: unsplit under the default rule (K ≤ UNSPLIT_MAX_K).
+  ['3×3 long reduction unsplit, 16→24 channels', [8, 16, 16, 16], [3, 3, 16, 24], 1, 'same'],
+  ['3×3 stride 2 long reduction unsplit, 8→16 channels', [8, 32, 32, 8], [3, 3, 8, 16], 2, 'same'],
+  // Longer than UNSPLIT_MAX_K (5·32·32 = 5,120 and 17·16·16 = 4,352 rows): split-K with a second summing dispatch.
+  ['3×3 split-K, 16→24 channels', [5, 32, 32, 16], [3, 3, 16, 24], 1, 'same'],
+  ['3×3 stride 2 split-K, 8→16 channels', [17, 32, 32, 8], [3, 3, 8, 16], 2, 'same'],
 ];
+
+/** The weight gradient's reduction length, batch × output pixels. */
+function reductionLength([n, h, w]: number[], filter: number[], stride: number, pad: 'same' | 'valid'): number {
+  const out = (size: number, f: number) => (pad === 'same' ? Math.ceil(size / stride) : Math.ceil((size - f + 1) / stride));
+  return n * out(h, filter[0]) * out(w, filter[1]);
+}
 
 /**
  * Cases of a convolution gradient kernel: `kernelName` run directly on ReLU-like x (about half
- * exact zeros), a filter and an output gradient of each shape.
+ * exact zeros), a filter and an output gradient of each shape. A weight gradient whose reduction
+ * is split must have run the summing dispatch (`splitKProgram`).
  */
-export function convGradCases(kernelName: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', program: string): KernelCase[] {
+export function convGradCases(kernelName: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', program: string, splitKProgram?: string): KernelCase[] {
   return CONV_CASES.map(([label, xShape, filterShape, stride, pad], i) => ({
     name: `${kernelName} ${label}`,
-    program,
+    program: splitKProgram && reductionLength(xShape, filterShape, stride, pad) > UNSPLIT_MAX_K ? splitKProgram : program,
     run: () => {
       const x = tf.relu(normal(xShape, 300 + 10 * i));
       const w = normal(filterShape, 301 + 10 * i) as tf.Tensor4D;

@@ -3,10 +3,13 @@ import { augment } from './augment';
 import { splitBatchNorm } from './batchNorm';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter';
 import { conv2dBackpropInput } from './conv2dBackpropInput';
+import { denseBiasGrad } from './dense';
+import { globalAvgPool } from './globalAvgPool';
 import { infoNce } from './infoNce';
 import { l2Normalize } from './l2Normalize';
 import { movingAverage } from './movingAverage';
 import { reluGrad } from './relu';
+import { ringWrite } from './ringWrite';
 import { sgdMomentum } from './sgd';
 
 /** Our WebGPU kernels, one declaration per file (as tfjs's register_all_kernels.ts). */
@@ -15,9 +18,12 @@ export const WEBGPU_KERNELS: CustomKernel[] = [
   conv2dBackpropInput,
   reluGrad,
   splitBatchNorm,
+  globalAvgPool,
+  denseBiasGrad,
   l2Normalize,
   infoNce,
   augment,
+  ringWrite,
   sgdMomentum,
   movingAverage,
 ];

@@ -11,45 +11,63 @@ type Attrs = { epsilon: number };
 /** One invocation per row (MoCo's embeddings: a batch of 128-vectors), forward and backward. */
 const perRow = (n: number, d: number, epsilon: number) => ({ uniforms: { rows: i32(n), dim: i32(d), epsilon: f32(epsilon) }, dispatch: gridStride(n) });
 
+/** Whether `rows` orders all n rows, each once (then the gradient is a permutation too). */
+function isPermutation(rows: Int32Array, n: number): boolean {
+  if (rows.length !== n) return false;
+  const seen = new Uint8Array(n);
+  for (const r of rows) {
+    if (!(r >= 0 && r < n) || seen[r]) return false;
+    seen[r] = 1;
+  }
+  return true;
+}
+
 /**
  * Row-wise L2 normalisation (src/moco/encoder.ts), y = x / max(‖x‖, ε), in one dispatch forward
- * ([y, ‖x‖]) and one backward: dx = (dy − y·(y·dy)) / ‖x‖, or dy / ε where the floor holds.
+ * ([y, ‖x‖]) and one backward: dx = (dy − y·(y·dy)) / ‖x‖, or dy / ε where the floor holds. Output
+ * row r reads input row rows[r] (the identity unless the caller orders the rows: shuffle BN's
+ * unshuffle of the keys, which costs no gather), and the gradient writes it back there.
  */
 export const l2Normalize: CustomKernel = {
   name: 'L2Normalize',
   kernels: [
     {
       kernelName: FORWARD,
-      kernelFunc: kernelFunc<'x', Attrs>(['x'], ({ x }, { epsilon }, backend) => {
+      kernelFunc: kernelFunc<'x' | 'rows', Attrs>(['x', 'rows'], ({ x, rows }, { epsilon }, backend) => {
         const [n, d] = x.shape;
         return runProgram(backend, {
           name: FORWARD,
-          inputs: { x },
+          inputs: { x, rows },
           outputs: { y: x.shape, norm: [n] },
           ...perRow(n, d, epsilon),
           body: () => `
             ${gridStrideLoop('u.rows', 'r')} {
+              let src = i32(rows[r]) * u.dim;
               var s = 0.0;
-              for (var j = 0; j < u.dim; j++) { let v = x[r * u.dim + j]; s += v * v; }
+              for (var j = 0; j < u.dim; j++) { let v = x[src + j]; s += v * v; }
               let length = sqrt(s);
               let scale = max(length, u.epsilon);
-              for (var j = 0; j < u.dim; j++) { y[r * u.dim + j] = x[r * u.dim + j] / scale; }
+              for (var j = 0; j < u.dim; j++) { y[r * u.dim + j] = x[src + j] / scale; }
               norm[r] = length;
             }`,
         });
       }),
       gradient: {
+        inputsToSave: ['rows'],
         outputsToSave: [true, true],
-        gradFunc: (dys, [y, norm], attrs) => ({ x: () => runKernel(GRAD, { dy: (dys as tf.Tensor[])[0], y, norm }, attrs)[0] }),
+        gradFunc: (dys, [rows, y, norm], attrs) => ({
+          x: () => runKernel(GRAD, { dy: (dys as tf.Tensor[])[0], y, norm, rows }, attrs)[0],
+          rows: () => tf.zerosLike(rows),
+        }),
       },
     },
     {
       kernelName: GRAD,
-      kernelFunc: kernelFunc<'dy' | 'y' | 'norm', Attrs>(['dy', 'y', 'norm'], ({ dy, y, norm }, { epsilon }, backend) => {
+      kernelFunc: kernelFunc<'dy' | 'y' | 'norm' | 'rows', Attrs>(['dy', 'y', 'norm', 'rows'], ({ dy, y, norm, rows }, { epsilon }, backend) => {
         const [n, d] = y.shape;
         return runProgram(backend, {
           name: GRAD,
-          inputs: { dy, y, norm },
+          inputs: { dy, y, norm, rows },
           outputs: { dx: y.shape },
           ...perRow(n, d, epsilon),
           body: () => `
@@ -60,9 +78,10 @@ export const l2Normalize: CustomKernel = {
                 for (var j = 0; j < u.dim; j++) { dot += dy[r * u.dim + j] * y[r * u.dim + j]; }
               }
               let scale = max(length, u.epsilon);
+              let to = i32(rows[r]) * u.dim;
               for (var j = 0; j < u.dim; j++) {
                 let e = r * u.dim + j;
-                dx[e] = (dy[e] - y[e] * dot) / scale;
+                dx[to + j] = (dy[e] - y[e] * dot) / scale;
               }
             }`,
         });
@@ -70,24 +89,32 @@ export const l2Normalize: CustomKernel = {
     },
   ],
   overrides: [
-    attach(l2NormalizeOp, (plain, x, epsilon = 1e-12) => {
-      if (x.dtype !== 'float32') return plain(x, epsilon);
-      const [y, norm] = runKernel(FORWARD, { x }, { epsilon });
-      norm.dispose();
-      return y as tf.Tensor2D;
+    attach(l2NormalizeOp, (plain, x, epsilon = 1e-12, rows) => {
+      const n = x.shape[0];
+      if (x.dtype !== 'float32' || (rows && !isPermutation(rows, n))) return plain(x, epsilon, rows);
+      return tf.tidy(() => {
+        // Row indices as float32 (our programs bind float32 buffers; exact below 2²⁴).
+        const order = tf.tensor1d(rows ? Float32Array.from(rows) : Float32Array.from({ length: n }, (_, i) => i));
+        return runKernel(FORWARD, { x, rows: order }, { epsilon })[0] as tf.Tensor2D;
+      });
     }),
   ],
-  cases: [
-    [5, 128],
-    [3, 7],
-  ].map(([n, d], i) => ({
-    name: `L2 normalisation forward and backward [${n}, ${d}]`,
+  cases: (
+    [
+      [5, 128],
+      [3, 7],
+      // Shuffle BN's unshuffle: the rows come out in another order (a permutation), and their gradients go back.
+      [5, 128, [3, 0, 4, 1, 2]],
+    ] as [number, number, number[]?][]
+  ).map(([n, d, order], i) => ({
+    name: `L2 normalisation forward and backward [${n}, ${d}]${order ? `, rows in the order ${order.join(', ')}` : ''}`,
     program: GRAD,
     run: () => {
+      const rows = order && Int32Array.from(order);
       const x = normal([n, d], 110 + i).mul(tf.linspace(0.1, 3, n).reshape([n, 1])) as tf.Tensor2D;
       const dy = normal([n, d], 120 + i);
-      const { value, grad } = tf.valueAndGrad((a: tf.Tensor) => l2NormalizeOp(a as tf.Tensor2D).mul(dy).sum())(x);
-      return { y: l2NormalizeOp(x), value, dx: grad };
+      const { value, grad } = tf.valueAndGrad((a: tf.Tensor) => l2NormalizeOp(a as tf.Tensor2D, undefined, rows).mul(dy).sum())(x);
+      return { y: l2NormalizeOp(x, undefined, rows), value, dx: grad };
     },
   })),
 };
