@@ -103,6 +103,28 @@ describe('TrainingService when training goes wrong', () => {
     expect(encodes).toHaveBeenCalledTimes(6);
   });
 
+  it('stops at a NaN with no good state kept yet, and restores a fresh model of the setup', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    const [first] = await losses(s, 2);
+    await s.setParams({ learningRate: 1e30 });
+    // Training in a loop this time: step 3's update breaks the weights, step 4's loss is NaN, and the
+    // loop stops by itself. No restore point is taken in the first steps: the good state is step 0's.
+    await s.start();
+    await waitFor(() => s.status().state === 'error');
+    expect(s.status().diverged).toMatchObject({ kind: 'non-finite', step: 4, restoreStep: 0 });
+    expect(s.status().error).toMatch(/^Training stopped: the loss became NaN at step 4 .*Restore the last good state \(step 0\)/);
+    await s.restoreGoodState();
+    // The live parameters stay as the sliders have them, until the user changes them.
+    expect((await s.currentSetup())!.params.learningRate).toBe(1e30);
+    await s.setParams({ learningRate: TINY_SETUP.params.learningRate });
+    expect(s.status()).toMatchObject({ step: 0, diverged: null, error: null });
+    // A fresh model of the same setup: the first step's loss again.
+    const [again] = await losses(s, 1);
+    expect(Math.abs(again - first)).toBeLessThan(1e-6);
+    await expect(s.restoreGoodState()).rejects.toThrow(/nothing to restore/);
+  });
+
   it('warns at a finite blown-up loss (a tiny temperature) and trains on; the warning ends with the stretch, and its states are no restore point', async () => {
     const { service: s, batches } = await service();
     services.push(s);
