@@ -2,7 +2,8 @@
 per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (the last default measured
 on a GPU, as near as the switches allow: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK), each fusion on ÷ off
 (SeparateRelu, SeparateLagSums, SeparateMovingStatistics), the opt-in one-dispatch batch-norm ÷ the
-default, the split-K threshold ÷ splitting every weight gradient (AlwaysSplitK), dispatches, GPU ms,
+default (and the batch-norm kernels' GPU ms in each), the split-K threshold ÷ splitting every weight
+gradient (AlwaysSplitK), dispatches, GPU ms,
 first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
 import glob
 import json
@@ -24,10 +25,14 @@ def variants(folder):
             key = f"{r['preset']}:{r['batch']}"
             table.setdefault(key, {"environment": r["environment"]})
             for v in r["variants"]:
-                table[key][v["variant"]] = {
+                figures = table[key][v["variant"]] = {
                     k: v.get(k)
                     for k in ("imagesPerSecond", "medianStepMs", "firstStepMs", "compileMs", "precompileMs", "dispatchesPerStep", "gpuMsPerStep")
                 }
+                # The batch-norm kernels' share (forward and backward) in the profiled step: what the
+                # one-dispatch size threshold is tuned by.
+                by_kernel = v.get("gpuMsByKernel")
+                figures["batchNormGpuMsPerStep"] = None if not by_kernel else round(sum(ms for name, ms in by_kernel.items() if name.startswith("MocoSplitBatchNorm")), 3)
     return table
 
 
@@ -101,6 +106,8 @@ for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(
             "variants": {name: f for name, f in b.items() if name != "environment"},
             "movingInPassOverSeparate": ratio(fig("custom", "imagesPerSecond"), fig("custom+SeparateMovingStatistics", "imagesPerSecond")),
             "oneDispatchOverDefault": ratio(fig("custom+BatchNormOneDispatch", "imagesPerSecond"), fig("custom", "imagesPerSecond")),
+            "batchNormGpuMsPerStep": {name: fig(name, "batchNormGpuMsPerStep") for name in b if name != "environment"},
+            "dispatches": {name: fig(name, "dispatchesPerStep") for name in b if name != "environment"},
         }
 json.dump(summary, sys.stdout, indent=1)
 print()

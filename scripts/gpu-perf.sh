@@ -13,10 +13,14 @@
 # the batch-norm row split A/B if time is left. Every log and JSON lands in OUT, with summary.json
 # (the figures the issue asks for) last.
 #   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
+#     (in a git worktree, where .git is a file, pack.sh stops at its .git/info/exclude line; there:
+#     sed 's|"$root/.git/info/exclude"|"$(git rev-parse --path-format=absolute --git-path info/exclude)"|g' \
+#       ../shared/gpu/pack.sh | bash -s dist-node/moco.mjs        and check `du -sh .gpu`: 29M)
 #   on the machine: bash scripts/gpu-perf.sh "$OUT" 540          (device run, carry [".gpu"])
 # Rehearse without a GPU (SwiftShader, tiny shapes):
 #   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
-#   APP="node dist-node/moco.mjs" SMALL=1 bash scripts/gpu-perf.sh /tmp/out 500
+#   APP="node dist-node/moco.mjs" SMALL=1 nice -n 19 bash scripts/gpu-perf.sh /tmp/out 500
+#   (2026-11-29, loaded 2-core machine: every step exit 0 in 270–377 s, checks 87–192 s; docs/runs/2026-11-29-rehearsal/)
 set -u
 out=${1:?usage: gpu-perf.sh OUT [SECONDS]}
 budget=${2:-540}
@@ -34,8 +38,9 @@ step checks $t_checks bench --check --backend webgpu --out "$out/check"
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK --out "$out/ab"
 # Batch-norm: the moving statistics updated after the pass (the previous way) and small layers'
-# batch-norm in one dispatch each way (opt-in, ≤ 2^21 elements), against the default; GPU time by
-# kernel (MocoBatchNormOnePass against MocoBatchNormStats + Normalize), to tune the size threshold.
+# batch-norm in one dispatch each way (opt-in, ≤ 2^21 elements), against the default; the batch-norm
+# kernels' GPU time (summary: batchNorm.batchNormGpuMsPerStep; the JSON has dispatches by program,
+# MocoBatchNormOnePass against MocoBatchNormStats + Normalize), to tune the size threshold.
 step bn-one $t_bn bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants custom,custom+SeparateMovingStatistics,custom+BatchNormOneDispatch --out "$out/bn-one"
 # The key encoder's lag as the app measures it every step: fused into the momentum update or plain.
