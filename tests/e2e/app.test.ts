@@ -35,6 +35,12 @@ import {
 
 /** A task of the page's own work may take this much CPU time at most. */
 const LONG_TASK_MS = 50;
+/**
+ * A task with V8's garbage collections in it: when V8 collects, and how long a full collection of
+ * the page's heap takes on a loaded machine, is not the page's doing (a MajorGC alone took 27 ms in
+ * one CI run and 51 ms in the next, same code); a collection past this would say the heap grew.
+ */
+const LONG_TASK_WITH_GC_MS = 2 * LONG_TASK_MS;
 
 const metrics: Record<string, unknown> = {};
 
@@ -43,6 +49,7 @@ function summary(t: MainThreadTasks) {
   return {
     tasks: t.tasks.length,
     maxCpuMs: Number(t.maxCpuMs.toFixed(1)),
+    maxScriptCpuMs: Number(t.maxScriptCpuMs.toFixed(1)),
     maxWallMs: Number(t.maxWallMs.toFixed(1)),
     overWallLimit: over.map((x) => `${x.wallMs.toFixed(0)} ms wall / ${x.cpuMs.toFixed(0)} ms CPU`),
     heavy: t.heavy,
@@ -184,9 +191,11 @@ describe('MoCo in the browser, end to end', () => {
     console.log('training metrics', JSON.stringify(metrics.training));
     // The page's own work never blocks the main thread for long. Wall time on a loaded machine
     // also counts waits for a core (SwiftShader, the Worker and the test runner share it), so the
-    // bound is on the CPU time of each task; the wall-clock long tasks are in e2e-metrics.json.
+    // bound is on the CPU time of each task (less V8's garbage collections, bounded apart); the
+    // wall-clock long tasks are in e2e-metrics.json.
     expect(trace.tasks.length).toBeGreaterThan(100);
-    expect(trace.maxCpuMs).toBeLessThanOrEqual(LONG_TASK_MS);
+    expect(trace.maxScriptCpuMs).toBeLessThanOrEqual(LONG_TASK_MS);
+    expect(trace.maxCpuMs).toBeLessThanOrEqual(LONG_TASK_WITH_GC_MS);
     expect(pageErrors).toEqual([]);
   }, 540_000);
 
@@ -322,7 +331,8 @@ describe('MoCo in the browser, end to end', () => {
     const wallLongTasks = await longTasksBetween(page, from, to);
     metrics.longRun = { steps: length, mainThread: summary(trace), longTaskObserver: wallLongTasks.map((t) => Math.round(t.duration)) };
     console.log('100k-step metrics', JSON.stringify(metrics.longRun));
-    expect(trace.maxCpuMs).toBeLessThanOrEqual(LONG_TASK_MS);
+    expect(trace.maxScriptCpuMs).toBeLessThanOrEqual(LONG_TASK_MS);
+    expect(trace.maxCpuMs).toBeLessThanOrEqual(LONG_TASK_WITH_GC_MS);
     await page.screenshot({ path: resolve(RESULTS, 'app-100k-steps.png') });
   }, 120_000);
 

@@ -105,8 +105,10 @@ interface TraceEvent {
 
 export interface MainThreadTasks {
   /** Tasks of the page's main thread, wall time and CPU (thread) time in ms. */
-  tasks: { wallMs: number; cpuMs: number }[];
+  tasks: { wallMs: number; cpuMs: number; gcCpuMs: number }[];
   maxCpuMs: number;
+  /** The longest task's CPU time less its garbage collections (V8's MajorGC/MinorGC within it): the page's own work. */
+  maxScriptCpuMs: number;
   maxWallMs: number;
   /** For tasks over 20 ms of CPU: what they contained (the longest events within, with their CPU ms). */
   heavy: string[];
@@ -121,7 +123,12 @@ export function mainThreadTasks(traceJson: Buffer): MainThreadTasks {
   const mains = new Set(events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
   const onMain = events.filter((e) => e.ph === 'X' && mains.has(`${e.pid}:${e.tid}`));
   const runTasks = onMain.filter((e) => e.name === 'RunTask');
-  const tasks = runTasks.map((e) => ({ wallMs: (e.dur ?? 0) / 1000, cpuMs: (e.tdur ?? e.dur ?? 0) / 1000 }));
+  const collections = onMain.filter((e) => e.name === 'MajorGC' || e.name === 'MinorGC');
+  const gcWithin = (t: TraceEvent) => {
+    const end = t.ts + (t.dur ?? 0);
+    return collections.filter((e) => e.ts >= t.ts && e.ts + (e.dur ?? 0) <= end).reduce((sum, e) => sum + (e.tdur ?? e.dur ?? 0), 0) / 1000;
+  };
+  const tasks = runTasks.map((e) => ({ wallMs: (e.dur ?? 0) / 1000, cpuMs: (e.tdur ?? e.dur ?? 0) / 1000, gcCpuMs: gcWithin(e) }));
   const heavy = runTasks
     .filter((t) => (t.tdur ?? 0) > 20_000)
     .map((t) => {
@@ -139,6 +146,7 @@ export function mainThreadTasks(traceJson: Buffer): MainThreadTasks {
   return {
     tasks,
     maxCpuMs: Math.max(0, ...tasks.map((t) => t.cpuMs)),
+    maxScriptCpuMs: Math.max(0, ...tasks.map((t) => t.cpuMs - t.gcCpuMs)),
     maxWallMs: Math.max(0, ...tasks.map((t) => t.wallMs)),
     heavy,
   };
