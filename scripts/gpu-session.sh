@@ -4,8 +4,8 @@
 # gradient, then MoCo on CIFAR-10 (train_10k) with the kNN monitor on test_1k for as many epochs
 # (up to 20) as the time left allows at the measured speed. Every log and result lands in OUT.
 #   prepare here:  npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
-#                  mkdir -p .gpu/data && xz -T2 -6 -c ../shared/data/cifar10/train_10k.bin > .gpu/data/train_10k.bin.xz
-#                  xz -T2 -6 -c ../shared/data/cifar10/test_1k.bin > .gpu/data/test_1k.bin.xz
+#                  rm -rf .gpu/data && python3 scripts/gpu-data.py pack ../shared/data/cifar10 .gpu/data
+#                  (the two files xz'd whole no longer fit the call's 64 MiB: docs/GPU-SESSION.md)
 #   on the machine: bash scripts/gpu-session.sh "$OUT" 570     (device run, carry [".gpu"])
 # Rehearse without a GPU: APP="node /path/to/moco.mjs" SMALL=1 bash scripts/gpu-session.sh /tmp/out 300
 set -u

@@ -1,0 +1,70 @@
+#!/bin/bash
+# After gpu-all.sh's device call: its files laid out for a commit, and a digest of the figures the
+# docs need (docs/GPU-SESSION.md, "After the call").
+#   bash scripts/gpu-all-unpack.sh FILES_AT docs/runs/DATE-h200-all [--ship-replay]
+# FILES_AT: the folder the run tool's answer names (files_at). RUNS gets session.txt, perf/ (the bench
+# JSON, summary.json, the perf steps' log), replay/ (its log and run.jsonl) and learning/ (each run's
+# .txt and .jsonl); logs are renamed .txt (.gitignore drops *.log). --ship-replay moves the recording
+# into public/replay/ and adds its entry to public/replay/index.json (replacing one of the same file);
+# without it the recording is dropped (a rehearsal's is not one to ship).
+set -eu
+from=${1:?usage: gpu-all-unpack.sh FILES_AT RUNS_DIR [--ship-replay]}
+runs=${2:?usage: gpu-all-unpack.sh FILES_AT RUNS_DIR [--ship-replay]}
+ship=${3:-}
+mkdir -p "$runs"
+cp "$from/session.txt" "$runs/session.txt" 2>/dev/null || echo "no session.txt in $from"
+for part in perf replay learning; do
+  if [ ! -f "$from/$part.tar.gz" ]; then echo "$part: no $part.tar.gz (the part never packed: see session.txt)"; continue; fi
+  mkdir -p "$runs/$part"
+  # perf.tar.gz and replay.tar.gz hold their folder; learning.tar.gz holds its folder's contents.
+  if [ $part = learning ]; then tar -xzf "$from/$part.tar.gz" -C "$runs/$part"; else tar -xzf "$from/$part.tar.gz" -C "$runs/$part" --strip-components=1; fi
+  find "$runs/$part" -name '*.log' -exec sh -c 'mv "$1" "${1%.log}.txt"' _ {} \;
+  rm -f "$runs/$part/.start"
+done
+for zip in "$runs"/replay/moco-replay-*.zip; do
+  [ -f "$zip" ] || continue
+  if [ "$ship" = --ship-replay ]; then
+    mkdir -p public/replay && mv "$zip" public/replay/
+    python3 - "$runs/replay/index.json" public/replay/index.json <<'PY'
+import json, os, sys
+new, index = sys.argv[1], sys.argv[2]
+entries = json.load(open(index))['recordings'] if os.path.exists(index) else []
+for e in json.load(open(new))['recordings']:
+    entries = [x for x in entries if x['file'] != e['file']] + [e]
+json.dump({'recordings': entries}, open(index, 'w'), indent=2)
+open(index, 'a').write('\n')
+print(f'{index}: {len(entries)} recording(s)')
+PY
+  else rm "$zip"; fi
+done
+python3 - "$runs" <<'PY'
+import glob, json, os, re, sys
+runs = sys.argv[1]
+print(f'== digest of {runs}')
+s = os.path.join(runs, 'perf', 'summary.json')
+if os.path.exists(s):
+    summary = json.load(open(s))
+    c = summary.get('checks', {})
+    print(f"kernel checks: {c.get('passed')} of {c.get('total')} pass; worst {c.get('worst')}; failed {c.get('failed')}")
+    for preset, p in summary.get('presets', {}).items():
+        v = p.get('variants', {})
+        ips = {k: round(x['imagesPerSecond']) for k, x in v.items() if x.get('imagesPerSecond')}
+        print(f"{preset} ({p.get('adapter')}): img/s {ips}; custom/stock {p.get('customOverStock')}; "
+              f"new/previous {p.get('newOverPreviousDefault')}; dispatches {p.get('dispatches')}")
+else:
+    print('perf: no summary.json')
+index = os.path.join(runs, 'replay', 'index.json')
+if os.path.exists(index):
+    for e in json.load(open(index))['recordings']: print('replay:', e['description'])
+else:
+    print('replay: no recording (replay/session.txt says why)')
+for txt in sorted(glob.glob(os.path.join(runs, 'learning', '*.txt'))):
+    name = os.path.basename(txt)[:-4]
+    if name in ('session', 'runs'): continue
+    lines = open(txt, errors='replace').read().splitlines()
+    head = [l for l in lines if l.startswith('knn@200 (head) step')]
+    back = [l for l in lines if l.startswith('knn@200 step')]
+    trained = [l for l in lines if l.startswith('trained ')]
+    pick = lambda ls: re.sub(r' \(bank.*', '', ls[-1].split('step ', 1)[1]) if ls else '–'
+    print(f"learning {name}: kNN head {pick(head)}, backbone {pick(back)}; {trained[-1] if trained else 'not finished'}")
+PY
