@@ -44,11 +44,12 @@ print(f'== digest of {runs}')
 s = os.path.join(runs, 'perf', 'summary.json')
 if os.path.exists(s):
     summary = json.load(open(s))
-    c = summary.get('checks', {})
-    print(f"kernel checks: {c.get('passed')} of {c.get('total')} pass; worst {c.get('worst')}; failed {c.get('failed')}")
-    for preset, p in summary.get('presets', {}).items():
+    c = summary.get('checks')
+    print(f"kernel checks: {c.get('passed')} of {c.get('total')} pass; worst {c.get('worst')}; failed {c.get('failed')}"
+          if c else 'kernel checks: none (the step did not finish: perf/session.txt)')
+    for preset, p in (summary.get('presets') or {}).items():
         v = p.get('variants', {})
-        ips = {k: round(x['imagesPerSecond']) for k, x in v.items() if x.get('imagesPerSecond')}
+        ips = {k: float(f"{x['imagesPerSecond']:.4g}") for k, x in v.items() if x.get('imagesPerSecond')}
         print(f"{preset} ({p.get('adapter')}): img/s {ips}; custom/stock {p.get('customOverStock')}; "
               f"new/previous {p.get('newOverPreviousDefault')}; dispatches {p.get('dispatches')}")
 else:
@@ -62,8 +63,8 @@ for txt in sorted(glob.glob(os.path.join(runs, 'learning', '*.txt'))):
     name = os.path.basename(txt)[:-4]
     if name in ('session', 'runs'): continue
     lines = open(txt, errors='replace').read().splitlines()
-    head = [l for l in lines if l.startswith('knn@200 (head) step')]
-    back = [l for l in lines if l.startswith('knn@200 step')]
+    head = [l for l in lines if re.match(r'knn@\d+ \(head\) step', l)]
+    back = [l for l in lines if re.match(r'knn@\d+ step', l)]
     trained = [l for l in lines if l.startswith('trained ')]
     pick = lambda ls: re.sub(r' \(bank.*', '', ls[-1].split('step ', 1)[1]) if ls else '–'
     print(f"learning {name}: kNN head {pick(head)}, backbone {pick(back)}; {trained[-1] if trained else 'not finished'}")

@@ -40,10 +40,12 @@
 #
 #   on the machine: bash scripts/gpu-all.sh "$OUT" 540     (device run: carry [".gpu"], timeout_s 570)
 # Rehearse without a GPU (SwiftShader, tiny shapes; the replay's evaluations on tfjs-cpu, as SwiftShader
-# takes minutes per evaluation):
+# takes minutes per evaluation; the kernel checks left out, rehearsed in docs/runs/2026-11-29-rehearsal):
 #   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
-#   APP="node dist-node/moco.mjs" SMALL=1 BACKEND=cpu DATA=../shared/data/cifar10 PERF_SECONDS=450 \
-#   nice -n 19 bash scripts/gpu-all.sh /tmp/all-out 850
+#   APP="node dist-node/moco.mjs" SMALL=1 BACKEND=cpu DATA=../shared/data/cifar10 PERF_SECONDS=700 SKIP=checks JOBS=2 \
+#   bash scripts/gpu-all.sh /tmp/all-out 1300
+# (2026-11-29, the 2-core machine at load 15-20: part 1 327 s, every perf step exit 0; the recording in
+# 277 s; ref and K256 done, app-sample and m0 cut by the deadline; every part packed: docs/runs/2026-11-29-gpu-all-rehearsal/)
 # SKIP names more of gpu-perf.sh's steps to leave out of part 1 (e.g. SKIP=checks where they ran already).
 set -u
 dest=${1:?usage: gpu-all.sh OUT [SECONDS]}
