@@ -126,7 +126,7 @@ function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOv
         </>
       ) : (
         <>
-          <p className="hint" data-testid="knn-empty">
+          <p className="hint" data-testid="knn-empty" hidden={ev.pending.knn}>
             {step === 0 ? (
               <>
                 No result yet. Run now before training for the <Term id="baseline">untrained network&rsquo;s baseline</Term>.
