@@ -145,7 +145,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
             : progress.phase === 'restoring'
               ? 'Putting your run back…'
               : `Run ${progress.run + 1} of ${progress.runs} (${progress.label}): ${progress.phase === 'knn' ? 'kNN evaluation' : `step ${formatInt(progress.step)} of ${formatInt(progress.steps)}`}${
-                  progress.remainingMs === null ? '' : ` · about ${formatDuration(progress.remainingMs)} left`
+                  progress.remainingMs === null ? ' · time left: known after the first step' : ` · about ${formatDuration(progress.remainingMs)} left`
                 }`}
         </p>
       )}
