@@ -58,7 +58,7 @@ export function App() {
         <Controls {...controlsProps(training, data)} />
         <main className="main">
           <Explainer />
-          <StatusBar training={training} />
+          <StatusBar training={training} replay={played} />
           <ReplayPanel replay={replay} />
           <FaultNotice training={training} />
           <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />

@@ -43,6 +43,18 @@ export const GLOSSARY = {
     term: 'temperature T',
     text: 'Similarities are divided by T before the softmax: a small T sharpens the contrast between the positive and the negatives.',
   },
+  contrastiveAccuracy: {
+    term: 'contrastive accuracy',
+    text: 'How often a query’s most similar key is its own positive, out of the positive and the n queued negatives. Chance is 1/(n+1); it falls as the queue fills.',
+  },
+  lossRatio: {
+    term: 'loss ÷ chance',
+    text: 'The loss divided by its chance level ln(n+1): 1 means nothing learned at any queue size, so changing K does not look like learning; below 1 is learning.',
+  },
+  smoothing: {
+    term: 'smoothing',
+    text: 'TensorBoard’s debiased exponential moving average of the loss and accuracy, 0 (raw) to 0.99; the raw values stay drawn, faint. It lags behind the raw line.',
+  },
   chance: {
     term: 'chance line',
     text: 'What an encoder that learned nothing scores: loss ln(n+1) and accuracy 1/(n+1) against n negatives. The loss rises to it while the queue fills.',

@@ -17,3 +17,13 @@ export function softwareRenderer(backend: BackendInfo | null): string | null {
   const adapter = backend.adapter ?? '';
   return SOFTWARE_ADAPTER.test(adapter) ? adapter : null;
 }
+
+/**
+ * What a classroom recording ran on when it was no GPU: "the CPU, …" for a CPU or WebAssembly
+ * backend, the software renderer's name for WebGPU or WebGL drawn by the CPU; null on a GPU.
+ * `made` is the recording's origin (src/train/recording.ts: device and backend in words).
+ */
+export function recordedWithoutGpu(made: { device: string; backend: string }): string | null {
+  if (!/^(webgpu|webgl)/i.test(made.backend.trim())) return `the CPU, ${made.device}`;
+  return SOFTWARE_ADAPTER.test(made.device) ? `a software renderer, ${made.device}` : null;
+}

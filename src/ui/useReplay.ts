@@ -49,7 +49,8 @@ export interface ReplayShown {
  */
 export function useReplay(training: Training) {
   const { workerApi, setBusy, adoptRun, view } = training;
-  const [shipped, setShipped] = useState<RecordingIndex['recordings']>([]);
+  /** The shipped recordings; null until the index has been asked for. */
+  const [shipped, setShipped] = useState<RecordingIndex['recordings'] | null>(null);
   const [opening, setOpening] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [shown, setShown] = useState<ReplayShown | null>(null);
@@ -64,7 +65,10 @@ export function useReplay(training: Training) {
     let current = true;
     fetch(new URL(`${import.meta.env.BASE_URL}${REPLAY_INDEX}`, location.href))
       .then((r) => (r.ok && !/text\/html/i.test(r.headers.get('content-type') ?? '') ? r.text() : ''))
-      .then((text) => current && setShipped(parseRecordingIndex(text)), () => {});
+      .then(
+        (text) => current && setShipped(parseRecordingIndex(text)),
+        () => current && setShipped([]),
+      );
     return () => {
       current = false;
     };

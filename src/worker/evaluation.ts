@@ -277,7 +277,15 @@ export class Evaluation {
       const trainer = this.requireTrainer();
       const batch = trainer.lastBatch;
       const draws = trainer.moco.lastViewDraws;
-      if (!batch || !draws) throw new Error('no step yet: the preview shows the two views of each image of the last step');
+      if (!batch || !draws) {
+        // A run resumed or put back (after an experiment, a replay) has steps but no batch in memory: not "no step yet".
+        const at = trainer.moco.stepCount;
+        throw new Error(
+          at > 0
+            ? `no step since this run was loaded at step ${at}: the preview shows the two views of each image of the last step, so take one step (Step) first`
+            : 'no step yet: the preview shows the two views of each image of the last step',
+        );
+      }
       const n = Math.min(count, batch.length);
       const indices = batch.subarray(0, n);
       const cfg = trainer.config.augment;

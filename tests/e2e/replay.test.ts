@@ -30,6 +30,9 @@ describe('the classroom replay, end to end', () => {
     await page.locator('[data-testid=replay-offer]').waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid=replay-pick]').count()).toBe(0);
     expect(await page.locator('[data-testid=replay-open]').count()).toBe(1);
+    // A teacher is told why there is nothing to play, and how to make a recording.
+    await page.locator('[data-testid=replay-none-shipped]').waitFor({ timeout: 30_000 });
+    expect(await text(page, 'replay-none-shipped')).toContain('npm run train -- … --record FILE.zip');
   }, 120_000);
 
   it('plays ?replay=URL at 100× to the recorded final kNN, says it is a recording, then explores its final model', async () => {
@@ -45,6 +48,9 @@ describe('the classroom replay, end to end', () => {
     expect(made).toContain('npm run train -- --preset tiny');
     // Training waits while the replay is shown.
     expect(await page.locator('[data-testid=start]').isDisabled()).toBe(true);
+    // The fixture ran on the CPU: the panel says so, and the status line is the replay's, not "Ready".
+    expect(await text(page, 'replay-no-gpu')).toContain(`Not made on a GPU: 12 steps on the CPU, ${recording.manifest.made.device}.`);
+    expect(await text(page, 'run-state')).toMatch(/^Replay(ing| paused)$/);
 
     await waitFor(page, 'the end of the replay', async () => (await panel.getAttribute('data-ended')) === 'true', 60_000);
     expect(await panel.getAttribute('data-steps')).toBe('12');
@@ -57,6 +63,7 @@ describe('the classroom replay, end to end', () => {
     expect(readout).not.toContain('this run');
     expect(await page.locator('[data-testid=replay] [data-testid=knn-chart]').getAttribute('data-points')).toBe(String(recording.manifest.knn.length));
     expect(await text(page, 'replay-progress')).toMatch(/^step 12 of 12/);
+    expect(await text(page, 'run-state')).toBe('Replayed');
     await page.screenshot({ path: resolve(RESULTS, 'replay.png'), fullPage: true });
 
     // At the end the final checkpoint is resumed in the Worker (the sample read first).
@@ -64,6 +71,8 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'status-step')).toBe('12');
     // The Evaluation panel has the recording's history and runs on its final model.
     expect(await text(page, 'probe-result')).toContain(`${(100 * finalProbe.accuracy).toFixed(1)}%`);
+    // The recorded probe kept no feature width: none is shown (never "NaN features").
+    expect(await text(page, 'probe-result')).toMatch(/epochs on 5,000 images/);
     await page.click('[data-testid=embedding-refresh]');
     await waitFor(page, 'the embedding', async () => (await page.locator('[data-testid=embedding-scatter]').getAttribute('data-points')) === '1000', 120_000);
 

@@ -66,6 +66,8 @@ describe('what the app teaches, end to end', () => {
       };
       new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
     });
+    // Four steps in, with no kNN yet: not the advice for an untrained network.
+    expect(await text(page, 'knn-empty')).toMatch(/^No result for this run yet\. Run now for its accuracy at step 4/);
     await page.click('[data-testid=knn-run]');
     await page.locator('[data-testid=knn-latest]').waitFor({ timeout: 300_000 });
     const readings = await page.evaluate(() => (window as unknown as { __readings: string[] }).__readings);

@@ -322,6 +322,21 @@ describe('evaluation: tensors', () => {
   });
 });
 
+describe('evaluation: the augmented views of a resumed run', () => {
+  it('says that a run loaded at a step needs one more step for its views, not that it has none', async () => {
+    const service = new TrainingService();
+    await service.init(() => {}, { backends: ['cpu'] });
+    await service.configure(SETUP);
+    await service.step();
+    await service.step();
+    await service.resume(await service.checkpoint(), 'run.zip');
+    await expect(service.evaluation.augmentationPreview(4)).rejects.toThrow(/^no step since this run was loaded at step 2: .*take one step \(Step\) first$/);
+    await service.step();
+    expect((await service.evaluation.augmentationPreview(4)).batchStep).toBe(3);
+    service.dispose();
+  });
+});
+
 describe('evaluation: a linear probe on random features', () => {
   it('reads class information from the features of an untrained ResNet-8 better than chance', async () => {
     // Measured on the built-in shapes (1,000 training, 1,000 held-out images, 20 epochs): an untrained

@@ -6,6 +6,7 @@ import { formatCompact, formatInt, formatMomentum, formatNumber } from '../forma
 import { DEFAULT_SMOOTHING, MAX_SMOOTHING, type Point, type RunOverlay, type SeriesField, type SeriesStore } from '../series';
 import { seriesTable, toCsv, toJson } from '../seriesExport';
 import { logAxis, niceAxis, stepAxis, type Axis } from '../ticks';
+import { Term } from './Term';
 import styles from './Charts.module.css';
 
 interface SeriesSpec {
@@ -684,6 +685,7 @@ export const Charts = memo(function Charts({
   /** The current run's kNN accuracy (0..1) against the step, for the export (the kNN chart draws it). */
   knn?: readonly Point[];
 }) {
+  const uid = useId();
   const shown = useStaggeredVersions(version, CHARTS.length);
   const [options, setOptions] = useState(loadOptions);
   const update = (change: Partial<ChartOptions>) =>
@@ -739,8 +741,9 @@ export const Charts = memo(function Charts({
   return (
     <section className={styles.section} aria-label="Training charts">
       <div className={styles.toolbar}>
-        <label className={styles.option}>
-          Smoothing
+        {/* The terms are explained beside their controls, not inside a <label>, whose control they would become. */}
+        <span className={styles.option}>
+          <Term id="smoothing">Smoothing</Term>
           <input
             type="range"
             min={0}
@@ -749,17 +752,20 @@ export const Charts = memo(function Charts({
             value={options.smoothing}
             onChange={(e) => setSmoothing(Number(e.target.value))}
             data-testid="smoothing"
+            aria-label="Smoothing"
             aria-valuetext={options.smoothing.toFixed(2)}
           />
           <output data-testid="smoothing-value">{options.smoothing.toFixed(2)}</output>
-        </label>
-        <label className={styles.option}>
-          Loss
-          <select value={options.lossView} onChange={(e) => update({ lossView: e.target.value === 'ratio' ? 'ratio' : 'loss' })} data-testid="loss-view">
+        </span>
+        <span className={styles.option}>
+          <label htmlFor={`${uid}-loss-view`}>Loss</label>
+          <select
+            id={`${uid}-loss-view`} value={options.lossView} onChange={(e) => update({ lossView: e.target.value === 'ratio' ? 'ratio' : 'loss' })} data-testid="loss-view">
             <option value="loss">as it is</option>
             <option value="ratio">÷ chance ln(n+1)</option>
           </select>
-        </label>
+          <Term id="lossRatio">÷ chance?</Term>
+        </span>
         <label className={styles.option}>
           <input type="checkbox" checked={options.logLoss} onChange={(e) => update({ logLoss: e.target.checked })} data-testid="loss-log" />
           log scale

@@ -200,7 +200,10 @@ export const Controls = memo(function Controls(props: ControlsProps) {
         <h2 id={`${uid}-live`}>Live parameters</h2>
         <p className="hint">
           Apply from the next step, without restarting (marked on the charts): <Term id="momentum" />, the <Term id="queue" /> size K, the{' '}
-          <Term id="temperature" />.
+          {/* The full stop never starts a line of its own after the term's button (its tooltip wraps as before). */}
+          <span style={{ whiteSpace: 'nowrap' }}>
+            <Term id="temperature" />.
+          </span>
         </p>
         <Slider
           id="momentum"

@@ -49,6 +49,9 @@ function ThumbnailStrip({ info, indices, label }: { info: DatasetInfo; indices: 
   return <canvas ref={canvas} className={styles['data-thumbs']} data-testid="data-thumbs" width={indices.length * THUMB} height={THUMB} role="img" aria-label={`${indices.length} ${label} images`} />;
 }
 
+/** Rows of the class table in view at once (DataPanel.module.css sizes its box for them). */
+const CLASS_ROWS_IN_VIEW = 7;
+
 /** Memoised: the page re-renders with every statistics batch, the summary only with a new dataset. */
 const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInfo }) {
   const total = info.trainSize + info.heldOutSize;
@@ -58,8 +61,9 @@ const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInf
     info.thumbnails.labels.forEach((label, k) => rows[label].push(k));
     return rows;
   }, [info]);
+  const scrolls = info.classNames.length > CLASS_ROWS_IN_VIEW;
   return (
-    <div  data-testid="data-summary">
+    <div data-testid="data-summary">
       <p className={styles['data-summary__name']}>
         Training on <strong data-testid="data-name">{info.name}</strong>
         {info.labels && <> ({info.labels} labels)</>}
@@ -77,7 +81,13 @@ const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInf
       <p className="hint">
         {formatInt(info.trainSize)} for training · {formatInt(info.heldOutSize)} held out for evaluation ({HELD_OUT_FROM[info.heldOutFrom]})
       </p>
-      <div className={styles['data-summary__table']}>
+      <div
+        className={styles['data-summary__table']}
+        // A box that scrolls is a keyboard stop, so that the arrow keys reach its other rows.
+        tabIndex={scrolls ? 0 : undefined}
+        role={scrolls ? 'region' : undefined}
+        aria-label={scrolls ? `Classes, ${formatInt(info.classNames.length)} rows` : undefined}
+      >
         <table className="data-table" data-testid="data-classes">
           <thead>
             <tr>
@@ -101,6 +111,11 @@ const DatasetSummary = memo(function DatasetSummary({ info }: { info: DatasetInf
           </tbody>
         </table>
       </div>
+      {scrolls && (
+        <p className="hint" data-testid="data-classes-more">
+          {CLASS_ROWS_IN_VIEW} of {formatInt(info.classNames.length)} classes in view: scroll the table for the others.
+        </p>
+      )}
     </div>
   );
 });

@@ -1,5 +1,5 @@
 import { useCallback, useId, useState } from 'react';
-import type { EvaluationTask } from '../../worker/evaluationTypes';
+import type { EvaluationTask, ProbeResult } from '../../worker/evaluationTypes';
 import { formatInt, formatNumber } from '../format';
 import type { RunOverlay } from '../series';
 import { CPU_BACKEND, softwareRenderer, WASM_BACKEND } from '../renderer';
@@ -57,7 +57,7 @@ function ErrorLine({ text }: { text: string | undefined }) {
   ) : null;
 }
 
-function KnnCard({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[] }) {
+function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOverlay[]; step: number }) {
   const uid = useId();
   const latest = ev.knn.at(-1);
   return (
@@ -126,14 +126,32 @@ function KnnCard({ ev, overlays }: { ev: EvaluationState; overlays?: RunOverlay[
         </>
       ) : (
         <>
-          <p className="hint">
-            No result yet. Run now before training for the <Term id="baseline">untrained network&rsquo;s baseline</Term>.
+          <p className="hint" data-testid="knn-empty" hidden={ev.pending.knn}>
+            {step === 0 ? (
+              <>
+                No result yet. Run now before training for the <Term id="baseline">untrained network&rsquo;s baseline</Term>.
+              </>
+            ) : (
+              <>
+                No result for this run yet. Run now for its accuracy at step {formatInt(step)}
+                {ev.knnEvery > 0 ? `, or wait for the monitor (every ${formatInt(ev.knnEvery)} steps)` : ''}.
+              </>
+            )}
           </p>
           {overlays?.some((o) => o.knn.length > 0) && <KnnChart results={ev.knn} overlays={overlays} />}
         </>
       )}
     </section>
   );
+}
+
+/**
+ * What a probe result was trained on. A result the headless trainer kept (a resumed checkpoint, a
+ * classroom recording) has no feature width: it is left out, not shown as NaN.
+ */
+export function probeDetails(p: Pick<ProbeResult, 'classNames' | 'epochs' | 'trainSize' | 'featureDim' | 'seconds'>): string {
+  const on = Number.isFinite(p.featureDim) ? `${formatInt(p.trainSize)} × ${formatInt(p.featureDim)} features` : `${formatInt(p.trainSize)} images`;
+  return `chance ${percent(1 / p.classNames.length)} · ${formatInt(p.epochs)} epochs on ${on} · ${formatNumber(p.seconds, 2)} s`;
 }
 
 function ProbeCard({ ev }: { ev: EvaluationState }) {
@@ -172,7 +190,7 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
             top-1 <strong>{percent(p.accuracy)}</strong> at step {formatInt(p.step)}
             <span className="hint">
               {' '}
-              · chance {percent(1 / p.classNames.length)} · {p.epochs} epochs on {formatInt(p.trainSize)} × {p.featureDim} features · {formatNumber(p.seconds, 2)} s
+              · {probeDetails(p)}
             </span>
           </p>
           <details className={styles['eval-details']}>
@@ -249,7 +267,7 @@ export function Evaluation({ training, ev, overlays }: { training: Training; ev:
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
       <SoftwareNote training={training} />
-      <KnnCard ev={ev} overlays={overlays} />
+      <KnnCard ev={ev} overlays={overlays} step={training.view.status.step} />
       <ProbeCard ev={ev} />
       <EmbeddingCard ev={ev} />
       <PreviewCard ev={ev} />

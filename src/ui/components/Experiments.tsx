@@ -65,36 +65,42 @@ export function Experiments({ training, experiment }: { training: Training; expe
         chosen one; every run has the same length. Your run is paused and saved first, and comes back as it was when the experiment ends or is cancelled.
       </p>
       <div className={styles.experiments__form}>
-        <label htmlFor={`${uid}-param`}>Vary</label>
-        <select id={`${uid}-param`} data-testid="experiment-param" value={param} disabled={running} onChange={(e) => setParam(e.currentTarget.value as ExperimentParam)}>
-          {(Object.keys(EXPERIMENT_PARAMS) as ExperimentParam[]).map((p) => (
-            <option key={p} value={p}>
-              {EXPERIMENT_PARAMS[p].label}
-            </option>
-          ))}
-        </select>
-        <label htmlFor={`${uid}-values`}>values</label>
-        <input
-          id={`${uid}-values`}
-          className={styles.experiments__values}
-          data-testid="experiment-values"
-          value={valuesText}
-          disabled={running}
-          placeholder={param === 'version' ? 'v1, v2' : '0, 0.9, 0.99'}
-          onChange={(e) => setValuesText(e.currentTarget.value)}
-        />
-        <label htmlFor={`${uid}-steps`}>steps per run</label>
-        <input
-          id={`${uid}-steps`}
-          className={styles.experiments__steps}
-          data-testid="experiment-steps"
-          type="number"
-          min={1}
-          step={1}
-          value={steps}
-          disabled={running}
-          onChange={(e) => setSteps(Number(e.currentTarget.value))}
-        />
+        <span className={styles.experiments__field}>
+          <label htmlFor={`${uid}-param`}>Vary</label>
+          <select id={`${uid}-param`} data-testid="experiment-param" value={param} disabled={running} onChange={(e) => setParam(e.currentTarget.value as ExperimentParam)}>
+            {(Object.keys(EXPERIMENT_PARAMS) as ExperimentParam[]).map((p) => (
+              <option key={p} value={p}>
+                {EXPERIMENT_PARAMS[p].label}
+              </option>
+            ))}
+          </select>
+        </span>
+        <span className={styles.experiments__field}>
+          <label htmlFor={`${uid}-values`}>values</label>
+          <input
+            id={`${uid}-values`}
+            className={styles.experiments__values}
+            data-testid="experiment-values"
+            value={valuesText}
+            disabled={running}
+            placeholder={param === 'version' ? 'v1, v2' : '0, 0.9, 0.99'}
+            onChange={(e) => setValuesText(e.currentTarget.value)}
+          />
+        </span>
+        <span className={styles.experiments__field}>
+          <label htmlFor={`${uid}-steps`}>steps per run</label>
+          <input
+            id={`${uid}-steps`}
+            className={styles.experiments__steps}
+            data-testid="experiment-steps"
+            type="number"
+            min={1}
+            step={1}
+            value={steps}
+            disabled={running}
+            onChange={(e) => setSteps(Number(e.currentTarget.value))}
+          />
+        </span>
         <label>
           <input type="checkbox" data-testid="experiment-knn" checked={knn} disabled={running} onChange={(e) => setKnn(e.currentTarget.checked)} /> kNN at the end of each run
         </label>
@@ -139,7 +145,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
             : progress.phase === 'restoring'
               ? 'Putting your run back…'
               : `Run ${progress.run + 1} of ${progress.runs} (${progress.label}): ${progress.phase === 'knn' ? 'kNN evaluation' : `step ${formatInt(progress.step)} of ${formatInt(progress.steps)}`}${
-                  progress.remainingMs === null ? '' : ` · about ${formatDuration(progress.remainingMs)} left`
+                  progress.remainingMs === null ? ' · time left: known after the first step' : ` · about ${formatDuration(progress.remainingMs)} left`
                 }`}
         </p>
       )}

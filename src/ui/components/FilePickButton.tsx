@@ -16,7 +16,8 @@ interface FilePickButtonProps {
 /**
  * A button that opens the file picker for one file: a label around a hidden file input, so that the
  * button is styled as the others and the input keeps its native keyboard and accessibility
- * behaviour. The input is emptied after each pick, so that picking the same file again is heard.
+ * behaviour: visually hidden, not `hidden`, so that Tab reaches it (the label shows its focus). The
+ * input is emptied after each pick, so that picking the same file again is heard.
  */
 export function FilePickButton({ children, accept, testId, disabled = false, title, className, onFile }: FilePickButtonProps) {
   const classes = ['btn', className, disabled ? 'btn--disabled' : undefined].filter(Boolean).join(' ');
@@ -28,7 +29,7 @@ export function FilePickButton({ children, accept, testId, disabled = false, tit
         accept={accept}
         data-testid={testId}
         disabled={disabled}
-        hidden
+        className="visually-hidden"
         onChange={(e) => {
           const file = e.currentTarget.files?.[0];
           e.currentTarget.value = '';

@@ -147,9 +147,8 @@ export function PerClassTable({ perClass, classNames, testId }: { perClass: KnnR
         {perClass.map((c, k) => (
           <tr key={classNames[k] ?? k}>
             <th scope="row">{classNames[k] ?? k}</th>
-            <td>
-              {c.correct} / {c.total}
-            </td>
+            {/* A result kept by a checkpoint or a recording has the accuracies only, no counts. */}
+            <td>{c.total > 0 ? `${c.correct} / ${c.total}` : '–'}</td>
             <td>
               <span className="per-class__bar" style={{ width: `${Number.isFinite(c.accuracy) ? 100 * c.accuracy : 0}%` }} />
               {percent(c.accuracy, 0)}

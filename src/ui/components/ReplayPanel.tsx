@@ -1,5 +1,6 @@
 import { useId, useMemo, useState } from 'react';
 import { formatDuration, formatInt } from '../format';
+import { recordedWithoutGpu } from '../renderer';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
 import { REPLAY_SPEEDS, type Replay } from '../useReplay';
 import { FilePickButton } from './FilePickButton';
@@ -13,7 +14,8 @@ import styles from './ReplayPanel.module.css';
  */
 export function ReplayPanel({ replay }: { replay: Replay }) {
   const uid = useId();
-  const { shipped, opening, error, shown, blocked } = replay;
+  const { opening, error, shown, blocked } = replay;
+  const shipped = replay.shipped ?? [];
   const [pick, setPick] = useState(0);
   // The probe's accuracies on the kNN chart, as a second line.
   const probes = shown?.probes;
@@ -45,6 +47,12 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
             Open a recording…
           </FilePickButton>
         </div>
+        {replay.shipped?.length === 0 && !opening && (
+          <p className="hint" data-testid="replay-none-shipped">
+            No recording comes with this copy of the app yet. Open one made with <code>npm run train -- … --record FILE.zip</code> (the README&rsquo;s{' '}
+            <em>Classroom replay</em> says how to make the GPU one).
+          </p>
+        )}
         {opening && <p className="hint">Opening {opening}…</p>}
         {error && (
           <p className="hint hint--warn" role="alert" data-testid="replay-error">
@@ -60,6 +68,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   const ended = shown.position >= shown.length;
   const lastKnn = shown.knn.at(-1);
   const lastProbe = shown.probes.at(-1);
+  const withoutGpu = recordedWithoutGpu(made);
   return (
     <section className={`card ${styles.replay} ${styles.shown}`} aria-labelledby={`${uid}-title`} data-testid="replay" data-ended={ended} data-steps={shown.shownSteps}>
       <div className={styles.head}>
@@ -80,6 +89,12 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
           Made with <code>{made.command}</code>
         </span>
       </p>
+      {withoutGpu && (
+        <p className="hint hint--warn" data-testid="replay-no-gpu">
+          Not made on a GPU: {formatInt(m.setup.steps)} steps on {withoutGpu}. A recording made without a GPU is a test or a rehearsal: it shows how a replay
+          works, and little or no learning (kNN may stay at the untrained network&rsquo;s level).
+        </p>
+      )}
       <div className={styles.row}>
         <button type="button" className="btn" onClick={() => (ended ? replay.restart() : replay.setPlaying(!shown.playing))} data-testid="replay-toggle">
           {ended ? 'Play again' : shown.playing ? 'Pause' : 'Play'}

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { formatDuration, formatInt, formatNumber } from '../format';
+import type { ReplayShown } from '../useReplay';
 import type { Training } from '../useTraining';
 import styles from './StatusBar.module.css';
 
@@ -16,7 +17,45 @@ function Stat({ label, value, testId }: { label: string; value: string; testId: 
   );
 }
 
-export function StatusBar({ training }: { training: Training }) {
+/**
+ * The run's state and figures: the Worker's run, or while a classroom replay is shown, the replay's
+ * (its step, its recorded time), so that the line never says "Ready" at step 0 beside a recording
+ * that plays.
+ */
+export function StatusBar({ training, replay }: { training: Training; replay?: ReplayShown | null }) {
+  if (replay) return <ReplayStatus replay={replay} />;
+  return <RunStatus training={training} />;
+}
+
+function ReplayStatus({ replay }: { replay: ReplayShown }) {
+  const ended = replay.position >= replay.length;
+  const [state, label] = ended ? (['finished', 'Replayed'] as const) : replay.playing ? (['running', 'Replaying'] as const) : (['paused', 'Replay paused'] as const);
+  const last = replay.store.last();
+  const steps = replay.recording.manifest.setup.steps;
+  const step = last?.step ?? 0;
+  return (
+    <section className={`${styles.status} card`} aria-label="Replay status" data-narrow-first data-replay>
+      <div className={`${styles.state} ${styles[`state--${state}`]}`} data-testid="run-state" role="status">
+        {label}
+      </div>
+      <Stat label="Step" value={formatInt(step)} testId="status-step" />
+      <Stat label="Epoch" value={last ? formatNumber(last.epoch, 3) : '0'} testId="status-epoch" />
+      <Stat label="Images seen" value={formatInt(last?.imagesSeen ?? 0)} testId="status-images" />
+      <Stat label="Recorded time" value={formatDuration(replay.position)} testId="status-elapsed" />
+      <Stat label="Images/s (recorded)" value={formatNumber(replay.store.length ? replay.store.recentMean('imagesPerSecond', 20) : NaN, 3)} testId="status-throughput" />
+      {steps > 0 && (
+        <div className={styles.progress}>
+          <span className={styles.stat__label}>
+            {formatInt(step)} / {formatInt(steps)} recorded steps
+          </span>
+          <progress max={steps} value={Math.min(step, steps)} aria-label="Replay progress" />
+        </div>
+      )}
+    </section>
+  );
+}
+
+function RunStatus({ training }: { training: Training }) {
   const { view, store } = training;
   const { status, statusAt } = view;
   const running = status.state === 'running';
