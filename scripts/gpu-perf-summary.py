@@ -1,8 +1,9 @@
 """The figures issue #15 asks for, from the bench JSON that scripts/gpu-perf.sh leaves in OUT:
 per preset, img/s of each variant, custom ÷ stock, new ÷ previous default (the last default measured
-on a GPU, as near as the switches allow: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK), each fusion on ÷ off
-(SeparateRelu, SeparateLagSums, SeparateMovingStatistics), the opt-in one-dispatch batch-norm ÷ the
-default (and the batch-norm kernels' GPU ms in each), the split-K threshold ÷ splitting every weight
+on a GPU, as near as the switches allow: PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK
++BatchNormTwoPass+SeparateHeadRelu), each fusion on ÷ off (SeparateRelu, SeparateLagSums,
+SeparateMovingStatistics, SeparateHeadRelu), the default one-dispatch batch-norm of small layers ÷
+every layer in two passes (BatchNormTwoPass; and the batch-norm kernels' GPU ms in each), the split-K threshold ÷ splitting every weight
 gradient (AlwaysSplitK), dispatches, GPU ms,
 first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
 import glob
@@ -57,7 +58,7 @@ ab, lag, first, bn, pre, splitk = variants("ab"), variants("lag"), variants("fir
 bn_one = variants("bn-one")
 for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(splitk)):
     v = ab.get(key, {})
-    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK")
+    stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK+BatchNormTwoPass+SeparateHeadRelu")
     separate_relu = v.get("custom+SeparateRelu")
     environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one, splitk) if key in t)
     s = summary["presets"][key] = {
@@ -105,7 +106,8 @@ for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(
         s["batchNorm"] = {
             "variants": {name: f for name, f in b.items() if name != "environment"},
             "movingInPassOverSeparate": ratio(fig("custom", "imagesPerSecond"), fig("custom+SeparateMovingStatistics", "imagesPerSecond")),
-            "oneDispatchOverDefault": ratio(fig("custom+BatchNormOneDispatch", "imagesPerSecond"), fig("custom", "imagesPerSecond")),
+            "oneDispatchOverTwoPass": ratio(fig("custom", "imagesPerSecond"), fig("custom+BatchNormTwoPass", "imagesPerSecond")),
+            "headReluFusedOverSeparate": ratio(fig("custom", "imagesPerSecond"), fig("custom+SeparateHeadRelu", "imagesPerSecond")),
             "batchNormGpuMsPerStep": {name: fig(name, "batchNormGpuMsPerStep") for name in b if name != "environment"},
             "dispatches": {name: fig(name, "dispatchesPerStep") for name in b if name != "environment"},
         }

@@ -36,13 +36,15 @@ fi
 step checks $t_checks bench --check --backend webgpu --out "$out/check"
 # custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
-  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK --out "$out/ab"
-# Batch-norm: the moving statistics updated after the pass (the previous way) and small layers'
-# batch-norm in one dispatch each way (opt-in, ≤ 2^21 elements), against the default; the batch-norm
+  --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK+BatchNormTwoPass+SeparateHeadRelu --out "$out/ab"
+# Batch-norm: the moving statistics updated after the pass (the previous way) and every layer's
+# batch-norm in two dispatches each way (BatchNormTwoPass, the previous way: the default takes
+# layers of ≤ 2^21 elements in one, a guess) against the default, and the head's ReLU on its own
+# (SeparateHeadRelu, the previous way); the batch-norm
 # kernels' GPU time (summary: batchNorm.batchNormGpuMsPerStep; the JSON has dispatches by program,
 # MocoBatchNormOnePass against MocoBatchNormStats + Normalize), to tune the size threshold.
 step bn-one $t_bn bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
-  --variants custom,custom+SeparateMovingStatistics,custom+BatchNormOneDispatch --out "$out/bn-one"
+  --variants custom,custom+SeparateMovingStatistics,custom+BatchNormTwoPass,custom+SeparateHeadRelu --out "$out/bn-one"
 # The key encoder's lag as the app measures it every step: fused into the momentum update or plain.
 step lag $t_lag bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --key-encoder --variants custom,custom+SeparateLagSums --no-profile --out "$out/lag"

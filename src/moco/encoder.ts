@@ -154,6 +154,19 @@ export class Encoder {
     return y;
   }
 
+  /** A dense layer (its parameters made on first use), PyTorch's initialisation; with `relu`, ReLU(x·W + b) as one operation. */
+  private dense(x: tf.Tensor2D, name: string, units: number, relu: boolean): tf.Tensor2D {
+    const fanIn = x.shape[1];
+    const bound = 1 / Math.sqrt(fanIn);
+    const kernel = this.variable(this.parameters, `${name}/kernel`, true, () =>
+      tf.randomUniform([fanIn, units], -bound, bound, 'float32', this.init.seed()),
+    );
+    const bias = this.variable(this.parameters, `${name}/bias`, true, () =>
+      tf.randomUniform([units], -bound, bound, 'float32', this.init.seed()),
+    );
+    return dense(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, relu);
+  }
+
   private readonly ops: LayerOps<tf.Tensor> = {
     conv: (x, name, filters, kernel, stride) => {
       const inChannels = x.shape[3]!;
@@ -169,17 +182,8 @@ export class Encoder {
     relu: (x) => tf.relu(x),
     add: (a, b) => tf.add(a, b),
     globalAvgPool: (x) => globalAvgPool(x as tf.Tensor4D),
-    dense: (x, name, units) => {
-      const fanIn = x.shape[1]!;
-      const bound = 1 / Math.sqrt(fanIn);
-      const kernel = this.variable(this.parameters, `${name}/kernel`, true, () =>
-        tf.randomUniform([fanIn, units], -bound, bound, 'float32', this.init.seed()),
-      );
-      const bias = this.variable(this.parameters, `${name}/bias`, true, () =>
-        tf.randomUniform([units], -bound, bound, 'float32', this.init.seed()),
-      );
-      return dense(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D);
-    },
+    dense: (x, name, units) => this.dense(x as tf.Tensor2D, name, units, false),
+    denseRelu: (x, name, units) => this.dense(x as tf.Tensor2D, name, units, true),
   };
 }
 

@@ -48,6 +48,8 @@ export interface LayerOps<T> {
   batchNormRelu?(x: T, name: string, residual?: T): T;
   globalAvgPool(x: T): T;
   dense(x: T, name: string, units: number): T;
+  /** ReLU(dense(x)) as one operation, so that the matmul's kernel can apply the ReLU; optional: without it the network calls dense and relu. */
+  denseRelu?(x: T, name: string, units: number): T;
 }
 
 export interface ResNetOutputs<T> {
@@ -70,9 +72,14 @@ export function resnet<T>(ops: LayerOps<T>, input: T, arch: Architecture): ResNe
   const features = ops.globalAvgPool(x);
   const projection =
     arch.head === 'mlp'
-      ? ops.dense(ops.relu(ops.dense(features, 'head_fc1', channels)), 'head_fc2', arch.embeddingDim)
+      ? ops.dense(denseRelu(ops, features, 'head_fc1', channels), 'head_fc2', arch.embeddingDim)
       : ops.dense(features, 'head_fc', arch.embeddingDim);
   return { features, projection };
+}
+
+/** ReLU(dense(x)), as one operation where the ops have it. */
+function denseRelu<T>(ops: LayerOps<T>, x: T, name: string, units: number): T {
+  return ops.denseRelu ? ops.denseRelu(x, name, units) : ops.relu(ops.dense(x, name, units));
 }
 
 /** ReLU(batchNorm(x) + residual) (ReLU(batchNorm(x)) without one), as one operation where the ops have it. */

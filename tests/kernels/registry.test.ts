@@ -16,7 +16,8 @@ describe('the custom-kernel switch', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
       ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DenseBiasGrad', 'GlobalAvgPool', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ReluGrad', 'RingWrite', 'SgdMomentum', 'SplitBatchNorm'].sort(),
     );
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit', 'BatchNormOneDispatch']);
+    // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit']);
   });
 
   it("collects every declaration's correctness cases, each naming a program of ours", () => {
@@ -45,6 +46,7 @@ describe('the custom-kernel switch', () => {
     expect(customKernelEnabled('SgdMomentum')).toBe(false);
     expect(customKernelEnabled('SplitBatchNorm')).toBe(true);
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(false);
+    expect(customKernelEnabled('BatchNormTwoPass')).toBe(false);
     expect(customKernelSettings()).toEqual({ on: true, except: ['Conv2DBackpropFilter', 'SgdMomentum'], include: [] });
     useCustomKernels(true, { include: ['BatchNormRowSplit'] });
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(true);

@@ -28,11 +28,11 @@ import { disposeIntermediate, f32, gridStride, gridStrideLoop, i32, ownsBuffer, 
  * gradient, and the input of the gradient pass), so that neither the add nor the ReLU and its
  * gradient costs a dispatch of its own.
  *
- * One-dispatch batch-norm (opt-in `BatchNormOneDispatch`, small layers only): one workgroup per
- * channel tile walks every group, statistics then normalisation (MocoBatchNormOnePass), and sums then
- * input gradient (MocoBatchNormGradOnePass), so that a batch-norm is 1 dispatch forward and 1 back
- * instead of 2 and 2. It gives up the workgroups that the groups give the two-pass kernels, which is
- * why it is for host-bound layers only (`ONE_DISPATCH_MAX_ELEMENTS`).
+ * One-dispatch batch-norm (the default for small layers; `BatchNormTwoPass` turns it off): one
+ * workgroup per channel tile walks every group, statistics then normalisation (MocoBatchNormOnePass),
+ * and sums then input gradient (MocoBatchNormGradOnePass), so that a batch-norm is 1 dispatch forward
+ * and 1 back instead of 2 and 2. It gives up the workgroups that the groups give the two-pass kernels,
+ * which is why it is for small layers only (`ONE_DISPATCH_MAX_ELEMENTS`, a guess to tune on a GPU).
  */
 
 const FORWARD = 'MocoSplitBatchNorm';
@@ -61,14 +61,18 @@ let rowSplit = false;
  */
 let separateMoving = false;
 
-/** Small layers' batch-norm in one dispatch each way (opt-in `BatchNormOneDispatch`, set by the switch). */
-let oneDispatch = false;
+/**
+ * Small layers' batch-norm in one dispatch each way (the default; `--variants custom,custom+BatchNormTwoPass`
+ * is the previous way, every layer in two: the A/B of the size threshold).
+ */
+let oneDispatch = true;
 
 /**
  * Layers of at most this many elements (rows × channels, N·H·W·C) take the one-dispatch batch-norm
- * when it is on: 2^21 is ResNet-8's largest at batch 128 (32×32×128 rows × 16 channels), host-bound
- * on the H200, while ResNet-18 at batch 256 keeps the two-pass kernels but in its last stage (4,096
- * rows × 512 channels). With a channel per workgroup where there are ≤ 127 channels (so that the
+ * (unless `BatchNormTwoPass`): 2^21 is ResNet-8's largest at batch 128 (32×32×128 rows × 16
+ * channels), host-bound on the H200, while ResNet-18 at batch 256 keeps the two-pass kernels but in
+ * its last stage (4,096 rows × 512 channels). A guess, not a measurement: no GPU has run the
+ * one-dispatch kernels yet (docs/PERFORMANCE.md, 2026-11-29 session 7). With a channel per workgroup where there are ≤ 127 channels (so that the
  * channels alone give the workgroups), an invocation of the largest such layer walks 512 rows per
  * pass (2^21 / 16 channels / 256 lanes), against 1,024 for the two-pass statistics at 8 groups: about
  * the GPU time of the statistics kernel it replaces. Where that no longer holds (more rows, fewer
@@ -654,7 +658,7 @@ function result([y, stats, batchMean, batchVariance]: tf.Tensor[]): SplitBatchNo
 
 /**
  * Split batch-norm in training mode (src/moco/batchNorm.ts) as 2 dispatches forward and 2
- * backward (1 and 1 for small layers with `BatchNormOneDispatch`), the moving statistics updated
+ * backward (1 and 1 for small layers, unless `BatchNormTwoPass`), the moving statistics updated
  * in the forward pass, its gradient registered tfjs's way (saved x, γ and group statistics).
  */
 export const splitBatchNorm: CustomKernel = {
@@ -697,8 +701,9 @@ export const splitBatchNorm: CustomKernel = {
         rowSplit = on;
       },
     },
-    // Small layers in one dispatch each way: opt-in until measured on a GPU (docs/PERFORMANCE.md).
-    { name: 'BatchNormOneDispatch', setOn: (on) => (oneDispatch = on) },
+    // Every layer in two dispatches each way, as before small layers took one (the default by
+    // ONE_DISPATCH_MAX_ELEMENTS, a guess): the A/B that tunes the threshold (docs/PERFORMANCE.md).
+    { name: 'BatchNormTwoPass', setOn: (on) => (oneDispatch = !on), previousDefault: true },
     { name: 'SeparateRelu', setOn: (on) => (separateRelu = on), previousDefault: true },
     { name: 'SeparateMovingStatistics', setOn: (on) => (separateMoving = on), previousDefault: true },
   ],
