@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import * as tf from '@tensorflow/tfjs';
+import { bindingCacheActive, recordCached } from './bindingCache';
 
 /**
  * Runs our WGSL programs on tfjs-webgpu, through the backend's own recording path
@@ -175,7 +176,9 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
     variableNames: [...writableNames(spec).slice(1), ...inputs.map(([name]) => name)],
   };
   const uniforms = Object.values(spec.uniforms ?? {}).map((u) => ({ type: uniformType(u.type), data: [u.value] }));
-  b.recordAndSubmit(program, writable[0], bound.slice(0, -1), uniforms);
+  // Opt-in `BindingCache`: uniform buffers and bind groups found again instead of made (bindingCache.ts).
+  if (bindingCacheActive(b)) recordCached(b, { name: spec.name, shaderKey, pipeline, dispatch: spec.dispatch }, writable[0], bound.slice(0, -1), uniforms);
+  else b.recordAndSubmit(program, writable[0], bound.slice(0, -1), uniforms);
   // A value read back earlier is cached on the CPU, and would be returned instead of the new one.
   for (const [, t] of inPlace) b.tensorMap.get(t.dataId)!.values = null;
   return outputs;
