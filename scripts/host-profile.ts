@@ -106,6 +106,7 @@ function category(name: string, source: string): string {
   if (source.includes('src/kernels/')) return 'ours: kernels (host side)';
   if (source.includes('src/moco/')) return 'ours: the method (src/moco)';
   if (source.includes('src/perf/') || source.includes('scripts/')) return 'measurement (hostTimer, this script)';
+  if (source.includes('src/util/')) return 'ours: util (random draws)';
   if (source.startsWith('node:')) return 'node internals';
   return `other JavaScript`;
 }
@@ -123,6 +124,8 @@ function summarise(profile: Profile, windows: [number, number][]) {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<string, number>();
+  // The same per step (window): a step that the machine's load stalled inside one function weighs once in the medians.
+  const selfPerStep = windows.map(() => new Map<string, number>());
   const selfFn = new Map<string, number>();
   const inclusive = new Map<string, number>();
   let t = profile.startTime;
@@ -155,6 +158,8 @@ function summarise(profile: Profile, windows: [number, number][]) {
       fnKey = `${functionName || '(anonymous)'} ${source}${source.includes(':') ? '' : `:${leaf.callFrame.lineNumber + 1}`}`;
     }
     self.set(c, (self.get(c) ?? 0) + ms);
+    const step = selfPerStep[windows.indexOf(sorted[w])];
+    step.set(c, (step.get(c) ?? 0) + ms);
     selfFn.set(fnKey, (selfFn.get(fnKey) ?? 0) + ms);
     const seen = new Set<string>();
     for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
@@ -179,9 +184,11 @@ function summarise(profile: Profile, windows: [number, number][]) {
     'getBindGroupLayout', 'writeBuffer', 'submitQueue', 'submit', 'acquireBuffer', 'releaseBuffer', 'makeShaderKey', 'runProgram', 'uploadToGPU', 'makeTensorInfo',
     'disposeData', 'dispose', 'step',
   ];
+  const medianPerStep = new Map([...self.keys()].map((c) => [c, median(selfPerStep.map((m) => m.get(c) ?? 0))]));
   return {
     sampledMs: round(total),
     selfByCategory: top(self, 50),
+    medianSelfPerStepByCategory: top(medianPerStep, 50),
     topSelfFunctions: top(selfFn, 30),
     inclusive: Object.fromEntries(INCLUSIVE.filter((n) => inclusive.has(n)).map((n) => [n, round(inclusive.get(n)!)])),
   };
@@ -298,6 +305,8 @@ for (const preset of presets) {
       `  sampled in the host parts: ${r.profile.sampledMs} ms over ${steps} steps (windows inside the profile: ${r.profile.windowsInsideProfile})`,
       '  self time by category (ms, all steps):',
       ...Object.entries(r.profile.selfByCategory).map(([k, ms]) => `    ${String(ms).padStart(9)}  ${String(round((100 * ms) / r.profile!.sampledMs, 1)).padStart(5)}%  ${k}`),
+      '  self time by category, median over the steps (ms per step):',
+      ...Object.entries(r.profile.medianSelfPerStepByCategory).map(([k, ms]) => `    ${String(ms).padStart(9)}  ${k}`),
       '  top functions by self time (ms):',
       ...Object.entries(r.profile.topSelfFunctions).map(([k, ms]) => `    ${String(ms).padStart(9)}  ${k}`),
       '  inclusive time (ms):',

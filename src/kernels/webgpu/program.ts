@@ -84,9 +84,15 @@ function coordsType(rank: number): string {
   throw new Error(`custom webgpu programs take tensors of rank ≤ 4, got rank ${rank}`);
 }
 
+const storageBufferLimits = new WeakMap<GPUDevice, number>();
+
 /** Storage buffers one dispatch may bind on this backend's device (8 unless the device asked for more). */
 export function storageBufferLimit(backend: object): number {
-  return (backend as WebGpuBackendInternals).device.limits.maxStorageBuffersPerShaderStage;
+  // Read once per device: Dawn's `limits` is a native getter, and this runs for every dispatch.
+  const device = (backend as WebGpuBackendInternals).device;
+  let limit = storageBufferLimits.get(device);
+  if (limit === undefined) storageBufferLimits.set(device, (limit = device.limits.maxStorageBuffersPerShaderStage));
+  return limit;
 }
 
 /** Whether `t` alone holds its buffer, so that a kernel may write it in place. */
