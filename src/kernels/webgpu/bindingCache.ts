@@ -216,14 +216,13 @@ export function recordCached(backend: object, program: CachedDispatch, output: t
 }
 
 /**
- * The switch, as a declaration: no kernel of its own, it changes how every program of ours is
- * recorded. Its case runs SGD's in-place update (our `MocoSgdMomentumInPlace` program) four times with a
+ * The switch, as a declaration (`ProgramRecording`, on with our kernels) with the opt-in option
+ * `BindingCache`: no kernel of its own, it changes how every program of ours is recorded. Its case runs SGD's in-place update (our `MocoSgdMomentumInPlace` program) four times with a
  * different learning rate each time, so that the later calls find their bind groups cached and
  * their uniforms must still be this call's: a stale uniform buffer would apply the wrong rate.
  */
 export const bindingCache: CustomKernel = {
-  name: 'BindingCache',
-  optIn: true,
+  name: 'ProgramRecording',
   options: [{ name: 'BindingCache', setOn: setBindingCache }],
   cases: [
     {
