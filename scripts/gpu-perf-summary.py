@@ -28,7 +28,7 @@ def variants(folder):
             for v in r["variants"]:
                 figures = table[key][v["variant"]] = {
                     k: v.get(k)
-                    for k in ("imagesPerSecond", "medianStepMs", "firstStepMs", "compileMs", "precompileMs", "dispatchesPerStep", "gpuMsPerStep")
+                    for k in ("imagesPerSecond", "medianStepMs", "medianHostMs", "hostMsPerDispatch", "firstStepMs", "compileMs", "precompileMs", "dispatchesPerStep", "gpuMsPerStep")
                 }
                 # The batch-norm kernels' share (forward and backward) in the profiled step: what the
                 # one-dispatch size threshold is tuned by.
@@ -51,16 +51,16 @@ if checks:
         "failed": [c["name"] for c in checks if not c["passed"]],
         "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
     }
-for folder in ("check", "ab", "bn-one", "lag", "first", "first-precompile", "splitk", "bn"):
+for folder in ("check", "ab", "bn-one", "lag", "first", "first-precompile", "splitk", "host", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
 ab, lag, first, bn, pre, splitk = variants("ab"), variants("lag"), variants("first"), variants("bn"), variants("first-precompile"), variants("splitk")
-bn_one = variants("bn-one")
-for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(splitk)):
+bn_one, host = variants("bn-one"), variants("host")
+for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(splitk) | set(host)):
     v = ab.get(key, {})
     stock, custom, previous = v.get("stock"), v.get("custom"), v.get("custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK+BatchNormTwoPass+SeparateHeadRelu")
     separate_relu = v.get("custom+SeparateRelu")
-    environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one, splitk) if key in t)
+    environment = next(t[key]["environment"] for t in (ab, lag, first, bn, bn_one, splitk, host) if key in t)
     s = summary["presets"][key] = {
         "storageBuffersPerStage": environment.get("storageBuffersPerStage"),
         "adapter": environment.get("adapter"),
@@ -110,6 +110,17 @@ for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(
             "headReluFusedOverSeparate": ratio(fig("custom", "imagesPerSecond"), fig("custom+SeparateHeadRelu", "imagesPerSecond")),
             "batchNormGpuMsPerStep": {name: fig(name, "batchNormGpuMsPerStep") for name in b if name != "environment"},
             "dispatches": {name: fig(name, "dispatchesPerStep") for name in b if name != "environment"},
+        }
+    # Host ms (recording and submitting a step) against GPU ms and wall ms: what bounds the step.
+    if custom:
+        s["hostVsGpuVsWall"] = {"hostMs": custom.get("medianHostMs"), "gpuMs": custom.get("gpuMsPerStep"), "wallMs": custom.get("medianStepMs"), "hostMsPerDispatch": custom.get("hostMsPerDispatch")}
+    if key in host and host[key].get("custom+BindingCache"):
+        plain, cached = host[key]["custom"], host[key]["custom+BindingCache"]
+        s["bindingCache"] = {
+            "cachedOverDefault": ratio(cached["imagesPerSecond"], plain["imagesPerSecond"]),
+            "hostMs": {"default": plain["medianHostMs"], "cached": cached["medianHostMs"]},
+            "hostMsPerDispatch": {"default": plain["hostMsPerDispatch"], "cached": cached["hostMsPerDispatch"]},
+            "wallMs": {"default": plain["medianStepMs"], "cached": cached["medianStepMs"]},
         }
 json.dump(summary, sys.stdout, indent=1)
 print()

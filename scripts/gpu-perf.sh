@@ -10,7 +10,7 @@
 # plain sums (SeparateLagSums); then the time to the first step in a fresh process (with and
 # without parallel compilation), the split-K threshold against splitting every weight gradient
 # (AlwaysSplitK: ResNet-18 only, the one whose reductions straddle the threshold at its batch), and
-# the batch-norm row split A/B if time is left. Every log and JSON lands in OUT, with summary.json
+# the binding cache A/B (host ms per dispatch, BindingCache), and the batch-norm row split A/B if time is left. Every log and JSON lands in OUT, with summary.json
 # (the figures the issue asks for) last.
 #   prepare here:   npm run bundle:gpu && ../shared/gpu/pack.sh dist-node/moco.mjs
 #     (in a git worktree, where .git is a file, pack.sh stops at its .git/info/exclude line; there:
@@ -28,9 +28,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/gpu-common.sh"
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
-  presets=tiny:2; splitk_presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_bn=300; t_lag=200; t_first=200; t_splitk=200
+  presets=tiny:2; splitk_presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_bn=300; t_lag=200; t_first=200; t_splitk=200; t_host=200
 else
-  presets=resnet8:128,resnet18:256; splitk_presets=resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_bn=120; t_lag=100; t_first=50; t_splitk=60
+  presets=resnet8:128,resnet18:256; splitk_presets=resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_bn=120; t_lag=100; t_first=50; t_splitk=60; t_host=60
 fi
 
 step checks $t_checks bench --check --backend webgpu --out "$out/check"
@@ -58,6 +58,11 @@ step first-step-precompile $t_first bench --preset $presets --steps 1 --warmup 1
 # ResNet-18 b256's last stage (K = 256·4·4) loses 2 summing dispatches; ResNet-8 b128 has no such layer.
 step splitk $t_splitk bench --preset $splitk_presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants custom,custom+AlwaysSplitK --no-profile --out "$out/splitk"
+# Lever 4, the host's cost per dispatch: our programs' uniform buffers and bind groups kept from step
+# to step (opt-in BindingCache) against the default, alternating; every run's JSON has host ms per step
+# and per dispatch (medianHostMs, hostMsPerDispatch: recording and submitting, before the read-back).
+step host $t_host bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
+  --variants custom,custom+BindingCache --no-profile --out "$out/host"
 # Lever 1, if time is left: the batch-norm row split against the default, alternating.
 step bn-rowsplit $(($(left) - 15)) bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants custom,custom+BatchNormRowSplit --no-profile --out "$out/bn"

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { onCachedDispatch } from '../kernels/webgpu/bindingCache';
 
 /**
  * Counts WebGPU compute dispatches, exactly: every `dispatchWorkgroups` / `dispatchWorkgroupsIndirect`
@@ -100,6 +101,10 @@ function install(backend: RecordingBackend): void {
     };
     b.__dispatchCounterWrapped = true;
   }
+  // Our programs recorded through the binding cache (opt-in) bypass recordAndSubmit.
+  onCachedDispatch((name) => {
+    if (active) countProgram(active, name);
+  });
   followKernels();
 }
 

@@ -5,6 +5,7 @@ import { mocoConfig, type MocoVersion } from '../moco/config';
 import { MoCo } from '../moco/moco';
 import type { PresetName } from '../moco/resnet';
 import { countDispatches } from './dispatchCounter';
+import { timeHostPart } from './hostTimer';
 
 /**
  * Times MoCo's training step on the current tfjs backend, with our kernels and with tfjs's stock
@@ -12,7 +13,8 @@ import { countDispatches } from './dispatchCounter';
  * process). Works in a page, a Worker and Node: it only needs the backend to be set.
  *
  * Per variant: the median images/s over the timed steps (after warm-up; wall time of
- * `MoCo.step`, which ends by reading the step's statistics back), the exact number of GPU compute
+ * `MoCo.step`, which ends by reading the step's statistics back), the host's part of it (start →
+ * everything recorded and submitted, `perf/hostTimer.ts`), the exact number of GPU compute
  * dispatches of one step (WebGPU only), GPU time per kernel over one profiled step (tf.profile:
  * timestamp queries on WebGPU where the adapter has 'timestamp-query', the disjoint timer query
  * on WebGL where available; null otherwise), and the live tensors after the steps (constant from
@@ -70,6 +72,15 @@ export interface VariantResult {
   imagesPerSecond: number;
   medianStepMs: number;
   stepMs: number[];
+  /**
+   * Host ms of each timed step: its start until every command is recorded and submitted, i.e. until
+   * its read-back (`perf/hostTimer.ts`); the rest of the wall time waits on the GPU. ≤ the step's wall ms.
+   */
+  hostStepMs: number[];
+  /** Median of `hostStepMs`. */
+  medianHostMs: number;
+  /** Median host ms ÷ dispatches per step: the host's cost of one dispatch (null without a dispatch count). */
+  hostMsPerDispatch: number | null;
   /**
    * The first (warm-up) step of this variant's model, null without warm-up: the time to the first step.
    * The first variant's includes compiling the programs every variant shares (tfjs's), later ones only their own.
@@ -228,19 +239,21 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     }
     // Timed steps alternate between the variants, so that both see the same machine load.
     const stepMs = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+    const hostMs = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+    let earlyReadBacks = 0;
     const losses = new Map<Variant, number>();
     const tensorDeltas = new Map<Variant, number[]>(variants.map((v) => [v, []]));
     for (let i = 0; i < options.steps; i++) {
       for (const v of variants) {
         select(v);
         const tensors = tf.memory().numTensors;
-        const t = performance.now();
-        const stats = await models.get(v)!.step(images);
-        const ms = performance.now() - t;
+        const { result: stats, wallMs: ms, hostMs: host, readBacks } = await timeHostPart(tf.backend(), () => models.get(v)!.step(images));
         stepMs.get(v)!.push(ms);
+        hostMs.get(v)!.push(host);
+        earlyReadBacks = Math.max(earlyReadBacks, readBacks - 1);
         losses.set(v, stats.loss);
         tensorDeltas.get(v)!.push(tf.memory().numTensors - tensors);
-        log(`${backendName} ${options.preset} b${options.batch} ${v}: step ${i + 1}/${options.steps} ${ms.toFixed(0)} ms, loss ${stats.loss.toFixed(4)}`);
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: step ${i + 1}/${options.steps} ${ms.toFixed(0)} ms (host ${host.toFixed(0)} ms), loss ${stats.loss.toFixed(4)}`);
       }
     }
     for (const v of variants) {
@@ -256,6 +269,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
       }
       const gpu = (options.profile ?? true) ? await profileStep(moco, images) : null;
       const ms = stepMs.get(v)!;
+      const host = hostMs.get(v)!;
       const deltas = tensorDeltas.get(v)!.slice(1);
       const tensors = tf.memory().numTensors;
       moco.dispose();
@@ -265,6 +279,9 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         imagesPerSecond: ms.length ? (options.batch * 1000) / median(ms) : NaN,
         medianStepMs: ms.length ? median(ms) : NaN,
         stepMs: ms,
+        hostStepMs: host,
+        medianHostMs: host.length ? median(host) : NaN,
+        hostMsPerDispatch: host.length && dispatches?.total ? median(host) / dispatches.total : null,
         firstStepMs: firstStepMs.get(v) ?? null,
         compileMs: firstStepMs.has(v) && ms.length ? firstStepMs.get(v)! - median(ms) : null,
         precompileMs: precompileMs.get(v) ?? null,
@@ -278,6 +295,8 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         loss: losses.get(v) ?? NaN,
       });
     }
+    if (earlyReadBacks)
+      notes.push(`a step read back ${earlyReadBacks + 1} times: host ms ends at its first read-back, so it leaves out what the step recorded after it`);
     if (!onWebGpu) notes.push(`dispatch counts are for WebGPU only (backend ${backendName})`);
     if (env.gpuTimer === 'wall time per kernel')
       notes.push(`"GPU ms" is tfjs's fallback without a GPU timer: wall time per kernel, each followed by a read-back (not GPU time)`);

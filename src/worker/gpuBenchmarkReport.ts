@@ -106,6 +106,8 @@ export interface BenchRow {
   software: boolean;
   imagesPerSecond: number;
   stepMs: number;
+  /** The host's part of the step: recording and submitting its commands (perf/hostTimer.ts); the rest waits on the GPU. */
+  hostMs: number;
   dispatches: number | null;
   /** Why there is no dispatch count. */
   dispatchesNote: string | null;
@@ -147,6 +149,7 @@ export function benchTable(report: BenchReport): { rows: BenchRow[]; failures: B
         software: run.software,
         imagesPerSecond: v.imagesPerSecond,
         stepMs: v.medianStepMs,
+        hostMs: v.medianHostMs,
         dispatches: v.dispatchesPerStep,
         dispatchesNote: v.dispatchesPerStep === null ? (dispatchNote ?? 'not counted') : null,
         gpuMs: v.gpuMsPerStep,

@@ -14,10 +14,10 @@ afterAll(() => useCustomKernels(true));
 describe('the custom-kernel switch', () => {
   it('lists the WebGPU kernels by the names the switch takes, the opt-in ones apart', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
-      ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DenseBiasGrad', 'GlobalAvgPool', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ReluGrad', 'RingWrite', 'SgdMomentum', 'SplitBatchNorm'].sort(),
+      ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DenseBiasGrad', 'GlobalAvgPool', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ProgramRecording', 'ReluGrad', 'RingWrite', 'SgdMomentum', 'SplitBatchNorm'].sort(),
     );
     // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit', 'BindingCache']);
   });
 
   it("collects every declaration's correctness cases, each naming a program of ours", () => {

@@ -48,6 +48,8 @@ describe('Benchmark my GPU: what the runs say', () => {
     expect(rows.map((x) => `${x.backend}/${x.kernels}`)).toEqual(['webgpu/ours', 'webgpu/stock', 'webgl/stock']);
     const [ours, stock, gl] = rows;
     expect(ours.dispatches).toBe(184);
+    // The host part of the step (recording and submitting) as timed: here the whole step.
+    expect([ours.stepMs, ours.hostMs]).toEqual([988, 988]);
     expect(ours.vsStock!.imagesPerSecond).toBeCloseTo(2319 / 988, 10);
     expect(ours.vsStock!.dispatches).toBeCloseTo(896 / 184, 10);
     expect(ours.vsStock!.gpuTime).toBeCloseTo(2619 / 976, 10);

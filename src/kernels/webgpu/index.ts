@@ -1,5 +1,6 @@
 import type { CustomKernel } from '../declaration';
 import { augment } from './augment';
+import { bindingCache } from './bindingCache';
 import { splitBatchNorm } from './batchNorm';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter';
 import { conv2dBackpropInput } from './conv2dBackpropInput';
@@ -26,4 +27,5 @@ export const WEBGPU_KERNELS: CustomKernel[] = [
   ringWrite,
   sgdMomentum,
   movingAverage,
+  bindingCache,
 ];

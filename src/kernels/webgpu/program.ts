@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import * as tf from '@tensorflow/tfjs';
+import { bindingCacheActive, recordCached } from './bindingCache';
 
 /**
  * Runs our WGSL programs on tfjs-webgpu, through the backend's own recording path
@@ -83,9 +84,15 @@ function coordsType(rank: number): string {
   throw new Error(`custom webgpu programs take tensors of rank ≤ 4, got rank ${rank}`);
 }
 
+const storageBufferLimits = new WeakMap<GPUDevice, number>();
+
 /** Storage buffers one dispatch may bind on this backend's device (8 unless the device asked for more). */
 export function storageBufferLimit(backend: object): number {
-  return (backend as WebGpuBackendInternals).device.limits.maxStorageBuffersPerShaderStage;
+  // Read once per device: Dawn's `limits` is a native getter, and this runs for every dispatch.
+  const device = (backend as WebGpuBackendInternals).device;
+  let limit = storageBufferLimits.get(device);
+  if (limit === undefined) storageBufferLimits.set(device, (limit = device.limits.maxStorageBuffersPerShaderStage));
+  return limit;
 }
 
 /** Whether `t` alone holds its buffer, so that a kernel may write it in place. */
@@ -175,7 +182,9 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
     variableNames: [...writableNames(spec).slice(1), ...inputs.map(([name]) => name)],
   };
   const uniforms = Object.values(spec.uniforms ?? {}).map((u) => ({ type: uniformType(u.type), data: [u.value] }));
-  b.recordAndSubmit(program, writable[0], bound.slice(0, -1), uniforms);
+  // Opt-in `BindingCache`: uniform buffers and bind groups found again instead of made (bindingCache.ts).
+  if (bindingCacheActive(b)) recordCached(b, { name: spec.name, shaderKey, pipeline, dispatch: spec.dispatch }, writable[0], bound.slice(0, -1), uniforms);
+  else b.recordAndSubmit(program, writable[0], bound.slice(0, -1), uniforms);
   // A value read back earlier is cached on the CPU, and would be returned instead of the new one.
   for (const [, t] of inPlace) b.tensorMap.get(t.dataId)!.values = null;
   return outputs;

@@ -43,7 +43,7 @@ function ResultTable({ report }: { report: BenchReport }) {
               <th scope="col">Backend</th>
               <th scope="col">Kernels</th>
               <th scope="col">img/s</th>
-              <th scope="col">Step ms</th>
+              <th scope="col">Step ms (host part)</th>
               <th scope="col">Dispatches / step</th>
               <th scope="col">GPU ms / step</th>
               <th scope="col">Ours vs stock</th>
@@ -62,6 +62,7 @@ function ResultTable({ report }: { report: BenchReport }) {
                 data-images-per-second={r.imagesPerSecond}
                 data-dispatches={r.dispatches ?? ''}
                 data-gpu-ms={r.gpuMs ?? ''}
+                data-host-ms={r.hostMs}
               >
                 <th scope="row">
                   {BACKEND_LABELS[r.backend]}
@@ -69,7 +70,9 @@ function ResultTable({ report }: { report: BenchReport }) {
                 </th>
                 <td>{r.kernels}</td>
                 <td>{formatNumber(r.imagesPerSecond, 3)}</td>
-                <td>{formatInt(r.stepMs)}</td>
+                <td>
+                  {formatInt(r.stepMs)} (host {formatInt(r.hostMs)})
+                </td>
                 <td>{r.dispatches === null ? <NotAvailable note={r.dispatchesNote} /> : formatInt(r.dispatches)}</td>
                 <td>{r.gpuMs === null ? <NotAvailable note={r.gpuNote} /> : formatInt(r.gpuMs)}</td>
                 <td>
