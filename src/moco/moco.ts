@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyAugment, normalizeImages, sampleAugmentParams, type AugmentParams } from './augment';
+import { applyAugment, Augmentation, sampleAugmentParams, type AugmentParams } from './augment';
 import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
 import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
@@ -70,9 +70,12 @@ export class MoCo {
   /** The consistency probe's images, normalised: the first images this MoCo trained on. */
   private probe: tf.Tensor4D | null = null;
   private lastConsistency = Number.NaN;
+  /** The augmentation of `config.augment`, with the constant tensors its views share (freed by `dispose()`). */
+  readonly augmentation: Augmentation;
 
   constructor(readonly config: MocoConfig) {
     this.rng = new Rng(config.seed);
+    this.augmentation = new Augmentation(config.augment);
     this.encoderQ = new Encoder(config.arch, { seed: this.rng.seed(), bnSplits: config.bnSplits, scope: 'query' });
     this.encoderK = new Encoder(config.arch, { seed: this.rng.seed(), bnSplits: config.bnSplits, scope: 'key' });
     this.encoderK.copyFrom(this.encoderQ);
@@ -116,8 +119,8 @@ export class MoCo {
     const { symmetric } = this.config;
     // The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
     // loss each view is both, and is made once per role).
-    const x1 = applyAugment(images, draws1, this.config.augment);
-    const x2 = symmetric ? applyAugment(images, draws2, this.config.augment) : null;
+    const x1 = applyAugment(images, draws1, this.augmentation);
+    const x2 = symmetric ? applyAugment(images, draws2, this.augmentation) : null;
     // Keys from the momentum encoder, outside any gradient: constants for the loss.
     const k2 = this.keys(images, draws2);
     const k1 = symmetric ? this.keys(images, draws1) : null;
@@ -173,7 +176,7 @@ export class MoCo {
       const first = this.probe === null;
       if (first) {
         const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
-        this.probe = tf.keep(normalizeImages(images.slice(0, n), this.config.augment));
+        this.probe = tf.keep(this.augmentation.normalizer.normalize(images.slice(0, n)));
       }
       if (!first && step % CONSISTENCY_EVERY !== 0) return lag.clone();
       const cosine = this.encoderK.probeEmbed(this.probe!).mul(this.encoderQ.probeEmbed(this.probe!)).sum(1).mean();
@@ -213,7 +216,7 @@ export class MoCo {
    * embeddings come out in the batch's.
    */
   private keys(images: tf.Tensor4D, draws: AugmentParams): tf.Tensor2D {
-    const view = (rows?: Int32Array) => applyAugment(images, draws, this.config.augment, rows);
+    const view = (rows?: Int32Array) => applyAugment(images, draws, this.augmentation, rows);
     const encode = (x: tf.Tensor4D, rows?: Int32Array) => this.encoderK.embed(x, true, rows);
     if (!this.config.shuffleKeys) return tf.tidy(() => encode(view()));
     return encodeShuffled(this.rng.permutation(images.shape[0]), view, encode);
@@ -252,5 +255,6 @@ export class MoCo {
     this.encoderK.dispose();
     this.queue.dispose();
     this.optimizer.dispose();
+    this.augmentation.dispose();
   }
 }

@@ -284,7 +284,7 @@ export class Evaluation {
       // The step's own draws on the step's own batch: the very views the model trained on.
       const views = tf.tidy(() => {
         const images = imagesTensor(trainer.dataset, batch);
-        return draws.map((d) => displayBytes(applyAugment(images, d, cfg).slice([0, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D, cfg));
+        return draws.map((d) => displayBytes(applyAugment(images, d, trainer.moco.augmentation).slice([0, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D, cfg));
       });
       let bytes: [Uint8ClampedArray<ArrayBuffer>, Uint8ClampedArray<ArrayBuffer>];
       try {
