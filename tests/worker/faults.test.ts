@@ -103,6 +103,29 @@ describe('TrainingService when training goes wrong', () => {
     expect(encodes).toHaveBeenCalledTimes(6);
   });
 
+  it('keeps no second copy of the model once the run moves on: the bytes kept for the next read go with the next step, and with a resume', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    // No in-memory restore points and no saves: only what this test asks for holds checkpoint bytes.
+    s.keepRestorePoints(Number.POSITIVE_INFINITY);
+    const held = () => (s as unknown as { lastEncoded: { bytes: Uint8Array } | null }).lastEncoded?.bytes ?? null;
+    await losses(s, 1);
+    expect(held()).toBeNull();
+    // A download: the bytes are kept while the run is as it was, so that holding it aside reads the model no more.
+    const bytes = await s.checkpoint();
+    expect(held()).toBe(bytes);
+    expect(await s.checkpoint()).toBe(bytes);
+    // The next step changes the run: nothing holds that copy any more.
+    await losses(s, 1);
+    expect(held()).toBeNull();
+    // A resumed run keeps its bytes as the restore point only.
+    const later = await s.checkpoint();
+    expect(held()).toBe(later);
+    await s.resume(bytes, 'step1.zip');
+    expect(held()).toBeNull();
+    expect(s.status().step).toBe(1);
+  });
+
   it('stops at a NaN with no good state kept yet, and restores a fresh model of the setup', async () => {
     const { service: s } = await service();
     services.push(s);
