@@ -9,6 +9,7 @@ import type { DataFile, GpuErrorWarning, StatsBatch } from '../../src/worker/typ
 import { TrainingService } from '../../src/worker/training';
 import { TrainingData } from '../../src/worker/trainingData';
 import { REPO_ROOT } from '../support/helpers';
+import { cifarBytes, dataFile } from '../support/dataFixtures';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
@@ -211,6 +212,20 @@ describe('the Data panel summary', () => {
     // The built-in dataset has none.
     data.trainFor(TINY_SETUP);
     expect(data.info()!.warnings).toEqual([]);
+  });
+
+  it('warns about CIFAR files whose images are all of one label, in the CLI\'s words', async () => {
+    const oneLabel = cifarBytes(Array.from({ length: 20 }, () => [3]));
+    const loaded = await loadUserFiles([dataFile('data_batch_1.bin', oneLabel)], { labels: 'fine' });
+    const data = new TrainingData();
+    data.useFiles(loaded);
+    data.trainFor({ ...TINY_SETUP, dataset: 'files' });
+    expect(data.info()!.warnings).toEqual(['data_batch_1.bin: one class only (cat): MoCo trains without labels, but kNN and probe accuracy need two classes or more']);
+    // Training batches of one label beside a test batch of others: the training images are what counts.
+    const both = await loadUserFiles([dataFile('data_batch_1.bin', oneLabel), dataFile('test_batch.bin', cifarBytes([[1], [2]]))], { labels: 'fine' });
+    expect(both.warnings).toEqual(['data_batch_1.bin + 1 more: one class only (cat): MoCo trains without labels, but kNN and probe accuracy need two classes or more']);
+    const two = await loadUserFiles([dataFile('data_batch_1.bin', cifarBytes(Array.from({ length: 20 }, (_, i) => [i % 2])))], { labels: 'fine' });
+    expect(two.warnings).toEqual([]);
   });
 });
 
