@@ -10,6 +10,7 @@ export function variantResult(variant: Variant, ms: number, dispatches: number |
     stepMs: [ms],
     firstStepMs: null,
     compileMs: null,
+    compiledFirst: true,
     precompileMs: null,
     dispatchesPerStep: dispatches,
     dispatchesByProgram: null,
