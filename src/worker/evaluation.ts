@@ -416,7 +416,12 @@ export class Evaluation {
 
   private requireHeldOut(train: ImageDataset): ImageDataset {
     const heldOut = this.host.heldOut();
-    if (!heldOut || heldOut.size === 0) throw new Error('no held-out images to evaluate on');
+    if (!heldOut || heldOut.size === 0) {
+      // Loaded files with no test split give each class's images to training when it has only one.
+      throw new Error(
+        `${train.name} has no held-out images to evaluate on: none is set aside from a class of a single image. Give each class two images or more (or pick a test split with the training files), then load the data again`,
+      );
+    }
     if (heldOut.classNames.length !== train.classNames.length) {
       throw new Error(`the held-out images have ${heldOut.classNames.length} classes, the training images ${train.classNames.length}`);
     }
