@@ -41,7 +41,8 @@ export function formatRuns(runs: BenchFile['runs']): string {
         fmt(v.medianStepMs, 0),
         fmt(v.medianHostMs, 0),
         v.hostMsPerDispatch == null ? 'n/a' : fmt(v.hostMsPerDispatch * 1000, 0),
-        fmt(v.firstStepMs, 0),
+        // A later variant of the process reuses the programs compiled before it: its first step is not a fresh start.
+        `${fmt(v.firstStepMs, 0)}${v.firstStepMs != null && v.compiledFirst === false ? '*' : ''}`,
         v.dispatchesPerStep == null ? 'n/a' : String(v.dispatchesPerStep),
         fmt(v.gpuMsPerStep, 1),
         `${v.liveTensors}${v.liveTensorGrowthPerStep ? ` (+${v.liveTensorGrowthPerStep}/step!)` : ''}`,

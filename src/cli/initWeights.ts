@@ -51,18 +51,18 @@ async function readTfjsDir(dir: string): Promise<TensorMap> {
   try {
     json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
   } catch {
-    throw new InitError(`--init ${dir}: model.json is not valid JSON`);
+    throw new InitError(`--init ${dir}: model.json is not valid JSON (give a --save directory as the trainer wrote it, the downloaded zip or a .safetensors file)`);
   }
   const weights: { name: string; shape: number[]; data: Float32Array }[] = [];
   for (const group of json.weightsManifest ?? []) {
     const parts = await Promise.all(group.paths.map((p) => readFile(join(dir, p)).catch(() => {
-      throw new InitError(`--init ${dir}: model.json needs ${p}${p === WEIGHTS_FILE ? '' : ` (${WEIGHTS_FILE})`}, which is missing`);
+      throw new InitError(`--init ${dir}: model.json needs ${p}${p === WEIGHTS_FILE ? '' : ` (${WEIGHTS_FILE})`}, which is missing (copy the whole --save directory, or give the downloaded zip)`);
     })));
     const buffer = new Uint8Array(Buffer.concat(parts));
     let at = 0;
     for (const spec of group.weights) {
       const count = spec.shape.reduce((a, b) => a * b, 1);
-      if (spec.dtype !== 'float32' || at + 4 * count > buffer.length) throw new InitError(`--init ${dir}: weight ${spec.name} is not float32 or runs past the end of the weight file`);
+      if (spec.dtype !== 'float32' || at + 4 * count > buffer.length) throw new InitError(`--init ${dir}: weight ${spec.name} is not float32 or runs past the end of the weight file (it is cut short or from another model: save the weights again, or give the downloaded zip)`);
       weights.push({ name: spec.name, shape: spec.shape, data: new Float32Array(buffer.slice(at, at + 4 * count).buffer) });
       at += 4 * count;
     }

@@ -6,7 +6,7 @@ import { useCustomKernels } from '../kernels/registry';
 import { CheckpointError, datasetIdentity, datasetMismatch, emptyHistory, restoreTrainer, type Checkpoint, type RunHistory } from '../train/checkpoint';
 import { finalFigures } from '../train/finalFigures';
 import { Trainer } from '../train/trainer';
-import type { ImageDataset } from '../data/dataset';
+import { singleLabelWarning, type ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
 import { firstImages } from '../data/summary';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, type TrainArgs } from './args';
@@ -188,6 +188,9 @@ async function loadData(args: TrainArgs): Promise<{ train: ImageDataset; heldOut
   const train = args.data
     ? firstImages(await load(args.data, 'train'), args.trainSize ?? Infinity)
     : generateSynthetic({ size: args.trainSize ?? DEFAULT_BUILT_IN_SIZE, seed: args.config.seed, split: 'train' });
+  // Images of one label only (a CIFAR file of one class, --train-size within the first class): as the app says it.
+  const single = singleLabelWarning(train);
+  if (single) warnings.push(single);
   if (!args.eval) return { train, warnings };
   if (args.eval === BUILT_IN_EVAL) {
     return { train, heldOut: generateSynthetic({ size: args.evalSize ?? 1000, seed: args.config.seed, split: 'test' }), warnings };

@@ -1,5 +1,6 @@
 import { IMAGE_BYTES, IMAGE_SIZE } from './dataset';
 import { DatasetError } from './errors';
+import { fileHead } from './fileHead';
 import { checkImageSize } from './imageHeader';
 import { fileBytes, type ImageFile } from './imageFolder';
 import { centreSquare } from './resize';
@@ -17,7 +18,7 @@ const HEADER_BYTES = 256 * 1024;
 export async function decodeImageInBrowser(file: ImageFile): Promise<Uint8Array> {
   const blob = file.data instanceof Blob ? file.data : new Blob([(await fileBytes(file)) as Uint8Array<ArrayBuffer>]);
   // The header, checked before the browser allocates the pixels (a 746 kB PNG can declare 16000 × 16000).
-  checkImageSize(file.path, new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer()));
+  checkImageSize(file.path, await fileHead(blob, HEADER_BYTES));
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob);

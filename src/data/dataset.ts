@@ -21,6 +21,23 @@ export function classCounts(ds: ImageDataset): number[] {
   return counts;
 }
 
+/** What training data of one class is told: it trains, but its evaluation means nothing. */
+export function oneClassWarning(name: string, className: string): string {
+  return `${name}: one class only (${className}): MoCo trains without labels, but kNN and probe accuracy need two classes or more`;
+}
+
+/**
+ * The one-class warning for data that names several classes but whose images are all of one (a
+ * CIFAR file of a single label, a folder cut to its first images); null otherwise. Data naming one
+ * class only (a folder of one class folder) is told so where it is read.
+ */
+export function singleLabelWarning(ds: ImageDataset): string | null {
+  if (ds.size === 0 || ds.classNames.length < 2) return null;
+  const first = ds.labels[0];
+  for (let i = 1; i < ds.size; i++) if (ds.labels[i] !== first) return null;
+  return oneClassWarning(ds.name, ds.classNames[first]);
+}
+
 /** The bytes of image `i` (a view, not a copy). */
 export function imageAt(ds: ImageDataset, i: number): Uint8Array {
   return ds.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES);

@@ -1,4 +1,4 @@
-import { IMAGE_BYTES, type ImageDataset } from './dataset';
+import { IMAGE_BYTES, oneClassWarning, type ImageDataset } from './dataset';
 import { DatasetError, formatCount } from './errors';
 import { MAX_DATASET_DECODED, MAX_DATASET_IMAGES } from './limits';
 
@@ -95,7 +95,7 @@ export async function datasetFromImageFiles(files: readonly ImageFile[], options
   if (empty.length > 0) warnings.push(`${folder}: ${empty.length === 1 ? 'class folder' : `${empty.length} class folders`} without images left out: ${listSome(empty)}`);
   if (skipped.length > 0) warnings.push(`${folder}: skipped ${listSome(skipped)}`);
   if (classNames.length === 1) {
-    warnings.push(`${folder}: one class only (${classNames[0]}): MoCo trains without labels, but kNN and probe accuracy need two classes or more`);
+    warnings.push(oneClassWarning(folder, classNames[0]));
   }
 
   const images = new Uint8Array(wanted.length * IMAGE_BYTES);

@@ -1,6 +1,7 @@
 import { readCifarArchive, type ArchiveProgress, type CifarArchive } from './archive';
 import { cifarRecordCount, guessCifarFormat, parseCifar, refuseOtherFormats, type Cifar100Labels, type CifarFormat } from './cifar';
 import type { ImageDataset } from './dataset';
+import { fileHead } from './fileHead';
 
 /**
  * One entry point for a user's CIFAR file in the app (a File from a picker or a drop, in a page or
@@ -14,7 +15,7 @@ export interface LoadCifarOptions {
 }
 
 export async function loadCifarBlob(file: Blob, fileName: string, options: LoadCifarOptions = {}): Promise<LoadedCifar> {
-  const head = new Uint8Array(await file.slice(0, 262).arrayBuffer());
+  const head = await fileHead(file, 262);
   if (isArchive(fileName, head)) {
     const archive = await readCifarArchive(file.stream(), { fileName, labels: options.labels, totalBytes: file.size, onProgress: options.onProgress });
     return { kind: 'archive', ...archive };

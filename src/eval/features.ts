@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { imagesTensor } from '../data/tensors';
-import { normalizeImages, type AugmentConfig } from '../moco/augment';
+import { normalizeImages, Normalizer, type AugmentConfig } from '../moco/augment';
 import { l2Normalize, type Encoder } from '../moco/encoder';
 
 /** The test transform: per-channel normalisation only, with the training run's mean and std. */
@@ -58,11 +58,13 @@ export async function extractOutputs(
   const total = indices.length;
   if (total === 0) throw new Error('no images to extract features from');
   const parts: tf.Tensor2D[][] = outputs.map(() => []);
+  // The mean and std go up once for all batches.
+  const normalizer = new Normalizer(normalization);
   try {
     for (let start = 0; start < total; start += batchSize) {
       const batch = Array.prototype.slice.call(indices, start, Math.min(total, start + batchSize)) as number[];
       const results = tf.tidy(() => {
-        const images = testTransform(imagesTensor(ds, batch), normalization);
+        const images = normalizer.normalize(imagesTensor(ds, batch));
         const { features, projection } = encoder.forward(images, false);
         return outputs.map((o) => l2Normalize((o === 'backbone' ? features : projection) as tf.Tensor2D));
       });
@@ -73,6 +75,7 @@ export async function extractOutputs(
     return parts.map((p) => (p.length === 1 ? p.pop()! : tf.concat(p, 0)));
   } finally {
     for (const p of parts) for (const t of p) t.dispose();
+    normalizer.dispose();
   }
 }
 

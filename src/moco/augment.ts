@@ -120,9 +120,98 @@ function randomResizedCrop(height: number, width: number, cfg: AugmentConfig, rn
 
 export const GRAY = [0.299, 0.587, 0.114];
 
-/** Images in [0, 1] shifted and scaled per channel as the encoder reads them: the end of every view, augmented or not. */
-export function normalizeImages(images: tf.Tensor4D, { mean, std }: { readonly mean: readonly number[]; readonly std: readonly number[] }): tf.Tensor4D {
-  return tf.tidy(() => images.sub(tf.tensor1d([...mean])).div(tf.tensor1d([...std])));
+/**
+ * Constant tensors made on first use and kept (also when first used inside a `tf.tidy`) until
+ * `dispose()`: what every view of every step would otherwise upload again.
+ */
+class Constants {
+  private readonly made = new Map<string, tf.Tensor>();
+  private disposed = false;
+
+  get<T extends tf.Tensor>(key: string, make: () => T): T {
+    if (this.disposed) throw new Error(`augmentation constant ${key} used after dispose()`);
+    let t = this.made.get(key);
+    if (!t) {
+      t = tf.keep(make());
+      this.made.set(key, t);
+    }
+    return t as T;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    tf.dispose([...this.made.values()]);
+    this.made.clear();
+  }
+}
+
+/** A per-channel normalisation: each channel's mean and standard deviation. */
+export type ChannelStats = { readonly mean: readonly number[]; readonly std: readonly number[] };
+
+/**
+ * Images in [0, 1] shifted and scaled per channel as the encoder reads them (the end of every view,
+ * augmented or not), with `mean` and `std` uploaded once; the owner frees them with `dispose()`.
+ */
+export class Normalizer {
+  private readonly constants = new Constants();
+
+  constructor(private readonly stats: ChannelStats) {}
+
+  normalize(images: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const mean = this.constants.get('mean', () => tf.tensor1d([...this.stats.mean]));
+      const std = this.constants.get('std', () => tf.tensor1d([...this.stats.std]));
+      return images.sub(mean).div(std);
+    });
+  }
+
+  dispose(): void {
+    this.constants.dispose();
+  }
+}
+
+/** One normalisation on its own (a test transform, a check): its constants made and freed with it. */
+export function normalizeImages(images: tf.Tensor4D, stats: ChannelStats): tf.Tensor4D {
+  const normalizer = new Normalizer(stats);
+  try {
+    return normalizer.normalize(images);
+  } finally {
+    normalizer.dispose();
+  }
+}
+
+/**
+ * MoCo's augmentation of one configuration: the settings, and the constant tensors every view
+ * shares (the normalisation, the gray weights, a batch's image indices), made once. The owner (a
+ * MoCo, an evaluation) frees them with `dispose()`.
+ */
+export class Augmentation {
+  readonly normalizer: Normalizer;
+  private readonly constants = new Constants();
+
+  constructor(readonly config: AugmentConfig) {
+    this.normalizer = new Normalizer(config);
+  }
+
+  /** The luma weights, `[3]`. */
+  gray(): tf.Tensor1D {
+    return this.constants.get('gray', () => tf.tensor1d(GRAY));
+  }
+
+  /** 0, 1, …, n − 1 (int32): each view reads its own image. */
+  imageIndices(n: number): tf.Tensor1D {
+    return this.constants.get(`range ${n}`, () => tf.range(0, n, 1, 'int32'));
+  }
+
+  /** A number as a scalar tensor (the blur's weights). */
+  scalar(value: number): tf.Scalar {
+    return this.constants.get(`scalar ${value}`, () => tf.scalar(value));
+  }
+
+  dispose(): void {
+    this.normalizer.dispose();
+    this.constants.dispose();
+  }
 }
 
 /** The draws of images `rows[0]`, `rows[1]`, … in that order (plain numbers: no tensor work). */
@@ -146,18 +235,18 @@ export function selectDraws(p: AugmentParams, rows: Int32Array): AugmentParams {
 
 /**
  * Applies the sampled augmentation to images in [0, 1] (`[N, H, W, 3]`) and normalises them. With
- * `rows`, view i is image rows[i] with its draws (`gather(applyAugment(images, p, cfg), rows)`, the
+ * `rows`, view i is image rows[i] with its draws (`gather(applyAugment(images, p, augmentation), rows)`, the
  * images read in that order rather than gathered: MoCo's key batch, shuffled as it is made).
  */
-export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, draws: AugmentParams, cfg: AugmentConfig, rows?: Int32Array): tf.Tensor4D =>
+export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, draws: AugmentParams, augmentation: Augmentation, rows?: Int32Array): tf.Tensor4D =>
   tf.tidy(() => {
     const [, h, w] = images.shape;
     const p = rows ? selectDraws(draws, rows) : draws;
     const n = rows ? rows.length : images.shape[0];
-    const source = rows ? tf.tensor1d(rows, 'int32') : tf.range(0, n, 1, 'int32');
+    const source = rows ? tf.tensor1d(rows, 'int32') : augmentation.imageIndices(n);
     const perImage = (values: ArrayLike<number>) => tf.tensor4d(Float32Array.from(values), [n, 1, 1, 1]);
     const clip = (x: tf.Tensor): tf.Tensor4D => x.clipByValue(0, 1) as tf.Tensor4D;
-    const gray = (x: tf.Tensor4D) => tf.sum(x.mul(tf.tensor1d(GRAY)), 3, true) as tf.Tensor4D;
+    const gray = (x: tf.Tensor4D) => tf.sum(x.mul(augmentation.gray()), 3, true) as tf.Tensor4D;
 
     let x: tf.Tensor4D = tf.image.cropAndResize(images, tf.tensor2d(p.boxes, [n, 4]), source as tf.Tensor1D, [h, w], 'bilinear');
     x = tf.where(perImage(p.flip).cast('bool'), tf.reverse(x, 2), x) as tf.Tensor4D;
@@ -171,8 +260,8 @@ export const applyAugment = overridable('applyAugment', (images: tf.Tensor4D, dr
     x = clip(rotateHue(x, p.hue));
 
     x = tf.where(perImage(p.grayscale).cast('bool'), tf.tile(gray(x), [1, 1, 1, 3]), x) as tf.Tensor4D;
-    x = blur3(x, perImage(p.blurSide));
-    return normalizeImages(x, cfg);
+    x = blur3(x, perImage(p.blurSide), augmentation);
+    return augmentation.normalizer.normalize(x);
   }),
 );
 
@@ -223,8 +312,8 @@ function matMul3(a: number[][], b: number[][]): number[][] {
 }
 
 /** Separable 3-tap blur with a per-image side weight (centre weight 1 − 2·side), edges reflected. */
-function blur3(x: tf.Tensor4D, side: tf.Tensor4D): tf.Tensor4D {
-  const centre = tf.scalar(1).sub(side.mul(2));
+function blur3(x: tf.Tensor4D, side: tf.Tensor4D, constants: Augmentation): tf.Tensor4D {
+  const centre = constants.scalar(1).sub(side.mul(constants.scalar(2)));
   const [, h, w] = x.shape;
   const padded = tf.mirrorPad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], 'reflect');
   const rows = padded.slice([0, 0, 0, 0], [-1, -1, w, -1]).add(padded.slice([0, 0, 2, 0], [-1, -1, w, -1]));
@@ -234,7 +323,8 @@ function blur3(x: tf.Tensor4D, side: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** Two independently augmented views of the same batch, as MoCo needs for queries and keys. */
-export function twoViews(images: tf.Tensor4D, cfg: AugmentConfig, rng: Rng): [tf.Tensor4D, tf.Tensor4D] {
+export function twoViews(images: tf.Tensor4D, augmentation: Augmentation, rng: Rng): [tf.Tensor4D, tf.Tensor4D] {
   const n = images.shape[0];
-  return [applyAugment(images, sampleAugmentParams(n, cfg, rng), cfg), applyAugment(images, sampleAugmentParams(n, cfg, rng), cfg)];
+  const { config } = augmentation;
+  return [applyAugment(images, sampleAugmentParams(n, config, rng), augmentation), applyAugment(images, sampleAugmentParams(n, config, rng), augmentation)];
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyAugment, normalizeImages, sampleAugmentParams, type AugmentParams } from './augment';
+import { applyAugment, Augmentation, sampleAugmentParams, type AugmentParams } from './augment';
 import { validateLiveParams, type LiveParams, type MocoConfig } from './config';
 import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
@@ -70,9 +70,12 @@ export class MoCo {
   /** The consistency probe's images, normalised: the first images this MoCo trained on. */
   private probe: tf.Tensor4D | null = null;
   private lastConsistency = Number.NaN;
+  /** The augmentation of `config.augment`, with the constant tensors its views share (freed by `dispose()`). */
+  readonly augmentation: Augmentation;
 
   constructor(readonly config: MocoConfig) {
     this.rng = new Rng(config.seed);
+    this.augmentation = new Augmentation(config.augment);
     this.encoderQ = new Encoder(config.arch, { seed: this.rng.seed(), bnSplits: config.bnSplits, scope: 'query' });
     this.encoderK = new Encoder(config.arch, { seed: this.rng.seed(), bnSplits: config.bnSplits, scope: 'key' });
     this.encoderK.copyFrom(this.encoderQ);
@@ -114,36 +117,46 @@ export class MoCo {
     this.lastViewDraws = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
     const [draws1, draws2] = this.lastViewDraws;
     const { symmetric } = this.config;
-    // The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
-    // loss each view is both, and is made once per role).
-    const x1 = applyAugment(images, draws1, this.config.augment);
-    const x2 = symmetric ? applyAugment(images, draws2, this.config.augment) : null;
-    // Keys from the momentum encoder, outside any gradient: constants for the loss.
-    const k2 = this.keys(images, draws2);
-    const k1 = symmetric ? this.keys(images, draws1) : null;
-    const pairs: QueryKeyPair[] = x2 && k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
+    const measure = this.measureKeyEncoder;
+    // The step's tensors, freed however it ends (a step that throws leaves none behind).
+    const made: tf.Tensor[] = [];
+    const track = <T extends tf.Tensor | null>(t: T): T => {
+      if (t) made.push(t);
+      return t;
+    };
+    let figures: Float32Array | Int32Array | Uint8Array;
+    try {
+      // The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
+      // loss each view is both, and is made once per role).
+      const x1 = track(applyAugment(images, draws1, this.augmentation));
+      const x2 = track(symmetric ? applyAugment(images, draws2, this.augmentation) : null);
+      // Keys from the momentum encoder, outside any gradient: constants for the loss.
+      const k2 = track(this.keys(images, draws2));
+      const k1 = track(symmetric ? this.keys(images, draws1) : null);
+      const pairs: QueryKeyPair[] = x2 && k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
 
-    // InfoNCE against the queue; SGD on the query encoder.
-    const { grads, stats } = this.lossGradients(pairs, T);
-    this.optimizer.applyGradients(grads, lr);
-    tf.dispose([...grads.values()]);
-    // The key encoder follows the query encoder slowly (measured in the same pass: how far it trails).
-    const lag = this.measureKeyEncoder ? momentumUpdateWithLag(this.encoderK.parameters, this.encoderQ.parameters, m) : null;
-    if (!lag) momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
-    const keyStats = lag ? this.keyEncoderStats(images, step, lag) : null;
-    lag?.dispose();
-    // This step's keys become the newest negatives.
-    this.queue.enqueue(k2, step);
-    if (k1) this.queue.enqueue(k1, step);
-    tf.dispose([x1, k2]);
-    x2?.dispose();
-    k1?.dispose();
+      // InfoNCE against the queue; SGD on the query encoder.
+      const { grads, stats } = this.lossGradients(pairs, T);
+      track(stats);
+      try {
+        this.optimizer.applyGradients(grads, lr);
+      } finally {
+        tf.dispose([...grads.values()]);
+      }
+      // The key encoder follows the query encoder slowly (measured in the same pass: how far it trails).
+      const lag = track(measure ? momentumUpdateWithLag(this.encoderK.parameters, this.encoderQ.parameters, m) : null);
+      if (!lag) momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
+      const keyStats = track(lag ? this.keyEncoderStats(images, step, lag) : null);
+      // This step's keys become the newest negatives.
+      this.queue.enqueue(k2, step);
+      if (k1) this.queue.enqueue(k1, step);
 
-    // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
-    const all = keyStats ? tf.concat([stats, keyStats]) : stats;
-    const [loss, top1, meanPositive, meanNegative, lagDistance, lagSize, consistency] = await all.data();
-    tf.dispose([stats, all]);
-    keyStats?.dispose();
+      // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
+      figures = await (keyStats ? track(tf.concat([stats, keyStats])) : stats).data();
+    } finally {
+      tf.dispose(made);
+    }
+    const [loss, top1, meanPositive, meanNegative, lagDistance, lagSize, consistency] = figures;
     if (consistency !== undefined) this.lastConsistency = consistency;
     return {
       step,
@@ -157,8 +170,8 @@ export class MoCo {
       learningRate: lr,
       momentum: m,
       temperature: T,
-      keyLag: keyStats ? keyLag([lagDistance, lagSize]) : Number.NaN,
-      keyConsistency: keyStats ? this.lastConsistency : Number.NaN,
+      keyLag: measure ? keyLag([lagDistance, lagSize]) : Number.NaN,
+      keyConsistency: measure ? this.lastConsistency : Number.NaN,
     };
   }
 
@@ -173,7 +186,7 @@ export class MoCo {
       const first = this.probe === null;
       if (first) {
         const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
-        this.probe = tf.keep(normalizeImages(images.slice(0, n), this.config.augment));
+        this.probe = tf.keep(this.augmentation.normalizer.normalize(images.slice(0, n)));
       }
       if (!first && step % CONSISTENCY_EVERY !== 0) return lag.clone();
       const cosine = this.encoderK.probeEmbed(this.probe!).mul(this.encoderQ.probeEmbed(this.probe!)).sum(1).mean();
@@ -213,7 +226,7 @@ export class MoCo {
    * embeddings come out in the batch's.
    */
   private keys(images: tf.Tensor4D, draws: AugmentParams): tf.Tensor2D {
-    const view = (rows?: Int32Array) => applyAugment(images, draws, this.config.augment, rows);
+    const view = (rows?: Int32Array) => applyAugment(images, draws, this.augmentation, rows);
     const encode = (x: tf.Tensor4D, rows?: Int32Array) => this.encoderK.embed(x, true, rows);
     if (!this.config.shuffleKeys) return tf.tidy(() => encode(view()));
     return encodeShuffled(this.rng.permutation(images.shape[0]), view, encode);
@@ -252,5 +265,6 @@ export class MoCo {
     this.encoderK.dispose();
     this.queue.dispose();
     this.optimizer.dispose();
+    this.augmentation.dispose();
   }
 }

@@ -88,6 +88,12 @@ export interface VariantResult {
   firstStepMs: number | null;
   /** First step − median timed step: mostly pipeline compilation (and first uploads); null without both. */
   compileMs: number | null;
+  /**
+   * Whether this variant took the process's first step: only then do `firstStepMs` and `compileMs`
+   * include compiling the programs every variant shares (tfjs's own); a later variant's reuse them.
+   * To compare variants' compile times, run each in a process of its own (scripts/gpu-perf.sh does).
+   */
+  compiledFirst: boolean;
   /** With `precompile`: the parallel compilation before the first step (add it to firstStepMs for the time to the first step). */
   precompileMs: number | null;
   /** Compute dispatches in one step (null off WebGPU). */
@@ -284,6 +290,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         hostMsPerDispatch: host.length && dispatches?.total ? median(host) / dispatches.total : null,
         firstStepMs: firstStepMs.get(v) ?? null,
         compileMs: firstStepMs.has(v) && ms.length ? firstStepMs.get(v)! - median(ms) : null,
+        compiledFirst: v === variants[0],
         precompileMs: precompileMs.get(v) ?? null,
         dispatchesPerStep: dispatches?.total ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
@@ -298,6 +305,10 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     if (earlyReadBacks)
       notes.push(`a step read back ${earlyReadBacks + 1} times: host ms ends at its first read-back, so it leaves out what the step recorded after it`);
     if (!onWebGpu) notes.push(`dispatch counts are for WebGPU only (backend ${backendName})`);
+    if (options.warmup > 0 && variants.length > 1)
+      notes.push(
+        `first step ms (and compileMs): only ${variants[0]}'s include compiling the programs all variants share; the others (marked *) reuse them: run one variant per process to compare compile times`,
+      );
     if (env.gpuTimer === 'wall time per kernel')
       notes.push(`"GPU ms" is tfjs's fallback without a GPU timer: wall time per kernel, each followed by a read-back (not GPU time)`);
     if ((options.profile ?? true) && results.some((r) => r.gpuMsPerStep === null))

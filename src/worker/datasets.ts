@@ -1,7 +1,7 @@
 import { decodeImageInBrowser, decodePngInBrowser } from '../data/browserImages';
 import { baseName, formatLabel, type Cifar100Labels, type CifarFormat } from '../data/cifar';
 import { loadCifarSample, type SampleReader } from '../data/cifarSample';
-import { classCounts, IMAGE_BYTES, subset, type ImageDataset } from '../data/dataset';
+import { classCounts, IMAGE_BYTES, singleLabelWarning, subset, type ImageDataset } from '../data/dataset';
 import { DatasetError, formatCount } from '../data/errors';
 import { datasetFromImageFiles, isIgnoredFile, type ImageDecoder } from '../data/imageFolder';
 import { loadCifarBlob } from '../data/load';
@@ -140,10 +140,12 @@ async function loadCifarFiles(files: readonly DataFile[], options: LoadFilesOpti
   const tests = parts.flatMap((p) => (p.test ? [p.test] : []));
   const labels = format === 'cifar100' ? options.labels : null;
   // Only test batches picked (or an archive with only its test batch): they are what there is to train on.
-  if (trains.length === 0) return { name, format, labels, ...carveHeldOut(join(tests, name)), heldOutFrom: 'carved' };
-  const train = join(trains, name);
-  if (tests.length === 0) return { name, format, labels, ...carveHeldOut(train), heldOutFrom: 'carved' };
-  return { name, format, labels, train, heldOut: join(tests, `${name} (test)`), heldOutFrom: 'test-split' };
+  const train = join(trains.length > 0 ? trains : tests, name);
+  // Images of one label only train, but kNN and the probe have nothing to tell apart: said as for a folder of one class.
+  const single = singleLabelWarning(train);
+  const warnings = single ? [single] : [];
+  if (trains.length === 0 || tests.length === 0) return { name, format, labels, ...carveHeldOut(train), heldOutFrom: 'carved', warnings };
+  return { name, format, labels, train, heldOut: join(tests, `${name} (test)`), heldOutFrom: 'test-split', warnings };
 }
 
 async function loadImageFolder(files: readonly DataFile[], options: LoadFilesOptions): Promise<UserDataset> {

@@ -292,7 +292,7 @@ export class Evaluation {
       // The step's own draws on the step's own batch: the very views the model trained on.
       const views = tf.tidy(() => {
         const images = imagesTensor(trainer.dataset, batch);
-        return draws.map((d) => displayBytes(applyAugment(images, d, cfg).slice([0, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D, cfg));
+        return draws.map((d) => displayBytes(applyAugment(images, d, trainer.moco.augmentation).slice([0, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D, cfg));
       });
       let bytes: [Uint8ClampedArray<ArrayBuffer>, Uint8ClampedArray<ArrayBuffer>];
       try {
@@ -424,7 +424,12 @@ export class Evaluation {
 
   private requireHeldOut(train: ImageDataset): ImageDataset {
     const heldOut = this.host.heldOut();
-    if (!heldOut || heldOut.size === 0) throw new Error('no held-out images to evaluate on');
+    if (!heldOut || heldOut.size === 0) {
+      // Loaded files with no test split give each class's images to training when it has only one.
+      throw new Error(
+        `${train.name} has no held-out images to evaluate on: none is set aside from a class of a single image. Give each class two images or more (or pick a test split with the training files), then load the data again`,
+      );
+    }
     if (heldOut.classNames.length !== train.classNames.length) {
       throw new Error(`the held-out images have ${heldOut.classNames.length} classes, the training images ${train.classNames.length}`);
     }

@@ -145,7 +145,11 @@ export class TrainingService {
   private unverified: RestorePoint | null = null;
   private restoreEveryMs = RESTORE_POINT_INTERVAL_MS;
   private lastRestorePointAt = 0;
-  /** The last checkpoint bytes encoded, and the state they hold (`stateKey()`), which `runBytes()` gives again while the run is as it was. */
+  /**
+   * The last checkpoint bytes encoded, and the state they hold (`stateKey()`), which `runBytes()`
+   * gives again while the run is as it was (a pause's save, then `checkpoint()` or `holdRun()`);
+   * dropped when a step changes the run or another run comes in.
+   */
   private lastEncoded: { key: string; bytes: Uint8Array } | null = null;
   /** The step that went wrong; training stays stopped until the good state is restored (or a new run). */
   private diverged: Divergence | null = null;
@@ -1043,6 +1047,9 @@ export class TrainingService {
     const trainer = this.requireTrainer();
     const negatives = trainer.moco.queue.filled;
     await this.snapshotIfDue();
+    // The run changes now: the bytes last encoded no longer hold it, and are not kept for nothing
+    // (a whole checkpoint: tens of MB for ResNet-18; a restore point that took them keeps its own reference).
+    this.lastEncoded = null;
     // The first step allocates the rest (activations, gradients): an out-of-memory shows there.
     const { result: s, outOfMemory } = trainer.moco.stepCount === 0 ? await withOutOfMemoryScope(() => trainer.step()) : { result: await trainer.step(), outOfMemory: null };
     if (outOfMemory) {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { batchOf, benchArgv, parseBenchArgs, type BenchArgs } from '../../src/bench/args';
 import { formatRuns } from '../../src/bench/report';
+import { benchmarkStep } from '../../src/perf/stepBenchmark';
 import { benchResult, variantResult } from '../support/benchResults';
+import { useCpuBackend } from '../support/helpers';
 
 describe('npm run bench: options', () => {
   it('has small defaults that run without a GPU', () => {
@@ -47,15 +49,33 @@ describe('npm run bench: the table', () => {
   it('shows a row per variant, the ratios, and n/a where a figure is missing', () => {
     // A first step 1.5 s longer than the others: its compile time.
     // Host parts of 3,000 and 430 ms: 3,356 and 2,000 µs per dispatch.
+    // The custom variant stepped second: its first step reused what stock compiled, and is marked.
     const variant = (v: 'stock' | 'custom', ms: number, host: number, dispatches: number) =>
-      variantResult(v, ms, dispatches, null, { firstStepMs: ms + 1500, compileMs: 1500, dispatchesByProgram: {}, hostStepMs: [host], medianHostMs: host, hostMsPerDispatch: host / dispatches });
+      variantResult(v, ms, dispatches, null, { firstStepMs: ms + 1500, compileMs: 1500, compiledFirst: v === 'stock', dispatchesByProgram: {}, hostStepMs: [host], medianHostMs: host, hostMsPerDispatch: host / dispatches });
     const result = benchResult('webgpu', [variant('stock', 4000, 3000, 894), variant('custom', 2000, 430, 215)], ["no GPU time: the adapter has no 'timestamp-query'"]);
     const table = formatRuns([{ where: 'node', result }]);
     const lines = table.split('\n');
     expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+host ms\s+host µs\/dispatch\s+first step ms\s+dispatches\s+GPU ms\s+live tensors/);
     expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+3000\s+3356\s+5500\s+894\s+n\/a\s+92/);
-    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+430\s+2000\s+3500\s+215\s+n\/a/);
+    expect(lines[1]).not.toContain('*');
+    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+430\s+2000\s+3500\*\s+215\s+n\/a/);
     expect(lines[3]).toMatch(/custom vs stock\s+×2\.00\s+×4\.16 fewer/);
     expect(table).toMatch(/note: node webgpu: no GPU time/);
   });
+});
+
+describe('npm run bench: first-step times', () => {
+  it("say that only the process's first variant compiled the shared programs (tfjs's CPU backend, tiny preset)", async () => {
+    await useCpuBackend();
+    const result = await benchmarkStep({ preset: 'tiny', batch: 2, steps: 1, warmup: 1, queueSize: 16, variants: ['stock', 'custom'], profile: false, countDispatches: false });
+    expect(result.variants.map((v) => [v.variant, v.compiledFirst])).toEqual([
+      ['stock', true],
+      ['custom', false],
+    ]);
+    expect(result.notes).toContain(
+      "first step ms (and compileMs): only stock's include compiling the programs all variants share; the others (marked *) reuse them: run one variant per process to compare compile times",
+    );
+    const table = formatRuns([{ where: 'node', result }]);
+    expect(table.split('\n')[2]).toMatch(/custom\s+\S+\s+\d+\s+\d+\*/);
+  }, 120_000);
 });

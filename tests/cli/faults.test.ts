@@ -12,7 +12,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { loadDataPath, readImageFolder } from '../../src/cli/dataFiles';
 import { REPO_ROOT, SHARED } from '../support/helpers';
-import { expectDatasetErrorAsync } from '../support/dataFixtures';
+import { cifarBytes, expectDatasetErrorAsync } from '../support/dataFixtures';
 
 const run = promisify(execFile);
 const TEST_1K = resolve(SHARED, 'data/cifar10/test_1k.bin');
@@ -186,4 +186,16 @@ describe('unreadable and unusual inputs', () => {
     expect(r.stderr).toContain('warning: photos: one class only (cats)');
     expect(stepLines(r.stdout)).toEqual([1]);
   }, 120_000);
+
+  it('warns about CIFAR data of a single label as about a folder of one class, and trains', async () => {
+    const file = join(scratch('one-label-'), 'data_batch_1.bin');
+    writeFileSync(file, cifarBytes(Array.from({ length: 8 }, () => [3])));
+    const r = await train(['--preset', 'tiny', '--batch', '4', '--steps', '1', '--data', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('warning: data_batch_1.bin: one class only (cat): MoCo trains without labels, but kNN and probe accuracy need two classes or more\n');
+    expect(stepLines(r.stdout)).toEqual([1]);
+    // Two labels: no warning.
+    writeFileSync(file, cifarBytes(Array.from({ length: 8 }, (_, i) => [3 + (i % 2)])));
+    expect((await train(['--preset', 'tiny', '--batch', '4', '--steps', '1', '--data', file])).stderr).not.toContain('one class only');
+  }, 180_000);
 });

@@ -68,6 +68,16 @@ describe('--init', () => {
     const tfjsOnly = join(dir, 'tfjs');
     mkdirSync(tfjsOnly);
     writeFileSync(join(tfjsOnly, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [] }] }));
-    await expect(readInitWeights(tfjsOnly)).rejects.toThrow(/model\.json needs weights\.bin, which is missing/);
+    await expect(readInitWeights(tfjsOnly)).rejects.toThrow(/model\.json needs weights\.bin, which is missing \(copy the whole --save directory, or give the downloaded zip\)$/);
+    // Cut short: one weight of 4 numbers with 8 bytes behind it.
+    writeFileSync(join(tfjsOnly, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'conv1/kernel', shape: [4], dtype: 'float32' }] }] }));
+    writeFileSync(join(tfjsOnly, 'weights.bin'), new Uint8Array(8));
+    await expect(readInitWeights(tfjsOnly)).rejects.toThrow(
+      `--init ${tfjsOnly}: weight conv1/kernel is not float32 or runs past the end of the weight file (it is cut short or from another model: save the weights again, or give the downloaded zip)`,
+    );
+    writeFileSync(join(tfjsOnly, 'model.json'), '{"modelTopology": {');
+    await expect(readInitWeights(tfjsOnly)).rejects.toThrow(
+      `--init ${tfjsOnly}: model.json is not valid JSON (give a --save directory as the trainer wrote it, the downloaded zip or a .safetensors file)`,
+    );
   });
 });

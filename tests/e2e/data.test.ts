@@ -247,6 +247,36 @@ describe('loading data in the app, end to end', () => {
     expect(await page.locator('[data-testid=error]').count()).toBe(0);
   }, 120_000);
 
+  it('names a picked file deleted before its size was ever read as gone, not as empty', async () => {
+    const { page } = app;
+    const path = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'data_batch_2.bin');
+    writeFileSync(path, cifarBytes(Array.from({ length: 20 }, (_, i) => [i % 10])));
+    const before = await text(page, 'data-name');
+    // A File backed by the disk file, as the pickers give: taken by an input of the test's own.
+    await page.evaluate(() => {
+      if (document.getElementById('test-picker')) return;
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.id = 'test-picker';
+      input.hidden = true;
+      document.body.append(input);
+    });
+    await page.setInputFiles('#test-picker', path);
+    // Deleted before anything asked for its size: Chromium then gives 0, and its slices read nothing.
+    rmSync(path);
+    const transfer = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add((document.getElementById('test-picker') as HTMLInputElement).files![0]);
+      return dt;
+    });
+    await page.dispatchEvent('[data-testid=data-panel]', 'drop', { dataTransfer: transfer });
+    await waitFor(page, 'the message about data_batch_2.bin', async () => ((await page.locator('[data-testid=data-error]').textContent()) ?? '').includes('data_batch_2.bin'), 60_000);
+    const message = await page.locator('[data-testid=data-error]').textContent();
+    expect(message).toContain('data_batch_2.bin: no such file any more: it was moved or deleted after it was picked (put it back, or pick or drop the files again)');
+    expect(message).not.toContain('empty');
+    expect(await text(page, 'data-name')).toBe(before);
+  }, 120_000);
+
   it('goes back to the built-in dataset', async () => {
     const { page, pageErrors } = app;
     await page.click('[data-testid=data-builtin]');

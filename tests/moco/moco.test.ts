@@ -8,6 +8,7 @@ import { splitBatchNorm } from '../../src/moco/batchNorm';
 import { Encoder } from '../../src/moco/encoder';
 import { MoCo } from '../../src/moco/moco';
 import { PRESETS } from '../../src/moco/resnet';
+import { writeRing } from '../../src/moco/queue';
 import { Rng } from '../../src/util/random';
 import { encodeShuffled } from '../../src/moco/shuffle';
 import { Trainer } from '../../src/train/trainer';
@@ -216,6 +217,33 @@ describe('a MoCo training step', () => {
     const s = await moco.step(images);
     expect(s.queueFilled).toBe(32);
     expect(Number.isFinite(s.loss)).toBe(true);
+    moco.dispose();
+  });
+
+  it('leaves no tensor behind when a step throws after its update (its views, keys and statistics freed), and trains on after', async () => {
+    const moco = new MoCo(tiny({ symmetric: true, queueSize: 64 }));
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    // The first step makes what a run keeps (velocities, the augmentation's constants, the consistency probe).
+    await moco.step(images);
+    const held = tf.memory().numTensors;
+    // The queue's write fails (as a kernel does on a lost GPU device) once the views, the keys, the
+    // loss's statistics and the key encoder's lag exist. (A throw inside the gradient pass itself
+    // leaks the tensors tfjs's tape saved for the backward pass: tfjs frees them only after one.)
+    writeRing.setOverride(() => {
+      throw new Error('the GPU device was lost');
+    });
+    try {
+      await expect(moco.step(images)).rejects.toThrow('the GPU device was lost');
+    } finally {
+      writeRing.setOverride(undefined);
+      const { on, except, include } = customKernelSettings();
+      useCustomKernels(on, { except, include });
+    }
+    expect(tf.memory().numTensors).toBe(held);
+    const s = await moco.step(images);
+    expect(Number.isFinite(s.loss)).toBe(true);
+    expect(tf.memory().numTensors).toBe(held);
+    images.dispose();
     moco.dispose();
   });
 });

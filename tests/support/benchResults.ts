@@ -13,6 +13,7 @@ export function variantResult(variant: Variant, ms: number, dispatches: number |
     hostMsPerDispatch: dispatches ? ms / dispatches : null,
     firstStepMs: null,
     compileMs: null,
+    compiledFirst: true,
     precompileMs: null,
     dispatchesPerStep: dispatches,
     dispatchesByProgram: null,

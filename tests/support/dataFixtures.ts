@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, openAsBlob, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, openAsBlob, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -109,5 +109,18 @@ export async function changedAfterPicking(name: string, bytes: Uint8Array): Prom
   writeFileSync(path, bytes);
   const blob = await openAsBlob(path);
   appendFileSync(path, 'x');
+  return blob;
+}
+
+/**
+ * A picked file deleted before the browser first looked up its size, as Chromium hands it over then:
+ * size 0, slices that read nothing without an error, and a whole read that rejects (Node's
+ * fs.openAsBlob of a file emptied, then deleted, behaves so; Chromium rejects with NotFoundError).
+ */
+export async function deletedBeforeItsSize(name: string): Promise<Blob> {
+  const path = join(mkdtempSync(join(tmpdir(), 'moco-picked-')), name);
+  writeFileSync(path, new Uint8Array(0));
+  const blob = await openAsBlob(path);
+  rmSync(path);
   return blob;
 }

@@ -11,7 +11,7 @@ import { classCounts, IMAGE_BYTES, type ImageDataset } from '../../src/data/data
 import { DatasetError } from '../../src/data/errors';
 import type { DataFile, LoadProgress } from '../../src/worker/types';
 import { carveHeldOut, checkTrainable, describeDataset, loadUserFiles, MAX_THUMBNAILS, readingFile, throttleProgress, topFolder } from '../../src/worker/datasets';
-import { changedAfterPicking, cifarBytes, dataFile } from '../support/dataFixtures';
+import { changedAfterPicking, cifarBytes, dataFile, deletedBeforeItsSize } from '../support/dataFixtures';
 import { rejection } from '../support/helpers';
 
 /** A flat-coloured PNG: the red channel tells the images apart after decoding. */
@@ -136,6 +136,9 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
       ],
       [[dataFile('photos/cats/a.png', png(1)), { path: 'photos/cats/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'photos/cats/b.png'],
       [[dataFile('cats/a.png', png(1)), { path: 'dogs/b.png', file: await changedAfterPicking('b.png', png(2)) }], 'dogs/b.png'],
+      // Deleted before its size was looked up (size 0): not "the file is empty", whose fix would be another file.
+      [[{ path: 'data_batch_1.bin', file: await deletedBeforeItsSize('data_batch_1.bin') }], 'data_batch_1.bin'],
+      [[{ path: 'cifar-10-binary.tar.gz', file: await deletedBeforeItsSize('c.tar.gz') }], 'cifar-10-binary.tar.gz'],
     ];
     for (const [files, named] of cases) {
       const e = await load(files);

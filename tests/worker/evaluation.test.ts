@@ -235,7 +235,7 @@ describe('evaluation in the training service (CPU backend)', () => {
     const expected = tf.tidy(() => {
       const images = tf.tensor4d(batch.flatMap((i) => Array.from(twin.dataset.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), (v) => v / 255)), [batch.length, 32, 32, 3]);
       const { mean, std } = twin.config.augment;
-      return draws.map((d) => applyAugment(images, d, twin.config.augment).mul(std).add(mean).clipByValue(0, 1).mul(255).round().arraySync() as number[][][][]);
+      return draws.map((d) => applyAugment(images, d, twin.moco.augmentation).mul(std).add(mean).clipByValue(0, 1).mul(255).round().arraySync() as number[][][][]);
     });
 
     const preview = await service.evaluation.augmentationPreview(4);

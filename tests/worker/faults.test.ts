@@ -9,6 +9,7 @@ import type { DataFile, GpuErrorWarning, StatsBatch } from '../../src/worker/typ
 import { TrainingService } from '../../src/worker/training';
 import { TrainingData } from '../../src/worker/trainingData';
 import { REPO_ROOT } from '../support/helpers';
+import { cifarBytes, dataFile } from '../support/dataFixtures';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
@@ -103,6 +104,29 @@ describe('TrainingService when training goes wrong', () => {
     expect(encodes).toHaveBeenCalledTimes(6);
   });
 
+  it('keeps no second copy of the model once the run moves on: the bytes kept for the next read go with the next step, and with a resume', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    // No in-memory restore points and no saves: only what this test asks for holds checkpoint bytes.
+    s.keepRestorePoints(Number.POSITIVE_INFINITY);
+    const held = () => (s as unknown as { lastEncoded: { bytes: Uint8Array } | null }).lastEncoded?.bytes ?? null;
+    await losses(s, 1);
+    expect(held()).toBeNull();
+    // A download: the bytes are kept while the run is as it was, so that holding it aside reads the model no more.
+    const bytes = await s.checkpoint();
+    expect(held()).toBe(bytes);
+    expect(await s.checkpoint()).toBe(bytes);
+    // The next step changes the run: nothing holds that copy any more.
+    await losses(s, 1);
+    expect(held()).toBeNull();
+    // A resumed run keeps its bytes as the restore point only.
+    const later = await s.checkpoint();
+    expect(held()).toBe(later);
+    await s.resume(bytes, 'step1.zip');
+    expect(held()).toBeNull();
+    expect(s.status().step).toBe(1);
+  });
+
   it('stops at a NaN with no good state kept yet, and restores a fresh model of the setup', async () => {
     const { service: s } = await service();
     services.push(s);
@@ -188,6 +212,20 @@ describe('the Data panel summary', () => {
     // The built-in dataset has none.
     data.trainFor(TINY_SETUP);
     expect(data.info()!.warnings).toEqual([]);
+  });
+
+  it('warns about CIFAR files whose images are all of one label, in the CLI\'s words', async () => {
+    const oneLabel = cifarBytes(Array.from({ length: 20 }, () => [3]));
+    const loaded = await loadUserFiles([dataFile('data_batch_1.bin', oneLabel)], { labels: 'fine' });
+    const data = new TrainingData();
+    data.useFiles(loaded);
+    data.trainFor({ ...TINY_SETUP, dataset: 'files' });
+    expect(data.info()!.warnings).toEqual(['data_batch_1.bin: one class only (cat): MoCo trains without labels, but kNN and probe accuracy need two classes or more']);
+    // Training batches of one label beside a test batch of others: the training images are what counts.
+    const both = await loadUserFiles([dataFile('data_batch_1.bin', oneLabel), dataFile('test_batch.bin', cifarBytes([[1], [2]]))], { labels: 'fine' });
+    expect(both.warnings).toEqual(['data_batch_1.bin + 1 more: one class only (cat): MoCo trains without labels, but kNN and probe accuracy need two classes or more']);
+    const two = await loadUserFiles([dataFile('data_batch_1.bin', cifarBytes(Array.from({ length: 20 }, (_, i) => [i % 2])))], { labels: 'fine' });
+    expect(two.warnings).toEqual([]);
   });
 });
 

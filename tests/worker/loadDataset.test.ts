@@ -55,6 +55,15 @@ describe('TrainingService.loadDataset (CPU backend)', () => {
     expect((await service.datasetInfo())!.source).toBe('synthetic');
   });
 
+  it('says how to get a held-out set when every class has a single image, so none was set aside', async () => {
+    const { dataset } = await service.loadDataset({ kind: 'files', files: [dataFile('ten.bin', cifar10(10))], labels: 'fine' });
+    expect(dataset).toMatchObject({ trainSize: 10, heldOutSize: 0 });
+    const expected =
+      'ten.bin has no held-out images to evaluate on: none is set aside from a class of a single image. Give each class two images or more (or pick a test split with the training files), then load the data again';
+    expect((await rejection(service.evaluation.evaluateKnn())).message).toBe(expected);
+    expect((await rejection(service.evaluation.embeddingView())).message).toBe(expected);
+  });
+
   it('trains on a CIFAR-10 file: ~10% of each class held out, a fresh model, the summary and thumbnails', async () => {
     const before = service.status().runId;
     const progress: LoadProgress[] = [];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyAugment, GRAY, hueMatrices, MOCO_V1_AUGMENT, MOCO_V2_AUGMENT, sampleAugmentParams, selectDraws, type AugmentConfig, type AugmentParams } from '../../moco/augment';
+import { applyAugment, Augmentation, GRAY, hueMatrices, MOCO_V1_AUGMENT, MOCO_V2_AUGMENT, sampleAugmentParams, type AugmentConfig, type AugmentParams } from '../../moco/augment';
 import { Rng } from '../../util/random';
 import { attach, kernelFunc, runKernel, type CustomKernel } from '../declaration';
 import { f32, gridStride, gridStrideLoop, i32, runProgram, workgroupReduction } from './program';
@@ -10,19 +10,22 @@ const AUGMENT = 'MocoAugment';
 /** Per view: box (4), flip, brightness, contrast, saturation, hue matrix (9, rgb' = rgb·M), grayscale, blur side weight, source image. */
 const PARAMS = 20;
 
-function packParams(p: AugmentParams, hue: Float32Array, n: number, source: ArrayLike<number>): Float32Array {
+/** View i's row: the draws of its source image `source[i]`, read where they are (no reordered copy), and that image's index. */
+function packParams(p: AugmentParams, hue: Float32Array, source: ArrayLike<number>): Float32Array {
+  const n = source.length;
   const out = new Float32Array(n * PARAMS);
   for (let i = 0; i < n; i++) {
     const o = i * PARAMS;
-    out.set(p.boxes.subarray(4 * i, 4 * i + 4), o);
-    out[o + 4] = p.flip[i];
-    out[o + 5] = p.brightness[i];
-    out[o + 6] = p.contrast[i];
-    out[o + 7] = p.saturation[i];
-    out.set(hue.subarray(9 * i, 9 * i + 9), o + 8);
-    out[o + 17] = p.grayscale[i];
-    out[o + 18] = p.blurSide[i];
-    out[o + 19] = source[i];
+    const r = source[i];
+    out.set(p.boxes.subarray(4 * r, 4 * r + 4), o);
+    out[o + 4] = p.flip[r];
+    out[o + 5] = p.brightness[r];
+    out[o + 6] = p.contrast[r];
+    out[o + 7] = p.saturation[r];
+    out.set(hue.subarray(9 * r, 9 * r + 9), o + 8);
+    out[o + 17] = p.grayscale[r];
+    out[o + 18] = p.blurSide[r];
+    out[o + 19] = r;
   }
   return out;
 }
@@ -173,16 +176,16 @@ export const augment: CustomKernel = {
     { kernelName: AUGMENT, kernelFunc: augmentKernel },
   ],
   overrides: [
-    attach(applyAugment, (plain, images, draws, cfg, rows) => {
+    attach(applyAugment, (plain, images, draws, augmentation, rows) => {
       const [n, h, w, c] = images.shape;
       const inRange = !rows || rows.every((r) => r >= 0 && r < n);
-      if (h < 2 || w < 2 || c !== 3 || images.dtype !== 'float32' || !inRange) return plain(images, draws, cfg, rows);
-      const attrs: AugmentAttrs = { gray: [...GRAY], mean: [...cfg.mean], std: [...cfg.std] };
-      // The views' draws in the views' order; each view reads its own source image (no gather).
-      const p = rows ? selectDraws(draws, rows) : draws;
+      if (h < 2 || w < 2 || c !== 3 || images.dtype !== 'float32' || !inRange) return plain(images, draws, augmentation, rows);
+      const { mean, std } = augmentation.config;
+      const attrs: AugmentAttrs = { gray: [...GRAY], mean: [...mean], std: [...std] };
+      // Each view reads its own source image and that image's draws (no gather, no reordered copy).
       const source = rows ?? Int32Array.from({ length: n }, (_, i) => i);
       return tf.tidy(() => {
-        const params = tf.tensor2d(packParams(p, hueMatrices(p.hue), source.length, source), [source.length, PARAMS]);
+        const params = tf.tensor2d(packParams(draws, hueMatrices(draws.hue), source), [source.length, PARAMS]);
         const [meanGray] = runKernel(MEAN_GRAY, { images, params }, attrs);
         return runKernel(AUGMENT, { images, params, meanGray }, attrs)[0] as tf.Tensor4D;
       });
@@ -193,7 +196,12 @@ export const augment: CustomKernel = {
     program: AUGMENT,
     run: () => {
       const images = tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
-      return { view: applyAugment(images, sampleAugmentParams(shape[0], cfg, new Rng(seed), shape[1]), cfg, rows && Int32Array.from(rows)) };
+      const augmentation = new Augmentation(cfg);
+      try {
+        return { view: applyAugment(images, sampleAugmentParams(shape[0], cfg, new Rng(seed), shape[1]), augmentation, rows && Int32Array.from(rows)) };
+      } finally {
+        augmentation.dispose();
+      }
     },
   })),
 };
