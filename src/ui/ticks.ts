@@ -26,10 +26,15 @@ export function niceAxis(min: number, max: number, count = 5): Axis {
   return { domain: [ticks[0], ticks[ticks.length - 1]], ticks };
 }
 
-/** Integer ticks for step axes: from 1 (or 0) to at least `max`. */
+/**
+ * A step axis from 0 to the last step shown (at least 4, so that a run's first steps are not
+ * stretched across the whole plot), with round integer ticks inside it: every chart of a run ends
+ * where its data ends, not at the next round number (a 12-step run is not drawn to 15).
+ */
 export function stepAxis(max: number, count = 5): Axis {
-  const axis = niceAxis(0, Math.max(max, 4), count);
-  return { domain: [axis.domain[0], axis.domain[1]], ticks: axis.ticks.filter((t) => Number.isInteger(t)) };
+  const end = Math.max(4, Number.isFinite(max) ? Math.ceil(max) : 0);
+  const axis = niceAxis(0, end, count);
+  return { domain: [0, end], ticks: axis.ticks.filter((t) => Number.isInteger(t) && t <= end) };
 }
 
 /**

@@ -165,6 +165,8 @@ describe('what the app teaches, end to end', () => {
     const controls = await top('[aria-label="Training controls"]');
     expect(status).toBeLessThan(controls);
     expect(diagram).toBeLessThan(controls);
+    // The explainer was dismissed above: the button that brings it back stays at the top with them.
+    expect(await top('[data-testid=explainer-open]')).toBeLessThan(status);
     // Nothing wider than the screen, the saved runs' table included: each run a card, nothing cut.
     await page.locator('[data-testid=saved-run]').first().waitFor({ timeout: 30_000 });
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
@@ -173,7 +175,7 @@ describe('what the app teaches, end to end', () => {
     expect(table.width).toBeLessThanOrEqual(table.container);
     // Every value and action of a run is on the screen, whole.
     const row = page.locator('[data-testid=saved-run]').first();
-    const boxes = await row.locator('td, button, input').evaluateAll((els) =>
+    const boxes = await row.locator('td, button, input, textarea').evaluateAll((els) =>
       els.map((e) => {
         const r = e.getBoundingClientRect();
         return { left: r.left, right: r.right, w: r.width, scroll: e.scrollWidth, client: e.clientWidth, tag: e.tagName };
@@ -186,6 +188,15 @@ describe('what the app teaches, end to end', () => {
       expect(box.w).toBeGreaterThan(0);
       if (box.tag === 'TD') expect(box.scroll).toBeLessThanOrEqual(box.client);
     }
+    // A long name wraps in its field, which grows to show it whole.
+    const name = row.locator('[data-testid=saved-run-name]');
+    await name.fill('momentum 0.99 against 0.9 on the CIFAR-10 sample, the first try of the class');
+    const field = await name.evaluate((e) => ({ scrollH: e.scrollHeight, clientH: e.clientHeight, scrollW: e.scrollWidth, clientW: e.clientWidth, right: e.getBoundingClientRect().right }));
+    expect(field.clientH).toBeGreaterThan(30);
+    expect(field.scrollH).toBeLessThanOrEqual(field.clientH + 1);
+    expect(field.scrollW).toBeLessThanOrEqual(field.clientW);
+    expect(field.right).toBeLessThanOrEqual(390);
+    await name.press('Escape');
     expect(await row.getByRole('button', { name: /^Resume the run saved at step/ }).isVisible()).toBe(true);
     expect(await row.getByRole('button', { name: /^Delete the run saved at step/ }).isVisible()).toBe(true);
     await page.locator('[aria-label="Saved runs"]').screenshot({ path: resolve(RESULTS, 'app-saved-runs-390.png') });

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeRecording } from '../../src/train/recording';
 import { probeDetails } from '../../src/ui/components/Evaluation';
 import { FilePickButton } from '../../src/ui/components/FilePickButton';
+import { cleanRunName } from '../../src/ui/components/SavedRuns';
 import { PerClassTable } from '../../src/ui/components/KnnChart';
 import { recordedWithoutGpu } from '../../src/ui/renderer';
 import { REPO_ROOT } from '../support/helpers';
@@ -74,5 +75,15 @@ describe('where a classroom recording was made', () => {
     expect(recordedWithoutGpu({ device: 'NVIDIA H200 (nvidia hopper)', backend: 'WebGPU (Dawn) on nvidia hopper (--backend auto; --backend wasm or cpu for the processor)' })).toBeNull();
     expect(recordedWithoutGpu({ device: 'google swiftshader', backend: 'WebGPU (Dawn) on google swiftshader (--backend auto; --backend wasm or cpu for the processor)' })).toBe('a software renderer, google swiftshader');
     expect(recordedWithoutGpu({ device: 'AMD EPYC (2 cores)', backend: "tfjs's JavaScript CPU backend, as asked" })).toBe('the CPU, AMD EPYC (2 cores)');
+  });
+});
+
+describe('a saved run renamed in its list', () => {
+  it('keeps a name typed or pasted over several lines as one line, whole up to 80 characters', () => {
+    expect(cleanRunName('  m = 0.99,\n  K = 4096 \r\n')).toBe('m = 0.99, K = 4096');
+    expect(cleanRunName('tiny on CIFAR-10 sample (train)')).toBe('tiny on CIFAR-10 sample (train)');
+    const long = `${'resnet8 on cifar-10-binary.tar.gz '.repeat(3)}end`;
+    expect(cleanRunName(long)).toBe(long.slice(0, 80).trim());
+    expect(cleanRunName('  \n ')).toBeNull();
   });
 });

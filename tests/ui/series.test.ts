@@ -168,8 +168,18 @@ describe('niceAxis', () => {
     const a = niceAxis(0.000937, 0.000937);
     expect(a.domain[0]).toBeLessThan(0.000937);
     expect(a.domain[1]).toBeGreaterThan(0.000937);
-    expect(stepAxis(12).domain[1]).toBeGreaterThanOrEqual(12);
     expect(stepAxis(100_000).ticks.length).toBeLessThanOrEqual(6);
+  });
+
+  it('ends a step axis at the last step shown, with round ticks inside it', async () => {
+    const { stepAxis } = await import('../../src/ui/ticks');
+    // A 12-step replay: the axis stops at 12, not at the next multiple of the tick step (15).
+    expect(stepAxis(12)).toEqual({ domain: [0, 12], ticks: [0, 5, 10] });
+    expect(stepAxis(780)).toEqual({ domain: [0, 780], ticks: [0, 200, 400, 600] });
+    expect(stepAxis(1000)).toEqual({ domain: [0, 1000], ticks: [0, 250, 500, 750, 1000] });
+    // The first steps keep a short axis of their own rather than filling the plot with one point.
+    expect(stepAxis(1)).toEqual({ domain: [0, 4], ticks: [0, 1, 2, 3, 4] });
+    expect(stepAxis(0).domain).toEqual([0, 4]);
   });
 });
 

@@ -292,7 +292,8 @@ export function StepAxisLabel() {
   const plot = usePlotArea();
   if (!plot) return null;
   return (
-    <text x={plot.x - 6} y={plot.y + plot.height + 12} textAnchor="end" className={styles['axis-name']}>
+    // Below the y axis's lowest label ("0%" reaches 5 px under the plot), inside the x axis's 18 px.
+    <text x={plot.x - 6} y={plot.y + plot.height + 15} textAnchor="end" className={styles['axis-name']}>
       step
     </text>
   );

@@ -267,7 +267,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           </div>
         </div>
         <div className="field-row">
-          <div className="field">
+          <div className={`field ${styles['field--wide']}`}>
             <label htmlFor={`${uid}-dataset`}>Dataset</label>
             <select
               id={`${uid}-dataset`}
@@ -315,7 +315,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
         <h2 id={`${uid}-export`}>Trained weights</h2>
         <label className="check">
           <input type="checkbox" data-testid="include-key" checked={includeKey} onChange={(e) => setIncludeKey(e.currentTarget.checked)} />
-          also the momentum encoder (key/)
+          also the momentum encoder (as key/ in the zip)
         </label>
         <button type="button" className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
           ⤓ Download weights

@@ -31,8 +31,9 @@ export const Explainer = memo(function Explainer() {
     }
   }, []);
   if (!open) {
+    // On a phone it stays at the top with the status and the diagram, where a student looks first.
     return (
-      <button type="button" className={`btn ${styles.reopen}`} onClick={() => setOpen(true)} data-testid="explainer-open">
+      <button type="button" className={`btn ${styles.reopen}`} onClick={() => setOpen(true)} data-testid="explainer-open" data-narrow-first>
         What is MoCo? What should I watch?
       </button>
     );

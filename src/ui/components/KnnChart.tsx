@@ -3,6 +3,7 @@ import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, XAx
 import type { KnnResult } from '../../worker/evaluationTypes';
 import { formatCompact, formatInt } from '../format';
 import type { RunOverlay } from '../series';
+import { stepAxis } from '../ticks';
 import { StepAxisLabel } from './Charts';
 import styles from './KnnChart.module.css';
 
@@ -48,7 +49,9 @@ export const KnnChart = memo(function KnnChart({ results, overlays = NO_OVERLAYS
   const tickStep = top <= 25 ? 5 : top <= 50 ? 10 : 25;
   const yMax = top > 50 ? 100 : Math.ceil(top / tickStep) * tickStep;
   const yTicks = Array.from({ length: yMax / tickStep + 1 }, (_, i) => i * tickStep);
-  const xMax = Math.max(1, ...all.map((d) => d.step));
+  // The same step axis as the training charts: it ends at the last kNN step, round ticks inside.
+  const x = stepAxis(Math.max(0, ...all.map((d) => d.step)));
+  const xMax = x.domain[1];
   const steps = useMemo(() => [...new Set(lines.flatMap((l) => l.data.map((d) => d.step)))].sort((a, b) => a - b), [lines]);
   const [hover, setHover] = useState<number | null>(null);
   const shownStep = hover ?? steps.at(-1) ?? 0;
@@ -93,7 +96,7 @@ export const KnnChart = memo(function KnnChart({ results, overlays = NO_OVERLAYS
         <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL_SIZE}>
           <LineChart margin={MARGIN} accessibilityLayer={false}>
             <CartesianGrid stroke="var(--grid)" vertical={false} />
-            <XAxis dataKey="step" type="number" domain={[0, xMax]} allowDecimals={false} tickFormatter={formatCompact} fontSize={10} height={18} />
+            <XAxis dataKey="step" type="number" domain={x.domain} ticks={x.ticks} interval={0} niceTicks="none" allowDataOverflow tickFormatter={formatCompact} fontSize={10} height={18} />
             <YAxis type="number" domain={[0, yMax]} ticks={yTicks} interval={0} tickFormatter={(v: number) => `${v}%`} fontSize={10} width={LEFT_AXIS_PX} />
             <StepAxisLabel />
             <ReferenceLine y={chance} className={styles.chance} strokeDasharray="4 3" />

@@ -69,8 +69,10 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   const lastKnn = shown.knn.at(-1);
   const lastProbe = shown.probes.at(-1);
   const withoutGpu = recordedWithoutGpu(made);
+  // What the class is watching: on a phone it comes with the status and the diagram, before the
+  // controls that wait meanwhile.
   return (
-    <section className={`card ${styles.replay} ${styles.shown}`} aria-labelledby={`${uid}-title`} data-testid="replay" data-ended={ended} data-steps={shown.shownSteps}>
+    <section className={`card ${styles.replay} ${styles.shown}`} aria-labelledby={`${uid}-title`} data-testid="replay" data-ended={ended} data-steps={shown.shownSteps} data-narrow-first>
       <div className={styles.head}>
         <h2 id={`${uid}-title`} className={styles.title}>
           <span className={styles.badge} data-testid="replay-badge">

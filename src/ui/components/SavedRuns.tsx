@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { SavedRun } from '../../worker/types';
 import { formatInt } from '../format';
 import type { Training } from '../useTraining';
@@ -23,27 +23,56 @@ function defaultName(run: SavedRun): string {
   return `${run.preset} on ${run.datasetName}`;
 }
 
-/** The run's name, edited in place: Enter or leaving the field keeps it, Escape drops the edit. */
+/**
+ * A name as typed into the field, made one line of at most 80 characters; null where nothing is left
+ * to save (the name stays as it was).
+ */
+export function cleanRunName(draft: string): string | null {
+  const name = draft.replace(/\s+/g, ' ').trim().slice(0, 80).trim();
+  return name === '' ? null : name;
+}
+
+/**
+ * The run's name, edited in place: Enter or leaving the field keeps it, Escape drops the edit. A
+ * text area that wraps, so that a long name shows whole ("tiny on Built-in shapes (train)" and the
+ * same on the CIFAR-10 sample differ only at the end); it grows with its lines (CSS field-sizing,
+ * or its scroll height where a browser lacks that).
+ */
 function RunName({ run, onRename }: { run: SavedRun; onRename: (name: string) => void }) {
   const shown = run.name ?? defaultName(run);
   // The list gives each saved name its own key, so a new name or save starts a fresh draft.
   const [draft, setDraft] = useState(shown);
+  const field = useRef<HTMLTextAreaElement>(null);
+  useLayoutEffect(() => {
+    const el = field.current;
+    if (!el || typeof CSS === 'undefined' || CSS.supports('field-sizing', 'content')) return;
+    el.style.height = 'auto';
+    el.style.height = `${el.scrollHeight}px`;
+  }, [draft]);
   const commit = () => {
-    const name = draft.trim();
-    if (name === '' || name === shown) setDraft(shown);
-    else onRename(name.slice(0, 80));
+    const name = cleanRunName(draft);
+    if (name === null || name === shown) setDraft(shown);
+    else onRename(name);
   };
   return (
-    <input
+    <textarea
+      ref={field}
       className={styles.runs__name}
       data-testid="saved-run-name"
       aria-label={`Name of the run saved at step ${run.step}`}
+      title={shown}
+      rows={1}
       value={draft}
       maxLength={80}
-      onChange={(e) => setDraft(e.currentTarget.value)}
+      spellCheck={false}
+      onChange={(e) => setDraft(e.currentTarget.value.replace(/[\r\n]+/g, ' '))}
       onBlur={commit}
       onKeyDown={(e) => {
-        if (e.key === 'Enter') e.currentTarget.blur();
+        if (e.key === 'Enter') {
+          // A name is one line: Enter keeps it instead of breaking it.
+          e.preventDefault();
+          e.currentTarget.blur();
+        }
         if (e.key === 'Escape') setDraft(shown);
       }}
     />
