@@ -27,7 +27,7 @@ const times = (x: number | null) => (x == null ? 'n/a' : `×${x.toFixed(2)}`);
 
 /** The short table on stdout: one row per variant, then the ratios. */
 export function formatRuns(runs: BenchFile['runs']): string {
-  const header = ['where', 'backend', 'preset', 'batch', 'kernels', 'img/s', 'step ms', 'host ms', 'host µs/dispatch', 'first step ms', 'dispatches', 'GPU ms', 'live tensors'];
+  const header = ['where', 'backend', 'preset', 'batch', 'kernels', 'img/s', 'step ms', 'host ms', 'host µs/dispatch', 'first step ms', 'dispatches', 'uploads', 'passes', 'GPU ms', 'live tensors'];
   const rows: string[][] = [];
   for (const { where, result: r } of runs) {
     for (const v of r.variants) {
@@ -44,19 +44,21 @@ export function formatRuns(runs: BenchFile['runs']): string {
         // A later variant of the process reuses the programs compiled before it: its first step is not a fresh start.
         `${fmt(v.firstStepMs, 0)}${v.firstStepMs != null && v.compiledFirst === false ? '*' : ''}`,
         v.dispatchesPerStep == null ? 'n/a' : String(v.dispatchesPerStep),
+        v.uploadsPerStep == null ? 'n/a' : String(v.uploadsPerStep),
+        v.passesPerStep == null ? 'n/a' : String(v.passesPerStep),
         fmt(v.gpuMsPerStep, 1),
         `${v.liveTensors}${v.liveTensorGrowthPerStep ? ` (+${v.liveTensorGrowthPerStep}/step!)` : ''}`,
       ]);
     }
     const custom = r.variants.find((v) => v.variant === 'custom');
     if (custom && r.variants.some((v) => v.variant === 'stock'))
-      rows.push(['', '', '', '', 'custom vs stock', times(r.speedup.imagesPerSecond), '', '', '', '', r.speedup.dispatches == null ? '' : `${times(r.speedup.dispatches)} fewer`, r.speedup.gpuTime == null ? '' : `${times(r.speedup.gpuTime)} less`, '']);
+      rows.push(['', '', '', '', 'custom vs stock', times(r.speedup.imagesPerSecond), '', '', '', '', r.speedup.dispatches == null ? '' : `${times(r.speedup.dispatches)} fewer`, '', '', r.speedup.gpuTime == null ? '' : `${times(r.speedup.gpuTime)} less`, '']);
     for (const v of r.variants) {
       if (!custom || !v.variant.startsWith('custom+')) continue;
       const ratio = (a: number | null, b: number | null) => (a != null && b != null && b > 0 && Number.isFinite(a) ? a / b : null);
       const gpu = ratio(custom.gpuMsPerStep, v.gpuMsPerStep);
       const host = ratio(custom.medianHostMs, v.medianHostMs);
-      rows.push(['', '', '', '', `${v.variant} vs custom`, times(ratio(v.imagesPerSecond, custom.imagesPerSecond)), '', host == null ? '' : `${times(host)} less`, '', '', '', gpu == null ? '' : `${times(gpu)} less`, '']);
+      rows.push(['', '', '', '', `${v.variant} vs custom`, times(ratio(v.imagesPerSecond, custom.imagesPerSecond)), '', host == null ? '' : `${times(host)} less`, '', '', '', '', '', gpu == null ? '' : `${times(gpu)} less`, '']);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

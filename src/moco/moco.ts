@@ -72,6 +72,8 @@ export class MoCo {
   private lastConsistency = Number.NaN;
   /** The augmentation of `config.augment`, with the constant tensors its views share (freed by `dispose()`). */
   readonly augmentation: Augmentation;
+  /** d loss / d loss = 1, where backpropagation starts: held, so that no step uploads a new one (tf.variableGrads would). */
+  private readonly lossSeed = tf.keep(tf.scalar(1));
 
   constructor(readonly config: MocoConfig) {
     this.rng = new Rng(config.seed);
@@ -205,7 +207,7 @@ export class MoCo {
     const filled = this.queue.filled;
     const queryParams = this.encoderQ.trainableVariables();
     let stats: tf.Tensor1D | undefined;
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = tf.engine().gradients(() => {
       const terms = pairs.map(([x, k]) => {
         const out = infoNce(this.encoderQ.embed(x, true), k, negatives, emptySlotBias, temperature);
         const s = contrastiveStats(out, emptySlotBias, filled);
@@ -215,9 +217,9 @@ export class MoCo {
       const mean = (i: number) => (terms.length === 1 ? terms[0][i] : tf.addN(terms.map((t) => t[i])).div(terms.length));
       stats = tf.keep(tf.stack([0, 1, 2, 3].map(mean)) as tf.Tensor1D);
       return tf.addN(terms.map((t) => t[0])) as tf.Scalar;
-    }, queryParams);
+    }, queryParams, this.lossSeed, true);
     value.dispose();
-    return { grads: new Map(queryParams.map((v) => [v, grads[v.name]])), stats: stats! };
+    return { grads: new Map(queryParams.map((v, i) => [v, grads[i]])), stats: stats! };
   }
 
   /**
@@ -266,5 +268,6 @@ export class MoCo {
     this.queue.dispose();
     this.optimizer.dispose();
     this.augmentation.dispose();
+    this.lossSeed.dispose();
   }
 }

@@ -40,7 +40,7 @@ export class KeyQueue {
   private writtenAt: Int32Array;
   private pointer = 0;
   private filledSlots = 0;
-  private maskCache: { filled: number; capacity: number; bias: tf.Tensor2D } | null = null;
+  private maskCache: { filled: number; capacity: number; bias: tf.Tensor2D; ramp: tf.Tensor2D } | null = null;
 
   constructor(
     capacity: number,
@@ -109,10 +109,13 @@ export class KeyQueue {
     const c = this.maskCache;
     if (c && c.filled === this.filledSlots && c.capacity === this.capacity) return c.bias;
     c?.bias.dispose();
-    const bias = tf.tidy(() =>
-      tf.where(tf.range(0, this.capacity).less(this.filledSlots), tf.zeros([this.capacity]), tf.fill([this.capacity], EMPTY_LOGIT)).reshape([1, this.capacity]),
-    ) as tf.Tensor2D;
-    this.maskCache = { filled: this.filledSlots, capacity: this.capacity, bias };
+    // The bias for any fill is a window of [0 × capacity, EMPTY_LOGIT × capacity], made on the device
+    // once per capacity: the window's offset goes to the slice as a number in its uniforms, where a
+    // mask made from `filled` would upload tensors from the CPU each time the queue grows.
+    const ramp = c?.capacity === this.capacity ? c.ramp : tf.tidy(() => tf.concat([tf.fill([1, this.capacity], 0), tf.fill([1, this.capacity], EMPTY_LOGIT)], 1) as tf.Tensor2D);
+    if (c && c.ramp !== ramp) c.ramp.dispose();
+    const bias = tf.slice(ramp, [0, this.capacity - this.filledSlots], [1, this.capacity]) as tf.Tensor2D;
+    this.maskCache = { filled: this.filledSlots, capacity: this.capacity, bias, ramp };
     return bias;
   }
 
@@ -159,6 +162,7 @@ export class KeyQueue {
   dispose(): void {
     this.keysVar.dispose();
     this.maskCache?.bias.dispose();
+    this.maskCache?.ramp.dispose();
     this.maskCache = null;
   }
 

@@ -12,6 +12,13 @@ import { onCachedDispatch } from '../kernels/webgpu/bindingCache';
  * `MocoLerpInPlace`), marked `(backward)` when it ran in the backward pass of `tf.grads` and its kin:
  * one `BinaryOpProgram` is a residual add, a bias add or a gradient accumulation, and only the kernel
  * says which.
+ *
+ * It also counts a step's **uploads**: tensors whose values were made on the CPU and go to the GPU
+ * when first used (tfjs-webgpu's `uploadToGPU` of a tensor that has values and no buffer yet: a
+ * `tf.tensor` of draws, a permutation, a number passed to an op). Each one maps a staging buffer and
+ * ends the compute pass for its copy, so it costs far more than a dispatch's uniforms (which
+ * `queue.writeBuffer` writes per dispatch, and which are not counted here). And the **compute passes**
+ * begun (`beginComputePass`): an upload, a submit or a read-back ends the pass, the next dispatch begins one.
  */
 
 interface PassEncoderPrototype {
@@ -26,8 +33,14 @@ interface EngineInternals {
   __dispatchCounterWrapped?: boolean;
 }
 
+interface CommandEncoderPrototype {
+  beginComputePass(...args: unknown[]): unknown;
+}
+
 interface RecordingBackend {
   recordAndSubmit?: (program: { constructor: { name: string }; shaderKey?: string }, ...rest: unknown[]) => void;
+  uploadToGPU?: (dataId: object) => void;
+  tensorMap?: { get(dataId: object): { values?: unknown; resource?: unknown } | undefined };
 }
 
 export interface DispatchCounts {
@@ -37,6 +50,12 @@ export interface DispatchCounts {
   byProgram: Record<string, number>;
   /** The same by tfjs kernel name (`Add`, `Add (backward)`, …); dispatches outside any kernel under `(none)`. */
   byKernel: Record<string, number>;
+  /** Tensors uploaded from the CPU (values made on the CPU, copied to a new GPU buffer on first use). */
+  uploads: number;
+  /** The same by the tfjs kernel that first used the tensor (`(none)` outside any kernel). */
+  uploadsByKernel: Record<string, number>;
+  /** Compute passes begun. */
+  passes: number;
 }
 
 let active: DispatchCounts | null = null;
@@ -90,15 +109,34 @@ function install(backend: RecordingBackend): void {
         return original.apply(this, args);
       };
     }
+    const encoder = (globalThis as { GPUCommandEncoder?: { prototype: CommandEncoderPrototype } }).GPUCommandEncoder?.prototype;
+    if (encoder) {
+      const begin = encoder.beginComputePass;
+      encoder.beginComputePass = function (this: unknown, ...args: unknown[]) {
+        if (active) active.passes++;
+        return begin.apply(this, args);
+      };
+    }
     installed = true;
   }
   const b = backend as RecordingBackend & { __dispatchCounterWrapped?: boolean };
-  if (b.recordAndSubmit && !b.__dispatchCounterWrapped) {
-    const original = b.recordAndSubmit;
-    b.recordAndSubmit = function (this: unknown, program, ...rest) {
-      if (active) countProgram(active, program.constructor.name);
-      return original.call(this, program, ...rest);
-    };
+  if (!b.__dispatchCounterWrapped) {
+    const { recordAndSubmit, uploadToGPU } = b;
+    if (recordAndSubmit)
+      b.recordAndSubmit = function (this: unknown, program, ...rest) {
+        if (active) countProgram(active, program.constructor.name);
+        return recordAndSubmit.call(this, program, ...rest);
+      };
+    if (uploadToGPU)
+      b.uploadToGPU = function (this: RecordingBackend, dataId: object) {
+        const data = active && this.tensorMap?.get(dataId);
+        if (active && data && data.resource == null && data.values != null) {
+          active.uploads++;
+          const kernel = currentKernel();
+          active.uploadsByKernel[kernel] = (active.uploadsByKernel[kernel] ?? 0) + 1;
+        }
+        return uploadToGPU.call(this, dataId);
+      };
     b.__dispatchCounterWrapped = true;
   }
   // Our programs recorded through the binding cache (opt-in) bypass recordAndSubmit.
@@ -113,17 +151,21 @@ export function noteProgramDispatch(name: string): void {
   if (active) countProgram(active, name);
 }
 
+function currentKernel(): string {
+  return `${kernels.at(-1) ?? '(none)'}${backward ? ' (backward)' : ''}`;
+}
+
 function countProgram(counts: DispatchCounts, name: string): void {
   counts.byProgram[name] = (counts.byProgram[name] ?? 0) + 1;
-  const kernel = `${kernels.at(-1) ?? '(none)'}${backward ? ' (backward)' : ''}`;
+  const kernel = currentKernel();
   counts.byKernel[kernel] = (counts.byKernel[kernel] ?? 0) + 1;
 }
 
-/** Runs `f` and counts the compute dispatches recorded meanwhile on `backend` (the webgpu backend). */
+/** Runs `f` and counts the compute dispatches, uploads and passes recorded meanwhile on `backend` (the webgpu backend). */
 export async function countDispatches<T>(backend: object, f: () => Promise<T> | T): Promise<{ result: T; counts: DispatchCounts }> {
   install(backend as RecordingBackend);
   if (active) throw new Error('dispatch counter: counts do not nest');
-  const counts: DispatchCounts = { total: 0, byProgram: {}, byKernel: {} };
+  const counts: DispatchCounts = { total: 0, byProgram: {}, byKernel: {}, uploads: 0, uploadsByKernel: {}, passes: 0 };
   active = counts;
   try {
     const result = await f();

@@ -4,7 +4,7 @@ import { compilePipelines } from '../kernels/precompile';
 import { mocoConfig, type MocoVersion } from '../moco/config';
 import { MoCo } from '../moco/moco';
 import type { PresetName } from '../moco/resnet';
-import { countDispatches } from './dispatchCounter';
+import { countDispatches, type DispatchCounts } from './dispatchCounter';
 import { timeHostPart } from './hostTimer';
 
 /**
@@ -98,6 +98,12 @@ export interface VariantResult {
   precompileMs: number | null;
   /** Compute dispatches in one step (null off WebGPU). */
   dispatchesPerStep: number | null;
+  /** Tensors uploaded from the CPU in one step (each a staging buffer and the end of a compute pass; null off WebGPU). */
+  uploadsPerStep?: number | null;
+  /** The same by the tfjs kernel that first used the tensor. */
+  uploadsByKernel?: Record<string, number> | null;
+  /** Compute passes begun in one step (null off WebGPU). */
+  passesPerStep?: number | null;
   /** The same, by WebGPU program. */
   dispatchesByProgram: Record<string, number> | null;
   /** The same, by tfjs kernel (`Add`, `Relu (backward)`, …): what a fusion would remove. */
@@ -265,13 +271,13 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
     for (const v of variants) {
       select(v);
       const moco = models.get(v)!;
-      let dispatches: { total: number; byProgram: Record<string, number>; byKernel: Record<string, number> } | null = null;
+      let dispatches: DispatchCounts | null = null;
       if (onWebGpu && (options.countDispatches ?? true)) {
         dispatches = (await countDispatches(tf.backend(), () => moco.step(images))).counts;
         const sorted = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
         dispatches.byProgram = sorted(dispatches.byProgram);
         dispatches.byKernel = sorted(dispatches.byKernel);
-        log(`${backendName} ${options.preset} b${options.batch} ${v}: ${dispatches.total} dispatches per step`);
+        log(`${backendName} ${options.preset} b${options.batch} ${v}: ${dispatches.total} dispatches, ${dispatches.uploads} uploads, ${dispatches.passes} compute passes per step`);
       }
       const gpu = (options.profile ?? true) ? await profileStep(moco, images) : null;
       const ms = stepMs.get(v)!;
@@ -293,6 +299,9 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         compiledFirst: v === variants[0],
         precompileMs: precompileMs.get(v) ?? null,
         dispatchesPerStep: dispatches?.total ?? null,
+        uploadsPerStep: dispatches?.uploads ?? null,
+        uploadsByKernel: dispatches?.uploadsByKernel ?? null,
+        passesPerStep: dispatches?.passes ?? null,
         dispatchesByProgram: dispatches?.byProgram ?? null,
         dispatchesByKernel: dispatches?.byKernel ?? null,
         gpuMsPerStep: gpu?.total ?? null,

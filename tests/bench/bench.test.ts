@@ -50,15 +50,16 @@ describe('npm run bench: the table', () => {
     // A first step 1.5 s longer than the others: its compile time.
     // Host parts of 3,000 and 430 ms: 3,356 and 2,000 µs per dispatch.
     // The custom variant stepped second: its first step reused what stock compiled, and is marked.
-    const variant = (v: 'stock' | 'custom', ms: number, host: number, dispatches: number) =>
-      variantResult(v, ms, dispatches, null, { firstStepMs: ms + 1500, compileMs: 1500, compiledFirst: v === 'stock', dispatchesByProgram: {}, hostStepMs: [host], medianHostMs: host, hostMsPerDispatch: host / dispatches });
-    const result = benchResult('webgpu', [variant('stock', 4000, 3000, 894), variant('custom', 2000, 430, 215)], ["no GPU time: the adapter has no 'timestamp-query'"]);
+    // Uploads from the CPU and compute passes per step: 261 and 290 (stock), 4 and 9 (custom).
+    const variant = (v: 'stock' | 'custom', ms: number, host: number, dispatches: number, uploads: number, passes: number) =>
+      variantResult(v, ms, dispatches, null, { firstStepMs: ms + 1500, compileMs: 1500, compiledFirst: v === 'stock', dispatchesByProgram: {}, hostStepMs: [host], medianHostMs: host, hostMsPerDispatch: host / dispatches, uploadsPerStep: uploads, passesPerStep: passes });
+    const result = benchResult('webgpu', [variant('stock', 4000, 3000, 894, 261, 290), variant('custom', 2000, 430, 215, 4, 9)], ["no GPU time: the adapter has no 'timestamp-query'"]);
     const table = formatRuns([{ where: 'node', result }]);
     const lines = table.split('\n');
-    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+host ms\s+host µs\/dispatch\s+first step ms\s+dispatches\s+GPU ms\s+live tensors/);
-    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+3000\s+3356\s+5500\s+894\s+n\/a\s+92/);
+    expect(lines[0]).toMatch(/where\s+backend\s+preset\s+batch\s+kernels\s+img\/s\s+step ms\s+host ms\s+host µs\/dispatch\s+first step ms\s+dispatches\s+uploads\s+passes\s+GPU ms\s+live tensors/);
+    expect(lines[1]).toMatch(/node\s+webgpu\s+tiny\s+8\s+stock\s+2\.00\s+4000\s+3000\s+3356\s+5500\s+894\s+261\s+290\s+n\/a\s+92/);
     expect(lines[1]).not.toContain('*');
-    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+430\s+2000\s+3500\*\s+215\s+n\/a/);
+    expect(lines[2]).toMatch(/custom\s+4\.00\s+2000\s+430\s+2000\s+3500\*\s+215\s+4\s+9\s+n\/a/);
     expect(lines[3]).toMatch(/custom vs stock\s+×2\.00\s+×4\.16 fewer/);
     expect(table).toMatch(/note: node webgpu: no GPU time/);
   });

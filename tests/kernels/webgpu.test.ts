@@ -107,7 +107,8 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
     // Shuffle BN's two reorderings ride on the augmentation and the L2 normalisation; the queue
     // write needs no slices; the dense layers' biases are added by the matmuls.
     expect(custom.dispatchesByProgram!.GatherProgram).toBeUndefined();
-    expect(custom.dispatchesByProgram!.SliceProgram).toBeUndefined();
+    // One slice while the queue fills (a step of this test's): its empty-slot bias, a window of a constant.
+    expect(custom.dispatchesByProgram!.SliceProgram).toBe(1);
     expect(custom.dispatchesByKernel!.Add).toBeUndefined();
     // After the first step every parameter owns its buffer: no update needs a new tensor.
     expect(custom.dispatchesByProgram!.MocoSgdMomentum).toBeUndefined();
@@ -119,6 +120,16 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
     // Opt-in only (slower than tfjs's on SwiftShader): the stock input gradient runs by default.
     expect(custom.dispatchesByProgram!.MocoConv2DBackpropInput).toBeUndefined();
     expect(custom.dispatchesByProgram!.Conv2DDerInputProgram).toBe(5);
+    // Uploads from the CPU: the two views' random draws (the key view's in shuffle BN's order) and
+    // the two L2 normalisations' row orders (the keys' is the inverse permutation). The queue's
+    // empty-slot bias, the loss's gradient seed and the numbers the kernels take (temperature,
+    // learning rate, momentum) go up as uniforms or are held on the device.
+    expect(custom.uploadsByKernel).toEqual({ MocoAugmentMeanGray: 2, MocoL2Normalize: 2 });
+    expect(custom.uploadsPerStep).toBe(4);
+    // A compute pass ends at an upload, at a submit (tfjs submits every 15 dispatches) and at the read-back.
+    const submits = Math.ceil(custom.dispatchesPerStep! / 15);
+    expect(custom.passesPerStep).toBeGreaterThanOrEqual(submits);
+    expect(custom.passesPerStep).toBeLessThanOrEqual(submits + custom.uploadsPerStep! + 1);
     expect(result.speedup.dispatches).toBeCloseTo(stock.dispatchesPerStep! / custom.dispatchesPerStep!, 6);
     // The same training state; stock also keeps the plain augmentation's constants (mean, std, gray
     // weights, image indices, the blur's 1 and 2), which the augmentation kernel does without.

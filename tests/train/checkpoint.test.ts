@@ -181,9 +181,10 @@ function countTensors(t: Trainer): number {
   const s = t.moco.trainingState();
   const q = t.moco.encoderQ;
   const k = t.moco.encoderK;
-  // Parameters and moving statistics of both encoders, the velocities, the queue's keys and its
-  // cached empty-slot bias (made by the first step after a restore, so not counted here).
-  return q.parameters.size + q.bnStatistics.size + k.parameters.size + k.bnStatistics.size + s.velocities.size + 1;
+  // Parameters and moving statistics of both encoders, the velocities, the queue's keys and the
+  // loss's gradient seed (the queue's cached empty-slot bias and the constant it is cut from are made
+  // by the first step after a restore, so not counted here).
+  return q.parameters.size + q.bnStatistics.size + k.parameters.size + k.bnStatistics.size + s.velocities.size + 2;
 }
 
 describe('a new run from a checkpoint (--init)', () => {
