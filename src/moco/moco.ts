@@ -104,19 +104,28 @@ export class MoCo {
     if (p.queueSize !== undefined) this.queue.resize(p.queueSize);
   }
 
-  /** One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. */
+  /**
+   * One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. A step that throws leaves
+   * the model as it found it, so that a retry or a checkpoint is exact: the step count, the views,
+   * the generator, the probe, the moving statistics and the queue are put back, and the keys go
+   * into the queue before the encoders' updates, so that everything that can fail before the SGD
+   * update leaves the parameters untouched. (An update that was applied before a later failure,
+   * a lost GPU device's usually, stays: undoing it would take a copy of every parameter per step;
+   * such a run goes back to its last checkpoint.)
+   */
   async step(images: tf.Tensor4D): Promise<StepStats> {
-    const step = ++this.steps;
+    const step = this.steps + 1;
     const lr = learningRateAt(step - 1, { ...this.config.schedule, baseLr: this.live.learningRate });
     const { momentum: m, temperature: T } = this.live;
     const meanKeyAge = this.queue.meanKeyAge(step);
+    const { symmetric } = this.config;
+    const n = images.shape[0];
+    const kept = this.keepForUndo(symmetric ? 2 * n : n);
 
     // Two random views of every image: one for the query, one for its positive key. The draws are
     // kept so that the app can show exactly the views this step trained on.
-    const n = images.shape[0];
-    this.lastViewDraws = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
-    const [draws1, draws2] = this.lastViewDraws;
-    const { symmetric } = this.config;
+    const viewDraws: [AugmentParams, AugmentParams] = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
+    const [draws1, draws2] = viewDraws;
     const measure = this.measureKeyEncoder;
     // The step's tensors, freed however it ends (a step that throws leaves none behind).
     const made: tf.Tensor[] = [];
@@ -135,10 +144,14 @@ export class MoCo {
       const k1 = track(symmetric ? this.keys(images, draws1) : null);
       const pairs: QueryKeyPair[] = x2 && k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
 
-      // InfoNCE against the queue; SGD on the query encoder.
+      // InfoNCE against the queue.
       const { grads, stats } = this.lossGradients(pairs, T);
       track(stats);
       try {
+        // This step's keys become the newest negatives (the loss has read the queue; nothing after does).
+        this.queue.enqueue(k2, step);
+        if (k1) this.queue.enqueue(k1, step);
+        // SGD on the query encoder.
         this.optimizer.applyGradients(grads, lr);
       } finally {
         tf.dispose([...grads.values()]);
@@ -147,15 +160,18 @@ export class MoCo {
       const lag = track(measure ? momentumUpdateWithLag(this.encoderK.parameters, this.encoderQ.parameters, m) : null);
       if (!lag) momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
       const keyStats = track(lag ? this.keyEncoderStats(images, step, lag) : null);
-      // This step's keys become the newest negatives.
-      this.queue.enqueue(k2, step);
-      if (k1) this.queue.enqueue(k1, step);
 
       // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
       figures = await (keyStats ? track(tf.concat([stats, keyStats])) : stats).data();
+    } catch (e) {
+      kept.undo();
+      throw e;
     } finally {
       tf.dispose(made);
+      kept.dispose();
     }
+    this.steps = step;
+    this.lastViewDraws = viewDraws;
     const [loss, top1, meanPositive, meanNegative, lagDistance, lagSize, consistency] = figures;
     if (consistency !== undefined) this.lastConsistency = consistency;
     return {
@@ -172,6 +188,34 @@ export class MoCo {
       temperature: T,
       keyLag: measure ? keyLag([lagDistance, lagSize]) : Number.NaN,
       keyConsistency: measure ? this.lastConsistency : Number.NaN,
+    };
+  }
+
+  /**
+   * What a step changes before it can still fail, kept to be put back (`undo()`) or let go
+   * (`dispose()`): the generator, the probe, the moving statistics of both encoders (forward
+   * passes update them) and the part of the queue that `keyRows` keys overwrite.
+   */
+  private keepForUndo(keyRows: number): { undo(): void; dispose(): void } {
+    const rng = this.rng.state();
+    const hadProbe = this.probe !== null;
+    const moving = [...this.encoderQ.bnStatistics.values(), ...this.encoderK.bnStatistics.values()];
+    const savedMoving = tf.tidy(() => tf.concat(moving.map((v) => v.reshape([-1]))));
+    const queue = this.queue.keepForUndo(keyRows);
+    return {
+      undo: () => {
+        this.rng.restore(rng);
+        if (!hadProbe) {
+          this.probe?.dispose();
+          this.probe = null;
+        }
+        tf.tidy(() => tf.split(savedMoving, moving.map((v) => v.size)).forEach((part, i) => moving[i].assign(part.reshape(moving[i].shape))));
+        queue.undo();
+      },
+      dispose: () => {
+        savedMoving.dispose();
+        queue.dispose();
+      },
     };
   }
 

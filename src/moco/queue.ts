@@ -80,6 +80,35 @@ export class KeyQueue {
   }
 
   /**
+   * Keeps what writing `rows` keys at the pointer will overwrite (those rows, their steps, the
+   * pointer and the fill), for a step that fails after its keys went in: `undo()` puts it back,
+   * `dispose()` lets it go. A write may go to the buffer in place, so the rows are sliced out
+   * (a copy on the GPU backends; on the CPU one the stock write replaces the buffer instead).
+   */
+  keepForUndo(rows: number): { undo(): void; dispose(): void } {
+    const cap = this.capacity;
+    const n = Math.min(rows, cap);
+    const start = this.pointer;
+    const firstRun = Math.min(n, cap - start);
+    const saved = tf.tidy(() => {
+      const head = this.keysVar.slice([start, 0], [firstRun, this.dim]) as tf.Tensor2D;
+      return n > firstRun ? tf.concat([head, this.keysVar.slice([0, 0], [n - firstRun, this.dim]) as tf.Tensor2D], 0) : head;
+    });
+    const { pointer, filledSlots } = this;
+    const writtenAt = this.writtenAt.slice();
+    return {
+      undo: () => {
+        if (this.capacity !== cap) throw new Error('the queue was resized since its state was kept');
+        writeRing(this.keysVar, saved, start);
+        this.writtenAt = writtenAt;
+        this.pointer = pointer;
+        this.filledSlots = filledSlots;
+      },
+      dispose: () => saved.dispose(),
+    };
+  }
+
+  /**
    * Changes the capacity between steps. Growing keeps every key; shrinking keeps the newest. The
    * kept keys are re-packed oldest first into `[0, kept)` and the pointer goes after them.
    */

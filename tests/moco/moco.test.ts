@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { strFromU8, unzipSync } from 'fflate';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { imagesTensor } from '../../src/data/tensors';
 import { mocoConfig } from '../../src/moco/config';
@@ -11,6 +12,7 @@ import { PRESETS } from '../../src/moco/resnet';
 import { writeRing } from '../../src/moco/queue';
 import { Rng } from '../../src/util/random';
 import { encodeShuffled } from '../../src/moco/shuffle';
+import { CHECKPOINT_MANIFEST, datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
 import { Trainer } from '../../src/train/trainer';
 import { relativeError, useCpuBackend } from '../support/helpers';
 
@@ -275,5 +277,64 @@ describe('training end to end', () => {
     const late = (losses[9] + losses[10] + losses[11]) / 3;
     expect(late).toBeLessThan(early);
     moco.dispose();
+  });
+});
+
+describe('a step that throws', () => {
+  // The whole checkpoint but its time of saving: what a retry or a resume starts from.
+  async function checkpointOf(trainer: Trainer): Promise<{ manifest: Record<string, unknown>; tensors: Uint8Array }> {
+    const files = unzipSync(await encodeCheckpoint(trainer, { dataset: await datasetIdentity(trainer.dataset), history: emptyHistory() }));
+    const manifest = JSON.parse(strFromU8(files[CHECKPOINT_MANIFEST])) as Record<string, unknown>;
+    delete manifest.savedAt;
+    return { manifest, tensors: files['tensors.bin'] };
+  }
+
+  const failures: [string, (t: Trainer) => void][] = [
+    ['the queue write', (t) => vi.spyOn(t.moco.queue, 'enqueue').mockImplementationOnce(() => {
+      throw new Error('out of GPU memory');
+    })],
+    // The second of the symmetric loss's two writes, after the first went in.
+    ['the second queue write', (t) => {
+      const enqueue = t.moco.queue.enqueue.bind(t.moco.queue);
+      vi.spyOn(t.moco.queue, 'enqueue')
+        .mockImplementationOnce(enqueue)
+        .mockImplementationOnce(() => {
+          throw new Error('out of GPU memory');
+        });
+    }],
+    ['the SGD update', (t) => vi.spyOn((t.moco as unknown as { optimizer: { applyGradients: () => void } }).optimizer, 'applyGradients').mockImplementationOnce(() => {
+      throw new Error('out of GPU memory');
+    })],
+  ];
+
+  it.each(failures)('in %s leaves the run as it was: the same checkpoint, the same next steps as a run that never failed', async (_, fail) => {
+    const ds = generateSynthetic({ size: 64, seed: 4 });
+    const config = tiny({ queueSize: 12, symmetric: true, seed: 6 });
+    const failing = new Trainer(config, ds);
+    const clean = new Trainer(config, ds);
+    for (const t of [failing, clean]) await t.step();
+    const before = await checkpointOf(failing);
+    const views = failing.moco.lastViewDraws;
+    const batch = failing.lastBatch;
+    const tensors = tf.memory().numTensors;
+
+    fail(failing);
+    await expect(failing.step()).rejects.toThrow('out of GPU memory');
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(failing.moco.stepCount).toBe(1);
+    expect(failing.moco.lastViewDraws).toBe(views);
+    expect(failing.lastBatch).toBe(batch);
+    const after = await checkpointOf(failing);
+    expect(after.manifest).toEqual(before.manifest);
+    expect(Buffer.from(after.tensors).equals(Buffer.from(before.tensors))).toBe(true);
+
+    for (let i = 0; i < 2; i++) {
+      const [a, b] = [await failing.step(), await clean.step()];
+      const figures = (s: typeof a) => ({ ...s, stepMs: 0, imagesPerSecond: 0, liveTensors: 0 });
+      expect(figures(a)).toEqual(figures(b));
+    }
+    expect((await checkpointOf(failing)).tensors).toEqual((await checkpointOf(clean)).tensors);
+    failing.dispose();
+    clean.dispose();
   });
 });
