@@ -164,7 +164,11 @@ export class MoCo {
       // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
       figures = await (keyStats ? track(tf.concat([stats, keyStats])) : stats).data();
     } catch (e) {
-      kept.undo();
+      try {
+        kept.undo();
+      } catch {
+        // A device that cannot take its state back is lost: the step's own error says what happened.
+      }
       throw e;
     } finally {
       tf.dispose(made);
@@ -204,13 +208,14 @@ export class MoCo {
     const queue = this.queue.keepForUndo(keyRows);
     return {
       undo: () => {
+        // The CPU's part first: it cannot fail, whatever the device's can.
         this.rng.restore(rng);
         if (!hadProbe) {
           this.probe?.dispose();
           this.probe = null;
         }
-        tf.tidy(() => tf.split(savedMoving, moving.map((v) => v.size)).forEach((part, i) => moving[i].assign(part.reshape(moving[i].shape))));
         queue.undo();
+        tf.tidy(() => tf.split(savedMoving, moving.map((v) => v.size)).forEach((part, i) => moving[i].assign(part.reshape(moving[i].shape))));
       },
       dispose: () => {
         savedMoving.dispose();

@@ -99,10 +99,10 @@ export class KeyQueue {
     return {
       undo: () => {
         if (this.capacity !== cap) throw new Error('the queue was resized since its state was kept');
-        writeRing(this.keysVar, saved, start);
         this.writtenAt = writtenAt;
         this.pointer = pointer;
         this.filledSlots = filledSlots;
+        writeRing(this.keysVar, saved, start);
       },
       dispose: () => saved.dispose(),
     };
