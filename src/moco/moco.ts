@@ -50,7 +50,9 @@ export const CONSISTENCY_EVERY = 5;
 /**
  * Momentum Contrast (He et al. 2019), one step at a time, in the order of the paper's Algorithm 1:
  * two augmented views, keys from the momentum encoder without gradient, InfoNCE against the queue,
- * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys.
+ * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys (written
+ * before the two updates, which do not read the queue: the same step, and a failing write leaves the
+ * encoders untouched).
  */
 export class MoCo {
   readonly encoderQ: Encoder;
