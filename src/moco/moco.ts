@@ -52,7 +52,7 @@ export const CONSISTENCY_EVERY = 5;
  * two augmented views, keys from the momentum encoder without gradient, InfoNCE against the queue,
  * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys (written
  * before the two updates, which do not read the queue: the same step, and a failing write leaves the
- * encoders untouched).
+ * parameters untouched).
  */
 export class MoCo {
   readonly encoderQ: Encoder;
@@ -107,13 +107,15 @@ export class MoCo {
   }
 
   /**
-   * One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. A step that throws leaves
-   * the model as it found it, so that a retry or a checkpoint is exact: the step count, the views,
-   * the generator, the probe, the moving statistics and the queue are put back, and the keys go
-   * into the queue before the encoders' updates, so that everything that can fail before the SGD
-   * update leaves the parameters untouched. (An update that was applied before a later failure,
-   * a lost GPU device's usually, stays: undoing it would take a copy of every parameter per step;
-   * such a run goes back to its last checkpoint.)
+   * One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. A step that throws (out of
+   * memory, a lost device) puts back the CPU's state only: the step count, the views, the generator,
+   * the probe and the queue's pointer, fill and key ages, so that the same batch and step number
+   * come again (the trainer's sampler does its part). Nothing on the GPU is copied for this, since
+   * that would cost dispatches every step for a rare event: the moving statistics the forward passes
+   * updated, queue rows already written and an update that ran stay as the failure left them. A
+   * failure before the first encoder pass leaves the run exactly as it was; one before the queue
+   * write leaves only other moving statistics (training normalises by the batch, so the losses and
+   * weights go on as a clean run's). The app's restore point or the last checkpoint is the exact state.
    */
   async step(images: tf.Tensor4D): Promise<StepStats> {
     const step = this.steps + 1;
@@ -122,7 +124,7 @@ export class MoCo {
     const meanKeyAge = this.queue.meanKeyAge(step);
     const { symmetric } = this.config;
     const n = images.shape[0];
-    const kept = this.keepForUndo(symmetric ? 2 * n : n);
+    const undo = this.keepForUndo();
 
     // Two random views of every image: one for the query, one for its positive key. The draws are
     // kept so that the app can show exactly the views this step trained on.
@@ -166,15 +168,10 @@ export class MoCo {
       // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
       figures = await (keyStats ? track(tf.concat([stats, keyStats])) : stats).data();
     } catch (e) {
-      try {
-        kept.undo();
-      } catch {
-        // A device that cannot take its state back is lost: the step's own error says what happened.
-      }
+      undo();
       throw e;
     } finally {
       tf.dispose(made);
-      kept.dispose();
     }
     this.steps = step;
     this.lastViewDraws = viewDraws;
@@ -198,31 +195,20 @@ export class MoCo {
   }
 
   /**
-   * What a step changes before it can still fail, kept to be put back (`undo()`) or let go
-   * (`dispose()`): the generator, the probe, the moving statistics of both encoders (forward
-   * passes update them) and the part of the queue that `keyRows` keys overwrite.
+   * Puts back (when called) the CPU state a step changes before it can still fail: the generator,
+   * the probe and the queue's marks. CPU only: it cannot fail, and it costs no GPU work.
    */
-  private keepForUndo(keyRows: number): { undo(): void; dispose(): void } {
+  private keepForUndo(): () => void {
     const rng = this.rng.state();
     const hadProbe = this.probe !== null;
-    const moving = [...this.encoderQ.bnStatistics.values(), ...this.encoderK.bnStatistics.values()];
-    const savedMoving = tf.tidy(() => tf.concat(moving.map((v) => v.reshape([-1]))));
-    const queue = this.queue.keepForUndo(keyRows);
-    return {
-      undo: () => {
-        // The CPU's part first: it cannot fail, whatever the device's can.
-        this.rng.restore(rng);
-        if (!hadProbe) {
-          this.probe?.dispose();
-          this.probe = null;
-        }
-        queue.undo();
-        tf.tidy(() => tf.split(savedMoving, moving.map((v) => v.size)).forEach((part, i) => moving[i].assign(part.reshape(moving[i].shape))));
-      },
-      dispose: () => {
-        savedMoving.dispose();
-        queue.dispose();
-      },
+    const queue = this.queue.keepForUndo();
+    return () => {
+      this.rng.restore(rng);
+      if (!hadProbe) {
+        this.probe?.dispose();
+        this.probe = null;
+      }
+      queue();
     };
   }
 

@@ -80,31 +80,21 @@ export class KeyQueue {
   }
 
   /**
-   * Keeps what writing `rows` keys at the pointer will overwrite (those rows, their steps, the
-   * pointer and the fill), for a step that fails after its keys went in: `undo()` puts it back,
-   * `dispose()` lets it go. A write may go to the buffer in place, so the rows are sliced out
-   * (a copy on the GPU backends; on the CPU one the stock write replaces the buffer instead).
+   * Keeps the CPU marks (pointer, fill, each slot's step) and returns what puts them back, for a
+   * step that fails after its keys may have gone in. The rows themselves are not copied (that would
+   * cost GPU work every step): after a failed write they hold this step's keys, but the pointer
+   * goes back, so the retried step writes the same rows again.
    */
-  keepForUndo(rows: number): { undo(): void; dispose(): void } {
+  keepForUndo(): () => void {
     const cap = this.capacity;
-    const n = Math.min(rows, cap);
-    const start = this.pointer;
-    const firstRun = Math.min(n, cap - start);
-    const saved = tf.tidy(() => {
-      const head = this.keysVar.slice([start, 0], [firstRun, this.dim]) as tf.Tensor2D;
-      return n > firstRun ? tf.concat([head, this.keysVar.slice([0, 0], [n - firstRun, this.dim]) as tf.Tensor2D], 0) : head;
-    });
     const { pointer, filledSlots } = this;
     const writtenAt = this.writtenAt.slice();
-    return {
-      undo: () => {
-        if (this.capacity !== cap) throw new Error('the queue was resized since its state was kept');
-        this.writtenAt = writtenAt;
-        this.pointer = pointer;
-        this.filledSlots = filledSlots;
-        writeRing(this.keysVar, saved, start);
-      },
-      dispose: () => saved.dispose(),
+    return () => {
+      // A resize during the step re-packed the queue around its own marks: those stand.
+      if (this.capacity !== cap) return;
+      this.writtenAt = writtenAt;
+      this.pointer = pointer;
+      this.filledSlots = filledSlots;
     };
   }
 
