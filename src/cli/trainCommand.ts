@@ -196,11 +196,20 @@ async function loadData(args: TrainArgs): Promise<{ train: ImageDataset; heldOut
     return { train, heldOut: generateSynthetic({ size: args.evalSize ?? 1000, seed: args.config.seed, split: 'test' }), warnings };
   }
   const heldOut = firstImages(await load(args.eval, 'test'), args.evalSize ?? Infinity);
-  if (heldOut.classNames.length !== train.classNames.length) {
+  const mismatch = classMismatch(heldOut.classNames, train.classNames);
+  if (mismatch) {
     throw new DatasetError(
       args.eval,
-      `has ${heldOut.classNames.length} classes but the training data (${train.name}) has ${train.classNames.length}: kNN needs the same classes`,
+      `${mismatch} the training data (${train.name}): kNN needs the same classes. Give --eval the held-out images of --data's dataset ` +
+        `(CIFAR-10's test_batch.bin with its data_batch files, CIFAR-100's test.bin with its train.bin, an image folder with the same class folders)`,
     );
   }
   return { train, heldOut, warnings };
+}
+
+/** How the held-out set's classes differ from the training set's (as a start of a sentence), or null when they are the same. */
+function classMismatch(heldOut: readonly string[], train: readonly string[]): string | null {
+  if (heldOut.length !== train.length) return `has ${heldOut.length} classes but ${train.length} in`;
+  const i = heldOut.findIndex((name, k) => name !== train[k]);
+  return i < 0 ? null : `has class ${i + 1} '${heldOut[i]}' where it is '${train[i]}' in`;
 }

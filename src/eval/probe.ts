@@ -60,26 +60,37 @@ export class LinearProbe {
       for (let epoch = 0; epoch < epochs; epoch++) {
         const order = rng.permutation(n);
         const losses: tf.Scalar[] = [];
-        for (let start = 0; start < n; start += batchSize) {
-          const batchIndices = tf.tensor1d(order.subarray(start, Math.min(n, start + batchSize)), 'int32');
-          const loss = optimizer.minimize(
-            () =>
-              tf.tidy(() => {
-                const x = tf.gather(standardized, batchIndices);
-                const y = tf.gather(oneHot, batchIndices);
-                const logits = x.matMul(weights).add(bias);
-                return tf.losses.softmaxCrossEntropy(y, logits).add(weights.square().sum().mul(weightDecay)) as tf.Scalar;
-              }),
-            true,
-            [weights, bias],
-          )!;
-          batchIndices.dispose();
-          losses.push(loss);
+        let value: number;
+        // The epoch's losses are freed however it ends (a read-back can fail: a lost GPU device).
+        try {
+          for (let start = 0; start < n; start += batchSize) {
+            const batchIndices = tf.tensor1d(order.subarray(start, Math.min(n, start + batchSize)), 'int32');
+            try {
+              const loss = optimizer.minimize(
+                () =>
+                  tf.tidy(() => {
+                    const x = tf.gather(standardized, batchIndices);
+                    const y = tf.gather(oneHot, batchIndices);
+                    const logits = x.matMul(weights).add(bias);
+                    return tf.losses.softmaxCrossEntropy(y, logits).add(weights.square().sum().mul(weightDecay)) as tf.Scalar;
+                  }),
+                true,
+                [weights, bias],
+              )!;
+              losses.push(loss);
+            } finally {
+              batchIndices.dispose();
+            }
+          }
+          const epochLoss = tf.tidy(() => tf.addN(losses).div(losses.length));
+          try {
+            value = (await epochLoss.data())[0];
+          } finally {
+            epochLoss.dispose();
+          }
+        } finally {
+          tf.dispose(losses);
         }
-        const epochLoss = tf.tidy(() => tf.addN(losses).div(losses.length));
-        const value = (await epochLoss.data())[0];
-        epochLoss.dispose();
-        for (const l of losses) l.dispose();
         probe.lossHistory.push(value);
         onEpoch?.(epoch + 1, value);
         await yieldToEventLoop();

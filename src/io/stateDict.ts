@@ -25,8 +25,11 @@ export async function encoderStateDict(encoder: Encoder): Promise<TensorMap> {
   for (const [key, v] of [...encoder.parameters, ...encoder.bnStatistics]) {
     const { name, perm } = toTorch(key, v.shape);
     const t = perm ? tf.transpose(v, perm) : v;
-    out.set(name, { shape: t.shape, data: (await t.data()) as Float32Array });
-    if (t !== v) t.dispose();
+    try {
+      out.set(name, { shape: t.shape, data: (await t.data()) as Float32Array });
+    } finally {
+      if (t !== v) t.dispose();
+    }
   }
   return out;
 }
@@ -123,8 +126,11 @@ export function tfjsWeightsToStateDict(weights: { name: string; shape: number[];
     const key = `${match[1]}/${match[2]}`;
     const { name, perm } = toTorch(key, w.shape);
     const t = tf.tidy(() => (perm ? tf.transpose(tf.tensor(w.data, w.shape), perm) : tf.tensor(w.data, w.shape)));
-    out.set(name, { shape: t.shape, data: t.dataSync() as Float32Array });
-    t.dispose();
+    try {
+      out.set(name, { shape: t.shape, data: t.dataSync() as Float32Array });
+    } finally {
+      t.dispose();
+    }
   }
   return out;
 }

@@ -50,7 +50,9 @@ export const CONSISTENCY_EVERY = 5;
 /**
  * Momentum Contrast (He et al. 2019), one step at a time, in the order of the paper's Algorithm 1:
  * two augmented views, keys from the momentum encoder without gradient, InfoNCE against the queue,
- * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys.
+ * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys (written
+ * before the two updates, which do not read the queue: the same step, and a failing write leaves the
+ * parameters untouched).
  */
 export class MoCo {
   readonly encoderQ: Encoder;
@@ -106,19 +108,30 @@ export class MoCo {
     if (p.queueSize !== undefined) this.queue.resize(p.queueSize);
   }
 
-  /** One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. */
+  /**
+   * One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. A step that throws (out of
+   * memory, a lost device) puts back the CPU's state only: the step count, the views, the generator,
+   * the probe and the queue's pointer, fill and key ages, so that the same batch and step number
+   * come again (the trainer's sampler does its part). Nothing on the GPU is copied for this, since
+   * that would cost dispatches every step for a rare event: the moving statistics the forward passes
+   * updated, queue rows already written and an update that ran stay as the failure left them. A
+   * failure before the first encoder pass leaves the run exactly as it was; one before the queue
+   * write leaves only other moving statistics (training normalises by the batch, so the losses and
+   * weights go on as a clean run's). The app's restore point or the last checkpoint is the exact state.
+   */
   async step(images: tf.Tensor4D): Promise<StepStats> {
-    const step = ++this.steps;
+    const step = this.steps + 1;
     const lr = learningRateAt(step - 1, { ...this.config.schedule, baseLr: this.live.learningRate });
     const { momentum: m, temperature: T } = this.live;
     const meanKeyAge = this.queue.meanKeyAge(step);
+    const { symmetric } = this.config;
+    const n = images.shape[0];
+    const undo = this.keepForUndo();
 
     // Two random views of every image: one for the query, one for its positive key. The draws are
     // kept so that the app can show exactly the views this step trained on.
-    const n = images.shape[0];
-    this.lastViewDraws = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
-    const [draws1, draws2] = this.lastViewDraws;
-    const { symmetric } = this.config;
+    const viewDraws: [AugmentParams, AugmentParams] = [sampleAugmentParams(n, this.config.augment, this.rng), sampleAugmentParams(n, this.config.augment, this.rng)];
+    const [draws1, draws2] = viewDraws;
     const measure = this.measureKeyEncoder;
     // The step's tensors, freed however it ends (a step that throws leaves none behind).
     const made: tf.Tensor[] = [];
@@ -137,10 +150,14 @@ export class MoCo {
       const k1 = track(symmetric ? this.keys(images, draws1) : null);
       const pairs: QueryKeyPair[] = x2 && k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
 
-      // InfoNCE against the queue; SGD on the query encoder.
+      // InfoNCE against the queue.
       const { grads, stats } = this.lossGradients(pairs, T);
       track(stats);
       try {
+        // This step's keys become the newest negatives (the loss has read the queue; nothing after does).
+        this.queue.enqueue(k2, step);
+        if (k1) this.queue.enqueue(k1, step);
+        // SGD on the query encoder.
         this.optimizer.applyGradients(grads, lr);
       } finally {
         tf.dispose([...grads.values()]);
@@ -149,15 +166,17 @@ export class MoCo {
       const lag = track(measure ? momentumUpdateWithLag(this.encoderK.parameters, this.encoderQ.parameters, m) : null);
       if (!lag) momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
       const keyStats = track(lag ? this.keyEncoderStats(images, step, lag) : null);
-      // This step's keys become the newest negatives.
-      this.queue.enqueue(k2, step);
-      if (k1) this.queue.enqueue(k1, step);
 
       // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
       figures = await (keyStats ? track(tf.concat([stats, keyStats])) : stats).data();
+    } catch (e) {
+      undo();
+      throw e;
     } finally {
       tf.dispose(made);
     }
+    this.steps = step;
+    this.lastViewDraws = viewDraws;
     const [loss, top1, meanPositive, meanNegative, lagDistance, lagSize, consistency] = figures;
     if (consistency !== undefined) this.lastConsistency = consistency;
     return {
@@ -174,6 +193,24 @@ export class MoCo {
       temperature: T,
       keyLag: measure ? keyLag([lagDistance, lagSize]) : Number.NaN,
       keyConsistency: measure ? this.lastConsistency : Number.NaN,
+    };
+  }
+
+  /**
+   * Puts back (when called) the CPU state a step changes before it can still fail: the generator,
+   * the probe and the queue's marks. CPU only: it cannot fail, and it costs no GPU work.
+   */
+  private keepForUndo(): () => void {
+    const rng = this.rng.state();
+    const hadProbe = this.probe !== null;
+    const queue = this.queue.keepForUndo();
+    return () => {
+      this.rng.restore(rng);
+      if (!hadProbe) {
+        this.probe?.dispose();
+        this.probe = null;
+      }
+      queue();
     };
   }
 

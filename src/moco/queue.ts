@@ -80,6 +80,25 @@ export class KeyQueue {
   }
 
   /**
+   * Keeps the CPU marks (pointer, fill, each slot's step) and returns what puts them back, for a
+   * step that fails after its keys may have gone in. The rows themselves are not copied (that would
+   * cost GPU work every step): after a failed write they hold this step's keys, but the pointer
+   * goes back, so the retried step writes the same rows again.
+   */
+  keepForUndo(): () => void {
+    const cap = this.capacity;
+    const { pointer, filledSlots } = this;
+    const writtenAt = this.writtenAt.slice();
+    return () => {
+      // A resize during the step re-packed the queue around its own marks: those stand.
+      if (this.capacity !== cap) return;
+      this.writtenAt = writtenAt;
+      this.pointer = pointer;
+      this.filledSlots = filledSlots;
+    };
+  }
+
+  /**
    * Changes the capacity between steps. Growing keeps every key; shrinking keeps the newest. The
    * kept keys are re-packed oldest first into `[0, kept)` and the pointer goes after them.
    */

@@ -41,14 +41,22 @@ export class Trainer {
 
   async step(): Promise<TrainStepStats> {
     const start = performance.now();
-    this.lastBatch = this.sampler.next();
-    const images = imagesTensor(this.dataset, this.lastBatch);
+    // A step that throws takes nothing: the sampler gives the same batch again (the MoCo puts back its own state).
+    const sampler = this.sampler.state();
+    const batch = this.sampler.next();
     let stats: StepStats;
     try {
-      stats = await this.moco.step(images);
-    } finally {
-      images.dispose();
+      const images = imagesTensor(this.dataset, batch);
+      try {
+        stats = await this.moco.step(images);
+      } finally {
+        images.dispose();
+      }
+    } catch (e) {
+      this.sampler.restore(sampler);
+      throw e;
     }
+    this.lastBatch = batch;
     const stepMs = performance.now() - start;
     return {
       ...stats,

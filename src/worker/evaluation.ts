@@ -430,8 +430,13 @@ export class Evaluation {
         `${train.name} has no held-out images to evaluate on: none is set aside from a class of a single image. Give each class two images or more (or pick a test split with the training files), then load the data again`,
       );
     }
+    // Not a user's doing: the held-out images always come with the training images, from one source
+    // read with one label choice (worker/datasets.ts): a test split of the same CIFAR format and
+    // labels (files of two formats are refused when loaded, an archive's members share its class
+    // names), a carved share of the same images or folders, or the built-in set's own. A mismatch
+    // is a bug in that loading, said as one.
     if (heldOut.classNames.length !== train.classNames.length) {
-      throw new Error(`the held-out images have ${heldOut.classNames.length} classes, the training images ${train.classNames.length}`);
+      throw new Error(`internal error: the held-out images have ${heldOut.classNames.length} classes, the training images ${train.classNames.length}`);
     }
     return heldOut;
   }

@@ -1166,9 +1166,12 @@ interface RestorePoint {
 async function nonFiniteWeights(encoders: Encoder[]): Promise<{ bad: number; total: number }> {
   const variables = encoders.flatMap((e) => [...e.parameters.values(), ...e.bnStatistics.values()]);
   const count = tf.tidy(() => tf.addN(variables.map((v) => tf.logicalNot(tf.isFinite(v)).cast('int32').sum())));
-  const bad = (await count.data())[0];
-  count.dispose();
-  return { bad, total: variables.reduce((n, v) => n + v.size, 0) };
+  try {
+    const bad = (await count.data())[0];
+    return { bad, total: variables.reduce((n, v) => n + v.size, 0) };
+  } finally {
+    count.dispose();
+  }
 }
 
 /** Refuses to hand out weights with NaN or infinite values (a run gone wrong), saying which and what to do. */

@@ -92,6 +92,19 @@ describe('train options for data and evaluation', () => {
 });
 
 describe('npm run train with --data and --eval', () => {
+  it('refuses a CIFAR-100 test file beside CIFAR-10 training data, naming both and the fix, before training', async () => {
+    // Two CIFAR-100 records (coarse label, fine label, image): 100 fine classes.
+    const heldOut = join(mkdtempSync(join(tmpdir(), 'cli-data-')), 'test.bin');
+    writeFileSync(heldOut, new Uint8Array(2 * (CIFAR10_RECORD_BYTES + 1)));
+    const r = await train(['--preset', 'tiny', '--batch', '16', '--queue', '32', '--steps', '3', '--data', TEST_1K, '--eval', heldOut]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${heldOut}: has 100 classes but 10 in the training data (test_1k.bin): kNN needs the same classes. Give --eval the held-out images of --data's dataset (CIFAR-10's test_batch.bin with its data_batch files, CIFAR-100's test.bin with its train.bin, an image folder with the same class folders)`,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(progressSteps(r.stdout)).toEqual([]);
+  }, 120_000);
+
   it('trains on a CIFAR-10 file and prints the kNN accuracy before, during and after training', async () => {
     const heldOut = cifarPrefix(TRAIN_10K, 60, 'held_out.bin');
     const r = await train([

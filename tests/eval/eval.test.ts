@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCifar } from '../../src/data/cifar';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { imagesTensor } from '../../src/data/tensors';
@@ -297,5 +297,19 @@ describe('linear probe', () => {
     probe.dispose();
     tf.dispose([trainFeatures, testFeatures]);
     await expect(LinearProbe.train(tf.zeros([2, 3]) as tf.Tensor2D, [0, 7], { numClasses: 3 })).rejects.toThrow(/label 7 of row 1 is outside 0..2/);
+  });
+
+  it('leaves no tensor behind when reading an epoch\'s loss back fails (a lost GPU device)', async () => {
+    const features = tf.randomNormal([40, 6], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const labels = Array.from({ length: 40 }, (_, i) => i % 3);
+    const before = tf.memory().numTensors;
+    const readBack = vi.spyOn(tf.Tensor.prototype, 'data').mockRejectedValueOnce(new Error('the GPU device was lost'));
+    try {
+      await expect(LinearProbe.train(features, labels, { numClasses: 3, epochs: 2, batchSize: 8 })).rejects.toThrow('the GPU device was lost');
+    } finally {
+      readBack.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    features.dispose();
   });
 });

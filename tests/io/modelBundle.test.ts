@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { testTransform } from '../../src/eval/features';
 import { BUNDLE_FORMAT, metadataProblems, modelBundleZip, unzipBundle, type ModelMetadata } from '../../src/io/modelBundle';
 import { readSafetensors } from '../../src/io/safetensors';
-import { encoderStateDict, loadStateDict, WeightsMismatchError } from '../../src/io/stateDict';
+import { encoderStateDict, loadStateDict, tfjsWeightsToStateDict, WeightsMismatchError } from '../../src/io/stateDict';
 import { mocoConfig } from '../../src/moco/config';
+import { Encoder } from '../../src/moco/encoder';
 import { MoCo } from '../../src/moco/moco';
+import { PRESETS } from '../../src/moco/resnet';
 import { Trainer } from '../../src/train/trainer';
 import { relativeError, useCpuBackend } from '../support/helpers';
 
@@ -111,5 +113,43 @@ describe('the weights download (one zip)', () => {
     for (const m of [other, resnet8, v1, v2]) m.dispose();
     x.dispose();
     trainer.dispose();
+  });
+});
+
+describe('PyTorch state_dicts when a read-back fails (a lost GPU device)', () => {
+  it('leave no transposed kernel behind', async () => {
+    const encoder = new Encoder({ ...PRESETS.tiny, head: 'mlp', embeddingDim: 16 }, { seed: 2, bnSplits: 1 });
+    const before = tf.memory().numTensors;
+    const data = tf.Tensor.prototype.data;
+    // Convolution kernels are the transposed ones ([h, w, in, out] → [out, in, h, w]).
+    const readBack = vi.spyOn(tf.Tensor.prototype, 'data').mockImplementation(function (this: tf.Tensor) {
+      return this.rank === 4 ? Promise.reject(new Error('the GPU device was lost')) : data.call(this);
+    } as typeof data);
+    try {
+      await expect(encoderStateDict(encoder)).rejects.toThrow('the GPU device was lost');
+    } finally {
+      readBack.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect((await encoderStateDict(encoder)).size).toBe(encoder.parameters.size + encoder.bnStatistics.size);
+    encoder.dispose();
+  });
+
+  it('leave no tensor behind converting a downloaded model\'s weights', () => {
+    const weights = [{ name: 'stem_conv/kernel', shape: [3, 3, 3, 4], data: new Float32Array(108).map((_, i) => i) }];
+    const before = tf.memory().numTensors;
+    const readBack = vi.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementationOnce(() => {
+      throw new Error('the GPU device was lost');
+    });
+    try {
+      expect(() => tfjsWeightsToStateDict(weights)).toThrow('the GPU device was lost');
+    } finally {
+      readBack.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const converted = tfjsWeightsToStateDict(weights).get('stem_conv.weight')!;
+    expect(converted.shape).toEqual([4, 3, 3, 3]);
+    // PyTorch's [out, in, h, w]: element [0, 0, 0, 1] is tfjs's [0, 1, 0, 0], at 1·(3·4) = 12.
+    expect(converted.data[1]).toBe(12);
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { imagesTensor } from '../../src/data/tensors';
 import { mocoConfig } from '../../src/moco/config';
@@ -275,5 +275,66 @@ describe('training end to end', () => {
     const late = (losses[9] + losses[10] + losses[11]) / 3;
     expect(late).toBeLessThan(early);
     moco.dispose();
+  });
+});
+
+describe('a step that throws', () => {
+  const outOfMemory = () => {
+    throw new Error('out of GPU memory');
+  };
+  // Where a step can fail, and what of a clean run's next steps the retried ones equal exactly. A
+  // failure puts back the CPU's state only: the moving statistics that the encoders' passes updated
+  // stay (they do not enter training, which normalises by the batch, so the losses and parameters
+  // still match: 'training'); queue rows already written change the retried loss ('none').
+  const failures: [string, 'all' | 'training' | 'none', (t: Trainer) => void][] = [
+    ['the key encoder\'s first pass', 'all', (t) => vi.spyOn(t.moco.encoderK, 'embed').mockImplementationOnce(outOfMemory)],
+    ['the query encoder\'s pass', 'training', (t) => vi.spyOn(t.moco.encoderQ, 'forward').mockImplementationOnce(outOfMemory)],
+    ['the queue write', 'training', (t) => vi.spyOn(t.moco.queue, 'enqueue').mockImplementationOnce(outOfMemory)],
+    // The second of the symmetric loss's two writes, after the first went in.
+    ['the second queue write', 'none', (t) => {
+      const enqueue = t.moco.queue.enqueue.bind(t.moco.queue);
+      vi.spyOn(t.moco.queue, 'enqueue').mockImplementationOnce(enqueue).mockImplementationOnce(outOfMemory);
+    }],
+    ['the SGD update', 'none', (t) => vi.spyOn((t.moco as unknown as { optimizer: { applyGradients: () => void } }).optimizer, 'applyGradients').mockImplementationOnce(outOfMemory)],
+  ];
+
+  it.each(failures)('in %s gives the same batch and step again and training goes on (equal to a clean run: %s)', async (_, exact, fail) => {
+    const ds = generateSynthetic({ size: 64, seed: 4 });
+    const config = tiny({ queueSize: 12, symmetric: true, seed: 6 });
+    const failing = new Trainer(config, ds);
+    const clean = new Trainer(config, ds);
+    for (const t of [failing, clean]) await t.step();
+    const views = failing.moco.lastViewDraws;
+    const batch = failing.lastBatch;
+    const position = failing.moco.queue.position;
+    const tensors = tf.memory().numTensors;
+
+    fail(failing);
+    await expect(failing.step()).rejects.toThrow('out of GPU memory');
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(failing.moco.stepCount).toBe(1);
+    expect(failing.moco.lastViewDraws).toBe(views);
+    expect(failing.lastBatch).toBe(batch);
+    expect(failing.moco.queue.position).toEqual(position);
+    // After one symmetric step (two writes of 8 keys) the 12-slot queue is full and writes next at slot 4.
+    expect(position).toEqual({ pointer: 4, filled: 12 });
+
+    for (let i = 0; i < 2; i++) {
+      const [a, b] = [await failing.step(), await clean.step()];
+      expect(a.step).toBe(i + 2);
+      expect(failing.lastBatch).toEqual(clean.lastBatch);
+      expect(Number.isFinite(a.loss)).toBe(true);
+      expect(a.queueFilled).toBe(b.queueFilled);
+      if (exact !== 'none') expect(a.loss).toBe(b.loss);
+    }
+    const flat = (vs: Iterable<tf.Variable>) => tf.tidy(() => tf.concat([...vs].map((v) => v.reshape([-1]))).dataSync());
+    const weights = (t: Trainer) => flat([...t.moco.encoderQ.parameters.values(), ...t.moco.encoderK.parameters.values()]);
+    const moving = (t: Trainer) => flat([...t.moco.encoderQ.bnStatistics.values(), ...t.moco.encoderK.bnStatistics.values()]);
+    if (exact === 'none') expect(weights(failing)).not.toEqual(weights(clean));
+    else expect(weights(failing)).toEqual(weights(clean));
+    if (exact === 'all') expect(moving(failing)).toEqual(moving(clean));
+    else expect(moving(failing)).not.toEqual(moving(clean));
+    failing.dispose();
+    clean.dispose();
   });
 });

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -36,6 +37,21 @@ const waitFor = async (done: () => boolean) => {
 describe('TrainingService when training goes wrong', () => {
   const services: TrainingService[] = [];
   afterAll(() => services.forEach((s) => s.dispose()));
+
+  it('leaves no tensor behind when reading the weights\' NaN count back fails, and exports once the read-back works', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    await s.step();
+    const before = tf.memory().numTensors;
+    const readBack = vi.spyOn(tf.Tensor.prototype, 'data').mockRejectedValueOnce(new Error('the GPU device was lost'));
+    try {
+      await expect(s.exportWeights({ includeKey: true })).rejects.toThrow('the GPU device was lost');
+    } finally {
+      readBack.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect((await s.exportWeights({ includeKey: false })).zip.byteLength).toBeGreaterThan(0);
+  });
 
   it('stops at a NaN step, refuses to train on or to export it, and restores the last good state exactly', async () => {
     const { service: reference } = await service();
