@@ -220,24 +220,11 @@ describe('loading data in the app, end to end', () => {
     const { page } = app;
     const path = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'data_batch_1.bin');
     writeFileSync(path, cifarBytes(Array.from({ length: 20 }, (_, i) => [i % 10])));
-    // A File backed by the disk file, as the pickers give: taken by an input of the test's own.
-    await page.evaluate(() => {
-      const input = document.createElement('input');
-      input.type = 'file';
-      input.id = 'test-picker';
-      input.hidden = true;
-      document.body.append(input);
-    });
-    await page.setInputFiles('#test-picker', path);
+    await pickFromDisk(page, path);
     // Its size is taken now (Chromium looks it up on first use), while the file is still there.
     expect(await page.evaluate(() => (document.getElementById('test-picker') as HTMLInputElement).files![0].size)).toBe(20 * 3073);
     rmSync(path);
-    const transfer = await page.evaluateHandle(() => {
-      const dt = new DataTransfer();
-      dt.items.add((document.getElementById('test-picker') as HTMLInputElement).files![0]);
-      return dt;
-    });
-    await page.dispatchEvent('[data-testid=data-panel]', 'drop', { dataTransfer: transfer });
+    await dropPicked(page);
     const alert = page.locator('[data-testid=data-error]');
     await alert.waitFor({ timeout: 60_000 });
     const message = await alert.textContent();
@@ -252,24 +239,10 @@ describe('loading data in the app, end to end', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'moco-e2e-')), 'data_batch_2.bin');
     writeFileSync(path, cifarBytes(Array.from({ length: 20 }, (_, i) => [i % 10])));
     const before = await text(page, 'data-name');
-    // A File backed by the disk file, as the pickers give: taken by an input of the test's own.
-    await page.evaluate(() => {
-      if (document.getElementById('test-picker')) return;
-      const input = document.createElement('input');
-      input.type = 'file';
-      input.id = 'test-picker';
-      input.hidden = true;
-      document.body.append(input);
-    });
-    await page.setInputFiles('#test-picker', path);
+    await pickFromDisk(page, path);
     // Deleted before anything asked for its size: Chromium then gives 0, and its slices read nothing.
     rmSync(path);
-    const transfer = await page.evaluateHandle(() => {
-      const dt = new DataTransfer();
-      dt.items.add((document.getElementById('test-picker') as HTMLInputElement).files![0]);
-      return dt;
-    });
-    await page.dispatchEvent('[data-testid=data-panel]', 'drop', { dataTransfer: transfer });
+    await dropPicked(page);
     await waitFor(page, 'the message about data_batch_2.bin', async () => ((await page.locator('[data-testid=data-error]').textContent()) ?? '').includes('data_batch_2.bin'), 60_000);
     const message = await page.locator('[data-testid=data-error]').textContent();
     expect(message).toContain('data_batch_2.bin: no such file any more: it was moved or deleted after it was picked (put it back, or pick or drop the files again)');
@@ -286,3 +259,26 @@ describe('loading data in the app, end to end', () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });
+
+/** A File backed by the disk file at `path`, as the pickers give, taken by an input of the test's own. */
+async function pickFromDisk(page: Page, path: string): Promise<void> {
+  await page.evaluate(() => {
+    if (document.getElementById('test-picker')) return;
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'test-picker';
+    input.hidden = true;
+    document.body.append(input);
+  });
+  await page.setInputFiles('#test-picker', path);
+}
+
+/** Drops the file `pickFromDisk` took on the Data panel. */
+async function dropPicked(page: Page): Promise<void> {
+  const transfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add((document.getElementById('test-picker') as HTMLInputElement).files![0]);
+    return dt;
+  });
+  await page.dispatchEvent('[data-testid=data-panel]', 'drop', { dataTransfer: transfer });
+}
