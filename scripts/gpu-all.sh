@@ -9,14 +9,21 @@
 #     PERF_SECONDS (default 200) of the call, its steps in its own order: the kernel checks on the GPU,
 #     then `ab` (stock, custom, custom+SeparateRelu and the previous default, ResNet-8 b128 and
 #     ResNet-18 b256, steps alternating in one process: custom ÷ stock and new ÷ previous default, the
-#     issue's "Done when"), then the lever A/Bs (bn-one, lag, first-step with and without precompile,
-#     splitk). Left out (SKIP): bn-rowsplit, the "if time is left" filler, already A/B'd on the H200
-#     (docs/PERFORMANCE.md, second GPU session): its time goes to part 2 instead.
+#     issue's "Done when"), then `conv` (lever 2, now the largest for ResNet-18: tfjs's GEMM input
+#     gradient and the opt-in convolution GEMMs against the default, profiled), then the lever A/Bs
+#     (bn-one, lag, first-step with and without precompile, splitk, host). Left out (SKIP): bn-rowsplit,
+#     the "if time is left" filler, already A/B'd on the H200 (docs/PERFORMANCE.md, second GPU
+#     session): its time goes to part 2 instead.
 #     Estimate from the measured H200 figures (docs/PERFORMANCE.md): checks ~20 s (44 took 10 s with the
-#     start; now 81); ab ~70 s (stock ResNet-18 at 82 img/s is 3.1 s a step × 12 ≈ 37 s, stock ResNet-8
-#     at 228 img/s ≈ 7 s, three custom variants at 1,245 / 3,155 img/s ≈ 9 s, starts, compiles and the
-#     profiled steps ~15 s); bn-one ~20 s; lag ~12 s; the two first-step runs ~16 s; splitk ~10 s:
-#     ~150 s. The cap cuts from the end (splitk, the first steps, lag) if the GPU is slower than that.
+#     start; now 84, one more tiny MoCo step pair); ab ~70 s (stock ResNet-18 at 82 img/s is 3.1 s a
+#     step × 12 ≈ 37 s, stock ResNet-8 at 228 img/s ≈ 7 s, three custom variants at 1,245 / 3,155 img/s
+#     ≈ 9 s, starts, compiles and the profiled steps ~15 s); conv ~30 s with the six variants it has
+#     once the forward-convolution GEMM is merged (each 2 warm-up + 6 timed + a counted and a profiled
+#     step: ResNet-18 b256 at ~0.2 s a step, the profiled one ~2×, ≈ 2.4 s a variant ≈ 15 s; ResNet-8
+#     b128 at ~0.05 s ≈ 3 s; the start and six variants' compiles ~10 s), ~20 s with today's three;
+#     bn-one ~20 s; lag ~12 s; the two first-step runs ~16 s; splitk ~10 s; host ~10 s: ~190 s. To fit,
+#     conv takes 2 warm-up + 6 timed steps (the other A/Bs 3 + 8). The cap cuts from the end (host,
+#     splitk, the first steps, lag) if the GPU is slower than that.
 #  2. Side by side, from the end of part 1 to SECONDS − 15 (~330–380 s). ResNet-8 is host-bound (41 ms
 #     a step against 14 ms of GPU time) and the H200 has 16 cores, so runs share the GPU well (four
 #     ResNet-8 runs at once on 2026-11-28: 1,300–1,830 img/s each, ~6,000 together). The app is started

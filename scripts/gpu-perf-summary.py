@@ -5,9 +5,12 @@ on a GPU, as near as the switches allow: PerTensorUpdates+SeparateRelu+SeparateM
 SeparateMovingStatistics, SeparateHeadRelu), the default one-dispatch batch-norm of small layers ÷
 every layer in two passes (BatchNormTwoPass; and the batch-norm kernels' GPU ms in each), the split-K threshold ÷ splitting every weight
 gradient (AlwaysSplitK), dispatches, GPU ms,
-first-step times, and the kernel checks. usage: gpu-perf-summary.py OUT"""
+first-step times, the kernel checks, and the convolutions' A/B (`conv`: per variant img/s ÷ custom and
+GPU ms per step of the forward, input- and weight-gradient kernels, with each phase's fastest variant).
+usage: gpu-perf-summary.py OUT"""
 import glob
 import json
+import re
 import sys
 
 out = sys.argv[1]
@@ -51,7 +54,7 @@ if checks:
         "failed": [c["name"] for c in checks if not c["passed"]],
         "worst": {"name": worst["name"], "relativeError": worst["relativeError"], "tolerance": worst["tolerance"]},
     }
-for folder in ("check", "ab", "bn-one", "lag", "first", "first-precompile", "splitk", "host", "bn"):
+for folder in ("check", "ab", "conv", "bn-one", "lag", "first", "first-precompile", "splitk", "host", "bn"):
     summary["errors"] += [e[:300] for f in files(folder) for e in f["errors"]]
 
 ab, lag, first, bn, pre, splitk = variants("ab"), variants("lag"), variants("first"), variants("bn"), variants("first-precompile"), variants("splitk")
@@ -122,5 +125,58 @@ for key in sorted(set(ab) | set(lag) | set(first) | set(bn) | set(bn_one) | set(
             "hostMsPerDispatch": {"default": plain["hostMsPerDispatch"], "cached": cached["hostMsPerDispatch"]},
             "wallMs": {"default": plain["medianStepMs"], "cached": cached["medianStepMs"]},
         }
+# Lever 2, the convolutions: which variant runs each phase fastest. GPU ms by the tfjs kernel the
+# phase is (whoever's program runs it: a replacement keeps the kernel's name), from the profiled
+# step; the programs that ran it from the dispatch count, told apart by name (a bundle suffixes
+# tfjs's class names with a digit: Conv2DMMProgram2).
+CONV_PHASES = {
+    "forward": (("Conv2D", "FusedConv2D"), r"^(Conv2D(MM|Naive)?Program|Im2ColProgram)\d*$|^MocoConv2D(?!Backprop)"),
+    "inputGradient": (("Conv2DBackpropInput",), r"^Conv2DDerInput(MM)?Program\d*$|^MocoConv2DBackpropInput"),
+    "weightGradient": (("Conv2DBackpropFilter",), r"^Conv2DDerFilterProgram\d*$|^MocoConv2DBackpropFilter|^MocoSplitKSum"),
+}
+
+
+def conv_figures(v):
+    by_kernel, by_program = v.get("gpuMsByKernel") or {}, v.get("dispatchesByProgram") or {}
+    gpu = {phase: round(sum(by_kernel.get(k, 0) for k in kernels), 3) if by_kernel else None for phase, (kernels, _) in CONV_PHASES.items()}
+    programs = {phase: {p: n for p, n in by_program.items() if re.search(pattern, p)} for phase, (_, pattern) in CONV_PHASES.items()}
+    return gpu, programs
+
+
+summary["conv"] = {}
+for f in files("conv"):
+    for run in f["runs"]:
+        r = run["result"]
+        custom = next((v for v in r["variants"] if v["variant"] == "custom"), None)
+        table = {}
+        for v in r["variants"]:
+            gpu, programs = conv_figures(v)
+            table[v["variant"]] = {
+                "imagesPerSecond": v["imagesPerSecond"],
+                "overCustom": ratio(v["imagesPerSecond"], custom and custom["imagesPerSecond"]),
+                "gpuMsPerStep": v["gpuMsPerStep"],
+                "convGpuMs": gpu,
+                "programs": programs,
+                "dispatchesPerStep": v["dispatchesPerStep"],
+            }
+        fastest = {}
+        for phase in CONV_PHASES:
+            timed = [(name, t) for name, t in table.items() if t["convGpuMs"][phase] is not None]
+            if timed:
+                name, t = min(timed, key=lambda x: x[1]["convGpuMs"][phase])
+                base = table.get("custom")
+                fastest[phase] = {
+                    "variant": name,
+                    "gpuMs": t["convGpuMs"][phase],
+                    "customGpuMs": base and base["convGpuMs"][phase],
+                    "programs": t["programs"][phase],
+                    # The same programs as custom's: a difference of one profiled step's noise, not a win.
+                    "sameProgramsAsCustom": name != "custom" and bool(base) and t["programs"][phase] == base["programs"][phase],
+                }
+        rated = [(name, t) for name, t in table.items() if t["imagesPerSecond"]]
+        if rated:
+            name, t = max(rated, key=lambda x: x[1]["imagesPerSecond"])
+            fastest["step"] = {"variant": name, "imagesPerSecond": t["imagesPerSecond"], "overCustom": t["overCustom"]}
+        summary["conv"][f"{r['preset']}:{r['batch']}"] = {"adapter": r["environment"].get("adapter"), "gpuTimer": r["environment"].get("gpuTimer"), "fastest": fastest, "variants": table}
 json.dump(summary, sys.stdout, indent=1)
 print()

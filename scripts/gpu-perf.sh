@@ -3,7 +3,8 @@
 # ResNet-8 b128 and ResNet-18 b256 with steps alternating in one process between stock tfjs, our
 # kernels (the new default), the same without the batch-norm + ReLU fusion (SeparateRelu) and the
 # last GPU-measured default as near as the switches allow (per-tensor parameter updates, separate
-# ReLU and moving statistics, every weight gradient split);
+# ReLU and moving statistics, every weight gradient split); then the convolutions (lever 2, `conv`:
+# tfjs's GEMM input gradient and the opt-in convolution GEMMs against the default, profiled);
 # the batch-norm's moving statistics in its normalising pass against after it
 # (SeparateMovingStatistics), and the opt-in one-dispatch batch-norm; then, with the key encoder's
 # lag measured every step as in the app, the lag taken by the momentum update's kernel against the
@@ -28,15 +29,28 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/gpu-common.sh"
 
 if [ -n "${SMALL:-}" ]; then # rehearsal sizes (SwiftShader)
-  presets=tiny:2; splitk_presets=tiny:2; steps=1; warmup=1; queue=16; t_checks=300; t_ab=400; t_bn=300; t_lag=200; t_first=200; t_splitk=200; t_host=200
+  presets=tiny:2; splitk_presets=tiny:2; steps=1; warmup=1; conv_steps=1; conv_warmup=1; queue=16; t_checks=300; t_ab=400; t_conv=400; t_bn=300; t_lag=200; t_first=200; t_splitk=200; t_host=200
 else
-  presets=resnet8:128,resnet18:256; splitk_presets=resnet18:256; steps=8; warmup=3; queue=4096; t_checks=90; t_ab=240; t_bn=120; t_lag=100; t_first=50; t_splitk=60; t_host=60
+  presets=resnet8:128,resnet18:256; splitk_presets=resnet18:256; steps=8; warmup=3; conv_steps=6; conv_warmup=2; queue=4096; t_checks=90; t_ab=240; t_conv=60; t_bn=120; t_lag=100; t_first=50; t_splitk=60; t_host=60
 fi
 
 step checks $t_checks bench --check --backend webgpu --out "$out/check"
 # custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK+BatchNormTwoPass+SeparateHeadRelu --out "$out/ab"
+# Lever 2, the convolutions (ResNet-18 b256 on the H200: tfjs's input gradient 55 ms, its forward
+# Conv2DMMProgram 45 ms and our weight gradient 38 ms of a 201 ms step), steps alternating in one
+# process, profiled: the default (tfjs's forward and direct input gradient, our weight-gradient GEMM)
+# against tfjs's own GEMM input gradient (TfjsGemmInputGradient: its flag
+# WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false for that variant only) and ours (Conv2DBackpropInput).
+# summary.json's `conv`: per preset and variant img/s ÷ custom and GPU ms per step of the forward,
+# input- and weight-gradient kernels with the programs that ran, and the winner of each phase.
+# The one list of variants: where the forward-convolution GEMM is merged, append
+# ,custom+Conv2D,custom+GemmWideTiles,custom+Conv2D+GemmWideTiles+TfjsGemmInputGradient
+# (the bench refuses a name it does not know, so a misspelt one stops this step instead of timing custom twice).
+conv_variants=custom,custom+TfjsGemmInputGradient,custom+Conv2DBackpropInput
+step conv $t_conv bench --preset $presets --steps $conv_steps --warmup $conv_warmup --queue $queue --backend webgpu \
+  --variants $conv_variants --out "$out/conv"
 # Batch-norm: the moving statistics updated after the pass (the previous way) and every layer's
 # batch-norm in two dispatches each way (BatchNormTwoPass, the previous way: the default takes
 # layers of ≤ 2^21 elements in one, a guess) against the default, and the head's ReLU on its own

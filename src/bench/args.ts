@@ -1,5 +1,6 @@
 import { PRESET_NAMES, type PresetName } from '../moco/resnet';
-import { isVariant, type BenchOptions, type Variant } from '../perf/stepBenchmark';
+import { switchNameError } from '../kernels/registry';
+import { isVariant, variantIncludes, type BenchOptions, type Variant } from '../perf/stepBenchmark';
 import { integer, list, listOf, oneOf, parseOptions, UsageError } from '../util/options';
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
@@ -26,7 +27,7 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --key-encoder      measure the key encoder's lag and consistency every step, as the app does
                      (off by default: the benchmark times training alone)
   --except LIST      custom kernels or fused ops to leave stock (e.g. Conv2DBackpropFilter)
-  --include LIST     opt-in custom kernels to use too (Conv2DBackpropInput)
+  --include LIST     opt-in custom kernels to use too (Conv2DBackpropInput, TfjsGemmInputGradient)
   --flag NAME=VALUE  a tfjs environment flag for the run (repeatable)
   --check            check our kernels against the stock ones instead (exit 1 on a mismatch;
                      with --count-only, the dispatch counts follow)
@@ -104,6 +105,16 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     });
     if (!variants.length) throw new UsageError('--variants needs stock, custom or custom+OPT_IN…');
   }
+  const include = list(values.include);
+  const except = list(values.except);
+  for (const [option, names] of [
+    ['--variants', (variants ?? []).flatMap(variantIncludes)],
+    ['--include', include],
+    ['--except', except],
+  ] as const) {
+    const error = switchNameError(option, names);
+    if (error) throw new UsageError(error);
+  }
   const flags: BenchArgs['flags'] = {};
   for (const f of values.flag) {
     const k = f.indexOf('=');
@@ -126,8 +137,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     profile: !values['no-profile'] && !countOnly,
     precompile: values.precompile,
     keyEncoder: values['key-encoder'],
-    except: list(values.except),
-    include: list(values.include),
+    except,
+    include,
     variants,
     flags,
     check: values.check,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelCase } from '../kernels/declaration';
-import { customKernelSettings, kernelCases, optInKernelNames, useCustomKernels } from '../kernels/registry';
+import { customKernelSettings, flagKernelNames, kernelCases, optInKernelNames, useCustomKernels } from '../kernels/registry';
 import { mocoConfig } from '../moco/config';
 import { MoCo } from '../moco/moco';
 import { countDispatches } from '../perf/dispatchCounter';
@@ -90,6 +90,8 @@ export async function checkKernels(options: { tolerance?: number; includeTrainin
     const settings = customKernelSettings();
     try {
       checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4)));
+      // A stock path of tfjs chosen by a flag (e.g. its GEMM input gradient): nothing of ours to compare case by case.
+      for (const name of flagKernelNames(tf.getBackend())) checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4, [name])));
     } finally {
       useCustomKernels(settings.on, settings);
     }
@@ -132,14 +134,15 @@ export async function compareTrainingSteps(tolerance: number, include: readonly 
   // check the gradients, through the whole network, where a rounding-level change of an input can
   // flip a ReLU near 0 and move single elements a lot: so in norm, ‖Δ − Δ₀‖ / ‖Δ₀‖, to 1e-3.
   const updateError = worst(custom.updates, stock.updates, normRelativeError);
+  const step = `MoCo step ×2${include.length ? ` with ${include.join(', ')}` : ''}`;
   return [
     {
-      name: `MoCo step ×2 (tiny, batch ${batch}${include.length ? `, with ${include.join(', ')}` : ''}): losses ${stock.losses.map((l) => l.toFixed(5)).join(', ')}`,
+      name: `${step} (tiny, batch ${batch}): losses ${stock.losses.map((l) => l.toFixed(5)).join(', ')}`,
       relativeError: lossError,
       tolerance,
       passed: lossError < tolerance,
     },
-    { name: 'MoCo step ×2: query and key parameters, moving statistics', relativeError: paramError, tolerance, passed: paramError < tolerance },
-    { name: 'MoCo step ×2: query parameter updates (gradients), in norm', relativeError: updateError, tolerance: 1e-3, passed: updateError < 1e-3 },
+    { name: `${step}: query and key parameters, moving statistics`, relativeError: paramError, tolerance, passed: paramError < tolerance },
+    { name: `${step}: query parameter updates (gradients), in norm`, relativeError: updateError, tolerance: 1e-3, passed: updateError < 1e-3 },
   ];
 }

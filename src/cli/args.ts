@@ -1,7 +1,8 @@
 import type { EncoderOutput } from '../eval/features';
 import { MAX_QUEUE_SIZE, mocoConfig, type MocoConfig, type MocoVersion } from '../moco/config';
 import { PRESET_NAMES } from '../moco/resnet';
-import { givenOptions, integer, number, oneOf, parseOptions, UsageError } from '../util/options';
+import { switchNameError } from '../kernels/registry';
+import { givenOptions, integer, list, number, oneOf, parseOptions, UsageError } from '../util/options';
 import { parseSweep, type Sweep } from './sweep';
 
 export const USAGE = `usage: npm run train -- [options]
@@ -78,6 +79,9 @@ Training:
                            or the same files as one zip, the app's download
   --save-key               also write the momentum encoder (DIR/key/)
   --stock-kernels          use tfjs's stock kernels instead of ours
+  --include LIST           opt-in kernels to use too, comma-separated (WebGPU: e.g.
+                           TfjsGemmInputGradient, Conv2DBackpropInput, BatchNormRowSplit;
+                           \`npm run bench -- --variants custom,custom+NAME\` times one against the default)
   --help                   this text`;
 
 export interface TrainArgs {
@@ -105,6 +109,8 @@ export interface TrainArgs {
   save?: string;
   saveKey: boolean;
   stockKernels: boolean;
+  /** Opt-in kernels switched on too (`useCustomKernels`' include). */
+  include: string[];
   config: MocoConfig;
   checkpoint?: string;
   checkpointEvery?: number;
@@ -181,6 +187,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     'save-key': { type: 'boolean', default: false },
     init: { type: 'string' },
     'stock-kernels': { type: 'boolean', default: false },
+    include: { type: 'string', default: '' },
     checkpoint: { type: 'string' },
     'checkpoint-every': { type: 'string' },
     resume: { type: 'string' },
@@ -252,6 +259,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (cropMin !== undefined) {
     config = { ...config, augment: { ...config.augment, cropScale: [cropMin, 1] } };
   }
+  const include = list(values.include);
+  if (include.length && values['stock-kernels']) throw new UsageError('--include switches on more of our kernels: it cannot go with --stock-kernels');
+  const includeError = switchNameError('--include', include);
+  if (includeError) throw new UsageError(includeError);
   if (values.record !== undefined && values.resume !== undefined) throw new UsageError('--record follows a run from its first step: it cannot go with --resume');
   if (values.record !== undefined && !values.record.endsWith('.zip')) throw new UsageError(`--record writes one zip file: give a name ending in .zip, got '${values.record}'`);
   if (values['log-json'] !== undefined && values['log-json'].trim() === '') throw new UsageError('--log-json needs a file path');
@@ -284,6 +295,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     save: values.save,
     saveKey: values['save-key'],
     stockKernels: values['stock-kernels'],
+    include,
     config,
     checkpoint: values.checkpoint,
     checkpointEvery: integer('checkpoint-every', values['checkpoint-every'], 1),

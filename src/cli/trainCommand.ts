@@ -82,7 +82,8 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
     return 1;
   }
   console.log(backend.line);
-  useCustomKernels(!args.stockKernels);
+  useCustomKernels(!args.stockKernels, { include: args.include });
+  if (args.include.length) console.log(`opt-in kernels on: ${args.include.join(', ')}`);
   const identity = checkpointPath || args.record ? await datasetIdentity(dataset) : undefined;
   const batchesPerEpoch = Math.floor(dataset.size / args.config.batchSize);
   let steps = stepsFor(args.length, batchesPerEpoch);

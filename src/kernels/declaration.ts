@@ -25,6 +25,12 @@ export interface CustomKernel {
    * (`--variants custom,custom+NAME`); the kernel checks leave it off (its own cases check that path).
    */
   options?: { name: string; setOn: (on: boolean) => void; previousDefault?: boolean }[];
+  /**
+   * tfjs environment flags set while on, put back to the values they had when off: a stock path of
+   * tfjs chosen in place of its default (no code of ours, so no cases: the kernel checks compare a
+   * MoCo step with it on). Only flags the backend reads at each call, not once at start-up.
+   */
+  flags?: Record<string, number | boolean | string>;
   /** Custom against stock on the same inputs. */
   cases?: KernelCase[];
 }

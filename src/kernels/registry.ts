@@ -22,6 +22,8 @@ const stockGradients = new Map<string, tf.GradConfig>();
 let enabled = false;
 let excluded = new Set<string>();
 let included = new Set<string>();
+/** What the flags our declarations set were before, by flag, while one is set. */
+const savedFlags = new Map<string, number | boolean | string>();
 
 export interface CustomKernelOptions {
   /** Declarations to leave stock, by name (e.g. 'Conv2DBackpropFilter', 'InfoNce', 'ReluGrad'). */
@@ -56,6 +58,7 @@ export function useCustomKernels(on: boolean, options: CustomKernelOptions = {})
       if (k.gradient) replaceGradient(k.gradient, use ? onBackend : undefined);
       for (const o of k.overrides ?? []) o.set(use ? onBackend : undefined);
       for (const option of k.options ?? []) option.setOn(use && isOn(k, option.name, true));
+      if (k.flags) setFlags(k.flags, use);
     }
   }
 }
@@ -70,6 +73,35 @@ function replaceKernel(backendName: string, { kernelName, kernelFunc }: { kernel
   }
   tf.unregisterKernel(kernelName, backendName);
   tf.registerKernel(use ? { ...stock, kernelFunc } : stock);
+}
+
+/**
+ * A declaration's tfjs flags set while it is on, and put back to what they were when it goes off. A
+ * flag that is not registered yet (its backend's package not imported) is left alone: call again
+ * once it is, as for replacements.
+ */
+function setFlags(flags: Record<string, number | boolean | string>, use: boolean): void {
+  const env = tf.env();
+  for (const [name, value] of Object.entries(flags)) {
+    if (use) {
+      const current = registeredFlag(name);
+      if (current === undefined) continue;
+      if (!savedFlags.has(name)) savedFlags.set(name, current);
+      env.set(name, value);
+    } else if (savedFlags.has(name)) {
+      env.set(name, savedFlags.get(name)!);
+      savedFlags.delete(name);
+    }
+  }
+}
+
+/** A flag's value, undefined where no package has registered it (tfjs's `get` throws then). */
+function registeredFlag(name: string): number | boolean | string | undefined {
+  try {
+    return tf.env().get(name);
+  } catch {
+    return undefined;
+  }
 }
 
 /** tfjs keeps one gradient per kernel for every backend: ours runs where `when()` holds, the stock one elsewhere. */
@@ -106,10 +138,31 @@ export function customKernelNames(backendName: string): string[] {
   return (KERNELS[backendName] ?? []).map((k) => k.name);
 }
 
+/** Every name the switch takes (declarations and their options, on any backend): what `include` and `except` may name. */
+export function customKernelSwitchNames(): string[] {
+  const names = Object.values(KERNELS).flatMap((kernels) => kernels.flatMap((k) => [k.name, ...(k.options ?? []).map((o) => o.name)]));
+  return [...new Set(names)];
+}
+
+/** A command line's list of switch names, checked: a misspelt one would otherwise run the default silently. */
+export function switchNameError(option: string, names: readonly string[]): string | null {
+  const known = customKernelSwitchNames();
+  const wrong = names.find((n) => !known.includes(n));
+  return wrong === undefined ? null : `${option} names our kernels and their options (${known.join(', ')}), got '${wrong}'`;
+}
+
 /** The declarations and options on `backendName` that run only when included (but not the previous defaults kept for A/B runs). */
 export function optInKernelNames(backendName: string): string[] {
   const kernels = KERNELS[backendName] ?? [];
   return [...kernels.filter((k) => k.optIn).map((k) => k.name), ...kernels.flatMap((k) => (k.options ?? []).filter((o) => !o.previousDefault).map((o) => o.name))];
+}
+
+/**
+ * The declarations on `backendName` that only set tfjs flags (a stock path of tfjs in place of its
+ * default: no cases of their own): the kernel checks compare a MoCo step with each on.
+ */
+export function flagKernelNames(backendName: string): string[] {
+  return (KERNELS[backendName] ?? []).filter((k) => k.flags && !k.cases?.length).map((k) => k.name);
 }
 
 /** Every correctness case of the kernels on `backendName`, with the declaration it belongs to. */

@@ -38,6 +38,10 @@ describe('npm run bench: options', () => {
       [['--flag', 'X'], /--flag takes NAME=VALUE/],
       [['--variants', 'fast'], /--variants takes stock, custom, custom\+OPT_IN…, got 'fast'/],
       [['--variants', 'custom+'], /--variants takes stock, custom, custom\+OPT_IN…, got 'custom\+'/],
+      // A misspelt opt-in would time the default twice, unnoticed (a GPU session lost).
+      [['--variants', 'custom,custom+TfjsGemInputGradient'], /--variants names our kernels and their options \(.*TfjsGemmInputGradient.*\), got 'TfjsGemInputGradient'/],
+      [['--include', 'BatchNormRowSplitt'], /--include names our kernels .*, got 'BatchNormRowSplitt'/],
+      [['--except', 'Conv2D'], /--except names our kernels .*, got 'Conv2D'/],
       [['--steps'], /--steps needs a value/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
     ];

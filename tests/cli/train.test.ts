@@ -36,6 +36,7 @@ describe('npm run train', () => {
       [['--momentum', '1.5'], /momentum must be in \[0, 1\]/],
       [['--batch', '12', '--bn-splits', '5'], /batch-norm splits \(5\) must divide the batch size \(12\)/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
+      [['--include', 'TfjsGemInputGradient'], /--include names our kernels and their options \(.*TfjsGemmInputGradient.*\), got 'TfjsGemInputGradient'/],
     ];
     for (const [args, message] of cases) {
       const r = await train(args);
@@ -108,11 +109,13 @@ describe('npm run train', () => {
     expect(rows(r.stdout).map((p) => p.step)).toEqual([1, 2]);
   }, 120_000);
 
-  it('trains on the webgpu backend through Dawn (SwiftShader when there is no GPU)', async () => {
+  it('trains on the webgpu backend through Dawn (SwiftShader when there is no GPU), with an opt-in kernel', async () => {
     expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
-    const r = await train(['--backend', 'webgpu', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--train-size', '32'], SWIFTSHADER_ENV);
+    const args = ['--backend', 'webgpu', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--train-size', '32', '--include', 'TfjsGemmInputGradient'];
+    const r = await train(args, SWIFTSHADER_ENV);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n')[0]).toMatch(/^backend: WebGPU \(Dawn\) on google swiftshader.*, as asked$/);
+    expect(r.stdout).toContain('opt-in kernels on: TfjsGemmInputGradient');
     expect(r.stdout).toMatch(/backend webgpu/);
     const progress = rows(r.stdout);
     expect(progress.map((p) => [p.step, p.filled])).toEqual([

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+// Registers tfjs-webgpu's flags (WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE): importing it starts no device.
+import '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dBackpropFilterCpu } from '../../src/kernels/cpu/conv2dBackpropFilter';
 import { rowSplits } from '../../src/kernels/webgpu/batchNorm';
-import { customKernelEnabled, customKernelNames, customKernelSettings, kernelCases, optInKernelNames, useCustomKernels } from '../../src/kernels/registry';
+import { customKernelEnabled, customKernelNames, customKernelSettings, flagKernelNames, kernelCases, optInKernelNames, useCustomKernels } from '../../src/kernels/registry';
 import { splitBatchNorm } from '../../src/moco/batchNorm';
 import { lerpAssign } from '../../src/moco/momentum';
 import { sgdStep } from '../../src/moco/sgd';
@@ -14,16 +16,34 @@ afterAll(() => useCustomKernels(true));
 describe('the custom-kernel switch', () => {
   it('lists the WebGPU kernels by the names the switch takes, the opt-in ones apart', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
-      ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DenseBiasGrad', 'GlobalAvgPool', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ProgramRecording', 'ReluGrad', 'RingWrite', 'SgdMomentum', 'SplitBatchNorm'].sort(),
+      [
+        'Augment',
+        'Conv2DBackpropFilter',
+        'Conv2DBackpropInput',
+        'DenseBiasGrad',
+        'GlobalAvgPool',
+        'InfoNce',
+        'L2Normalize',
+        'MovingAverage',
+        'ProgramRecording',
+        'ReluGrad',
+        'RingWrite',
+        'SgdMomentum',
+        'SplitBatchNorm',
+        'TfjsGemmInputGradient',
+      ].sort(),
     );
     // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit', 'BindingCache']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'TfjsGemmInputGradient', 'BatchNormRowSplit', 'BindingCache']);
+    // tfjs's GEMM input gradient is a flag of tfjs's, no code of ours: checked through a MoCo step instead of cases.
+    expect(flagKernelNames('webgpu')).toEqual(['TfjsGemmInputGradient']);
   });
 
   it("collects every declaration's correctness cases, each naming a program of ours", () => {
     const cases = kernelCases('webgpu');
     const byKernel = new Set(cases.map((c) => c.kernel));
-    expect([...byKernel].sort()).toEqual(customKernelNames('webgpu').sort());
+    const flagOnly = new Set(flagKernelNames('webgpu'));
+    expect([...byKernel].sort()).toEqual(customKernelNames('webgpu').filter((name) => !flagOnly.has(name)).sort());
     for (const c of cases) expect(c.program, c.name).toMatch(/^Moco/);
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
   });
@@ -56,6 +76,30 @@ describe('the custom-kernel switch', () => {
     expect(customKernelEnabled('SplitBatchNorm')).toBe(false);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).not.toBe(conv2dBackpropFilterCpu);
     useCustomKernels(true);
+  });
+
+  it("sets tfjs's GEMM input-gradient flag only while TfjsGemmInputGradient is on, and puts back what it was", () => {
+    const flag = 'WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE';
+    const direct = () => tf.env().getBool(flag);
+    useCustomKernels(true);
+    expect(direct()).toBe(true);
+    useCustomKernels(true, { include: ['TfjsGemmInputGradient'] });
+    expect(direct()).toBe(false);
+    expect(customKernelEnabled('TfjsGemmInputGradient')).toBe(true);
+    // Switched again (as the benchmark does before every step): still on, and what it was is kept.
+    useCustomKernels(true, { include: ['TfjsGemmInputGradient', 'BatchNormRowSplit'] });
+    expect(direct()).toBe(false);
+    // Stock, and custom without it: tfjs's default, the direct kernel.
+    useCustomKernels(false, { include: ['TfjsGemmInputGradient'] });
+    expect(direct()).toBe(true);
+    useCustomKernels(true, { include: ['TfjsGemmInputGradient'], except: ['TfjsGemmInputGradient'] });
+    expect(direct()).toBe(true);
+    // A value set for the whole run (the bench's --flag) is what comes back, not tfjs's default.
+    tf.env().set(flag, false);
+    useCustomKernels(true, { include: ['TfjsGemmInputGradient'] });
+    useCustomKernels(true);
+    expect(direct()).toBe(false);
+    tf.env().set(flag, true);
   });
 
   it('leaves the MoCo operations to their plain tfjs code on other backends, with the WebGPU overrides attached', () => {

@@ -25,7 +25,9 @@ let file: BenchFile;
 beforeAll(async () => {
   expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
   const resultFile = join(mkdtempSync(join(tmpdir(), 'moco-kernels-')), 'result.json');
-  const argv = ['--check', '--count-only', '--preset', 'tiny', '--batch', '2', '--queue', '16', '--backend', 'webgpu', '--result-file', resultFile];
+  // tfjs's GEMM input gradient first, so that stock and custom after it show its flag put back.
+  const variants = 'custom+TfjsGemmInputGradient,stock,custom';
+  const argv = ['--check', '--count-only', '--preset', 'tiny', '--batch', '2', '--queue', '16', '--backend', 'webgpu', '--variants', variants, '--result-file', resultFile];
   await run(process.execPath, ['--import', 'tsx', 'src/bench/nodeMain.ts', ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...SWIFTSHADER_ENV },
@@ -50,11 +52,37 @@ describe('custom WebGPU kernels in Node (Dawn) match the stock kernels', () => {
 
 describe('custom WebGPU kernels in Node (Dawn)', () => {
   it('give a MoCo training step that matches one with stock kernels (loss, parameters, gradients)', () => {
-    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step'));
+    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step ×2 ') || c.name.startsWith('MoCo step ×2:'));
     expect(steps).toHaveLength(3);
     for (const c of steps) expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
     expect(steps[0].tolerance).toBe(1e-4);
     expect(steps[1].tolerance).toBe(1e-4);
+  });
+
+  it("give the same MoCo step with tfjs's GEMM input gradient (TfjsGemmInputGradient) as with stock kernels", () => {
+    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step ×2 with TfjsGemmInputGradient'));
+    expect(steps.map((c) => c.name.replace(/\(tiny.*/, '(tiny…'))).toEqual([
+      'MoCo step ×2 with TfjsGemmInputGradient (tiny…',
+      'MoCo step ×2 with TfjsGemmInputGradient: query and key parameters, moving statistics',
+      'MoCo step ×2 with TfjsGemmInputGradient: query parameter updates (gradients), in norm',
+    ]);
+    for (const c of steps) expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
+  });
+
+  it("run tfjs's GEMM for the input gradient only in the variant that asks for it", () => {
+    const { result } = file.runs[0];
+    const [gemm, stock, custom] = ['custom+TfjsGemmInputGradient', 'stock', 'custom'].map((v) => result.variants.find((r) => r.variant === v)!);
+    // The tiny preset's 5 input gradients (its first convolution's input is the image: none there).
+    expect(gemm.dispatchesByProgram!.Conv2DDerInputMMProgram).toBe(5);
+    expect(gemm.dispatchesByProgram!.Conv2DDerInputProgram).toBeUndefined();
+    expect(gemm.dispatchesByKernel!['Conv2DBackpropInput (backward)']).toBe(5);
+    // Counted after it in the same process: tfjs's flag was put back, the direct kernel runs again.
+    for (const v of [stock, custom]) {
+      expect(v.dispatchesByProgram!.Conv2DDerInputProgram, v.variant).toBe(5);
+      expect(v.dispatchesByProgram!.Conv2DDerInputMMProgram, v.variant).toBeUndefined();
+    }
+    // One program for another: the rest of the step is the default's.
+    expect(gemm.dispatchesPerStep).toBe(custom.dispatchesPerStep);
   });
 
   it('cut the dispatches of a MoCo step to a fifth of stock', () => {

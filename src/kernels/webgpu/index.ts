@@ -12,6 +12,7 @@ import { movingAverage } from './movingAverage';
 import { reluGrad } from './relu';
 import { ringWrite } from './ringWrite';
 import { sgdMomentum } from './sgd';
+import { tfjsGemmInputGradient } from './tfjsGemmInputGradient';
 
 /** Our WebGPU kernels, one declaration per file (as tfjs's register_all_kernels.ts). */
 export const WEBGPU_KERNELS: CustomKernel[] = [
@@ -28,4 +29,5 @@ export const WEBGPU_KERNELS: CustomKernel[] = [
   sgdMomentum,
   movingAverage,
   bindingCache,
+  tfjsGemmInputGradient,
 ];
