@@ -54,17 +54,19 @@ if os.path.exists(s):
               f"new/previous {p.get('newOverPreviousDefault')}; dispatches {p.get('dispatches')}")
     # Lever 2: per variant img/s ÷ custom and GPU ms of each convolution phase, then each phase's fastest.
     ms = lambda x: 'n/a' if x is None else f'{x:.1f}'
+    times = lambda x: 'n/a' if x is None else f'×{x:.3g}'
+    rate = lambda x: 'n/a' if x is None else f'{x:.4g}'
     for preset, c in (summary.get('conv') or {}).items():
         print(f"conv {preset} ({c.get('adapter')}, GPU ms per step: forward / input gradient / weight gradient):")
         for name, v in c['variants'].items():
             g = v['convGpuMs']
             programs = ', '.join(p for phase in v['programs'].values() for p in phase)
-            print(f"  {name}: {v['imagesPerSecond']:.4g} img/s (×{v['overCustom']} custom); {ms(g['forward'])} / {ms(g['inputGradient'])} / {ms(g['weightGradient'])} ms [{programs}]")
+            print(f"  {name}: {rate(v['imagesPerSecond'])} img/s ({times(v['overCustom'])} custom); {ms(g['forward'])} / {ms(g['inputGradient'])} / {ms(g['weightGradient'])} ms [{programs}]")
         f = c.get('fastest', {})
         phases = [f"{phase} {x['variant']} {ms(x['gpuMs'])} ms (custom {ms(x['customGpuMs'])}; {', '.join(x['programs'])}{', same programs as custom: noise' if x.get('sameProgramsAsCustom') else ''})"
                   for phase, x in f.items() if phase != 'step']
         step = f.get('step')
-        print(f"  fastest: {'; '.join(phases)}" + (f"; whole step {step['variant']} (×{step['overCustom']} custom)" if step else ''))
+        print(f"  fastest: {'; '.join(phases)}" + (f"; whole step {step['variant']} ({times(step['overCustom'])} custom)" if step else ''))
 else:
     print('perf: no summary.json')
 index = os.path.join(runs, 'replay', 'index.json')

@@ -52,7 +52,7 @@ describe('custom WebGPU kernels in Node (Dawn) match the stock kernels', () => {
 
 describe('custom WebGPU kernels in Node (Dawn)', () => {
   it('give a MoCo training step that matches one with stock kernels (loss, parameters, gradients)', () => {
-    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step ×2 ') || c.name.startsWith('MoCo step ×2:'));
+    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step ×2 (') || c.name.startsWith('MoCo step ×2:'));
     expect(steps).toHaveLength(3);
     for (const c of steps) expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
     expect(steps[0].tolerance).toBe(1e-4);
