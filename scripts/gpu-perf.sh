@@ -21,7 +21,9 @@
 # Rehearse without a GPU (SwiftShader, tiny shapes):
 #   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
 #   APP="node dist-node/moco.mjs" SMALL=1 nice -n 19 bash scripts/gpu-perf.sh /tmp/out 500
-#   (2026-11-29, loaded 2-core machine: every step exit 0 in 270–377 s, checks 87–192 s; docs/runs/2026-11-29-rehearsal/)
+#   (2026-11-29, loaded 2-core machine: every step exit 0 in 270–377 s, checks 87–192 s; docs/runs/2026-11-29-rehearsal/;
+#   the conv step alone, SKIP="checks ab bn-one lag first-step first-step-precompile splitk host bn-rowsplit":
+#   exit 0 in 176 s at load 12; docs/runs/2026-11-29-conv-rehearsal/)
 set -u
 out=${1:?usage: gpu-perf.sh OUT [SECONDS]}
 budget=${2:-540}
