@@ -227,8 +227,8 @@ describe('a MoCo training step', () => {
     await moco.step(images);
     const held = tf.memory().numTensors;
     // The queue's write fails (as a kernel does on a lost GPU device) once the views, the keys, the
-    // loss's statistics and the key encoder's lag exist. (A throw inside the gradient pass itself
-    // leaks the tensors tfjs's tape saved for the backward pass: tfjs frees them only after one.)
+    // loss's statistics and the key encoder's lag exist. (A throw inside the gradient pass itself:
+    // gradientFault.test.ts.)
     writeRing.setOverride(() => {
       throw new Error('the GPU device was lost');
     });
