@@ -249,10 +249,18 @@ export class TrainingService {
 
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
-    if (this.loop && !this.stopRequested) return;
-    await this.loop;
-    const setup = this.requireSetup();
-    if (!this.trainer) await this.configure(setup);
+    // A loop running is this call's; one being stopped (a Pause in flight) ends first. Another Start
+    // may begin a loop while this one waits (clicked twice during a Pause): the loop is checked
+    // again after every await, and from the last check to the new loop nothing awaits, so that
+    // one loop at most runs, which Pause stops.
+    for (;;) {
+      while (this.loop) {
+        if (!this.stopRequested) return;
+        await this.loop;
+      }
+      if (this.trainer) break;
+      await this.configure(this.requireSetup());
+    }
     this.refuseIfDiverged();
     if (this.budgetReached()) return;
     this.state = 'running';
@@ -279,8 +287,11 @@ export class TrainingService {
     const start = this.clock.now();
     try {
       const record = await this.lock.run(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
-      this.elapsedBefore = record.elapsedMs;
-      this.state = this.budgetReached() ? 'finished' : 'paused';
+      // A Start that came while this step waited for the lock has its loop running now: the run is that loop's.
+      if (!this.loop) {
+        this.elapsedBefore = record.elapsedMs;
+        this.state = this.budgetReached() ? 'finished' : 'paused';
+      }
       // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
       void this.evaluation.afterStep();
       this.requestSave();
