@@ -568,6 +568,14 @@ export class TrainingService {
     const train = await this.imagesFor(checkpoint, setup);
     validateLiveParams(setup.params);
     const trainer = restoreTrainer(checkpoint, train);
+    // The file's history is read before the run in use is touched: a damaged one is refused, naming the file.
+    let history: SavedHistory;
+    try {
+      history = savedHistory(checkpoint, setup, train, trainer.batchesPerEpoch, this.heldOutDataset());
+    } catch {
+      trainer.dispose();
+      throw new CheckpointError(checkpoint.file, 'its chart, kNN or probe history is damaged: open another copy of the run (a download of it, or its save in the Saved runs list)');
+    }
     await this.pause();
     return this.lock.run(() => {
       const start = this.clock.now();
@@ -583,22 +591,18 @@ export class TrainingService {
       this.newSaveSlot(runKey, saved);
       this.newRestorePoint({ bytes, step: trainer.moco.stepCount, summary: null });
       this.error = null;
-      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
-      const elapsed = app?.elapsedMs;
-      this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
+      this.elapsedBefore = history.elapsedMs;
       this.runningSince = null;
       this.state = this.budgetReached() ? 'finished' : 'paused';
       // The charts and the kNN history go on from where the saved run was.
-      const chart = checkpoint.manifest.history.chart ?? [];
-      this.chart.reset(chart);
-      for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
+      this.chart.reset(checkpoint.manifest.history.chart ?? []);
+      for (const record of history.records) this.batcher.push(record);
       this.batcher.flush(true);
-      const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
-      // The probe results come back whole from the app's own record; a headless trainer's file keeps their accuracies.
-      const probes = Array.isArray(app?.probes)
-        ? app.probes.map((r) => probeResultOf(r, this.runId))
-        : (checkpoint.manifest.history.probes ?? []).map((p) => probeResultOfPoint(p, this.runId, train, this.heldOutDataset()));
-      this.evaluation.restoreResults(knn, probes);
+      const runId = this.runId;
+      this.evaluation.restoreResults(
+        history.knn.map((r) => ({ ...r, runId })),
+        history.probes.map((r) => ({ ...r, runId })),
+      );
       this.savedResults = this.resultCount();
       return this.modelInfo(trainer, start);
     });
@@ -1259,6 +1263,28 @@ function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]):
     queryCount: p.queryCount,
     seconds: p.seconds,
     trigger: 'monitor',
+  };
+}
+
+/** What a checkpoint holds of its run's history, as the page shows it (results with run id 0 until the run has its own). */
+interface SavedHistory {
+  records: StepRecord[];
+  knn: KnnResult[];
+  probes: ProbeResult[];
+  elapsedMs: number;
+}
+
+/** Reads a checkpoint's chart points, kNN and probe results; throws on damaged ones. */
+function savedHistory(checkpoint: Checkpoint, setup: TrainingSetup, train: ImageDataset, batchesPerEpoch: number, heldOut: ImageDataset | null): SavedHistory {
+  const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
+  const elapsed = app?.elapsedMs;
+  const history = checkpoint.manifest.history;
+  return {
+    records: (history.chart ?? []).map((p) => recordOfChartPoint(p, setup.batchSize, batchesPerEpoch)),
+    knn: Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: 0, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : history.knn.map((p) => knnResultOf(p, 0, train.classNames)),
+    // The probe results come back whole from the app's own record; a headless trainer's file keeps their accuracies.
+    probes: Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, 0)) : (history.probes ?? []).map((p) => probeResultOfPoint(p, 0, train, heldOut)),
+    elapsedMs: typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0,
   };
 }
 
