@@ -112,6 +112,8 @@ export class TrainingService {
   private elapsedBefore = 0;
   private runningSince: number | null = null;
   private loop: Promise<void> | null = null;
+  /** The calls putting another run in place now (configure, resume, loading weights): see `replacing`. */
+  private readonly replacements = new Set<Promise<unknown>>();
   private stopRequested = false;
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
@@ -219,44 +221,52 @@ export class TrainingService {
     validateLiveParams(setup.params);
     this.checkDeviceLimits(setup, setup.params.queueSize);
     if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new Error('no files are loaded: load a dataset first');
-    await this.pause();
-    return this.lock.run(async () => {
-      const start = this.clock.now();
-      this.trainer?.dispose();
-      this.trainer = null;
-      this.batcher.clear();
-      this.changes = [];
-      this.runChanges = [];
-      this.runId++;
-      this.state = 'idle';
-      this.error = null;
-      this.elapsedBefore = 0;
-      this.runningSince = null;
-      this.setup = { ...setup, params: { ...setup.params } };
-      this.newSaveSlot(newRunKey());
-      this.newRestorePoint(null);
-      this.chart.reset();
-      const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
-      if (outOfMemory) {
-        trainer.dispose();
-        throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
-      }
-      this.trainer = trainer;
-      this.batcher.flush(true);
-      return this.modelInfo(trainer, start);
+    return this.replacing(async () => {
+      await this.pause();
+      return this.lock.run(async () => {
+        const start = this.clock.now();
+        this.trainer?.dispose();
+        this.trainer = null;
+        this.batcher.clear();
+        this.changes = [];
+        this.runChanges = [];
+        this.runId++;
+        this.state = 'idle';
+        this.error = null;
+        this.elapsedBefore = 0;
+        this.runningSince = null;
+        this.setup = { ...setup, params: { ...setup.params } };
+        this.newSaveSlot(newRunKey());
+        this.newRestorePoint(null);
+        this.chart.reset();
+        const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
+        if (outOfMemory) {
+          trainer.dispose();
+          throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
+        }
+        this.trainer = trainer;
+        this.batcher.flush(true);
+        return this.modelInfo(trainer, start);
+      });
     });
   }
 
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
-    // A loop running is this call's; one being stopped (a Pause in flight) ends first. Another Start
-    // may begin a loop while this one waits (clicked twice during a Pause): the loop is checked
-    // again after every await, and from the last check to the new loop nothing awaits, so that
-    // one loop at most runs, which Pause stops.
+    // A loop running is this call's; one being stopped (a Pause in flight) ends first, and a run
+    // being replaced is put in place first. Another Start may begin a loop while this one waits
+    // (clicked twice during a Pause): all is checked again after every await, and from the last
+    // check to the new loop nothing awaits, so that one loop at most runs, which Pause stops.
     for (;;) {
-      while (this.loop) {
+      if (this.replacements.size > 0) {
+        // A Reset, a resume, a new dataset or weights in flight: this Start trains the run they put in place.
+        await Promise.allSettled([...this.replacements]);
+        continue;
+      }
+      if (this.loop) {
         if (!this.stopRequested) return;
         await this.loop;
+        continue;
       }
       if (this.trainer) break;
       await this.configure(this.requireSetup());
@@ -269,6 +279,21 @@ export class TrainingService {
     this.runningSince = this.clock.now();
     this.batcher.flush(true);
     this.loop = this.runLoop();
+  }
+
+  /**
+   * Runs `work`, which pauses training and puts another run (or the same run's other weights) in
+   * place, as one of `replacements`: a Start that comes meanwhile waits for it, rather than start a
+   * loop on the run being replaced that `work` would then swap (or pause) under it.
+   */
+  private async replacing<T>(work: () => Promise<T>): Promise<T> {
+    const done = work();
+    this.replacements.add(done);
+    try {
+      return await done;
+    } finally {
+      this.replacements.delete(done);
+    }
   }
 
   /** Resolves once the step in flight has finished and its statistics are sent. */
@@ -365,15 +390,17 @@ export class TrainingService {
     }
     const mismatch = architectureMismatch(tensors, configOf(setup).arch);
     if (mismatch) throw new Error(`${fileName} ${mismatch}: choose its preset and MoCo version in the setup, Reset, then load it again`);
-    const model = await this.configure(setup);
-    await this.lock.run(async () => {
-      const { encoderQ, encoderK } = this.requireTrainer().moco;
-      this.lastEncoded = null;
-      loadStateDict(encoderQ, tensors);
-      // MoCo's momentum encoder starts as a copy of the query encoder.
-      encoderK.copyFrom(encoderQ);
+    return this.replacing(async () => {
+      const model = await this.configure(setup);
+      await this.lock.run(async () => {
+        const { encoderQ, encoderK } = this.requireTrainer().moco;
+        this.lastEncoded = null;
+        loadStateDict(encoderQ, tensors);
+        // MoCo's momentum encoder starts as a copy of the query encoder.
+        encoderK.copyFrom(encoderQ);
+      });
+      return model;
     });
-    return model;
   }
 
   /**
@@ -562,7 +589,11 @@ export class TrainingService {
     if (this.saveStatus && (await this.requireStore().list()).every((r) => r.runKey !== this.runKey)) this.saveStatus = null;
   }
 
-  private async resumeAs(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
+  private resumeAs(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
+    return this.replacing(() => this.resumeNow(bytes, fileName, runKey, saved));
+  }
+
+  private async resumeNow(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
     const checkpoint = await decodeCheckpoint(bytes, fileName);
     const setup = this.setupOf(checkpoint);
     const train = await this.imagesFor(checkpoint, setup);

@@ -42,6 +42,19 @@ describe('TrainingService with overlapping calls (CPU backend)', () => {
     await pauseAndCheckStopped();
   }, 60_000);
 
+  it('Start clicked while Reset waits for the step in flight: the fresh run trains, says so, its time counts, and Pause stops it', async () => {
+    await fresh();
+    await service.start();
+    await waitForStep(1);
+    const runId = service.status().runId;
+    await Promise.all([service.reset(), service.start()]);
+    expect(service.status()).toMatchObject({ runId: runId + 1, state: 'running' });
+    await waitForStep(2);
+    expect(service.status().state).toBe('running');
+    expect(service.status().elapsedMs).toBeGreaterThan(0);
+    await pauseAndCheckStopped();
+  }, 60_000);
+
   it('Start clicked while a single step waits for the lock: the run trains on, says so, and Pause stops it', async () => {
     await fresh();
     await service.step();
