@@ -102,11 +102,14 @@ export class MoCo {
     return this.live;
   }
 
-  /** Changes hyper-parameters from the next step on; the queue is resized at once. */
+  /**
+   * Changes hyper-parameters from the next step on; the queue is resized at once, first: a resize
+   * that fails (out of memory) changes nothing.
+   */
   setParams(p: Partial<LiveParams>): void {
     validateLiveParams(p);
-    Object.assign(this.live, p);
     if (p.queueSize !== undefined) this.queue.resize(p.queueSize);
+    Object.assign(this.live, p);
   }
 
   /**
