@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageDataset } from '../data/dataset';
 import { imagesTensor } from '../data/tensors';
-import { normalizeImages, Normalizer, type AugmentConfig } from '../moco/augment';
+import { Normalizer, type AugmentConfig } from '../moco/augment';
 import { l2Normalize, type Encoder } from '../moco/encoder';
 
 /** The test transform: per-channel normalisation only, with the training run's mean and std. */
@@ -21,11 +21,6 @@ export interface FeatureOptions {
   indices?: ArrayLike<number>;
   /** Called after each batch with images done and total. */
   onProgress?: (done: number, total: number) => void;
-}
-
-/** `[n, 32, 32, 3]` images in [0, 1], normalised as the encoder saw them in training (no augmentation). */
-export function testTransform(images: tf.Tensor4D, normalization: Normalization): tf.Tensor4D {
-  return normalizeImages(images, normalization);
 }
 
 /**

@@ -9,6 +9,7 @@ import { Rng, type RngState } from '../util/random';
 import { learningRateAt } from './schedule';
 import { SgdMomentum } from './sgd';
 import { encodeShuffled } from './shuffle';
+import { gradientsFreeingTape } from './gradients';
 
 /** A view of the batch for the query encoder and the keys it is contrasted with. */
 type QueryKeyPair = [tf.Tensor4D, tf.Tensor2D];
@@ -101,11 +102,14 @@ export class MoCo {
     return this.live;
   }
 
-  /** Changes hyper-parameters from the next step on; the queue is resized at once. */
+  /**
+   * Changes hyper-parameters from the next step on; the queue is resized at once, first: a resize
+   * that fails (out of memory) changes nothing.
+   */
   setParams(p: Partial<LiveParams>): void {
     validateLiveParams(p);
-    Object.assign(this.live, p);
     if (p.queueSize !== undefined) this.queue.resize(p.queueSize);
+    Object.assign(this.live, p);
   }
 
   /**
@@ -244,19 +248,26 @@ export class MoCo {
     const filled = this.queue.filled;
     const queryParams = this.encoderQ.trainableVariables();
     let stats: tf.Tensor1D | undefined;
-    const { value, grads } = tf.engine().gradients(() => {
-      const terms = pairs.map(([x, k]) => {
-        const out = infoNce(this.encoderQ.embed(x, true), k, negatives, emptySlotBias, temperature);
-        const s = contrastiveStats(out, emptySlotBias, filled);
-        return [out.loss, s.top1, s.meanPositive, s.meanNegative];
-      });
-      // One view order (the default): its figures as they are, with no division by 1 to dispatch.
-      const mean = (i: number) => (terms.length === 1 ? terms[0][i] : tf.addN(terms.map((t) => t[i])).div(terms.length));
-      stats = tf.keep(tf.stack([0, 1, 2, 3].map(mean)) as tf.Tensor1D);
-      return tf.addN(terms.map((t) => t[0])) as tf.Scalar;
-    }, queryParams, this.lossSeed, true);
-    value.dispose();
-    return { grads: new Map(queryParams.map((v, i) => [v, grads[i]])), stats: stats! };
+    let pass: { value: tf.Scalar; grads: tf.Tensor[] };
+    try {
+      pass = gradientsFreeingTape(() => {
+        const terms = pairs.map(([x, k]) => {
+          const out = infoNce(this.encoderQ.embed(x, true), k, negatives, emptySlotBias, temperature);
+          const s = contrastiveStats(out, emptySlotBias, filled);
+          return [out.loss, s.top1, s.meanPositive, s.meanNegative];
+        });
+        // One view order (the default): its figures as they are, with no division by 1 to dispatch.
+        const mean = (i: number) => (terms.length === 1 ? terms[0][i] : tf.addN(terms.map((t) => t[i])).div(terms.length));
+        stats = tf.keep(tf.stack([0, 1, 2, 3].map(mean)) as tf.Tensor1D);
+        return tf.addN(terms.map((t) => t[0])) as tf.Scalar;
+      }, queryParams, this.lossSeed);
+    } catch (e) {
+      // The pass's own tensors are freed by it; the statistics were kept out of it.
+      stats?.dispose();
+      throw e;
+    }
+    pass.value.dispose();
+    return { grads: new Map(queryParams.map((v, i) => [v, pass.grads[i]])), stats: stats! };
   }
 
   /**

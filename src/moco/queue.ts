@@ -113,9 +113,15 @@ export class KeyQueue {
       if (capacity > kept.length) parts.push(tf.zeros([capacity - kept.length, this.dim]));
       return tf.concat(parts, 0);
     });
+    // The new keys exist before the old go: a failed allocation leaves the queue as it was.
+    let keys: tf.Variable;
+    try {
+      keys = tf.variable(next, false);
+    } finally {
+      next.dispose();
+    }
     this.keysVar.dispose();
-    this.keysVar = tf.variable(next, false);
-    next.dispose();
+    this.keysVar = keys;
     const writtenAt = new Int32Array(capacity).fill(EMPTY);
     kept.forEach((slot, i) => (writtenAt[i] = this.writtenAt[slot]));
     this.writtenAt = writtenAt;

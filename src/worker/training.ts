@@ -112,6 +112,8 @@ export class TrainingService {
   private elapsedBefore = 0;
   private runningSince: number | null = null;
   private loop: Promise<void> | null = null;
+  /** The calls putting another run in place now (configure, resume, loading weights): see `replacing`. */
+  private readonly replacements = new Set<Promise<unknown>>();
   private stopRequested = false;
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
@@ -219,40 +221,56 @@ export class TrainingService {
     validateLiveParams(setup.params);
     this.checkDeviceLimits(setup, setup.params.queueSize);
     if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new Error('no files are loaded: load a dataset first');
-    await this.pause();
-    return this.lock.run(async () => {
-      const start = this.clock.now();
-      this.trainer?.dispose();
-      this.trainer = null;
-      this.batcher.clear();
-      this.changes = [];
-      this.runChanges = [];
-      this.runId++;
-      this.state = 'idle';
-      this.error = null;
-      this.elapsedBefore = 0;
-      this.runningSince = null;
-      this.setup = { ...setup, params: { ...setup.params } };
-      this.newSaveSlot(newRunKey());
-      this.newRestorePoint(null);
-      this.chart.reset();
-      const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
-      if (outOfMemory) {
-        trainer.dispose();
-        throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
-      }
-      this.trainer = trainer;
-      this.batcher.flush(true);
-      return this.modelInfo(trainer, start);
+    return this.replacing(async () => {
+      await this.pause();
+      return this.lock.run(async () => {
+        const start = this.clock.now();
+        this.trainer?.dispose();
+        this.trainer = null;
+        this.batcher.clear();
+        this.changes = [];
+        this.runChanges = [];
+        this.runId++;
+        this.state = 'idle';
+        this.error = null;
+        this.elapsedBefore = 0;
+        this.runningSince = null;
+        this.setup = { ...setup, params: { ...setup.params } };
+        this.newSaveSlot(newRunKey());
+        this.newRestorePoint(null);
+        this.chart.reset();
+        const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
+        if (outOfMemory) {
+          trainer.dispose();
+          throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
+        }
+        this.trainer = trainer;
+        this.batcher.flush(true);
+        return this.modelInfo(trainer, start);
+      });
     });
   }
 
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
-    if (this.loop && !this.stopRequested) return;
-    await this.loop;
-    const setup = this.requireSetup();
-    if (!this.trainer) await this.configure(setup);
+    // A loop running is this call's; one being stopped (a Pause in flight) ends first, and a run
+    // being replaced is put in place first. Another Start may begin a loop while this one waits
+    // (clicked twice during a Pause): all is checked again after every await, and from the last
+    // check to the new loop nothing awaits, so that one loop at most runs, which Pause stops.
+    for (;;) {
+      if (this.replacements.size > 0) {
+        // A Reset, a resume, a new dataset or weights in flight: this Start trains the run they put in place.
+        await Promise.allSettled([...this.replacements]);
+        continue;
+      }
+      if (this.loop) {
+        if (!this.stopRequested) return;
+        await this.loop;
+        continue;
+      }
+      if (this.trainer) break;
+      await this.configure(this.requireSetup());
+    }
     this.refuseIfDiverged();
     if (this.budgetReached()) return;
     this.state = 'running';
@@ -261,6 +279,21 @@ export class TrainingService {
     this.runningSince = this.clock.now();
     this.batcher.flush(true);
     this.loop = this.runLoop();
+  }
+
+  /**
+   * Runs `work`, which pauses training and puts another run (or the same run's other weights) in
+   * place, as one of `replacements`: a Start that comes meanwhile waits for it, rather than start a
+   * loop on the run being replaced that `work` would then swap (or pause) under it.
+   */
+  private async replacing<T>(work: () => Promise<T>): Promise<T> {
+    const done = work();
+    this.replacements.add(done);
+    try {
+      return await done;
+    } finally {
+      this.replacements.delete(done);
+    }
   }
 
   /** Resolves once the step in flight has finished and its statistics are sent. */
@@ -279,8 +312,11 @@ export class TrainingService {
     const start = this.clock.now();
     try {
       const record = await this.lock.run(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
-      this.elapsedBefore = record.elapsedMs;
-      this.state = this.budgetReached() ? 'finished' : 'paused';
+      // A Start that came while this step waited for the lock has its loop running now: the run is that loop's.
+      if (!this.loop) {
+        this.elapsedBefore = record.elapsedMs;
+        this.state = this.budgetReached() ? 'finished' : 'paused';
+      }
       // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
       void this.evaluation.afterStep();
       this.requestSave();
@@ -354,15 +390,17 @@ export class TrainingService {
     }
     const mismatch = architectureMismatch(tensors, configOf(setup).arch);
     if (mismatch) throw new Error(`${fileName} ${mismatch}: choose its preset and MoCo version in the setup, Reset, then load it again`);
-    const model = await this.configure(setup);
-    await this.lock.run(async () => {
-      const { encoderQ, encoderK } = this.requireTrainer().moco;
-      this.lastEncoded = null;
-      loadStateDict(encoderQ, tensors);
-      // MoCo's momentum encoder starts as a copy of the query encoder.
-      encoderK.copyFrom(encoderQ);
+    return this.replacing(async () => {
+      const model = await this.configure(setup);
+      await this.lock.run(async () => {
+        const { encoderQ, encoderK } = this.requireTrainer().moco;
+        this.lastEncoded = null;
+        loadStateDict(encoderQ, tensors);
+        // MoCo's momentum encoder starts as a copy of the query encoder.
+        encoderK.copyFrom(encoderQ);
+      });
+      return model;
     });
-    return model;
   }
 
   /**
@@ -551,12 +589,24 @@ export class TrainingService {
     if (this.saveStatus && (await this.requireStore().list()).every((r) => r.runKey !== this.runKey)) this.saveStatus = null;
   }
 
-  private async resumeAs(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
+  private resumeAs(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
+    return this.replacing(() => this.resumeNow(bytes, fileName, runKey, saved));
+  }
+
+  private async resumeNow(bytes: Uint8Array, fileName: string, runKey: string, saved: SaveStatus | null): Promise<ModelInfo> {
     const checkpoint = await decodeCheckpoint(bytes, fileName);
     const setup = this.setupOf(checkpoint);
     const train = await this.imagesFor(checkpoint, setup);
     validateLiveParams(setup.params);
     const trainer = restoreTrainer(checkpoint, train);
+    // The file's history is read before the run in use is touched: a damaged one is refused, naming the file.
+    let history: SavedHistory;
+    try {
+      history = savedHistory(checkpoint, setup, train, trainer.batchesPerEpoch, this.heldOutDataset());
+    } catch {
+      trainer.dispose();
+      throw new CheckpointError(checkpoint.file, 'its chart, kNN or probe history is damaged: open another copy of the run (a download of it, or its save in the Saved runs list)');
+    }
     await this.pause();
     return this.lock.run(() => {
       const start = this.clock.now();
@@ -572,22 +622,18 @@ export class TrainingService {
       this.newSaveSlot(runKey, saved);
       this.newRestorePoint({ bytes, step: trainer.moco.stepCount, summary: null });
       this.error = null;
-      const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
-      const elapsed = app?.elapsedMs;
-      this.elapsedBefore = typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0;
+      this.elapsedBefore = history.elapsedMs;
       this.runningSince = null;
       this.state = this.budgetReached() ? 'finished' : 'paused';
       // The charts and the kNN history go on from where the saved run was.
-      const chart = checkpoint.manifest.history.chart ?? [];
-      this.chart.reset(chart);
-      for (const p of chart) this.batcher.push(recordOfChartPoint(p, setup.batchSize, trainer.batchesPerEpoch));
+      this.chart.reset(checkpoint.manifest.history.chart ?? []);
+      for (const record of history.records) this.batcher.push(record);
       this.batcher.flush(true);
-      const knn = Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: this.runId, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : checkpoint.manifest.history.knn.map((p) => knnResultOf(p, this.runId, train.classNames));
-      // The probe results come back whole from the app's own record; a headless trainer's file keeps their accuracies.
-      const probes = Array.isArray(app?.probes)
-        ? app.probes.map((r) => probeResultOf(r, this.runId))
-        : (checkpoint.manifest.history.probes ?? []).map((p) => probeResultOfPoint(p, this.runId, train, this.heldOutDataset()));
-      this.evaluation.restoreResults(knn, probes);
+      const runId = this.runId;
+      this.evaluation.restoreResults(
+        history.knn.map((r) => ({ ...r, runId })),
+        history.probes.map((r) => ({ ...r, runId })),
+      );
       this.savedResults = this.resultCount();
       return this.modelInfo(trainer, start);
     });
@@ -1248,6 +1294,28 @@ function knnResultOf(p: KnnPoint, runId: number, classNames: readonly string[]):
     queryCount: p.queryCount,
     seconds: p.seconds,
     trigger: 'monitor',
+  };
+}
+
+/** What a checkpoint holds of its run's history, as the page shows it (results with run id 0 until the run has its own). */
+interface SavedHistory {
+  records: StepRecord[];
+  knn: KnnResult[];
+  probes: ProbeResult[];
+  elapsedMs: number;
+}
+
+/** Reads a checkpoint's chart points, kNN and probe results; throws on damaged ones. */
+function savedHistory(checkpoint: Checkpoint, setup: TrainingSetup, train: ImageDataset, batchesPerEpoch: number, heldOut: ImageDataset | null): SavedHistory {
+  const app = checkpoint.manifest.client.app as { elapsedMs?: unknown; knn?: KnnResult[]; probes?: ProbeResult[] } | undefined;
+  const elapsed = app?.elapsedMs;
+  const history = checkpoint.manifest.history;
+  return {
+    records: (history.chart ?? []).map((p) => recordOfChartPoint(p, setup.batchSize, batchesPerEpoch)),
+    knn: Array.isArray(app?.knn) ? app.knn.map((r) => ({ ...r, runId: 0, perClass: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy ?? Number.NaN })) })) : history.knn.map((p) => knnResultOf(p, 0, train.classNames)),
+    // The probe results come back whole from the app's own record; a headless trainer's file keeps their accuracies.
+    probes: Array.isArray(app?.probes) ? app.probes.map((r) => probeResultOf(r, 0)) : (history.probes ?? []).map((p) => probeResultOfPoint(p, 0, train, heldOut)),
+    elapsedMs: typeof elapsed === 'number' && elapsed >= 0 ? elapsed : 0,
   };
 }
 

@@ -54,6 +54,54 @@ describe('runs side by side and experiments, end to end', () => {
     expect(pageErrors).toEqual([]);
   }, 400_000);
 
+  it('lists the saved runs readably on a desktop: at 1280 px nine columns, every header and value on one line; at 1024 px one card per run', async () => {
+    const { page } = app;
+    /** Per header and labelled value, how many lines its text takes; and whether the table fits its panel. */
+    const layout = () =>
+      page.locator('[data-testid=saved-runs]').evaluate((table) => {
+        // The lines its text takes: the distinct tops of its text's boxes.
+        const lines = (el: Element) => {
+          const tops = new Set<number>();
+          const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            for (const box of range.getClientRects()) if (box.width > 0) tops.add(Math.round(box.top));
+          }
+          return tops.size;
+        };
+        const labelled = [...table.querySelectorAll('tbody td[data-label]')].filter((td) => td.getAttribute('data-label') !== 'Charts');
+        return {
+          fits: table.getBoundingClientRect().right <= table.parentElement!.getBoundingClientRect().right + 0.5,
+          // The actions' header is for screen readers only (a 1-pixel box).
+          headers: [...table.querySelectorAll('thead th')].filter((th) => !th.querySelector('.visually-hidden')).map((th) => `${th.textContent}: ${lines(th)}`),
+          // A long setup may break between its parts (preset, method, batch), never inside one.
+          values: labelled.flatMap((td) => (td.getAttribute('data-label') === 'Setup' ? [...td.children] : [td]).map((el) => `${td.getAttribute('data-label')}: ${lines(el)}`)),
+          headerShown: table.querySelector('thead')!.getBoundingClientRect().height > 1,
+        };
+      });
+    const oneLine = (texts: string[]) => texts.map((t) => t.replace(/\d+$/, '1'));
+    const wide = await layout();
+    expect(wide.headerShown).toBe(true);
+    expect(wide.headers).toHaveLength(8);
+    expect(wide.headers).toEqual(oneLine(wide.headers));
+    // Two runs: Saved, Steps, Dataset, three parts of Setup, kNN, Size.
+    expect(wide.values).toHaveLength(2 * 8);
+    expect(wide.values).toEqual(oneLine(wide.values));
+    expect(wide.fits).toBe(true);
+    // A dataset name too long for its column ends in an ellipsis; the whole name is its cell's title.
+    expect(await page.locator('[data-testid=saved-run] td[data-label=Dataset]').first().getAttribute('title')).toBe('Built-in shapes (train)');
+    await page.setViewportSize({ width: 1024, height: 800 });
+    try {
+      const narrow = await layout();
+      expect(narrow.headerShown).toBe(false);
+      expect(narrow.values).toEqual(oneLine(narrow.values));
+      expect(narrow.fits).toBe(true);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  }, 60_000);
+
   it('runs an experiment of two values to its table, draws its runs, and gives the run in use back at its step', async () => {
     const { page, pageErrors } = app;
     expect(await stepCount(page)).toBe(2);

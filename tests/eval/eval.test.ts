@@ -3,14 +3,14 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCifar } from '../../src/data/cifar';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { imagesTensor } from '../../src/data/tensors';
-import { extractFeatures, extractOutputs, testTransform } from '../../src/eval/features';
+import { extractFeatures, extractOutputs } from '../../src/eval/features';
 import { evaluateKnn, topK, weightedKnn } from '../../src/eval/knn';
 import { knnMonitor, knnMonitorOutputs } from '../../src/eval/monitor';
 import { nearestNeighbours } from '../../src/eval/neighbours';
 import { pca2d, topEigenpairs } from '../../src/eval/pca';
 import { LinearProbe } from '../../src/eval/probe';
 import { scorePredictions } from '../../src/eval/scores';
-import { MOCO_V2_AUGMENT } from '../../src/moco/augment';
+import { MOCO_V2_AUGMENT, normalizeImages } from '../../src/moco/augment';
 import { Encoder } from '../../src/moco/encoder';
 import { Rng } from '../../src/util/random';
 import { PRESETS } from '../../src/moco/resnet';
@@ -131,12 +131,12 @@ describe('features, the kNN monitor and nearest neighbours', () => {
     const norms = await chunked.norm('euclidean', 1).data();
     for (const n of norms) expect(n).toBeCloseTo(1, 5);
     // The same as calling the encoder on normalised images directly.
-    const direct = tf.tidy(() => encoder.features(testTransform(imagesTensor(ds, [4, 9]), MOCO_V2_AUGMENT)));
+    const direct = tf.tidy(() => encoder.features(normalizeImages(imagesTensor(ds, [4, 9]), MOCO_V2_AUGMENT)));
     const picked = await extractFeatures(encoder, ds, MOCO_V2_AUGMENT, { indices: [4, 9] });
     expect(relativeError(await picked.data(), await direct.data())).toBeLessThan(1e-5);
     // The head output: MoCo's normalised embedding, from the same pass.
     const [backbone, head] = await extractOutputs(encoder, ds, MOCO_V2_AUGMENT, ['backbone', 'head'], { indices: [4, 9], batchSize: 1 });
-    const embedded = tf.tidy(() => encoder.embed(testTransform(imagesTensor(ds, [4, 9]), MOCO_V2_AUGMENT), false));
+    const embedded = tf.tidy(() => encoder.embed(normalizeImages(imagesTensor(ds, [4, 9]), MOCO_V2_AUGMENT), false));
     expect(head.shape).toEqual([2, 16]);
     expect(relativeError(await head.data(), await embedded.data())).toBeLessThan(1e-5);
     expect(relativeError(await backbone.data(), await direct.data())).toBeLessThan(1e-5);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
-import { testTransform } from '../../src/eval/features';
+import { normalizeImages } from '../../src/moco/augment';
 import { BUNDLE_FORMAT, metadataProblems, modelBundleZip, unzipBundle, type ModelMetadata } from '../../src/io/modelBundle';
 import { readSafetensors } from '../../src/io/safetensors';
 import { encoderStateDict, loadStateDict, tfjsWeightsToStateDict, WeightsMismatchError } from '../../src/io/stateDict';
@@ -56,7 +56,7 @@ describe('the weights download (one zip)', () => {
     expect(metadataProblems(broken)).toEqual(['field input is missing or malformed', 'field classNames is missing or malformed']);
 
     const images = generateSynthetic({ size: 6, seed: 77, split: 'test' });
-    const x = testTransform(tf.tensor4d(Float32Array.from(images.images, (v) => v / 255), [6, 32, 32, 3]), trainer.config.augment);
+    const x = normalizeImages(tf.tensor4d(Float32Array.from(images.images, (v) => v / 255), [6, 32, 32, 3]), trainer.config.augment);
     for (const [dir, encoder] of [['', trainer.moco.encoderQ], ['key/', trainer.moco.encoderK]] as const) {
       const json = JSON.parse(new TextDecoder().decode(files.get(`${dir}model.json`))) as tf.io.ModelJSON;
       const model = await tf.loadLayersModel(

@@ -210,6 +210,30 @@ describe('a MoCo training step', () => {
     moco.dispose();
   });
 
+  it('keeps its parameters and queue as they were when a new queue size cannot be allocated', async () => {
+    const moco = new MoCo(tiny({ queueSize: 20 }));
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    await moco.step(images);
+    const params = { ...moco.params };
+    const keys = moco.queue.keys.dataSync().slice();
+    // The new queue's variable fails (as an allocation does when memory runs out).
+    const variable = vi.spyOn(tf.engine(), 'makeVariable').mockImplementationOnce(() => {
+      throw new Error('out of memory');
+    });
+    try {
+      expect(() => moco.setParams({ momentum: 0.5, queueSize: 40 })).toThrow('out of memory');
+    } finally {
+      variable.mockRestore();
+    }
+    expect(moco.params).toEqual(params);
+    expect(moco.queue.capacity).toBe(20);
+    expect(moco.queue.keys.dataSync()).toEqual(keys);
+    const s = await moco.step(images);
+    expect([s.momentum, s.queueCapacity, s.queueFilled]).toEqual([params.momentum, 20, 16]);
+    images.dispose();
+    moco.dispose();
+  });
+
   it('with the symmetric loss enqueues the keys of both views', async () => {
     const moco = new MoCo(tiny({ symmetric: true, queueSize: 64 }));
     const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
@@ -227,8 +251,8 @@ describe('a MoCo training step', () => {
     await moco.step(images);
     const held = tf.memory().numTensors;
     // The queue's write fails (as a kernel does on a lost GPU device) once the views, the keys, the
-    // loss's statistics and the key encoder's lag exist. (A throw inside the gradient pass itself
-    // leaks the tensors tfjs's tape saved for the backward pass: tfjs frees them only after one.)
+    // loss's statistics and the key encoder's lag exist. (A throw inside the gradient pass itself:
+    // gradientFault.test.ts.)
     writeRing.setOverride(() => {
       throw new Error('the GPU device was lost');
     });

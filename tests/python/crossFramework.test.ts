@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initEncoders } from '../../src/cli/initWeights';
 import { parseCifar } from '../../src/data/cifar';
 import { firstImages } from '../../src/data/summary';
-import { testTransform } from '../../src/eval/features';
+import { normalizeImages } from '../../src/moco/augment';
 import { modelBundleFiles } from '../../src/io/modelBundle';
 import { mocoConfig, type MocoVersion } from '../../src/moco/config';
 import { l2Normalize, type Encoder } from '../../src/moco/encoder';
@@ -36,7 +36,7 @@ function fixedBatch(n: number): Uint8Array {
 async function tfOutputs(encoder: Encoder, images: Uint8Array, normalization: { mean: readonly number[]; std: readonly number[] }) {
   const n = images.length / (32 * 32 * 3);
   const [features, embedding] = tf.tidy(() => {
-    const x = testTransform(tf.tensor4d(Float32Array.from(images, (v) => v / 255), [n, 32, 32, 3]), normalization as never);
+    const x = normalizeImages(tf.tensor4d(Float32Array.from(images, (v) => v / 255), [n, 32, 32, 3]), normalization as never);
     const out = encoder.forward(x, false);
     return [out.features, l2Normalize(out.projection as tf.Tensor2D)];
   });

@@ -100,6 +100,26 @@ describe('TrainingService checkpoint and resume', () => {
   });
 });
 
+describe('TrainingService resuming a file whose history is damaged', () => {
+  it('refuses it, naming the file, before the run in use is touched (a kNN result without its per-class figures)', async () => {
+    const { service: s } = await service();
+    await s.configure(TINY_SETUP);
+    await losses(s, 2);
+    await s.evaluation.evaluateKnn();
+    const files = unzipSync(await s.checkpoint());
+    const manifest = JSON.parse(strFromU8(files['manifest.json']));
+    expect(manifest.client.app.knn).toHaveLength(1);
+    delete manifest.client.app.knn[0].perClass;
+    files['manifest.json'] = strToU8(JSON.stringify(manifest));
+    await losses(s, 1);
+    const runId = s.status().runId;
+    await expect(s.resume(zipSync(files), 'edited.zip')).rejects.toThrow(/^edited\.zip: its chart, kNN or probe history is damaged: open another copy/);
+    expect(s.status()).toMatchObject({ step: 3, state: 'paused', runId });
+    expect((await s.step()).step).toBe(4);
+    s.dispose();
+  }, 60_000);
+});
+
 describe('TrainingService automatic saves', () => {
   it('saves after each step (one save per run), reports a failed save keeping the last one, and resumes a saved run', async () => {
     const store = new MemoryRunStore();

@@ -9,6 +9,11 @@ function when(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** The list's date: numeric, so that it takes one short line (`when` in its cell's title). */
+function shortWhen(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
+}
+
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 }
@@ -174,15 +179,17 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
                 <td className={styles['runs__name-cell']}>
                   <RunName key={`${run.id}:${run.name ?? ''}`} run={run} onRename={(name) => void renameSavedRun(run, name)} />
                 </td>
-                <td data-label="Saved">{when(run.savedAt)}</td>
+                <td data-label="Saved" title={when(run.savedAt)}>
+                  {shortWhen(run.savedAt)}
+                </td>
                 <td data-label="Steps" data-testid="saved-run-steps">
                   {formatInt(run.step)}
                 </td>
-                <td data-label="Dataset" title={filesNote(run) ?? undefined}>
-                  {run.datasetName}
+                <td data-label="Dataset" title={filesNote(run) ?? run.datasetName}>
+                  <span className={styles.runs__clip}>{run.datasetName}</span>
                 </td>
                 <td data-label="Setup">
-                  {run.preset} · MoCo {run.version} · batch {run.batchSize}
+                  <span className={styles.runs__part}>{run.preset} ·</span> <span className={styles.runs__part}>MoCo {run.version} ·</span> <span className={styles.runs__part}>batch {run.batchSize}</span>
                 </td>
                 <td data-label="kNN">{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
                 <td data-label="Size">{megabytes(run.bytes)}</td>

@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, useCpuBackend } from '../support/helpers';
+import { stepAfterGradientFault, type GradientFault, type GradientFaultReport } from './gradientFault';
+
+/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
+const SWIFTSHADER_ENV = {
+  LD_LIBRARY_PATH: '/usr/lib/chromium',
+  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
+};
+
+/**
+ * A step whose gradient pass throws must leave tfjs's engine at rest (no open tape or scope: else
+ * every later op would be recorded and kept) and nothing of the failed pass alive: the tensors the
+ * tape saved for the backward pass are tfjs's kept clones, which no tidy frees.
+ */
+function expectCleanAfterFault(r: GradientFaultReport, steps: number): void {
+  expect(r.error).toBe('the GPU device was lost');
+  expect(r.engine).toEqual({ gradientDepth: 0, kernelDepth: 0, openScopes: 0, tapeNodes: 0 });
+  expect(r.afterFault).toBe(r.before);
+  expect(r.after).toEqual(Array.from({ length: steps }, () => r.before));
+  for (const loss of r.losses) expect(Number.isFinite(loss)).toBe(true);
+}
+
+describe('a step whose gradient pass throws (CPU)', () => {
+  beforeAll(useCpuBackend);
+  it.each<GradientFault>(['forward', 'backward'])('in the %s pass leaves the engine at rest and no tensor behind, over 20 steps after', async (fault) => {
+    const r = await stepAfterGradientFault(fault, 20);
+    expect(r.backend).toBe('cpu');
+    expectCleanAfterFault(r, 20);
+  }, 120_000);
+});
+
+it('a step whose gradient pass throws on WebGPU (Dawn) leaves the engine at rest and no tensor behind, over 20 steps after (5 after a backward fault)', async () => {
+  expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'tests/moco/gradientFault.run.ts', '20', '5'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...SWIFTSHADER_ENV },
+    timeout: 560_000,
+  });
+  const seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<GradientFault, GradientFaultReport>;
+  expect(seen.forward.backend).toBe('webgpu');
+  expectCleanAfterFault(seen.forward, 20);
+  expect(seen.backward.backend).toBe('webgpu');
+  expectCleanAfterFault(seen.backward, 5);
+}, 580_000);
