@@ -15,11 +15,9 @@ import {
   type RunHistory,
 } from '../../src/train/checkpoint';
 import { Trainer } from '../../src/train/trainer';
-import { useWasmBackend } from '../support/helpers';
+import { useCpuBackend } from '../support/helpers';
 
-// WebAssembly: the app's backend without a GPU, a tenth of the JavaScript CPU backend's time; a
-// checkpoint does not depend on the backend that wrote it.
-beforeAll(useWasmBackend);
+beforeAll(useCpuBackend);
 
 // A queue of 20 slots with 8 keys a step wraps at step 3: pointer, fill and slot steps all matter.
 const config = mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2, schedule: { totalSteps: 12, warmupSteps: 2 } });
