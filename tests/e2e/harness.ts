@@ -72,34 +72,48 @@ async function buildKey(): Promise<string> {
  * The production build, made once for the current sources and shared by every e2e file: a build
  * takes 10–30 s of a CI core, and each of the 16 files that serve the app used to make its own. The
  * folder is named by a hash of the inputs (test-results/e2e-build-HASH), so a changed source makes
- * a new build and nothing stale is served. Files running at the same time may both build: each
- * builds into a folder of its own and renames it into place whole, so a folder under the final
- * name is always complete (the later rename finds it there and throws its own copy away).
+ * a new build and nothing stale is served. The longest files start first and together, so the
+ * first to ask builds (it holds a lock folder, `.lock`) while the others wait for its folder; each
+ * build goes to a folder of its own and is renamed into place whole, so a folder under the final
+ * name is always complete, and a lock left by a killed run is taken over after 5 minutes.
  * `buildMs`: how long the build took when it was made, by this file or an earlier one.
  */
 export async function productionBuild(): Promise<{ outDir: string; buildMs: number }> {
   await mkdir(RESULTS, { recursive: true });
   const outDir = resolve(RESULTS, `e2e-build-${await buildKey()}`);
   const record = (dir: string) => join(dir, 'e2e-build.json');
-  if (existsSync(outDir)) return { outDir, buildMs: (JSON.parse(await readFile(record(outDir), 'utf8')) as { buildMs: number }).buildMs };
-  const ownDir = `${outDir}.${process.pid}`;
-  const start = performance.now();
-  // Vitest sets NODE_ENV=test, which Vite would honour, building React's development bundle.
-  const nodeEnv = process.env.NODE_ENV;
-  process.env.NODE_ENV = 'production';
+  const made = async () => ({ outDir, buildMs: (JSON.parse(await readFile(record(outDir), 'utf8')) as { buildMs: number }).buildMs });
+  const lock = `${outDir}.lock`;
+  for (;;) {
+    if (existsSync(outDir)) return made();
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      const since = await stat(lock).then((l) => Date.now() - l.mtimeMs, () => 0);
+      if (since > 300_000) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   try {
-    await build({ root: ROOT, mode: 'production', logLevel: 'warn', build: { outDir: ownDir, emptyOutDir: true } });
+    if (existsSync(outDir)) return await made();
+    const ownDir = `${outDir}.${process.pid}`;
+    const start = performance.now();
+    // Vitest sets NODE_ENV=test, which Vite would honour, building React's development bundle.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ root: ROOT, mode: 'production', logLevel: 'warn', build: { outDir: ownDir, emptyOutDir: true } });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
+    const buildMs = performance.now() - start;
+    await writeFile(record(ownDir), JSON.stringify({ buildMs }));
+    await rename(ownDir, outDir).catch(() => rm(ownDir, { recursive: true, force: true }));
+    return { outDir, buildMs };
   } finally {
-    process.env.NODE_ENV = nodeEnv;
+    await rm(lock, { recursive: true, force: true });
   }
-  const buildMs = performance.now() - start;
-  await writeFile(record(ownDir), JSON.stringify({ buildMs }));
-  try {
-    await rename(ownDir, outDir);
-  } catch {
-    await rm(ownDir, { recursive: true, force: true });
-  }
-  return { outDir, buildMs };
 }
 
 /** The production build (`productionBuild`) served by `vite preview`. */
