@@ -1,5 +1,6 @@
 import { defineConfig, type Plugin } from 'vitest/config';
 import react from '@vitejs/plugin-react';
+import { LongestFirstSequencer } from './tests/support/sequencer.js';
 
 /**
  * The built app's Content-Security-Policy: scripts and Workers only from the app's own origin (no
@@ -50,5 +51,8 @@ export default defineConfig({
     // Each file gets its own tfjs engine; two cores in CI, so keep parallelism modest.
     pool: 'forks',
     maxWorkers: 2,
+    // The longest files start first (a committed table of their durations; see the sequencer), so
+    // that both workers finish together: a clean clone has no vitest cache to order them by.
+    sequence: { sequencer: LongestFirstSequencer },
   },
 });

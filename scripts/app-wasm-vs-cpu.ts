@@ -29,7 +29,7 @@ const log = (record: object) => {
 };
 
 writeFileSync(out, '');
-const served = await buildAndPreview('app-wasm-vs-cpu-dist');
+const served = await buildAndPreview();
 const browser = await launchChromium(false, NO_GL);
 try {
   const pages = new Map<string, Page>();

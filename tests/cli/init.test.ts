@@ -10,9 +10,10 @@ import { MoCo } from '../../src/moco/moco';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { datasetIdentity, emptyHistory, encodeCheckpoint } from '../../src/train/checkpoint';
 import { Trainer } from '../../src/train/trainer';
-import { relativeError, useCpuBackend } from '../support/helpers';
+import { relativeError, useWasmBackend } from '../support/helpers';
 
-beforeAll(useCpuBackend);
+// The trainer's own backend here (--backend auto without a GPU), a tenth of the JavaScript CPU backend's time.
+beforeAll(useWasmBackend);
 
 const config = mocoConfig('v1', 'tiny', { batchSize: 8, queueSize: 16, bnSplits: 2 });
 

@@ -78,7 +78,7 @@ describe('MoCo in the browser, end to end', () => {
 
   it('is the production build', async () => {
     const { readdir } = await import('node:fs/promises');
-    const assets = resolve(RESULTS, 'e2e-dist/assets');
+    const assets = resolve(app.outDir, 'assets');
     const main = (await readdir(assets)).find((f) => /^index-.*\.js$/.test(f))!;
     // React's development bundle would make every update several times slower.
     expect(await readFile(resolve(assets, main), 'utf8')).not.toContain('actQueue');

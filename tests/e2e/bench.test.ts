@@ -37,7 +37,7 @@ async function rows(page: Page): Promise<Row[]> {
 }
 
 describe('Benchmark my GPU, end to end', () => {
-  const app = useApp({ dist: 'e2e-bench-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 1000 } });
   const workers: { url: string; closed: boolean }[] = [];
 
   beforeAll(async () => {

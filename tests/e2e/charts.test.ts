@@ -15,7 +15,7 @@ import { openApp, openPage, RESULTS, startDevServer, stepTo, useApp, waitFor } f
 const lossPath = (page: Page, field: string) => page.locator(`[data-testid=chart-loss] path[data-series=${field}]`).getAttribute('d');
 
 describe('training charts, end to end', () => {
-  const app = useApp({ dist: 'e2e-dist-charts', webgpu: false, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
 
   it('names a K change on the loss chart, smooths on demand, reads values under the pointer and exports every series as CSV', async () => {
     const { page, url, pageErrors } = app;

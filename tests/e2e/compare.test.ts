@@ -20,7 +20,7 @@ async function open(page: Page, url: string, m: number): Promise<void> {
 }
 
 describe('runs side by side and experiments, end to end', () => {
-  const app = useApp({ dist: 'e2e-dist-compare', webgpu: false, viewport: { width: 1280, height: 800 } });
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 800 } });
 
   it('shows two saved runs with different m on the charts, each named by its m', async () => {
     const { page, url, pageErrors } = app;

@@ -23,7 +23,7 @@ function png(rgb: [number, number, number]): Buffer {
 }
 
 describe('Content-Security-Policy of the built app', () => {
-  const app = useApp({ dist: 'e2e-csp-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 1000 } });
   /** Every CSP complaint: the document's securitypolicyviolation events and the console (Workers' included). */
   const violations: string[] = [];
 

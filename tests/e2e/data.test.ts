@@ -41,7 +41,7 @@ async function stepsPerEpoch(page: Page): Promise<number> {
 }
 
 describe('loading data in the app, end to end', () => {
-  const app = useApp({ dist: 'e2e-data-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 1000 } });
   const bytes = new Uint8Array(readFileSync(TEST_1K));
 
   beforeAll(async () => {

@@ -41,7 +41,7 @@ async function paintedPixels(canvas: Locator): Promise<{ count: number; at: { x:
 }
 
 describe('the evaluation panel, end to end', () => {
-  const app = useApp({ dist: 'e2e-eval-dist', webgpu: true, viewport: { width: 1280, height: 1000 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 1000 } });
   const timings: Record<string, number> = {};
 
   beforeAll(async () => {

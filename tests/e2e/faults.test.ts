@@ -21,7 +21,7 @@ async function setLearningRate(page: Page, learningRate: number): Promise<void> 
 }
 
 describe('faults, end to end', () => {
-  const app = useApp({ dist: 'e2e-dist-faults', webgpu: false, viewport: { width: 1280, height: 800 } });
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 800 } });
   beforeAll(() => openApp(app.page, app.url, { backend: 'cpu', query: 'testHooks', setup: TINY, timeoutMs: 60_000 }), 240_000);
 
   it('a learning rate of 1e30: training stops with the reason, the download is refused, restore brings back a finite state', async () => {

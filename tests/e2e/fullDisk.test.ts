@@ -54,7 +54,7 @@ describe('a full disk, in Chromium', () => {
     } catch (e) {
       console.warn(`full-disk case skipped: it mounts a ${DISK_MB} MB tmpfs for Chromium's profile, which needs root: ${(e as Error).message}`);
     }
-    served = await buildAndPreview('e2e-dist-full-disk');
+    served = await buildAndPreview();
     // A persistent profile on the small disk (the caches elsewhere): IndexedDB writes there.
     context = await chromium.launchPersistentContext(join(disk, 'profile'), {
       executablePath: CHROMIUM,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { openApp, savedStep, stepCount, stepTo, text, useApp, waitFor } from './harness';
 
 describe('a lost GPU device, end to end', () => {
-  const app = useApp({ dist: 'e2e-dist-gpu-loss', webgpu: true, viewport: { width: 1280, height: 800 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 800 } });
 
   it('recovers by itself: WebGPU again on a new device, from the last state kept, training on with no user action', async () => {
     const { page, url, pageErrors } = app;

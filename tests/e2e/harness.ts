@@ -3,10 +3,11 @@
  * WebGPU requires), drive Debian's Chromium with playwright-core, open the app with a setup, read
  * what the page shows, and read main-thread task times from a Chromium trace.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
@@ -48,24 +49,79 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Production build into test-results/, served by `vite preview`. */
-export async function buildAndPreview(outName = 'e2e-dist'): Promise<{ url: string; server: PreviewServer; buildMs: number }> {
-  // One folder per test file: vitest runs files in parallel, and a build empties its folder first.
-  const outDir = resolve(RESULTS, outName);
-  await mkdir(RESULTS, { recursive: true });
-  const start = performance.now();
-  // Vitest sets NODE_ENV=test, which Vite would honour, building React's development bundle.
-  const nodeEnv = process.env.NODE_ENV;
-  process.env.NODE_ENV = 'production';
-  try {
-    await build({ root: ROOT, mode: 'production', logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-  } finally {
-    process.env.NODE_ENV = nodeEnv;
+/** What `vite build` reads: a change to any of these makes a new build. */
+const BUILD_INPUTS = ['src', 'public', 'index.html', 'bench.html', 'vite.config.ts', 'tsconfig.json', 'package-lock.json'];
+
+async function filesUnder(path: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  const entries = await readdir(path, { withFileTypes: true });
+  const nested = await Promise.all(entries.map((e) => filesUnder(join(path, e.name))));
+  return nested.flat().sort();
+}
+
+/** A hash of the build's inputs, paths and contents. */
+async function buildKey(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const input of BUILD_INPUTS.filter((i) => existsSync(resolve(ROOT, i)))) {
+    for (const file of await filesUnder(resolve(ROOT, input))) hash.update(file.slice(ROOT.length)).update('\0').update(await readFile(file)).update('\0');
   }
-  const buildMs = performance.now() - start;
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The production build, made once for the current sources and shared by every e2e file: a build
+ * takes 10–30 s of a CI core, and each of the 16 files that serve the app used to make its own. The
+ * folder is named by a hash of the inputs (test-results/e2e-build-HASH), so a changed source makes
+ * a new build and nothing stale is served. The longest files start first and together, so the
+ * first to ask builds (it holds a lock folder, `.lock`) while the others wait for its folder; each
+ * build goes to a folder of its own and is renamed into place whole, so a folder under the final
+ * name is always complete, and a lock left by a killed run is taken over after 5 minutes.
+ * `buildMs`: how long the build took when it was made, by this file or an earlier one.
+ */
+export async function productionBuild(): Promise<{ outDir: string; buildMs: number }> {
+  await mkdir(RESULTS, { recursive: true });
+  const outDir = resolve(RESULTS, `e2e-build-${await buildKey()}`);
+  const record = (dir: string) => join(dir, 'e2e-build.json');
+  const made = async () => ({ outDir, buildMs: (JSON.parse(await readFile(record(outDir), 'utf8')) as { buildMs: number }).buildMs });
+  const lock = `${outDir}.lock`;
+  for (;;) {
+    if (existsSync(outDir)) return made();
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      const since = await stat(lock).then((l) => Date.now() - l.mtimeMs, () => 0);
+      if (since > 300_000) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if (existsSync(outDir)) return await made();
+    const ownDir = `${outDir}.${process.pid}`;
+    const start = performance.now();
+    // Vitest sets NODE_ENV=test, which Vite would honour, building React's development bundle.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ root: ROOT, mode: 'production', logLevel: 'warn', build: { outDir: ownDir, emptyOutDir: true } });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
+    const buildMs = performance.now() - start;
+    await writeFile(record(ownDir), JSON.stringify({ buildMs }));
+    await rename(ownDir, outDir).catch(() => rm(ownDir, { recursive: true, force: true }));
+    return { outDir, buildMs };
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** The production build (`productionBuild`) served by `vite preview`. */
+export async function buildAndPreview(): Promise<{ url: string; outDir: string; server: PreviewServer; buildMs: number }> {
+  const { outDir, buildMs } = await productionBuild();
   const port = await freePort();
   const server = await preview({ root: ROOT, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true, open: false } });
-  return { url: `http://localhost:${port}/`, server, buildMs };
+  return { url: `http://localhost:${port}/`, outDir, server, buildMs };
 }
 
 /** The Vite dev server (what `npm start` runs). */
@@ -188,6 +244,8 @@ export interface ChromiumUnderTest {
 export interface AppUnderTest extends ChromiumUnderTest {
   /** The production build's address, with its trailing slash. */
   url: string;
+  /** The served build's folder. */
+  outDir: string;
   server: PreviewServer;
   buildMs: number;
 }
@@ -195,8 +253,6 @@ export interface AppUnderTest extends ChromiumUnderTest {
 export interface AppOptions extends PageOptions {
   /** Chromium with WebGPU (SwiftShader here), or without (the app then falls back, or runs `?backend=cpu`). */
   webgpu: boolean;
-  /** The build's folder under test-results/: one per test file (see buildAndPreview). */
-  dist?: string;
   /** More Chromium flags (`NO_GL`: no WebGL either). */
   extraArgs?: string[];
 }
@@ -205,7 +261,7 @@ export interface AppOptions extends PageOptions {
  * For a describe block: Chromium and a page, launched before its tests and closed after them. The
  * fields are filled in beforeAll; a test reads them when it runs (`const { page } = chromiumUnderTest`).
  */
-export function useChromium({ webgpu, extraArgs, ...pageOptions }: Omit<AppOptions, 'dist'>): ChromiumUnderTest {
+export function useChromium({ webgpu, extraArgs, ...pageOptions }: AppOptions): ChromiumUnderTest {
   const held = {} as ChromiumUnderTest;
   beforeAll(async () => {
     requireChromium();
@@ -223,11 +279,11 @@ export function useChromium({ webgpu, extraArgs, ...pageOptions }: Omit<AppOptio
  * errors are collected, ready before its tests (a later beforeAll of the block may add to the page
  * before its first visit) and closed after them. The fields are filled in beforeAll.
  */
-export function useApp({ webgpu, dist, extraArgs, ...pageOptions }: AppOptions): AppUnderTest {
+export function useApp({ webgpu, extraArgs, ...pageOptions }: AppOptions): AppUnderTest {
   const app = {} as AppUnderTest;
   beforeAll(async () => {
     requireChromium();
-    Object.assign(app, await buildAndPreview(dist));
+    Object.assign(app, await buildAndPreview());
     app.browser = await launchChromium(webgpu, extraArgs);
     Object.assign(app, await openPage(app.browser, pageOptions));
   }, 240_000);

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { openApp, savedStep, stepCount, stepTo, text, TINY, useApp, waitFor } from './harness';
 
 describe('saved runs, end to end', () => {
-  const app = useApp({ dist: 'e2e-dist-persist', webgpu: false, viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 800 }, acceptDownloads: true });
 
   it('trains, reloads, resumes at the saved step and goes on; downloads and opens the run as a file; lists and deletes it', async () => {
     const { page, url, pageErrors } = app;

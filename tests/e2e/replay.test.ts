@@ -15,7 +15,7 @@ import { attr, openApp, RESULTS, ROOT, text, useApp, waitFor } from './harness';
 const FIXTURE = resolve(ROOT, 'tests/fixtures/replay-tiny.zip');
 
 describe('the classroom replay, end to end', () => {
-  const app = useApp({ dist: 'e2e-replay-dist', webgpu: false, viewport: { width: 1280, height: 1000 } });
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 1000 } });
   const bytes = readFileSync(FIXTURE);
   const recording = decodeRecording(new Uint8Array(bytes), 'replay-tiny.zip');
   const finalKnn = recording.manifest.knn.at(-1)!;

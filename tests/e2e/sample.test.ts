@@ -11,12 +11,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES } from '../../src/data/cifar';
 import { openWithBuiltInData, RESULTS, stepCount, text, useApp, waitFor } from './harness';
 
-const OUT = 'e2e-sample-dist';
 /** The bound for loading the sample on this machine. */
 const LOAD_LIMIT_MS = 3000;
 
 describe('the CIFAR-10 sample in the app, end to end', () => {
-  const app = useApp({ dist: OUT, webgpu: true, viewport: { width: 1280, height: 1000 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 1000 } });
 
   beforeAll(async () => {
     const { page, url } = app;
@@ -24,7 +23,7 @@ describe('the CIFAR-10 sample in the app, end to end', () => {
   }, 240_000);
 
   it('is part of the build', () => {
-    for (const file of ['sample.json', 'train-airplane.png', 'test-truck.png']) expect(existsSync(resolve(RESULTS, OUT, 'cifar10-sample', file))).toBe(true);
+    for (const file of ['sample.json', 'train-airplane.png', 'test-truck.png']) expect(existsSync(resolve(app.outDir, 'cifar10-sample', file))).toBe(true);
   });
 
   it('loads from the Dataset menu in under 3 s: 5,000 images in 10 classes, 1,000 held out; it trains a step', async () => {

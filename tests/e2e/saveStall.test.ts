@@ -21,7 +21,7 @@ async function saveSeen(page: Page): Promise<{ step: number; blockedMs: number; 
 }
 
 describe('step time around an automatic save, in Chromium', () => {
-  const app = useApp({ dist: 'e2e-dist-save-stall', webgpu: true, viewport: { width: 1280, height: 900 } });
+  const app = useApp({ webgpu: true, viewport: { width: 1280, height: 900 } });
 
   it('the steps next to a save take as long as the others', async () => {
     const { page, url } = app;

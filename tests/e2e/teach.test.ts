@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { attr, backendShown, chooseSetup, RESULTS, stepTo, text, useApp, waitFor } from './harness';
 
 describe('what the app teaches, end to end', () => {
-  const app = useApp({ dist: 'e2e-dist-teach', webgpu: false, viewport: { width: 1280, height: 900 } });
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 900 } });
 
   it('shows the explainer on the first visit; dismissed, it stays dismissed after a reload', async () => {
     const { page, url } = app;

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { attr, NO_GL, openApp, stepTo, text, useApp } from './harness';
 
 describe('WebAssembly, the fallback without a GPU', () => {
-  const app = useApp({ dist: 'e2e-dist-wasm', webgpu: false, extraArgs: NO_GL, viewport: { width: 1280, height: 900 } });
+  const app = useApp({ webgpu: false, extraArgs: NO_GL, viewport: { width: 1280, height: 900 } });
   const violations: string[] = [];
   /** Every `.wasm` file the page and its Workers asked for. */
   const wasmRequests: string[] = [];

@@ -4,9 +4,9 @@ import { exportEncoder, loadLayersModelFiles } from '../../src/io/layersModel';
 import { l2Normalize } from '../../src/moco/encoder';
 import { mocoConfig } from '../../src/moco/config';
 import { MoCo } from '../../src/moco/moco';
-import { relativeError, useCpuBackend } from '../support/helpers';
+import { relativeError, useWasmBackend } from '../support/helpers';
 
-beforeAll(useCpuBackend);
+beforeAll(useWasmBackend);
 
 describe('weights export (TensorFlow.js layers format)', () => {
   it('round-trips through tf.loadLayersModel and gives the encoder’s embedding after training', async () => {

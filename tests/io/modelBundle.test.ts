@@ -10,9 +10,9 @@ import { Encoder } from '../../src/moco/encoder';
 import { MoCo } from '../../src/moco/moco';
 import { PRESETS } from '../../src/moco/resnet';
 import { Trainer } from '../../src/train/trainer';
-import { relativeError, useCpuBackend } from '../support/helpers';
+import { relativeError, useWasmBackend } from '../support/helpers';
 
-beforeAll(useCpuBackend);
+beforeAll(useWasmBackend);
 
 async function trained() {
   const trainer = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 24, bnSplits: 2 }), generateSynthetic({ size: 32, seed: 5, split: 'train' }));

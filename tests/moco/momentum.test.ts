@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mocoConfig } from '../../src/moco/config';
 import { CONSISTENCY_EVERY, MoCo } from '../../src/moco/moco';
 import { keyLag, momentumUpdateWithLag } from '../../src/moco/momentum';
-import { useCpuBackend } from '../support/helpers';
+import { useWasmBackend } from '../support/helpers';
 
-beforeAll(useCpuBackend);
+beforeAll(useWasmBackend);
 
 const tiny = (overrides: Parameters<typeof mocoConfig>[2] = {}) =>
   mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 20, bnSplits: 2, ...overrides });

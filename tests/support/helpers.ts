@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { useCustomKernels } from '../../src/kernels/registry';
+import { prepareWasmBackend } from '../../src/worker/wasmBackend';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The team's shared, read-only material sits beside the checkout. */
@@ -12,6 +13,17 @@ export async function useCpuBackend(): Promise<void> {
   await tf.setBackend('cpu');
   await tf.ready();
   Object.assign(tf.backend(), { firstUse: false });
+  useCustomKernels(true);
+}
+
+/**
+ * tfjs's WebAssembly backend, as the app starts it without a GPU (SIMD, one thread), with our
+ * kernels: 7–10× the JavaScript CPU backend, for tests of what does not depend on the backend.
+ */
+export async function useWasmBackend(): Promise<void> {
+  await prepareWasmBackend();
+  if (!(await tf.setBackend('wasm'))) throw new Error("tfjs's WebAssembly backend did not start");
+  await tf.ready();
   useCustomKernels(true);
 }
 

@@ -5,7 +5,7 @@ import { TrainingService } from '../../src/worker/training';
 import { TINY_SETUP } from './setup';
 
 /** "Load weights…" in the app: the Worker's service opens a downloaded zip or a safetensors file. */
-describe('TrainingService.loadWeights (CPU backend)', () => {
+describe('TrainingService.loadWeights (WebAssembly backend)', () => {
   const trained = new TrainingService();
   const fresh = new TrainingService();
   const input = Float32Array.from(generateSynthetic({ size: 3, seed: 11, split: 'test' }).images, (v) => v / 255);
@@ -13,7 +13,7 @@ describe('TrainingService.loadWeights (CPU backend)', () => {
 
   beforeAll(async () => {
     for (const s of [trained, fresh]) {
-      await s.init(() => {}, { backends: ['cpu'] });
+      await s.init(() => {}, { backends: ['wasm'] });
       await s.configure(TINY_SETUP);
     }
     await trained.step();
@@ -47,7 +47,7 @@ describe('TrainingService.loadWeights (CPU backend)', () => {
     const stepBefore = fresh.status().step;
     await expect(fresh.loadWeights(new TextEncoder().encode('not weights at all'), 'notes.txt')).rejects.toThrow(/^notes\.txt: is not a safetensors file/);
     const other = new TrainingService();
-    await other.init(() => {}, { backends: ['cpu'] });
+    await other.init(() => {}, { backends: ['wasm'] });
     await other.configure({ ...TINY_SETUP, version: 'v1' });
     const v1 = await other.exportWeights({ includeKey: false });
     other.dispose();

@@ -15,7 +15,7 @@ import { TINY_SETUP } from './setup';
 async function service(store: MemoryRunStore): Promise<{ service: TrainingService; batches: StatsBatch[] }> {
   const batches: StatsBatch[] = [];
   const s = new TrainingService();
-  await s.init((b) => batches.push(b), { backends: ['cpu'] });
+  await s.init((b) => batches.push(b), { backends: ['wasm'] });
   s.useRunStore(store);
   return { service: s, batches };
 }
