@@ -83,13 +83,17 @@ export async function runKernelCase(c: KernelCase): Promise<KernelCheck> {
   }
 }
 
-export async function checkKernels(options: { tolerance?: number; includeTrainingStep?: boolean } = {}): Promise<KernelCheck[]> {
+/**
+ * Every kernel case, then (unless `includeTrainingStep` is false) the MoCo-step check once per
+ * entry of `trainingStepIncludes` (the opt-ins switched on with the defaults; default: none).
+ */
+export async function checkKernels(options: { tolerance?: number; includeTrainingStep?: boolean; trainingStepIncludes?: readonly (readonly string[])[] } = {}): Promise<KernelCheck[]> {
   const checks: KernelCheck[] = [];
   for (const c of kernelCases(tf.getBackend())) checks.push(await runKernelCase({ ...c, tolerance: options.tolerance ?? c.tolerance }));
   if (options.includeTrainingStep ?? true) {
     const settings = customKernelSettings();
     try {
-      checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4)));
+      for (const include of options.trainingStepIncludes ?? [[]]) checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4, include)));
     } finally {
       useCustomKernels(settings.on, settings);
     }
@@ -132,6 +136,7 @@ export async function compareTrainingSteps(tolerance: number, include: readonly 
   // check the gradients, through the whole network, where a rounding-level change of an input can
   // flip a ReLU near 0 and move single elements a lot: so in norm, ‖Δ − Δ₀‖ / ‖Δ₀‖, to 1e-3.
   const updateError = worst(custom.updates, stock.updates, normRelativeError);
+  const withIncludes = include.length ? ` (with ${include.join(', ')})` : '';
   return [
     {
       name: `MoCo step ×2 (tiny, batch ${batch}${include.length ? `, with ${include.join(', ')}` : ''}): losses ${stock.losses.map((l) => l.toFixed(5)).join(', ')}`,
@@ -139,7 +144,7 @@ export async function compareTrainingSteps(tolerance: number, include: readonly 
       tolerance,
       passed: lossError < tolerance,
     },
-    { name: 'MoCo step ×2: query and key parameters, moving statistics', relativeError: paramError, tolerance, passed: paramError < tolerance },
-    { name: 'MoCo step ×2: query parameter updates (gradients), in norm', relativeError: updateError, tolerance: 1e-3, passed: updateError < 1e-3 },
+    { name: `MoCo step ×2${withIncludes}: query and key parameters, moving statistics`, relativeError: paramError, tolerance, passed: paramError < tolerance },
+    { name: `MoCo step ×2${withIncludes}: query parameter updates (gradients), in norm`, relativeError: updateError, tolerance: 1e-3, passed: updateError < 1e-3 },
   ];
 }

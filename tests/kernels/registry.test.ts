@@ -14,10 +14,10 @@ afterAll(() => useCustomKernels(true));
 describe('the custom-kernel switch', () => {
   it('lists the WebGPU kernels by the names the switch takes, the opt-in ones apart', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
-      ['Augment', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DenseBiasGrad', 'GlobalAvgPool', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ProgramRecording', 'ReluGrad', 'RingWrite', 'SgdMomentum', 'SplitBatchNorm'].sort(),
+      ['Augment', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DenseBiasGrad', 'GlobalAvgPool', 'InfoNce', 'L2Normalize', 'MovingAverage', 'ProgramRecording', 'ReluGrad', 'RingWrite', 'SgdMomentum', 'SplitBatchNorm'].sort(),
     );
     // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'BatchNormRowSplit', 'BindingCache']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'Conv2D', 'GemmWideTiles', 'BatchNormRowSplit', 'BindingCache']);
   });
 
   it("collects every declaration's correctness cases, each naming a program of ours", () => {
@@ -47,9 +47,17 @@ describe('the custom-kernel switch', () => {
     expect(customKernelEnabled('SplitBatchNorm')).toBe(true);
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(false);
     expect(customKernelEnabled('BatchNormTwoPass')).toBe(false);
+    expect(customKernelEnabled('GemmWideTiles')).toBe(false);
+    expect(customKernelEnabled('Conv2D')).toBe(false);
     expect(customKernelSettings()).toEqual({ on: true, except: ['Conv2DBackpropFilter', 'SgdMomentum'], include: [] });
     useCustomKernels(true, { include: ['BatchNormRowSplit'] });
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(true);
+    // The wide tiles of every convolution GEMM, declared on the weight gradient: off with it.
+    useCustomKernels(true, { include: ['Conv2D', 'GemmWideTiles'] });
+    expect(customKernelEnabled('Conv2D')).toBe(true);
+    expect(customKernelEnabled('GemmWideTiles')).toBe(true);
+    useCustomKernels(true, { include: ['GemmWideTiles'], except: ['Conv2DBackpropFilter'] });
+    expect(customKernelEnabled('GemmWideTiles')).toBe(false);
     useCustomKernels(true);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).toBe(conv2dBackpropFilterCpu);
     useCustomKernels(false);
