@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convCases, convUniforms, gatherLoaders, runGemm } from './convGemm';
+import { convCases, convUniforms, runGemm } from './convGemm';
 
 const PROGRAM = 'MocoConv2D';
 
@@ -30,8 +30,6 @@ const forward = kernelFunc<'x' | 'filter', Conv2DAttrs>(['x', 'filter'], ({ x, f
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1)
     throw new Error(`Conv2D (webgpu, ours): dilation ${info.dilationHeight}×${info.dilationWidth} is not supported, only 1; leave the kernel stock with --except Conv2D`);
-  const a = gatherLoaders('loadA', 'm : i32, k : i32', 'x', 'xIndex', info.inChannels % 4 === 0);
-  const b = gatherLoaders('loadB', 'k : i32, n : i32', 'W', 'wIndex', info.outChannels % 4 === 0);
   return runGemm(backend, {
     name: PROGRAM,
     M: info.batchSize * info.outHeight * info.outWidth,
@@ -41,9 +39,7 @@ const forward = kernelFunc<'x' | 'filter', Conv2DAttrs>(['x', 'filter'], ({ x, f
     outputShape: info.outShape,
     inputs: { x, W: filter },
     uniforms: convUniforms(info),
-    aContiguous: 'k',
-    bContiguous: 'n',
-    loaders: `
+    indexing: `
       // The input pixel that output position m = (b, oy, ox) meets through filter tap k = (fy, fx, ci).
       fn xIndex(m : i32, k : i32) -> i32 {
         let ci = k % u.inChannels;
@@ -60,11 +56,9 @@ const forward = kernelFunc<'x' | 'filter', Conv2DAttrs>(['x', 'filter'], ({ x, f
         if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return -1; }
         return ((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci;
       }
-      fn wIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }
-      ${a.scalar}
-      ${b.scalar}`,
-    loadA4: a.vec4,
-    loadB4: b.vec4,
+      fn wIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }`,
+    a: { buffer: 'x', index: 'xIndex', contiguous: 'k', vec4: info.inChannels % 4 === 0 },
+    b: { buffer: 'W', index: 'wIndex', contiguous: 'n', vec4: info.outChannels % 4 === 0 },
   });
 });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convCases, convUniforms, gatherLoaders, runGemm, setAlwaysSplitK, setGemmWideTiles, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
+import { convCases, convUniforms, runGemm, setAlwaysSplitK, setGemmWideTiles, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
 
 const PROGRAM = 'MocoConv2DBackpropFilter';
 
@@ -18,8 +18,6 @@ const PROGRAM = 'MocoConv2DBackpropFilter';
 const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape }, backend) => {
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter (webgpu): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-  const a = gatherLoaders('loadA', 'm : i32, k : i32', 'x', 'xIndex', info.inChannels % 4 === 0);
-  const b = gatherLoaders('loadB', 'k : i32, n : i32', 'dy', 'dyIndex', info.outChannels % 4 === 0);
   return runGemm(backend, {
     name: PROGRAM,
     M: info.filterHeight * info.filterWidth * info.inChannels,
@@ -29,9 +27,7 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
     outputShape: filterShape,
     inputs: { x, dy },
     uniforms: convUniforms(info),
-    aContiguous: 'm',
-    bContiguous: 'n',
-    loaders: `
+    indexing: `
       // The input pixel that filter tap m = (fy, fx, ci) meets at output position k = (b, oy, ox).
       fn xIndex(m : i32, k : i32) -> i32 {
         let ci = m % u.inChannels;
@@ -48,11 +44,9 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
         if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return -1; }
         return ((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci;
       }
-      fn dyIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }
-      ${a.scalar}
-      ${b.scalar}`,
-    loadA4: a.vec4,
-    loadB4: b.vec4,
+      fn dyIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }`,
+    a: { buffer: 'x', index: 'xIndex', contiguous: 'm', vec4: info.inChannels % 4 === 0 },
+    b: { buffer: 'dy', index: 'dyIndex', contiguous: 'n', vec4: info.outChannels % 4 === 0 },
   });
 });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convCases, convUniforms, gatherLoaders, runGemm, type ConvGradAttrs } from './convGemm';
+import { convCases, convUniforms, runGemm, type ConvGradAttrs } from './convGemm';
 
 const PROGRAM = 'MocoConv2DBackpropInput';
 
@@ -18,9 +18,6 @@ const PROGRAM = 'MocoConv2DBackpropInput';
 const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'], ({ dy, filter }, { inputShape, strides, pad, dataFormat, dimRoundingMode }, backend) => {
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropInput (webgpu): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-  const vec4 = info.outChannels % 4 === 0;
-  const a = gatherLoaders('loadA', 'm : i32, k : i32', 'dy', 'dyIndex', vec4);
-  const b = gatherLoaders('loadB', 'k : i32, n : i32', 'W', 'wIndex', vec4);
   return runGemm(backend, {
     name: PROGRAM,
     M: info.batchSize * info.inHeight * info.inWidth,
@@ -30,9 +27,7 @@ const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'
     outputShape: inputShape,
     inputs: { dy, W: filter },
     uniforms: convUniforms(info),
-    aContiguous: 'k',
-    bContiguous: 'k',
-    loaders: `
+    indexing: `
       // The output gradient that reaches input pixel m = (b, iy, ix) through filter tap k = (fy, fx, co).
       fn dyIndex(m : i32, k : i32) -> i32 {
         let co = k % u.outChannels;
@@ -56,11 +51,9 @@ const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'
         let co = k % u.outChannels;
         let tap = k / u.outChannels;
         return (tap * u.inChannels + n) * u.outChannels + co;
-      }
-      ${a.scalar}
-      ${b.scalar}`,
-    loadA4: a.vec4,
-    loadB4: b.vec4,
+      }`,
+    a: { buffer: 'dy', index: 'dyIndex', contiguous: 'k', vec4: info.outChannels % 4 === 0 },
+    b: { buffer: 'W', index: 'wIndex', contiguous: 'k', vec4: info.outChannels % 4 === 0 },
   });
 });
 

@@ -20,9 +20,10 @@ import { disposeIntermediate, gridStride, gridStrideLoop, i32, runProgram, type 
  * invocation in (8·WY) × (8·WX) tiles, up to 128×128 with 256 invocations; per step of the slice an
  * invocation reads 4 vec4s of workgroup memory for 64 multiply-adds (the default: 2 for 16), and
  * the two 16-deep slices of 128 floats fill WebGPU's default 16 KB of workgroup memory exactly.
- * Where the operand's contiguous length is a multiple of 4 (`loadA4`/`loadB4`: every ResNet
- * channel count but the stem's 3 inputs), staging loads 4 consecutive elements at once, so the
- * im2col index arithmetic runs once per 4 elements; elsewhere it loads scalars as the default does.
+ * Where an operand's contiguous length is a multiple of 4 (`GemmOperand.vec4`: every ResNet
+ * channel count but the stem's 3 inputs), staging loads 4 consecutive elements at once, a vec4 of
+ * a vec4 binding, so the im2col index arithmetic runs once per 4 elements; elsewhere it loads
+ * scalars as the default does.
  * Those programs carry the kernel's name with `Wide` appended, so profiles and counts tell them apart.
  */
 
@@ -90,20 +91,48 @@ export interface GemmSpec {
   outputShape: number[];
   inputs: Record<string, tf.TensorInfo>;
   uniforms: Record<string, Uniform>;
-  /** WGSL defining `fn loadA(m : i32, k : i32) -> f32` and `fn loadB(k : i32, n : i32) -> f32` (in range: m < M, k < K, n < N). */
-  loaders: string;
-  /** Which index is contiguous in memory, for coalesced loads. */
-  aContiguous: 'm' | 'k';
-  bContiguous: 'k' | 'n';
+  /** WGSL defining the operands' index functions. */
+  indexing: string;
+  a: GemmOperand<'m' | 'k'>;
+  b: GemmOperand<'k' | 'n'>;
+}
+
+/** An operand of the GEMM, gathered from one of the inputs. */
+export interface GemmOperand<Contiguous extends 'm' | 'k' | 'n'> {
+  /** The input it is read from. */
+  buffer: string;
   /**
-   * Wide tiles only, optional: WGSL `fn loadA4(m : i32, k : i32) -> vec4<f32>`, A at 4 consecutive
-   * values of the contiguous index from (m, k), in one index computation. Given only where that
-   * index's length is a multiple of 4 and 4 consecutive values from a multiple of 4 lie in one
-   * contiguous run (a channel count divisible by 4); the first in range means all 4 are.
+   * A function of `indexing`, `fn NAME(m : i32, k : i32) -> i32` for A, `(k : i32, n : i32)` for B
+   * (called in range: m < M, k < K, n < N): the element's index in `buffer`, or a negative number
+   * for a zero (padding, a tap that meets no output position).
    */
-  loadA4?: string;
-  /** The same for B: `fn loadB4(k : i32, n : i32) -> vec4<f32>`. */
-  loadB4?: string;
+  index: string;
+  /** Which index is contiguous in memory, for coalesced loads. */
+  contiguous: Contiguous;
+  /**
+   * Wide tiles: 4 consecutive elements along `contiguous` loaded at once, in one index computation
+   * and one 128-bit load (the buffer bound as vec4s). Only where the length along it is a multiple of 4
+   * and the 4 elements from a multiple of 4 lie side by side in the buffer from a multiple of 4 (a
+   * channel count divisible by 4); then the first in range means all 4 are.
+   */
+  vec4: boolean;
+}
+
+/** WGSL of the operand's loader: `fn NAME(i : i32, j : i32) -> f32`, or, with `vec4`, `fn NAME4(…) -> vec4<f32>` reading a vec4 binding. */
+function loader(name: 'loadA' | 'loadB', op: GemmOperand<'m' | 'k' | 'n'>, vec4: boolean): string {
+  return vec4
+    ? `
+      fn ${name}4(i : i32, j : i32) -> vec4<f32> {
+        let e = ${op.index}(i, j);
+        if (e < 0) { return vec4<f32>(); }
+        return ${op.buffer}[e / 4];
+      }`
+    : `
+      fn ${name}(i : i32, j : i32) -> f32 {
+        let e = ${op.index}(i, j);
+        if (e < 0) { return 0.0; }
+        return ${op.buffer}[e];
+      }`;
 }
 
 function pow2AtLeast(n: number, max: number): number {
@@ -176,7 +205,7 @@ function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; sp
 
   const [result] = runProgram(backend, {
     name: spec.name,
-    key: `${wx},${wy},${spec.aContiguous},${spec.bContiguous}`,
+    key: `${wx},${wy},${spec.a.contiguous},${spec.b.contiguous}`,
     inputs: spec.inputs,
     outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
     uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
@@ -185,7 +214,9 @@ function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; sp
     declarations: () => `
       var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
       var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;
-      ${spec.loaders}`,
+      ${spec.indexing}
+      ${loader('loadA', spec.a, false)}
+      ${loader('loadB', spec.b, false)}`,
     body: () => `
       let threads = ${wx * wy};
       let m0 = i32(wid.y) * ${tm};
@@ -194,8 +225,8 @@ function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; sp
       let kEnd = min(kStart + u.kPerSplit, u.K);
       var acc : array<vec4<f32>, 4>;
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
-        ${stage('tileA', tm, spec.aContiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
-        ${stage('tileB', tn, spec.bContiguous === 'k' ? 'k' : 'other', (n, kk) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB(k0 + ${kk}, n0 + ${n})` }))}
+        ${stage('tileA', tm, spec.a.contiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
+        ${stage('tileB', tn, spec.b.contiguous === 'k' ? 'k' : 'other', (n, kk) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB(k0 + ${kk}, n0 + ${n})` }))}
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
           let a = tileA[kk * ${tm / 4} + i32(lid.y)];
@@ -227,25 +258,26 @@ function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; sp
  */
 function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; splits: number } {
   const { M, N, K } = spec;
-  const a4 = spec.loadA4 !== undefined;
-  const b4 = spec.loadB4 !== undefined;
-  if ((a4 && (spec.aContiguous === 'm' ? M : K) % 4) || (b4 && (spec.bContiguous === 'n' ? N : K) % 4))
-    throw new Error(`${spec.name}: a vec4 loader needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
+  const { a, b } = spec;
+  if ((a.vec4 && (a.contiguous === 'm' ? M : K) % 4) || (b.vec4 && (b.contiguous === 'n' ? N : K) % 4))
+    throw new Error(`${spec.name}: a vec4 operand needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
+  if (a.vec4 && b.vec4 && a.buffer === b.buffer) throw new Error(`${spec.name}: A and B read the same buffer`);
   const wx = pow2AtLeast(Math.ceil(N / 8), 16);
   const wy = pow2AtLeast(Math.ceil(M / 8), 16);
   const tm = 8 * wy;
   const tn = 8 * wx;
   const { splits, kPerSplit } = kSlices(spec, Math.ceil(M / tm) * Math.ceil(N / tn));
-  const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${a4 ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
-  const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${b4 ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
+  const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${a.vec4 ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
+  const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${b.vec4 ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
   const along = (c: string) => (c === 'k' ? 'k' : 'other');
   const rows = [0, 1, 2, 3, 4, 5, 6, 7];
   const component = (i: number) => 'xyzw'[i % 4];
 
   const [result] = runProgram(backend, {
     name: wideProgram(spec.name),
-    key: `${wx},${wy},${spec.aContiguous},${spec.bContiguous},${a4},${b4}`,
+    key: `${wx},${wy},${a.contiguous},${b.contiguous},${a.vec4},${b.vec4}`,
     inputs: spec.inputs,
+    vec4Inputs: [...(a.vec4 ? [a.buffer] : []), ...(b.vec4 ? [b.buffer] : [])],
     outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
     uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
     workgroupSize: [wx, wy, 1],
@@ -253,9 +285,9 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
     declarations: () => `
       var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
       var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;
-      ${spec.loaders}
-      ${spec.loadA4 ?? ''}
-      ${spec.loadB4 ?? ''}`,
+      ${spec.indexing}
+      ${loader('loadA', a, a.vec4)}
+      ${loader('loadB', b, b.vec4)}`,
     body: () => `
       let threads = ${wx * wy};
       let m0 = i32(wid.y) * ${tm};
@@ -264,8 +296,8 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
       let kEnd = min(kStart + u.kPerSplit, u.K);
       ${rows.map((r) => `var acc${r}0 = vec4<f32>(); var acc${r}1 = vec4<f32>();`).join('\n      ')}
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
-        ${(a4 ? stage4 : stage)('tileA', tm, along(spec.aContiguous), loadA)}
-        ${(b4 ? stage4 : stage)('tileB', tn, along(spec.bContiguous), loadB)}
+        ${(a.vec4 ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}
+        ${(b.vec4 ? stage4 : stage)('tileB', tn, along(b.contiguous), loadB)}
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
           let a0 = tileA[kk * ${tm / 4} + i32(lid.y)];
@@ -387,29 +419,4 @@ export function convCases(kernelName: ConvKernelName, program: string, options: 
       }),
     };
   });
-}
-
-/**
- * WGSL of a GEMM operand's loaders, `fn NAME(i, j) -> f32` and (where `vec4`) `fn NAME4(i, j) ->
- * vec4<f32>`, that read `buffer` at `INDEX(i, j)` (a negative index reads a zero: padding, or a
- * tap that meets no output) and, for NAME4, the 3 elements after it.
- */
-export function gatherLoaders(name: 'loadA' | 'loadB', params: string, buffer: string, index: string, vec4: boolean): { scalar: string; vec4?: string } {
-  const call = `${index}(${params.replace(/ : i32/g, '')})`;
-  return {
-    scalar: `
-      fn ${name}(${params}) -> f32 {
-        let i = ${call};
-        if (i < 0) { return 0.0; }
-        return ${buffer}[i];
-      }`,
-    vec4: vec4
-      ? `
-      fn ${name}4(${params}) -> vec4<f32> {
-        let i = ${call};
-        if (i < 0) { return vec4<f32>(); }
-        return vec4<f32>(${buffer}[i], ${buffer}[i + 1], ${buffer}[i + 2], ${buffer}[i + 3]);
-      }`
-      : undefined,
-  };
 }
