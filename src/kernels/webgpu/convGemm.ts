@@ -4,11 +4,11 @@ export type { ConvGradAttrs } from '../declaration';
 import { disposeIntermediate, gridStride, gridStrideLoop, i32, runProgram, type Uniform } from './program';
 
 /**
- * Convolution gradients as implicit GEMMs, shared by conv2dBackpropFilter.ts and conv2dBackpropInput.ts:
- * an implicit GEMM, C[m, n] = Σ_k A[m, k] · B[k, n], whose operands are gathered from tensors by
- * WGSL functions (`loadA(m, k)`, `loadB(k, n)`, 0 outside) and never materialised: the convolution
- * gradients are such products over im2col views. C is written row-major ([M, N]), which is tfjs's
- * layout of both gradients.
+ * Convolutions as implicit GEMMs, shared by conv2dBackpropFilter.ts, conv2dBackpropInput.ts and
+ * conv2d.ts: C[m, n] = Σ_k A[m, k] · B[k, n], whose operands are gathered from tensors through WGSL
+ * index functions (`GemmOperand`: an element's index, or a zero) and never materialised: the
+ * convolution and its gradients are such products over im2col views. C is written row-major
+ * ([M, N]), which is tfjs's layout of all three results.
  *
  * Each workgroup computes a (4·WY) × (4·WX) tile of C, 4×4 per invocation, staging 16-deep slices
  * of A and B in workgroup memory (as vec4 rows: one vec4 of each per 16 multiply-adds). Loads run
