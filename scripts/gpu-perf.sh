@@ -36,7 +36,8 @@ else
   presets=resnet8:128,resnet18:256; splitk_presets=resnet18:256; steps=8; warmup=3; conv_steps=6; conv_warmup=2; queue=4096; t_checks=90; t_ab=240; t_conv=60; t_bn=120; t_lag=100; t_first=50; t_splitk=60; t_host=60
 fi
 
-step checks $t_checks bench --check --backend webgpu --out "$out/check"
+# The MoCo-step check once per variant: the defaults, and the opt-in convolutions of the conv step below.
+step checks $t_checks bench --check --backend webgpu --variants custom,custom+Conv2D+GemmWideTiles --out "$out/check"
 # custom ÷ stock and new ÷ previous default, steps alternating in one process; GPU time by kernel.
 step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $queue --backend webgpu \
   --variants stock,custom,custom+SeparateRelu,custom+PerTensorUpdates+SeparateRelu+SeparateMovingStatistics+AlwaysSplitK+BatchNormTwoPass+SeparateHeadRelu --out "$out/ab"
@@ -47,10 +48,10 @@ step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $q
 # WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false for that variant only) and ours (Conv2DBackpropInput).
 # summary.json's `conv`: per preset and variant img/s ÷ custom and GPU ms per step of the forward,
 # input- and weight-gradient kernels with the programs that ran, and the winner of each phase.
-# The one list of variants: where the forward-convolution GEMM is merged, append
-# ,custom+Conv2D,custom+GemmWideTiles,custom+Conv2D+GemmWideTiles+TfjsGemmInputGradient
-# (the bench refuses a name it does not know, so a misspelt one stops this step instead of timing custom twice).
-conv_variants=custom,custom+TfjsGemmInputGradient,custom+Conv2DBackpropInput
+# Our forward convolution (Conv2D) and the wider GEMM tiles of all our convolution GEMMs (GemmWideTiles),
+# alone and together with tfjs's GEMM input gradient (the bench refuses a name it does not know, so a
+# misspelt one stops this step instead of timing custom twice).
+conv_variants=custom,custom+TfjsGemmInputGradient,custom+Conv2DBackpropInput,custom+Conv2D,custom+GemmWideTiles,custom+Conv2D+GemmWideTiles+TfjsGemmInputGradient
 step conv $t_conv bench --preset $presets --steps $conv_steps --warmup $conv_warmup --queue $queue --backend webgpu \
   --variants $conv_variants --out "$out/conv"
 # Batch-norm: the moving statistics updated after the pass (the previous way) and every layer's

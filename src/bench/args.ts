@@ -30,7 +30,9 @@ JSON results plus a table. Without a GPU, WebGPU runs on SwiftShader: keep sizes
   --include LIST     opt-in custom kernels to use too (Conv2DBackpropInput, TfjsGemmInputGradient)
   --flag NAME=VALUE  a tfjs environment flag for the run (repeatable)
   --check            check our kernels against the stock ones instead (exit 1 on a mismatch;
-                     with --count-only, the dispatch counts follow)
+                     with --count-only, the dispatch counts follow); the MoCo-step check runs
+                     once per custom variant, with its opt-ins and --include's (e.g. --variants
+                     custom,custom+Conv2D+GemmWideTiles)
   --out DIR          results folder (default results)
   --help`;
 
@@ -145,6 +147,12 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     out: values.out,
     resultFile: values['result-file'] ?? null,
   };
+}
+
+/** The opt-ins of each MoCo-step check under --check: one per custom variant of --variants (custom alone by default), --include's added. */
+export function checkIncludes(a: BenchArgs): string[][] {
+  const custom = (a.variants ?? ['custom']).filter((v) => v !== 'stock');
+  return (custom.length ? custom : (['custom'] as Variant[])).map((v) => [...a.include, ...variantIncludes(v)]);
 }
 
 /** The argument list that reproduces `a` (for the child processes and the results file). */

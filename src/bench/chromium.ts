@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { benchOptionsOf, type BenchArgs } from './args';
+import { benchOptionsOf, checkIncludes, type BenchArgs } from './args';
 import type { KernelCheck } from './kernelChecks';
 import type { PageBench } from './page';
 import type { BenchFile } from './report';
@@ -70,7 +70,7 @@ type PageWindow = { mocoBench: PageBench };
 export async function runChromium(args: BenchArgs, file: BenchFile, log: (line: string) => void): Promise<void> {
   await withBenchPage(async (page) => {
     if (args.check) {
-      const checks = await page.evaluate(() => (window as unknown as PageWindow).mocoBench.check());
+      const checks = await page.evaluate((includes) => (window as unknown as PageWindow).mocoBench.check({ trainingStepIncludes: includes }), checkIncludes(args));
       file.checks.push({ where: 'chromium', backend: 'webgpu', checks: checks as KernelCheck[] });
       if (!args.countOnly) return;
     }

@@ -83,15 +83,22 @@ export async function runKernelCase(c: KernelCase): Promise<KernelCheck> {
   }
 }
 
-export async function checkKernels(options: { tolerance?: number; includeTrainingStep?: boolean } = {}): Promise<KernelCheck[]> {
+/**
+ * Every kernel case, then (unless `includeTrainingStep` is false) the MoCo-step check once per
+ * entry of `trainingStepIncludes` (the opt-ins switched on with the defaults; default: none).
+ */
+export async function checkKernels(options: { tolerance?: number; includeTrainingStep?: boolean; trainingStepIncludes?: readonly (readonly string[])[] } = {}): Promise<KernelCheck[]> {
   const checks: KernelCheck[] = [];
   for (const c of kernelCases(tf.getBackend())) checks.push(await runKernelCase({ ...c, tolerance: options.tolerance ?? c.tolerance }));
   if (options.includeTrainingStep ?? true) {
     const settings = customKernelSettings();
     try {
-      checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4)));
-      // A stock path of tfjs chosen by a flag (e.g. its GEMM input gradient): nothing of ours to compare case by case.
-      for (const name of flagKernelNames(tf.getBackend())) checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4, [name])));
+      const includes = options.trainingStepIncludes ?? [[]];
+      for (const include of includes) checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4, include)));
+      // A stock path of tfjs chosen by a flag (e.g. its GEMM input gradient): nothing of ours to compare
+      // case by case, so always checked in a MoCo step (once, if no variant above had it).
+      for (const name of flagKernelNames(tf.getBackend()))
+        if (!includes.some((include) => include.includes(name))) checks.push(...(await compareTrainingSteps(options.tolerance ?? 1e-4, [name])));
     } finally {
       useCustomKernels(settings.on, settings);
     }

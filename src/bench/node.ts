@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { installNodeWebGpu } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { useCustomKernels } from '../kernels/registry';
-import { BENCH_USAGE, benchOptionsOf, parseBenchArgs, type BenchArgs } from './args';
+import { BENCH_USAGE, benchOptionsOf, checkIncludes, parseBenchArgs, type BenchArgs } from './args';
 import { checkKernels } from './kernelChecks';
 import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
 import { benchmarkStep } from '../perf/stepBenchmark';
@@ -31,7 +31,7 @@ export async function runNode(args: BenchArgs, file: BenchFile): Promise<void> {
     useCustomKernels(true);
     if (args.check) {
       if (backend !== 'webgpu') continue;
-      const checks = await checkKernels();
+      const checks = await checkKernels({ trainingStepIncludes: checkIncludes(args) });
       file.checks.push({ where: 'node', backend, checks });
       // With --count-only too, the dispatch counts follow (on the pipelines the checks compiled).
       if (!args.countOnly) continue;

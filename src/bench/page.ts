@@ -11,7 +11,7 @@ import { benchmarkStep, type BenchOptions, type BenchResult } from '../perf/step
  */
 export interface PageBench {
   run(backend: string, options: Omit<BenchOptions, 'log'>): Promise<BenchResult>;
-  check(options?: { includeTrainingStep?: boolean }): Promise<KernelCheck[]>;
+  check(options?: { includeTrainingStep?: boolean; trainingStepIncludes?: string[][] }): Promise<KernelCheck[]>;
 }
 
 async function use(backend: string): Promise<void> {

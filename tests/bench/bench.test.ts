@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchOf, benchArgv, parseBenchArgs, type BenchArgs } from '../../src/bench/args';
+import { batchOf, benchArgv, checkIncludes, parseBenchArgs, type BenchArgs } from '../../src/bench/args';
 import { formatRuns } from '../../src/bench/report';
 import { benchmarkStep } from '../../src/perf/stepBenchmark';
 import { benchResult, variantResult } from '../support/benchResults';
@@ -26,6 +26,13 @@ describe('npm run bench: options', () => {
     const counts = parseBenchArgs(['--count-only']) as BenchArgs;
     expect(counts).toMatchObject({ countOnly: true, steps: 0, warmup: 1, profile: false });
     expect(parseBenchArgs(['--help'])).toBe('help');
+  });
+
+  it('--check runs the MoCo-step check once per custom variant, with the opt-ins of --include', () => {
+    expect(checkIncludes(parseBenchArgs(['--check']) as BenchArgs)).toEqual([[]]);
+    expect(checkIncludes(parseBenchArgs(['--check', '--variants', 'stock']) as BenchArgs)).toEqual([[]]);
+    const a = parseBenchArgs(['--check', '--include', 'BindingCache', '--variants', 'stock,custom,custom+Conv2D+GemmWideTiles']) as BenchArgs;
+    expect(checkIncludes(a)).toEqual([['BindingCache'], ['BindingCache', 'Conv2D', 'GemmWideTiles']]);
   });
 
   it('rejects bad options with a clear message', () => {

@@ -18,6 +18,7 @@ describe('the custom-kernel switch', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
       [
         'Augment',
+        'Conv2D',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
         'DenseBiasGrad',
@@ -34,7 +35,7 @@ describe('the custom-kernel switch', () => {
       ].sort(),
     );
     // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'TfjsGemmInputGradient', 'BatchNormRowSplit', 'BindingCache']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'Conv2D', 'TfjsGemmInputGradient', 'GemmWideTiles', 'BatchNormRowSplit', 'BindingCache']);
     // tfjs's GEMM input gradient is a flag of tfjs's, no code of ours: checked through a MoCo step instead of cases.
     expect(flagKernelNames('webgpu')).toEqual(['TfjsGemmInputGradient']);
   });
@@ -67,9 +68,17 @@ describe('the custom-kernel switch', () => {
     expect(customKernelEnabled('SplitBatchNorm')).toBe(true);
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(false);
     expect(customKernelEnabled('BatchNormTwoPass')).toBe(false);
+    expect(customKernelEnabled('GemmWideTiles')).toBe(false);
+    expect(customKernelEnabled('Conv2D')).toBe(false);
     expect(customKernelSettings()).toEqual({ on: true, except: ['Conv2DBackpropFilter', 'SgdMomentum'], include: [] });
     useCustomKernels(true, { include: ['BatchNormRowSplit'] });
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(true);
+    // The wide tiles of every convolution GEMM, declared on the weight gradient: off with it.
+    useCustomKernels(true, { include: ['Conv2D', 'GemmWideTiles'] });
+    expect(customKernelEnabled('Conv2D')).toBe(true);
+    expect(customKernelEnabled('GemmWideTiles')).toBe(true);
+    useCustomKernels(true, { include: ['GemmWideTiles'], except: ['Conv2DBackpropFilter'] });
+    expect(customKernelEnabled('GemmWideTiles')).toBe(false);
     useCustomKernels(true);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).toBe(conv2dBackpropFilterCpu);
     useCustomKernels(false);

@@ -10,6 +10,8 @@ import { REPO_ROOT } from '../support/helpers';
 
 const run = promisify(execFile);
 
+const WIDE = 'custom+Conv2D+GemmWideTiles';
+
 /** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
 const SWIFTSHADER_ENV = {
   LD_LIBRARY_PATH: '/usr/lib/chromium',
@@ -25,20 +27,22 @@ let file: BenchFile;
 beforeAll(async () => {
   expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
   const resultFile = join(mkdtempSync(join(tmpdir(), 'moco-kernels-')), 'result.json');
-  // tfjs's GEMM input gradient first, so that stock and custom after it show its flag put back.
-  const variants = 'custom+TfjsGemmInputGradient,stock,custom';
+  // tfjs's GEMM input gradient first, so that stock and custom after it show its flag put back; then the
+  // opt-in wide GEMM tiles and our forward convolution (docs/PERFORMANCE.md, session 8), checked in a
+  // MoCo step and counted beside the defaults.
+  const variants = `custom+TfjsGemmInputGradient,stock,custom,${WIDE}`;
   const argv = ['--check', '--count-only', '--preset', 'tiny', '--batch', '2', '--queue', '16', '--backend', 'webgpu', '--variants', variants, '--result-file', resultFile];
   await run(process.execPath, ['--import', 'tsx', 'src/bench/nodeMain.ts', ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...SWIFTSHADER_ENV },
-    timeout: 400_000,
+    timeout: 540_000,
   }).catch((e: { stderr?: string; stdout?: string }) => {
     // A failed check exits 1 after writing its results: judge by them when they are there.
     if (!existsSync(resultFile)) throw new Error(`${e.stderr ?? ''}${e.stdout ?? ''}`);
   });
   file = JSON.parse(readFileSync(resultFile, 'utf8')) as BenchFile;
   expect(file.errors).toEqual([]);
-}, 420_000);
+}, 560_000);
 
 describe('custom WebGPU kernels in Node (Dawn) match the stock kernels', () => {
   // One test per case that the declarations in src/kernels/webgpu carry.
@@ -52,11 +56,25 @@ describe('custom WebGPU kernels in Node (Dawn) match the stock kernels', () => {
 
 describe('custom WebGPU kernels in Node (Dawn)', () => {
   it('give a MoCo training step that matches one with stock kernels (loss, parameters, gradients)', () => {
-    const steps = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step ×2 (') || c.name.startsWith('MoCo step ×2:'));
+    const all = file.checks.flatMap((c) => c.checks).filter((c) => c.name.startsWith('MoCo step'));
+    // One check of three figures per custom variant: with TfjsGemmInputGradient, the defaults, with Conv2D and GemmWideTiles.
+    expect(all).toHaveLength(9);
+    const steps = all.filter((c) => c.name.startsWith('MoCo step ×2 (') || c.name.startsWith('MoCo step ×2:'));
     expect(steps).toHaveLength(3);
-    for (const c of steps) expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
+    const wide = all.filter((c) => c.name.startsWith('MoCo step ×2 with Conv2D, GemmWideTiles'));
+    expect(wide).toHaveLength(3);
+    for (const c of [...steps, ...wide]) expect(c.relativeError, c.name).toBeLessThan(c.tolerance);
     expect(steps[0].tolerance).toBe(1e-4);
     expect(steps[1].tolerance).toBe(1e-4);
+  });
+
+  it('run the forward convolutions and weight gradients on the wide GEMM tiles when switched on, in as many dispatches', () => {
+    const [custom, wide] = ['custom', WIDE].map((v) => file.runs[0].result.variants.find((r) => r.variant === v)!);
+    // tfjs's 12 forward convolutions (Conv2DMMProgram at this size) become ours, one dispatch each; the 6 weight gradients take the wide path.
+    expect(custom.dispatchesByProgram).toMatchObject({ Conv2DMMProgram: 12, MocoConv2DBackpropFilter: 6 });
+    expect(wide.dispatchesByProgram).toMatchObject({ MocoConv2DWide: 12, MocoConv2DBackpropFilterWide: 6 });
+    for (const program of ['Conv2DMMProgram', 'MocoConv2D', 'MocoConv2DBackpropFilter', 'Im2ColProgram']) expect(wide.dispatchesByProgram![program], program).toBeUndefined();
+    expect(wide.dispatchesPerStep).toBe(custom.dispatchesPerStep);
   });
 
   it("give the same MoCo step with tfjs's GEMM input gradient (TfjsGemmInputGradient) as with stock kernels", () => {
@@ -87,6 +105,7 @@ describe('custom WebGPU kernels in Node (Dawn)', () => {
 
   it('cut the dispatches of a MoCo step to a fifth of stock', () => {
     expect(file.runs).toHaveLength(1);
+    expect(file.runs[0].result.variants.map((r) => r.variant)).toEqual(['custom+TfjsGemmInputGradient', 'stock', 'custom', WIDE]);
     const { result } = file.runs[0];
     expect(result).toMatchObject({ preset: 'tiny', batch: 2, queueSize: 16 });
     expect(result.environment.backend).toBe('webgpu');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convGradCases, convUniforms, runGemm, setAlwaysSplitK, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
+import { convCases, convUniforms, runGemm, setAlwaysSplitK, setGemmWideTiles, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
 
 const PROGRAM = 'MocoConv2DBackpropFilter';
 
@@ -12,7 +12,8 @@ const PROGRAM = 'MocoConv2DBackpropFilter';
  *
  * so dW comes out directly in tfjs's [KH, KW, Cin, Cout] layout; k, the long side, is split across
  * workgroups where it is longer than UNSPLIT_MAX_K, and a second dispatch sums the partial products
- * (docs/PERFORMANCE.md says why).
+ * (docs/PERFORMANCE.md says why). A is contiguous along m (ci), dy along n (co): the wide tiles load
+ * 4 at a time along each where its channel count is a multiple of 4.
  */
 const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape }, backend) => {
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter (webgpu): only NHWC is supported');
@@ -26,11 +27,9 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
     outputShape: filterShape,
     inputs: { x, dy },
     uniforms: convUniforms(info),
-    aContiguous: 'm',
-    bContiguous: 'n',
-    loaders: `
+    indexing: `
       // The input pixel that filter tap m = (fy, fx, ci) meets at output position k = (b, oy, ox).
-      fn loadA(m : i32, k : i32) -> f32 {
+      fn xIndex(m : i32, k : i32) -> i32 {
         let ci = m % u.inChannels;
         let tap = m / u.inChannels;
         let fy = tap / u.filterWidth;
@@ -42,18 +41,26 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
         let ox = p - oy * u.outWidth;
         let iy = oy * u.strideH - u.padTop + fy;
         let ix = ox * u.strideW - u.padLeft + fx;
-        if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return 0.0; }
-        return x[((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci];
+        if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return -1; }
+        return ((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci;
       }
-      fn loadB(k : i32, n : i32) -> f32 { return dy[k * u.N + n]; }`,
+      fn dyIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }`,
+    a: { buffer: 'x', index: 'xIndex', contiguous: 'm', vec4: info.inChannels % 4 === 0 },
+    b: { buffer: 'dy', index: 'dyIndex', contiguous: 'n', vec4: info.outChannels % 4 === 0 },
   });
 });
 
 export const conv2dBackpropFilter: CustomKernel = {
   name: 'Conv2DBackpropFilter',
   replaces: { kernelName: 'Conv2DBackpropFilter', kernelFunc: weightGradient },
-  // Every reduction split as before the threshold (`--variants custom,custom+AlwaysSplitK`): the A/B of
-  // one dispatch fewer per short weight gradient. The split cases above check that path.
-  options: [{ name: 'AlwaysSplitK', setOn: setAlwaysSplitK, previousDefault: true }],
-  cases: convGradCases('Conv2DBackpropFilter', PROGRAM, SPLIT_K_SUM),
+  options: [
+    // Every reduction split as before the threshold (`--variants custom,custom+AlwaysSplitK`): the A/B of
+    // one dispatch fewer per short weight gradient. The split cases below check that path.
+    { name: 'AlwaysSplitK', setOn: setAlwaysSplitK, previousDefault: true },
+    // The wide tiles of convGemm.ts, for every kernel that runs it (this one, Conv2DBackpropInput,
+    // Conv2D): opt-in until a GPU's A/B says (`--variants custom,custom+GemmWideTiles`). Declared on
+    // the kernel that is on by default; each kernel's `(wide tiles)` cases check that path.
+    { name: 'GemmWideTiles', setOn: setGemmWideTiles },
+  ],
+  cases: [...convCases('Conv2DBackpropFilter', PROGRAM, { splitKProgram: SPLIT_K_SUM }), ...convCases('Conv2DBackpropFilter', PROGRAM, { splitKProgram: SPLIT_K_SUM, wide: true })],
 };

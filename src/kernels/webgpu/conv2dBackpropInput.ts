@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convGradCases, convUniforms, runGemm, type ConvGradAttrs } from './convGemm';
+import { convCases, convUniforms, runGemm, type ConvGradAttrs } from './convGemm';
 
 const PROGRAM = 'MocoConv2DBackpropInput';
 
@@ -11,9 +11,9 @@ const PROGRAM = 'MocoConv2DBackpropInput';
  *   A[m, k] = dy[b, (iy + top − fy)/sh, (ix + left − fx)/sw, co] where that is a whole, in-range
  *   output position (0 elsewhere), B[k, n] = W[fy, fx, ci, co],
  *
- * loading along co, contiguous in both dy and W. With stride 2, three taps in four meet no output
- * position and multiply zeros (as in tfjs's GEMM). Opt-in: docs/PERFORMANCE.md says why, and how
- * to compare it with tfjs's two kernels.
+ * loading along co, contiguous in both dy and W (4 at a time on the wide tiles where Cout is a
+ * multiple of 4). With stride 2, three taps in four meet no output position and multiply zeros (as
+ * in tfjs's GEMM). Opt-in: docs/PERFORMANCE.md says why, and how to compare it with tfjs's two kernels.
  */
 const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'], ({ dy, filter }, { inputShape, strides, pad, dataFormat, dimRoundingMode }, backend) => {
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropInput (webgpu): only NHWC is supported');
@@ -27,11 +27,9 @@ const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'
     outputShape: inputShape,
     inputs: { dy, W: filter },
     uniforms: convUniforms(info),
-    aContiguous: 'k',
-    bContiguous: 'k',
-    loaders: `
+    indexing: `
       // The output gradient that reaches input pixel m = (b, iy, ix) through filter tap k = (fy, fx, co).
-      fn loadA(m : i32, k : i32) -> f32 {
+      fn dyIndex(m : i32, k : i32) -> i32 {
         let co = k % u.outChannels;
         let tap = k / u.outChannels;
         let fy = tap / u.filterWidth;
@@ -43,17 +41,19 @@ const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'
         let ix = p - iy * u.inWidth;
         let ty = iy + u.padTop - fy;
         let tx = ix + u.padLeft - fx;
-        if (ty < 0 || tx < 0 || ty % u.strideH != 0 || tx % u.strideW != 0) { return 0.0; }
+        if (ty < 0 || tx < 0 || ty % u.strideH != 0 || tx % u.strideW != 0) { return -1; }
         let oy = ty / u.strideH;
         let ox = tx / u.strideW;
-        if (oy >= u.outHeight || ox >= u.outWidth) { return 0.0; }
-        return dy[((b * u.outHeight + oy) * u.outWidth + ox) * u.outChannels + co];
+        if (oy >= u.outHeight || ox >= u.outWidth) { return -1; }
+        return ((b * u.outHeight + oy) * u.outWidth + ox) * u.outChannels + co;
       }
-      fn loadB(k : i32, n : i32) -> f32 {
+      fn wIndex(k : i32, n : i32) -> i32 {
         let co = k % u.outChannels;
         let tap = k / u.outChannels;
-        return W[(tap * u.inChannels + n) * u.outChannels + co];
+        return (tap * u.inChannels + n) * u.outChannels + co;
       }`,
+    a: { buffer: 'dy', index: 'dyIndex', contiguous: 'k', vec4: info.outChannels % 4 === 0 },
+    b: { buffer: 'W', index: 'wIndex', contiguous: 'k', vec4: info.outChannels % 4 === 0 },
   });
 });
 
@@ -61,5 +61,5 @@ export const conv2dBackpropInput: CustomKernel = {
   name: 'Conv2DBackpropInput',
   optIn: true,
   replaces: { kernelName: 'Conv2DBackpropInput', kernelFunc: inputGradient },
-  cases: convGradCases('Conv2DBackpropInput', PROGRAM),
+  cases: [...convCases('Conv2DBackpropInput', PROGRAM), ...convCases('Conv2DBackpropInput', PROGRAM, { wide: true })],
 };

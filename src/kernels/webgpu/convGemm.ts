@@ -4,17 +4,27 @@ export type { ConvGradAttrs } from '../declaration';
 import { disposeIntermediate, gridStride, gridStrideLoop, i32, runProgram, type Uniform } from './program';
 
 /**
- * Convolution gradients as implicit GEMMs, shared by conv2dBackpropFilter.ts and conv2dBackpropInput.ts:
- * an implicit GEMM, C[m, n] = Σ_k A[m, k] · B[k, n], whose operands are gathered from tensors by
- * WGSL functions (`loadA(m, k)`, `loadB(k, n)`, 0 outside) and never materialised: the convolution
- * gradients are such products over im2col views. C is written row-major ([M, N]), which is tfjs's
- * layout of both gradients.
+ * Convolutions as implicit GEMMs, shared by conv2dBackpropFilter.ts, conv2dBackpropInput.ts and
+ * conv2d.ts: C[m, n] = Σ_k A[m, k] · B[k, n], whose operands are gathered from tensors through WGSL
+ * index functions (`GemmOperand`: an element's index, or a zero) and never materialised: the
+ * convolution and its gradients are such products over im2col views. C is written row-major
+ * ([M, N]), which is tfjs's layout of all three results.
  *
  * Each workgroup computes a (4·WY) × (4·WX) tile of C, 4×4 per invocation, staging 16-deep slices
  * of A and B in workgroup memory (as vec4 rows: one vec4 of each per 16 multiply-adds). Loads run
  * along whichever of the two indices is contiguous in memory. When the reduction is long against
  * the output (the weight gradient: k = batch × pixels), it is split over about TARGET_WORKGROUPS
  * workgroups that write partial products, and a second dispatch sums them (`splitsFor`).
+ *
+ * Opt-in wide tiles (`GemmWideTiles`, until a GPU's A/B says which is faster): 8×8 outputs per
+ * invocation in (8·WY) × (8·WX) tiles, up to 128×128 with 256 invocations; per step of the slice an
+ * invocation reads 4 vec4s of workgroup memory for 64 multiply-adds (the default: 2 for 16), and
+ * the two 16-deep slices of 128 floats fill WebGPU's default 16 KB of workgroup memory exactly.
+ * Where an operand's contiguous length is a multiple of 4 (`GemmOperand.vec4`: every ResNet
+ * channel count but the stem's 3 inputs), staging loads 4 consecutive elements at once, a vec4 of
+ * a vec4 binding, so the im2col index arithmetic runs once per 4 elements; elsewhere it loads
+ * scalars as the default does.
+ * Those programs carry the kernel's name with `Wide` appended, so profiles and counts tell them apart.
  */
 
 const TK = 16;
@@ -38,6 +48,29 @@ export function setAlwaysSplitK(on: boolean): void {
   alwaysSplit = on;
 }
 
+/** 8×8 outputs per invocation and vec4 staging (`GemmWideTiles`), for every kernel that runs `runGemm`. */
+let wideTiles = false;
+
+export function setGemmWideTiles(on: boolean): void {
+  wideTiles = on;
+}
+
+/** `run` with the wide tiles on or off whatever the switch says (the cases of each path). */
+export function withGemmWideTiles<T>(on: boolean, run: () => T): () => T {
+  return () => {
+    const before = wideTiles;
+    wideTiles = on;
+    try {
+      return run();
+    } finally {
+      wideTiles = before;
+    }
+  };
+}
+
+/** The program name of a GEMM's wide-tile path. */
+export const wideProgram = (name: string): string => `${name}Wide`;
+
 /**
  * The number of slices the reduction of K is cut into, for `tiles` output tiles: enough for about
  * TARGET_WORKGROUPS workgroups, each slice at least MIN_K_PER_SPLIT long; none where the output
@@ -58,11 +91,48 @@ export interface GemmSpec {
   outputShape: number[];
   inputs: Record<string, tf.TensorInfo>;
   uniforms: Record<string, Uniform>;
-  /** WGSL defining `fn loadA(m : i32, k : i32) -> f32` and `fn loadB(k : i32, n : i32) -> f32` (in range: m < M, k < K, n < N). */
-  loaders: string;
+  /** WGSL defining the operands' index functions. */
+  indexing: string;
+  a: GemmOperand<'m' | 'k'>;
+  b: GemmOperand<'k' | 'n'>;
+}
+
+/** An operand of the GEMM, gathered from one of the inputs. */
+export interface GemmOperand<Contiguous extends 'm' | 'k' | 'n'> {
+  /** The input it is read from. */
+  buffer: string;
+  /**
+   * A function of `indexing`, `fn NAME(m : i32, k : i32) -> i32` for A, `(k : i32, n : i32)` for B
+   * (called in range: m < M, k < K, n < N): the element's index in `buffer`, or a negative number
+   * for a zero (padding, a tap that meets no output position).
+   */
+  index: string;
   /** Which index is contiguous in memory, for coalesced loads. */
-  aContiguous: 'm' | 'k';
-  bContiguous: 'k' | 'n';
+  contiguous: Contiguous;
+  /**
+   * Wide tiles: 4 consecutive elements along `contiguous` loaded at once, in one index computation
+   * and one 128-bit load (the buffer bound as vec4s). Only where the length along it is a multiple of 4
+   * and the 4 elements from a multiple of 4 lie side by side in the buffer from a multiple of 4 (a
+   * channel count divisible by 4); then the first in range means all 4 are.
+   */
+  vec4: boolean;
+}
+
+/** WGSL of the operand's loader: `fn NAME(i : i32, j : i32) -> f32`, or, with `vec4`, `fn NAME4(…) -> vec4<f32>` reading a vec4 binding. */
+function loader(name: 'loadA' | 'loadB', op: GemmOperand<'m' | 'k' | 'n'>, vec4: boolean): string {
+  return vec4
+    ? `
+      fn ${name}4(i : i32, j : i32) -> vec4<f32> {
+        let e = ${op.index}(i, j);
+        if (e < 0) { return vec4<f32>(); }
+        return ${op.buffer}[e / 4];
+      }`
+    : `
+      fn ${name}(i : i32, j : i32) -> f32 {
+        let e = ${op.index}(i, j);
+        if (e < 0) { return 0.0; }
+        return ${op.buffer}[e];
+      }`;
 }
 
 function pow2AtLeast(n: number, max: number): number {
@@ -85,20 +155,57 @@ function stage(tile: string, width: number, along: 'k' | 'other', load: (x: stri
         }`;
 }
 
+/**
+ * `tile[kk][x]` ← 4 consecutive elements at once, for every (kk, x) of a TK × width slice: along x
+ * (one vec4 write) or along kk (four scalar writes).
+ */
+function stage4(tile: string, width: number, along: 'k' | 'other', load: (x: string, kk: string) => { cond: string; value: string }): string {
+  if (along === 'other') {
+    const { cond, value } = load('x', 'kk');
+    return `
+        for (var l = i32(lidx); l < ${(TK * width) / 4}; l += threads) {
+          let kk = l / ${width / 4};
+          let x = (l % ${width / 4}) * 4;
+          var v = vec4<f32>();
+          if (${cond}) { v = ${value}; }
+          ${tile}[kk * ${width / 4} + x / 4] = v;
+        }`;
+  }
+  const { cond, value } = load('x', 'kk');
+  return `
+        for (var l = i32(lidx); l < ${(TK / 4) * width}; l += threads) {
+          let kk = (l % ${TK / 4}) * 4;
+          let x = l / ${TK / 4};
+          var v = vec4<f32>();
+          if (${cond}) { v = ${value}; }
+          ${[0, 1, 2, 3].map((i) => `${tile}[(kk + ${i}) * ${width / 4} + x / 4][x % 4] = v[${i}];`).join('\n          ')}
+        }`;
+}
+
+/** The slices of K: one per workgroup along z, each a multiple of TK long. */
+function kSlices(spec: GemmSpec, tiles: number): { splits: number; kPerSplit: number } {
+  const splits = spec.splitK ? splitsFor(spec.K, tiles) : 1;
+  const kPerSplit = Math.ceil(Math.ceil(spec.K / splits) / TK) * TK;
+  return { splits: Math.ceil(spec.K / kPerSplit), kPerSplit };
+}
+
 export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
+  const partial = wideTiles ? runWide(backend, spec) : runNarrow(backend, spec);
+  if (partial.splits === 1) return partial.result;
+  return sumSplits(backend, spec, partial.result, partial.splits);
+}
+
+function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; splits: number } {
   const { M, N, K } = spec;
   const wx = pow2AtLeast(Math.ceil(N / 4), 16);
   const wy = pow2AtLeast(Math.ceil(M / 4), 16);
   const tm = 4 * wy;
   const tn = 4 * wx;
-  const tiles = Math.ceil(M / tm) * Math.ceil(N / tn);
-  let splits = spec.splitK ? splitsFor(K, tiles) : 1;
-  const kPerSplit = Math.ceil(Math.ceil(K / splits) / TK) * TK;
-  splits = Math.ceil(K / kPerSplit);
+  const { splits, kPerSplit } = kSlices(spec, Math.ceil(M / tm) * Math.ceil(N / tn));
 
-  const [partial] = runProgram(backend, {
+  const [result] = runProgram(backend, {
     name: spec.name,
-    key: `${wx},${wy},${spec.aContiguous},${spec.bContiguous}`,
+    key: `${wx},${wy},${spec.a.contiguous},${spec.b.contiguous}`,
     inputs: spec.inputs,
     outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
     uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
@@ -107,7 +214,9 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
     declarations: () => `
       var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
       var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;
-      ${spec.loaders}`,
+      ${spec.indexing}
+      ${loader('loadA', spec.a, false)}
+      ${loader('loadB', spec.b, false)}`,
     body: () => `
       let threads = ${wx * wy};
       let m0 = i32(wid.y) * ${tm};
@@ -116,8 +225,8 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
       let kEnd = min(kStart + u.kPerSplit, u.K);
       var acc : array<vec4<f32>, 4>;
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
-        ${stage('tileA', tm, spec.aContiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
-        ${stage('tileB', tn, spec.bContiguous === 'k' ? 'k' : 'other', (n, kk) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB(k0 + ${kk}, n0 + ${n})` }))}
+        ${stage('tileA', tm, spec.a.contiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
+        ${stage('tileB', tn, spec.b.contiguous === 'k' ? 'k' : 'other', (n, kk) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB(k0 + ${kk}, n0 + ${n})` }))}
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
           let a = tileA[kk * ${tm / 4} + i32(lid.y)];
@@ -138,9 +247,92 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
         }
       }`,
   });
-  if (splits === 1) return partial;
+  return { result, splits };
+}
 
-  const size = M * N;
+/**
+ * The wide path: invocation (lid.x, lid.y) holds rows 4·lid.y + i and TM/2 + 4·lid.y + i (i < 4) and
+ * the columns likewise, so that its 4 workgroup-memory reads per step are whole vec4s that
+ * neighbouring invocations take side by side, and its writes of C are coalesced. Unrolled, with
+ * constant indices only, so that the 64 sums stay in registers.
+ */
+function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; splits: number } {
+  const { M, N, K } = spec;
+  const { a, b } = spec;
+  if ((a.vec4 && (a.contiguous === 'm' ? M : K) % 4) || (b.vec4 && (b.contiguous === 'n' ? N : K) % 4))
+    throw new Error(`${spec.name}: a vec4 operand needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
+  if (a.vec4 && b.vec4 && a.buffer === b.buffer) throw new Error(`${spec.name}: A and B read the same buffer`);
+  const wx = pow2AtLeast(Math.ceil(N / 8), 16);
+  const wy = pow2AtLeast(Math.ceil(M / 8), 16);
+  const tm = 8 * wy;
+  const tn = 8 * wx;
+  const { splits, kPerSplit } = kSlices(spec, Math.ceil(M / tm) * Math.ceil(N / tn));
+  const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${a.vec4 ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
+  const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${b.vec4 ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
+  const along = (c: string) => (c === 'k' ? 'k' : 'other');
+  const rows = [0, 1, 2, 3, 4, 5, 6, 7];
+  const component = (i: number) => 'xyzw'[i % 4];
+
+  const [result] = runProgram(backend, {
+    name: wideProgram(spec.name),
+    key: `${wx},${wy},${a.contiguous},${b.contiguous},${a.vec4},${b.vec4}`,
+    inputs: spec.inputs,
+    vec4Inputs: [...(a.vec4 ? [a.buffer] : []), ...(b.vec4 ? [b.buffer] : [])],
+    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
+    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
+    workgroupSize: [wx, wy, 1],
+    dispatch: [Math.ceil(N / tn), Math.ceil(M / tm), splits],
+    declarations: () => `
+      var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
+      var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;
+      ${spec.indexing}
+      ${loader('loadA', a, a.vec4)}
+      ${loader('loadB', b, b.vec4)}`,
+    body: () => `
+      let threads = ${wx * wy};
+      let m0 = i32(wid.y) * ${tm};
+      let n0 = i32(wid.x) * ${tn};
+      let kStart = i32(wid.z) * u.kPerSplit;
+      let kEnd = min(kStart + u.kPerSplit, u.K);
+      ${rows.map((r) => `var acc${r}0 = vec4<f32>(); var acc${r}1 = vec4<f32>();`).join('\n      ')}
+      for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
+        ${(a.vec4 ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}
+        ${(b.vec4 ? stage4 : stage)('tileB', tn, along(b.contiguous), loadB)}
+        workgroupBarrier();
+        for (var kk = 0; kk < ${TK}; kk++) {
+          let a0 = tileA[kk * ${tm / 4} + i32(lid.y)];
+          let a1 = tileA[kk * ${tm / 4} + ${tm / 8} + i32(lid.y)];
+          let b0 = tileB[kk * ${tn / 4} + i32(lid.x)];
+          let b1 = tileB[kk * ${tn / 4} + ${tn / 8} + i32(lid.x)];
+          ${rows.map((r) => `acc${r}0 += a${r >> 2}.${component(r)} * b0; acc${r}1 += a${r >> 2}.${component(r)} * b1;`).join('\n          ')}
+        }
+        workgroupBarrier();
+      }
+      let out0 = i32(wid.z) * u.M * u.N;
+      ${rows
+        .map(
+          (r) => `{
+        let m = m0 + ${(r >> 2) * (tm / 2)} + i32(lid.y) * 4 + ${r % 4};
+        if (m < u.M) {
+          ${[0, 1]
+            .map(
+              (h) => `{
+            let n = n0 + ${h * (tn / 2)} + i32(lid.x) * 4;
+            ${[0, 1, 2, 3].map((j) => `if (n + ${j} < u.N) { result[out0 + m * u.N + n + ${j}] = acc${r}${h}.${component(j)}; }`).join('\n            ')}
+          }`,
+            )
+            .join('\n          ')}
+        }
+      }`,
+        )
+        .join('\n      ')}`,
+  });
+  return { result, splits };
+}
+
+/** The second dispatch of a split reduction: C = Σ over the slices of their partial products. */
+function sumSplits(backend: object, spec: GemmSpec, partial: tf.TensorInfo, splits: number): tf.TensorInfo {
+  const size = spec.M * spec.N;
   const [sum] = runProgram(backend, {
     name: SPLIT_K_SUM,
     inputs: { partial },
@@ -175,7 +367,8 @@ export function convUniforms(info: tf.backend_util.Conv2DInfo): Record<string, U
   };
 }
 
-type ConvCase = [label: string, x: [number, number, number, number], filter: [number, number, number, number], stride: number, pad: 'same' | 'valid'];
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+type ConvCase = [label: string, x: [number, number, number, number], filter: [number, number, number, number], stride: number, pad: Pad];
 
 const CONV_CASES: ConvCase[] = [
   ['3×3 stride 1', [4, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
@@ -189,30 +382,41 @@ const CONV_CASES: ConvCase[] = [
   // Longer than UNSPLIT_MAX_K (5·32·32 = 5,120 and 17·16·16 = 4,352 rows): split-K with a second summing dispatch.
   ['3×3 split-K, 16→24 channels', [5, 32, 32, 16], [3, 3, 16, 24], 1, 'same'],
   ['3×3 stride 2 split-K, 8→16 channels', [17, 32, 32, 8], [3, 3, 8, 16], 2, 'same'],
+  // Wide enough for a whole 128-wide tile of the wide path and a partial one (136 = 128 + 8) on every side of every GEMM.
+  ['3×3 stride 1, 128→136 channels, odd sizes', [2, 9, 9, 128], [3, 3, 128, 136], 1, 'same'],
 ];
 
-/** The weight gradient's reduction length, batch × output pixels. */
-function reductionLength([n, h, w]: number[], filter: number[], stride: number, pad: 'same' | 'valid'): number {
-  const out = (size: number, f: number) => (pad === 'same' ? Math.ceil(size / stride) : Math.ceil((size - f + 1) / stride));
-  return n * out(h, filter[0]) * out(w, filter[1]);
-}
+/** Explicit padding, which only the forward convolution takes from tf.conv2d (the gradients get it from tfjs's own gradient). */
+const FORWARD_CASES: ConvCase[] = [
+  ['3×3 explicit padding (1, 2, 0, 1), odd sizes', [2, 7, 9, 4], [3, 3, 4, 8], 1, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+  ['3×3 stride 2 explicit padding, 3 input channels', [3, 11, 10, 3], [3, 3, 3, 8], 2, [[0, 0], [2, 0], [1, 1], [0, 0]]],
+];
+
+export type ConvKernelName = 'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput';
 
 /**
- * Cases of a convolution gradient kernel: `kernelName` run directly on ReLU-like x (about half
- * exact zeros), a filter and an output gradient of each shape. A weight gradient whose reduction
- * is split must have run the summing dispatch (`splitKProgram`).
+ * Cases of a convolution kernel of ours, on the default path or on the wide tiles (`wide`: named
+ * so, they must run the `Wide` program): `kernelName` run directly on ReLU-like x (about half exact
+ * zeros), a filter and an output gradient of each shape. A weight gradient whose reduction is split
+ * must have run the summing dispatch (`splitKProgram`), on the wide path its wide program.
  */
-export function convGradCases(kernelName: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', program: string, splitKProgram?: string): KernelCase[] {
-  return CONV_CASES.map(([label, xShape, filterShape, stride, pad], i) => ({
-    name: `${kernelName} ${label}`,
-    program: splitKProgram && reductionLength(xShape, filterShape, stride, pad) > UNSPLIT_MAX_K ? splitKProgram : program,
-    run: () => {
-      const x = tf.relu(normal(xShape, 300 + 10 * i));
-      const w = normal(filterShape, 301 + 10 * i) as tf.Tensor4D;
-      const dy = normal(tf.conv2d(x as tf.Tensor4D, w, stride, pad).shape, 302 + 10 * i);
-      const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', filterShape, inputShape: xShape };
-      const inputs: tf.NamedTensorMap = kernelName === 'Conv2DBackpropFilter' ? { x, dy } : { dy, filter: w };
-      return { out: runKernel(kernelName, inputs, attrs)[0] };
-    },
-  }));
+export function convCases(kernelName: ConvKernelName, program: string, options: { splitKProgram?: string; wide?: boolean } = {}): KernelCase[] {
+  const { splitKProgram, wide = false } = options;
+  const cases = kernelName === 'Conv2D' ? [...CONV_CASES, ...FORWARD_CASES] : CONV_CASES;
+  return cases.map(([label, xShape, filterShape, stride, pad], i) => {
+    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, stride, 1, pad);
+    const split = splitKProgram !== undefined && info.batchSize * info.outHeight * info.outWidth > UNSPLIT_MAX_K;
+    return {
+      name: `${kernelName}${wide ? ' (wide tiles)' : ''} ${label}`,
+      program: wide ? wideProgram(program) : split ? splitKProgram : program,
+      run: withGemmWideTiles(wide, () => {
+        const x = tf.relu(normal(xShape, 300 + 10 * i));
+        const w = normal(filterShape, 301 + 10 * i) as tf.Tensor4D;
+        const dy = normal(info.outShape, 302 + 10 * i);
+        const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [1, 1], filterShape, inputShape: xShape };
+        const inputs: tf.NamedTensorMap = kernelName === 'Conv2D' ? { x, filter: w } : kernelName === 'Conv2DBackpropFilter' ? { x, dy } : { dy, filter: w };
+        return { out: runKernel(kernelName, inputs, attrs)[0] };
+      }),
+    };
+  });
 }

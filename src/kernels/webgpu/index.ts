@@ -2,6 +2,7 @@ import type { CustomKernel } from '../declaration';
 import { augment } from './augment';
 import { bindingCache } from './bindingCache';
 import { splitBatchNorm } from './batchNorm';
+import { conv2d } from './conv2d';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter';
 import { conv2dBackpropInput } from './conv2dBackpropInput';
 import { denseBiasGrad } from './dense';
@@ -18,6 +19,7 @@ import { tfjsGemmInputGradient } from './tfjsGemmInputGradient';
 export const WEBGPU_KERNELS: CustomKernel[] = [
   conv2dBackpropFilter,
   conv2dBackpropInput,
+  conv2d,
   reluGrad,
   splitBatchNorm,
   globalAvgPool,

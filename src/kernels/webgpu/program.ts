@@ -39,6 +39,8 @@ export interface Program {
   key?: string;
   /** Read-only buffers, bound by name: the WGSL sees each as an `array<f32>` of that name. */
   inputs: Record<string, tf.TensorInfo>;
+  /** Inputs seen as `array<vec4<f32>>` instead, for 128-bit loads (their sizes must be multiples of 4). */
+  vec4Inputs?: readonly string[];
   /** Output shapes by buffer name (float32); the kernel returns them in this order. */
   outputs: Record<string, number[]>;
   /** Existing tensors written in place (read-write), by name; each must own its buffer (`ownsBuffer`). */
@@ -105,7 +107,10 @@ function writableNames(spec: Program): string[] {
 }
 
 function shaderSource(spec: Program, boundShapes: number[][]): string {
-  const buffers = [...writableNames(spec).map((name) => ({ name, access: 'read_write' })), ...Object.keys(spec.inputs).map((name) => ({ name, access: 'read' }))];
+  const buffers = [
+    ...writableNames(spec).map((name) => ({ name, access: 'read_write', type: 'f32' })),
+    ...Object.keys(spec.inputs).map((name) => ({ name, access: 'read', type: spec.vec4Inputs?.includes(name) ? 'vec4<f32>' : 'f32' })),
+  ];
   // recordAndSubmit writes the shapes of [...outputs.slice(1), ...inputs, outputs[0]], each followed by its strides.
   const tfjsFields = boundShapes.map((s, i) => `_shape${i} : ${coordsType(s.length)}, _strides${i} : ${coordsType(s.length - 1)},`).join('\n  ');
   const ownFields = Object.entries(spec.uniforms ?? {}).map(([name, u]) => `${name} : ${u.type},`).join('\n  ');
@@ -116,7 +121,7 @@ struct Uniforms {
   ${tfjsFields}
   ${ownFields}
 };
-${buffers.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name} : array<f32>;`).join('\n')}
+${buffers.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name} : array<${b.type}>;`).join('\n')}
 @group(0) @binding(${buffers.length}) var<uniform> u : Uniforms;
 ${spec.declarations?.() ?? ''}
 @compute @workgroup_size(${wg[0]}, ${wg[1]}, ${wg[2]})
@@ -149,6 +154,7 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
   if (buffers === inputs.length) throw new Error(`${spec.name}: a program needs an output or an in-place buffer`);
   for (const [name, t] of [...inputs, ...inPlace]) {
     if (t.dtype !== 'float32') throw new Error(`${spec.name}: ${name} is ${t.dtype}, float32 expected`);
+    if (spec.vec4Inputs?.includes(name) && tf.util.sizeFromShape(t.shape) % 4) throw new Error(`${spec.name}: ${name} (shape ${t.shape.join('×')}) cannot be read as vec4s`);
     b.uploadToGPU(t.dataId);
   }
   for (const [name, t] of inPlace) if (!ownsBuffer(backend, t)) throw new Error(`${spec.name}: ${name} shares its buffer with another tensor and cannot be written in place`);
@@ -160,7 +166,7 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
 
   let cache = pipelines.get(b.device);
   if (!cache) pipelines.set(b.device, (cache = new Map()));
-  const shaderKey = `${spec.name}|${spec.key ?? ''}|${bound.map((t) => t.shape.length).join(',')}|${workgroupSize.join(',')}`;
+  const shaderKey = `${spec.name}|${spec.key ?? ''}|${bound.map((t) => t.shape.length).join(',')}|${workgroupSize.join(',')}|${spec.vec4Inputs?.join(',') ?? ''}`;
   // tfjs's parallel compilation (WEBGPU_ENGINE_COMPILE_ONLY): pipelines compiled asynchronously, nothing recorded.
   const compileOnly = tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
   let pipeline = cache.get(shaderKey);
