@@ -48,7 +48,7 @@ describe('npm run bench: options', () => {
       // A misspelt opt-in would time the default twice, unnoticed (a GPU session lost).
       [['--variants', 'custom,custom+TfjsGemInputGradient'], /--variants names our kernels and their options \(.*TfjsGemmInputGradient.*\), got 'TfjsGemInputGradient'/],
       [['--include', 'BatchNormRowSplitt'], /--include names our kernels .*, got 'BatchNormRowSplitt'/],
-      [['--except', 'Conv2D'], /--except names our kernels .*, got 'Conv2D'/],
+      [['--except', 'Conv3D'], /--except names our kernels .*, got 'Conv3D'/],
       [['--steps'], /--steps needs a value/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
     ];
