@@ -261,7 +261,8 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
   const { a, b } = spec;
   if ((a.vec4 && (a.contiguous === 'm' ? M : K) % 4) || (b.vec4 && (b.contiguous === 'n' ? N : K) % 4))
     throw new Error(`${spec.name}: a vec4 operand needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
-  if (a.vec4 && b.vec4 && a.buffer === b.buffer) throw new Error(`${spec.name}: A and B read the same buffer`);
+  // A buffer is bound one way: both operands that read it load vec4s, or both scalars.
+  if (a.buffer === b.buffer && a.vec4 !== b.vec4) throw new Error(`${spec.name}: A and B read ${a.buffer}, one as vec4s and the other as scalars`);
   const wx = pow2AtLeast(Math.ceil(N / 8), 16);
   const wy = pow2AtLeast(Math.ceil(M / 8), 16);
   const tm = 8 * wy;
