@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
+import { tryLockFolder } from '../support/lockFolder';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RESULTS = resolve(ROOT, 'test-results');
@@ -75,7 +76,7 @@ async function buildKey(): Promise<string> {
  * a new build and nothing stale is served. The longest files start first and together, so the
  * first to ask builds (it holds a lock folder, `.lock`) while the others wait for its folder; each
  * build goes to a folder of its own and is renamed into place whole, so a folder under the final
- * name is always complete, and a lock left by a killed run is taken over after 5 minutes.
+ * name is always complete, and a lock left by a killed run is taken over (tests/support/lockFolder.ts).
  * `buildMs`: how long the build took when it was made, by this file or an earlier one.
  */
 export async function productionBuild(): Promise<{ outDir: string; buildMs: number }> {
@@ -86,14 +87,8 @@ export async function productionBuild(): Promise<{ outDir: string; buildMs: numb
   const lock = `${outDir}.lock`;
   for (;;) {
     if (existsSync(outDir)) return made();
-    try {
-      await mkdir(lock);
-      break;
-    } catch {
-      const since = await stat(lock).then((l) => Date.now() - l.mtimeMs, () => 0);
-      if (since > 300_000) await rm(lock, { recursive: true, force: true });
-      else await new Promise((r) => setTimeout(r, 500));
-    }
+    if (await tryLockFolder(lock)) break;
+    await new Promise((r) => setTimeout(r, 500));
   }
   try {
     if (existsSync(outDir)) return await made();
