@@ -15,7 +15,8 @@
 #     the "if time is left" filler, already A/B'd on the H200 (docs/PERFORMANCE.md, second GPU
 #     session): its time goes to part 2 instead.
 #     Estimate from the measured H200 figures (docs/PERFORMANCE.md): checks ~20 s (44 took 10 s with the
-#     start; now 87 with the MoCo step pair under TfjsGemmInputGradient); ab ~70 s (stock ResNet-18 at 82 img/s is 3.1 s a
+#     start; now 136: 127 kernel cases, and MoCo step pairs for custom, custom+Conv2D+GemmWideTiles and
+#     TfjsGemmInputGradient); ab ~70 s (stock ResNet-18 at 82 img/s is 3.1 s a
 #     step × 12 ≈ 37 s, stock ResNet-8 at 228 img/s ≈ 7 s, three custom variants at 1,245 / 3,155 img/s
 #     ≈ 9 s, starts, compiles and the profiled steps ~15 s); conv ~30 s with its six variants (each 2 warm-up + 6 timed + a counted and a profiled
 #     step: ResNet-18 b256 at ~0.2 s a step, the profiled one ~2×, ≈ 2.4 s a variant ≈ 15 s; ResNet-8
