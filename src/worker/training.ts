@@ -786,6 +786,11 @@ export class TrainingService {
    * none was kept. Resolves with the backend now in use.
    */
   private async rebuildAfterLoss(backend: () => Promise<BackendInfo>): Promise<BackendInfo> {
+    // A Start meanwhile waits for the run put in place (else it would build a model on the lost device's backend, swapped under it).
+    return this.replacing(() => this.rebuildNow(backend));
+  }
+
+  private async rebuildNow(backend: () => Promise<BackendInfo>): Promise<BackendInfo> {
     // The step in flight fails on the lost device; the loop ends with it.
     await this.pause();
     await this.lock.run(async () => {

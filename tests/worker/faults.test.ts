@@ -293,6 +293,7 @@ interface DawnFaults {
   stateAfterGpuError: string;
   secondLoss: { state: string; gpuLost: string | null; recoveryId: number };
   fallback: { backend: string; fallbackReason: string };
+  stateAfterFallbackStart: string;
   afterFallback: { step: number; loss: number };
 }
 
@@ -368,14 +369,16 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     expect(Number.isFinite(seen.afterGpuError.loss)).toBe(true);
   });
 
-  it('lost again at once: training stops, says why (with the GPU error before it) and offers the fallback, which trains on the CPU', () => {
+  it('lost again at once: training stops, says why (with the GPU error before it) and offers the fallback, which trains on the CPU (Start clicked meanwhile trains the run restored)', () => {
     expect(seen.secondLoss.state).toBe('error');
     expect(seen.secondLoss.recoveryId).toBe(1);
     expect(seen.secondLoss.gpuLost).toMatch(
       /^The GPU device was destroyed: device was destroyed \(the GPU's last error before: Buffer usages must not be 0\), again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 4\. Continue without the GPU \(on the CPU\) from the last good state \(step 3\), or Restart the worker to try WebGPU again from the last save\.$/,
     );
     expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null, detail: null });
-    // Step 4 again from the state after step 3, on the CPU: the loss step 4 had on the GPU.
+    // Start, clicked while the fallback was put in place, waited for it: training runs, and its first
+    // step is step 4 again from the state after step 3, on the CPU, with the loss step 4 had on the GPU.
+    expect(seen.stateAfterFallbackStart).toBe('running');
     expect(seen.afterFallback.step).toBe(4);
     expect(Math.abs(seen.afterFallback.loss - seen.afterGpuError.loss)).toBeLessThan(1e-4);
   });

@@ -46,7 +46,17 @@ async function uncapturedErrors(): Promise<void> {
 await installNodeWebGpu();
 const s = new TrainingService();
 let lastStatus: RunStatus | null = null;
-const backend = await s.init((b) => (lastStatus = b.status), { backends: ['webgpu'], testHooks: true });
+/** The training loop's steps streamed while `collecting` (no call returns them). */
+let collecting = false;
+const streamed: { step: number; loss: number }[] = [];
+const backend = await s.init(
+  (b) => {
+    lastStatus = b.status;
+    // The loop's steps (a restored run's history arrives first, in batches sent while not running).
+    if (collecting && b.status.state === 'running') for (let i = 0; i < b.count; i++) streamed.push({ step: b.columns.step[i], loss: b.columns.loss[i] });
+  },
+  { backends: ['webgpu'], testHooks: true },
+);
 const limits = { maxStorageBufferBindingSize: gpuDevice()!.limits.maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: gpuDevice()!.limits.maxComputeWorkgroupsPerDimension };
 
 // Setups beyond this device's limits, refused before anything is allocated: the run in use stays.
@@ -96,8 +106,14 @@ await s.destroyGpuDevice();
 await new Promise((r) => setTimeout(r, 100));
 const secondLoss = s.status();
 const secondRecovery = await s.deviceRecovered();
-const fallback = await s.continueOnCpu();
-const afterFallback = await s.step();
+// The fallback taken with Start clicked at once: the Start waits for the run restored and trains it.
+collecting = true;
+const [fallback] = await Promise.all([s.continueOnCpu(), s.start()]);
+const stateAfterFallbackStart = s.status().state;
+for (let waited = 0; streamed.length === 0 && waited < 60_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+await s.pause();
+collecting = false;
+const afterFallback = streamed[0] ?? null;
 
 console.log(
   JSON.stringify({
@@ -123,7 +139,8 @@ console.log(
     secondLoss: { state: secondLoss.state, gpuLost: secondLoss.gpuLost, recoveryId: secondLoss.deviceRecovery?.id },
     secondRecovery,
     fallback: fallback.backend,
-    afterFallback: { step: afterFallback.step, loss: afterFallback.loss },
+    stateAfterFallbackStart,
+    afterFallback,
   }),
 );
 s.dispose();
