@@ -18,9 +18,9 @@
 #     start; now 136: 127 kernel cases, and MoCo step pairs for custom, custom+Conv2D+GemmWideTiles and
 #     TfjsGemmInputGradient); ab ~70 s (stock ResNet-18 at 82 img/s is 3.1 s a
 #     step × 12 ≈ 37 s, stock ResNet-8 at 228 img/s ≈ 7 s, three custom variants at 1,245 / 3,155 img/s
-#     ≈ 9 s, starts, compiles and the profiled steps ~15 s); conv ~30 s with its six variants (each 2 warm-up + 6 timed + a counted and a profiled
-#     step: ResNet-18 b256 at ~0.2 s a step, the profiled one ~2×, ≈ 2.4 s a variant ≈ 15 s; ResNet-8
-#     b128 at ~0.05 s ≈ 3 s; the start and six variants' compiles ~10 s);
+#     ≈ 9 s, starts, compiles and the profiled steps ~15 s); conv ~27 s with its five variants (each 2 warm-up + 6 timed + a counted and a profiled
+#     step: ResNet-18 b256 at ~0.2 s a step, the profiled one ~2×, ≈ 2.4 s a variant ≈ 12 s; ResNet-8
+#     b128 at ~0.05 s ≈ 3 s; the start and five variants' compiles ~10 s);
 #     bn-one ~20 s; lag ~12 s; the two first-step runs ~16 s; splitk ~10 s; host ~10 s: ~190 s. To fit,
 #     conv takes 2 warm-up + 6 timed steps (the other A/Bs 3 + 8). The cap cuts from the end (host,
 #     splitk, the first steps, lag) if the GPU is slower than that.

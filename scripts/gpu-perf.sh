@@ -48,10 +48,12 @@ step ab $t_ab bench --preset $presets --steps $steps --warmup $warmup --queue $q
 # WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false for that variant only) and ours (Conv2DBackpropInput).
 # summary.json's `conv`: per preset and variant img/s ÷ custom and GPU ms per step of the forward,
 # input- and weight-gradient kernels with the programs that ran, and the winner of each phase.
-# Our forward convolution (Conv2D) and the wider GEMM tiles of all our convolution GEMMs (GemmWideTiles),
-# alone and together with tfjs's GEMM input gradient (the bench refuses a name it does not know, so a
-# misspelt one stops this step instead of timing custom twice).
-conv_variants=custom,custom+TfjsGemmInputGradient,custom+Conv2DBackpropInput,custom+Conv2D,custom+GemmWideTiles,custom+Conv2D+GemmWideTiles+TfjsGemmInputGradient
+# Every candidate of each phase runs in some variant: forward tfjs / ours / ours wide (Conv2D,
+# GemmWideTiles), input gradient tfjs direct / tfjs GEMM / ours / ours wide, weight gradient ours /
+# ours wide; the last variant is the likely winner put together (wide GEMMs, tfjs's GEMM input
+# gradient). The bench refuses a name it does not know, so a misspelt one stops this step instead
+# of timing custom twice.
+conv_variants=custom,custom+TfjsGemmInputGradient,custom+Conv2D+Conv2DBackpropInput,custom+Conv2D+Conv2DBackpropInput+GemmWideTiles,custom+Conv2D+GemmWideTiles+TfjsGemmInputGradient
 step conv $t_conv bench --preset $presets --steps $conv_steps --warmup $conv_warmup --queue $queue --backend webgpu \
   --variants $conv_variants --out "$out/conv"
 # Batch-norm: the moving statistics updated after the pass (the previous way) and every layer's
