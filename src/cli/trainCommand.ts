@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generateSynthetic } from '../data/synthetic';
-import { useCustomKernels } from '../kernels/registry';
+import { optInKernelNames, useCustomKernels } from '../kernels/registry';
 import { CheckpointError, datasetIdentity, datasetMismatch, emptyHistory, restoreTrainer, type Checkpoint, type RunHistory } from '../train/checkpoint';
 import { finalFigures } from '../train/finalFigures';
 import { Trainer } from '../train/trainer';
@@ -83,7 +83,14 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   console.log(backend.line);
   useCustomKernels(!args.stockKernels, { include: args.include });
-  if (args.include.length) console.log(`opt-in kernels on: ${args.include.join(', ')}`);
+  if (args.include.length) {
+    // The opt-ins are WebGPU kernels: say which of them this run really uses.
+    const here = args.stockKernels ? new Set<string>() : new Set(optInKernelNames(tf.getBackend()));
+    const used = args.include.filter((name) => here.has(name));
+    const unused = args.include.filter((name) => !here.has(name));
+    if (used.length) console.log(`opt-in kernels on: ${used.join(', ')}`);
+    if (unused.length) console.log(`opt-in kernels not used ${args.stockKernels ? 'with --stock-kernels' : `on the ${tf.getBackend()} backend (they are WebGPU's)`}: ${unused.join(', ')}`);
+  }
   const identity = checkpointPath || args.record ? await datasetIdentity(dataset) : undefined;
   const batchesPerEpoch = Math.floor(dataset.size / args.config.batchSize);
   let steps = stepsFor(args.length, batchesPerEpoch);

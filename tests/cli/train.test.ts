@@ -101,10 +101,12 @@ describe('npm run train', () => {
     expect(r.stdout).toMatch(/backend cpu/);
   }, 120_000);
 
-  it('--backend wasm trains on tfjs\'s WebAssembly backend and says so first', async () => {
-    const r = await train(['--backend', 'wasm', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '2', '--train-size', '16']);
+  it('--backend wasm trains on tfjs\'s WebAssembly backend and says so first (and that a WebGPU opt-in does nothing there)', async () => {
+    const r = await train(['--backend', 'wasm', '--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '2', '--train-size', '16', '--include', 'GemmWideTiles']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('backend: WebAssembly (tfjs-backend-wasm, SIMD), as asked');
+    expect(r.stdout).toContain("opt-in kernels not used on the wasm backend (they are WebGPU's): GemmWideTiles");
+    expect(r.stdout).not.toContain('opt-in kernels on:');
     expect(r.stdout).toMatch(/backend wasm/);
     expect(rows(r.stdout).map((p) => p.step)).toEqual([1, 2]);
   }, 120_000);
