@@ -13,7 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { CHROMIUM_FLAGS } from '../../src/bench/chromium';
-import { tryLockFolder } from '../support/lockFolder';
+import { running, tryLockFolder } from '../support/lockFolder';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RESULTS = resolve(ROOT, 'test-results');
@@ -105,9 +105,30 @@ export async function productionBuild(): Promise<{ outDir: string; buildMs: numb
     const buildMs = performance.now() - start;
     await writeFile(record(ownDir), JSON.stringify({ buildMs }));
     await rename(ownDir, outDir).catch(() => rm(ownDir, { recursive: true, force: true }));
+    await removeEarlierBuilds(outDir);
     return { outDir, buildMs };
   } finally {
     await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** A build of sources older than ten minutes ago is served by no test run of this checkout now. */
+const EARLIER_BUILD_MS = 10 * 60_000;
+
+/**
+ * Removes the builds of earlier sources (one per change of them, else kept for ever) and the
+ * half-made folders of builds killed mid-way, once `current` is in place; never a folder a running
+ * process is building, nor a recent one (another run may serve it).
+ */
+async function removeEarlierBuilds(current: string): Promise<void> {
+  for (const name of await readdir(RESULTS)) {
+    const path = join(RESULTS, name);
+    if (!name.startsWith('e2e-build-') || name.endsWith('.lock') || path === current) continue;
+    const builder = /\.(\d+)$/.exec(name);
+    if (builder && running(Number(builder[1]))) continue;
+    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (!builder && age < EARLIER_BUILD_MS) continue;
+    await rm(path, { recursive: true, force: true });
   }
 }
 

@@ -38,7 +38,8 @@ export async function lockAbandoned(lock: string): Promise<boolean> {
   return age > LOCK_STALE_MS;
 }
 
-function running(pid: number): boolean {
+/** Whether process `pid` runs on this machine. */
+export function running(pid: number): boolean {
   try {
     // Signal 0 sends nothing: it only asks whether the process exists (EPERM: it does, another user's).
     process.kill(pid, 0);
