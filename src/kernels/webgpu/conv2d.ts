@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convCases, convUniforms, runGemm } from './convGemm';
+import { convCases, convUniforms, IM2COL_INDEX, runGemm } from './convGemm';
 
 const PROGRAM = 'MocoConv2D';
 
@@ -40,22 +40,9 @@ const forward = kernelFunc<'x' | 'filter', Conv2DAttrs>(['x', 'filter'], ({ x, f
     inputs: { x, W: filter },
     uniforms: convUniforms(info),
     indexing: `
-      // The input pixel that output position m = (b, oy, ox) meets through filter tap k = (fy, fx, ci).
-      fn xIndex(m : i32, k : i32) -> i32 {
-        let ci = k % u.inChannels;
-        let tap = k / u.inChannels;
-        let fy = tap / u.filterWidth;
-        let fx = tap - fy * u.filterWidth;
-        let pixels = u.outHeight * u.outWidth;
-        let b = m / pixels;
-        let p = m - b * pixels;
-        let oy = p / u.outWidth;
-        let ox = p - oy * u.outWidth;
-        let iy = oy * u.strideH - u.padTop + fy;
-        let ix = ox * u.strideW - u.padLeft + fx;
-        if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return -1; }
-        return ((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci;
-      }
+      ${IM2COL_INDEX}
+      // Rows are output positions m = (b, oy, ox), the reduction runs over filter taps k = (fy, fx, ci).
+      fn xIndex(m : i32, k : i32) -> i32 { return im2colIndex(m, k); }
       fn wIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }`,
     a: { buffer: 'x', index: 'xIndex', contiguous: 'k', vec4: info.inChannels % 4 === 0 },
     b: { buffer: 'W', index: 'wIndex', contiguous: 'n', vec4: info.outChannels % 4 === 0 },

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convCases, convUniforms, runGemm, setAlwaysSplitK, setGemmWideTiles, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
+import { convCases, convUniforms, IM2COL_INDEX, runGemm, setAlwaysSplitK, setGemmWideTiles, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
 
 const PROGRAM = 'MocoConv2DBackpropFilter';
 
@@ -28,22 +28,9 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
     inputs: { x, dy },
     uniforms: convUniforms(info),
     indexing: `
-      // The input pixel that filter tap m = (fy, fx, ci) meets at output position k = (b, oy, ox).
-      fn xIndex(m : i32, k : i32) -> i32 {
-        let ci = m % u.inChannels;
-        let tap = m / u.inChannels;
-        let fy = tap / u.filterWidth;
-        let fx = tap - fy * u.filterWidth;
-        let pixels = u.outHeight * u.outWidth;
-        let b = k / pixels;
-        let p = k - b * pixels;
-        let oy = p / u.outWidth;
-        let ox = p - oy * u.outWidth;
-        let iy = oy * u.strideH - u.padTop + fy;
-        let ix = ox * u.strideW - u.padLeft + fx;
-        if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return -1; }
-        return ((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci;
-      }
+      ${IM2COL_INDEX}
+      // Rows are filter taps m = (fy, fx, ci), the reduction runs over output positions k = (b, oy, ox).
+      fn xIndex(m : i32, k : i32) -> i32 { return im2colIndex(k, m); }
       fn dyIndex(k : i32, n : i32) -> i32 { return k * u.N + n; }`,
     a: { buffer: 'x', index: 'xIndex', contiguous: 'm', vec4: info.inChannels % 4 === 0 },
     b: { buffer: 'dy', index: 'dyIndex', contiguous: 'n', vec4: info.outChannels % 4 === 0 },

@@ -351,6 +351,28 @@ function sumSplits(backend: object, spec: GemmSpec, partial: tf.TensorInfo, spli
   return sum;
 }
 
+/**
+ * WGSL (over `convUniforms`): the index in x (NHWC) of the input pixel that output position
+ * `pixel` = (b, oy, ox) meets through filter tap `tap` = (fy, fx, ci), or -1 in the padding: the
+ * im2col view that the forward convolution (rows: pixels) and the weight gradient (rows: taps) read.
+ */
+export const IM2COL_INDEX = `
+      fn im2colIndex(pixel : i32, tap : i32) -> i32 {
+        let ci = tap % u.inChannels;
+        let f = tap / u.inChannels;
+        let fy = f / u.filterWidth;
+        let fx = f - fy * u.filterWidth;
+        let pixels = u.outHeight * u.outWidth;
+        let b = pixel / pixels;
+        let p = pixel - b * pixels;
+        let oy = p / u.outWidth;
+        let ox = p - oy * u.outWidth;
+        let iy = oy * u.strideH - u.padTop + fy;
+        let ix = ox * u.strideW - u.padLeft + fx;
+        if (iy < 0 || iy >= u.inHeight || ix < 0 || ix >= u.inWidth) { return -1; }
+        return ((b * u.inHeight + iy) * u.inWidth + ix) * u.inChannels + ci;
+      }`;
+
 /** The sizes, strides and padding of a convolution, as uniforms. */
 export function convUniforms(info: tf.backend_util.Conv2DInfo): Record<string, Uniform> {
   return {
