@@ -10,13 +10,12 @@ const AUGMENT = 'MocoAugment';
 /** Per view: box (4), flip, brightness, contrast, saturation, hue matrix (9, rgb' = rgb·M), grayscale, blur side weight, source image. */
 const PARAMS = 20;
 
-/** View i's row: the draws of its source image `source[i]`, read where they are (no reordered copy), and that image's index. */
-function packParams(p: AugmentParams, hue: Float32Array, source: ArrayLike<number>): Float32Array {
-  const n = source.length;
-  const out = new Float32Array(n * PARAMS);
-  for (let i = 0; i < n; i++) {
+/** View i's row: the draws of its source image `rows[i]` (image i without `rows`), read where they are (no reordered copy), and that image's index. */
+function packParams(p: AugmentParams, hue: Float32Array, views: number, rows?: Int32Array): Float32Array {
+  const out = new Float32Array(views * PARAMS);
+  for (let i = 0; i < views; i++) {
     const o = i * PARAMS;
-    const r = source[i];
+    const r = rows ? rows[i] : i;
     out.set(p.boxes.subarray(4 * r, 4 * r + 4), o);
     out[o + 4] = p.flip[r];
     out[o + 5] = p.brightness[r];
@@ -183,9 +182,9 @@ export const augment: CustomKernel = {
       const { mean, std } = augmentation.config;
       const attrs: AugmentAttrs = { gray: [...GRAY], mean: [...mean], std: [...std] };
       // Each view reads its own source image and that image's draws (no gather, no reordered copy).
-      const source = rows ?? Int32Array.from({ length: n }, (_, i) => i);
+      const views = rows ? rows.length : n;
       return tf.tidy(() => {
-        const params = tf.tensor2d(packParams(draws, hueMatrices(draws.hue), source), [source.length, PARAMS]);
+        const params = tf.tensor2d(packParams(draws, hueMatrices(draws.hue), views, rows), [views, PARAMS]);
         const [meanGray] = runKernel(MEAN_GRAY, { images, params }, attrs);
         return runKernel(AUGMENT, { images, params, meanGray }, attrs)[0] as tf.Tensor4D;
       });
