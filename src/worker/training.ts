@@ -296,6 +296,14 @@ export class TrainingService {
     }
   }
 
+  /**
+   * Resolves once no other run is being put in place: a setup change asked while files were read
+   * (a batch chosen meanwhile) is the setup the new dataset's run takes, not one it overwrites.
+   */
+  private async replaced(): Promise<void> {
+    while (this.replacements.size > 0) await Promise.allSettled([...this.replacements]);
+  }
+
   /** Resolves once the step in flight has finished and its statistics are sent. */
   async pause(): Promise<void> {
     if (!this.loop) return;
@@ -432,6 +440,7 @@ export class TrainingService {
     this.requireSetup();
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
+        await this.replaced();
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
         return { dataset: this.data.info()!, model };
@@ -439,6 +448,7 @@ export class TrainingService {
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
       const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, folders: source.folders, onProgress: progress });
+      await this.replaced();
       checkTrainable(loaded, this.requireSetup().batchSize);
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES } from '../../src/data/cifar';
 import { IMAGE_BYTES, type ImageDataset } from '../../src/data/dataset';
 import type { DataFile, DatasetInfo, LoadProgress, TrainingSetup } from '../../src/worker/types';
+import type { Lock } from '../../src/worker/lock';
 import { TrainingService } from '../../src/worker/training';
 import { BUILT_IN_HELD_OUT_SIZE } from '../../src/worker/trainingData';
 import { changedAfterPicking, cifarBytes, dataFile, pixelValue } from '../support/dataFixtures';
@@ -16,6 +17,11 @@ const SETUP: TrainingSetup = { ...TINY_SETUP, seed: 5 };
 class Service extends TrainingService {
   heldOut(): ImageDataset | null {
     return this.heldOutDataset();
+  }
+
+  /** Holds the service's lock until `released` settles, as a long step or model build would. */
+  holdLock(released: Promise<void>): Promise<void> {
+    return (this as unknown as { lock: Lock }).lock.run(() => released);
   }
 }
 
@@ -192,5 +198,20 @@ describe('TrainingService.loadDataset (WebAssembly backend)', () => {
     expect(service.heldOut()!.size).toBe(BUILT_IN_HELD_OUT_SIZE);
     // The files are gone: a files setup needs a new load.
     expect((await rejection(service.configure({ ...SETUP, dataset: 'files' }))).message).toMatch(/no files are loaded/);
+  });
+
+  it('trains the new files with the setup asked while they were read (a batch chosen meanwhile is not lost)', async () => {
+    // A model being built holds the lock (as the page's first build on a slow GPU does); a batch of
+    // 4 is chosen, which waits for it; the files are picked and read meanwhile. The run on them must
+    // take the batch asked before them, not the setup in force while they were read (batch 8).
+    let release = () => {};
+    const held = service.holdLock(new Promise<void>((r) => (release = r)));
+    const batchChosen = service.configure({ ...SETUP, batchSize: 4 });
+    const loading = service.loadDataset({ kind: 'files', files: [dataFile('mini.bin', cifar10(50))], labels: 'fine' });
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    const [{ model }] = await Promise.all([loading, batchChosen, held]);
+    expect(model).toMatchObject({ datasetName: 'mini.bin', datasetSize: 40, batchesPerEpoch: 10 });
+    expect((await service.currentSetup())!).toMatchObject({ dataset: 'files', batchSize: 4 });
   });
 });
