@@ -260,7 +260,7 @@ export class TrainingService {
     for (;;) {
       if (this.replacements.size > 0) {
         // A Reset, a resume, a new dataset or weights in flight: this Start trains the run they put in place.
-        await Promise.allSettled([...this.replacements]);
+        await this.replaced();
         continue;
       }
       if (this.loop) {
