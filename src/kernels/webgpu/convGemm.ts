@@ -182,6 +182,38 @@ function stage4(tile: string, width: number, along: 'k' | 'other', load: (x: str
         }`;
 }
 
+/**
+ * What both tile paths share for `per` × `per` outputs per invocation: workgroups of up to 16 × 16
+ * invocations (fewer where M or N is small), the slices of K over z, the program's output, uniforms
+ * and grid, the two workgroup tiles of TK-deep slices, and the body's first lines (tile origin, K range).
+ */
+function tiling(spec: GemmSpec, per: number) {
+  const { M, N, K } = spec;
+  const wx = pow2AtLeast(Math.ceil(N / per), 16);
+  const wy = pow2AtLeast(Math.ceil(M / per), 16);
+  const tm = per * wy;
+  const tn = per * wx;
+  const grid: [number, number] = [Math.ceil(N / tn), Math.ceil(M / tm)];
+  const { splits, kPerSplit } = kSlices(spec, grid[0] * grid[1]);
+  const shared = {
+    inputs: spec.inputs,
+    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
+    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
+    workgroupSize: [wx, wy, 1] as [number, number, number],
+    dispatch: [...grid, splits] as [number, number, number],
+  };
+  const tiles = `
+      var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
+      var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;`;
+  const prologue = `
+      let threads = ${wx * wy};
+      let m0 = i32(wid.y) * ${tm};
+      let n0 = i32(wid.x) * ${tn};
+      let kStart = i32(wid.z) * u.kPerSplit;
+      let kEnd = min(kStart + u.kPerSplit, u.K);`;
+  return { wx, wy, tm, tn, splits, shared, tiles, prologue };
+}
+
 /** The slices of K: one per workgroup along z, each a multiple of TK long. */
 function kSlices(spec: GemmSpec, tiles: number): { splits: number; kPerSplit: number } {
   const splits = spec.splitK ? splitsFor(spec.K, tiles) : 1;
@@ -196,33 +228,18 @@ export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
 }
 
 function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; splits: number } {
-  const { M, N, K } = spec;
-  const wx = pow2AtLeast(Math.ceil(N / 4), 16);
-  const wy = pow2AtLeast(Math.ceil(M / 4), 16);
-  const tm = 4 * wy;
-  const tn = 4 * wx;
-  const { splits, kPerSplit } = kSlices(spec, Math.ceil(M / tm) * Math.ceil(N / tn));
-
+  const { wx, wy, tm, tn, splits, shared, tiles, prologue } = tiling(spec, 4);
   const [result] = runProgram(backend, {
     name: spec.name,
     key: `${wx},${wy},${spec.a.contiguous},${spec.b.contiguous}`,
-    inputs: spec.inputs,
-    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
-    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
-    workgroupSize: [wx, wy, 1],
-    dispatch: [Math.ceil(N / tn), Math.ceil(M / tm), splits],
+    ...shared,
     declarations: () => `
-      var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
-      var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;
+      ${tiles}
       ${spec.indexing}
       ${loader('loadA', spec.a, false)}
       ${loader('loadB', spec.b, false)}`,
     body: () => `
-      let threads = ${wx * wy};
-      let m0 = i32(wid.y) * ${tm};
-      let n0 = i32(wid.x) * ${tn};
-      let kStart = i32(wid.z) * u.kPerSplit;
-      let kEnd = min(kStart + u.kPerSplit, u.K);
+      ${prologue}
       var acc : array<vec4<f32>, 4>;
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
         ${stage('tileA', tm, spec.a.contiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
@@ -263,11 +280,7 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
     throw new Error(`${spec.name}: a vec4 operand needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
   // A buffer is bound one way: both operands that read it load vec4s, or both scalars.
   if (a.buffer === b.buffer && a.vec4 !== b.vec4) throw new Error(`${spec.name}: A and B read ${a.buffer}, one as vec4s and the other as scalars`);
-  const wx = pow2AtLeast(Math.ceil(N / 8), 16);
-  const wy = pow2AtLeast(Math.ceil(M / 8), 16);
-  const tm = 8 * wy;
-  const tn = 8 * wx;
-  const { splits, kPerSplit } = kSlices(spec, Math.ceil(M / tm) * Math.ceil(N / tn));
+  const { wx, wy, tm, tn, splits, shared, tiles, prologue } = tiling(spec, 8);
   const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${a.vec4 ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
   const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${b.vec4 ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
   const along = (c: string) => (c === 'k' ? 'k' : 'other');
@@ -277,24 +290,15 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
   const [result] = runProgram(backend, {
     name: wideProgram(spec.name),
     key: `${wx},${wy},${a.contiguous},${b.contiguous},${a.vec4},${b.vec4}`,
-    inputs: spec.inputs,
+    ...shared,
     vec4Inputs: [...(a.vec4 ? [a.buffer] : []), ...(b.vec4 ? [b.buffer] : [])],
-    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
-    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
-    workgroupSize: [wx, wy, 1],
-    dispatch: [Math.ceil(N / tn), Math.ceil(M / tm), splits],
     declarations: () => `
-      var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
-      var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;
+      ${tiles}
       ${spec.indexing}
       ${loader('loadA', a, a.vec4)}
       ${loader('loadB', b, b.vec4)}`,
     body: () => `
-      let threads = ${wx * wy};
-      let m0 = i32(wid.y) * ${tm};
-      let n0 = i32(wid.x) * ${tn};
-      let kStart = i32(wid.z) * u.kPerSplit;
-      let kEnd = min(kStart + u.kPerSplit, u.K);
+      ${prologue}
       ${rows.map((r) => `var acc${r}0 = vec4<f32>(); var acc${r}1 = vec4<f32>();`).join('\n      ')}
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
         ${(a.vec4 ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}
