@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLayersModelFiles } from '../../src/io/layersModel';
-import { useCpuBackend } from '../support/helpers';
+import { SWIFTSHADER_ENV, useCpuBackend } from '../support/helpers';
 import { progressRows, runTrainer } from '../support/trainer';
-
-/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
-const SWIFTSHADER_ENV = {
-  LD_LIBRARY_PATH: '/usr/lib/chromium',
-  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
-};
 
 const train = (args: string[], env: Record<string, string> = {}) => runTrainer(args, { env, timeoutMs: 240_000 });
 

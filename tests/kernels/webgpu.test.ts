@@ -6,17 +6,11 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BenchFile } from '../../src/bench/report';
 import { kernelCases } from '../../src/kernels/registry';
-import { REPO_ROOT } from '../support/helpers';
+import { REPO_ROOT, SWIFTSHADER_ENV } from '../support/helpers';
 
 const run = promisify(execFile);
 
 const WIDE = 'custom+Conv2D+GemmWideTiles';
-
-/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
-const SWIFTSHADER_ENV = {
-  LD_LIBRARY_PATH: '/usr/lib/chromium',
-  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
-};
 
 /**
  * One Node process (Dawn finds its Vulkan loader through LD_LIBRARY_PATH, read at start-up) runs

@@ -1,15 +1,7 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, useCpuBackend } from '../support/helpers';
+import { runOnDawn, useCpuBackend } from '../support/helpers';
 import { stepAfterGradientFault, type GradientFault, type GradientFaultReport } from './gradientFault';
 
-/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
-const SWIFTSHADER_ENV = {
-  LD_LIBRARY_PATH: '/usr/lib/chromium',
-  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
-};
 
 /**
  * A step whose gradient pass throws must leave tfjs's engine at rest (no open tape or scope: else
@@ -34,13 +26,7 @@ describe('a step whose gradient pass throws (CPU)', () => {
 });
 
 it('a step whose gradient pass throws on WebGPU (Dawn) leaves the engine at rest and no tensor behind, over the 3 steps after each fault (SwiftShader takes seconds a step)', async () => {
-  expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'tests/moco/gradientFault.run.ts', '3', '3'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...SWIFTSHADER_ENV },
-    timeout: 560_000,
-  });
-  const seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<GradientFault, GradientFaultReport>;
+  const seen = await runOnDawn<Record<GradientFault, GradientFaultReport>>('tests/moco/gradientFault.run.ts', ['3', '3'], 560_000);
   expect(seen.forward.backend).toBe('webgpu');
   expectCleanAfterFault(seen.forward, 3);
   expect(seen.backward.backend).toBe('webgpu');

@@ -5,15 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { BenchFile } from '../../src/bench/report';
-import { REPO_ROOT } from '../support/helpers';
+import { REPO_ROOT, SWIFTSHADER_ENV } from '../support/helpers';
 
 const run = promisify(execFile);
-
-/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
-const SWIFTSHADER_ENV = {
-  LD_LIBRARY_PATH: '/usr/lib/chromium',
-  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
-};
 
 describe('the benchmark times the host part of a step (issue #15, lever 4)', () => {
   it('reports host ms per step and per dispatch, each step ending its host part before its wall time (WebGPU, Dawn on SwiftShader)', async () => {

@@ -1,13 +1,36 @@
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import { useCustomKernels } from '../../src/kernels/registry';
 import { prepareWasmBackend } from '../../src/worker/wasmBackend';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The team's shared, read-only material sits beside the checkout. */
 export const SHARED = resolve(REPO_ROOT, '../shared');
+
+/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables). */
+export const SWIFTSHADER_ENV = {
+  LD_LIBRARY_PATH: '/usr/lib/chromium',
+  VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
+};
+
+/**
+ * Runs `script` (a .run.ts beside its test) on WebGPU through Dawn on SwiftShader, in a process of
+ * its own (Dawn reads LD_LIBRARY_PATH at start-up), and returns the JSON of its last output line.
+ */
+export async function runOnDawn<T>(script: string, args: string[], timeoutMs: number): Promise<T> {
+  expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...SWIFTSHADER_ENV },
+    timeout: timeoutMs,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+}
 
 export async function useCpuBackend(): Promise<void> {
   await tf.setBackend('cpu');

@@ -1,7 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IMAGE_BYTES } from '../../src/data/dataset';
 import { DEVICE_RECOVERY_LIMIT, deviceLossFallback, mayRecoverAutomatically } from '../../src/worker/backend';
@@ -9,7 +6,7 @@ import { loadUserFiles } from '../../src/worker/datasets';
 import type { DataFile, GpuErrorWarning, StatsBatch } from '../../src/worker/types';
 import { TrainingService } from '../../src/worker/training';
 import { TrainingData } from '../../src/worker/trainingData';
-import { REPO_ROOT } from '../support/helpers';
+import { runOnDawn } from '../support/helpers';
 import { cifarBytes, dataFile } from '../support/dataFixtures';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
@@ -268,9 +265,6 @@ describe('after a lost GPU device', () => {
   });
 });
 
-/** Dawn on Chromium's SwiftShader: WebGPU without a GPU (the README's variables), read by Dawn at start-up. */
-const SWIFTSHADER_ENV = { LD_LIBRARY_PATH: '/usr/lib/chromium', VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' };
-
 interface DawnFaults {
   backend: { backend: string };
   limits: { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension: number };
@@ -301,13 +295,7 @@ interface DawnFaults {
 describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', () => {
   let seen: DawnFaults;
   beforeAll(async () => {
-    expect(existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES), 'Chromium (with SwiftShader) must be installed: .ci/run does it').toBe(true);
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'tests/worker/faultsDeviceLoss.run.ts'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...SWIFTSHADER_ENV },
-      timeout: 590_000,
-    });
-    seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as DawnFaults;
+    seen = await runOnDawn<DawnFaults>('tests/worker/faultsDeviceLoss.run.ts', [], 590_000);
     expect(seen.backend.backend).toBe('webgpu');
   }, 600_000);
 
