@@ -114,6 +114,8 @@ export class TrainingService {
   private loop: Promise<void> | null = null;
   /** The calls putting another run in place now (configure, resume, loading weights): see `replacing`. */
   private readonly replacements = new Set<Promise<unknown>>();
+  /** The single steps in flight: a Start waits for them (see `start`). */
+  private readonly steps = new Set<Promise<unknown>>();
   private stopRequested = false;
   private readonly lock = new Lock();
   private changes: ParamChange[] = [];
@@ -253,14 +255,20 @@ export class TrainingService {
 
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
-    // A loop running is this call's; one being stopped (a Pause in flight) ends first, and a run
-    // being replaced is put in place first. Another Start may begin a loop while this one waits
+    // A loop running is this call's; one being stopped (a Pause in flight) ends first, a run
+    // being replaced is put in place first, and a single step in flight ends first. Another Start may begin a loop while this one waits
     // (clicked twice during a Pause): all is checked again after every await, and from the last
     // check to the new loop nothing awaits, so that one loop at most runs, which Pause stops.
     for (;;) {
       if (this.replacements.size > 0) {
         // A Reset, a resume, a new dataset or weights in flight: this Start trains the run they put in place.
         await this.replaced();
+        continue;
+      }
+      if (this.steps.size > 0) {
+        // A step that goes wrong stops the run (refused below); a loop started meanwhile would train
+        // on the broken run while the step's error said it had stopped.
+        await Promise.allSettled([...this.steps]);
         continue;
       }
       if (this.loop) {
@@ -313,6 +321,16 @@ export class TrainingService {
 
   /** One step while paused; returns its statistics. */
   async step(): Promise<StepRecord> {
+    const done = this.stepNow();
+    this.steps.add(done);
+    try {
+      return await done;
+    } finally {
+      this.steps.delete(done);
+    }
+  }
+
+  private async stepNow(): Promise<StepRecord> {
     if (this.loop) throw new Error('training is running: pause it before stepping');
     const setup = this.requireSetup();
     if (!this.trainer) await this.configure(setup);
@@ -320,11 +338,9 @@ export class TrainingService {
     const start = this.clock.now();
     try {
       const record = await this.lock.run(() => this.trainOneStep(() => this.elapsedBefore + (this.clock.now() - start)));
-      // A Start that came while this step waited for the lock has its loop running now: the run is that loop's.
-      if (!this.loop) {
-        this.elapsedBefore = record.elapsedMs;
-        this.state = this.budgetReached() ? 'finished' : 'paused';
-      }
+      // No loop runs: a Start that came meanwhile waits for this step.
+      this.elapsedBefore = record.elapsedMs;
+      this.state = this.budgetReached() ? 'finished' : 'paused';
       // Not awaited: the step's statistics go out now; a due kNN run follows under the lock.
       void this.evaluation.afterStep();
       this.requestSave();

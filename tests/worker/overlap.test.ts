@@ -69,4 +69,23 @@ describe('TrainingService with overlapping calls (CPU backend)', () => {
     expect(service.status().state).toBe('running');
     await pauseAndCheckStopped();
   }, 60_000);
+
+  it('Start clicked while a single step that goes wrong waits for the lock: the step says so, the Start is refused, and no step trains on the broken run', async () => {
+    await fresh();
+    service.keepRestorePoints(0);
+    for (let i = 0; i < 3; i++) await service.step();
+    await service.setParams({ learningRate: 1e30 });
+    // Step 4's update breaks the weights: step 5's loss is NaN.
+    await service.step();
+    const stepped = service.step();
+    const started = service.start();
+    const [step, start] = await Promise.allSettled([stepped, started]);
+    expect(step).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/^Training stopped: the loss became NaN at step 5/) } });
+    // Nothing trains on: the run stays at the step that went wrong, in error, with step 5's message.
+    await service.pause();
+    const status = service.status();
+    expect.soft(status).toMatchObject({ state: 'error', step: 5, diverged: { kind: 'non-finite', step: 5, restoreStep: 3 } });
+    expect.soft(start).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/^training stopped at step 5 because it went wrong: restore the last good state \(step 3\)/) } });
+    expect(status.error).toBe(status.diverged!.message);
+  }, 60_000);
 });
