@@ -114,6 +114,8 @@ export class TrainingService {
   private loop: Promise<void> | null = null;
   /** The calls putting another run in place now (configure, resume, loading weights): see `replacing`. */
   private readonly replacements = new Set<Promise<unknown>>();
+  /** How many datasets were asked for: a load asked before the latest is dropped (see `loadDataset`). */
+  private loadsAsked = 0;
   /** The single steps in flight: a Start waits for them (see `start`). */
   private readonly steps = new Set<Promise<unknown>>();
   private stopRequested = false;
@@ -454,9 +456,15 @@ export class TrainingService {
    */
   async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
     this.requireSetup();
+    const asked = ++this.loadsAsked;
+    // The data chosen last is the data used, whichever read ends last: a load asked before it builds no run.
+    const refuseIfReplaced = (name: string) => {
+      if (asked !== this.loadsAsked) throw new Error(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+    };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
         await this.replaced();
+        refuseIfReplaced('the built-in dataset');
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
         return { dataset: this.data.info()!, model };
@@ -465,6 +473,7 @@ export class TrainingService {
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
       const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, folders: source.folders, onProgress: progress });
       await this.replaced();
+      refuseIfReplaced(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
       checkTrainable(loaded, this.requireSetup().batchSize);
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { gzipSync } from 'fflate';
 import { createTar } from 'nanotar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,21 @@ class Service extends TrainingService {
   /** Holds the service's lock until `released` settles, as a long step or model build would. */
   holdLock(released: Promise<void>): Promise<void> {
     return (this as unknown as { lock: Lock }).lock.run(() => released);
+  }
+}
+
+/** A picked file whose whole read (after its first bytes) waits until `released` settles, as a large file on a slow disk does. */
+class HeldFile extends Blob {
+  constructor(
+    bytes: Uint8Array<ArrayBuffer>,
+    private readonly released: Promise<void>,
+  ) {
+    super([bytes]);
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    await this.released;
+    return super.arrayBuffer();
   }
 }
 
@@ -213,5 +229,20 @@ describe('TrainingService.loadDataset (WebAssembly backend)', () => {
     const [{ model }] = await Promise.all([loading, batchChosen, held]);
     expect(model).toMatchObject({ datasetName: 'mini.bin', datasetSize: 40, batchesPerEpoch: 10 });
     expect((await service.currentSetup())!).toMatchObject({ dataset: 'files', batchSize: 4 });
+  });
+
+  it('trains on the files chosen last when two loads overlap, even if the first finishes reading last; the first builds no run and leaves no tensor', async () => {
+    const tensors = tf.memory().numTensors;
+    const runId = service.status().runId;
+    let release = () => {};
+    const first = service.loadDataset({ kind: 'files', files: [{ path: 'first.bin', file: new HeldFile(cifar10(50), new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    const second = await service.loadDataset({ kind: 'files', files: [dataFile('second.bin', cifar10(30))], labels: 'fine' });
+    expect(second.model).toMatchObject({ datasetName: 'second.bin', datasetSize: 20 });
+    release();
+    const [dropped] = await Promise.allSettled([first]);
+    expect.soft((await service.datasetInfo())!).toMatchObject({ name: 'second.bin', trainSize: 20 });
+    expect.soft(service.status()).toMatchObject({ runId: runId + 1, state: 'idle', step: 0 });
+    expect(dropped).toMatchObject({ status: 'rejected', reason: { message: 'first.bin was not loaded: other data was chosen while it was read (choose first.bin again to train on it)' } });
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 });
