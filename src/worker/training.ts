@@ -116,6 +116,9 @@ export class TrainingService {
   private readonly replacements = new Set<Promise<unknown>>();
   /** How many datasets were asked for: a load asked before the latest is dropped (see `loadDataset`). */
   private loadsAsked = 0;
+  /** A restore in flight (`restoreGoodState`, `continueOnCpu`): a second click joins it rather than restore again. */
+  private restoring: Promise<ModelInfo> | null = null;
+  private continuing: Promise<{ backend: BackendInfo; model: ModelInfo }> | null = null;
   /** The single steps in flight: a Start waits for them (see `start`). */
   private readonly steps = new Set<Promise<unknown>>();
   private stopRequested = false;
@@ -501,6 +504,11 @@ export class TrainingService {
    * run's last save, as before.
    */
   async restoreGoodState(): Promise<ModelInfo> {
+    this.restoring ??= this.restoreGoodStateNow().finally(() => (this.restoring = null));
+    return this.restoring;
+  }
+
+  private async restoreGoodStateNow(): Promise<ModelInfo> {
     if (!this.diverged) throw new Error('nothing to restore: training has not gone wrong');
     const setup = this.requireSetup();
     const params = { ...setup.params };
@@ -882,6 +890,11 @@ export class TrainingService {
    * the setup when none was kept yet). Resolves with the backend now in use.
    */
   async continueOnCpu(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
+    this.continuing ??= this.continueOnCpuNow().finally(() => (this.continuing = null));
+    return this.continuing;
+  }
+
+  private async continueOnCpuNow(): Promise<{ backend: BackendInfo; model: ModelInfo }> {
     if (!this.gpuLost) throw new Error('the GPU device is not lost: nothing to continue from');
     const start = this.clock.now();
     const backend = await this.rebuildAfterLoss(async () => ({ ...(await selectBackend(deviceLossFallback(this.backendOrder))), fallbackReason: 'the GPU device was lost; continued without it' }));

@@ -212,6 +212,24 @@ describe('TrainingService when training goes wrong', () => {
     expect(s.status()).toMatchObject({ state: 'paused', error: null, diverged: null });
     expect(s.status().step).toBeGreaterThanOrEqual(7);
   });
+
+  it('restores once when Restore is clicked twice: the second click joins the first', async () => {
+    const { service: s, batches } = await service();
+    services.push(s);
+    s.keepRestorePoints(0);
+    await losses(s, 1);
+    await s.setParams({ learningRate: 1e30 });
+    // Step 2's update breaks the weights: step 3's loss is NaN; step 1's state is the good one.
+    await losses(s, 1);
+    await expect(s.step()).rejects.toThrow(/^Training stopped: the loss became NaN at step 3/);
+    const runId = s.status().runId;
+    const before = batches.length;
+    const [first, second] = await Promise.all([s.restoreGoodState(), s.restoreGoodState()]);
+    // One restore: one new run, whose history the page hears once.
+    expect(s.status()).toMatchObject({ runId: runId + 1, step: 1, diverged: null, error: null });
+    expect(batches.slice(before).filter((b) => b.count > 0).map((b) => b.status.runId)).toEqual([runId + 1]);
+    expect(second).toBe(first);
+  });
 });
 
 describe('the Data panel summary', () => {
@@ -287,6 +305,8 @@ interface DawnFaults {
   stateAfterGpuError: string;
   secondLoss: { state: string; gpuLost: string | null; recoveryId: number };
   fallback: { backend: string; fallbackReason: string };
+  fallbackRuns: number;
+  fallbackJoined: boolean;
   stateAfterFallbackStart: string;
   afterFallback: { step: number; loss: number };
 }
@@ -357,13 +377,16 @@ describe('TrainingService on WebGPU (Dawn on SwiftShader) when the GPU fails', (
     expect(Number.isFinite(seen.afterGpuError.loss)).toBe(true);
   });
 
-  it('lost again at once: training stops, says why (with the GPU error before it) and offers the fallback, which trains on the CPU (Start clicked meanwhile trains the run restored)', () => {
+  it('lost again at once: training stops, says why (with the GPU error before it) and offers the fallback, which trains on the CPU (clicked twice: one restore; Start clicked meanwhile trains the run restored)', () => {
     expect(seen.secondLoss.state).toBe('error');
     expect(seen.secondLoss.recoveryId).toBe(1);
     expect(seen.secondLoss.gpuLost).toMatch(
       /^The GPU device was destroyed: device was destroyed \(the GPU's last error before: Buffer usages must not be 0\), again \d+ s after the last recovery: a GPU that keeps failing is not recovered by itself\. Training stopped at step 4\. Continue without the GPU \(on the CPU\) from the last good state \(step 3\), or Restart the worker to try WebGPU again from the last save\.$/,
     );
     expect(seen.fallback).toEqual({ backend: 'cpu', fallbackReason: 'the GPU device was lost; continued without it', adapter: null, detail: null });
+    // The second click joined the first: one run restored, not two.
+    expect(seen.fallbackRuns).toBe(1);
+    expect(seen.fallbackJoined).toBe(true);
     // Start, clicked while the fallback was put in place, waited for it: training runs, and its first
     // step is step 4 again from the state after step 3, on the CPU, with the loss step 4 had on the GPU.
     expect(seen.stateAfterFallbackStart).toBe('running');

@@ -106,10 +106,12 @@ await s.destroyGpuDevice();
 await new Promise((r) => setTimeout(r, 100));
 const secondLoss = s.status();
 const secondRecovery = await s.deviceRecovered();
-// The fallback taken with Start clicked at once: the Start waits for the run restored and trains it.
+// The fallback clicked twice, with Start clicked at once: one restore, which the Start waits for and trains.
 collecting = true;
-const [fallback] = await Promise.all([s.continueOnCpu(), s.start()]);
+const runIdBeforeFallback = s.status().runId;
+const [fallback, fallbackAgain] = await Promise.all([s.continueOnCpu(), s.continueOnCpu(), s.start()]);
 const stateAfterFallbackStart = s.status().state;
+const fallbackRuns = s.status().runId - runIdBeforeFallback;
 for (let waited = 0; streamed.length === 0 && waited < 60_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
 await s.pause();
 collecting = false;
@@ -139,6 +141,8 @@ console.log(
     secondLoss: { state: secondLoss.state, gpuLost: secondLoss.gpuLost, recoveryId: secondLoss.deviceRecovery?.id },
     secondRecovery,
     fallback: fallback.backend,
+    fallbackRuns,
+    fallbackJoined: fallbackAgain === fallback,
     stateAfterFallbackStart,
     afterFallback,
   }),
