@@ -119,6 +119,8 @@ export class TrainingService {
   /** A restore in flight (`restoreGoodState`, `continueOnCpu`): a second click joins it rather than restore again. */
   private restoring: Promise<ModelInfo> | null = null;
   private continuing: Promise<{ backend: BackendInfo; model: ModelInfo }> | null = null;
+  /** How many Pauses were asked for: a Start still waiting when a Pause comes does not start (see `start`). */
+  private pausesAsked = 0;
   /** The single steps in flight: a Start waits for them (see `start`). */
   private readonly steps = new Set<Promise<unknown>>();
   private stopRequested = false;
@@ -229,7 +231,7 @@ export class TrainingService {
     this.checkDeviceLimits(setup, setup.params.queueSize);
     if (setup.dataset !== 'synthetic' && !this.data.has(setup.dataset)) throw new Error('no files are loaded: load a dataset first');
     return this.replacing(async () => {
-      await this.pause();
+      await this.stopLoop();
       return this.lock.run(async () => {
         const start = this.clock.now();
         this.trainer?.dispose();
@@ -261,10 +263,14 @@ export class TrainingService {
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
     // A loop running is this call's; one being stopped (a Pause in flight) ends first, a run
-    // being replaced is put in place first, and a single step in flight ends first. Another Start may begin a loop while this one waits
-    // (clicked twice during a Pause): all is checked again after every await, and from the last
-    // check to the new loop nothing awaits, so that one loop at most runs, which Pause stops.
+    // being replaced is put in place first, and a single step in flight ends first. Another Start
+    // may begin a loop while this one waits (clicked twice during a Pause): all is checked again
+    // after every await, and from the last check to the new loop nothing awaits, so that one loop
+    // at most runs, which Pause stops. A Pause asked while this Start waits wins: it has no loop to
+    // stop yet, so this Start gives up.
+    const pauses = this.pausesAsked;
     for (;;) {
+      if (this.pausesAsked !== pauses) return;
       if (this.replacements.size > 0) {
         // A Reset, a resume, a new dataset or weights in flight: this Start trains the run they put in place.
         await this.replaced();
@@ -317,8 +323,14 @@ export class TrainingService {
     while (this.replacements.size > 0) await Promise.allSettled([...this.replacements]);
   }
 
-  /** Resolves once the step in flight has finished and its statistics are sent. */
+  /** Resolves once the step in flight has finished and its statistics are sent; a Start still waiting (for a step, a run put in place) does not start. */
   async pause(): Promise<void> {
+    this.pausesAsked++;
+    await this.stopLoop();
+  }
+
+  /** Ends the loop, if one runs, as `pause` does; a Start waiting for the caller (a run put in place) still starts after it. */
+  private async stopLoop(): Promise<void> {
     if (!this.loop) return;
     this.stopRequested = true;
     await this.loop;
@@ -650,7 +662,7 @@ export class TrainingService {
       trainer.dispose();
       throw new CheckpointError(checkpoint.file, 'its chart, kNN or probe history is damaged: open another copy of the run (a download of it, or its save in the Saved runs list)');
     }
-    await this.pause();
+    await this.stopLoop();
     return this.lock.run(() => {
       const start = this.clock.now();
       this.trainer?.dispose();
@@ -835,7 +847,7 @@ export class TrainingService {
 
   private async rebuildNow(backend: () => Promise<BackendInfo>): Promise<BackendInfo> {
     // The step in flight fails on the lost device; the loop ends with it.
-    await this.pause();
+    await this.stopLoop();
     await this.lock.run(async () => {
       try {
         this.trainer?.dispose();

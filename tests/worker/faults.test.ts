@@ -230,6 +230,24 @@ describe('TrainingService when training goes wrong', () => {
     expect(batches.slice(before).filter((b) => b.count > 0).map((b) => b.status.runId)).toEqual([runId + 1]);
     expect(second).toBe(first);
   });
+
+  it('a Pause clicked after Start while the good state is restored wins: the restored run waits, paused; a Start after the Pause trains it', async () => {
+    const { service: s } = await service();
+    services.push(s);
+    s.keepRestorePoints(0);
+    await losses(s, 1);
+    await s.setParams({ learningRate: 1e30 });
+    await losses(s, 1);
+    await expect(s.step()).rejects.toThrow(/^Training stopped: the loss became NaN at step 3/);
+    await s.setParams({ learningRate: TINY_SETUP.params.learningRate });
+    await Promise.all([s.restoreGoodState(), s.start(), s.pause()]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.status()).toMatchObject({ state: 'paused', step: 1, diverged: null });
+    // The last click wins: Pause, then Start, while another restore puts the run in place.
+    await Promise.all([s.reset(), s.pause(), s.start()]);
+    expect(s.status().state).toBe('running');
+    await s.pause();
+  });
 });
 
 describe('the Data panel summary', () => {

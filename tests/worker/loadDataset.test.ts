@@ -245,4 +245,15 @@ describe('TrainingService.loadDataset (WebAssembly backend)', () => {
     expect(dropped).toMatchObject({ status: 'rejected', reason: { message: 'first.bin was not loaded: other data was chosen while it was read (choose first.bin again to train on it)' } });
     expect(tf.memory().numTensors).toBe(tensors);
   });
+
+  it('starts the new run with the sliders moved while the files were read (momentum, queue size)', async () => {
+    let release = () => {};
+    const loading = service.loadDataset({ kind: 'files', files: [{ path: 'slow.bin', file: new HeldFile(cifar10(50), new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    await service.setParams({ momentum: 0.9, queueSize: 64 });
+    release();
+    const { model } = await loading;
+    expect(model.datasetName).toBe('slow.bin');
+    expect((await service.currentSetup())!.params).toMatchObject({ momentum: 0.9, queueSize: 64 });
+    expect(await service.step()).toMatchObject({ step: 1, momentum: 0.9, queueCapacity: 64 });
+  });
 });

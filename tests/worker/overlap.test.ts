@@ -88,4 +88,16 @@ describe('TrainingService with overlapping calls (CPU backend)', () => {
     expect.soft(start).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/^training stopped at step 5 because it went wrong: restore the last good state \(step 3\)/) } });
     expect(status.error).toBe(status.diverged!.message);
   }, 60_000);
+
+  it('Step, Start, then Pause clicked while the step waits for the lock: the Pause wins, and no loop trains after the step', async () => {
+    await fresh();
+    await service.step();
+    const saving = service.checkpoint();
+    const stepped = service.step();
+    const started = service.start();
+    const paused = service.pause();
+    await Promise.all([saving, stepped, started, paused]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(service.status()).toMatchObject({ state: 'paused', step: 2 });
+  }, 60_000);
 });
