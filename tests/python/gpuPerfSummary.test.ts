@@ -198,4 +198,25 @@ describe('gpu-perf-summary.py: the convolutions by shape (conv step)', () => {
     expect(digest).toContain(`  inputGradient x 256×8×8×256, filter 3×3×256×512, stride 2 (×1): ${WIDE} 0.8 ms (custom 0.8; Conv2DDerInputProgram2, same programs as custom: noise)`);
     expect(digest).toContain('  forward with each shape on its fastest: 3.9 ms (fastest variant 4.2)');
   });
+
+  it("gives the rehearsal's every convolution call a shape, each shape's times adding up to the phase's (docs/runs/2026-11-30-conv-shapes-rehearsal)", () => {
+    const folder = resolve(REPO_ROOT, 'docs/runs/2026-11-30-conv-shapes-rehearsal');
+    const bench = readdirSync(folder).find((f) => f.startsWith('bench-') && f.endsWith('.json'))!;
+    const out = mkdtempSync(join(tmpdir(), 'gpu-perf-'));
+    mkdirSync(join(out, 'conv'));
+    copyFileSync(join(folder, bench), join(out, 'conv', bench));
+    const conv = (JSON.parse(run('python3', ['scripts/gpu-perf-summary.py', out])) as { conv: Record<string, ConvSummary> }).conv['tiny:2'];
+    const shapes = conv.shapes as { phase: 'forward' | 'inputGradient' | 'weightGradient'; stride: number; calls: number; gpuMs: Record<string, number>; programs: Record<string, Record<string, number>> }[];
+    const phases = ['forward', 'inputGradient', 'weightGradient'] as const;
+    // The tiny preset: 12 forward convolutions (two encoders), 5 input gradients, 6 weight gradients; two of its six convolutions have stride 2.
+    expect(phases.map((p) => shapes.filter((s) => s.phase === p).reduce((n, s) => n + s.calls, 0))).toEqual([12, 5, 6]);
+    expect(phases.map((p) => shapes.filter((s) => s.phase === p && s.stride === 2).length)).toEqual([2, 2, 2]);
+    for (const [name, v] of Object.entries(conv.variants))
+      for (const phase of phases) {
+        const shapeMs = shapes.filter((s) => s.phase === phase).reduce((t, s) => t + s.gpuMs[name], 0);
+        expect(shapeMs, `${name} ${phase}`).toBeCloseTo(v.convGpuMs[phase], 1);
+        // Each shape ran the programs its variant ran for the phase (the dispatch count's, by name).
+        for (const s of shapes.filter((x) => x.phase === phase)) expect(Object.keys(s.programs[name]), `${name} ${phase}`).toEqual(Object.keys(v.programs[phase]));
+      }
+  });
 });
