@@ -67,6 +67,14 @@ if os.path.exists(s):
                   for phase, x in f.items() if phase != 'step']
         step = f.get('step')
         print(f"  fastest: {'; '.join(phases)}" + (f"; whole step {step['variant']} ({times(step['overCustom'])} custom)" if step else ''))
+        # Per convolution shape (the choice of tiles per shape): its fastest variant, and each phase so chosen.
+        dims = lambda s: '×'.join(map(str, s))
+        for x in c.get('shapes') or []:
+            f = x['fastest']
+            print(f"  {x['phase']} x {dims(x['x'])}, filter {dims(x['filter'])}, stride {x['stride']} (×{x['calls']}): {f['variant']} {ms(f['gpuMs'])} ms "
+                  f"(custom {ms(f['customGpuMs'])}; {', '.join(x['programs'][f['variant']])}{', same programs as custom: noise' if f['sameProgramsAsCustom'] else ''})")
+        for phase, x in (c.get('perShapeChoice') or {}).items():
+            print(f"  {phase} with each shape on its fastest: {ms(x['gpuMs'])} ms (fastest variant {ms(x['fastestVariantGpuMs'])})")
 else:
     print('perf: no summary.json')
 index = os.path.join(runs, 'replay', 'index.json')

@@ -6,7 +6,9 @@ SeparateMovingStatistics, SeparateHeadRelu), the default one-dispatch batch-norm
 every layer in two passes (BatchNormTwoPass; and the batch-norm kernels' GPU ms in each), the split-K threshold ÷ splitting every weight
 gradient (AlwaysSplitK), dispatches, GPU ms,
 first-step times, the kernel checks, and the convolutions' A/B (`conv`: per variant img/s ÷ custom and
-GPU ms per step of the forward, input- and weight-gradient kernels, with each phase's fastest variant).
+GPU ms per step of the forward, input- and weight-gradient kernels, with each phase's fastest variant;
+and per convolution shape, `conv[preset].shapes`: each layer shape's GPU ms in every variant and its
+fastest, the figures for choosing tiles per shape).
 usage: gpu-perf-summary.py OUT"""
 import glob
 import json
@@ -143,6 +145,53 @@ def conv_figures(v):
     return gpu, programs
 
 
+CONV_KERNEL_PHASES = {"Conv2D": "forward", "FusedConv2D": "forward", "Conv2DBackpropInput": "inputGradient", "Conv2DBackpropFilter": "weightGradient"}
+
+
+def conv_layer(c):
+    """(phase, x's shape, the filter's, stride) of the convolution that a kernel call of the bench's
+    gpuMsByConvolution belongs to. Inputs in tfjs's order: Conv2D x, filter -> y; Conv2DBackpropInput
+    dy, filter -> dx; Conv2DBackpropFilter x, dy -> dW. The stride is read from the shapes, with
+    'same' padding (every convolution of our encoders): the least s with ceil(H / s) = OH."""
+    kernel, ins, out = c["kernel"], c["inputShapes"], c["outputShape"]
+    if kernel == "Conv2DBackpropInput":
+        x, w, y = out, ins[1], ins[0]
+    elif kernel == "Conv2DBackpropFilter":
+        x, w, y = ins[0], out, ins[1]
+    else:
+        x, w, y = ins[0], ins[1], out
+    stride = next((s for s in range(1, x[1] + 1) if -(-x[1] // s) == y[1] and -(-x[2] // s) == y[2]), None)
+    return CONV_KERNEL_PHASES[kernel], x, w, stride
+
+
+def conv_shapes(variants):
+    """Per convolution shape (phase, x, filter, stride; in the order the first variant ran them), its
+    calls in a step and each variant's GPU ms and programs, and the fastest variant."""
+    shapes = {}
+    for name, v in variants.items():
+        for c in v.get("gpuMsByConvolution") or []:
+            phase, x, w, stride = conv_layer(c)
+            s = shapes.setdefault(json.dumps([phase, x, w, stride]), {"phase": phase, "x": x, "filter": w, "stride": stride, "calls": c["calls"], "gpuMs": {}, "programs": {}})
+            s["gpuMs"][name] = round(s["gpuMs"].get(name, 0) + c["ms"], 4)
+            programs = s["programs"].setdefault(name, {})
+            for p, ms in c["programs"].items():
+                programs[p] = round(programs.get(p, 0) + ms, 4)
+    order = list(CONV_PHASES)
+    out = sorted(shapes.values(), key=lambda s: order.index(s["phase"]))
+    for s in out:
+        name, ms = min(s["gpuMs"].items(), key=lambda x: x[1])
+        custom = s["gpuMs"].get("custom")
+        s["fastest"] = {
+            "variant": name,
+            "gpuMs": ms,
+            "customGpuMs": custom,
+            "overCustom": ratio(ms, custom),
+            # The same programs as custom's: a difference of one profiled step's noise, not a win.
+            "sameProgramsAsCustom": name != "custom" and custom is not None and set(s["programs"][name]) == set(s["programs"].get("custom", {})),
+        }
+    return out
+
+
 summary["conv"] = {}
 for f in files("conv"):
     for run in f["runs"]:
@@ -177,6 +226,21 @@ for f in files("conv"):
         if rated:
             name, t = max(rated, key=lambda x: x[1]["imagesPerSecond"])
             fastest["step"] = {"variant": name, "imagesPerSecond": t["imagesPerSecond"], "overCustom": t["overCustom"]}
-        summary["conv"][f"{r['preset']}:{r['batch']}"] = {"adapter": r["environment"].get("adapter"), "gpuTimer": r["environment"].get("gpuTimer"), "fastest": fastest, "variants": table}
+        shapes = conv_shapes({v["variant"]: v for v in r["variants"]})
+        # Each phase with every shape on its fastest variant (a choice of tiles per shape) against the
+        # fastest single variant's: what choosing per shape would gain.
+        per_shape = {
+            phase: {"gpuMs": round(sum(s["fastest"]["gpuMs"] for s in shapes if s["phase"] == phase), 3), "fastestVariantGpuMs": fastest[phase]["gpuMs"]}
+            for phase in CONV_PHASES
+            if phase in fastest and any(s["phase"] == phase for s in shapes)
+        }
+        summary["conv"][f"{r['preset']}:{r['batch']}"] = {
+            "adapter": r["environment"].get("adapter"),
+            "gpuTimer": r["environment"].get("gpuTimer"),
+            "fastest": fastest,
+            "variants": table,
+            "shapes": shapes,
+            "perShapeChoice": per_shape,
+        }
 json.dump(summary, sys.stdout, indent=1)
 print()

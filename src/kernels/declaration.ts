@@ -31,6 +31,12 @@ export interface CustomKernel {
    * MoCo step with it on). Only flags the backend reads at each call, not once at start-up.
    */
   flags?: Record<string, number | boolean | string>;
+  /**
+   * A way of running that other declarations' kernels share, set while this one is on (e.g.
+   * `GemmWideTiles`: the tiles of every convolution GEMM of ours): a switch of its own name, with no
+   * kernel of its own, so that it is on or off whichever of those kernels is.
+   */
+  setOn?: (on: boolean) => void;
   /** Custom against stock on the same inputs. */
   cases?: KernelCase[];
 }

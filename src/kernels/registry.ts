@@ -57,6 +57,7 @@ export function useCustomKernels(on: boolean, options: CustomKernelOptions = {})
       if (k.replaces) replaceKernel(backendName, k.replaces, use);
       if (k.gradient) replaceGradient(k.gradient, use ? onBackend : undefined);
       for (const o of k.overrides ?? []) o.set(use ? onBackend : undefined);
+      k.setOn?.(use);
       for (const option of k.options ?? []) option.setOn(use && isOn(k, option.name, true));
       if (k.flags) setFlags(k.flags, use);
     }

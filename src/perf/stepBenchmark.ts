@@ -112,6 +112,8 @@ export interface VariantResult {
   gpuMsPerStep: number | null;
   /** By tfjs kernel, largest first. */
   gpuMsByKernel: Record<string, number> | null;
+  /** The convolutions' share of the profiled step by kernel and shapes (a layer's, or several layers' of the same shape); null with no GPU time. */
+  gpuMsByConvolution?: ConvolutionTiming[] | null;
   /** Tensors the training state holds between steps (encoders, queue, optimizer; counted by disposing it). */
   liveTensors: number;
   /** Tensors left behind per step (0 unless something leaks; the first timed step excluded). */
@@ -119,6 +121,26 @@ export interface VariantResult {
   /** Loss of the last timed step (both variants see the same images and start from the same weights). */
   loss: number;
 }
+
+/**
+ * The calls of one convolution kernel on one set of shapes in a profiled step: the forward
+ * (`Conv2D`: x, filter → y), input gradient (`Conv2DBackpropInput`: dy, filter → dx) or weight
+ * gradient (`Conv2DBackpropFilter`: x, dy → dW), for whichever program ran it (ours or tfjs's).
+ */
+export interface ConvolutionTiming {
+  kernel: string;
+  /** The kernel's inputs' shapes, in tfjs's order (above). */
+  inputShapes: number[][];
+  outputShape: number[];
+  calls: number;
+  /** GPU ms of all those calls. */
+  ms: number;
+  /** The same by WebGPU program (tfjs's profile names the programs each call dispatched; empty elsewhere). */
+  programs: Record<string, number>;
+}
+
+/** The tfjs kernels whose calls `gpuMsByConvolution` lists. */
+export const CONVOLUTION_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
 
 export interface BenchEnvironment {
   runtime: string;
@@ -177,14 +199,30 @@ export function environment(): BenchEnvironment {
   return { runtime, backend: backendName, adapter, timestampQuery, gpuTimer, storageBuffersPerStage, tfjs: tf.version.tfjs };
 }
 
-/** GPU time by tfjs kernel over one profiled step; null when the backend's timer gave nothing. */
-async function profileStep(moco: MoCo, images: tf.Tensor4D): Promise<{ total: number; byKernel: Record<string, number> } | null> {
+/**
+ * tfjs-webgpu's extra profile information of one kernel call, `Program: ms, Program: ms` (the
+ * programs it dispatched, each with its GPU ms): by program, summed.
+ */
+export function programsOfCall(extraInfo: unknown): Record<string, number> {
+  const programs: Record<string, number> = {};
+  if (typeof extraInfo !== 'string') return programs;
+  for (const part of extraInfo.split(', ')) {
+    const colon = part.lastIndexOf(': ');
+    const ms = Number(part.slice(colon + 2));
+    if (colon > 0 && Number.isFinite(ms)) programs[part.slice(0, colon)] = (programs[part.slice(0, colon)] ?? 0) + ms;
+  }
+  return programs;
+}
+
+/** GPU time by tfjs kernel over one profiled step, and the convolutions' by shapes; null when the backend's timer gave nothing. */
+async function profileStep(moco: MoCo, images: tf.Tensor4D): Promise<{ total: number; byKernel: Record<string, number>; byConvolution: ConvolutionTiming[] } | null> {
   const profile = await tf.profile(async () => {
     await moco.step(images);
     return [];
   });
   const backendName = tf.getBackend();
   const byKernel: Record<string, number> = {};
+  const byConvolution = new Map<string, ConvolutionTiming>();
   let total = 0;
   let timed = false;
   for (const k of profile.kernels) {
@@ -195,10 +233,20 @@ async function profileStep(moco: MoCo, images: tf.Tensor4D): Promise<{ total: nu
     timed ||= ms > 0;
     byKernel[k.name] = (byKernel[k.name] ?? 0) + ms;
     total += ms;
+    if (CONVOLUTION_KERNELS.includes(k.name)) {
+      const inputShapes = k.inputShapes.map((s) => s ?? []);
+      const outputShape = k.outputShapes[0] ?? [];
+      const key = JSON.stringify([k.name, inputShapes, outputShape]);
+      let c = byConvolution.get(key);
+      if (!c) byConvolution.set(key, (c = { kernel: k.name, inputShapes, outputShape, calls: 0, ms: 0, programs: {} }));
+      c.calls++;
+      c.ms += ms;
+      for (const [program, programMs] of Object.entries(programsOfCall(k.extraInfo))) c.programs[program] = (c.programs[program] ?? 0) + programMs;
+    }
   }
   if (!timed) return null;
   const sorted = Object.fromEntries(Object.entries(byKernel).sort((a, b) => b[1] - a[1]));
-  return { total, byKernel: sorted };
+  return { total, byKernel: sorted, byConvolution: [...byConvolution.values()] };
 }
 
 export async function benchmarkStep(options: BenchOptions): Promise<BenchResult> {
@@ -306,6 +354,7 @@ export async function benchmarkStep(options: BenchOptions): Promise<BenchResult>
         dispatchesByKernel: dispatches?.byKernel ?? null,
         gpuMsPerStep: gpu?.total ?? null,
         gpuMsByKernel: gpu?.byKernel ?? null,
+        gpuMsByConvolution: gpu?.byConvolution ?? null,
         liveTensors: tensors - tf.memory().numTensors,
         liveTensorGrowthPerStep: deltas.length ? deltas.reduce((a, b) => a + b, 0) / deltas.length : 0,
         loss: losses.get(v) ?? NaN,

@@ -22,6 +22,7 @@ describe('the custom-kernel switch', () => {
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
         'DenseBiasGrad',
+        'GemmWideTiles',
         'GlobalAvgPool',
         'InfoNce',
         'L2Normalize',
@@ -35,7 +36,7 @@ describe('the custom-kernel switch', () => {
       ].sort(),
     );
     // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'Conv2D', 'TfjsGemmInputGradient', 'GemmWideTiles', 'BatchNormRowSplit', 'BindingCache']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'Conv2D', 'GemmWideTiles', 'TfjsGemmInputGradient', 'BatchNormRowSplit', 'BindingCache']);
     // tfjs's GEMM input gradient is a flag of tfjs's, no code of ours: checked through a MoCo step instead of cases.
     expect(flagKernelNames('webgpu')).toEqual(['TfjsGemmInputGradient']);
   });
@@ -73,11 +74,17 @@ describe('the custom-kernel switch', () => {
     expect(customKernelSettings()).toEqual({ on: true, except: ['Conv2DBackpropFilter', 'SgdMomentum'], include: [] });
     useCustomKernels(true, { include: ['BatchNormRowSplit'] });
     expect(customKernelEnabled('BatchNormRowSplit')).toBe(true);
-    // The wide tiles of every convolution GEMM, declared on the weight gradient: off with it.
+    // The wide tiles of every convolution GEMM of ours: a declaration of their own, on whichever of those kernels is.
     useCustomKernels(true, { include: ['Conv2D', 'GemmWideTiles'] });
     expect(customKernelEnabled('Conv2D')).toBe(true);
     expect(customKernelEnabled('GemmWideTiles')).toBe(true);
-    useCustomKernels(true, { include: ['GemmWideTiles'], except: ['Conv2DBackpropFilter'] });
+    useCustomKernels(true, { include: ['Conv2D', 'GemmWideTiles'], except: ['Conv2DBackpropFilter'] });
+    expect(customKernelEnabled('Conv2DBackpropFilter')).toBe(false);
+    expect(customKernelEnabled('GemmWideTiles')).toBe(true);
+    useCustomKernels(true, { include: ['Conv2D', 'GemmWideTiles'], except: ['GemmWideTiles'] });
+    expect(customKernelEnabled('Conv2D')).toBe(true);
+    expect(customKernelEnabled('GemmWideTiles')).toBe(false);
+    useCustomKernels(false, { include: ['GemmWideTiles'] });
     expect(customKernelEnabled('GemmWideTiles')).toBe(false);
     useCustomKernels(true);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).toBe(conv2dBackpropFilterCpu);

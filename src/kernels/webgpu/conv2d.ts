@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
 import { convCases, convUniforms, IM2COL_INDEX, runGemm } from './convGemm';
 
-const PROGRAM = 'MocoConv2D';
+export const CONV2D_PROGRAM = 'MocoConv2D';
 
 /** tfjs's attributes of Conv2D, as our replacement reads them. */
 interface Conv2DAttrs {
@@ -31,7 +31,7 @@ const forward = kernelFunc<'x' | 'filter', Conv2DAttrs>(['x', 'filter'], ({ x, f
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1)
     throw new Error(`Conv2D (webgpu, ours): dilation ${info.dilationHeight}×${info.dilationWidth} is not supported, only 1; leave the kernel stock with --except Conv2D`);
   return runGemm(backend, {
-    name: PROGRAM,
+    name: CONV2D_PROGRAM,
     M: info.batchSize * info.outHeight * info.outWidth,
     N: info.outChannels,
     K: info.filterHeight * info.filterWidth * info.inChannels,
@@ -53,5 +53,6 @@ export const conv2d: CustomKernel = {
   name: 'Conv2D',
   optIn: true,
   replaces: { kernelName: 'Conv2D', kernelFunc: forward },
-  cases: [...convCases('Conv2D', PROGRAM), ...convCases('Conv2D', PROGRAM, { wide: true })],
+  // The default tiles; the wide ones are GemmWideTiles' cases (gemmWideTiles.ts).
+  cases: convCases('Conv2D', CONV2D_PROGRAM),
 };

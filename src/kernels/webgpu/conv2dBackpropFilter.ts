@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
-import { convCases, convUniforms, IM2COL_INDEX, runGemm, setAlwaysSplitK, setGemmWideTiles, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
+import { convCases, convUniforms, IM2COL_INDEX, runGemm, setAlwaysSplitK, SPLIT_K_SUM, type ConvGradAttrs } from './convGemm';
 
-const PROGRAM = 'MocoConv2DBackpropFilter';
+export const WEIGHT_GRADIENT_PROGRAM = 'MocoConv2DBackpropFilter';
 
 /**
  * The weight gradient of a convolution as an implicit GEMM with split-K (see convGemm.ts):
@@ -19,7 +19,7 @@ const weightGradient = kernelFunc<'x' | 'dy', ConvGradAttrs>(['x', 'dy'], ({ x, 
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter (webgpu): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   return runGemm(backend, {
-    name: PROGRAM,
+    name: WEIGHT_GRADIENT_PROGRAM,
     M: info.filterHeight * info.filterWidth * info.inChannels,
     N: info.outChannels,
     K: info.batchSize * info.outHeight * info.outWidth,
@@ -44,10 +44,7 @@ export const conv2dBackpropFilter: CustomKernel = {
     // Every reduction split as before the threshold (`--variants custom,custom+AlwaysSplitK`): the A/B of
     // one dispatch fewer per short weight gradient. The split cases below check that path.
     { name: 'AlwaysSplitK', setOn: setAlwaysSplitK, previousDefault: true },
-    // The wide tiles of convGemm.ts, for every kernel that runs it (this one, Conv2DBackpropInput,
-    // Conv2D): opt-in until a GPU's A/B says (`--variants custom,custom+GemmWideTiles`). Declared on
-    // the kernel that is on by default; each kernel's `(wide tiles)` cases check that path.
-    { name: 'GemmWideTiles', setOn: setGemmWideTiles },
   ],
-  cases: [...convCases('Conv2DBackpropFilter', PROGRAM, { splitKProgram: SPLIT_K_SUM }), ...convCases('Conv2DBackpropFilter', PROGRAM, { splitKProgram: SPLIT_K_SUM, wide: true })],
+  // The default tiles; the wide ones are GemmWideTiles' cases (gemmWideTiles.ts).
+  cases: convCases('Conv2DBackpropFilter', WEIGHT_GRADIENT_PROGRAM, { splitKProgram: SPLIT_K_SUM }),
 };

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { kernelFunc, type CustomKernel } from '../declaration';
 import { convCases, convUniforms, runGemm, type ConvGradAttrs } from './convGemm';
 
-const PROGRAM = 'MocoConv2DBackpropInput';
+export const INPUT_GRADIENT_PROGRAM = 'MocoConv2DBackpropInput';
 
 /**
  * The input gradient of a convolution as an implicit GEMM (see convGemm.ts):
@@ -19,7 +19,7 @@ const inputGradient = kernelFunc<'dy' | 'filter', ConvGradAttrs>(['dy', 'filter'
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropInput (webgpu): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   return runGemm(backend, {
-    name: PROGRAM,
+    name: INPUT_GRADIENT_PROGRAM,
     M: info.batchSize * info.inHeight * info.inWidth,
     N: info.inChannels,
     K: info.filterHeight * info.filterWidth * info.outChannels,
@@ -61,5 +61,6 @@ export const conv2dBackpropInput: CustomKernel = {
   name: 'Conv2DBackpropInput',
   optIn: true,
   replaces: { kernelName: 'Conv2DBackpropInput', kernelFunc: inputGradient },
-  cases: [...convCases('Conv2DBackpropInput', PROGRAM), ...convCases('Conv2DBackpropInput', PROGRAM, { wide: true })],
+  // The default tiles; the wide ones are GemmWideTiles' cases (gemmWideTiles.ts).
+  cases: convCases('Conv2DBackpropInput', INPUT_GRADIENT_PROGRAM),
 };

@@ -16,7 +16,8 @@ import { disposeIntermediate, gridStride, gridStrideLoop, i32, runProgram, type 
  * the output (the weight gradient: k = batch × pixels), it is split over about TARGET_WORKGROUPS
  * workgroups that write partial products, and a second dispatch sums them (`splitsFor`).
  *
- * Opt-in wide tiles (`GemmWideTiles`, until a GPU's A/B says which is faster): 8×8 outputs per
+ * Opt-in wide tiles (`GemmWideTiles`, its own declaration in gemmWideTiles.ts, until a GPU's A/B
+ * says which is faster): 8×8 outputs per
  * invocation in (8·WY) × (8·WX) tiles, up to 128×128 with 256 invocations; per step of the slice an
  * invocation reads 4 vec4s of workgroup memory for 64 multiply-adds (the default: 2 for 16), and
  * the two 16-deep slices of 128 floats fill WebGPU's default 16 KB of workgroup memory exactly.
@@ -48,7 +49,7 @@ export function setAlwaysSplitK(on: boolean): void {
   alwaysSplit = on;
 }
 
-/** 8×8 outputs per invocation and vec4 staging (`GemmWideTiles`), for every kernel that runs `runGemm`. */
+/** 8×8 outputs per invocation and vec4 staging, for every kernel that runs `runGemm`: set by the `GemmWideTiles` declaration. */
 let wideTiles = false;
 
 export function setGemmWideTiles(on: boolean): void {
@@ -183,89 +184,41 @@ function stage4(tile: string, width: number, along: 'k' | 'other', load: (x: str
 }
 
 /**
- * What both tile paths share for `per` × `per` outputs per invocation: workgroups of up to 16 × 16
- * invocations (fewer where M or N is small), the slices of K over z, the program's output, uniforms
- * and grid, the two workgroup tiles of TK-deep slices, and the body's first lines (tile origin, K range).
+ * A tile path of `runGemm`: `per` × `per` outputs per invocation, its program's name, whether it
+ * loads an operand 4 elements at a time, and the three parts of its WGSL that differ: the
+ * accumulators, the multiply-adds of one step of the slice, and the writes of C.
  */
-function tiling(spec: GemmSpec, per: number) {
-  const { M, N, K } = spec;
-  const wx = pow2AtLeast(Math.ceil(N / per), 16);
-  const wy = pow2AtLeast(Math.ceil(M / per), 16);
-  const tm = per * wy;
-  const tn = per * wx;
-  const grid: [number, number] = [Math.ceil(N / tn), Math.ceil(M / tm)];
-  const { splits, kPerSplit } = kSlices(spec, grid[0] * grid[1]);
-  const shared = {
-    inputs: spec.inputs,
-    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
-    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
-    workgroupSize: [wx, wy, 1] as [number, number, number],
-    dispatch: [...grid, splits] as [number, number, number],
-  };
-  const tiles = `
-      var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
-      var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;`;
-  const prologue = `
-      let threads = ${wx * wy};
-      let m0 = i32(wid.y) * ${tm};
-      let n0 = i32(wid.x) * ${tn};
-      let kStart = i32(wid.z) * u.kPerSplit;
-      let kEnd = min(kStart + u.kPerSplit, u.K);`;
-  return { wx, wy, tm, tn, splits, shared, tiles, prologue };
+interface TilePath {
+  per: number;
+  program: (name: string) => string;
+  vec4: (op: GemmOperand<'m' | 'k' | 'n'>) => boolean;
+  accumulators: string;
+  multiply: (tm: number, tn: number) => string;
+  write: (tm: number, tn: number) => string;
 }
 
-/** The slices of K: one per workgroup along z, each a multiple of TK long. */
-function kSlices(spec: GemmSpec, tiles: number): { splits: number; kPerSplit: number } {
-  const splits = spec.splitK ? splitsFor(spec.K, tiles) : 1;
-  const kPerSplit = Math.ceil(Math.ceil(spec.K / splits) / TK) * TK;
-  return { splits: Math.ceil(spec.K / kPerSplit), kPerSplit };
-}
-
-export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
-  const partial = wideTiles ? runWide(backend, spec) : runNarrow(backend, spec);
-  if (partial.splits === 1) return partial.result;
-  return sumSplits(backend, spec, partial.result, partial.splits);
-}
-
-function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; splits: number } {
-  const { wx, wy, tm, tn, splits, shared, tiles, prologue } = tiling(spec, 4);
-  const [result] = runProgram(backend, {
-    name: spec.name,
-    key: `${wx},${wy},${spec.a.contiguous},${spec.b.contiguous}`,
-    ...shared,
-    declarations: () => `
-      ${tiles}
-      ${spec.indexing}
-      ${loader('loadA', spec.a, false)}
-      ${loader('loadB', spec.b, false)}`,
-    body: () => `
-      ${prologue}
-      var acc : array<vec4<f32>, 4>;
-      for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
-        ${stage('tileA', tm, spec.a.contiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
-        ${stage('tileB', tn, spec.b.contiguous === 'k' ? 'k' : 'other', (n, kk) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB(k0 + ${kk}, n0 + ${n})` }))}
-        workgroupBarrier();
-        for (var kk = 0; kk < ${TK}; kk++) {
-          let a = tileA[kk * ${tm / 4} + i32(lid.y)];
+const NARROW: TilePath = {
+  per: 4,
+  program: (name) => name,
+  vec4: () => false,
+  accumulators: 'var acc : array<vec4<f32>, 4>;',
+  multiply: (tm, tn) => `let a = tileA[kk * ${tm / 4} + i32(lid.y)];
           let b = tileB[kk * ${tn / 4} + i32(lid.x)];
           acc[0] += a.x * b;
           acc[1] += a.y * b;
           acc[2] += a.z * b;
-          acc[3] += a.w * b;
-        }
-        workgroupBarrier();
-      }
-      let out0 = i32(wid.z) * u.M * u.N;
-      for (var i = 0; i < 4; i++) {
+          acc[3] += a.w * b;`,
+  write: () => `for (var i = 0; i < 4; i++) {
         let m = m0 + i32(lid.y) * 4 + i;
         for (var j = 0; j < 4; j++) {
           let n = n0 + i32(lid.x) * 4 + j;
           if (m < u.M && n < u.N) { result[out0 + m * u.N + n] = acc[i][j]; }
         }
       }`,
-  });
-  return { result, splits };
-}
+};
+
+const ROWS = [0, 1, 2, 3, 4, 5, 6, 7];
+const component = (i: number) => 'xyzw'[i % 4];
 
 /**
  * The wide path: invocation (lid.x, lid.y) holds rows 4·lid.y + i and TM/2 + 4·lid.y + i (i < 4) and
@@ -273,50 +226,19 @@ function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; sp
  * neighbouring invocations take side by side, and its writes of C are coalesced. Unrolled, with
  * constant indices only, so that the 64 sums stay in registers.
  */
-function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; splits: number } {
-  const { M, N, K } = spec;
-  const { a, b } = spec;
-  if ((a.vec4 && (a.contiguous === 'm' ? M : K) % 4) || (b.vec4 && (b.contiguous === 'n' ? N : K) % 4))
-    throw new Error(`${spec.name}: a vec4 operand needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
-  // A buffer is bound one way: both operands that read it load vec4s, or both scalars.
-  if (a.buffer === b.buffer && a.vec4 !== b.vec4) throw new Error(`${spec.name}: A and B read ${a.buffer}, one as vec4s and the other as scalars`);
-  const { wx, wy, tm, tn, splits, shared, tiles, prologue } = tiling(spec, 8);
-  const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${a.vec4 ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
-  const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${b.vec4 ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
-  const along = (c: string) => (c === 'k' ? 'k' : 'other');
-  const rows = [0, 1, 2, 3, 4, 5, 6, 7];
-  const component = (i: number) => 'xyzw'[i % 4];
-
-  const [result] = runProgram(backend, {
-    name: wideProgram(spec.name),
-    key: `${wx},${wy},${a.contiguous},${b.contiguous},${a.vec4},${b.vec4}`,
-    ...shared,
-    vec4Inputs: [...(a.vec4 ? [a.buffer] : []), ...(b.vec4 ? [b.buffer] : [])],
-    declarations: () => `
-      ${tiles}
-      ${spec.indexing}
-      ${loader('loadA', a, a.vec4)}
-      ${loader('loadB', b, b.vec4)}`,
-    body: () => `
-      ${prologue}
-      ${rows.map((r) => `var acc${r}0 = vec4<f32>(); var acc${r}1 = vec4<f32>();`).join('\n      ')}
-      for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
-        ${(a.vec4 ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}
-        ${(b.vec4 ? stage4 : stage)('tileB', tn, along(b.contiguous), loadB)}
-        workgroupBarrier();
-        for (var kk = 0; kk < ${TK}; kk++) {
-          let a0 = tileA[kk * ${tm / 4} + i32(lid.y)];
+const WIDE: TilePath = {
+  per: 8,
+  program: wideProgram,
+  vec4: (op) => op.vec4,
+  accumulators: ROWS.map((r) => `var acc${r}0 = vec4<f32>(); var acc${r}1 = vec4<f32>();`).join('\n      '),
+  multiply: (tm, tn) => `let a0 = tileA[kk * ${tm / 4} + i32(lid.y)];
           let a1 = tileA[kk * ${tm / 4} + ${tm / 8} + i32(lid.y)];
           let b0 = tileB[kk * ${tn / 4} + i32(lid.x)];
           let b1 = tileB[kk * ${tn / 4} + ${tn / 8} + i32(lid.x)];
-          ${rows.map((r) => `acc${r}0 += a${r >> 2}.${component(r)} * b0; acc${r}1 += a${r >> 2}.${component(r)} * b1;`).join('\n          ')}
-        }
-        workgroupBarrier();
-      }
-      let out0 = i32(wid.z) * u.M * u.N;
-      ${rows
-        .map(
-          (r) => `{
+          ${ROWS.map((r) => `acc${r}0 += a${r >> 2}.${component(r)} * b0; acc${r}1 += a${r >> 2}.${component(r)} * b1;`).join('\n          ')}`,
+  write: (tm, tn) =>
+    ROWS.map(
+      (r) => `{
         let m = m0 + ${(r >> 2) * (tm / 2)} + i32(lid.y) * 4 + ${r % 4};
         if (m < u.M) {
           ${[0, 1]
@@ -329,8 +251,80 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
             .join('\n          ')}
         }
       }`,
-        )
-        .join('\n      ')}`,
+    ).join('\n      '),
+};
+
+/** The slices of K: one per workgroup along z, each a multiple of TK long. */
+function kSlices(spec: GemmSpec, tiles: number): { splits: number; kPerSplit: number } {
+  const splits = spec.splitK ? splitsFor(spec.K, tiles) : 1;
+  const kPerSplit = Math.ceil(Math.ceil(spec.K / splits) / TK) * TK;
+  return { splits: Math.ceil(spec.K / kPerSplit), kPerSplit };
+}
+
+export function runGemm(backend: object, spec: GemmSpec): tf.TensorInfo {
+  const partial = runTiles(backend, spec, wideTiles ? WIDE : NARROW);
+  if (partial.splits === 1) return partial.result;
+  return sumSplits(backend, spec, partial.result, partial.splits);
+}
+
+/**
+ * One dispatch of the GEMM on `path`'s tiles: workgroups of up to 16 × 16 invocations (fewer where M
+ * or N is small), the slices of K over z, two workgroup tiles of TK-deep slices of A and B.
+ */
+function runTiles(backend: object, spec: GemmSpec, path: TilePath): { result: tf.TensorInfo; splits: number } {
+  const { M, N, K, a, b } = spec;
+  const [vec4A, vec4B] = [path.vec4(a), path.vec4(b)];
+  if ((vec4A && (a.contiguous === 'm' ? M : K) % 4) || (vec4B && (b.contiguous === 'n' ? N : K) % 4))
+    throw new Error(`${spec.name}: a vec4 operand needs its contiguous length to be a multiple of 4 (M ${M}, N ${N}, K ${K})`);
+  // A buffer is bound one way: both operands that read it load vec4s, or both scalars.
+  if (a.buffer === b.buffer && vec4A !== vec4B) throw new Error(`${spec.name}: A and B read ${a.buffer}, one as vec4s and the other as scalars`);
+  const wx = pow2AtLeast(Math.ceil(N / path.per), 16);
+  const wy = pow2AtLeast(Math.ceil(M / path.per), 16);
+  const tm = path.per * wy;
+  const tn = path.per * wx;
+  const grid: [number, number] = [Math.ceil(N / tn), Math.ceil(M / tm)];
+  const { splits, kPerSplit } = kSlices(spec, grid[0] * grid[1]);
+  const along = (c: string) => (c === 'k' ? 'k' : 'other');
+  const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${vec4A ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
+  const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${vec4B ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
+  const tiles = `
+      var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
+      var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;`;
+  const prologue = `
+      let threads = ${wx * wy};
+      let m0 = i32(wid.y) * ${tm};
+      let n0 = i32(wid.x) * ${tn};
+      let kStart = i32(wid.z) * u.kPerSplit;
+      let kEnd = min(kStart + u.kPerSplit, u.K);`;
+
+  const [result] = runProgram(backend, {
+    name: path.program(spec.name),
+    key: `${wx},${wy},${a.contiguous},${b.contiguous},${vec4A},${vec4B}`,
+    inputs: spec.inputs,
+    vec4Inputs: [...(vec4A ? [a.buffer] : []), ...(vec4B ? [b.buffer] : [])],
+    outputs: { result: splits === 1 ? spec.outputShape : [splits, M, N] },
+    uniforms: { M: i32(M), N: i32(N), K: i32(K), kPerSplit: i32(kPerSplit), ...spec.uniforms },
+    workgroupSize: [wx, wy, 1],
+    dispatch: [...grid, splits],
+    declarations: () => `
+      ${tiles}
+      ${spec.indexing}
+      ${loader('loadA', a, vec4A)}
+      ${loader('loadB', b, vec4B)}`,
+    body: () => `
+      ${prologue}
+      ${path.accumulators}
+      for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
+        ${(vec4A ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}
+        ${(vec4B ? stage4 : stage)('tileB', tn, along(b.contiguous), loadB)}
+        workgroupBarrier();
+        for (var kk = 0; kk < ${TK}; kk++) {
+          ${path.multiply(tm, tn)}
+        }
+        workgroupBarrier();
+      }
+      let out0 = i32(wid.z) * u.M * u.N;
+      ${path.write(tm, tn)}`,
   });
   return { result, splits };
 }

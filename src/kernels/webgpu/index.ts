@@ -6,6 +6,7 @@ import { conv2d } from './conv2d';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter';
 import { conv2dBackpropInput } from './conv2dBackpropInput';
 import { denseBiasGrad } from './dense';
+import { gemmWideTiles } from './gemmWideTiles';
 import { globalAvgPool } from './globalAvgPool';
 import { infoNce } from './infoNce';
 import { l2Normalize } from './l2Normalize';
@@ -20,6 +21,7 @@ export const WEBGPU_KERNELS: CustomKernel[] = [
   conv2dBackpropFilter,
   conv2dBackpropInput,
   conv2d,
+  gemmWideTiles,
   reluGrad,
   splitBatchNorm,
   globalAvgPool,
