@@ -199,8 +199,8 @@ describe('gpu-perf-summary.py: the convolutions by shape (conv step)', () => {
     expect(digest).toContain('  forward with each shape on its fastest: 3.9 ms (fastest variant 4.2)');
   });
 
-  it("gives the rehearsal's every convolution call a shape, each shape's times adding up to the phase's (docs/runs/2026-11-30-conv-shapes-rehearsal)", () => {
-    const folder = resolve(REPO_ROOT, 'docs/runs/2026-11-30-conv-shapes-rehearsal');
+  it("gives the rehearsal's every convolution call a shape, each shape's times adding up to the phase's (docs/runs/2026-11-29-conv-shapes-rehearsal)", () => {
+    const folder = resolve(REPO_ROOT, 'docs/runs/2026-11-29-conv-shapes-rehearsal');
     const bench = readdirSync(folder).find((f) => f.startsWith('bench-') && f.endsWith('.json'))!;
     const out = mkdtempSync(join(tmpdir(), 'gpu-perf-'));
     mkdirSync(join(out, 'conv'));
