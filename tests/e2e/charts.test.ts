@@ -26,6 +26,21 @@ describe('training charts, end to end', () => {
     expect(await page.locator('[data-testid=chart-loss] [role=slider]').isVisible()).toBe(false);
     expect(await page.locator('[data-testid=export-csv]').isDisabled()).toBe(true);
 
+    // Every choice of the setup's menus reads whole in the closed menu (a desktop's sidebar is 290 px wide).
+    const cutOff = await page.evaluate(() => {
+      const context = document.createElement('canvas').getContext('2d')!;
+      const cut: string[] = [];
+      for (const select of document.querySelectorAll<HTMLSelectElement>('[data-testid=preset], [data-testid=batch], [data-testid=version], [data-testid=dataset-size], [data-testid=budget]')) {
+        const style = getComputedStyle(select);
+        context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        // The box less its padding and Chromium's drop-down arrow (about 20 px).
+        const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+        for (const option of select.options) if (context.measureText(option.text).width > room) cut.push(`${select.dataset.testid}: ${option.text}`);
+      }
+      return cut;
+    });
+    expect(cutOff).toEqual([]);
+
     // The primary button under the pointer keeps its colour under its white text.
     await page.hover('[data-testid=start]');
     const hovered = await page.locator('[data-testid=start]').evaluate((b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]);
