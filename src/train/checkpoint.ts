@@ -9,7 +9,7 @@ import { PRESET_NAMES, PRESETS, type Architecture, type PresetName } from '../mo
 import type { RngState } from '../util/random';
 import { FileError } from '../util/fileError';
 import { Trainer } from './trainer';
-import { WHERE_IT_GOES, zipKind } from './zipKinds';
+import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
 
 /**
  * One file holding a whole training run, for the app and the headless trainer alike: a zip with

@@ -4,7 +4,7 @@ import type { PresetName } from '../moco/resnet';
 import { FileError } from '../util/fileError';
 import type { DatasetIdentity, KnnPoint, ProbePoint } from './checkpoint';
 import { STAT_FIELDS, type StatField, type StepRecord } from './stepFields';
-import { WHERE_IT_GOES, zipKind } from './zipKinds';
+import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
 
 /**
  * A classroom recording: one training run as the app shows it, to replay where no GPU trains it
