@@ -213,7 +213,8 @@ export function cifarRecordCount(format: CifarFormat, byteLength: number, fileNa
     throw new DatasetError(
       fileName,
       `${formatCount(byteLength)} bytes is not a whole number of ${formatCount(recordSize)}-byte ${formatLabel(format)} records ` +
-        `(the last record is cut off after ${formatCount(remainder)} bytes: truncated, or not a ${formatLabel(format)} file)`,
+        `(the last record is cut off after ${formatCount(remainder)} bytes: truncated, or not a ${formatLabel(format)} file); ` +
+        `download it again (https://www.cs.toronto.edu/~kriz/cifar.html, the binary version)`,
     );
   }
   return records;

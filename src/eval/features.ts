@@ -64,7 +64,12 @@ export async function extractOutputs(
         return outputs.map((o) => l2Normalize((o === 'backbone' ? features : projection) as tf.Tensor2D));
       });
       results.forEach((r, i) => parts[i].push(r));
-      onProgress?.(Math.min(total, start + batchSize), total);
+      // Said once the backend has computed the batch, not once it is queued: on a GPU the whole set
+      // queues in a moment, and the progress would reach its end minutes before the features.
+      if (onProgress) {
+        await results[0].data();
+        onProgress(Math.min(total, start + batchSize), total);
+      }
       await yieldToEventLoop();
     }
     return parts.map((p) => (p.length === 1 ? p.pop()! : tf.concat(p, 0)));

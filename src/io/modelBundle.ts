@@ -3,6 +3,7 @@ import type { Encoder } from '../moco/encoder';
 import { BN_EPSILON } from '../moco/batchNorm';
 import type { LiveParams, MocoConfig } from '../moco/config';
 import { PRESETS } from '../moco/resnet';
+import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
 import { exportEncoder, WEIGHTS_FILE } from './layersModel';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { encoderStateDict, type TensorMap } from './stateDict';
@@ -206,6 +207,8 @@ export function weightsFromFile(bytes: Uint8Array): TensorMap {
       throw new BundleError(`the zip cannot be read (${(e as Error).message}); download it again`);
     }
     const tensors = bundleStateDict(files);
+    const kind = zipKind(files.keys());
+    if (!tensors && kind && kind !== 'weights') throw new BundleError(`not trained weights but ${WHERE_IT_GOES[kind]}`);
     if (!tensors) throw new BundleError(`the zip has no ${SAFETENSORS_FILE} (is it the app's "Download weights" zip?)`);
     return tensors;
   }

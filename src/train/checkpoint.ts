@@ -9,6 +9,7 @@ import { PRESET_NAMES, PRESETS, type Architecture, type PresetName } from '../mo
 import type { RngState } from '../util/random';
 import { FileError } from '../util/fileError';
 import { Trainer } from './trainer';
+import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
 
 /**
  * One file holding a whole training run, for the app and the headless trainer alike: a zip with
@@ -233,12 +234,21 @@ function readManifest(bytes: Uint8Array, file: string, entry: (name: string) => 
     throw new CheckpointError(file, problem);
   };
   let entries: Record<string, Uint8Array>;
+  const names: string[] = [];
   try {
-    entries = unzipSync(bytes, { filter: (f) => entry(f.name) });
+    entries = unzipSync(bytes, {
+      filter: (f) => {
+        names.push(f.name);
+        return entry(f.name);
+      },
+    });
   } catch (e) {
     return fail(`not a readable checkpoint: the zip is truncated or damaged (${(e as Error).message})`);
   }
-  if (!entries[MANIFEST_FILE]) fail(`not a MoCo checkpoint: it has no ${MANIFEST_FILE}`);
+  if (!entries[MANIFEST_FILE]) {
+    const kind = zipKind(names);
+    fail(kind ? `not a saved run but ${WHERE_IT_GOES[kind]}` : `not a MoCo checkpoint: it has no ${MANIFEST_FILE}`);
+  }
   let manifest: CheckpointManifest;
   try {
     manifest = JSON.parse(strFromU8(entries[MANIFEST_FILE])) as CheckpointManifest;

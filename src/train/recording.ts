@@ -4,6 +4,7 @@ import type { PresetName } from '../moco/resnet';
 import { FileError } from '../util/fileError';
 import type { DatasetIdentity, KnnPoint, ProbePoint } from './checkpoint';
 import { STAT_FIELDS, type StatField, type StepRecord } from './stepFields';
+import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
 
 /**
  * A classroom recording: one training run as the app shows it, to replay where no GPU trains it
@@ -133,7 +134,8 @@ export function decodeRecording(bytes: Uint8Array, file: string): Recording {
   }
   const json = entries[RECORDING_MANIFEST];
   if (!json) {
-    return fail(entries['manifest.json'] ? `is a checkpoint, not a recording: open it with Open run… instead` : `not a MoCo recording: it has no ${RECORDING_MANIFEST}`);
+    const kind = zipKind(Object.keys(entries));
+    return fail(kind ? `not a recording but ${WHERE_IT_GOES[kind]}` : `not a MoCo recording: it has no ${RECORDING_MANIFEST}`);
   }
   let m: RecordingManifest;
   try {

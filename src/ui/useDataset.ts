@@ -12,6 +12,10 @@ export interface Loading {
   progress: LoadProgress | null;
 }
 
+/** The error of a picked folder with no file in it, anywhere below it. */
+export const EMPTY_PICK =
+  'the folder you picked holds no files: pick a folder with one sub-folder of images per class (Folder…), or CIFAR-10/100 files (Files…)';
+
 function describeSelection(files: readonly DataFile[]): string {
   if (files.length === 1) return files[0].path;
   const top = files[0]?.path.split('/')[0];
@@ -71,9 +75,14 @@ export function useDataset(training: Training) {
     [workerApi, datasetChanged],
   );
 
+  /**
+   * A pick with no file in it is an empty folder (a cancelled picker fires no change): said here,
+   * as the browser gives not even its name, instead of a click that does nothing.
+   */
   const loadFiles = useCallback(
     (files: DataFile[]) => {
       if (files.length > 0) void load({ kind: 'files', files, labels });
+      else setError(EMPTY_PICK);
     },
     [load, labels],
   );

@@ -67,8 +67,30 @@ export async function loadUserFiles(files: readonly DataFile[], options: LoadFil
   // archive by its first bytes; anything else that is not CIFAR is taken for a folder of pictures,
   // whose decoder names every file that is not one.
   const lone = wanted.length === 1 && !wanted[0].path.includes('/') && images.length === 0;
+  if (lone) refuseOtherKinds(wanted[0].path);
   if (cifar.length > 0 || lone) return loadCifarFiles(cifar.length > 0 ? cifar : wanted, options);
   return loadImageFolder(wanted, options);
+}
+
+/** What a dataset can be, for a file that is none of it. */
+const WHAT_TO_PICK = 'pick CIFAR-10/100 .bin files or cifar-10-binary.tar.gz (Files…), or a folder with one sub-folder of images per class (Folder…)';
+/** Kinds of file no CIFAR download is renamed to: said as what they are, not as a cut-off CIFAR record. */
+const DOCUMENT_FILE = /\.(txt|csv|tsv|json|md|html?|xml|pdf|docx?|xlsx?|pptx?|odt|ods|rtf|log|py|ipynb|js|ts)$/i;
+const ZIP_FILE = /\.zip$/i;
+
+/**
+ * A lone file of a kind that holds no images: named with what to pick instead. A zip is what the
+ * app's own downloads are, and what a folder of images often travels as.
+ */
+function refuseOtherKinds(path: string): void {
+  if (ZIP_FILE.test(path)) {
+    throw new DatasetError(
+      path,
+      `a zip, which the Data panel does not read: unzip it and pick the folder of class folders (Folder…); a saved run opens with Saved runs' Open run…, trained weights with Load weights…`,
+    );
+  }
+  const kind = DOCUMENT_FILE.exec(path);
+  if (kind) throw new DatasetError(path, `a .${kind[1].toLowerCase()} file, not a dataset: ${WHAT_TO_PICK}`);
 }
 
 /**

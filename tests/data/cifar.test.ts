@@ -97,6 +97,8 @@ describe('CIFAR binary files', () => {
     );
     // A record cut short: 9 whole records and part of the tenth.
     expectDatasetError(() => parseCifar(ten.subarray(0, ten.length - 100), { fileName: 'test_batch.bin' }), /^test_batch\.bin: 30,630 bytes .*cut off after 2,973 bytes/);
+    // ... and says what to do about it.
+    expectDatasetError(() => parseCifar(plusOne, { fileName: 'data_batch_1.bin' }), /; download it again \(https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar\.html, the binary version\)$/);
     expectDatasetError(() => parseCifar(new Uint8Array(0), { fileName: 'data_batch_2.bin' }), /^data_batch_2\.bin: the file is empty/);
     expectDatasetError(() => parseCifar(cifarBytes([[0], [12]]), { fileName: 'x.bin', format: 'cifar10' }), /^x\.bin: record 2 has label 12, but CIFAR-10 labels go from 0 to 9/);
     expectDatasetError(() => parseCifar(cifarBytes([[3, 120]]), { fileName: 'train.bin', labels: 'coarse' }), /^train\.bin: record 1 has fine label 120/);

@@ -26,6 +26,27 @@ describe('training charts, end to end', () => {
     expect(await page.locator('[data-testid=chart-loss] [role=slider]').isVisible()).toBe(false);
     expect(await page.locator('[data-testid=export-csv]').isDisabled()).toBe(true);
 
+    // Every choice of the setup's menus reads whole in the closed menu (a desktop's sidebar is 290 px wide).
+    const cutOff = await page.evaluate(() => {
+      const context = document.createElement('canvas').getContext('2d')!;
+      const cut: string[] = [];
+      for (const select of document.querySelectorAll<HTMLSelectElement>('[data-testid=preset], [data-testid=batch], [data-testid=version], [data-testid=dataset-size], [data-testid=budget]')) {
+        const style = getComputedStyle(select);
+        context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        // The box less its padding and Chromium's drop-down arrow (about 20 px).
+        const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+        for (const option of select.options) if (context.measureText(option.text).width > room) cut.push(`${select.dataset.testid}: ${option.text}`);
+      }
+      return cut;
+    });
+    expect(cutOff).toEqual([]);
+
+    // The primary button under the pointer keeps its colour under its white text.
+    await page.hover('[data-testid=start]');
+    const hovered = await page.locator('[data-testid=start]').evaluate((b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]);
+    expect(hovered).toEqual(['rgb(124, 58, 237)', 'rgb(255, 255, 255)']);
+    await page.mouse.move(0, 0);
+
     await stepTo(page, 1);
     await stepTo(page, 2);
     // Two live parameters set between two steps: one marker at step 3 names both.
@@ -40,6 +61,11 @@ describe('training charts, end to end', () => {
     const label = (await marker.first().textContent()) ?? '';
     expect(label).toMatch(/K 32/);
     expect(label).toMatch(/m 0\b/);
+    // At the last step, the right edge of the plot: the label goes left of its line, whole inside the chart.
+    const labelBox = (await marker.first().boundingBox())!;
+    const svgBox = (await page.locator('[data-testid=chart-loss] svg.recharts-surface').first().boundingBox())!;
+    expect(labelBox.x).toBeGreaterThanOrEqual(svgBox.x);
+    expect(labelBox.x + labelBox.width).toBeLessThanOrEqual(svgBox.x + svgBox.width);
     const fromStep = await page.evaluate(() => window.__moco!.store.markers.map((m) => m.fromStep));
     expect(fromStep).toEqual([3]);
     expect(await page.locator('[data-testid=chart-loss] [role=slider]').isVisible()).toBe(true);

@@ -18,6 +18,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, parseCifar } from '../../src/data/cifar';
 import { samplesPerClass, thumbnailRGBA } from '../../src/data/summary';
+import { EMPTY_PICK } from '../../src/ui/useDataset';
 import { carveHeldOut } from '../../src/worker/datasets';
 import { cifarBytes } from '../support/dataFixtures';
 import { SHARED } from '../support/helpers';
@@ -165,6 +166,14 @@ describe('loading data in the app, end to end', () => {
       [220, 30, 30, 255],
       [30, 30, 220, 255],
     ]);
+
+    // An empty folder picked: the browser hands over no file, not even the folder's name; the
+    // panel says so and what to pick, and the folder in use stays.
+    const empty = mkdtempSync(join(tmpdir(), 'moco-e2e-empty-'));
+    await page.setInputFiles('[data-testid=data-folder]', empty);
+    await page.locator('[data-testid=data-error]').waitFor({ timeout: 10_000 });
+    expect(await text(page, 'data-error')).toBe(`Not loaded — ${EMPTY_PICK} (still training on pets)`);
+    expect(await text(page, 'data-name')).toBe('pets');
   }, 120_000);
 
   it('reads CIFAR-100 files again when the label choice changes', async () => {

@@ -29,8 +29,16 @@ describe('what the app teaches, end to end', () => {
     expect(described).toMatch(/200 nearest training images/);
     expect(await page.locator(`[id="${await term.getAttribute('aria-describedby')}"]`).isVisible()).toBe(true);
 
-    await page.click('[data-testid=explainer-dismiss]');
+    // From the keyboard: the button pressed goes away, and focus moves to what replaces it.
+    await page.focus('[data-testid=explainer-dismiss]');
+    await page.keyboard.press('Enter');
     expect(await page.locator('[data-testid=explainer]').count()).toBe(0);
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.textContent ?? '');
+    expect(await focused()).toBe('explainer-open');
+    await page.keyboard.press('Enter');
+    expect(await focused()).toBe('What you are watching');
+    await page.click('[data-testid=explainer-dismiss]');
+    expect(await focused()).toBe('explainer-open');
     await page.reload();
     await page.locator('[data-testid=explainer-open]').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-testid=explainer]').count()).toBe(0);

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { strToU8, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { normalizeImages } from '../../src/moco/augment';
-import { BUNDLE_FORMAT, metadataProblems, modelBundleZip, unzipBundle, type ModelMetadata } from '../../src/io/modelBundle';
+import { BUNDLE_FORMAT, BundleError, metadataProblems, modelBundleZip, unzipBundle, weightsFromFile, type ModelMetadata } from '../../src/io/modelBundle';
 import { readSafetensors } from '../../src/io/safetensors';
 import { encoderStateDict, loadStateDict, tfjsWeightsToStateDict, WeightsMismatchError } from '../../src/io/stateDict';
 import { mocoConfig } from '../../src/moco/config';
@@ -113,6 +114,26 @@ describe('the weights download (one zip)', () => {
     for (const m of [other, resnet8, v1, v2]) m.dispose();
     x.dispose();
     trainer.dispose();
+  });
+});
+
+describe('weights given as a file (Load weights…)', () => {
+  it("names a saved run's or a recording's zip given instead, with where it goes", () => {
+    const refusal = (entries: Record<string, Uint8Array>) => {
+      try {
+        weightsFromFile(zipSync(entries));
+      } catch (e) {
+        expect(e).toBeInstanceOf(BundleError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    const empty = new Uint8Array(0);
+    expect(refusal({ 'manifest.json': strToU8('{}'), 'tensors.bin': empty })).toBe(
+      'not trained weights but a saved run (a checkpoint): open it with Saved runs’ Open run… (the headless trainer: --resume)',
+    );
+    expect(refusal({ 'recording.json': strToU8('{}'), 'checkpoint.zip': empty })).toBe('not trained weights but a classroom recording: open it with Classroom replay’s Open a recording…');
+    expect(refusal({ 'photo.png': empty })).toBe('the zip has no model.safetensors (is it the app\'s "Download weights" zip?)');
   });
 });
 

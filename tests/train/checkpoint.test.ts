@@ -145,6 +145,12 @@ describe('checkpoint', () => {
       [garbled, /^ck\.zip: the checkpoint's tensors are damaged/],
       [strToU8('{"not": "a zip"}'), /^ck\.zip: not a readable checkpoint/],
       [zipSync({ 'model.json': strToU8('{}') }), /^ck\.zip: not a MoCo checkpoint: it has no manifest\.json/],
+      // The app's other zips: said where they go.
+      [
+        zipSync({ 'model.json': strToU8('{}'), 'model.safetensors': new Uint8Array(8), 'metadata.json': strToU8('{}') }),
+        /^ck\.zip: not a saved run but trained weights \(a Download weights zip\): load them with Load weights… \(the headless trainer: --init\)$/,
+      ],
+      [zipSync({ 'recording.json': strToU8('{}'), 'checkpoint.zip': new Uint8Array(0) }), /^ck\.zip: not a saved run but a classroom recording: open it with Classroom replay’s Open a recording…$/],
       [rezip((m) => (m.version = 2)), /^ck\.zip: checkpoint format version 2; this version of the trainer reads version 1 only/],
       [rezip((m) => (m.format = 'something-else')), /^ck\.zip: not a MoCo checkpoint/],
       [rezip((m) => delete m.queue), /^ck\.zip: the checkpoint's manifest\.json is incomplete or damaged/],

@@ -74,7 +74,12 @@ describe('classroom recordings', () => {
       throw new Error('accepted');
     };
     expect(refused(bytes.subarray(0, bytes.length / 2))).toMatch(/^class\.zip: not a readable recording: the zip is truncated or damaged/);
-    expect(refused(zipSync({ [CHECKPOINT_MANIFEST]: strToU8('{}') }))).toBe('class.zip: is a checkpoint, not a recording: open it with Open run… instead');
+    expect(refused(zipSync({ [CHECKPOINT_MANIFEST]: strToU8('{}') }))).toBe(
+      'class.zip: not a recording but a saved run (a checkpoint): open it with Saved runs’ Open run… (the headless trainer: --resume)',
+    );
+    expect(refused(zipSync({ 'model.json': strToU8('{}'), 'model.safetensors': new Uint8Array(8), 'metadata.json': strToU8('{}') }))).toBe(
+      'class.zip: not a recording but trained weights (a Download weights zip): load them with Load weights… (the headless trainer: --init)',
+    );
     const entries = unzipSync(bytes);
     const manifest = JSON.parse(strFromU8(entries[RECORDING_MANIFEST]));
     const with_ = (m: object, checkpoint = entries[RECORDING_CHECKPOINT]) => zipSync({ [RECORDING_MANIFEST]: strToU8(JSON.stringify(m)), [RECORDING_CHECKPOINT]: checkpoint });

@@ -35,8 +35,20 @@ describe('marker labels', () => {
   it('stack in rows where they would overlap, and leave out only what three rows cannot hold', () => {
     const mk = (fromStep: number): ParamChange => ({ runId: 1, fromStep, params: { queueSize: 64 } });
     const markers = [mk(10), mk(12), mk(14), mk(16), mk(80)];
-    const rows = markerRows(markers, [0, 100]);
-    expect(markers.map((m) => rows.get(m))).toEqual([0, 1, 2, undefined, 0]);
+    const places = markerRows(markers, [0, 100]);
+    expect(markers.map((m) => places.get(m)?.row)).toEqual([0, 1, 2, undefined, 0]);
+  });
+
+  it('go left of a line near the right edge, where a label right of it would be cut off', () => {
+    // 240 px of plot: "m 0, K 1,024" is about 73 px wide; at step 100 of 100 it would start at the edge.
+    const change = (fromStep: number): ParamChange => ({ runId: 1, fromStep, params: { momentum: 0, queueSize: 1024 } });
+    const [early, last] = [change(10), change(100)];
+    const places = markerRows([early, last], [0, 100]);
+    expect(places.get(early)).toEqual({ row: 0, leftOfLine: false });
+    expect(places.get(last)).toEqual({ row: 0, leftOfLine: true });
+    // A label longer than the room on either side stays right of its line (the left edge would cut more).
+    const long: ParamChange = { runId: 1, fromStep: 5, params: { momentum: 0.999, queueSize: 16384, temperature: 0.07, learningRate: 0.03 } };
+    expect(markerRows([long], [0, 10]).get(long)).toEqual({ row: 0, leftOfLine: false });
   });
 });
 

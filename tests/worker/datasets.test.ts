@@ -170,6 +170,19 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     expect(Array.from(data.heldOut.labels)).toEqual([9]);
   });
 
+  it('names a lone document or zip picked as data for what it is, and what to pick instead', async () => {
+    const text = await rejection(loadUserFiles([dataFile('notes.txt', new TextEncoder().encode('hello world\n'))], { labels: 'fine' }));
+    expect(text).toBeInstanceOf(DatasetError);
+    expect(text.message).toBe(
+      'notes.txt: a .txt file, not a dataset: pick CIFAR-10/100 .bin files or cifar-10-binary.tar.gz (Files…), or a folder with one sub-folder of images per class (Folder…)',
+    );
+    const zip = await rejection(loadUserFiles([dataFile('pets.zip', Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]))], { labels: 'fine' }));
+    expect(zip.message).toMatch(/^pets\.zip: a zip, which the Data panel does not read: unzip it and pick the folder of class folders \(Folder…\); a saved run opens with/);
+    // A renamed download with no telling extension still goes to the CIFAR reader, which names the cut-off record.
+    const renamed = await rejection(loadUserFiles([dataFile('data_batch_1', new Uint8Array(3073 + 10))], { labels: 'fine' }));
+    expect(renamed.message).toMatch(/^data_batch_1: 3,083 bytes is not a whole number of 3,073-byte CIFAR-10 records/);
+  });
+
   it('trains on a lone test batch, carving its held-out share', async () => {
     const data = await loadUserFiles([dataFile('test_batch.bin', cifarBytes(Array.from({ length: 30 }, (_, i) => [i % 10])))], { labels: 'fine' });
     expect(data).toMatchObject({ name: 'test_batch.bin', heldOutFrom: 'carved' });

@@ -172,23 +172,32 @@ const MARKER_ROWS = 3;
 const LABEL_CHAR_PX = 5.6;
 const LAYOUT_PLOT_PX = 240;
 
+/** Where a marker's label goes: its row, and on which side of its line. */
+export interface MarkerPlace {
+  row: number;
+  /** Left of the line, ending at it: a label right of a line near the plot's right edge would be cut off there. */
+  leftOfLine: boolean;
+}
+
 /**
- * The row of each marker's label (markers in step order), or none where all rows are taken there:
+ * The place of each marker's label (markers in step order), or none where all rows are taken there:
  * such a marker is still named in the read-out at its step.
  */
-export function markerRows(markers: readonly ParamChange[], domain: [number, number], plotPx = LAYOUT_PLOT_PX): Map<ParamChange, number> {
-  const rows = new Map<ParamChange, number>();
+export function markerRows(markers: readonly ParamChange[], domain: [number, number], plotPx = LAYOUT_PLOT_PX): Map<ParamChange, MarkerPlace> {
+  const places = new Map<ParamChange, MarkerPlace>();
   const span = Math.max(1e-9, domain[1] - domain[0]);
   const ends = new Array<number>(MARKER_ROWS).fill(-Infinity);
   for (const mk of markers) {
     const at = ((mk.fromStep - domain[0]) / span) * plotPx;
     const width = markerLabel(mk).length * LABEL_CHAR_PX + 6;
-    const row = ends.findIndex((end) => at >= end);
+    const leftOfLine = at + width > plotPx && at - width >= 0;
+    const start = leftOfLine ? at - width : at;
+    const row = ends.findIndex((end) => start >= end);
     if (row < 0) continue;
-    rows.set(mk, row);
-    ends[row] = at + width;
+    places.set(mk, { row, leftOfLine });
+    ends[row] = start + width;
   }
-  return rows;
+  return places;
 }
 
 function valueAxis(lines: Line[], data: (readonly Point[])[], side: 'left' | 'right', range?: [number, number], fromZero?: boolean, log?: boolean): Axis {
@@ -372,16 +381,23 @@ function leftTick(spec: ChartSpec) {
 
 const MARKER_LABELS = new Map<string, (props: unknown) => ReactElement | null>();
 
-/** A marker's label, as plain SVG text at the top left of its line, in its row (one renderer per text and row, so props stay equal). */
-function markerLabelRenderer(text: string, row: number) {
-  const id = `${row}|${text}`;
+/** A marker's label, as plain SVG text at the top of its line, right of it or left, in its row (one renderer per text and place, so props stay equal). */
+function markerLabelRenderer(text: string, { row, leftOfLine }: MarkerPlace) {
+  const id = `${row}|${leftOfLine ? 'left' : 'right'}|${text}`;
   const cached = MARKER_LABELS.get(id);
   if (cached) return cached;
   const render = function MarkerLabel(props: unknown) {
     const { viewBox } = props as { viewBox?: { x: number; y: number } };
     if (!viewBox) return null;
     return (
-      <text x={viewBox.x + 3} y={viewBox.y + 9 + 11 * row} className={styles['marker-label']} data-marker={text}>
+      <text
+        x={leftOfLine ? viewBox.x - 3 : viewBox.x + 3}
+        y={viewBox.y + 9 + 11 * row}
+        textAnchor={leftOfLine ? 'end' : 'start'}
+        className={styles['marker-label']}
+        data-marker={text}
+        data-side={leftOfLine ? 'left' : 'right'}
+      >
         {text}
       </text>
     );
@@ -470,7 +486,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
   const left = useStable(view.left, sameAxis) as Axis;
   const right = useStable(view.right, sameAxis);
   const markers = useStable(view.markers, sameMarkers);
-  const rows = useMemo(() => (labelMarkers ? markerRows(markers, x.domain) : new Map<ParamChange, number>()), [markers, x, labelMarkers]);
+  const places = useMemo(() => (labelMarkers ? markerRows(markers, x.domain) : new Map<ParamChange, MarkerPlace>()), [markers, x, labelMarkers]);
 
   // The step under the pointer (or chosen with the keyboard); null: the read-out shows the last step.
   const [hover, setHover] = useState<{ step: number; keyboard: boolean } | null>(null);
@@ -570,7 +586,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
               <StepAxisLabel />
               {spec.chanceLevel && <ReferenceLine yAxisId="left" y={spec.chanceLevel.y} className={styles.chance} strokeDasharray="4 3" />}
               {markers.map((mk) => {
-                const row = rows.get(mk);
+                const place = places.get(mk);
                 return (
                   <ReferenceLine
                     key={`${mk.runId}-${mk.fromStep}`}
@@ -578,7 +594,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
                     x={mk.fromStep}
                     className={styles.marker}
                     strokeDasharray="4 3"
-                    label={row !== undefined ? markerLabelRenderer(markerLabel(mk), row) : undefined}
+                    label={place ? markerLabelRenderer(markerLabel(mk), place) : undefined}
                   />
                 );
               })}

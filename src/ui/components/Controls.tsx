@@ -12,9 +12,9 @@ import { FilePickButton } from './FilePickButton';
 import { Term } from './Term';
 
 
+/** A preset in the Model menu: short enough to read whole in the closed menu; its widths go in the hint below. */
 function presetLabel(name: PresetName): string {
-  const { widths, blocks } = PRESETS[name];
-  return `${name} — widths ${widths.join('/')}, ${blocks.reduce((a, b) => a + b, 0)} blocks`;
+  return `${name}, ${PRESETS[name].blocks.reduce((a, b) => a + b, 0)} blocks`;
 }
 
 interface SliderProps {
@@ -266,46 +266,45 @@ export const Controls = memo(function Controls(props: ControlsProps) {
             </select>
           </div>
         </div>
-        <div className="field-row">
-          <div className={`field ${styles['field--wide']}`}>
-            <label htmlFor={`${uid}-dataset`}>Dataset</label>
-            <select
-              id={`${uid}-dataset`}
-              data-testid="dataset-size"
-              value={setup.dataset === 'synthetic' ? setup.datasetSize : setup.dataset}
-              disabled={dataLoading}
-              onChange={(e) => {
-                const value = e.currentTarget.value;
-                // The sample is read (in the Worker) and trained on at once, as loaded files are; a size only changes the setup.
-                if (value === 'sample') loadSample();
-                else if (value !== 'files') updateSetup({ dataset: 'synthetic', datasetSize: Number(value) });
-              }}
-            >
-              {setup.dataset === 'files' && <option value="files">Your files</option>}
-              <option value="sample" disabled={!ready}>
-                CIFAR-10 sample (5,000 images, real photos)
+        {/* The Dataset and Steps menus take the card's width each: side by side, their choices were cut off. */}
+        <div className="field">
+          <label htmlFor={`${uid}-dataset`}>Dataset</label>
+          <select
+            id={`${uid}-dataset`}
+            data-testid="dataset-size"
+            value={setup.dataset === 'synthetic' ? setup.datasetSize : setup.dataset}
+            disabled={dataLoading}
+            onChange={(e) => {
+              const value = e.currentTarget.value;
+              // The sample is read (in the Worker) and trained on at once, as loaded files are; a size only changes the setup.
+              if (value === 'sample') loadSample();
+              else if (value !== 'files') updateSetup({ dataset: 'synthetic', datasetSize: Number(value) });
+            }}
+          >
+            {setup.dataset === 'files' && <option value="files">Your files</option>}
+            <option value="sample" disabled={!ready}>
+              CIFAR-10 sample, 5,000 photos
+            </option>
+            {DATASET_SIZES.map((n) => (
+              <option key={n} value={n}>
+                Built-in shapes, {formatInt(n)}
               </option>
-              {DATASET_SIZES.map((n) => (
-                <option key={n} value={n}>
-                  Built-in shapes, {formatInt(n)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor={`${uid}-budget`}>Steps</label>
-            <select id={`${uid}-budget`} data-testid="budget" value={setup.stepBudget} onChange={(e) => updateSetup({ stepBudget: Number(e.currentTarget.value) })}>
-              {STEP_BUDGETS.map((n) => (
-                <option key={n} value={n}>
-                  {n === 0 ? 'no limit' : formatInt(n)}
-                </option>
-              ))}
-            </select>
-          </div>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${uid}-budget`}>Steps</label>
+          <select id={`${uid}-budget`} data-testid="budget" value={setup.stepBudget} onChange={(e) => updateSetup({ stepBudget: Number(e.currentTarget.value) })}>
+            {STEP_BUDGETS.map((n) => (
+              <option key={n} value={n}>
+                {n === 0 ? 'no limit' : formatInt(n)}
+              </option>
+            ))}
+          </select>
         </div>
         {model && (
           <p className="hint">
-            {formatInt(model.parameterCount)} parameters · {formatInt(model.batchesPerEpoch)} steps per epoch
+            widths {PRESETS[setup.preset].widths.join('/')} · {formatInt(model.parameterCount)} parameters · {formatInt(model.batchesPerEpoch)} steps per epoch
           </p>
         )}
         <CopyLink link={shareLink} />

@@ -1,4 +1,4 @@
-import { memo, useCallback, useId, useState } from 'react';
+import { memo, useCallback, useEffect, useId, useRef, useState } from 'react';
 import { GLOSSARY, type GlossaryKey } from '../glossary';
 import { Term } from './Term';
 import styles from './Explainer.module.css';
@@ -22,7 +22,22 @@ function readDismissed(): boolean {
 export const Explainer = memo(function Explainer() {
   const uid = useId();
   const [open, setOpen] = useState(() => !readDismissed());
+  // The control pressed goes away with the toggle: focus moves to what replaces it (the button that
+  // brings the explainer back, or the explainer's heading), not to the page's start.
+  const toggled = useRef(false);
+  const reopenButton = useRef<HTMLButtonElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (!toggled.current) return;
+    toggled.current = false;
+    (open ? heading : reopenButton).current?.focus();
+  }, [open]);
+  const reopen = useCallback(() => {
+    toggled.current = true;
+    setOpen(true);
+  }, []);
   const dismiss = useCallback(() => {
+    toggled.current = true;
     setOpen(false);
     try {
       localStorage.setItem(EXPLAINER_DISMISSED_KEY, '1');
@@ -33,7 +48,7 @@ export const Explainer = memo(function Explainer() {
   if (!open) {
     // On a phone it stays at the top with the status and the diagram, where a student looks first.
     return (
-      <button type="button" className={`btn ${styles.reopen}`} onClick={() => setOpen(true)} data-testid="explainer-open" data-narrow-first>
+      <button ref={reopenButton} type="button" className={`btn ${styles.reopen}`} onClick={reopen} data-testid="explainer-open" data-narrow-first>
         What is MoCo? What should I watch?
       </button>
     );
@@ -41,7 +56,9 @@ export const Explainer = memo(function Explainer() {
   return (
     <section className={`card ${styles.explainer}`} aria-labelledby={`${uid}-title`} data-testid="explainer" data-narrow-first>
       <div className={styles.head}>
-        <h2 id={`${uid}-title`}>What you are watching</h2>
+        <h2 id={`${uid}-title`} ref={heading} tabIndex={-1}>
+          What you are watching
+        </h2>
         <button type="button" className="btn" onClick={dismiss} data-testid="explainer-dismiss">
           Got it
         </button>
