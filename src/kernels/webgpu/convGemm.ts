@@ -202,10 +202,11 @@ function tiling(spec: GemmSpec, per: number) {
     workgroupSize: [wx, wy, 1] as [number, number, number],
     dispatch: [...grid, splits] as [number, number, number],
   };
-  const tiles = `
+  // WGSL, built only when the pipeline is (as the bodies that use them).
+  const tiles = () => `
       var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
       var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;`;
-  const prologue = `
+  const prologue = () => `
       let threads = ${wx * wy};
       let m0 = i32(wid.y) * ${tm};
       let n0 = i32(wid.x) * ${tn};
@@ -234,12 +235,12 @@ function runNarrow(backend: object, spec: GemmSpec): { result: tf.TensorInfo; sp
     key: `${wx},${wy},${spec.a.contiguous},${spec.b.contiguous}`,
     ...shared,
     declarations: () => `
-      ${tiles}
+      ${tiles()}
       ${spec.indexing}
       ${loader('loadA', spec.a, false)}
       ${loader('loadB', spec.b, false)}`,
     body: () => `
-      ${prologue}
+      ${prologue()}
       var acc : array<vec4<f32>, 4>;
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
         ${stage('tileA', tm, spec.a.contiguous === 'k' ? 'k' : 'other', (m, kk) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA(m0 + ${m}, k0 + ${kk})` }))}
@@ -293,12 +294,12 @@ function runWide(backend: object, spec: GemmSpec): { result: tf.TensorInfo; spli
     ...shared,
     vec4Inputs: [...(a.vec4 ? [a.buffer] : []), ...(b.vec4 ? [b.buffer] : [])],
     declarations: () => `
-      ${tiles}
+      ${tiles()}
       ${spec.indexing}
       ${loader('loadA', a, a.vec4)}
       ${loader('loadB', b, b.vec4)}`,
     body: () => `
-      ${prologue}
+      ${prologue()}
       ${rows.map((r) => `var acc${r}0 = vec4<f32>(); var acc${r}1 = vec4<f32>();`).join('\n      ')}
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
         ${(a.vec4 ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}
