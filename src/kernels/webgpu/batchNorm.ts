@@ -268,7 +268,7 @@ function batchStatisticsOut(moving: boolean, c: string): string {
 /** What the forward passes bind besides x and the group statistics, and their uniforms. */
 function forwardBindings(inputs: ForwardInputs, l: ReturnType<typeof layout>, { epsilon, momentum = BN_MOMENTUM }: ForwardAttrs) {
   const { x, gamma, beta, residual, movingMean, movingVariance } = inputs;
-  if (residual && String(residual.shape) !== String(x.shape)) throw new Error(`batch-norm + ReLU: residual [${residual.shape}] is not the shape of x [${x.shape}]`);
+  if (residual && !tf.util.arraysEqual(residual.shape, x.shape)) throw new Error(`batch-norm + ReLU: residual [${residual.shape}] is not the shape of x [${x.shape}]`);
   const moving = movingMean && movingVariance ? { movingMean, movingVariance } : undefined;
   const uniforms: Record<string, Uniform> = {
     rows: i32(l.rows),
@@ -344,7 +344,7 @@ function onePassSpec(l: ReturnType<typeof layout>) {
     dispatch: [Math.ceil(l.channels / ct), 1, 1] as [number, number, number],
     declarations: () => workgroupReduction({ type: 'vec2<f32>', lanes: rowLanes, stride: ct }),
     /** Channel `c` of this invocation, and `cc`, a valid channel to read for invocations past the last. */
-    prelude: `
+    prelude: () => `
       let c = i32(wid.x) * ${ct} + i32(lid.x);
       let cc = min(c, u.channels - 1);`,
   };
@@ -367,7 +367,7 @@ function forwardOnePass(backend: object, inputs: ForwardInputs, attrs: ForwardAt
     dispatch: s.dispatch,
     declarations: s.declarations,
     body: () => `
-      ${s.prelude}
+      ${s.prelude()}
       var total = vec2<f32>(0.0);
       for (var g = 0; g < u.groups; g++) {
         let base = g * u.rows * u.channels + c;
@@ -511,7 +511,7 @@ function backwardOnePass(backend: object, { dy, x, stats, gamma, y }: BackwardIn
     dispatch: s.dispatch,
     declarations: s.declarations,
     body: () => `
-      ${s.prelude}
+      ${s.prelude()}
       let inverseRows = 1.0 / f32(u.rows);
       var total = vec2<f32>(0.0);
       for (var g = 0; g < u.groups; g++) {

@@ -287,10 +287,11 @@ function runTiles(backend: object, spec: GemmSpec, path: TilePath): { result: tf
   const along = (c: string) => (c === 'k' ? 'k' : 'other');
   const loadA = (m: string, kk: string) => ({ cond: `m0 + ${m} < u.M && k0 + ${kk} < kEnd`, value: `loadA${vec4A ? '4' : ''}(m0 + ${m}, k0 + ${kk})` });
   const loadB = (n: string, kk: string) => ({ cond: `n0 + ${n} < u.N && k0 + ${kk} < kEnd`, value: `loadB${vec4B ? '4' : ''}(k0 + ${kk}, n0 + ${n})` });
-  const tiles = `
+  // WGSL, built only when the pipeline is (as the bodies that use them).
+  const tiles = () => `
       var<workgroup> tileA : array<vec4<f32>, ${(TK * tm) / 4}>;
       var<workgroup> tileB : array<vec4<f32>, ${(TK * tn) / 4}>;`;
-  const prologue = `
+  const prologue = () => `
       let threads = ${wx * wy};
       let m0 = i32(wid.y) * ${tm};
       let n0 = i32(wid.x) * ${tn};
@@ -307,12 +308,12 @@ function runTiles(backend: object, spec: GemmSpec, path: TilePath): { result: tf
     workgroupSize: [wx, wy, 1],
     dispatch: [...grid, splits],
     declarations: () => `
-      ${tiles}
+      ${tiles()}
       ${spec.indexing}
       ${loader('loadA', a, vec4A)}
       ${loader('loadB', b, vec4B)}`,
     body: () => `
-      ${prologue}
+      ${prologue()}
       ${path.accumulators}
       for (var k0 = kStart; k0 < kEnd; k0 += ${TK}) {
         ${(vec4A ? stage4 : stage)('tileA', tm, along(a.contiguous), loadA)}

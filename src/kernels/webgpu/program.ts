@@ -24,12 +24,13 @@ import { bindingCacheActive, recordCached } from './bindingCache';
  * Relies on tfjs-backend-webgpu 4.22 internals (`recordAndSubmit`); package.json pins that version.
  */
 
+/** A uniform of the program's own, in the form `recordAndSubmit` takes (so that it goes to tfjs as it is, nothing made per dispatch). */
 export interface Uniform {
-  type: 'f32' | 'i32' | 'u32';
-  value: number;
+  type: 'float32' | 'int32';
+  data: [number];
 }
-export const i32 = (value: number): Uniform => ({ type: 'i32', value });
-export const f32 = (value: number): Uniform => ({ type: 'f32', value });
+export const i32 = (value: number): Uniform => ({ type: 'int32', data: [value] });
+export const f32 = (value: number): Uniform => ({ type: 'float32', data: [value] });
 
 /** One dispatch of a WGSL program. */
 export interface Program {
@@ -75,10 +76,8 @@ interface WebGpuBackendInternals {
   tensorMap: { get(dataId: object): { values: unknown; refCount: number } | undefined };
   makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   uploadToGPU(dataId: object): void;
-  recordAndSubmit(program: RecordedProgram, output: tf.TensorInfo, inputs: tf.TensorInfo[], uniforms: { type: string; data: number[] }[]): void;
+  recordAndSubmit(program: RecordedProgram, output: tf.TensorInfo, inputs: tf.TensorInfo[], uniforms?: { type: string; data: number[] }[]): void;
 }
-
-const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline | Promise<GPUComputePipeline>>>();
 
 function coordsType(rank: number): string {
   if (rank <= 1) return 'i32';
@@ -113,7 +112,7 @@ function shaderSource(spec: Program, boundShapes: number[][]): string {
   ];
   // recordAndSubmit writes the shapes of [...outputs.slice(1), ...inputs, outputs[0]], each followed by its strides.
   const tfjsFields = boundShapes.map((s, i) => `_shape${i} : ${coordsType(s.length)}, _strides${i} : ${coordsType(s.length - 1)},`).join('\n  ');
-  const ownFields = Object.entries(spec.uniforms ?? {}).map(([name, u]) => `${name} : ${u.type},`).join('\n  ');
+  const ownFields = Object.entries(spec.uniforms ?? {}).map(([name, u]) => `${name} : ${u.type === 'int32' ? 'i32' : 'f32'},`).join('\n  ');
   const wg = spec.workgroupSize ?? DEFAULT_WORKGROUP;
   return `
 struct Uniforms {
@@ -136,63 +135,104 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(local_invocatio
 `;
 }
 
-function uniformType(t: Uniform['type']): string {
-  return t === 'f32' ? 'float32' : t === 'i32' ? 'int32' : 'uint32';
+const DEFAULT_WORKGROUP: [number, number, number] = [256, 1, 1];
+
+/**
+ * What a shader key fixes, made once per key: the pipeline and the program object that
+ * `recordAndSubmit` reads. The object is reused for every dispatch of the key, only its grid and
+ * output shape set per call: tfjs reads it synchronously (its uniforms' bytes, the bind group and the
+ * dispatch are recorded before `recordAndSubmit` returns) and keeps nothing of it.
+ */
+interface Compiled {
+  pipeline: GPUComputePipeline | Promise<GPUComputePipeline>;
+  program: RecordedProgram | null;
 }
 
-const DEFAULT_WORKGROUP: [number, number, number] = [256, 1, 1];
+const pipelines = new WeakMap<GPUDevice, Map<string, Compiled>>();
+
+/**
+ * `getBindGroupLayout(0)` answered from the pipeline's first answer: tfjs asks for it on every
+ * dispatch (`recordAndSubmit`), a call into Dawn each time; our pipelines' layout never changes.
+ */
+function rememberLayout(pipeline: GPUComputePipeline): GPUComputePipeline {
+  const layout = pipeline.getBindGroupLayout(0);
+  const ask = pipeline.getBindGroupLayout.bind(pipeline);
+  pipeline.getBindGroupLayout = (index: number) => (index === 0 ? layout : ask(index));
+  return pipeline;
+}
 
 /** Records one dispatch of `spec` on the webgpu backend and returns its outputs (float32), in the order of `spec.outputs`. */
 export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
+  // Runs for every dispatch of ours: plain loops, no intermediate arrays or entries (issue #15, the host's cost of a dispatch).
   const b = backend as WebGpuBackendInternals;
-  const inputs = Object.entries(spec.inputs);
-  const inPlace = Object.entries(spec.inPlace ?? {});
-  const outputShapes = Object.values(spec.outputs);
+  const inputs: tf.TensorInfo[] = [];
+  const inPlace: tf.TensorInfo[] = [];
+  const outputShapes: number[][] = [];
+  for (const name in spec.inputs) inputs.push(spec.inputs[name]);
+  for (const name in spec.inPlace) inPlace.push(spec.inPlace[name]);
+  for (const name in spec.outputs) outputShapes.push(spec.outputs[name]);
   const buffers = outputShapes.length + inPlace.length + inputs.length;
   const limit = storageBufferLimit(backend);
   if (buffers > limit) throw new Error(`${spec.name}: ${buffers} storage buffers, this device allows ${limit}`);
   if (buffers === inputs.length) throw new Error(`${spec.name}: a program needs an output or an in-place buffer`);
-  for (const [name, t] of [...inputs, ...inPlace]) {
+  for (const name in spec.inputs) {
+    const t = spec.inputs[name];
     if (t.dtype !== 'float32') throw new Error(`${spec.name}: ${name} is ${t.dtype}, float32 expected`);
     if (spec.vec4Inputs?.includes(name) && tf.util.sizeFromShape(t.shape) % 4) throw new Error(`${spec.name}: ${name} (shape ${t.shape.join('×')}) cannot be read as vec4s`);
     b.uploadToGPU(t.dataId);
   }
-  for (const [name, t] of inPlace) if (!ownsBuffer(backend, t)) throw new Error(`${spec.name}: ${name} shares its buffer with another tensor and cannot be written in place`);
+  for (const name in spec.inPlace) {
+    const t = spec.inPlace[name];
+    if (t.dtype !== 'float32') throw new Error(`${spec.name}: ${name} is ${t.dtype}, float32 expected`);
+    b.uploadToGPU(t.dataId);
+  }
+  for (const name in spec.inPlace) if (!ownsBuffer(backend, spec.inPlace[name])) throw new Error(`${spec.name}: ${name} shares its buffer with another tensor and cannot be written in place`);
   const outputs = outputShapes.map((shape) => b.makeTensorInfo(shape, 'float32'));
   for (const o of outputs) b.uploadToGPU(o.dataId);
-  const writable = [...outputs, ...inPlace.map(([, t]) => t)];
-  const bound = [...writable.slice(1), ...inputs.map(([, t]) => t), writable[0]];
+  // tfjs's binding order: the first writable buffer (output or in place) is its output, bound first and described last.
+  const first = outputs.length ? outputs[0] : inPlace[0];
+  const bound: tf.TensorInfo[] = [];
+  for (let i = 1; i < outputs.length; i++) bound.push(outputs[i]);
+  for (let i = outputs.length ? 0 : 1; i < inPlace.length; i++) bound.push(inPlace[i]);
+  for (const t of inputs) bound.push(t);
   const workgroupSize = spec.workgroupSize ?? DEFAULT_WORKGROUP;
 
   let cache = pipelines.get(b.device);
   if (!cache) pipelines.set(b.device, (cache = new Map()));
-  const shaderKey = `${spec.name}|${spec.key ?? ''}|${bound.map((t) => t.shape.length).join(',')}|${workgroupSize.join(',')}|${spec.vec4Inputs?.join(',') ?? ''}`;
+  let ranks = '';
+  for (let i = 0; i < bound.length; i++) ranks += `${bound[i].shape.length},`;
+  const shaderKey = `${spec.name}|${spec.key ?? ''}|${ranks}${first.shape.length}|${workgroupSize[0]},${workgroupSize[1]},${workgroupSize[2]}|${spec.vec4Inputs?.join(',') ?? ''}`;
   // tfjs's parallel compilation (WEBGPU_ENGINE_COMPILE_ONLY): pipelines compiled asynchronously, nothing recorded.
   const compileOnly = tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
-  let pipeline = cache.get(shaderKey);
-  if (!pipeline) {
-    const code = shaderSource(spec, bound.map((t) => t.shape));
+  let compiled = cache.get(shaderKey);
+  if (!compiled) {
+    const code = shaderSource(spec, [...bound.map((t) => t.shape), first.shape]);
     const module = b.device.createShaderModule({ code, label: spec.name });
     const descriptor: GPUComputePipelineDescriptor = { layout: 'auto', compute: { module, entryPoint: 'main' }, label: spec.name };
-    pipeline = compileOnly ? b.device.createComputePipelineAsync(descriptor) : b.device.createComputePipeline(descriptor);
-    cache.set(shaderKey, pipeline);
+    const pipeline = compileOnly ? b.device.createComputePipelineAsync(descriptor).then(rememberLayout) : rememberLayout(b.device.createComputePipeline(descriptor));
+    cache.set(shaderKey, (compiled = { pipeline, program: null }));
   }
   if (compileOnly) return outputs;
+  const pipeline = compiled.pipeline;
   if (pipeline instanceof Promise) throw new Error(`${spec.name}: its pipeline is still compiling: await customPipelinesReady() after a compile-only pass`);
-  const program: RecordedProgram = {
+  const program = (compiled.program ??= {
     constructor: { name: spec.name },
     pipeline,
     dispatch: spec.dispatch,
     shaderKey,
-    outputShape: writable[0].shape,
-    variableNames: [...writableNames(spec).slice(1), ...inputs.map(([name]) => name)],
-  };
-  const uniforms = Object.values(spec.uniforms ?? {}).map((u) => ({ type: uniformType(u.type), data: [u.value] }));
+    outputShape: first.shape,
+    variableNames: [...writableNames(spec).slice(1), ...Object.keys(spec.inputs)],
+  });
+  program.dispatch = spec.dispatch;
+  program.outputShape = first.shape;
+  // tfjs appends these to its own uniforms (its spread skipped when there are none: the same bytes).
+  let uniforms: Uniform[] | undefined;
+  for (const name in spec.uniforms) (uniforms ??= []).push(spec.uniforms[name]);
   // Opt-in `BindingCache`: uniform buffers and bind groups found again instead of made (bindingCache.ts).
-  if (bindingCacheActive(b)) recordCached(b, { name: spec.name, shaderKey, pipeline, dispatch: spec.dispatch }, writable[0], bound.slice(0, -1), uniforms);
-  else b.recordAndSubmit(program, writable[0], bound.slice(0, -1), uniforms);
+  if (bindingCacheActive(b)) recordCached(b, { name: spec.name, shaderKey, pipeline, dispatch: spec.dispatch }, first, bound, uniforms ?? []);
+  else b.recordAndSubmit(program, first, bound, uniforms);
   // A value read back earlier is cached on the CPU, and would be returned instead of the new one.
-  for (const [, t] of inPlace) b.tensorMap.get(t.dataId)!.values = null;
+  for (const t of inPlace) b.tensorMap.get(t.dataId)!.values = null;
   return outputs;
 }
 
@@ -200,7 +240,7 @@ export function runProgram(backend: object, spec: Program): tf.TensorInfo[] {
 export async function customPipelinesReady(backend: object): Promise<void> {
   const cache = pipelines.get((backend as WebGpuBackendInternals).device);
   if (!cache) return;
-  await Promise.all([...cache].map(async ([key, p]) => cache.set(key, await p)));
+  await Promise.all([...cache.values()].map(async (c) => (c.pipeline = await c.pipeline)));
 }
 
 /** Frees an intermediate result of a kernel that runs several programs. */
