@@ -137,6 +137,8 @@ export class TrainingService {
   /** Names the current run in the store: its saves replace each other. */
   private runKey = newRunKey();
   private lastSaveAt = 0;
+  /** A run never saved is saved after its first step of training, not 30 s later: a reload soon after Start finds it. */
+  private firstSaveDue = false;
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
   private saveWanted = false;
@@ -959,6 +961,7 @@ export class TrainingService {
     this.runKey = runKey;
     this.saveStatus = saved;
     this.saveWanted = false;
+    this.firstSaveDue = saved === null;
     this.lastSaveAt = this.clock.now();
   }
 
@@ -1130,7 +1133,10 @@ export class TrainingService {
       while (!this.stopRequested) {
         await this.lock.run(() => this.trainOneStep(() => this.elapsed()));
         await this.evaluation.afterStep();
-        if (this.store && this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs) this.requestSave();
+        if (this.store && (this.firstSaveDue || this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs)) {
+          this.firstSaveDue = false;
+          this.requestSave();
+        }
         if (this.budgetReached()) {
           this.state = 'finished';
           break;
