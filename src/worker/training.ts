@@ -49,6 +49,7 @@ import {
   BACKEND_LABELS,
   type BackendInfo,
   type BackendName,
+  LoadSuperseded,
   type DatasetInfo,
   type DeviceRecovery,
   type DatasetLoaded,
@@ -476,7 +477,7 @@ export class TrainingService {
     const asked = ++this.loadsAsked;
     // The data chosen last is the data used, whichever read ends last: a load asked before it builds no run.
     const refuseIfReplaced = (name: string) => {
-      if (asked !== this.loadsAsked) throw new Error(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+      if (asked !== this.loadsAsked) throw new LoadSuperseded(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
     };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
