@@ -427,8 +427,9 @@ export class TrainingService {
     const setup = this.requireSetup();
     let tensors;
     try {
-      tensors = weightsFromFile(bytes);
+      tensors = weightsFromFile(bytes, fileName);
     } catch (e) {
+      if (e instanceof BundleError && e.namesItsFix) throw new Error(`${fileName}: ${e.message}`);
       if (e instanceof SafetensorsError || e instanceof BundleError) throw new Error(`${fileName}: ${e.message} (give the downloaded zip or a .safetensors file)`);
       throw e;
     }
