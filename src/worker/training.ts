@@ -797,20 +797,22 @@ export class TrainingService {
     this.recoveryTimes.push(now);
     this.deviceRecovery = { id: this.recoveryTimes.length, phase: 'recovering', lost, lostAtStep: step, fromStep: null, backend: null, resumed: false };
     this.batcher.flush(true);
-    this.recovering = this.recover(wasRunning).catch((e: unknown) => {
+    this.recovering = this.recover(wasRunning, this.pausesAsked).catch((e: unknown) => {
       this.recovering = null;
       this.deviceRecovery = null;
       this.stopAfterLoss(`The GPU device was ${lost} at step ${step}, and recovering from it failed: ${errorMessage(e)}.`);
     });
   }
 
-  private async recover(wasRunning: boolean): Promise<void> {
+  /** `pauses`: the Pauses asked before the loss; one asked during the recovery wins over training again. */
+  private async recover(wasRunning: boolean, pauses: number): Promise<void> {
     const backend = await this.rebuildAfterLoss(() => recoverBackend(this.backendOrder));
     const fromStep = this.trainer?.moco.stepCount ?? 0;
-    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: wasRunning };
+    const resume = wasRunning && this.pausesAsked === pauses;
+    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: resume };
     this.recovering = null;
     this.batcher.flush(true);
-    if (wasRunning) await this.start();
+    if (resume) await this.start();
   }
 
   /**
