@@ -138,7 +138,7 @@ export class TrainingService {
   /** Names the current run in the store: its saves replace each other. */
   private runKey = newRunKey();
   private lastSaveAt = 0;
-  /** A run never saved is saved after its first step of training, not 30 s later: a reload soon after Start finds it. */
+  /** A run never saved (no Step, pause or earlier save did) is saved after its first step of training, not 30 s later: a reload soon after Start finds it. */
   private firstSaveDue = false;
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
@@ -1137,7 +1137,7 @@ export class TrainingService {
       while (!this.stopRequested) {
         await this.lock.run(() => this.trainOneStep(() => this.elapsed()));
         await this.evaluation.afterStep();
-        if (this.store && (this.firstSaveDue || this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs)) {
+        if (this.store && ((this.firstSaveDue && this.saveStatus === null) || this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs)) {
           this.firstSaveDue = false;
           this.requestSave();
         }
