@@ -24,7 +24,7 @@ function progressText(p: LoadProgress): string {
 function LoadingLine({ loading }: { loading: Loading }) {
   const p = loading.progress;
   return (
-    <div className={styles['data-panel__loading']} role="status">
+    <div className={styles['data-panel__loading']} role="status" data-testid="data-loading">
       <span>
         Reading {loading.what}
         {p ? `: ${progressText(p)}` : '…'}
