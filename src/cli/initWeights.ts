@@ -26,7 +26,7 @@ export async function readInitWeights(path: string): Promise<TensorMap> {
       if (existsSync(join(path, 'model.json'))) return await readTfjsDir(path);
       throw new InitError(`--init ${path}: the directory holds neither ${SAFETENSORS_FILE} nor model.json (give a --save directory, the downloaded zip or a .safetensors file)`);
     }
-    return weightsFromFile(new Uint8Array(await readFile(path)));
+    return weightsFromFile(new Uint8Array(await readFile(path)), path);
   } catch (e) {
     if (e instanceof SafetensorsError) throw new InitError(`--init ${path}: ${e.message} (give the downloaded zip, a .safetensors file or a --save directory)`);
     if (e instanceof BundleError) throw new InitError(`--init ${path}: ${e.message}`);

@@ -198,8 +198,13 @@ export function unzipBundle(zip: Uint8Array): Map<string, Uint8Array> {
  * The query encoder's weights in a file the user gives: our zip (its `model.safetensors`) or a
  * safetensors file. Throws SafetensorsError or BundleError saying what is wrong.
  */
-export function weightsFromFile(bytes: Uint8Array): TensorMap {
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
+export function weightsFromFile(bytes: Uint8Array, fileName = ''): TensorMap {
+  const isZip = bytes[0] === 0x50 && bytes[1] === 0x4b;
+  // Named as a zip but not one: read as safetensors it would be called "not a safetensors file", which misleads.
+  if (!isZip && /\.zip$/i.test(fileName)) {
+    throw new BundleError('is not a zip archive, though its name ends in .zip (a file renamed, or a download cut short): pick the zip that Download weights saved, or a .safetensors file', true);
+  }
+  if (isZip) {
     let files;
     try {
       files = unzipBundle(bytes);
@@ -215,7 +220,15 @@ export function weightsFromFile(bytes: Uint8Array): TensorMap {
   return readSafetensors(bytes).tensors;
 }
 
-export class BundleError extends Error {}
+export class BundleError extends Error {
+  constructor(
+    message: string,
+    /** The message already says what to give instead: callers add no hint of their own. */
+    readonly namesItsFix = false,
+  ) {
+    super(message);
+  }
+}
 
 /** The query encoder's state_dict of an unzipped bundle (`model.safetensors`). */
 export function bundleStateDict(files: Map<string, Uint8Array>): TensorMap | null {

@@ -1,4 +1,17 @@
 /** Where an arrow key moves on a scatter plot (screen coordinates: y grows downwards). */
+/**
+ * The held-out image a number typed in the embedding's box names, or what to type instead (the
+ * valid range): a number out of range is said to be so, never quietly moved to the nearest end.
+ */
+export function typedPoint(text: string, count: number): { index: number } | { error: string } {
+  const range = `a whole number from 0 to ${count - 1}`;
+  const trimmed = text.trim();
+  if (trimmed === '') return { error: `type the number of a held-out image: ${range}` };
+  const n = Number(trimmed);
+  if (!Number.isInteger(n) || n < 0 || n >= count) return { error: `there is no held-out image ${trimmed}: type ${range}` };
+  return { index: n };
+}
+
 export type Direction = 'left' | 'right' | 'up' | 'down';
 
 const UNIT: Record<Direction, [number, number]> = { right: [1, 0], left: [-1, 0], down: [0, 1], up: [0, -1] };

@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
 import { DatasetError } from '../data/errors';
-import { SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
+import { isLoadSuperseded, SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
 export interface Loading {
@@ -23,6 +23,34 @@ function describeSelection(files: readonly DataFile[]): string {
 }
 
 /**
+ * The Data panel's loads: every choice goes to the Worker at once, also while another is read (the
+ * Worker trains on the data asked for last; a load it replaced rejects with `LoadSuperseded`). The
+ * panel shows only the latest load's progress and outcome.
+ */
+export class DataLoads {
+  private asked = 0;
+
+  /** A new choice: its ticket, which makes every earlier one stale. */
+  begin(): number {
+    return ++this.asked;
+  }
+
+  /** Whether `ticket` is the latest choice (its progress and outcome are what the panel shows). */
+  isLatest(ticket: number): boolean {
+    return ticket === this.asked;
+  }
+
+  /**
+   * What the panel says for a load that failed: nothing for one that a later choice replaced, in
+   * the Worker (also a choice made elsewhere, such as a replay's sample) or here.
+   */
+  errorOf(ticket: number, e: unknown): string | null {
+    if (isLoadSuperseded(e) || !this.isLatest(ticket)) return null;
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/**
  * The Data panel's state: the dataset training reads (refreshed with every model the Worker
  * builds), a load in progress, and the last load's error — which leaves the summary of the
  * dataset still in use on screen.
@@ -35,7 +63,7 @@ export function useDataset(training: Training) {
   const [labels, setLabelsState] = useState<Cifar100Labels>('fine');
   /** The files in use, to read again with the other CIFAR-100 labels. */
   const lastFiles = useRef<DataSelection | null>(null);
-  const busy = useRef(false);
+  const loads = useRef(new DataLoads());
 
   // A Reset or a new built-in size also builds a model: the summary follows every one.
   useEffect(() => {
@@ -54,22 +82,24 @@ export function useDataset(training: Training) {
   const load = useCallback(
     async (source: DatasetSource) => {
       const api = workerApi();
-      if (!api || busy.current) return;
-      busy.current = true;
+      if (!api) return;
+      const ticket = loads.current.begin();
+      const latest = () => loads.current.isLatest(ticket);
       setLoading({ what: describeSource(source), progress: null });
       setError(null);
       try {
-        // A late report (they are not awaited) must not bring back a finished progress bar.
-        const onProgress = Comlink.proxy((progress: LoadProgress) => setLoading((l) => l && { ...l, progress }));
+        // A late report (they are not awaited) must not bring back a finished progress bar, nor an earlier choice's over the latest's.
+        const onProgress = Comlink.proxy((progress: LoadProgress) => latest() && setLoading((l) => l && { ...l, progress }));
         const loaded = await api.training.loadDataset(source, onProgress);
+        // A load that built its run is the one in use, until a later choice builds its own.
         lastFiles.current = source.kind === 'files' ? { files: source.files, folders: source.folders ?? [] } : null;
         setInfo(loaded.dataset);
         datasetChanged(loaded.model, source.kind === 'builtin' ? 'synthetic' : source.kind);
       } catch (e) {
-        setError(e instanceof Error ? e.message : String(e));
+        const message = loads.current.errorOf(ticket, e);
+        if (message !== null) setError(message);
       } finally {
-        busy.current = false;
-        setLoading(null);
+        if (latest()) setLoading(null);
       }
     },
     [workerApi, datasetChanged],

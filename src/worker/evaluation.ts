@@ -38,7 +38,8 @@ export interface EvaluationHost {
 export const MAX_PREVIEW_PAIRS = 64;
 export const MAX_PROBE_EPOCHS = 200;
 
-class Aborted extends Error {
+/** An evaluation given up at its stop request (a pause, a cancelled experiment), between two chunks: nothing is left behind. */
+export class Aborted extends Error {
   constructor() {
     super('evaluation aborted');
   }
@@ -162,9 +163,14 @@ export class Evaluation {
     }
   }
 
-  /** Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the listener. */
-  async evaluateKnn(): Promise<KnnResult> {
-    return this.host.exclusive(() => this.runKnn(this.requireTrainer(), 'manual', () => false));
+  /**
+   * Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the
+   * listener. `stop` (for callers in the Worker: an experiment's cancel) is asked between chunks
+   * of images; once it says true, the run rejects with `Aborted`.
+   */
+  async evaluateKnn(options: { stop?: () => boolean } = {}): Promise<KnnResult> {
+    const stop = typeof options.stop === 'function' ? options.stop : () => false;
+    return this.host.exclusive(() => this.runKnn(this.requireTrainer(), 'manual', stop));
   }
 
   /** A linear probe on frozen backbone features of the training set, scored on the held-out images; no step runs meanwhile. */

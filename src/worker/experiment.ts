@@ -7,6 +7,7 @@
 import { validateLiveParams } from '../moco/config';
 import { finalFigures } from '../train/finalFigures';
 import { errorMessage } from './backend';
+import { Aborted } from './evaluation';
 import type { ExperimentProgress, ExperimentResult, ExperimentRunResult, ExperimentSpec } from './experimentTypes';
 import { EXPERIMENT_PARAMS } from './experimentTypes';
 import { yieldToEventLoop } from './lock';
@@ -103,7 +104,12 @@ export class ExperimentRunner {
             }
             if (spec.knn && records.length === spec.steps) {
               report({ run: i, label: labels[i], step: records.length, phase: 'knn' }, true);
-              knn = (await this.host.evaluation.evaluateKnn()).accuracy;
+              try {
+                // A cancel stops the kNN at its next chunk of images (it takes a while on a large held-out set), not after it.
+                knn = (await this.host.evaluation.evaluateKnn({ stop: () => this.cancelRequested })).accuracy;
+              } catch (e) {
+                if (!(e instanceof Aborted)) throw e;
+              }
             }
             knnPoints = this.host.evaluation.knnResults().map((r) => ({ step: r.step, accuracy: r.accuracy }));
           } catch (e) {

@@ -49,6 +49,7 @@ import {
   BACKEND_LABELS,
   type BackendInfo,
   type BackendName,
+  LoadSuperseded,
   type DatasetInfo,
   type DeviceRecovery,
   type DatasetLoaded,
@@ -137,6 +138,8 @@ export class TrainingService {
   /** Names the current run in the store: its saves replace each other. */
   private runKey = newRunKey();
   private lastSaveAt = 0;
+  /** A run never saved (no Step, pause or earlier save did) is saved after its first step of training, not 30 s later: a reload soon after Start finds it. */
+  private firstSaveDue = false;
   private saveStatus: SaveStatus | null = null;
   private saving: Promise<void> | null = null;
   private saveWanted = false;
@@ -424,8 +427,9 @@ export class TrainingService {
     const setup = this.requireSetup();
     let tensors;
     try {
-      tensors = weightsFromFile(bytes);
+      tensors = weightsFromFile(bytes, fileName);
     } catch (e) {
+      if (e instanceof BundleError && e.namesItsFix) throw new Error(`${fileName}: ${e.message}`);
       if (e instanceof SafetensorsError || e instanceof BundleError) throw new Error(`${fileName}: ${e.message} (give the downloaded zip or a .safetensors file)`);
       throw e;
     }
@@ -474,7 +478,7 @@ export class TrainingService {
     const asked = ++this.loadsAsked;
     // The data chosen last is the data used, whichever read ends last: a load asked before it builds no run.
     const refuseIfReplaced = (name: string) => {
-      if (asked !== this.loadsAsked) throw new Error(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+      if (asked !== this.loadsAsked) throw new LoadSuperseded(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
     };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
@@ -793,20 +797,22 @@ export class TrainingService {
     this.recoveryTimes.push(now);
     this.deviceRecovery = { id: this.recoveryTimes.length, phase: 'recovering', lost, lostAtStep: step, fromStep: null, backend: null, resumed: false };
     this.batcher.flush(true);
-    this.recovering = this.recover(wasRunning).catch((e: unknown) => {
+    this.recovering = this.recover(wasRunning, this.pausesAsked).catch((e: unknown) => {
       this.recovering = null;
       this.deviceRecovery = null;
       this.stopAfterLoss(`The GPU device was ${lost} at step ${step}, and recovering from it failed: ${errorMessage(e)}.`);
     });
   }
 
-  private async recover(wasRunning: boolean): Promise<void> {
+  /** `pauses`: the Pauses asked before the loss; one asked during the recovery wins over training again. */
+  private async recover(wasRunning: boolean, pauses: number): Promise<void> {
     const backend = await this.rebuildAfterLoss(() => recoverBackend(this.backendOrder));
     const fromStep = this.trainer?.moco.stepCount ?? 0;
-    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: wasRunning };
+    const resume = wasRunning && this.pausesAsked === pauses;
+    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: resume };
     this.recovering = null;
     this.batcher.flush(true);
-    if (wasRunning) await this.start();
+    if (resume) await this.start();
   }
 
   /**
@@ -959,6 +965,7 @@ export class TrainingService {
     this.runKey = runKey;
     this.saveStatus = saved;
     this.saveWanted = false;
+    this.firstSaveDue = saved === null;
     this.lastSaveAt = this.clock.now();
   }
 
@@ -1130,7 +1137,10 @@ export class TrainingService {
       while (!this.stopRequested) {
         await this.lock.run(() => this.trainOneStep(() => this.elapsed()));
         await this.evaluation.afterStep();
-        if (this.store && this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs) this.requestSave();
+        if (this.store && ((this.firstSaveDue && this.saveStatus === null) || this.clock.now() - this.lastSaveAt >= this.autosaveEveryMs)) {
+          this.firstSaveDue = false;
+          this.requestSave();
+        }
         if (this.budgetReached()) {
           this.state = 'finished';
           break;

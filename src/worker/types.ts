@@ -29,6 +29,23 @@ export interface BackendInfo {
  */
 export type DatasetName = 'synthetic' | 'files' | 'sample';
 
+/**
+ * The name of the error `loadDataset` rejects with when data chosen after it replaced it: no
+ * problem of the user's, not one to show. The page knows it by this name, which crosses the Worker
+ * boundary (comlink keeps an error's name and message, not its class).
+ */
+export const LOAD_SUPERSEDED = 'LoadSuperseded';
+
+/** A data load replaced by a later choice before it built a run (see `LOAD_SUPERSEDED`). */
+export class LoadSuperseded extends Error {
+  override readonly name = LOAD_SUPERSEDED;
+}
+
+/** Whether `e` is a `LoadSuperseded`, also as comlink rebuilds it on the page's side. */
+export function isLoadSuperseded(e: unknown): boolean {
+  return e instanceof Error && e.name === LOAD_SUPERSEDED;
+}
+
 /** One file picked or dropped by the user. */
 export interface DataFile {
   /**

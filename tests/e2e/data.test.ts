@@ -259,10 +259,22 @@ describe('loading data in the app, end to end', () => {
     expect(await text(page, 'data-name')).toBe(before);
   }, 120_000);
 
-  it('goes back to the built-in dataset', async () => {
+  it('goes back to the built-in dataset, chosen while a large file is read: the file is dropped without an error', async () => {
     const { page, pageErrors } = app;
+    // 20 copies of test_1k.bin (61 MB): read long enough to choose again meanwhile.
+    const big = join(mkdtempSync(join(tmpdir(), 'moco-big-')), 'big.bin');
+    writeFileSync(big, Buffer.concat(Array.from({ length: 20 }, () => bytes)));
+    await page.setInputFiles('[data-testid=data-files]', big);
+    const loading = page.locator('[data-testid=data-loading]');
+    await loading.filter({ hasText: 'big.bin' }).waitFor({ timeout: 30_000 });
+    // The panel takes another choice while big.bin is read.
+    expect(await page.locator('[data-testid=data-builtin]').isDisabled()).toBe(false);
     await page.click('[data-testid=data-builtin]');
-    await waitFor(page, 'the built-in summary', async () => (await text(page, 'data-name')) === 'Built-in shapes', 60_000);
+    await waitFor(page, 'the built-in summary', async () => (await text(page, 'data-name')) === 'Built-in shapes' && (await loading.count()) === 0, 60_000);
+    // big.bin's read ends meanwhile and is refused as replaced: no error, and the built-in data stays.
+    await new Promise((r) => setTimeout(r, 8_000));
+    expect(await page.locator('[data-testid=data-error]').count()).toBe(0);
+    expect(await text(page, 'data-name')).toBe('Built-in shapes');
     expect(await page.locator('[data-testid=dataset-size]').inputValue()).not.toBe('files');
     expect(await page.locator('[data-testid=data-builtin]').isDisabled()).toBe(true);
     expect(pageErrors).toEqual([]);

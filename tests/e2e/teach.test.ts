@@ -94,6 +94,13 @@ describe('what the app teaches, end to end', () => {
     await scatter.waitFor({ timeout: 120_000 });
     // The keyboard: a point by its number, Enter for its neighbours.
     const point = page.locator('[data-testid=embedding-point]');
+    // A number out of range is refused with the valid range, not moved to the nearest end.
+    await point.fill('5000');
+    expect(await text(page, 'embedding-point-error')).toMatch(/^there is no held-out image 5000: type a whole number from 0 to \d+$/);
+    expect(await point.inputValue()).toBe('5000');
+    expect(await page.locator('[data-testid=embedding-select]').isDisabled()).toBe(true);
+    await point.fill('0');
+    expect(await page.locator('[data-testid=embedding-point-error]').count()).toBe(0);
     await point.focus();
     await page.keyboard.press('ArrowUp');
     await page.keyboard.press('ArrowUp');

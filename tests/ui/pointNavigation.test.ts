@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nearestInDirection, nearestTo } from '../../src/ui/pointNavigation';
+import { nearestInDirection, nearestTo, typedPoint } from '../../src/ui/pointNavigation';
 
 describe('moving between the points of a scatter plot with the arrow keys', () => {
   // Screen coordinates (y down):   0 at (0, 0), 1 at (10, 1), 2 at (4, 12), 3 at (30, 0), 4 at (-8, -2), 5 on 1's spot.
@@ -36,5 +36,17 @@ describe('moving between the points of a scatter plot with the arrow keys', () =
   it('starts from the point nearest to the middle', () => {
     expect(nearestTo(x, y, 9, 2)).toBe(1);
     expect(nearestTo([], [], 0, 0)).toBe(-1);
+  });
+});
+
+describe('a held-out image picked by its number', () => {
+  it('takes a whole number in range, and says the valid range for any other instead of moving it to the nearest end', () => {
+    expect(typedPoint('0', 1000)).toEqual({ index: 0 });
+    expect(typedPoint(' 999 ', 1000)).toEqual({ index: 999 });
+    expect(typedPoint('5000', 1000)).toEqual({ error: 'there is no held-out image 5000: type a whole number from 0 to 999' });
+    expect(typedPoint('-1', 1000)).toEqual({ error: 'there is no held-out image -1: type a whole number from 0 to 999' });
+    expect(typedPoint('2.5', 1000)).toEqual({ error: 'there is no held-out image 2.5: type a whole number from 0 to 999' });
+    // What a number box gives for text it cannot read, or when cleared.
+    expect(typedPoint('', 100)).toEqual({ error: 'type the number of a held-out image: a whole number from 0 to 99' });
   });
 });

@@ -171,6 +171,38 @@ describe('TrainingService automatic saves', () => {
   });
 });
 
+describe('TrainingService saving a run soon after Start', () => {
+  it('a run reloaded a few seconds after Start comes back: the first save follows the first step, not 30 s later', async () => {
+    const store = new MemoryRunStore();
+    const { service: s, batches } = await service();
+    // The app's interval (30 s): the test's few seconds are far inside it.
+    s.useRunStore(store);
+    await s.configure(TINY_SETUP);
+    const startedAt = Date.now();
+    await s.start();
+    while (!s.status().save && Date.now() - startedAt < 10_000) await new Promise((r) => setTimeout(r, 10));
+    const save = s.status().save;
+    expect(save).toMatchObject({ error: null });
+    expect(save!.step).toBeGreaterThanOrEqual(1);
+    const afterMs = Date.now() - startedAt;
+    expect(afterMs).toBeLessThan(10_000);
+    const stepMs = batches.flatMap((b) => Array.from(b.columns.stepMs));
+    console.log(`first save at step ${save!.step}, ${afterMs} ms after Start: held training ${save!.blockedMs?.toFixed(1)} ms (steps so far: ${stepMs.map((x) => x.toFixed(0)).join(', ')} ms)`);
+    // The page reloads while training: no pause, so no pause's save; the Worker is gone.
+    s.dispose();
+
+    const { service: fresh } = await service();
+    fresh.useRunStore(store);
+    await fresh.configure(TINY_SETUP);
+    const [saved] = await fresh.savedRuns();
+    expect(saved).toMatchObject({ step: save!.step, preset: 'tiny', datasetSize: 64 });
+    await fresh.resumeSaved(saved.id);
+    expect(fresh.status()).toMatchObject({ step: save!.step, state: 'paused' });
+    expect((await fresh.step()).step).toBe(save!.step + 1);
+    fresh.dispose();
+  });
+});
+
 describe('TrainingService saving a kNN result at a step already saved', () => {
   it('a kNN run right after the save of its step is saved at once, with that step', async () => {
     const store = new MemoryRunStore();

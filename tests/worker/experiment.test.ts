@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment';
+import type { EvaluationEvent, EvaluationProgress } from '../../src/worker/evaluationTypes';
 import type { ExperimentProgress } from '../../src/worker/experimentTypes';
 import { TrainingService } from '../../src/worker/training';
 import { MemoryRunStore } from '../support/memoryRunStore';
@@ -96,6 +97,37 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     expect(await s.savedRuns()).toEqual([]);
   });
 
+  it('a cancel during a run\'s final kNN stops the kNN at its next chunk of images: the run is kept without a kNN figure, no error', async () => {
+    const store = new MemoryRunStore();
+    const s = await service(store);
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    const runner = new ExperimentRunner(s);
+    const events: EvaluationEvent[] = [];
+    let cancelledAt: EvaluationProgress | null = null;
+    await s.evaluation.subscribe((e) => {
+      events.push(e);
+      // Cancelled once the kNN has read the first 256 of the 1,000 held-out images: three chunks are left.
+      if (!cancelledAt && e.type === 'progress' && e.progress.task === 'knn' && e.progress.phase === 'features of the held-out images' && e.progress.done > 0) {
+        cancelledAt = e.progress;
+        void runner.cancel();
+      }
+    });
+    const result = await runner.run({ base: TINY_SETUP, param: 'queueSize', values: [16, 64], steps: 2, knn: true });
+    expect(cancelledAt).toMatchObject({ done: 256, total: 1000 });
+    expect(result.cancelled).toBe(true);
+    expect(result.runs).toHaveLength(1);
+    expect(result.runs[0]).toMatchObject({ label: 'K = 16', error: null, summary: { steps: 2, knn: null } });
+    expect(result.runs[0].curves.knn).toEqual([]);
+    // Nothing of the kNN after the cancel: no further chunk, no scoring, no result.
+    const knnEvents = events.filter((e) => (e.type === 'progress' && e.progress.task === 'knn') || e.type === 'knn');
+    expect(knnEvents.at(-1)).toEqual({ type: 'progress', progress: cancelledAt });
+    expect(s.status()).toMatchObject({ step: 0, state: 'idle' });
+    // The service takes the next kNN as usual.
+    await s.step();
+    expect((await s.evaluation.evaluateKnn()).queryCount).toBe(1000);
+  });
+
   it('sets a training run aside with one read of the model: the bytes held are those the pause saved; a later change is read anew', async () => {
     const store = new MemoryRunStore();
     const s = await service(store);
@@ -105,7 +137,10 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     await s.configure(TINY_SETUP);
     const encodes = vi.spyOn(s as unknown as { encodeRun(): Promise<Uint8Array> }, 'encodeRun');
     await s.start();
-    for (let i = 0; i < 1000 && s.status().step < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && (s.status().step < 2 || !s.status().save); i++) await new Promise((r) => setTimeout(r, 10));
+    // The run's first save (after its first step) is behind; what follows is the pause's.
+    expect(s.status().save).toMatchObject({ error: null });
+    encodes.mockClear();
     const held = await s.holdRun();
     expect(held.step).toBeGreaterThanOrEqual(2);
     // The pause saved the run; holding it took the same bytes.

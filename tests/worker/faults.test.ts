@@ -292,6 +292,28 @@ describe('after a lost GPU device', () => {
     expect(mayRecoverAutomatically([10_000, 200_000], 320_000, { max: 2, windowMs: 300_000 })).toBe(true);
   });
 
+  it('a Pause asked while the run recovers from a lost device wins: the recovered run waits, paused, instead of training again', async () => {
+    const { service: s } = await service();
+    // Every step's state kept: the recovery goes on from the last one.
+    s.keepRestorePoints(0);
+    await s.start();
+    await waitFor(() => s.status().step >= 2);
+    // The device lost while training (as device.lost resolving calls it); the recovery restarts training unless paused meanwhile.
+    (s as unknown as { deviceLost(how: string): void }).deviceLost('destroyed: a test');
+    expect(s.status().deviceRecovery).toMatchObject({ phase: 'recovering' });
+    await s.pause();
+    const recovery = await s.deviceRecovered();
+    expect(recovery).toMatchObject({ phase: 'done', resumed: false });
+    const step = s.status().step;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.status()).toMatchObject({ state: 'paused', step });
+    // A Start after it trains the recovered run.
+    await s.start();
+    await waitFor(() => s.status().step > step);
+    await s.pause();
+    s.dispose();
+  });
+
   it('falls back off the GPU: WebAssembly, then the CPU (never WebGL, which shares the GPU that failed), in the order the page asked for', () => {
     expect(deviceLossFallback()).toEqual(['wasm', 'cpu']);
     expect(deviceLossFallback(['webgpu', 'webgl', 'cpu'])).toEqual(['cpu']);

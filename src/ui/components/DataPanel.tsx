@@ -24,7 +24,7 @@ function progressText(p: LoadProgress): string {
 function LoadingLine({ loading }: { loading: Loading }) {
   const p = loading.progress;
   return (
-    <div className={styles['data-panel__loading']} role="status">
+    <div className={styles['data-panel__loading']} role="status" data-testid="data-loading">
       <span>
         Reading {loading.what}
         {p ? `: ${progressText(p)}` : '…'}
@@ -131,7 +131,8 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
   const [dragging, setDragging] = useState(false);
   const uid = useId();
   const ready = training.view.phase === 'ready' && training.view.model !== null;
-  const disabled = !ready || loading !== null;
+  // A choice while other data is read replaces it (the Worker trains on the data chosen last).
+  const disabled = !ready;
   const loadPicked = (e: ChangeEvent<HTMLInputElement>) => {
     const files = filesFromInput(e.currentTarget.files);
     // Cleared, so that picking the same file again (after fixing it) loads it again.
@@ -193,7 +194,7 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
             onChange={loadPicked}
           />
         </label>
-        <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || !info || info.source === 'synthetic'} onClick={data.loadBuiltIn}>
+        <button type="button" className="btn" data-testid="data-builtin" disabled={disabled || !info || (info.source === 'synthetic' && loading === null)} onClick={data.loadBuiltIn}>
           Built-in dataset
         </button>
         {/* Only CIFAR-100 has two label sets: the choice shows once CIFAR-100 is loaded. */}

@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { EmbeddingView } from '../../worker/evaluationTypes';
-import { ARROW_DIRECTIONS, nearestInDirection, nearestTo } from '../pointNavigation';
+import { ARROW_DIRECTIONS, nearestInDirection, nearestTo, typedPoint } from '../pointNavigation';
 import { classColour, Thumbnail } from './Thumbnail';
 import styles from './EmbeddingScatter.module.css';
 
@@ -154,8 +154,12 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
   }, [pointAt]);
   // The keyboard's way in: a point by its number (arrow keys step through them), Enter or the button shows its neighbours.
   const uid = useId();
-  const [typed, setTyped] = useState(0);
+  const [typedText, setTypedText] = useState('0');
   const count = view.labels.length;
+  const typed = typedPoint(typedText, count);
+  const showTyped = () => {
+    if ('index' in typed) onSelect(typed.index);
+  };
   const onFocus = useCallback(() => {
     if (!positions) return;
     // From the chosen point, or else from the middle of the plot.
@@ -235,22 +239,31 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
           type="number"
           min={0}
           max={count - 1}
-          value={typed}
+          step={1}
+          value={typedText}
           className={styles.scatter__number}
           data-testid="embedding-point"
+          aria-invalid={'error' in typed}
+          aria-describedby={'error' in typed ? `${uid}-point-error` : undefined}
           onChange={(e) => {
-            const i = Math.max(0, Math.min(count - 1, Math.round(Number(e.currentTarget.value)) || 0));
-            setTyped(i);
-            setHovered(i);
+            const text = e.currentTarget.value;
+            setTypedText(text);
+            const next = typedPoint(text, count);
+            setHovered('index' in next ? next.index : null);
           }}
           onKeyDown={(e) => {
-            if (e.key === 'Enter') onSelect(typed);
+            if (e.key === 'Enter') showTyped();
           }}
           onBlur={() => setHovered(null)}
         />
-        <button type="button" className="btn" onClick={() => onSelect(typed)} data-testid="embedding-select">
+        <button type="button" className="btn" onClick={showTyped} disabled={'error' in typed} data-testid="embedding-select">
           Show its neighbours
         </button>
+        {'error' in typed && (
+          <span id={`${uid}-point-error`} className={styles.scatter__error} role="alert" data-testid="embedding-point-error">
+            {typed.error}
+          </span>
+        )}
       </div>
       <figcaption className="hint">
         PC1 {(100 * e1).toFixed(1)}% and PC2 {(100 * e2).toFixed(1)}% of the variance of the {view.featureDim}-dimensional features · step {view.step}

@@ -124,7 +124,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
         ))}
         {running ? (
           <button type="button" className="btn" data-testid="experiment-cancel" disabled={cancelling} onClick={experiment.cancel}>
-            {cancelling ? 'Cancelling after this step…' : 'Cancel'}
+            {cancelling ? (progress?.phase === 'knn' ? 'Cancelling: stopping the kNN evaluation…' : 'Cancelling after this step…') : 'Cancel'}
           </button>
         ) : (
           <button type="button" className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} onClick={() => request && void experiment.run(request)}>

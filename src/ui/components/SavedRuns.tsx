@@ -86,7 +86,7 @@ function RunName({ run, onRename }: { run: SavedRun; onRename: (name: string) =>
 
 /**
  * The offer to go on with the latest saved run when the page opens, and the list of runs the
- * Worker saved to the browser's storage (every 30 s of training and on every pause).
+ * Worker saved to the browser's storage (after a new run's first step, every 30 s of training and on every pause).
  */
 export function SavedRuns({ training, shown, onShow }: { training: Training; shown?: ReadonlySet<string>; onShow?: (run: SavedRun, on: boolean) => void }) {
   const { view, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, running } = training;
@@ -128,7 +128,7 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
       <div className={styles.runs__head}>
         <h2>Saved runs</h2>
         <span className="hint" data-testid="save-status" data-step={save?.step ?? 0} data-blocked-ms={save?.blockedMs} data-write-ms={save?.writeMs}>
-          {save && save.step > 0 ? `This run is saved at step ${formatInt(save.step)} (${when(save.savedAt)})` : 'Training saves itself every 30 s and on every pause'}
+          {save && save.step > 0 ? `This run is saved at step ${formatInt(save.step)} (${when(save.savedAt)})` : 'Training saves itself after its first step, then every 30 s and on every pause'}
         </span>
       </div>
       <div className={styles.runs__files}>
