@@ -61,7 +61,7 @@ describe('training charts, end to end', () => {
     const label = (await marker.first().textContent()) ?? '';
     expect(label).toMatch(/K 32/);
     expect(label).toMatch(/m 0\b/);
-    // At the last step, the right edge of the plot: the label goes left of its line, whole inside the chart.
+    // The label lies whole inside the chart (a marker at the right edge puts it left of its line: tests/ui/charts.test.ts).
     const labelBox = (await marker.first().boundingBox())!;
     const svgBox = (await page.locator('[data-testid=chart-loss] svg.recharts-surface').first().boundingBox())!;
     expect(labelBox.x).toBeGreaterThanOrEqual(svgBox.x);
