@@ -262,13 +262,17 @@ export class TrainingService {
 
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
+    return this.startUnlessPaused(this.pausesAsked);
+  }
+
+  /** `start`, given up if a Pause is asked after the `pauses`-th: a Start clicked before that Pause, or training that resumes by itself (a recovery). */
+  private async startUnlessPaused(pauses: number): Promise<void> {
     // A loop running is this call's; one being stopped (a Pause in flight) ends first, a run
     // being replaced is put in place first, and a single step in flight ends first. Another Start
     // may begin a loop while this one waits (clicked twice during a Pause): all is checked again
     // after every await, and from the last check to the new loop nothing awaits, so that one loop
     // at most runs, which Pause stops. A Pause asked while this Start waits wins: it has no loop to
     // stop yet, so this Start gives up.
-    const pauses = this.pausesAsked;
     for (;;) {
       if (this.pausesAsked !== pauses) return;
       if (this.replacements.size > 0) {
@@ -782,6 +786,8 @@ export class TrainingService {
     const now = this.clock.now();
     const step = this.trainer?.moco.stepCount ?? 0;
     const wasRunning = this.loop !== null && !this.stopRequested;
+    // A Pause clicked while the run is rebuilt is the user's last word: the recovery does not train on after it.
+    const pauses = this.pausesAsked;
     const lost = this.lastGpuError ? `${how} (the GPU's last error before: ${this.lastGpuError})` : how;
     this.lastGpuError = null;
     this.stopRequested = true;
@@ -793,20 +799,21 @@ export class TrainingService {
     this.recoveryTimes.push(now);
     this.deviceRecovery = { id: this.recoveryTimes.length, phase: 'recovering', lost, lostAtStep: step, fromStep: null, backend: null, resumed: false };
     this.batcher.flush(true);
-    this.recovering = this.recover(wasRunning).catch((e: unknown) => {
+    this.recovering = this.recover(wasRunning, pauses).catch((e: unknown) => {
       this.recovering = null;
       this.deviceRecovery = null;
       this.stopAfterLoss(`The GPU device was ${lost} at step ${step}, and recovering from it failed: ${errorMessage(e)}.`);
     });
   }
 
-  private async recover(wasRunning: boolean): Promise<void> {
+  private async recover(wasRunning: boolean, pauses: number): Promise<void> {
     const backend = await this.rebuildAfterLoss(() => recoverBackend(this.backendOrder));
     const fromStep = this.trainer?.moco.stepCount ?? 0;
-    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: wasRunning };
+    const resume = wasRunning && this.pausesAsked === pauses;
+    this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: resume };
     this.recovering = null;
     this.batcher.flush(true);
-    if (wasRunning) await this.start();
+    if (resume) await this.startUnlessPaused(pauses);
   }
 
   /**
