@@ -310,13 +310,7 @@ export class TrainingService {
    * loop on the run being replaced that `work` would then swap (or pause) under it.
    */
   private async replacing<T>(work: () => Promise<T>): Promise<T> {
-    const done = work();
-    this.replacements.add(done);
-    try {
-      return await done;
-    } finally {
-      this.replacements.delete(done);
-    }
+    return inFlight(this.replacements, work);
   }
 
   /**
@@ -342,13 +336,7 @@ export class TrainingService {
 
   /** One step while paused; returns its statistics. */
   async step(): Promise<StepRecord> {
-    const done = this.stepNow();
-    this.steps.add(done);
-    try {
-      return await done;
-    } finally {
-      this.steps.delete(done);
-    }
+    return inFlight(this.steps, () => this.stepNow());
   }
 
   private async stepNow(): Promise<StepRecord> {
@@ -1251,6 +1239,17 @@ export class TrainingService {
   /** Held-out images for evaluation; null before the first configure(). */
   protected heldOutDataset(): ImageDataset | null {
     return this.data.heldOut;
+  }
+}
+
+/** Runs `work`, kept in `calls` until it settles: what a Start waits for (a run being put in place, a single step). */
+async function inFlight<T>(calls: Set<Promise<unknown>>, work: () => Promise<T>): Promise<T> {
+  const done = work();
+  calls.add(done);
+  try {
+    return await done;
+  } finally {
+    calls.delete(done);
   }
 }
 
