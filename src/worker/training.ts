@@ -114,8 +114,10 @@ export class TrainingService {
   private loop: Promise<void> | null = null;
   /** The calls putting another run in place now (configure, resume, loading weights): see `replacing`. */
   private readonly replacements = new Set<Promise<unknown>>();
-  /** How many datasets were asked for: a load asked before the latest is dropped (see `loadDataset`). */
+  /** How many datasets were asked for, the loads in flight by that count, and the count of the latest that built its run (see `loadDataset`). */
   private loadsAsked = 0;
+  private readonly loads = new Map<number, Promise<unknown>>();
+  private loadUsed = 0;
   /** A restore in flight (`restoreGoodState`, `continueOnCpu`): a second click joins it rather than restore again. */
   private restoring: Promise<ModelInfo> | null = null;
   private continuing: Promise<{ backend: BackendInfo; model: ModelInfo }> | null = null;
@@ -464,29 +466,48 @@ export class TrainingService {
   async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
     this.requireSetup();
     const asked = ++this.loadsAsked;
-    // The data chosen last is the data used, whichever read ends last: a load asked before it builds no run.
-    const refuseIfReplaced = (name: string) => {
-      if (asked !== this.loadsAsked) throw new Error(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+    const done = this.loadDatasetNow(asked, source, onProgress);
+    this.loads.set(asked, done);
+    try {
+      return await done;
+    } finally {
+      this.loads.delete(asked);
+    }
+  }
+
+  private async loadDatasetNow(asked: number, source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+    // The data chosen last is the data used, whichever read ends last: a load waits for those asked
+    // after it, and builds no run if one of them did. One that failed (a wrong file) leaves this
+    // one to be used: its read is not lost.
+    const refuseIfReplaced = async (name: string) => {
+      for (let later = this.loadsAfter(asked); later.length > 0; later = this.loadsAfter(asked)) await Promise.allSettled(later);
+      await this.replaced();
+      if (this.loadUsed > asked) throw new Error(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
     };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
-        await this.replaced();
-        refuseIfReplaced('the built-in dataset');
+        await refuseIfReplaced('the built-in dataset');
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
+        this.loadUsed = Math.max(this.loadUsed, asked);
         return { dataset: this.data.info()!, model };
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
       const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, folders: source.folders, onProgress: progress });
-      await this.replaced();
-      refuseIfReplaced(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
+      await refuseIfReplaced(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
       checkTrainable(loaded, this.requireSetup().batchSize);
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
       const model = await this.configure({ ...this.requireSetup(), dataset: source.kind });
+      this.loadUsed = Math.max(this.loadUsed, asked);
       return { dataset: this.data.info()!, model };
     });
+  }
+
+  /** The loads in flight asked after the `asked`-th. */
+  private loadsAfter(asked: number): Promise<unknown>[] {
+    return [...this.loads].filter(([n]) => n > asked).map(([, p]) => p);
   }
 
   /**
