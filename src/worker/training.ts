@@ -787,7 +787,7 @@ export class TrainingService {
   /**
    * The device is gone, and every tensor on it. The Worker recovers by itself: a new backend
    * (WebGPU again if the browser still gives an adapter, else the fallback), the last good state,
-   * and training again if it was training. A device lost again soon after a recovery (a GPU that
+   * and training again if it was training (and no Pause came meanwhile). A device lost again soon after a recovery (a GPU that
    * keeps failing: `mayRecoverAutomatically`), or a recovery that fails, stops training, and the
    * page offers the fallback or a new Worker.
    */
