@@ -32,9 +32,10 @@ export interface CustomKernel {
    */
   flags?: Record<string, number | boolean | string>;
   /**
-   * A way of running that other declarations' kernels share, set while this one is on (e.g.
-   * `GemmWideTiles`: the tiles of every convolution GEMM of ours): a switch of its own name, with no
-   * kernel of its own, so that it is on or off whichever of those kernels is.
+   * A way of running that several declarations' kernels share, set while this one is on: a switch
+   * of its own name with no kernel of its own (`GemmWideTiles`: the tiles of every convolution GEMM
+   * of ours; `BindingCache`: how every program of ours is recorded), so that it is on or off
+   * whichever of those kernels is. A variant inside one kernel, on only with it, is an `options` entry.
    */
   setOn?: (on: boolean) => void;
   /** Custom against stock on the same inputs. */

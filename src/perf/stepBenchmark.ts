@@ -113,7 +113,7 @@ export interface VariantResult {
   /** By tfjs kernel, largest first. */
   gpuMsByKernel: Record<string, number> | null;
   /** The convolutions' share of the profiled step by kernel and shapes (a layer's, or several layers' of the same shape); null with no GPU time. */
-  gpuMsByConvolution?: ConvolutionTiming[] | null;
+  gpuMsByConvolution: ConvolutionTiming[] | null;
   /** Tensors the training state holds between steps (encoders, queue, optimizer; counted by disposing it). */
   liveTensors: number;
   /** Tensors left behind per step (0 unless something leaks; the first timed step excluded). */

@@ -115,8 +115,10 @@ export class TrainingService {
   private loop: Promise<void> | null = null;
   /** The calls putting another run in place now (configure, resume, loading weights): see `replacing`. */
   private readonly replacements = new Set<Promise<unknown>>();
-  /** How many datasets were asked for: a load asked before the latest is dropped (see `loadDataset`). */
+  /** How many datasets were asked for, the loads in flight by that count, and the count of the latest that built its run (see `loadDataset`). */
   private loadsAsked = 0;
+  private readonly loads = new Map<number, Promise<unknown>>();
+  private loadUsed = 0;
   /** A restore in flight (`restoreGoodState`, `continueOnCpu`): a second click joins it rather than restore again. */
   private restoring: Promise<ModelInfo> | null = null;
   private continuing: Promise<{ backend: BackendInfo; model: ModelInfo }> | null = null;
@@ -265,13 +267,17 @@ export class TrainingService {
 
   /** Trains until paused (or until the step budget is reached). */
   async start(): Promise<void> {
+    return this.startUnlessPaused(this.pausesAsked);
+  }
+
+  /** `start`, given up if a Pause is asked after the `pauses`-th: a Start clicked before that Pause, or training that resumes by itself (a recovery). */
+  private async startUnlessPaused(pauses: number): Promise<void> {
     // A loop running is this call's; one being stopped (a Pause in flight) ends first, a run
     // being replaced is put in place first, and a single step in flight ends first. Another Start
     // may begin a loop while this one waits (clicked twice during a Pause): all is checked again
     // after every await, and from the last check to the new loop nothing awaits, so that one loop
     // at most runs, which Pause stops. A Pause asked while this Start waits wins: it has no loop to
     // stop yet, so this Start gives up.
-    const pauses = this.pausesAsked;
     for (;;) {
       if (this.pausesAsked !== pauses) return;
       if (this.replacements.size > 0) {
@@ -309,13 +315,7 @@ export class TrainingService {
    * loop on the run being replaced that `work` would then swap (or pause) under it.
    */
   private async replacing<T>(work: () => Promise<T>): Promise<T> {
-    const done = work();
-    this.replacements.add(done);
-    try {
-      return await done;
-    } finally {
-      this.replacements.delete(done);
-    }
+    return inFlight(this.replacements, work);
   }
 
   /**
@@ -341,13 +341,7 @@ export class TrainingService {
 
   /** One step while paused; returns its statistics. */
   async step(): Promise<StepRecord> {
-    const done = this.stepNow();
-    this.steps.add(done);
-    try {
-      return await done;
-    } finally {
-      this.steps.delete(done);
-    }
+    return inFlight(this.steps, () => this.stepNow());
   }
 
   private async stepNow(): Promise<StepRecord> {
@@ -476,29 +470,48 @@ export class TrainingService {
   async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
     this.requireSetup();
     const asked = ++this.loadsAsked;
-    // The data chosen last is the data used, whichever read ends last: a load asked before it builds no run.
-    const refuseIfReplaced = (name: string) => {
-      if (asked !== this.loadsAsked) throw new LoadSuperseded(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+    const done = this.loadDatasetNow(asked, source, onProgress);
+    this.loads.set(asked, done);
+    try {
+      return await done;
+    } finally {
+      this.loads.delete(asked);
+    }
+  }
+
+  private async loadDatasetNow(asked: number, source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+    // The data chosen last is the data used, whichever read ends last: a load waits for those asked
+    // after it, and builds no run if one of them did. One that failed (a wrong file) leaves this
+    // one to be used: its read is not lost.
+    const refuseIfReplaced = async (name: string) => {
+      for (let later = this.loadsAfter(asked); later.length > 0; later = this.loadsAfter(asked)) await Promise.allSettled(later);
+      await this.replaced();
+      if (this.loadUsed > asked) throw new LoadSuperseded(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
     };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
-        await this.replaced();
-        refuseIfReplaced('the built-in dataset');
+        await refuseIfReplaced('the built-in dataset');
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
+        this.loadUsed = Math.max(this.loadUsed, asked);
         return { dataset: this.data.info()!, model };
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
       const progress = onProgress && throttleProgress(onProgress, PROGRESS_INTERVAL_MS, () => this.clock.now());
       const loaded = source.kind === 'sample' ? await loadSample(source.url, progress) : await loadUserFiles(source.files, { labels: source.labels, folders: source.folders, onProgress: progress });
-      await this.replaced();
-      refuseIfReplaced(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
+      await refuseIfReplaced(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
       checkTrainable(loaded, this.requireSetup().batchSize);
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
       const model = await this.configure({ ...this.requireSetup(), dataset: source.kind });
+      this.loadUsed = Math.max(this.loadUsed, asked);
       return { dataset: this.data.info()!, model };
     });
+  }
+
+  /** The loads in flight asked after the `asked`-th. */
+  private loadsAfter(asked: number): Promise<unknown>[] {
+    return [...this.loads].filter(([n]) => n > asked).map(([, p]) => p);
   }
 
   /**
@@ -778,7 +791,7 @@ export class TrainingService {
   /**
    * The device is gone, and every tensor on it. The Worker recovers by itself: a new backend
    * (WebGPU again if the browser still gives an adapter, else the fallback), the last good state,
-   * and training again if it was training. A device lost again soon after a recovery (a GPU that
+   * and training again if it was training (and no Pause came meanwhile). A device lost again soon after a recovery (a GPU that
    * keeps failing: `mayRecoverAutomatically`), or a recovery that fails, stops training, and the
    * page offers the fallback or a new Worker.
    */
@@ -786,6 +799,8 @@ export class TrainingService {
     const now = this.clock.now();
     const step = this.trainer?.moco.stepCount ?? 0;
     const wasRunning = this.loop !== null && !this.stopRequested;
+    // A Pause clicked while the run is rebuilt is the user's last word: the recovery does not train on after it.
+    const pauses = this.pausesAsked;
     const lost = this.lastGpuError ? `${how} (the GPU's last error before: ${this.lastGpuError})` : how;
     this.lastGpuError = null;
     this.stopRequested = true;
@@ -797,7 +812,7 @@ export class TrainingService {
     this.recoveryTimes.push(now);
     this.deviceRecovery = { id: this.recoveryTimes.length, phase: 'recovering', lost, lostAtStep: step, fromStep: null, backend: null, resumed: false };
     this.batcher.flush(true);
-    this.recovering = this.recover(wasRunning, this.pausesAsked).catch((e: unknown) => {
+    this.recovering = this.recover(wasRunning, pauses).catch((e: unknown) => {
       this.recovering = null;
       this.deviceRecovery = null;
       this.stopAfterLoss(`The GPU device was ${lost} at step ${step}, and recovering from it failed: ${errorMessage(e)}.`);
@@ -812,7 +827,7 @@ export class TrainingService {
     this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: resume };
     this.recovering = null;
     this.batcher.flush(true);
-    if (resume) await this.start();
+    if (resume) await this.startUnlessPaused(pauses);
   }
 
   /**
@@ -1254,6 +1269,17 @@ export class TrainingService {
   /** Held-out images for evaluation; null before the first configure(). */
   protected heldOutDataset(): ImageDataset | null {
     return this.data.heldOut;
+  }
+}
+
+/** Runs `work`, kept in `calls` until it settles: what a Start waits for (a run being put in place, a single step). */
+async function inFlight<T>(calls: Set<Promise<unknown>>, work: () => Promise<T>): Promise<T> {
+  const done = work();
+  calls.add(done);
+  try {
+    return await done;
+  } finally {
+    calls.delete(done);
   }
 }
 

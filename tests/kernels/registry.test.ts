@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dBackpropFilterCpu } from '../../src/kernels/cpu/conv2dBackpropFilter';
 import { rowSplits } from '../../src/kernels/webgpu/batchNorm';
+import { bindingCacheActive } from '../../src/kernels/webgpu/bindingCache';
 import { customKernelEnabled, customKernelNames, customKernelSettings, flagKernelNames, kernelCases, optInKernelNames, useCustomKernels } from '../../src/kernels/registry';
 import { splitBatchNorm } from '../../src/moco/batchNorm';
 import { lerpAssign } from '../../src/moco/momentum';
@@ -18,6 +19,7 @@ describe('the custom-kernel switch', () => {
     expect(customKernelNames('webgpu').sort()).toEqual(
       [
         'Augment',
+        'BindingCache',
         'Conv2D',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
@@ -27,7 +29,6 @@ describe('the custom-kernel switch', () => {
         'InfoNce',
         'L2Normalize',
         'MovingAverage',
-        'ProgramRecording',
         'ReluGrad',
         'RingWrite',
         'SgdMomentum',
@@ -36,7 +37,7 @@ describe('the custom-kernel switch', () => {
       ].sort(),
     );
     // The previous defaults kept for A/B runs (SeparateRelu, BatchNormTwoPass, SeparateHeadRelu, …) are not opt-ins.
-    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'Conv2D', 'GemmWideTiles', 'TfjsGemmInputGradient', 'BatchNormRowSplit', 'BindingCache']);
+    expect(optInKernelNames('webgpu')).toEqual(['Conv2DBackpropInput', 'Conv2D', 'GemmWideTiles', 'BindingCache', 'TfjsGemmInputGradient', 'BatchNormRowSplit']);
     // tfjs's GEMM input gradient is a flag of tfjs's, no code of ours: checked through a MoCo step instead of cases.
     expect(flagKernelNames('webgpu')).toEqual(['TfjsGemmInputGradient']);
   });
@@ -86,6 +87,14 @@ describe('the custom-kernel switch', () => {
     expect(customKernelEnabled('GemmWideTiles')).toBe(false);
     useCustomKernels(false, { include: ['GemmWideTiles'] });
     expect(customKernelEnabled('GemmWideTiles')).toBe(false);
+    // The binding cache, the same kind of switch: how every program of ours is recorded, set only while included and on.
+    const notProfiling = { activeTimers: null };
+    useCustomKernels(true, { include: ['BindingCache'] });
+    expect(bindingCacheActive(notProfiling)).toBe(true);
+    useCustomKernels(true, { include: ['BindingCache'], except: ['BindingCache'] });
+    expect(bindingCacheActive(notProfiling)).toBe(false);
+    useCustomKernels(false, { include: ['BindingCache'] });
+    expect(bindingCacheActive(notProfiling)).toBe(false);
     useCustomKernels(true);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc).toBe(conv2dBackpropFilterCpu);
     useCustomKernels(false);

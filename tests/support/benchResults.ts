@@ -19,6 +19,7 @@ export function variantResult(variant: Variant, ms: number, dispatches: number |
     dispatchesByProgram: null,
     gpuMsPerStep: gpuMs,
     gpuMsByKernel: null,
+    gpuMsByConvolution: null,
     liveTensors: 92,
     liveTensorGrowthPerStep: 0,
     loss: 2,

@@ -250,6 +250,20 @@ describe('TrainingService.loadDataset (WebAssembly backend)', () => {
     expect(tf.memory().numTensors).toBe(tensors);
   });
 
+  it('trains on the files chosen first when the files chosen while they were read fail: the failure loses no read', async () => {
+    const runId = service.status().runId;
+    let release = () => {};
+    const first = service.loadDataset({ kind: 'files', files: [{ path: 'first.bin', file: new HeldFile(cifar10(50), new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    // A cut-off CIFAR file, chosen while the first is read.
+    const failed = await rejection(service.loadDataset({ kind: 'files', files: [dataFile('cut.bin', cifar10(30).slice(0, -10))], labels: 'fine' }));
+    expect(failed.message).toMatch(/^cut\.bin: .* is not a whole number of 3,073-byte CIFAR-10 records/);
+    release();
+    const { model } = await first;
+    expect(model).toMatchObject({ datasetName: 'first.bin', datasetSize: 40 });
+    expect((await service.datasetInfo())!).toMatchObject({ name: 'first.bin' });
+    expect(service.status()).toMatchObject({ runId: runId + 1, step: 0 });
+  });
+
   it('starts the new run with the sliders moved while the files were read (momentum, queue size)', async () => {
     let release = () => {};
     const loading = service.loadDataset({ kind: 'files', files: [{ path: 'slow.bin', file: new HeldFile(cifar10(50), new Promise<void>((r) => (release = r))) }], labels: 'fine' });

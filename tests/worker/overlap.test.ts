@@ -100,4 +100,26 @@ describe('TrainingService with overlapping calls (CPU backend)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(service.status()).toMatchObject({ state: 'paused', step: 2 });
   }, 60_000);
+
+  it('Pause clicked while the run recovers from a lost device: the recovery does not train on after it, and says so', async () => {
+    await fresh();
+    service.keepRestorePoints(0);
+    await service.start();
+    await waitForStep(3);
+    // What the service's `device.lost` handler runs (no device to lose on the CPU backend): the run rebuilt, on the CPU again here.
+    (service as unknown as { deviceLost(how: string): void }).deviceLost('destroyed: device was destroyed');
+    await service.pause();
+    const recovery = await service.deviceRecovered();
+    expect(recovery).toMatchObject({ phase: 'done', resumed: false, backend: { backend: 'cpu' } });
+    // From the last state kept.
+    const step = service.status().step;
+    expect(step).toBe(recovery!.fromStep);
+    expect(step).toBeGreaterThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(service.status()).toMatchObject({ state: 'paused', step });
+    // A Start after it trains the recovered run.
+    await service.start();
+    await waitForStep(step + 1);
+    await pauseAndCheckStopped();
+  }, 60_000);
 });

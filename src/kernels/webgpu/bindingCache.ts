@@ -216,14 +216,16 @@ export function recordCached(backend: object, program: CachedDispatch, output: t
 }
 
 /**
- * The switch, as a declaration (`ProgramRecording`, on with our kernels) with the opt-in option
- * `BindingCache`: no kernel of its own, it changes how every program of ours is recorded. Its case runs SGD's in-place update (our `MocoSgdMomentumInPlace` program) four times with a
- * different learning rate each time, so that the later calls find their bind groups cached and
- * their uniforms must still be this call's: a stale uniform buffer would apply the wrong rate.
+ * The switch (`BindingCache`, opt-in): a way of recording that every program of ours shares, with
+ * no kernel of its own (`setOn`, as `GemmWideTiles`). Its case runs SGD's in-place update (our
+ * `MocoSgdMomentumInPlace` program) four times with a different learning rate each time, so that the
+ * later calls find their bind groups cached and their uniforms must still be this call's: a stale
+ * uniform buffer would apply the wrong rate.
  */
 export const bindingCache: CustomKernel = {
-  name: 'ProgramRecording',
-  options: [{ name: 'BindingCache', setOn: setBindingCache }],
+  name: 'BindingCache',
+  optIn: true,
+  setOn: setBindingCache,
   cases: [
     {
       name: 'binding cache: SGD in place ×4, each step its own learning rate',

@@ -110,7 +110,7 @@ function shaderSource(spec: Program, boundShapes: number[][]): string {
     ...writableNames(spec).map((name) => ({ name, access: 'read_write', type: 'f32' })),
     ...Object.keys(spec.inputs).map((name) => ({ name, access: 'read', type: spec.vec4Inputs?.includes(name) ? 'vec4<f32>' : 'f32' })),
   ];
-  // recordAndSubmit writes the shapes of [...outputs.slice(1), ...inputs, outputs[0]], each followed by its strides.
+  // recordAndSubmit writes the shapes of `runProgram`'s bound buffers, then of the first writable one (an output, else an in-place buffer), each followed by its strides.
   const tfjsFields = boundShapes.map((s, i) => `_shape${i} : ${coordsType(s.length)}, _strides${i} : ${coordsType(s.length - 1)},`).join('\n  ');
   const ownFields = Object.entries(spec.uniforms ?? {}).map(([name, u]) => `${name} : ${u.type === 'int32' ? 'i32' : 'f32'},`).join('\n  ');
   const wg = spec.workgroupSize ?? DEFAULT_WORKGROUP;
