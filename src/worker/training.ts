@@ -484,6 +484,13 @@ export class TrainingService {
       if (source.kind === 'builtin') {
         await this.replaced();
         refuseIfReplaced('the built-in dataset');
+        // Already in use: the choice only replaces the files being read (the panel's way to drop a
+        // load), so the run trained so far is kept, not reset.
+        const trainer = this.trainer;
+        if (trainer && this.requireSetup().dataset === 'synthetic') {
+          this.data.dropFiles();
+          return { dataset: this.data.info()!, model: this.modelInfo(trainer, this.clock.now()) };
+        }
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
         return { dataset: this.data.info()!, model };
