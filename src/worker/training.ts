@@ -429,7 +429,6 @@ export class TrainingService {
     try {
       tensors = weightsFromFile(bytes, fileName);
     } catch (e) {
-      if (e instanceof BundleError && e.namesItsFix) throw new Error(`${fileName}: ${e.message}`);
       if (e instanceof SafetensorsError || e instanceof BundleError) throw new Error(`${fileName}: ${e.message} (give the downloaded zip or a .safetensors file)`);
       throw e;
     }
