@@ -28,8 +28,8 @@ export async function readInitWeights(path: string): Promise<TensorMap> {
     }
     return weightsFromFile(new Uint8Array(await readFile(path)), path);
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new InitError(`--init ${path}: ${e.message} (give the downloaded zip, a .safetensors file or a --save directory)`);
-    if (e instanceof BundleError) throw new InitError(`--init ${path}: ${e.message}`);
+    // What to give instead, in the trainer's terms (a message of io/ may name the app's buttons).
+    if (e instanceof SafetensorsError || e instanceof BundleError) throw new InitError(`--init ${path}: ${e.message} (give the downloaded zip, a .safetensors file or a --save directory)`);
     throw e;
   }
 }

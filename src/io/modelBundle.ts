@@ -202,7 +202,7 @@ export function weightsFromFile(bytes: Uint8Array, fileName = ''): TensorMap {
   const isZip = bytes[0] === 0x50 && bytes[1] === 0x4b;
   // Named as a zip but not one: read as safetensors it would be called "not a safetensors file", which misleads.
   if (!isZip && /\.zip$/i.test(fileName)) {
-    throw new BundleError('is not a zip archive, though its name ends in .zip (a file renamed, or a download cut short): pick the zip that Download weights saved, or a .safetensors file', true);
+    throw new BundleError('is not a zip archive, though its name ends in .zip: a file renamed, or a download cut short');
   }
   if (isZip) {
     let files;
@@ -220,15 +220,7 @@ export function weightsFromFile(bytes: Uint8Array, fileName = ''): TensorMap {
   return readSafetensors(bytes).tensors;
 }
 
-export class BundleError extends Error {
-  constructor(
-    message: string,
-    /** The message already says what to give instead: callers add no hint of their own. */
-    readonly namesItsFix = false,
-  ) {
-    super(message);
-  }
-}
+export class BundleError extends Error {}
 
 /** The query encoder's state_dict of an unzipped bundle (`model.safetensors`). */
 export function bundleStateDict(files: Map<string, Uint8Array>): TensorMap | null {

@@ -1,4 +1,3 @@
-/** Where an arrow key moves on a scatter plot (screen coordinates: y grows downwards). */
 /**
  * The held-out image a number typed in the embedding's box names, or what to type instead (the
  * valid range): a number out of range is said to be so, never quietly moved to the nearest end.
@@ -12,6 +11,7 @@ export function typedPoint(text: string, count: number): { index: number } | { e
   return { index: n };
 }
 
+/** Where an arrow key moves on a scatter plot (screen coordinates: y grows downwards). */
 export type Direction = 'left' | 'right' | 'up' | 'down';
 
 const UNIT: Record<Direction, [number, number]> = { right: [1, 0], left: [-1, 0], down: [0, 1], up: [0, -1] };

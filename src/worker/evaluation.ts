@@ -163,13 +163,17 @@ export class Evaluation {
     }
   }
 
+  /** Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the listener. */
+  async evaluateKnn(): Promise<KnnResult> {
+    return this.evaluateKnnUnless(() => false);
+  }
+
   /**
-   * Weighted kNN (k 200, t 0.1) of the held-out images now, between two steps; also sent to the
-   * listener. `stop` (for callers in the Worker: an experiment's cancel) is asked between chunks
-   * of images; once it says true, the run rejects with `Aborted`.
+   * `evaluateKnn`, given up once `stop` says true (asked between chunks of images: an experiment's
+   * cancel), rejecting with `Aborted`. For callers in the Worker only, so not served to the page:
+   * a callback from there cannot answer synchronously between two chunks.
    */
-  async evaluateKnn(options: { stop?: () => boolean } = {}): Promise<KnnResult> {
-    const stop = typeof options.stop === 'function' ? options.stop : () => false;
+  async evaluateKnnUnless(stop: () => boolean): Promise<KnnResult> {
     return this.host.exclusive(() => this.runKnn(this.requireTrainer(), 'manual', stop));
   }
 

@@ -106,7 +106,7 @@ export class ExperimentRunner {
               report({ run: i, label: labels[i], step: records.length, phase: 'knn' }, true);
               try {
                 // A cancel stops the kNN at its next chunk of images (it takes a while on a large held-out set), not after it.
-                knn = (await this.host.evaluation.evaluateKnn({ stop: () => this.cancelRequested })).accuracy;
+                knn = (await this.host.evaluation.evaluateKnnUnless(() => this.cancelRequested)).accuracy;
               } catch (e) {
                 if (!(e instanceof Aborted)) throw e;
               }

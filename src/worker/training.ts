@@ -423,7 +423,6 @@ export class TrainingService {
     try {
       tensors = weightsFromFile(bytes, fileName);
     } catch (e) {
-      if (e instanceof BundleError && e.namesItsFix) throw new Error(`${fileName}: ${e.message}`);
       if (e instanceof SafetensorsError || e instanceof BundleError) throw new Error(`${fileName}: ${e.message} (give the downloaded zip or a .safetensors file)`);
       throw e;
     }
@@ -491,6 +490,14 @@ export class TrainingService {
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
         await refuseIfReplaced('the built-in dataset');
+        // Already in use: the choice only replaces the files being read (the panel's way to drop a
+        // load), so the run trained so far is kept, not reset.
+        const trainer = this.trainer;
+        if (trainer && this.requireSetup().dataset === 'synthetic') {
+          this.data.dropFiles();
+          this.loadUsed = Math.max(this.loadUsed, asked);
+          return { dataset: this.data.info()!, model: this.modelInfo(trainer, this.clock.now()) };
+        }
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
         this.loadUsed = Math.max(this.loadUsed, asked);

@@ -66,6 +66,11 @@ describe('--init', () => {
     await expect(readInitWeights(join(dir, 'notes.txt'))).rejects.toThrow(/notes\.txt: is not a safetensors file .*give the downloaded zip/);
     writeFileSync(join(dir, 'cut.zip'), new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]));
     await expect(readInitWeights(join(dir, 'cut.zip'))).rejects.toThrow(/cut\.zip: the zip cannot be read/);
+    // Named .zip but no zip: said so, with what the trainer takes instead (a --save directory too).
+    writeFileSync(join(dir, 'weights.zip'), 'hello, these are not weights');
+    await expect(readInitWeights(join(dir, 'weights.zip'))).rejects.toThrow(
+      /weights\.zip: is not a zip archive, though its name ends in \.zip: a file renamed, or a download cut short \(give the downloaded zip, a \.safetensors file or a --save directory\)$/,
+    );
     const tfjsOnly = join(dir, 'tfjs');
     mkdirSync(tfjsOnly);
     writeFileSync(join(tfjsOnly, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [] }] }));

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment';
 import type { EvaluationEvent, EvaluationProgress } from '../../src/worker/evaluationTypes';
@@ -113,6 +114,7 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
         void runner.cancel();
       }
     });
+    const tensors = tf.memory().numTensors;
     const result = await runner.run({ base: TINY_SETUP, param: 'queueSize', values: [16, 64], steps: 2, knn: true });
     expect(cancelledAt).toMatchObject({ done: 256, total: 1000 });
     expect(result.cancelled).toBe(true);
@@ -123,6 +125,9 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     const knnEvents = events.filter((e) => (e.type === 'progress' && e.progress.task === 'knn') || e.type === 'knn');
     expect(knnEvents.at(-1)).toEqual({ type: 'progress', progress: cancelledAt });
     expect(s.status()).toMatchObject({ step: 0, state: 'idle' });
+    // Nothing of the stopped kNN is left once the features cached for the experiment's model go (as between two steps): no half-read chunk.
+    await s.evaluation.afterStep();
+    expect(tf.memory().numTensors).toBe(tensors);
     // The service takes the next kNN as usual.
     await s.step();
     expect((await s.evaluation.evaluateKnn()).queryCount).toBe(1000);

@@ -264,6 +264,27 @@ describe('TrainingService.loadDataset (WebAssembly backend)', () => {
     expect(service.status()).toMatchObject({ runId: runId + 1, step: 0 });
   });
 
+  it('Built-in dataset chosen while files are read, with the built-in data in use: the load is dropped and the run trained so far is kept, not reset', async () => {
+    await service.loadDataset({ kind: 'builtin' });
+    await service.step();
+    await service.step();
+    const tensors = tf.memory().numTensors;
+    const runId = service.status().runId;
+    let release = () => {};
+    const reading = service.loadDataset({ kind: 'files', files: [{ path: 'unwanted.bin', file: new HeldFile(cifar10(50), new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    const back = await service.loadDataset({ kind: 'builtin' });
+    expect(back.dataset).toMatchObject({ source: 'synthetic', trainSize: 64 });
+    expect(back.model).toMatchObject({ datasetSize: 64 });
+    expect(service.status()).toMatchObject({ runId, step: 2 });
+    release();
+    const [dropped] = await Promise.allSettled([reading]);
+    expect(dropped.status === 'rejected' && isLoadSuperseded(dropped.reason)).toBe(true);
+    expect(service.status()).toMatchObject({ runId, step: 2 });
+    expect((await service.datasetInfo())!).toMatchObject({ source: 'synthetic', trainSize: 64 });
+    expect((await service.step()).step).toBe(3);
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
   it('starts the new run with the sliders moved while the files were read (momentum, queue size)', async () => {
     let release = () => {};
     const loading = service.loadDataset({ kind: 'files', files: [{ path: 'slow.bin', file: new HeldFile(cifar10(50), new Promise<void>((r) => (release = r))) }], labels: 'fine' });

@@ -46,9 +46,9 @@ describe('TrainingService.loadWeights (WebAssembly backend)', () => {
     const before = await fresh.embed(input, 'query');
     const stepBefore = fresh.status().step;
     await expect(fresh.loadWeights(new TextEncoder().encode('not weights at all'), 'notes.txt')).rejects.toThrow(/^notes\.txt: is not a safetensors file/);
-    // Named as a zip: said to be no zip, with what to pick, once.
+    // Named as a zip: said to be no zip (not "not a safetensors file"), with what to give instead.
     await expect(fresh.loadWeights(new TextEncoder().encode('not weights at all'), 'notes.zip')).rejects.toThrow(
-      /^notes\.zip: is not a zip archive, though its name ends in \.zip \(a file renamed, or a download cut short\): pick the zip that Download weights saved, or a \.safetensors file$/,
+      /^notes\.zip: is not a zip archive, though its name ends in \.zip: a file renamed, or a download cut short \(give the downloaded zip or a \.safetensors file\)$/,
     );
     const other = new TrainingService();
     await other.init(() => {}, { backends: ['wasm'] });
