@@ -133,6 +133,24 @@ export async function readCheckpointFile(path: string): Promise<Checkpoint> {
   return decodeCheckpoint(bytes, path);
 }
 
+/**
+ * The command that continues a stopped run: the checkpoint records the setup, data and evaluation,
+ * but not where the run writes its results or which kernels and backend it ran on, so those options
+ * are repeated, else the resumed run would end without writing the model or the rest of the log
+ * that the user asked for.
+ */
+export function resumeCommand(checkpointPath: string, args: TrainArgs): string {
+  const options = [`--resume ${shellQuote(checkpointPath)}`];
+  if (args.backend !== 'auto') options.push(`--backend ${args.backend}`);
+  if (args.save !== undefined) options.push(`--save ${shellQuote(args.save)}`);
+  if (args.saveKey) options.push('--save-key');
+  if (args.logJson !== undefined) options.push(`--log-json ${shellQuote(args.logJson)}`);
+  if (args.probeEpochs !== undefined) options.push(`--probe-epochs ${args.probeEpochs}`);
+  if (args.stockKernels) options.push('--stock-kernels');
+  if (args.include.length > 0) options.push(`--include ${args.include.join(',')}`);
+  return `npm run train -- ${options.join(' ')}`;
+}
+
 /** A path as the user can paste it into a shell. */
 export function shellQuote(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;

@@ -8,7 +8,7 @@ import { checkStep, CLI_KNOBS } from '../train/divergence';
 import { tailLength, type StepFigures } from '../train/finalFigures';
 import type { Trainer } from '../train/trainer';
 import type { TrainArgs } from './args';
-import { shellQuote, type CheckpointWriter, type StopSignals } from './checkpointing';
+import { resumeCommand, type CheckpointWriter, type StopSignals } from './checkpointing';
 import type { JsonLog } from './jsonLog';
 
 /**
@@ -128,7 +128,7 @@ export async function runTrainingLoop(
       trainer.dispose();
       if (!saved) return { kind: 'exit', code: 1 };
       console.log(`stopped by ${stopSignal} after step ${s.step} of ${steps}; the run is saved in ${checkpoint.path}. Resume with:`);
-      console.log(`  npm run train -- --resume ${shellQuote(checkpoint.path!)}${args.backend === 'auto' ? '' : ` --backend ${args.backend}`}`);
+      console.log(`  ${resumeCommand(checkpoint.path!, args)}`);
       return { kind: 'exit', code: stopSignal === 'SIGINT' ? 130 : 143 };
     }
   }

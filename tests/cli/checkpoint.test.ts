@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
@@ -66,6 +66,34 @@ describe('npm run train --checkpoint / --resume', () => {
     expect(manifest(file).step).toBe(8);
     expect(manifest(file).tensorsSha256).toBe(manifest(straightFile).tensorsSha256);
   }, 600_000);
+
+  it("Ctrl-C's resume command repeats where the run writes: the resumed run saves the model and continues the log", async () => {
+    const ckpt = join(dir, 'outputs.zip');
+    const save = join(dir, 'saved model');
+    const log = join(dir, 'run.jsonl');
+    const interrupted = await trainInterrupted(
+      ['--preset', 'tiny', '--batch', '8', '--steps', '6', '--backend', 'cpu', '--checkpoint', ckpt, '--save', save, '--save-key', '--log-json', log],
+      2,
+    );
+    expect(interrupted.code).toBe(130);
+    // Stopped early: no model saved yet, only the checkpoint.
+    expect(existsSync(join(save, 'model.safetensors'))).toBe(false);
+    const command = /Resume with:\n {2}npm run train -- (.*)\n/.exec(interrupted.stdout)?.[1];
+    expect(command).toBe(`--resume ${ckpt} --backend cpu --save '${save}' --save-key --log-json ${log}`);
+
+    // The printed command, as a shell would split it.
+    const argv = [...command!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
+    const resumed = await train(argv);
+    expect(resumed.code).toBe(0);
+    expect(readdirSync(save).sort()).toEqual(['README.txt', 'key', 'metadata.json', 'model.json', 'model.safetensors', 'weights.bin']);
+    const steps = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; step?: number })
+      .filter((r) => r.kind === 'step')
+      .map((r) => r.step);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+  }, 300_000);
 
   it('extends the budget with --steps, and refuses a shorter one', async () => {
     const shorter = await train(['--resume', straightFile, '--steps', '5']);
