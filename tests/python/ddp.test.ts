@@ -114,4 +114,38 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`error: --init ${join(out, 'model.safetensors')} holds tiny (widths 4/8, blocks 1/1), MLP head (MoCo v2), 128-d embedding, but this run builds resnet8`);
   }, 400_000);
+
+  it("takes the exported momentum encoder (the download's key/, --save-key) as its key encoder, instead of a copy of the query encoder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moco-ddp-key-'));
+    const cifar = parseCifar(new Uint8Array(readFileSync(join(CIFAR, 'train_10k.bin'))), { fileName: 'train_10k.bin' });
+    // m 0.5: after two steps the momentum encoder trails the query encoder measurably.
+    const trainer = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 32, bnSplits: 2, momentum: 0.5 }), firstImages(cifar, 32));
+    await trainer.step();
+    await trainer.step();
+    const { zip } = await modelBundleZip(trainer.moco.encoderQ, trainer.moco.encoderK, {
+      config: trainer.config,
+      liveParams: { ...trainer.moco.params },
+      step: 2,
+      dataset: trainer.dataset.name,
+      classNames: trainer.dataset.classNames,
+    });
+    trainer.dispose();
+    writeFileSync(join(dir, 'export.zip'), zip);
+    const files = unzipBundle(zip);
+    const exportedKey = readSafetensors(files.get('key/model.safetensors')!).tensors;
+    const exportedQuery = readSafetensors(files.get('model.safetensors')!).tensors;
+    expect(relativeError(exportedKey.get('stem_conv.weight')!.data, exportedQuery.get('stem_conv.weight')!.data)).toBeGreaterThan(1e-5);
+
+    // No step: key.safetensors is the momentum encoder as training starts from it.
+    const out = join(dir, 'run');
+    const ddp = await torchrun([
+      'python/train_ddp.py', '--backend', 'gloo', '--init', join(dir, 'export.zip'), '--data', join(CIFAR, 'train_10k.bin'),
+      '--batch', '8', '--steps', '0', '--queue', '32', '--out', out,
+    ]);
+    expect(ddp.code, `${ddp.stdout}\n${ddp.stderr}`).toBe(0);
+    const started = readSafetensors(readFileSync(join(out, 'key.safetensors'))).tensors;
+    // Every tensor, batch-norm running statistics included, as exported.
+    expect([...started.keys()].sort()).toEqual([...exportedKey.keys()].sort());
+    for (const [name, t] of exportedKey) expect(relativeError(started.get(name)!.data, t.data), name).toBe(0);
+  }, 300_000);
 });
