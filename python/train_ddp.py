@@ -15,6 +15,7 @@ K 4096, m 0.99, SGD momentum 0.9, weight decay 5e-4, lr 0.06 · global batch / 5
 import argparse
 import json
 import math
+import struct
 import os
 import sys
 import time
@@ -226,6 +227,17 @@ def read_init(path):
     return moco_torch.read_safetensors(path)[0], None
 
 
+def load_init(path):
+    """read_init, or an error that names the file and says what --init takes, never a traceback."""
+    try:
+        return read_init(path)
+    except FileNotFoundError as e:
+        reason = f'no such file ({e.filename})' if e.filename != path else 'no such file or folder'
+    except (OSError, ValueError, KeyError, struct.error, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        reason = f'not a model this script reads ({type(e).__name__}: {e})'
+    raise SystemExit(f"error: --init {path}: {reason}; give the app's downloaded zip, a --save directory or a .safetensors file")
+
+
 def read_safetensors_bytes(data):
     import tempfile
     with tempfile.NamedTemporaryFile(suffix='.safetensors') as f:
@@ -269,6 +281,11 @@ def main():
     p.add_argument('--save-every-rank', action='store_true', help='also write each process\'s weights (rank<N>.safetensors), to check they agree')
     a = p.parse_args()
 
+    # The user's files first, before any process group: a wrong path ends with its name, not a hang or a traceback.
+    state, key_state = load_init(a.init) if a.init else (None, None)
+    for option, path in (('--data', a.data), ('--resume', a.resume)):
+        if path is not None and not os.path.exists(path):
+            raise SystemExit(f'error: {option} {path}: no such file or folder')
     cuda = torch.cuda.is_available() and a.backend != 'gloo'
     dist.init_process_group(a.backend or ('nccl' if cuda else 'gloo'))
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -277,7 +294,6 @@ def main():
         torch.cuda.set_device(device)
     torch.manual_seed(a.seed)
 
-    state, key_state = read_init(a.init) if a.init else (None, None)
     checkpoint = torch.load(a.resume, map_location='cpu') if a.resume else None
     if checkpoint:
         state, key_state = checkpoint['encoder_q'], checkpoint['encoder_k']

@@ -115,6 +115,24 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
     expect(refused.stderr).toContain(`error: --init ${join(out, 'model.safetensors')} holds tiny (widths 4/8, blocks 1/1), MLP head (MoCo v2), 128-d embedding, but this run builds resnet8`);
   }, 400_000);
 
+  it('refuses a missing or foreign --init, --data or --resume naming the file and what it takes, without a traceback', async () => {
+    const ddp = (args: string[]) => command(python, ['python/train_ddp.py', '--out', join(mkdtempSync(join(tmpdir(), 'moco-ddp-bad-')), 'run'), ...args]);
+    const data = join(CIFAR, 'train_10k.bin');
+    const cases: [string[], string][] = [
+      [['--init', 'missing.zip', '--data', data], "error: --init missing.zip: no such file or folder; give the app's downloaded zip, a --save directory or a .safetensors file"],
+      [['--init', 'README.md', '--data', data], 'error: --init README.md: not a model this script reads ('],
+      [['--init', 'python', '--data', data], `error: --init python: no such file (${join('python', 'model.safetensors')})`],
+      [['--data', 'missing.bin'], 'error: --data missing.bin: no such file or folder'],
+      [['--resume', 'missing.pt', '--data', data], 'error: --resume missing.pt: no such file or folder'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await ddp(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+      expect(r.stderr, args.join(' ')).not.toContain('Traceback');
+    }
+  }, 120_000);
+
   it("takes the exported momentum encoder (the download's key/, --save-key) as its key encoder, instead of a copy of the query encoder", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'moco-ddp-key-'));
     const cifar = parseCifar(new Uint8Array(readFileSync(join(CIFAR, 'train_10k.bin'))), { fileName: 'train_10k.bin' });
