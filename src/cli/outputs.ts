@@ -29,6 +29,7 @@ export async function saveModel(args: TrainArgs & { save: string }, trainer: Tra
     dataset: trainer.dataset.name,
     classNames: trainer.dataset.classNames,
     knn: final,
+    savedAs: args.save,
   };
   const encoderK = args.saveKey ? trainer.moco.encoderK : null;
   if (args.save.endsWith('.zip')) {
