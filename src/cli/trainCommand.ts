@@ -15,7 +15,7 @@ import { loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
 import { JsonLog } from './jsonLog';
 import { Recorder } from './recorder';
-import { checkOutputs, saveModel } from './outputs';
+import { checkCheckpointPath, checkOutputs, saveModel } from './outputs';
 import { startNodeBackend } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { runSweep, type SweepRun } from './sweep';
@@ -52,6 +52,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   // Output paths are checked before any work: a run must never train to the end and then fail to save.
   try {
+    if (checkpointPath) await checkCheckpointPath(checkpointPath, args.checkpoint ? '--checkpoint' : '--resume');
     await checkOutputs(args);
   } catch (e) {
     if (!(e instanceof DatasetError)) throw e;
