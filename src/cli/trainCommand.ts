@@ -10,7 +10,7 @@ import { singleLabelWarning, type ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
 import { firstImages } from '../data/summary';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, type TrainArgs } from './args';
-import { CheckpointWriter, readCheckpointFile, resumedArgs, shellQuote, StopSignals } from './checkpointing';
+import { CheckpointWriter, readCheckpointFile, resumeCommand, resumedArgs, StopSignals } from './checkpointing';
 import { loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
 import { JsonLog } from './jsonLog';
@@ -178,7 +178,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   const saved = await checkpoint.save();
   const recorded = recorder ? await recorder.write({ trainer, checkpoint: await checkpoint.encode(), dataset: identity!, heldOut, backend, argv, stepMs }) : true;
   if (checkpointPath && saved) {
-    console.log(`checkpoint: ${checkpointPath} (step ${steps}; --resume ${shellQuote(checkpointPath)} --steps N continues it)`);
+    console.log(`checkpoint: ${checkpointPath} (step ${steps}; ${resumeCommand(checkpointPath, args)} --steps N continues it)`);
   }
   signals.dispose();
   if (args.save) await saveModel({ ...args, save: args.save }, trainer, final ? { step: steps, accuracy: final.accuracy, k: final.k } : null);

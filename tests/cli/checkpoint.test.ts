@@ -85,6 +85,8 @@ describe('npm run train --checkpoint / --resume', () => {
     const argv = [...command!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
     const resumed = await train(argv);
     expect(resumed.code).toBe(0);
+    // The end of the run says how to extend it, with the same outputs.
+    expect(resumed.stdout).toContain(`checkpoint: ${ckpt} (step 6; npm run train -- ${command} --steps N continues it)`);
     expect(readdirSync(save).sort()).toEqual(['README.txt', 'key', 'metadata.json', 'model.json', 'model.safetensors', 'weights.bin']);
     const steps = readFileSync(log, 'utf8')
       .trim()
