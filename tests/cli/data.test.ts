@@ -85,6 +85,10 @@ describe('train options for data and evaluation', () => {
       [['--data', ''], /--data needs a path/],
       [['--schedule', 'step'], /--schedule must be cosine or constant, got 'step'/],
       [['--train-size', '8', '--batch', '16'], /--train-size \(8\) must be at least one batch \(16\)/],
+      // Named by the option the user typed, not the configuration's field.
+      [['--momentum', '2'], /^--momentum must be in \[0, 1\], got '2'$/],
+      [['--temperature', '0'], /^--temperature must be greater than 0, got '0'$/],
+      [['--lr', '-0.1'], /^--lr must be ≥ 0, got '-0.1'$/],
     ];
     for (const [argv, message] of cases) expect(() => parseTrainArgs(argv), argv.join(' ')).toThrow(message);
     expect(() => parseTrainArgs(['--labels', 'x'])).toThrow(UsageError);
