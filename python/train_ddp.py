@@ -221,6 +221,10 @@ def read_init(path):
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
+            if 'manifest.json' in names and 'model.safetensors' not in names:
+                step = json.loads(z.read('manifest.json')).get('step', 'N')
+                raise ValueError(f'a checkpoint of npm run train (or a run the app saved), not exported weights; export its query '
+                                 f'and momentum encoders with: npm run train -- --resume {path} --steps {step} --save DIR --save-key')
             query = read_safetensors_bytes(z.read('model.safetensors'))
             key = read_safetensors_bytes(z.read('key/model.safetensors')) if 'key/model.safetensors' in names else None
         return query, key
@@ -233,7 +237,9 @@ def load_init(path):
         return read_init(path)
     except FileNotFoundError as e:
         reason = f'no such file ({e.filename})' if e.filename != path else 'no such file or folder'
-    except (OSError, ValueError, KeyError, struct.error, zipfile.BadZipFile, UnicodeDecodeError) as e:
+    except ValueError as e:
+        reason = str(e) if 'checkpoint of npm run train' in str(e) else f'not a model this script reads ({type(e).__name__}: {e})'
+    except (OSError, KeyError, struct.error, zipfile.BadZipFile, UnicodeDecodeError) as e:
         reason = f'not a model this script reads ({type(e).__name__}: {e})'
     raise SystemExit(f"error: --init {path}: {reason}; give the app's downloaded zip, a --save directory or a .safetensors file")
 

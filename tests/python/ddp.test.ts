@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { strToU8, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCifar } from '../../src/data/cifar';
 import { firstImages } from '../../src/data/summary';
@@ -118,12 +119,16 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
   it('refuses a missing or foreign --init, --data or --resume naming the file and what it takes, without a traceback', async () => {
     const ddp = (args: string[]) => command(python, ['python/train_ddp.py', '--out', join(mkdtempSync(join(tmpdir(), 'moco-ddp-bad-')), 'run'), ...args]);
     const data = join(CIFAR, 'train_10k.bin');
+    // What this script reads of a checkpoint: its zip entries' names and the manifest's step.
+    const checkpoint = join(mkdtempSync(join(tmpdir(), 'moco-ddp-ckpt-')), 'run.zip');
+    writeFileSync(checkpoint, zipSync({ 'manifest.json': strToU8(JSON.stringify({ format: 'moco-checkpoint', step: 7 })), 'tensors.bin': new Uint8Array(0) }));
     const cases: [string[], string][] = [
       [['--init', 'missing.zip', '--data', data], "error: --init missing.zip: no such file or folder; give the app's downloaded zip, a --save directory or a .safetensors file"],
       [['--init', 'README.md', '--data', data], 'error: --init README.md: not a model this script reads ('],
       [['--init', 'python', '--data', data], `error: --init python: no such file (${join('python', 'model.safetensors')})`],
       [['--data', 'missing.bin'], 'error: --data missing.bin: no such file or folder'],
       [['--resume', 'missing.pt', '--data', data], 'error: --resume missing.pt: no such file or folder'],
+      [['--init', checkpoint, '--data', data], `error: --init ${checkpoint}: a checkpoint of npm run train (or a run the app saved), not exported weights; export its query and momentum encoders with: npm run train -- --resume ${checkpoint} --steps 7 --save DIR --save-key`],
     ];
     for (const [args, message] of cases) {
       const r = await ddp(args);
