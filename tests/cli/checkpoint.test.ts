@@ -124,8 +124,8 @@ describe('npm run train --checkpoint / --resume', () => {
       [['--resume', straightFile, '--batch', '16', '--preset', 'resnet8'], 2, `error: --preset, --batch cannot go with --resume: a resumed run keeps the setup recorded in ${straightFile}`],
       [['--checkpoint-every', '5'], 2, 'error: --checkpoint-every needs --checkpoint'],
       [['--steps', '1', '--checkpoint', join(dir, 'no-such-folder', 'ck.zip')], 1, /error: cannot write the checkpoint .*ck\.zip: its folder .*no-such-folder does not exist/],
-      // A folder where the file should go: the write fails, is reported, and leaves no temporary file.
-      [['--preset', 'tiny', '--batch', '8', '--train-size', '16', '--steps', '1', '--checkpoint', occupied], 1, /^error: could not write the checkpoint .*occupied \(.*\); the previous one, if any, is intact/],
+      // A folder where the file should go: refused before the first step (it used to train, then fail to write), no temporary file left.
+      [['--preset', 'tiny', '--batch', '8', '--train-size', '16', '--steps', '1', '--checkpoint', occupied], 2, `error: ${occupied}: is a folder, but --checkpoint writes the checkpoint as one file: give a file name, e.g. ${join(occupied, 'run.zip')}`],
     ];
     for (const [args, code, message] of cases) {
       const r = await train(args);
