@@ -45,7 +45,9 @@ export class CheckpointWriter {
 /**
  * Ctrl-C or SIGTERM: finish the step in flight, save, and say how to go on. Ctrl-C reaches npm and
  * the trainer alike, and npm passes it on, so a repeat within seconds is the same request; a later
- * one stops at once (the last checkpoint written stays as it was). Listens only with a checkpoint path.
+ * one stops at once (the last checkpoint written stays as it was). Listens only with a checkpoint path,
+ * or without one when the run writes the model or a recording at its end: then a stop ends the run
+ * early and writes them, so the steps trained are not lost.
  */
 export class StopSignals {
   /** The signal that asked to stop, if one did. */
@@ -56,11 +58,15 @@ export class StopSignals {
     if (this.signal) return;
     this.signal = signal;
     this.askedAt = performance.now();
-    console.log(`${signal}: stopping after this step and saving ${this.checkpointPath} (again to stop at once)`);
+    console.log(`${signal}: stopping after this step and ${this.checkpointPath ? `saving ${this.checkpointPath}` : `writing ${this.outputs}`} (again to stop at once)`);
   };
 
-  constructor(private readonly checkpointPath: string | undefined) {
-    if (!checkpointPath) return;
+  /** `outputs`: without a checkpoint, what a stop still writes (--save, --record), so that Ctrl-C does not lose the steps trained. */
+  constructor(
+    private readonly checkpointPath: string | undefined,
+    private readonly outputs?: string,
+  ) {
+    if (!checkpointPath && !outputs) return;
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
   }

@@ -148,13 +148,16 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   const recorder = args.record ? new Recorder(args.record, log, history) : undefined;
   const evaluate = knnEvaluator(trainer, heldOut, args, history, log);
   const checkpoint = new CheckpointWriter(checkpointPath, { trainer, identity, history, args, log });
-  const signals = new StopSignals(checkpointPath);
+  const outputs = [args.save && `--save ${args.save}`, args.record && `--record ${args.record}`].filter(Boolean).join(' and ');
+  const signals = new StopSignals(checkpointPath, sweepRun ? undefined : outputs || undefined);
 
   if (!resumed) await evaluate(0);
   const started = performance.now();
   const loop = await runTrainingLoop(trainer, steps, args, { log, evaluate, checkpoint, signals });
   if (loop.kind === 'exit') return loop.code;
-  const { stepMs, tail, blowUps } = loop;
+  const { stepMs, tail, blowUps, stoppedBy } = loop;
+  const planned = steps;
+  if (stoppedBy) steps = trainer.moco.stepCount;
   const ran = steps - firstStep;
   const wallSeconds = (performance.now() - started) / 1000;
   console.log(
@@ -183,6 +186,10 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   signals.dispose();
   if (args.save) await saveModel({ ...args, save: args.save }, trainer, final ? { step: steps, accuracy: final.accuracy, k: final.k } : null);
   trainer.dispose();
+  if (stoppedBy) {
+    console.log(`stopped by ${stoppedBy} after step ${steps} of ${planned}; ${outputs} written (with --checkpoint, a stopped run can be resumed)`);
+    return saved && recorded ? (stoppedBy === 'SIGINT' ? 130 : 143) : 1;
+  }
   return saved && recorded ? 0 : 1;
 }
 

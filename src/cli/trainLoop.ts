@@ -76,7 +76,7 @@ async function linearProbe(trainer: Trainer, heldOut: ImageDataset, epochs: numb
 
 /** How the loop ended: the budget reached (with what the summary needs), or an exit status to return now. */
 export type LoopOutcome =
-  | { kind: 'done'; stepMs: number; tail: StepFigures[]; blowUps: number }
+  | { kind: 'done'; stepMs: number; tail: StepFigures[]; blowUps: number; stoppedBy?: NodeJS.Signals }
   | { kind: 'exit'; code: number };
 
 /** Trains from the trainer's step up to `steps`. On a non-finite loss or a stop signal, the trainer is disposed and the signals released. */
@@ -122,6 +122,8 @@ export async function runTrainingLoop(
     // A step's awaits are promise jobs only: yield to the event loop so that a signal is seen.
     await new Promise((resolve) => setImmediate(resolve));
     const stopSignal = signals.signal;
+    // Without a checkpoint, a stop ends the run here and its outputs (--save, --record) are written as at the end.
+    if (stopSignal && s.step !== steps && !checkpoint.path) return { kind: 'done', stepMs, tail, blowUps, stoppedBy: stopSignal };
     if (stopSignal && s.step !== steps) {
       const saved = await checkpoint.save();
       signals.dispose();

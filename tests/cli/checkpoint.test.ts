@@ -97,6 +97,18 @@ describe('npm run train --checkpoint / --resume', () => {
     expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
   }, 300_000);
 
+  it('Ctrl-C without --checkpoint still writes --save: the steps trained are not lost', async () => {
+    const save = join(dir, 'stopped model');
+    const stopped = await trainInterrupted(['--preset', 'tiny', '--batch', '8', '--steps', '400', '--backend', 'cpu', '--save', save], 2);
+    expect(stopped.code).toBe(130);
+    const at = Math.max(...progressRows(stopped.stdout).map((r) => r.step));
+    expect(at).toBeLessThan(400);
+    expect(stopped.stdout).toContain(`stopped by SIGINT after step ${at} of 400; --save ${save} written (with --checkpoint, a stopped run can be resumed)`);
+    const metadata = JSON.parse(readFileSync(join(save, 'metadata.json'), 'utf8')) as { step: number };
+    expect(metadata.step).toBe(at);
+    expect(existsSync(join(save, 'model.safetensors'))).toBe(true);
+  }, 300_000);
+
   it('extends the budget with --steps, and refuses a shorter one', async () => {
     const shorter = await train(['--resume', straightFile, '--steps', '5']);
     expect(shorter.code).toBe(2);
