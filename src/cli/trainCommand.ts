@@ -161,7 +161,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   const ran = steps - firstStep;
   const wallSeconds = (performance.now() - started) / 1000;
   console.log(
-    `trained ${ran} steps${resumed ? ` (${firstStep + 1}–${steps})` : ''} (${(ran / trainer.batchesPerEpoch).toFixed(2)} epochs) in ${(stepMs / 1000).toFixed(1)} s of steps ` +
+    `trained ${ran} steps${resumed && ran > 0 ? ` (${firstStep + 1}–${steps})` : ''} (${(ran / trainer.batchesPerEpoch).toFixed(2)} epochs) in ${(stepMs / 1000).toFixed(1)} s of steps ` +
       `(${stepMs > 0 ? ((ran * config.batchSize * 1000) / stepMs).toFixed(1) : '–'} img/s), ${wallSeconds.toFixed(1)} s with evaluations`,
   );
   if (blowUps > 1) console.error(`warning: the loss was far above ln(K+1) at ${blowUps} of ${steps} steps`);

@@ -113,6 +113,12 @@ describe('npm run train --checkpoint / --resume', () => {
     const shorter = await train(['--resume', straightFile, '--steps', '5']);
     expect(shorter.code).toBe(2);
     expect(shorter.stderr).toContain(`error: ${straightFile} has already trained 8 steps, more than the 5 asked for: give a larger --steps or --epochs`);
+    // Its own length again: no step, the model written (train_ddp.py's way to export a checkpoint's two encoders).
+    const same = await train(['--resume', straightFile, '--steps', '8', '--checkpoint', join(dir, 'same.zip'), '--save', join(dir, 'same'), '--save-key']);
+    expect(same.code).toBe(0);
+    expect(progressRows(same.stdout)).toEqual([]);
+    expect(same.stdout).toMatch(/^trained 0 steps \(0\.00 epochs\)/m);
+    expect(existsSync(join(dir, 'same', 'key', 'model.safetensors'))).toBe(true);
     const longer = await train(['--resume', straightFile, '--steps', '10', '--checkpoint', join(dir, 'longer.zip')]);
     expect(longer.code).toBe(0);
     expect(progressRows(longer.stdout).map((r) => r.step)).toEqual([9, 10]);
