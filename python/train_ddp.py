@@ -15,6 +15,7 @@ K 4096, m 0.99, SGD momentum 0.9, weight decay 5e-4, lr 0.06 · global batch / 5
 import argparse
 import json
 import math
+import struct
 import os
 import sys
 import time
@@ -210,14 +211,37 @@ class MoCo(nn.Module):
 # ---------------------------------------------------------------- loading and saving
 
 def read_init(path):
-    """state_dict of the query encoder from our zip, a --save directory or a .safetensors file."""
+    """state_dicts of the query encoder and, where the export holds one (the app's download with the
+    momentum encoder, `npm run train -- --save-key`: key/model.safetensors), of the momentum encoder
+    (else None), from our zip, a --save directory or a .safetensors file."""
     if os.path.isdir(path):
-        path = os.path.join(path, 'model.safetensors')
+        key = os.path.join(path, 'key', 'model.safetensors')
+        return (moco_torch.read_safetensors(os.path.join(path, 'model.safetensors'))[0],
+                moco_torch.read_safetensors(key)[0] if os.path.isfile(key) else None)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z, z.open('model.safetensors') as f:
-            data = f.read()
-        return read_safetensors_bytes(data)
-    return moco_torch.read_safetensors(path)[0]
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            if 'manifest.json' in names and 'model.safetensors' not in names:
+                step = json.loads(z.read('manifest.json')).get('step', 'N')
+                raise ValueError(f'a checkpoint of npm run train (or a run the app saved), not exported weights; export its query '
+                                 f'and momentum encoders with: npm run train -- --resume {path} --steps {step} --save DIR --save-key')
+            query = read_safetensors_bytes(z.read('model.safetensors'))
+            key = read_safetensors_bytes(z.read('key/model.safetensors')) if 'key/model.safetensors' in names else None
+        return query, key
+    return moco_torch.read_safetensors(path)[0], None
+
+
+def load_init(path):
+    """read_init, or an error that names the file and says what --init takes, never a traceback."""
+    try:
+        return read_init(path)
+    except FileNotFoundError as e:
+        reason = f'no such file ({e.filename})' if e.filename != path else 'no such file or folder'
+    except ValueError as e:
+        reason = str(e) if 'checkpoint of npm run train' in str(e) else f'not a model this script reads ({type(e).__name__}: {e})'
+    except (OSError, KeyError, struct.error, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        reason = f'not a model this script reads ({type(e).__name__}: {e})'
+    raise SystemExit(f"error: --init {path}: {reason}; give the app's downloaded zip, a --save directory or a .safetensors file")
 
 
 def read_safetensors_bytes(data):
@@ -239,7 +263,7 @@ def learning_rate(step, base, warmup, total, cosine):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--init', help="weights to start from: the app's zip, a --save directory or a .safetensors file")
+    p.add_argument('--init', help="weights to start from: the app's zip, a --save directory or a .safetensors file (with the momentum encoder where it holds key/)")
     p.add_argument('--resume', help='checkpoint.pt written by this script (encoders, queue, optimiser, step)')
     p.add_argument('--preset', default=None, help=f"without --init: {', '.join(moco_torch.PRESETS)} (default resnet8)")
     p.add_argument('--moco', choices=['v1', 'v2'], default=None, help='recipe (default: what --init holds, else v2)')
@@ -263,6 +287,11 @@ def main():
     p.add_argument('--save-every-rank', action='store_true', help='also write each process\'s weights (rank<N>.safetensors), to check they agree')
     a = p.parse_args()
 
+    # The user's files first, before any process group: a wrong path ends with its name, not a hang or a traceback.
+    state, key_state = load_init(a.init) if a.init else (None, None)
+    for option, path in (('--data', a.data), ('--resume', a.resume)):
+        if path is not None and not os.path.exists(path):
+            raise SystemExit(f'error: {option} {path}: no such file or folder')
     cuda = torch.cuda.is_available() and a.backend != 'gloo'
     dist.init_process_group(a.backend or ('nccl' if cuda else 'gloo'))
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -271,10 +300,9 @@ def main():
         torch.cuda.set_device(device)
     torch.manual_seed(a.seed)
 
-    state = read_init(a.init) if a.init else None
     checkpoint = torch.load(a.resume, map_location='cpu') if a.resume else None
     if checkpoint:
-        state = checkpoint['encoder_q']
+        state, key_state = checkpoint['encoder_q'], checkpoint['encoder_k']
     if state is not None:
         widths, blocks, head, dim = moco_torch.architecture_of(state)
         version = 'v2' if head == 'mlp' else 'v1'
@@ -286,7 +314,13 @@ def main():
         version = a.moco or 'v2'
         encoder_q = moco_torch.build(a.preset or 'resnet8', 'mlp' if version == 'v2' else 'linear')
         encoder_k = moco_torch.build(a.preset or 'resnet8', 'mlp' if version == 'v2' else 'linear')
-    encoder_k.load_state_dict(checkpoint['encoder_k'] if checkpoint else encoder_q.state_dict())
+    # The exported momentum encoder goes on trailing where it was; without one it starts as a copy of
+    # the query encoder, as MoCo's does at step 0.
+    exported_key = key_state is not None and checkpoint is None
+    if exported_key and moco_torch.architecture_of(key_state) != moco_torch.architecture_of(state):
+        raise SystemExit(f'error: --init {a.init}: its momentum encoder (key/model.safetensors) is another model than its query encoder')
+    # An export has no batch-norm counters (num_batches_tracked), which MoCo does not use.
+    encoder_k.load_state_dict(key_state if key_state is not None else encoder_q.state_dict(), strict=not exported_key)
     T = a.temperature if a.temperature is not None else (0.2 if version == 'v2' else 0.07)
     model = MoCo(encoder_q, encoder_k, encoder_q.embedding_dim, a.queue, a.momentum, T)
     if checkpoint:
@@ -357,7 +391,7 @@ def main():
         moco_torch.save(os.path.join(a.out, 'key.safetensors'), encoder_k, encoder='moco_key_encoder', **meta)
         torch.save({'encoder_q': encoder_q.state_dict(), 'encoder_k': encoder_k.state_dict(), 'queue': model.queue, 'queue_ptr': model.queue_ptr,
                     'queue_filled': model.queue_filled, 'optimizer': optimizer.state_dict(), 'step': start + steps}, os.path.join(a.out, 'checkpoint.pt'))
-        print(f'saved {a.out}/model.safetensors (query encoder; open it with npm run train -- --init {a.out}), key.safetensors, checkpoint.pt', flush=True)
+        print(f'saved {os.path.join(a.out, "model.safetensors")} (query encoder; open it with npm run train -- --init {a.out}), key.safetensors, checkpoint.pt', flush=True)
     dist.barrier()
     dist.destroy_process_group()
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { BENCH_USAGE, benchArgv, parseBenchArgs, type BenchArgs } from './args';
 import { runChromium } from './chromium';
 import { parseCommandLine, runMain } from '../util/runMain';
-import { emptyBenchFile, NO_ADAPTER, printBenchFile, writeBenchFile, type BenchFile } from './report';
+import { emptyBenchFile, NO_ADAPTER, prepareBenchFolder, printBenchFile, writeBenchFile, type BenchFile } from './report';
 
 /** Dawn on Chromium's SwiftShader: WebGPU in Node without a GPU (the README's variables). */
 const SWIFTSHADER_ENV = {
@@ -56,6 +56,11 @@ async function runNodeChild(args: BenchArgs, file: BenchFile): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, parseBenchArgs, BENCH_USAGE);
   if (typeof args === 'number') return args;
+  const outProblem = await prepareBenchFolder(args.out);
+  if (outProblem) {
+    console.error(`error: ${outProblem}`);
+    return 2;
+  }
   const file = emptyBenchFile(`npm run bench -- ${argv.join(' ')}`.trim());
   if (args.where.includes('node')) await runNodeChild(args, file);
   if (args.where.includes('chromium')) {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KernelCheck } from './kernelChecks';
 import type { BenchResult } from '../perf/stepBenchmark';
@@ -86,6 +86,22 @@ export function formatChecks(checks: BenchFile['checks']): string {
       cs.map((c) => `${c.passed ? 'ok  ' : 'FAIL'}  ${where} ${backend}  ${c.relativeError.toExponential(2)} (< ${c.tolerance})  ${c.name}`),
     )
     .join('\n');
+}
+
+/**
+ * Makes `--out` before any benchmark runs, so that a folder that cannot be made (a file there, no
+ * permission) is said at once instead of after minutes of timing, which would then be lost.
+ */
+export async function prepareBenchFolder(dir: string): Promise<string | null> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+    return null;
+  } catch (e) {
+    const { code } = e as NodeJS.ErrnoException;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'is a file, or under one, not a folder' : code === 'EACCES' || code === 'EPERM' ? 'is not writable by this user' : (e as Error).message;
+    return `--out ${dir}: ${why}; give a folder for the results (default results)`;
+  }
 }
 
 export async function writeBenchFile(dir: string, file: BenchFile, tag: string): Promise<string> {

@@ -236,14 +236,14 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   const overrides = {
     batchSize,
     queueSize,
-    momentum: number('momentum', values.momentum),
-    temperature: number('temperature', values.temperature),
+    momentum: number('momentum', values.momentum, { min: 0, max: 1 }),
+    temperature: number('temperature', values.temperature, { above: 0 }),
     bnSplits: integer('bn-splits', values['bn-splits'], 1),
     shuffleKeys: !values['no-shuffle'],
     symmetric: values.symmetric,
     seed: integer('seed', values.seed, 0),
     schedule: {
-      baseLr: number('lr', values.lr),
+      baseLr: number('lr', values.lr, { min: 0 }),
       warmupSteps: integer('warmup', values.warmup, 0),
       totalSteps: steps,
       cosine: schedule === undefined ? undefined : schedule === 'cosine',

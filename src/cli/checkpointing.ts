@@ -45,7 +45,9 @@ export class CheckpointWriter {
 /**
  * Ctrl-C or SIGTERM: finish the step in flight, save, and say how to go on. Ctrl-C reaches npm and
  * the trainer alike, and npm passes it on, so a repeat within seconds is the same request; a later
- * one stops at once (the last checkpoint written stays as it was). Listens only with a checkpoint path.
+ * one stops at once (the last checkpoint written stays as it was). Listens only with a checkpoint path,
+ * or without one when the run writes the model or a recording at its end: then a stop ends the run
+ * early and writes them, so the steps trained are not lost.
  */
 export class StopSignals {
   /** The signal that asked to stop, if one did. */
@@ -56,11 +58,15 @@ export class StopSignals {
     if (this.signal) return;
     this.signal = signal;
     this.askedAt = performance.now();
-    console.log(`${signal}: stopping after this step and saving ${this.checkpointPath} (again to stop at once)`);
+    console.log(`${signal}: stopping after this step and ${this.checkpointPath ? `saving ${this.checkpointPath}` : `writing ${this.outputs}`} (again to stop at once)`);
   };
 
-  constructor(private readonly checkpointPath: string | undefined) {
-    if (!checkpointPath) return;
+  /** `outputs`: without a checkpoint, what a stop still writes (--save, --record), so that Ctrl-C does not lose the steps trained. */
+  constructor(
+    private readonly checkpointPath: string | undefined,
+    private readonly outputs?: string,
+  ) {
+    if (!checkpointPath && !outputs) return;
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
   }
@@ -131,6 +137,24 @@ export async function readCheckpointFile(path: string): Promise<Checkpoint> {
     throw new CheckpointError(path, code === 'ENOENT' ? 'no such file' : `cannot be read (${(e as Error).message})`);
   }
   return decodeCheckpoint(bytes, path);
+}
+
+/**
+ * The command that continues a stopped run: the checkpoint records the setup, data and evaluation,
+ * but not where the run writes its results or which kernels and backend it ran on, so those options
+ * are repeated, else the resumed run would end without writing the model or the rest of the log
+ * that the user asked for.
+ */
+export function resumeCommand(checkpointPath: string, args: TrainArgs): string {
+  const options = [`--resume ${shellQuote(checkpointPath)}`];
+  if (args.backend !== 'auto') options.push(`--backend ${args.backend}`);
+  if (args.save !== undefined) options.push(`--save ${shellQuote(args.save)}`);
+  if (args.saveKey) options.push('--save-key');
+  if (args.logJson !== undefined) options.push(`--log-json ${shellQuote(args.logJson)}`);
+  if (args.probeEpochs !== undefined) options.push(`--probe-epochs ${args.probeEpochs}`);
+  if (args.stockKernels) options.push('--stock-kernels');
+  if (args.include.length > 0) options.push(`--include ${args.include.join(',')}`);
+  return `npm run train -- ${options.join(' ')}`;
 }
 
 /** A path as the user can paste it into a shell. */

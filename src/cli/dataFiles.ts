@@ -30,7 +30,9 @@ export async function loadDataPath(path: string, options: LoadOptions): Promise<
   const info = await fsCall(path, () => stat(path));
   if (info.isDirectory()) {
     const sample = await stat(join(path, SAMPLE_MANIFEST)).catch(() => undefined);
-    return sample?.isFile() ? readCifarSample(path, options.split) : readImageFolder(path);
+    if (sample?.isFile()) return readCifarSample(path, options.split);
+    await refuseCifarFolder(path, options.split);
+    return readImageFolder(path);
   }
   if (!info.isFile()) throw new DatasetError(path, 'is neither a file nor a folder (a pipe, a device or a socket cannot be read as data)');
   const head = await fsCall(path, () => readHead(path));
@@ -55,6 +57,23 @@ export async function loadDataPath(path: string, options: LoadOptions): Promise<
   cifarRecordCount(guessCifarFormat(fileName, info.size), info.size, fileName);
   const bytes = await fsCall(path, () => readFile(path));
   return parseCifar(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { fileName, labels: options.labels });
+}
+
+/**
+ * The unpacked CIFAR archive (`cifar-10-batches-bin/`, which python/train_ddp.py takes) is no image
+ * folder: say which of its files to give, or the archive, instead of asking for class sub-folders.
+ */
+async function refuseCifarFolder(dir: string, split: LoadOptions['split']): Promise<void> {
+  const names = await fsCall(dir, () => readdir(dir));
+  const batches = names.filter((n) => /^(data_batch_\d+|test_batch|train|test)\.bin$/.test(n)).sort();
+  if (batches.length === 0) return;
+  const cifar100 = batches.includes('train.bin') || batches.includes('test.bin');
+  const wanted = split === 'test' ? (cifar100 ? 'test.bin' : 'test_batch.bin') : cifar100 ? 'train.bin' : batches.find((n) => n.startsWith('data_batch')) ?? batches[0];
+  const archive = cifar100 ? 'cifar-100-binary.tar.gz' : 'cifar-10-binary.tar.gz';
+  throw new DatasetError(
+    dir,
+    `is a folder of CIFAR binary files (${batches.join(', ')}), not of images: give one file, e.g. ${join(dir, wanted)}, or the downloaded ${archive}, which reads all its training batches (and its test batch for --eval)`,
+  );
 }
 
 /**

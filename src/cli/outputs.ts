@@ -17,7 +17,20 @@ export async function checkOutputs(args: TrainArgs): Promise<void> {
   if (args.record) await checkOutputFile(args.record, '--record');
   if (args.save && !args.save.endsWith('.zip') && args.saveKey) await checkOutputFolder(join(args.save, 'key'), '--save-key');
   // Appending nothing checks that the file can be written without emptying a resumed run's log.
-  if (args.logJson) await fsCall(args.logJson, () => appendFile(args.logJson!, ''));
+  if (args.logJson) {
+    try {
+      await fsCall(args.logJson, () => appendFile(args.logJson!, ''));
+    } catch (e) {
+      if (!(e instanceof DatasetError)) throw e;
+      throw new DatasetError(e.file, `${e.problem} — --log-json writes one file: give a file name, e.g. ${join(e.file, 'run.jsonl')}`);
+    }
+  }
+}
+
+/** `--checkpoint` (or `--resume`'s file, written again): one file, so a folder there is refused before any step. */
+export async function checkCheckpointPath(path: string, option: string): Promise<void> {
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw new DatasetError(path, `is a folder, but ${option} writes the checkpoint as one file: give a file name, e.g. ${join(path, 'run.zip')}`);
 }
 
 /** `--save`: the query encoder (and with `--save-key` the momentum encoder) as a zip or a folder of files. */
@@ -29,6 +42,7 @@ export async function saveModel(args: TrainArgs & { save: string }, trainer: Tra
     dataset: trainer.dataset.name,
     classNames: trainer.dataset.classNames,
     knn: final,
+    savedAs: args.save,
   };
   const encoderK = args.saveKey ? trainer.moco.encoderK : null;
   if (args.save.endsWith('.zip')) {

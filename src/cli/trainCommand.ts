@@ -10,12 +10,12 @@ import { singleLabelWarning, type ImageDataset } from '../data/dataset';
 import { DatasetError } from '../data/errors';
 import { firstImages } from '../data/summary';
 import { BUILT_IN_EVAL, DEFAULT_BUILT_IN_SIZE, parseTrainArgs, stepsFor, USAGE, type TrainArgs } from './args';
-import { CheckpointWriter, readCheckpointFile, resumedArgs, shellQuote, StopSignals } from './checkpointing';
+import { CheckpointWriter, readCheckpointFile, resumeCommand, resumedArgs, StopSignals } from './checkpointing';
 import { loadDataPath } from './dataFiles';
 import { initEncoders, InitError } from './initWeights';
 import { JsonLog } from './jsonLog';
 import { Recorder } from './recorder';
-import { checkOutputs, saveModel } from './outputs';
+import { checkCheckpointPath, checkOutputs, saveModel } from './outputs';
 import { startNodeBackend } from '../util/nodeWebgpu';
 import { parseCommandLine } from '../util/runMain';
 import { runSweep, type SweepRun } from './sweep';
@@ -52,6 +52,7 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   }
   // Output paths are checked before any work: a run must never train to the end and then fail to save.
   try {
+    if (checkpointPath) await checkCheckpointPath(checkpointPath, args.checkpoint ? '--checkpoint' : '--resume');
     await checkOutputs(args);
   } catch (e) {
     if (!(e instanceof DatasetError)) throw e;
@@ -147,17 +148,20 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   const recorder = args.record ? new Recorder(args.record, log, history) : undefined;
   const evaluate = knnEvaluator(trainer, heldOut, args, history, log);
   const checkpoint = new CheckpointWriter(checkpointPath, { trainer, identity, history, args, log });
-  const signals = new StopSignals(checkpointPath);
+  const outputs = [args.save && `--save ${args.save}`, args.record && `--record ${args.record}`].filter(Boolean).join(' and ');
+  const signals = new StopSignals(checkpointPath, sweepRun ? undefined : outputs || undefined);
 
   if (!resumed) await evaluate(0);
   const started = performance.now();
   const loop = await runTrainingLoop(trainer, steps, args, { log, evaluate, checkpoint, signals });
   if (loop.kind === 'exit') return loop.code;
-  const { stepMs, tail, blowUps } = loop;
+  const { stepMs, tail, blowUps, stoppedBy } = loop;
+  const planned = steps;
+  if (stoppedBy) steps = trainer.moco.stepCount;
   const ran = steps - firstStep;
   const wallSeconds = (performance.now() - started) / 1000;
   console.log(
-    `trained ${ran} steps${resumed ? ` (${firstStep + 1}–${steps})` : ''} (${(ran / trainer.batchesPerEpoch).toFixed(2)} epochs) in ${(stepMs / 1000).toFixed(1)} s of steps ` +
+    `trained ${ran} steps${resumed && ran > 0 ? ` (${firstStep + 1}–${steps})` : ''} (${(ran / trainer.batchesPerEpoch).toFixed(2)} epochs) in ${(stepMs / 1000).toFixed(1)} s of steps ` +
       `(${stepMs > 0 ? ((ran * config.batchSize * 1000) / stepMs).toFixed(1) : '–'} img/s), ${wallSeconds.toFixed(1)} s with evaluations`,
   );
   if (blowUps > 1) console.error(`warning: the loss was far above ln(K+1) at ${blowUps} of ${steps} steps`);
@@ -177,11 +181,15 @@ export async function trainCommand(argv: string[], sweepRun?: SweepRun): Promise
   const saved = await checkpoint.save();
   const recorded = recorder ? await recorder.write({ trainer, checkpoint: await checkpoint.encode(), dataset: identity!, heldOut, backend, argv, stepMs }) : true;
   if (checkpointPath && saved) {
-    console.log(`checkpoint: ${checkpointPath} (step ${steps}; --resume ${shellQuote(checkpointPath)} --steps N continues it)`);
+    console.log(`checkpoint: ${checkpointPath} (step ${steps}; ${resumeCommand(checkpointPath, args)} --steps N continues it)`);
   }
   signals.dispose();
   if (args.save) await saveModel({ ...args, save: args.save }, trainer, final ? { step: steps, accuracy: final.accuracy, k: final.k } : null);
   trainer.dispose();
+  if (stoppedBy) {
+    console.log(`stopped by ${stoppedBy} after step ${steps} of ${planned}; ${outputs} written (with --checkpoint, a stopped run can be resumed)`);
+    return saved && recorded ? (stoppedBy === 'SIGINT' ? 130 : 143) : 1;
+  }
   return saved && recorded ? 0 : 1;
 }
 

@@ -8,7 +8,7 @@ import { checkStep, CLI_KNOBS } from '../train/divergence';
 import { tailLength, type StepFigures } from '../train/finalFigures';
 import type { Trainer } from '../train/trainer';
 import type { TrainArgs } from './args';
-import { shellQuote, type CheckpointWriter, type StopSignals } from './checkpointing';
+import { resumeCommand, type CheckpointWriter, type StopSignals } from './checkpointing';
 import type { JsonLog } from './jsonLog';
 
 /**
@@ -76,7 +76,7 @@ async function linearProbe(trainer: Trainer, heldOut: ImageDataset, epochs: numb
 
 /** How the loop ended: the budget reached (with what the summary needs), or an exit status to return now. */
 export type LoopOutcome =
-  | { kind: 'done'; stepMs: number; tail: StepFigures[]; blowUps: number }
+  | { kind: 'done'; stepMs: number; tail: StepFigures[]; blowUps: number; stoppedBy?: NodeJS.Signals }
   | { kind: 'exit'; code: number };
 
 /** Trains from the trainer's step up to `steps`. On a non-finite loss or a stop signal, the trainer is disposed and the signals released. */
@@ -122,13 +122,15 @@ export async function runTrainingLoop(
     // A step's awaits are promise jobs only: yield to the event loop so that a signal is seen.
     await new Promise((resolve) => setImmediate(resolve));
     const stopSignal = signals.signal;
+    // Without a checkpoint, a stop ends the run here and its outputs (--save, --record) are written as at the end.
+    if (stopSignal && s.step !== steps && !checkpoint.path) return { kind: 'done', stepMs, tail, blowUps, stoppedBy: stopSignal };
     if (stopSignal && s.step !== steps) {
       const saved = await checkpoint.save();
       signals.dispose();
       trainer.dispose();
       if (!saved) return { kind: 'exit', code: 1 };
       console.log(`stopped by ${stopSignal} after step ${s.step} of ${steps}; the run is saved in ${checkpoint.path}. Resume with:`);
-      console.log(`  npm run train -- --resume ${shellQuote(checkpoint.path!)}${args.backend === 'auto' ? '' : ` --backend ${args.backend}`}`);
+      console.log(`  ${resumeCommand(checkpoint.path!, args)}`);
       return { kind: 'exit', code: stopSignal === 'SIGINT' ? 130 : 143 };
     }
   }

@@ -45,6 +45,8 @@ export interface BundleInfo {
   classNames: readonly string[];
   knn?: { step: number; accuracy: number; k: number } | null;
   probe?: { step: number; accuracy: number } | null;
+  /** Where the user finds these files, for README.txt's commands: a `--save` folder or zip (default: the app's download name). */
+  savedAs?: string;
 }
 
 /** The preset whose widths and blocks the architecture has ('custom' if none). */
@@ -159,10 +161,16 @@ PyTorch (python/moco_torch.py from the repository; needs torch and numpy):
   features, embedding = net.features(x), net.embed(x)
 
 Continue training with PyTorch DistributedDataParallel (torchrun):
-  torchrun --nproc_per_node=2 python/train_ddp.py --init ${name} --data cifar-10-batches-bin/ --out run/
-  (CPU only: add --backend gloo. The result, run/model.safetensors, opens in the app with
-  "Load weights…" and in npm run train -- --init run/)
+  torchrun --nproc_per_node=2 python/train_ddp.py --init ${shellWord(name)} --data cifar-10-batches-bin/ --out run/
+  (CPU only: add --backend gloo; Debian's torch 1.13 on Python 3.11: add --redirects 1 --tee 1.
+  The result, run/model.safetensors, opens in the app with "Load weights…" and in
+  npm run train -- --init run/)
 `;
+}
+
+/** A path as a shell takes it. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }
 
 /** The bundle's files by path (the zip's entries, or what `--save DIR` writes). */
@@ -179,7 +187,7 @@ export async function modelBundleFiles(encoderQ: Encoder, encoderK: Encoder | nu
   await add(encoderQ, '', 'moco_query_encoder');
   if (encoderK) await add(encoderK, `${KEY_DIR}/`, 'moco_key_encoder');
   files.set('metadata.json', new TextEncoder().encode(`${JSON.stringify(meta, null, 2)}\n`));
-  files.set('README.txt', new TextEncoder().encode(readme(meta, bundleName(info))));
+  files.set('README.txt', new TextEncoder().encode(readme(meta, info.savedAs ?? bundleName(info))));
   return files;
 }
 

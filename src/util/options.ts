@@ -9,15 +9,33 @@ export class UsageError extends Error {}
 /** Parses `argv` (no positional arguments) into the option values, or throws a UsageError. */
 export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: withNegativeValues(argv, options), options, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new UsageError(parseArgsMessage(e as Error & { code?: string }));
   }
 }
 
+/**
+ * `--lr -1` as `--lr=-1`: parseArgs takes a value that starts with a dash for another option and
+ * says the option has none, which sends the user looking for a missing value instead of at the
+ * value's range. A negative number is never an option name, so it goes to the option before it.
+ */
+function withNegativeValues(argv: string[], options: ParseArgsOptionsConfig): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = /^--([^=]+)$/.exec(argv[i])?.[1];
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 /** The options `argv` gives (names without dashes), to tell them from defaults. */
 export function givenOptions(argv: string[], options: ParseArgsOptionsConfig): Set<string> {
-  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({ args: withNegativeValues(argv, options), options, strict: false, allowPositionals: true, tokens: true });
   return new Set(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
 }
 

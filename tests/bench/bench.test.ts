@@ -1,9 +1,14 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { batchOf, benchArgv, checkIncludes, parseBenchArgs, type BenchArgs } from '../../src/bench/args';
 import { formatRuns } from '../../src/bench/report';
 import { benchmarkStep } from '../../src/perf/stepBenchmark';
 import { benchResult, variantResult } from '../support/benchResults';
-import { useCpuBackend } from '../support/helpers';
+import { REPO_ROOT, useCpuBackend } from '../support/helpers';
 
 describe('npm run bench: options', () => {
   it('has small defaults that run without a GPU', () => {
@@ -57,6 +62,23 @@ describe('npm run bench: options', () => {
 });
 
 describe('npm run bench: the table', () => {
+  it('refuses an --out that is a file before timing anything, naming it (the results were lost after the run)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bench-out-')), 'results');
+    writeFileSync(file, 'keep me');
+    for (const out of [file, join(file, 'sub')]) {
+      const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/bench/cli.ts', '--where', 'node', '--backend', 'cpu', '--count-only', '--out', out], {
+        cwd: REPO_ROOT,
+        timeout: 60_000,
+      }).then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`error: --out ${out}: is a file, or under one, not a folder; give a folder for the results (default results)\n`);
+      expect(r.stdout).toBe('');
+    }
+  }, 120_000);
+
   it('shows a row per variant, the ratios, and n/a where a figure is missing', () => {
     // A first step 1.5 s longer than the others: its compile time.
     // Host parts of 3,000 and 430 ms: 3,356 and 2,000 µs per dispatch.

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
@@ -67,10 +67,58 @@ describe('npm run train --checkpoint / --resume', () => {
     expect(manifest(file).tensorsSha256).toBe(manifest(straightFile).tensorsSha256);
   }, 600_000);
 
+  it("Ctrl-C's resume command repeats where the run writes: the resumed run saves the model and continues the log", async () => {
+    const ckpt = join(dir, 'outputs.zip');
+    const save = join(dir, 'saved model');
+    const log = join(dir, 'run.jsonl');
+    const interrupted = await trainInterrupted(
+      ['--preset', 'tiny', '--batch', '8', '--steps', '6', '--backend', 'cpu', '--checkpoint', ckpt, '--save', save, '--save-key', '--log-json', log],
+      2,
+    );
+    expect(interrupted.code).toBe(130);
+    // Stopped early: no model saved yet, only the checkpoint.
+    expect(existsSync(join(save, 'model.safetensors'))).toBe(false);
+    const command = /Resume with:\n {2}npm run train -- (.*)\n/.exec(interrupted.stdout)?.[1];
+    expect(command).toBe(`--resume ${ckpt} --backend cpu --save '${save}' --save-key --log-json ${log}`);
+
+    // The printed command, as a shell would split it.
+    const argv = [...command!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
+    const resumed = await train(argv);
+    expect(resumed.code).toBe(0);
+    // The end of the run says how to extend it, with the same outputs.
+    expect(resumed.stdout).toContain(`checkpoint: ${ckpt} (step 6; npm run train -- ${command} --steps N continues it)`);
+    expect(readdirSync(save).sort()).toEqual(['README.txt', 'key', 'metadata.json', 'model.json', 'model.safetensors', 'weights.bin']);
+    const steps = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; step?: number })
+      .filter((r) => r.kind === 'step')
+      .map((r) => r.step);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+  }, 300_000);
+
+  it('Ctrl-C without --checkpoint still writes --save: the steps trained are not lost', async () => {
+    const save = join(dir, 'stopped model');
+    const stopped = await trainInterrupted(['--preset', 'tiny', '--batch', '8', '--steps', '400', '--backend', 'cpu', '--save', save], 2);
+    expect(stopped.code).toBe(130);
+    const at = Math.max(...progressRows(stopped.stdout).map((r) => r.step));
+    expect(at).toBeLessThan(400);
+    expect(stopped.stdout).toContain(`stopped by SIGINT after step ${at} of 400; --save ${save} written (with --checkpoint, a stopped run can be resumed)`);
+    const metadata = JSON.parse(readFileSync(join(save, 'metadata.json'), 'utf8')) as { step: number };
+    expect(metadata.step).toBe(at);
+    expect(existsSync(join(save, 'model.safetensors'))).toBe(true);
+  }, 300_000);
+
   it('extends the budget with --steps, and refuses a shorter one', async () => {
     const shorter = await train(['--resume', straightFile, '--steps', '5']);
     expect(shorter.code).toBe(2);
     expect(shorter.stderr).toContain(`error: ${straightFile} has already trained 8 steps, more than the 5 asked for: give a larger --steps or --epochs`);
+    // Its own length again: no step, the model written (train_ddp.py's way to export a checkpoint's two encoders).
+    const same = await train(['--resume', straightFile, '--steps', '8', '--checkpoint', join(dir, 'same.zip'), '--save', join(dir, 'same'), '--save-key']);
+    expect(same.code).toBe(0);
+    expect(progressRows(same.stdout)).toEqual([]);
+    expect(same.stdout).toMatch(/^trained 0 steps \(0\.00 epochs\)/m);
+    expect(existsSync(join(dir, 'same', 'key', 'model.safetensors'))).toBe(true);
     const longer = await train(['--resume', straightFile, '--steps', '10', '--checkpoint', join(dir, 'longer.zip')]);
     expect(longer.code).toBe(0);
     expect(progressRows(longer.stdout).map((r) => r.step)).toEqual([9, 10]);
@@ -94,8 +142,8 @@ describe('npm run train --checkpoint / --resume', () => {
       [['--resume', straightFile, '--batch', '16', '--preset', 'resnet8'], 2, `error: --preset, --batch cannot go with --resume: a resumed run keeps the setup recorded in ${straightFile}`],
       [['--checkpoint-every', '5'], 2, 'error: --checkpoint-every needs --checkpoint'],
       [['--steps', '1', '--checkpoint', join(dir, 'no-such-folder', 'ck.zip')], 1, /error: cannot write the checkpoint .*ck\.zip: its folder .*no-such-folder does not exist/],
-      // A folder where the file should go: the write fails, is reported, and leaves no temporary file.
-      [['--preset', 'tiny', '--batch', '8', '--train-size', '16', '--steps', '1', '--checkpoint', occupied], 1, /^error: could not write the checkpoint .*occupied \(.*\); the previous one, if any, is intact/],
+      // A folder where the file should go: refused before the first step (it used to train, then fail to write), no temporary file left.
+      [['--preset', 'tiny', '--batch', '8', '--train-size', '16', '--steps', '1', '--checkpoint', occupied], 2, `error: ${occupied}: is a folder, but --checkpoint writes the checkpoint as one file: give a file name, e.g. ${join(occupied, 'run.zip')}`],
     ];
     for (const [args, code, message] of cases) {
       const r = await train(args);

@@ -85,6 +85,10 @@ describe('train options for data and evaluation', () => {
       [['--data', ''], /--data needs a path/],
       [['--schedule', 'step'], /--schedule must be cosine or constant, got 'step'/],
       [['--train-size', '8', '--batch', '16'], /--train-size \(8\) must be at least one batch \(16\)/],
+      // Named by the option the user typed, not the configuration's field.
+      [['--momentum', '2'], /^--momentum must be in \[0, 1\], got '2'$/],
+      [['--temperature', '0'], /^--temperature must be greater than 0, got '0'$/],
+      [['--lr', '-0.1'], /^--lr must be ≥ 0, got '-0.1'$/],
     ];
     for (const [argv, message] of cases) expect(() => parseTrainArgs(argv), argv.join(' ')).toThrow(message);
     expect(() => parseTrainArgs(['--labels', 'x'])).toThrow(UsageError);
@@ -198,6 +202,15 @@ describe('npm run train with --data and --eval', () => {
     const badEval = await train(['--preset', 'tiny', '--steps', '1', '--eval', join(bad, '..', 'missing.bin'), '--batch', '8', '--train-size', '16']);
     expect(badEval.code).toBe(1);
     expect(badEval.stderr).toMatch(/^error: .*missing\.bin: no such file or folder/);
+    // The unpacked archive's folder: which file to give, not "put the images in class sub-folders".
+    const unpacked = join(mkdtempSync(join(tmpdir(), 'cli-unpacked-')), 'cifar-10-batches-bin');
+    mkdirSync(unpacked);
+    for (const name of ['data_batch_1.bin', 'test_batch.bin', 'batches.meta.txt']) writeFileSync(join(unpacked, name), new Uint8Array(CIFAR10_RECORD_BYTES));
+    const folder = await train(['--preset', 'tiny', '--steps', '1', '--data', unpacked]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toBe(
+      `error: ${unpacked}: is a folder of CIFAR binary files (data_batch_1.bin, test_batch.bin), not of images: give one file, e.g. ${join(unpacked, 'data_batch_1.bin')}, or the downloaded cifar-10-binary.tar.gz, which reads all its training batches (and its test batch for --eval)\n`,
+    );
     const usage = await train(['--epochs', '2', '--steps', '3']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/give --steps or --epochs, not both/);

@@ -96,8 +96,14 @@ describe('output paths and options are checked before training', () => {
 
     const logOnDir = await train(['--preset', 'tiny', '--steps', '1', '--log-json', dir]);
     expect(logOnDir.code).toBe(2);
-    expect(logOnDir.stderr).toMatch(/^error: .*save-\w+: is a folder where a file was expected$/m);
-    for (const r of [onFile, underFile, logOnDir]) expectNoStack(r.stderr);
+    expect(logOnDir.stderr).toBe(`error: ${dir}: is a folder where a file was expected — --log-json writes one file: give a file name, e.g. ${join(dir, 'run.jsonl')}\n`);
+
+    // --checkpoint on a folder: refused before the first step, not after the last one.
+    const checkpointOnDir = await train(['--preset', 'tiny', '--steps', '1', '--checkpoint', dir]);
+    expect(checkpointOnDir.code).toBe(2);
+    expect(checkpointOnDir.stderr).toBe(`error: ${dir}: is a folder, but --checkpoint writes the checkpoint as one file: give a file name, e.g. ${join(dir, 'run.zip')}\n`);
+    expect(checkpointOnDir.stdout).not.toMatch(/trained|first step/);
+    for (const r of [onFile, underFile, logOnDir, checkpointOnDir]) expectNoStack(r.stderr);
   }, 120_000);
 
   it('refuses --queue over 65,536 as a usage error', async () => {

@@ -67,6 +67,8 @@ describe('npm run train', () => {
       expect(p.imagesPerSecond).toBeGreaterThan(0);
       expect(p.capacity).toBe(40);
     }
+    // README.txt's commands name the files where they are, not the app's download name.
+    expect(readFileSync(join(dir, 'README.txt'), 'utf8')).toContain(`torchrun --nproc_per_node=2 python/train_ddp.py --init ${dir} --data`);
     for (const sub of ['', 'key']) {
       expect(existsSync(join(dir, sub, 'model.json'))).toBe(true);
       const model = await loadLayersModelFiles({

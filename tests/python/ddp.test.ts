@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { strToU8, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCifar } from '../../src/data/cifar';
 import { firstImages } from '../../src/data/summary';
@@ -114,4 +115,60 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`error: --init ${join(out, 'model.safetensors')} holds tiny (widths 4/8, blocks 1/1), MLP head (MoCo v2), 128-d embedding, but this run builds resnet8`);
   }, 400_000);
+
+  it('refuses a missing or foreign --init, --data or --resume naming the file and what it takes, without a traceback', async () => {
+    const ddp = (args: string[]) => command(python, ['python/train_ddp.py', '--out', join(mkdtempSync(join(tmpdir(), 'moco-ddp-bad-')), 'run'), ...args]);
+    const data = join(CIFAR, 'train_10k.bin');
+    // What this script reads of a checkpoint: its zip entries' names and the manifest's step.
+    const checkpoint = join(mkdtempSync(join(tmpdir(), 'moco-ddp-ckpt-')), 'run.zip');
+    writeFileSync(checkpoint, zipSync({ 'manifest.json': strToU8(JSON.stringify({ format: 'moco-checkpoint', step: 7 })), 'tensors.bin': new Uint8Array(0) }));
+    const cases: [string[], string][] = [
+      [['--init', 'missing.zip', '--data', data], "error: --init missing.zip: no such file or folder; give the app's downloaded zip, a --save directory or a .safetensors file"],
+      [['--init', 'README.md', '--data', data], 'error: --init README.md: not a model this script reads ('],
+      [['--init', 'python', '--data', data], `error: --init python: no such file (${join('python', 'model.safetensors')})`],
+      [['--data', 'missing.bin'], 'error: --data missing.bin: no such file or folder'],
+      [['--resume', 'missing.pt', '--data', data], 'error: --resume missing.pt: no such file or folder'],
+      [['--init', checkpoint, '--data', data], `error: --init ${checkpoint}: a checkpoint of npm run train (or a run the app saved), not exported weights; export its query and momentum encoders with: npm run train -- --resume ${checkpoint} --steps 7 --save DIR --save-key`],
+    ];
+    for (const [args, message] of cases) {
+      const r = await ddp(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+      expect(r.stderr, args.join(' ')).not.toContain('Traceback');
+    }
+  }, 120_000);
+
+  it("takes the exported momentum encoder (the download's key/, --save-key) as its key encoder, instead of a copy of the query encoder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moco-ddp-key-'));
+    const cifar = parseCifar(new Uint8Array(readFileSync(join(CIFAR, 'train_10k.bin'))), { fileName: 'train_10k.bin' });
+    // m 0.5: after two steps the momentum encoder trails the query encoder measurably.
+    const trainer = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 32, bnSplits: 2, momentum: 0.5 }), firstImages(cifar, 32));
+    await trainer.step();
+    await trainer.step();
+    const { zip } = await modelBundleZip(trainer.moco.encoderQ, trainer.moco.encoderK, {
+      config: trainer.config,
+      liveParams: { ...trainer.moco.params },
+      step: 2,
+      dataset: trainer.dataset.name,
+      classNames: trainer.dataset.classNames,
+    });
+    trainer.dispose();
+    writeFileSync(join(dir, 'export.zip'), zip);
+    const files = unzipBundle(zip);
+    const exportedKey = readSafetensors(files.get('key/model.safetensors')!).tensors;
+    const exportedQuery = readSafetensors(files.get('model.safetensors')!).tensors;
+    expect(relativeError(exportedKey.get('stem_conv.weight')!.data, exportedQuery.get('stem_conv.weight')!.data)).toBeGreaterThan(1e-5);
+
+    // No step: key.safetensors is the momentum encoder as training starts from it.
+    const out = join(dir, 'run');
+    const ddp = await torchrun([
+      'python/train_ddp.py', '--backend', 'gloo', '--init', join(dir, 'export.zip'), '--data', join(CIFAR, 'train_10k.bin'),
+      '--batch', '8', '--steps', '0', '--queue', '32', '--out', out,
+    ]);
+    expect(ddp.code, `${ddp.stdout}\n${ddp.stderr}`).toBe(0);
+    const started = readSafetensors(readFileSync(join(out, 'key.safetensors'))).tensors;
+    // Every tensor, batch-norm running statistics included, as exported.
+    expect([...started.keys()].sort()).toEqual([...exportedKey.keys()].sort());
+    for (const [name, t] of exportedKey) expect(relativeError(started.get(name)!.data, t.data), name).toBe(0);
+  }, 300_000);
 });

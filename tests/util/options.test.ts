@@ -17,6 +17,15 @@ describe('command-line options', () => {
     expect(() => parseOptions(['x.bin'], options)).toThrow(/Unexpected argument 'x.bin'/);
   });
 
+  it('takes a negative number as the value it is, so that the range check names it', () => {
+    const options = { steps: { type: 'string' }, lr: { type: 'string' }, 'count-only': { type: 'boolean' } } as const;
+    expect(parseOptions(['--steps', '-3', '--lr', '-.5', '--count-only'], options)).toEqual({ steps: '-3', lr: '-.5', 'count-only': true });
+    expect(() => integer('steps', parseOptions(['--steps', '-3'], options).steps, 1)).toThrow("--steps must be an integer ≥ 1, got '-3'");
+    // Still no value when the next word is an option, and a boolean takes none.
+    expect(() => parseOptions(['--steps', '--count-only'], options)).toThrow(new UsageError('--steps needs a value'));
+    expect(() => parseOptions(['--count-only', '-3'], options)).toThrow(UsageError);
+  });
+
   it('checks integers, numbers in a range, and choices, naming the option and the value', () => {
     expect(integer('batch', '16', 2)).toBe(16);
     expect(integer('seed', undefined, 0)).toBeUndefined();
