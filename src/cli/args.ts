@@ -233,12 +233,16 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (values.eval === BUILT_IN_EVAL && values.data !== undefined) throw new UsageError(`--eval ${BUILT_IN_EVAL} goes with the built-in training data, not with --data`);
   const queueSize = integer('queue', values.queue, 1);
   if (queueSize !== undefined && queueSize > MAX_QUEUE_SIZE) throw new UsageError(`--queue must be at most ${MAX_QUEUE_SIZE.toLocaleString('en-US')}, got '${values.queue}'`);
+  const bnSplits = integer('bn-splits', values['bn-splits'], 1);
+  if (bnSplits !== undefined && batchSize % bnSplits !== 0) {
+    throw new UsageError(`--bn-splits must divide --batch (${batchSize}), got '${values['bn-splits']}': give one of ${divisors(batchSize).join(', ')}, or change --batch`);
+  }
   const overrides = {
     batchSize,
     queueSize,
     momentum: number('momentum', values.momentum, { min: 0, max: 1 }),
     temperature: number('temperature', values.temperature, { above: 0 }),
-    bnSplits: integer('bn-splits', values['bn-splits'], 1),
+    bnSplits,
     shuffleKeys: !values['no-shuffle'],
     symmetric: values.symmetric,
     seed: integer('seed', values.seed, 0),
@@ -303,6 +307,11 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     given,
     defaultLr: mocoConfig(moco, preset, { batchSize }).schedule.baseLr,
   };
+}
+
+/** Every divisor of `n`, smallest first. */
+function divisors(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 }
 
 function dropUndefined<T extends object>(o: T): T {

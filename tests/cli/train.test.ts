@@ -28,7 +28,8 @@ describe('npm run train', () => {
       [['--batch', '2.5'], /--batch must be an integer ≥ 2/],
       [['--momentum', 'high'], /--momentum must be a number/],
       [['--momentum', '1.5'], /momentum must be in \[0, 1\]/],
-      [['--batch', '12', '--bn-splits', '5'], /batch-norm splits \(5\) must divide the batch size \(12\)/],
+      // Named by the option typed, with the values that would do.
+      [['--batch', '12', '--bn-splits', '5'], /^error: --bn-splits must divide --batch \(12\), got '5': give one of 1, 2, 3, 4, 6, 12, or change --batch$/m],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['--include', 'TfjsGemInputGradient'], /--include names our kernels and their options \(.*TfjsGemmInputGradient.*\), got 'TfjsGemInputGradient'/],
     ];
