@@ -3,7 +3,7 @@ import { MAX_QUEUE_SIZE, mocoConfig, type MocoConfig, type MocoVersion } from '.
 import { PRESET_NAMES } from '../moco/resnet';
 import { switchNameError } from '../kernels/registry';
 import { givenOptions, integer, list, number, oneOf, parseOptions, UsageError } from '../util/options';
-import { parseSweep, type Sweep } from './sweep';
+import { parseSweep, SWEEP_PARAMS, sweepRunArgv, type Sweep } from './sweep';
 
 export const USAGE = `usage: npm run train -- [options]
 
@@ -276,6 +276,17 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
       sweep = parseSweep(values.sweep);
     } catch (e) {
       throw new UsageError((e as Error).message);
+    }
+    // Each value checked now, as the option it sets, and named as the user typed it: not one run later as '--momentum'.
+    for (const value of sweep.values) {
+      try {
+        parseTrainArgs(sweepRunArgv(argv, sweep, value));
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        const option = SWEEP_PARAMS[sweep.param];
+        const reason = e.message.startsWith(`${option} `) ? `${sweep.param} ${e.message.slice(option.length + 1)}` : e.message;
+        throw new UsageError(`--sweep ${sweep.param}=${value}: ${reason}`);
+      }
     }
     if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
     if (values.checkpoint !== undefined || values.resume !== undefined || values.record !== undefined) throw new UsageError('--checkpoint, --resume and --record follow one run: they cannot go with --sweep');

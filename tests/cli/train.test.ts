@@ -30,6 +30,9 @@ describe('npm run train', () => {
       [['--momentum', '1.5'], /momentum must be in \[0, 1\]/],
       // Named by the option typed, with the values that would do.
       [['--batch', '12', '--bn-splits', '5'], /^error: --bn-splits must divide --batch \(12\), got '5': give one of 1, 2, 3, 4, 6, 12, or change --batch$/m],
+      // A swept value out of range is named as typed in --sweep, before any run starts.
+      [['--sweep', 'momentum=0.9,2'], /^error: --sweep momentum=2: momentum must be in \[0, 1\], got '2'$/m],
+      [['--sweep', 'batch=8,12', '--bn-splits', '8'], /^error: --sweep batch=12: --bn-splits must divide --batch \(12\), got '8'/m],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['--include', 'TfjsGemInputGradient'], /--include names our kernels and their options \(.*TfjsGemmInputGradient.*\), got 'TfjsGemInputGradient'/],
     ];
