@@ -237,6 +237,12 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   if (bnSplits !== undefined && batchSize % bnSplits !== 0) {
     throw new UsageError(`--bn-splits must divide --batch (${batchSize}), got '${values['bn-splits']}': give one of ${divisors(batchSize).join(', ')}, or change --batch`);
   }
+  // --steps 0 is for weights given with --init: evaluating or converting them; without either it would do nothing.
+  if (steps === 0 && epochs === undefined && [values.eval, values.save, values.checkpoint, values.record].every((v) => v === undefined)) {
+    throw new UsageError(
+      '--steps 0 trains nothing, and nothing else was asked: add --eval PATH to evaluate the --init weights, --save DIR to convert them, or give --steps N to train from them',
+    );
+  }
   const overrides = {
     batchSize,
     queueSize,

@@ -33,6 +33,8 @@ describe('npm run train', () => {
       // A swept value out of range is named as typed in --sweep, before any run starts.
       [['--sweep', 'momentum=0.9,2'], /^error: --sweep momentum=2: momentum must be in \[0, 1\], got '2'$/m],
       [['--sweep', 'batch=8,12', '--bn-splits', '8'], /^error: --sweep batch=12: --bn-splits must divide --batch \(12\), got '8'/m],
+      // --steps 0 with weights but nothing to do with them: said so, with the options that do something.
+      [['--init', 'weights.zip', '--steps', '0'], /^error: --steps 0 trains nothing, and nothing else was asked: add --eval PATH .* --save DIR .* --steps N/m],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['--include', 'TfjsGemInputGradient'], /--include names our kernels and their options \(.*TfjsGemmInputGradient.*\), got 'TfjsGemInputGradient'/],
     ];
