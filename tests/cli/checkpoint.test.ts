@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
-import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/helpers';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseTrainArgs } from '../../src/cli/args';
+import { CheckpointWriter } from '../../src/cli/checkpointing';
+import { JsonLog } from '../../src/cli/jsonLog';
+import { generateSynthetic } from '../../src/data/synthetic';
+import { datasetIdentity, emptyHistory } from '../../src/train/checkpoint';
+import { Trainer } from '../../src/train/trainer';
+import { REPO_ROOT, useWasmBackend } from '../support/helpers';
 import { progressRows, runTrainer, TRAINER, type ProgressRow } from '../support/trainer';
 
 const train = (args: string[]) => runTrainer(args);
@@ -153,4 +159,58 @@ describe('npm run train --checkpoint / --resume', () => {
     }
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 300_000);
+});
+
+describe('CheckpointWriter when the write fails mid-run', () => {
+  beforeAll(useWasmBackend);
+
+  it('says so, keeps the previous checkpoint byte for byte, leaves no temporary file, and writes again once it can', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moco-ckpt-fail-'));
+    const path = join(dir, 'run.zip');
+    const dataset = generateSynthetic({ size: 16, seed: 4, split: 'train' });
+    const args = parseTrainArgs(['--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--checkpoint', path]);
+    if (args === 'help') throw new Error('parsed as --help');
+    const trainer = new Trainer({ ...args.config, schedule: { ...args.config.schedule, totalSteps: 3 } }, dataset);
+    const writer = new CheckpointWriter(path, { trainer, identity: await datasetIdentity(dataset), history: emptyHistory(), args, log: new JsonLog(undefined) });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await trainer.step();
+      expect(await writer.save()).toBe(true);
+      const previous = readFileSync(path);
+      expect(manifest(path).step).toBe(1);
+
+      // The disk fills up during the next write: its temporary file is /dev/full, where every write fails with ENOSPC.
+      await trainer.step();
+      const temporary = `${path}.${process.pid}.tmp`;
+      symlinkSync('/dev/full', temporary);
+      expect(await writer.save()).toBe(false);
+      expect(errors.mock.calls.map((c) => String(c[0]))).toEqual([
+        expect.stringMatching(new RegExp(`^error: could not write the checkpoint ${path} \\(ENOSPC: no space left on device.*\\); the previous one, if any, is intact$`)),
+      ]);
+      expect(readFileSync(path).equals(previous)).toBe(true);
+      expect(manifest(path).step).toBe(1);
+      expect(readdirSync(dir)).toEqual(['run.zip']);
+
+      // The path taken by a non-empty folder after the run started: the rename fails, the folder keeps what it holds.
+      rmSync(path);
+      mkdirSync(join(path, 'inside'), { recursive: true });
+      writeFileSync(join(path, 'inside', 'notes.txt'), 'mine');
+      expect(await writer.save()).toBe(false);
+      expect(errors.mock.calls).toHaveLength(2);
+      expect(String(errors.mock.calls[1][0])).toMatch(new RegExp(`^error: could not write the checkpoint ${path} \\((EISDIR|ENOTEMPTY|EEXIST)\\b.*\\); the previous one, if any, is intact$`));
+      expect(readFileSync(join(path, 'inside', 'notes.txt'), 'utf8')).toBe('mine');
+      expect(readdirSync(dir)).toEqual(['run.zip']);
+
+      // Room again: the next save writes the run as it is now.
+      rmSync(path, { recursive: true });
+      await trainer.step();
+      expect(await writer.save()).toBe(true);
+      expect(manifest(path).step).toBe(3);
+      expect(readdirSync(dir)).toEqual(['run.zip']);
+      expect(errors.mock.calls).toHaveLength(2);
+    } finally {
+      errors.mockRestore();
+      trainer.dispose();
+    }
+  }, 120_000);
 });
