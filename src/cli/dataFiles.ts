@@ -172,7 +172,7 @@ export async function readImageFolder(dir: string): Promise<ImageFolderDataset> 
     }
     if (kind === 'folder') folders.push(path);
     else if (kind === 'other') skipped.push(`${path} (not a regular file)`);
-    else files.push({ path, data: async () => new Uint8Array(await fsCall(`${folder}/${path}`, () => readFile(full))) });
+    else files.push({ path, data: async () => new Uint8Array(await fsCall(full, () => readFile(full))) });
   }
-  return datasetFromImageFiles(files, { folder, decode: decodeImageBytes, folders, skipped });
+  return datasetFromImageFiles(files, { folder, location: dir, decode: decodeImageBytes, folders, skipped });
 }

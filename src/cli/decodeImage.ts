@@ -2,9 +2,12 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { DatasetError } from '../data/errors';
 import { jpegOrientation, orientRGBA } from '../data/exif';
-import { fileBytes, type ImageFile } from '../data/imageFolder';
+import { fileBytes, NOT_AN_IMAGE_FIX, type ImageFile } from '../data/imageFolder';
 import { checkImageSize, sniffFormat } from '../data/imageHeader';
 import { thumbnailFromRGBA } from '../data/resize';
+
+/** What to do with a file of the image folder that is no image: as the app says it (browserImages.ts), with what this decoder reads. */
+const MOVE_IT_OUT = `${NOT_AN_IMAGE_FIX} (the headless trainer reads PNG and JPEG files)`;
 
 /**
  * The headless trainer's image decoder: PNG (pngjs) and JPEG (jpeg-js, turned by its EXIF
@@ -25,11 +28,11 @@ export async function decodeImageBytes(file: ImageFile): Promise<Uint8Array> {
       // As the app's createImageBitmap shows it: turned by the EXIF orientation, before the crop.
       decoded = orientRGBA(stored.data, stored.width, stored.height, jpegOrientation(bytes));
     } else if (format === 'ZIP' || format === 'gzip') {
-      throw new DatasetError(file.path, `a ${format} archive, not an image (the headless trainer reads PNG and JPEG files)`);
+      throw new DatasetError(file.path, `a ${format} archive, not an image: ${MOVE_IT_OUT}`);
     } else if (format) {
       throw new DatasetError(file.path, `${format} images are read only in the browser app; the headless trainer reads PNG and JPEG`);
     } else {
-      throw new DatasetError(file.path, 'not an image (the headless trainer reads PNG and JPEG files)');
+      throw new DatasetError(file.path, `not an image: ${MOVE_IT_OUT}`);
     }
   } catch (e) {
     if (e instanceof DatasetError) throw e;

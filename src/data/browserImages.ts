@@ -2,7 +2,7 @@ import { IMAGE_BYTES, IMAGE_SIZE } from './dataset';
 import { DatasetError } from './errors';
 import { fileHead } from './fileHead';
 import { checkImageSize } from './imageHeader';
-import { fileBytes, type ImageFile } from './imageFolder';
+import { fileBytes, NOT_AN_IMAGE_FIX, type ImageFile } from './imageFolder';
 import { centreSquare } from './resize';
 
 /** The first bytes read for a picture's size: enough to reach a JPEG's frame header past its EXIF and colour-profile segments. */
@@ -23,7 +23,7 @@ export async function decodeImageInBrowser(file: ImageFile): Promise<Uint8Array>
   try {
     bitmap = await createImageBitmap(blob);
   } catch {
-    throw new DatasetError(file.path, 'not an image this browser can decode');
+    throw new DatasetError(file.path, `not an image this browser can decode: ${NOT_AN_IMAGE_FIX} (the app reads what the browser shows: JPEG, PNG, GIF, WebP, …)`);
   }
   try {
     const { x, y, side } = centreSquare(bitmap.width, bitmap.height);

@@ -15,12 +15,20 @@ export interface ImageFile {
   data: Blob | Uint8Array | (() => Promise<Uint8Array>);
 }
 
+/** What to do with a file of an image folder that is no image, as the app and the headless trainer both say it: every file in a class folder is read as one. */
+export const NOT_AN_IMAGE_FIX = 'move it out of the folder, which should hold only images';
+
 /** Decodes one file into a 32×32 RGB image (HWC bytes); throws DatasetError naming the file when it is not an image. */
 export type ImageDecoder = (file: ImageFile) => Promise<Uint8Array>;
 
 export interface ImageFolderOptions {
   /** The folder's name, for messages and the dataset's name. */
   folder: string;
+  /**
+   * Where the folder is, as the user gave it (a command line's path, the picked folder's name): a
+   * file that does not decode is named under it, where the user finds it; without it, inside the folder.
+   */
+  location?: string;
   decode: ImageDecoder;
   /** Called after each decoded image with images done and total. */
   onProgress?: (done: number, total: number) => void;
@@ -72,6 +80,7 @@ export async function fileBytes(file: ImageFile): Promise<Uint8Array> {
  */
 export async function datasetFromImageFiles(files: readonly ImageFile[], options: ImageFolderOptions): Promise<ImageFolderDataset> {
   const { folder, decode, onProgress, concurrency = 8, skipped = [] } = options;
+  const location = options.location?.replace(/(.)\/+$/, '$1');
   const wanted = files.filter((f) => !isIgnoredFile(f.path)).sort((a, b) => compareNames(a.path, b.path));
   const skippedNote = skipped.length > 0 ? ` (skipped: ${listSome(skipped)})` : '';
   if (wanted.length === 0) {
@@ -83,7 +92,7 @@ export async function datasetFromImageFiles(files: readonly ImageFile[], options
   const loose = wanted.find((f) => !f.path.includes('/'));
   if (loose) {
     throw new DatasetError(
-      `${folder}/${loose.path}`,
+      `${location ?? folder}/${loose.path}`,
       'is not in a class sub-folder: every image must sit in a sub-folder named after its class (e.g. cats/001.jpg)',
     );
   }
@@ -112,6 +121,8 @@ export async function datasetFromImageFiles(files: readonly ImageFile[], options
         pixels = await decode(file);
       } catch (e) {
         failed = true; // the other decoders stop at their next image
+        // The decoder names the file inside the folder; the message names it where the user finds it.
+        if (location !== undefined && e instanceof DatasetError && e.file === file.path) throw new DatasetError(`${location}/${file.path}`, e.problem);
         throw e;
       }
       if (pixels.length !== IMAGE_BYTES) throw new Error(`the decoder returned ${pixels.length} bytes for ${file.path}, not ${IMAGE_BYTES}`);

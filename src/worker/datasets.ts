@@ -183,6 +183,7 @@ async function loadImageFolder(files: readonly DataFile[], options: LoadFilesOpt
     files.map((f) => ({ path: inside(f.path), data: f.file })),
     {
       folder,
+      location: strip ? folder : undefined,
       // Named as the user picked it (photos/cats/1.jpg), where a read fails.
       decode: (image) => readingFile(strip ? `${folder}/${image.path}` : image.path, () => decode(image)),
       onProgress: (done, total) => options.onProgress?.({ file: folder, done, total, unit: 'images' }),

@@ -181,6 +181,19 @@ describe('npm run train with --data and --eval', () => {
     expect(r.stdout).toMatch(/^knn per class: blue \d+\.\d%, red \d+\.\d%$/m);
   }, 120_000);
 
+  it('refuses a folder holding a file that is no image, naming it by the path given and what to do, before training', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-notes-'));
+    mkdirSync(join(dir, 'cats'));
+    writeFileSync(join(dir, 'cats', '1.png'), PNG.sync.write({ width: 2, height: 2, data: Buffer.alloc(16, 200) } as PNG));
+    writeFileSync(join(dir, 'cats', 'notes.txt'), 'where the cats came from');
+    const r = await train(['--preset', 'tiny', '--batch', '2', '--steps', '1', '--data', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe(
+      `error: ${join(dir, 'cats', 'notes.txt')}: not an image: move it out of the folder, which should hold only images (the headless trainer reads PNG and JPEG files)`,
+    );
+    expect(r.stdout).toBe('');
+  }, 120_000);
+
   it('monitors the built-in dataset on its own test split with --eval builtin', async () => {
     const r = await train(['--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '1', '--train-size', '16', '--eval', 'builtin', '--eval-size', '20']);
     expect(r.code, r.stderr).toBe(0);

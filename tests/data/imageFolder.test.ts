@@ -103,10 +103,14 @@ describe('image folders (Node: PNG and JPEG)', () => {
     await expectDatasetErrorAsync(load(empty), /: has no images: put each class's images in a sub-folder named after the class/);
     await expectDatasetErrorAsync(load(folder({ 'cats/.DS_Store': 'x' })), /: has no images/);
     await expectDatasetErrorAsync(load(folder({ 'cats/1.png': png(4, 4, () => RED), 'loose.png': png(4, 4, () => RED) })), /\/loose\.png: is not in a class sub-folder/);
-    await expectDatasetErrorAsync(load(folder({ 'cats/1.png': png(4, 4, () => RED), 'cats/notes.txt': 'hello' })), /^cats\/notes\.txt: not an image \(the headless trainer reads PNG and JPEG files\)$/);
-    await expectDatasetErrorAsync(load(folder({ 'cats/anim.gif': 'GIF89a\x01\x00\x01\x00' })), /^cats\/anim\.gif: GIF images are read only in the browser app/);
-    const broken = png(8, 8, () => RED).subarray(0, 40);
-    await expectDatasetErrorAsync(load(folder({ 'cats/broken.png': broken })), /^cats\/broken\.png: not a readable PNG image \(/);
+    // A file that is no image: named by the folder's path as given, with what to do about it.
+    const withNotes = folder({ 'cats/1.png': png(4, 4, () => RED), 'cats/notes.txt': 'hello' });
+    const notes = await expectDatasetErrorAsync(load(withNotes), /: not an image: move it out of the folder, which should hold only images \(the headless trainer reads PNG and JPEG files\)$/);
+    expect(notes.file).toBe(`${withNotes}/cats/notes.txt`);
+    const withGif = folder({ 'cats/anim.gif': 'GIF89a\x01\x00\x01\x00' });
+    expect((await expectDatasetErrorAsync(load(withGif), /: GIF images are read only in the browser app/)).file).toBe(`${withGif}/cats/anim.gif`);
+    const broken = folder({ 'cats/broken.png': png(8, 8, () => RED).subarray(0, 40) });
+    expect((await expectDatasetErrorAsync(load(broken), /: not a readable PNG image \(/)).file).toBe(`${broken}/cats/broken.png`);
     await expectDatasetErrorAsync(load(join(empty, 'nope')), /nope: no such file or folder$/);
   });
 
@@ -184,6 +188,6 @@ describe('image decoding in the browser (createImageBitmap + OffscreenCanvas)', 
 
   it('names the file the browser cannot decode', async () => {
     vi.stubGlobal('createImageBitmap', vi.fn(async () => Promise.reject(new DOMException('bad', 'InvalidStateError'))));
-    await expectDatasetErrorAsync(() => decodeImageInBrowser({ path: 'cats/notes.txt', data: new Uint8Array([104, 105]) }), /^cats\/notes\.txt: not an image this browser can decode$/);
+    await expectDatasetErrorAsync(() => decodeImageInBrowser({ path: 'cats/notes.txt', data: new Uint8Array([104, 105]) }), /^cats\/notes\.txt: not an image this browser can decode: move it out of the folder, which should hold only images \(the app reads what the browser shows: JPEG, PNG, GIF, WebP, …\)$/);
   });
 });

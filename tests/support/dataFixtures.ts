@@ -40,7 +40,7 @@ export function expectDatasetError(f: () => unknown, message: RegExp): void {
   expect((thrown as Error).message).toMatch(message);
 }
 
-export async function expectDatasetErrorAsync(f: () => Promise<unknown>, message: RegExp): Promise<void> {
+export async function expectDatasetErrorAsync(f: () => Promise<unknown>, message: RegExp): Promise<DatasetError> {
   let thrown: unknown;
   try {
     await f();
@@ -49,6 +49,7 @@ export async function expectDatasetErrorAsync(f: () => Promise<unknown>, message
   }
   expect(thrown, `expected DatasetError matching ${message}`).toBeInstanceOf(DatasetError);
   expect((thrown as Error).message).toMatch(message);
+  return thrown as DatasetError;
 }
 
 /**

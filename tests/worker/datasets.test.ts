@@ -62,7 +62,8 @@ describe('the app loading user files (src/worker/datasets.ts)', () => {
     const loose = await rejection(loadUserFiles([dataFile('a.png', png(1)), dataFile('b.png', png(2))], { labels: 'fine', decode: decodeImageBytes }));
     expect(loose.message).toMatch(/^a\.png: is not in a class sub-folder/);
     const notImage = await rejection(loadUserFiles([dataFile('photos/cats/a.png', png(1)), dataFile('photos/cats/b.png', new Uint8Array([1, 2, 3]))], { labels: 'fine', decode: decodeImageBytes }));
-    expect(notImage.message).toMatch(/^cats\/b\.png: not an image/);
+    // Named as picked, under its folder, with what to do: as the headless trainer names it.
+    expect(notImage.message).toMatch(/^photos\/cats\/b\.png: not an image: move it out of the folder, which should hold only images/);
   });
 
   it('reports class folders without images in a drop in the headless trainer\'s words, and none for a picker, which lists no folders', async () => {
