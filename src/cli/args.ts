@@ -283,6 +283,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
+    if (values.checkpoint !== undefined || values.resume !== undefined || values.record !== undefined) throw new UsageError('--checkpoint, --resume and --record follow one run: they cannot go with --sweep');
     // Each value checked now, as the option it sets, and named as the user typed it: not one run later as '--momentum'.
     for (const value of sweep.values) {
       try {
@@ -294,8 +296,6 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
         throw new UsageError(`--sweep ${sweep.param}=${value}: ${reason}`);
       }
     }
-    if (values.save !== undefined) throw new UsageError('--save writes one model: it cannot go with --sweep');
-    if (values.checkpoint !== undefined || values.resume !== undefined || values.record !== undefined) throw new UsageError('--checkpoint, --resume and --record follow one run: they cannot go with --sweep');
   }
   return {
     backend,
