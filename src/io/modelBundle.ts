@@ -3,7 +3,7 @@ import type { Encoder } from '../moco/encoder';
 import { BN_EPSILON } from '../moco/batchNorm';
 import type { LiveParams, MocoConfig } from '../moco/config';
 import { PRESETS } from '../moco/resnet';
-import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
+import { WHERE_IT_GOES, ZIP_ENTRIES, zipKind } from '../util/zipKinds';
 import { exportEncoder, WEIGHTS_FILE } from './layersModel';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { encoderStateDict, type TensorMap } from './stateDict';
@@ -16,7 +16,9 @@ import { encoderStateDict, type TensorMap } from './stateDict';
  */
 export const BUNDLE_FORMAT = 'moco-browser-model';
 export const BUNDLE_FORMAT_VERSION = 1;
-export const SAFETENSORS_FILE = 'model.safetensors';
+export const SAFETENSORS_FILE = ZIP_ENTRIES.weightsSafetensors;
+const METADATA_FILE = ZIP_ENTRIES.weightsMetadata;
+const TFJS_MODEL_FILE = ZIP_ENTRIES.weightsTfjs;
 export const KEY_DIR = 'key';
 
 export interface ModelMetadata {
@@ -62,10 +64,10 @@ export function bundleName(info: Pick<BundleInfo, 'config' | 'step'>): string {
 export function modelMetadata(info: BundleInfo, includeKey: boolean): ModelMetadata {
   const { arch, augment } = info.config;
   const files: Record<string, string> = {
-    'model.json': 'query encoder, TensorFlow.js layers format (topology + weights manifest)',
+    [TFJS_MODEL_FILE]: 'query encoder, TensorFlow.js layers format (topology + weights manifest)',
     [WEIGHTS_FILE]: 'query encoder weights for model.json (float32)',
     [SAFETENSORS_FILE]: 'query encoder weights, PyTorch state_dict names and layouts (python/moco_torch.py)',
-    'metadata.json': 'this file',
+    [METADATA_FILE]: 'this file',
     'README.txt': 'how to load the model',
   };
   if (includeKey) {
@@ -180,13 +182,13 @@ export async function modelBundleFiles(encoderQ: Encoder, encoderK: Encoder | nu
   const files = new Map<string, Uint8Array>();
   const add = async (encoder: Encoder, dir: string, name: string) => {
     const layers = await exportEncoder(encoder, name);
-    files.set(`${dir}model.json`, new TextEncoder().encode(layers.modelJson));
+    files.set(`${dir}${TFJS_MODEL_FILE}`, new TextEncoder().encode(layers.modelJson));
     files.set(`${dir}${WEIGHTS_FILE}`, new Uint8Array(layers.weights));
     files.set(`${dir}${SAFETENSORS_FILE}`, writeSafetensors(await encoderStateDict(encoder), { ...st, encoder: name }));
   };
   await add(encoderQ, '', 'moco_query_encoder');
   if (encoderK) await add(encoderK, `${KEY_DIR}/`, 'moco_key_encoder');
-  files.set('metadata.json', new TextEncoder().encode(`${JSON.stringify(meta, null, 2)}\n`));
+  files.set(METADATA_FILE, new TextEncoder().encode(`${JSON.stringify(meta, null, 2)}\n`));
   files.set('README.txt', new TextEncoder().encode(readme(meta, info.savedAs ?? bundleName(info))));
   return files;
 }

@@ -9,7 +9,7 @@ import { PRESET_NAMES, PRESETS, type Architecture, type PresetName } from '../mo
 import type { RngState } from '../util/random';
 import { FileError } from '../util/fileError';
 import { Trainer } from './trainer';
-import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
+import { WHERE_IT_GOES, ZIP_ENTRIES, zipKind } from '../util/zipKinds';
 
 /**
  * One file holding a whole training run, for the app and the headless trainer alike: a zip with
@@ -28,7 +28,7 @@ import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
  */
 export const CHECKPOINT_FORMAT = 'moco-checkpoint';
 export const CHECKPOINT_VERSION = 1;
-const MANIFEST_FILE = 'manifest.json';
+const MANIFEST_FILE = ZIP_ENTRIES.checkpointManifest;
 /** The entry that makes a zip a checkpoint (a model export has none). */
 export const CHECKPOINT_MANIFEST = MANIFEST_FILE;
 const TENSORS_FILE = 'tensors.bin';

@@ -4,7 +4,7 @@ import type { PresetName } from '../moco/resnet';
 import { FileError } from '../util/fileError';
 import type { DatasetIdentity, KnnPoint, ProbePoint } from './checkpoint';
 import { STAT_FIELDS, type StatField, type StepRecord } from './stepFields';
-import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
+import { WHERE_IT_GOES, ZIP_ENTRIES, zipKind } from '../util/zipKinds';
 
 /**
  * A classroom recording: one training run as the app shows it, to replay where no GPU trains it
@@ -22,7 +22,7 @@ import { WHERE_IT_GOES, zipKind } from '../util/zipKinds';
  */
 export const RECORDING_FORMAT = 'moco-recording';
 export const RECORDING_VERSION = 1;
-export const RECORDING_MANIFEST = 'recording.json';
+export const RECORDING_MANIFEST = ZIP_ENTRIES.recordingManifest;
 export const RECORDING_CHECKPOINT = 'checkpoint.zip';
 
 /** The per-step series a recording keeps: every one the Worker streams to the charts. */

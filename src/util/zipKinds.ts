@@ -5,12 +5,21 @@
  */
 export type ZipKind = 'checkpoint' | 'weights' | 'recording';
 
+/** The entries that mark each kind: the formats (train/checkpoint, train/recording, io/modelBundle) write them under these names. */
+export const ZIP_ENTRIES = {
+  recordingManifest: 'recording.json',
+  checkpointManifest: 'manifest.json',
+  weightsMetadata: 'metadata.json',
+  weightsSafetensors: 'model.safetensors',
+  weightsTfjs: 'model.json',
+} as const;
+
 /** The kind of zip whose entries are `names`, if it is one of the app's. */
 export function zipKind(names: Iterable<string>): ZipKind | null {
   const all = new Set(names);
-  if (all.has('recording.json')) return 'recording';
-  if (all.has('manifest.json')) return 'checkpoint';
-  if (all.has('metadata.json') && (all.has('model.safetensors') || all.has('model.json'))) return 'weights';
+  if (all.has(ZIP_ENTRIES.recordingManifest)) return 'recording';
+  if (all.has(ZIP_ENTRIES.checkpointManifest)) return 'checkpoint';
+  if (all.has(ZIP_ENTRIES.weightsMetadata) && (all.has(ZIP_ENTRIES.weightsSafetensors) || all.has(ZIP_ENTRIES.weightsTfjs))) return 'weights';
   return null;
 }
 

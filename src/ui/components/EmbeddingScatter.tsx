@@ -260,7 +260,7 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
           Show its neighbours
         </button>
         {'error' in typed && (
-          <span id={`${uid}-point-error`} className={styles.scatter__error} role="alert" data-testid="embedding-point-error">
+          <span id={`${uid}-point-error`} className={styles.scatter__error} role="status" aria-live="polite" data-testid="embedding-point-error">
             {typed.error}
           </span>
         )}
