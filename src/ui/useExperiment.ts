@@ -72,7 +72,7 @@ export function useExperiment(training: Training) {
   }, []);
 
   /** The experiment's finished runs, drawn on the charts until cleared. */
-  const overlaySources: OverlaySource[] = useMemo(() => finished.filter((r) => r.curves.count > 0).map((r, i) => ({ id: `experiment-${i}`, name: r.label, curves: r.curves })), [finished]);
+  const overlaySources: OverlaySource[] = useMemo(() => finished.filter((r) => r.curves.count > 0).map((r, i) => ({ id: `experiment-${i}`, name: r.label, curves: r.curves, origin: 'experiment' })), [finished]);
 
   return { run, cancel, clear, progress, finished, result, error, cancelling, running, overlaySources };
 }

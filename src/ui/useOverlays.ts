@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RunCurves } from '../worker/experimentTypes';
-import { labelsByDifference } from '../worker/runLabels';
+import { labelsByDifference, tellApart } from '../worker/runLabels';
 import type { SavedRun, TrainingSetup } from '../worker/types';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from './series';
 import type { Training } from './useTraining';
@@ -10,6 +10,8 @@ export interface OverlaySource {
   id: string;
   name: string;
   curves: RunCurves;
+  /** Where the run comes from ("saved, step 3", "experiment"): said after its label when another run shown has the same one. */
+  origin: string;
 }
 
 const STORES = new WeakMap<RunCurves, SeriesStore>();
@@ -65,7 +67,7 @@ export function useOverlays(training: Training, extra: readonly OverlaySource[])
   // overlays on every batch would redraw all the charts at once instead of one at a time.
   const currentKey = JSON.stringify({ ...setup, params: view.workerParams ?? params });
   const sources: OverlaySource[] = useMemo(() => {
-    const saved = (savedRuns ?? []).filter((r) => shown.has(r.runKey) && curves[r.id]).map((r) => ({ id: r.runKey, name: r.name ?? `saved run, step ${r.step}`, curves: curves[r.id] }));
+    const saved = (savedRuns ?? []).filter((r) => shown.has(r.runKey) && curves[r.id]).map((r) => ({ id: r.runKey, name: r.name ?? `saved run, step ${r.step}`, curves: curves[r.id], origin: `saved, step ${r.step}` }));
     return [...saved, ...extra];
   }, [savedRuns, shown, curves, extra]);
 
@@ -73,9 +75,11 @@ export function useOverlays(training: Training, extra: readonly OverlaySource[])
     if (sources.length === 0) return { overlays: NO_OVERLAYS, currentLabel: 'this run' };
     const current = JSON.parse(currentKey) as TrainingSetup;
     const labels = labelsByDifference([current, ...sources.map((s) => s.curves.setup)], (i) => (i === 0 ? 'this run' : sources[i - 1].name));
+    // Among the overlays, not with the current run: its own lines are named "this run" anyway.
+    const overlayLabels = tellApart(labels.slice(1), (i) => sources[i].origin);
     const list: RunOverlay[] = sources.map((s, i) => ({
       id: s.id,
-      label: labels[i + 1],
+      label: overlayLabels[i],
       colour: OVERLAY_COLOURS[i % OVERLAY_COLOURS.length],
       series: seriesOfCurves(s.curves),
       knn: s.curves.knn.map((k) => ({ x: k.step, y: k.accuracy })),

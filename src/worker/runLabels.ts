@@ -34,6 +34,17 @@ export function labelsByDifference(setups: readonly TrainingSetup[], fallback: (
   return setups.map((s, i) => (differing.length ? differing.map((aspect) => aspect(s)).join(', ') : fallback(i)));
 }
 
+/**
+ * `labels` told apart: a label that several runs share ("m = 0.9" for a saved run and an
+ * experiment's run of the same setup) gets each such run's `origin` after it, "m = 0.9 (experiment)";
+ * a unique label stays as it is.
+ */
+export function tellApart(labels: readonly string[], origin: (i: number) => string): string[] {
+  const count = new Map<string, number>();
+  for (const l of labels) count.set(l, (count.get(l) ?? 0) + 1);
+  return labels.map((l, i) => ((count.get(l) ?? 0) > 1 ? `${l} (${origin(i)})` : l));
+}
+
 /** The label of one value of an experiment's parameter on `base` ("m = 0.9", "MoCo v1"). */
 export function labelOf(setup: TrainingSetup, param: 'momentum' | 'queueSize' | 'temperature' | 'batchSize' | 'version'): string {
   const aspect = { version: ASPECTS[0], batchSize: ASPECTS[2], momentum: ASPECTS[3], queueSize: ASPECTS[4], temperature: ASPECTS[5] }[param];

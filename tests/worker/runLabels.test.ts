@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { labelsByDifference } from '../../src/worker/runLabels';
+import { labelsByDifference, tellApart } from '../../src/worker/runLabels';
 import type { TrainingSetup } from '../../src/worker/types';
 import { TINY_SETUP } from './setup';
 
@@ -29,5 +29,15 @@ describe('runs named by what differs between them', () => {
 describe('what a label leaves out', () => {
   it('does not name the step budget (an experiment run of 100 steps beside an open-ended run is still "m = 0.9")', () => {
     expect(labelsByDifference([withParams({ momentum: 0.99 }), withParams({ momentum: 0.9 }, { stepBudget: 100 })])).toEqual(['m = 0.99', 'm = 0.9']);
+  });
+});
+
+describe('runs shown together with the same label', () => {
+  it('tells two saved runs and an experiment of the same two m apart by where each comes from, and leaves unique labels alone', () => {
+    // Saved runs at m = 0.9 (step 2) and m = 0.99 (step 3) ticked, then an experiment over m = 0.9, 0.99: four lines, two labels.
+    const setups = [withParams({ momentum: 0.9 }), withParams({ momentum: 0.99 }), withParams({ momentum: 0.9 }, { stepBudget: 2 }), withParams({ momentum: 0.99 }, { stepBudget: 2 })];
+    const origins = ['saved, step 2', 'saved, step 3', 'experiment', 'experiment'];
+    expect(tellApart(labelsByDifference(setups), (i) => origins[i])).toEqual(['m = 0.9 (saved, step 2)', 'm = 0.99 (saved, step 3)', 'm = 0.9 (experiment)', 'm = 0.99 (experiment)']);
+    expect(tellApart(['m = 0.9', 'm = 0.99', 'm = 0.9'], (i) => origins[i])).toEqual(['m = 0.9 (saved, step 2)', 'm = 0.99', 'm = 0.9 (experiment)']);
   });
 });
