@@ -127,6 +127,29 @@ describe('runs side by side and experiments, end to end', () => {
     expect(await page.locator('[data-testid=start]').isDisabled()).toBe(false);
     // The experiment's runs are not saved runs.
     expect(await page.locator('[data-testid=saved-run]').count()).toBe(2);
+    // On a phone (390 px) every value of the table stays on one line ("m = 0.99", "2.32 s" are not
+    // broken in two) and the table fits its panel.
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      const phone = await page.locator('[data-testid=experiment-table]').evaluate((table) => {
+        const lines = (el: Element) => {
+          const tops = new Set<number>();
+          const range = document.createRange();
+          range.selectNodeContents(el);
+          for (const box of range.getClientRects()) if (box.width > 0) tops.add(Math.round(box.top));
+          return tops.size;
+        };
+        return {
+          cells: [...table.querySelectorAll('tbody th, tbody td')].filter((c) => c.textContent).map((c) => `${c.textContent}: ${lines(c)}`),
+          fits: table.getBoundingClientRect().right <= table.closest('[data-testid=experiments]')!.getBoundingClientRect().right + 0.5,
+        };
+      });
+      expect(phone.cells).toHaveLength(2 * 6);
+      expect(phone.cells).toEqual(phone.cells.map((c) => c.replace(/\d+$/, '1')));
+      expect(phone.fits).toBe(true);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
     expect(pageErrors).toEqual([]);
   }, 400_000);
 

@@ -163,7 +163,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
       )}
       {rows.length > 0 && (
         <div className={styles.experiments__results}>
-          <table className="data-table" data-testid="experiment-table">
+          <table className={`data-table ${styles.experiments__table}`} data-testid="experiment-table">
             <thead>
               <tr>
                 <th scope="col">run</th>
