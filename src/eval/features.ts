@@ -66,8 +66,14 @@ export async function extractOutputs(
       results.forEach((r, i) => parts[i].push(r));
       // Said once the backend has computed the batch, not once it is queued: on a GPU the whole set
       // queues in a moment, and the progress would reach its end minutes before the features.
+      // One number read back waits for the batch (the queue runs in order) without copying its features.
       if (onProgress) {
-        await results[0].data();
+        const computed = tf.slice(results[0], [0, 0], [1, 1]);
+        try {
+          await computed.data();
+        } finally {
+          computed.dispose();
+        }
         onProgress(Math.min(total, start + batchSize), total);
       }
       await yieldToEventLoop();
