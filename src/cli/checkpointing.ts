@@ -8,11 +8,21 @@ import type { Trainer } from '../train/trainer';
 import type { TrainArgs } from './args';
 import type { JsonLog } from './jsonLog';
 
+/** The file operations a save makes: Node's, or in tests ones that fail as a full disk does, on any OS. */
+export interface CheckpointFiles {
+  writeFile(path: string, bytes: Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { force: boolean }): Promise<void>;
+}
+
+const NODE_FILES: CheckpointFiles = { writeFile, rename, rm };
+
 /** Writes the run's checkpoint to `path`, if any: to a temporary file renamed over the previous one, so a crash mid-write leaves that intact. */
 export class CheckpointWriter {
   constructor(
     readonly path: string | undefined,
     private readonly run: { trainer: Trainer; identity?: DatasetIdentity; history: RunHistory; args: TrainArgs; log: JsonLog },
+    private readonly files: CheckpointFiles = NODE_FILES,
   ) {}
 
   /** The run's checkpoint bytes now (what `save` writes; `--record` keeps the final one). */
@@ -29,17 +39,27 @@ export class CheckpointWriter {
     const bytes = await this.encode();
     const encoded = performance.now();
     const temporary = `${this.path}.${process.pid}.tmp`;
+    const { files } = this;
     try {
-      await writeFile(temporary, bytes);
-      await rename(temporary, this.path);
+      await files.writeFile(temporary, bytes);
+      await files.rename(temporary, this.path);
       log.write({ kind: 'checkpoint', step: trainer.moco.stepCount, bytes: bytes.byteLength, encodeMs: encoded - start, writeMs: performance.now() - encoded });
       return true;
     } catch (e) {
-      await rm(temporary, { force: true }).catch(() => {});
-      console.error(`error: could not write the checkpoint ${this.path} (${(e as Error).message}); the previous one, if any, is intact`);
+      await files.rm(temporary, { force: true }).catch(() => {});
+      console.error(`error: could not write the checkpoint ${this.path} (${(e as Error).message}); the previous one, if any, is intact: ${writeFix(e)}`);
       return false;
     }
   }
+}
+
+/** What to do about a checkpoint that could not be written, by the system's error code. */
+function writeFix(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'free space on its disk, or give --checkpoint a path on another disk';
+  if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') return 'a folder took its path: move the folder away, or give --checkpoint another file name';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'make its folder writable, or give --checkpoint a path in a writable folder';
+  return 'check its folder and disk, or give --checkpoint another path';
 }
 
 /**

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseTrainArgs } from '../../src/cli/args';
-import { CheckpointWriter } from '../../src/cli/checkpointing';
+import { CheckpointWriter, type CheckpointFiles } from '../../src/cli/checkpointing';
 import { JsonLog } from '../../src/cli/jsonLog';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { datasetIdentity, emptyHistory } from '../../src/train/checkpoint';
@@ -164,14 +165,27 @@ describe('npm run train --checkpoint / --resume', () => {
 describe('CheckpointWriter when the write fails mid-run', () => {
   beforeAll(useWasmBackend);
 
-  it('says so, keeps the previous checkpoint byte for byte, leaves no temporary file, and writes again once it can', async () => {
+  it('says what failed and the fix, keeps the previous checkpoint byte for byte, leaves no temporary file, and writes again once it can', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'moco-ckpt-fail-'));
     const path = join(dir, 'run.zip');
     const dataset = generateSynthetic({ size: 16, seed: 4, split: 'train' });
     const args = parseTrainArgs(['--preset', 'tiny', '--batch', '8', '--queue', '16', '--steps', '3', '--checkpoint', path]);
     if (args === 'help') throw new Error('parsed as --help');
     const trainer = new Trainer({ ...args.config, schedule: { ...args.config.schedule, totalSteps: 3 } }, dataset);
-    const writer = new CheckpointWriter(path, { trainer, identity: await datasetIdentity(dataset), history: emptyHistory(), args, log: new JsonLog(undefined) });
+    // The disk can fill up: then a write puts down what fits and fails with ENOSPC, as Node reports it.
+    let diskFull = false;
+    const written: string[] = [];
+    const files: CheckpointFiles = {
+      rename,
+      rm,
+      async writeFile(file, bytes) {
+        written.push(file);
+        if (!diskFull) return writeFile(file, bytes);
+        await writeFile(file, bytes.subarray(0, bytes.byteLength >> 1));
+        throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { errno: -28, code: 'ENOSPC', syscall: 'write' });
+      },
+    };
+    const writer = new CheckpointWriter(path, { trainer, identity: await datasetIdentity(dataset), history: emptyHistory(), args, log: new JsonLog(undefined) }, files);
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       await trainer.step();
@@ -179,13 +193,18 @@ describe('CheckpointWriter when the write fails mid-run', () => {
       const previous = readFileSync(path);
       expect(manifest(path).step).toBe(1);
 
-      // The disk fills up during the next write: its temporary file is /dev/full, where every write fails with ENOSPC.
+      // The disk fills up during the next write, half-way through the file.
       await trainer.step();
-      const temporary = `${path}.${process.pid}.tmp`;
-      symlinkSync('/dev/full', temporary);
+      diskFull = true;
+      written.length = 0;
       expect(await writer.save()).toBe(false);
+      diskFull = false;
+      // It was written beside the checkpoint, not over it.
+      expect(written).toHaveLength(1);
+      expect(dirname(written[0])).toBe(dir);
+      expect(written[0]).not.toBe(path);
       expect(errors.mock.calls.map((c) => String(c[0]))).toEqual([
-        expect.stringMatching(new RegExp(`^error: could not write the checkpoint ${path} \\(ENOSPC: no space left on device.*\\); the previous one, if any, is intact$`)),
+        `error: could not write the checkpoint ${path} (ENOSPC: no space left on device, write); the previous one, if any, is intact: free space on its disk, or give --checkpoint a path on another disk`,
       ]);
       expect(readFileSync(path).equals(previous)).toBe(true);
       expect(manifest(path).step).toBe(1);
@@ -197,7 +216,7 @@ describe('CheckpointWriter when the write fails mid-run', () => {
       writeFileSync(join(path, 'inside', 'notes.txt'), 'mine');
       expect(await writer.save()).toBe(false);
       expect(errors.mock.calls).toHaveLength(2);
-      expect(String(errors.mock.calls[1][0])).toMatch(new RegExp(`^error: could not write the checkpoint ${path} \\((EISDIR|ENOTEMPTY|EEXIST)\\b.*\\); the previous one, if any, is intact$`));
+      expect(String(errors.mock.calls[1][0])).toMatch(new RegExp(`^error: could not write the checkpoint ${path} \\((EISDIR|ENOTEMPTY|EEXIST)\\b.*\\); the previous one, if any, is intact: a folder took its path: move the folder away, or give --checkpoint another file name$`));
       expect(readFileSync(join(path, 'inside', 'notes.txt'), 'utf8')).toBe('mine');
       expect(readdirSync(dir)).toEqual(['run.zip']);
 
