@@ -29,10 +29,27 @@ function describeSelection(files: readonly DataFile[]): string {
  */
 export class DataLoads {
   private asked = 0;
+  /** The loads the Worker has not answered yet, by ticket: what each reads. */
+  private readonly pending = new Map<number, string>();
 
-  /** A new choice: its ticket, which makes every earlier one stale. */
-  begin(): number {
-    return ++this.asked;
+  /** A new choice of `what` (as the progress line names it): its ticket, which makes every earlier one stale. */
+  begin(what: string): number {
+    this.pending.set(++this.asked, what);
+    return this.asked;
+  }
+
+  /** The Worker answered the load of `ticket` (built its run, failed, or refused it as replaced). */
+  end(ticket: number): void {
+    this.pending.delete(ticket);
+  }
+
+  /**
+   * What earlier choices the Worker is still busy with: replaced, so they will not be used, but a
+   * large file's read goes on to its end (the panel says so, so that the work going on is explained
+   * and its end is visible).
+   */
+  dropping(): string[] {
+    return [...this.pending].filter(([ticket]) => !this.isLatest(ticket)).map(([, what]) => what);
   }
 
   /** Whether `ticket` is the latest choice (its progress and outcome are what the panel shows). */
@@ -52,14 +69,15 @@ export class DataLoads {
 
 /**
  * The Data panel's state: the dataset training reads (refreshed with every model the Worker
- * builds), a load in progress, and the last load's error — which leaves the summary of the
- * dataset still in use on screen.
+ * builds), a load in progress, the replaced loads the Worker is still finishing, and the last
+ * load's error — which leaves the summary of the dataset still in use on screen.
  */
 export function useDataset(training: Training) {
   const { workerApi, datasetChanged, view, sampleFromLink } = training;
   const [info, setInfo] = useState<DatasetInfo | null>(null);
   const [loading, setLoading] = useState<Loading | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [dropping, setDropping] = useState<string[]>([]);
   const [labels, setLabelsState] = useState<Cifar100Labels>('fine');
   /** The files in use, to read again with the other CIFAR-100 labels. */
   const lastFiles = useRef<DataSelection | null>(null);
@@ -83,9 +101,11 @@ export function useDataset(training: Training) {
     async (source: DatasetSource) => {
       const api = workerApi();
       if (!api) return;
-      const ticket = loads.current.begin();
+      const what = describeSource(source);
+      const ticket = loads.current.begin(what);
       const latest = () => loads.current.isLatest(ticket);
-      setLoading({ what: describeSource(source), progress: null });
+      setLoading({ what, progress: null });
+      setDropping(loads.current.dropping());
       setError(null);
       try {
         // A late report (they are not awaited) must not bring back a finished progress bar, nor an earlier choice's over the latest's.
@@ -100,6 +120,8 @@ export function useDataset(training: Training) {
         if (message !== null) setError(message);
       } finally {
         if (latest()) setLoading(null);
+        loads.current.end(ticket);
+        setDropping(loads.current.dropping());
       }
     },
     [workerApi, datasetChanged],
@@ -154,7 +176,7 @@ export function useDataset(training: Training) {
     [info, load],
   );
 
-  return { info, loading, error, labels, loadFiles, loadDropped, loadBuiltIn, loadSample, setLabels };
+  return { info, loading, dropping, error, labels, loadFiles, loadDropped, loadBuiltIn, loadSample, setLabels };
 }
 
 export type DataState = ReturnType<typeof useDataset>;

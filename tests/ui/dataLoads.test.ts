@@ -13,9 +13,9 @@ const superseded = () => acrossComlink(new LoadSuperseded('big.tar.gz was not lo
 describe('the Data panel’s loads', () => {
   it('a load replaced by a later choice shows no error; the later one’s progress and outcome are shown', () => {
     const loads = new DataLoads();
-    const first = loads.begin();
+    const first = loads.begin('big.tar.gz');
     expect(loads.isLatest(first)).toBe(true);
-    const second = loads.begin();
+    const second = loads.begin('broken.bin');
     // The first load's progress reports no longer reach the panel; the second's do.
     expect(loads.isLatest(first)).toBe(false);
     expect(loads.isLatest(second)).toBe(true);
@@ -28,10 +28,31 @@ describe('the Data panel’s loads', () => {
 
   it('the latest choice replaced elsewhere (a replay reading the sample) shows no error either, recognised by its kind, not its words', () => {
     const loads = new DataLoads();
-    const only = loads.begin();
+    const only = loads.begin('big.tar.gz');
     expect(loads.errorOf(only, superseded())).toBeNull();
     // The same words from another error are an error to show: the panel does not go by the message.
     const lookalike = new Error('big.tar.gz was not loaded: other data was chosen while it was read (choose big.tar.gz again to train on it)');
     expect(loads.errorOf(only, acrossComlink(lookalike))).toBe(lookalike.message);
+  });
+
+  it('says which replaced loads the Worker is still finishing, until each is answered', () => {
+    const loads = new DataLoads();
+    const big = loads.begin('big.bin');
+    // Only the load in progress: nothing is being dropped.
+    expect(loads.dropping()).toEqual([]);
+    const tar = loads.begin('cifar-10-binary.tar.gz');
+    expect(loads.dropping()).toEqual(['big.bin']);
+    const builtIn = loads.begin('the built-in dataset');
+    expect(loads.dropping()).toEqual(['big.bin', 'cifar-10-binary.tar.gz']);
+    // The latest choice ends first; the replaced ones are still being read.
+    loads.end(builtIn);
+    expect(loads.dropping()).toEqual(['big.bin', 'cifar-10-binary.tar.gz']);
+    loads.end(big);
+    expect(loads.dropping()).toEqual(['cifar-10-binary.tar.gz']);
+    loads.end(tar);
+    expect(loads.dropping()).toEqual([]);
+    // A later choice while nothing else is pending replaces nothing.
+    loads.begin('test_1k.bin');
+    expect(loads.dropping()).toEqual([]);
   });
 });

@@ -127,7 +127,7 @@ function asFolderPicker(el: HTMLInputElement | null): void {
 
 /** Where the training images come from: the built-in set, or the user's files, picked or dropped. */
 export function DataPanel({ training, data }: { training: Training; data: DataState }) {
-  const { info, loading, error, labels } = data;
+  const { info, loading, dropping, error, labels } = data;
   const [dragging, setDragging] = useState(false);
   const uid = useId();
   const ready = training.view.phase === 'ready' && training.view.model !== null;
@@ -219,6 +219,11 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
         )}
       </div>
       {loading && <LoadingLine loading={loading} />}
+      {dropping.length > 0 && (
+        <p className="hint" data-testid="data-dropping">
+          Dropping {dropping.join(', ')}, replaced by a later choice: the Worker finishes with {dropping.length === 1 ? 'it' : 'them'} in the background and will not use {dropping.length === 1 ? 'it' : 'them'}.
+        </p>
+      )}
       {error && (
         <p className={styles['data-panel__error']} role="alert" data-testid="data-error">
           Not loaded — {error}
