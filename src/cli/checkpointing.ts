@@ -2,27 +2,19 @@
  * The headless trainer's checkpoints: writing them atomically, stopping on Ctrl-C or SIGTERM with a
  * save, and reading one back to resume (its setup, and the settings its command line recorded).
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type DatasetIdentity, type RunHistory } from '../train/checkpoint';
 import type { Trainer } from '../train/trainer';
 import type { TrainArgs } from './args';
 import type { JsonLog } from './jsonLog';
-
-/** The file operations a save makes: Node's, or in tests ones that fail as a full disk does, on any OS. */
-export interface CheckpointFiles {
-  writeFile(path: string, bytes: Uint8Array): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  rm(path: string, options: { force: boolean }): Promise<void>;
-}
-
-const NODE_FILES: CheckpointFiles = { writeFile, rename, rm };
+import { NODE_FILES, writeAtomically, type WriteFiles } from './fileWrites';
 
 /** Writes the run's checkpoint to `path`, if any: to a temporary file renamed over the previous one, so a crash mid-write leaves that intact. */
 export class CheckpointWriter {
   constructor(
     readonly path: string | undefined,
     private readonly run: { trainer: Trainer; identity?: DatasetIdentity; history: RunHistory; args: TrainArgs; log: JsonLog },
-    private readonly files: CheckpointFiles = NODE_FILES,
+    private readonly files: WriteFiles = NODE_FILES,
   ) {}
 
   /** The run's checkpoint bytes now (what `save` writes; `--record` keeps the final one). */
@@ -38,28 +30,10 @@ export class CheckpointWriter {
     const start = performance.now();
     const bytes = await this.encode();
     const encoded = performance.now();
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    const { files } = this;
-    try {
-      await files.writeFile(temporary, bytes);
-      await files.rename(temporary, this.path);
-      log.write({ kind: 'checkpoint', step: trainer.moco.stepCount, bytes: bytes.byteLength, encodeMs: encoded - start, writeMs: performance.now() - encoded });
-      return true;
-    } catch (e) {
-      await files.rm(temporary, { force: true }).catch(() => {});
-      console.error(`error: could not write the checkpoint ${this.path} (${(e as Error).message}); the previous one, if any, is intact: ${writeFix(e)}`);
-      return false;
-    }
+    if (!(await writeAtomically(this.path, bytes, 'the checkpoint', '--checkpoint', this.files))) return false;
+    log.write({ kind: 'checkpoint', step: trainer.moco.stepCount, bytes: bytes.byteLength, encodeMs: encoded - start, writeMs: performance.now() - encoded });
+    return true;
   }
-}
-
-/** What to do about a checkpoint that could not be written, by the system's error code. */
-function writeFix(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return 'free space on its disk, or give --checkpoint a path on another disk';
-  if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') return 'a folder took its path: move the folder away, or give --checkpoint another file name';
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'make its folder writable, or give --checkpoint a path in a writable folder';
-  return 'check its folder and disk, or give --checkpoint another path';
 }
 
 /**

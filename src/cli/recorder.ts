@@ -4,13 +4,13 @@
  * ends with the run's final checkpoint, encoded as `--checkpoint` encodes it.
  */
 import { cpus } from 'node:os';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { decodeCheckpointManifest, type ChartPoint, type DatasetIdentity, type RunHistory } from '../train/checkpoint';
 import { encodeRecording, RECORDED_FIELDS, type RecordedStep, type RecordingContent } from '../train/recording';
 import type { Trainer } from '../train/trainer';
 import type { ImageDataset } from '../data/dataset';
 import { shellQuote } from './checkpointing';
 import type { JsonLog, LogRecord } from './jsonLog';
+import { writeAtomically } from './fileWrites';
 import type { StartedBackend } from '../util/nodeWebgpu';
 
 export class Recorder {
@@ -92,15 +92,7 @@ export class Recorder {
       probes: this.history.probes.map((p) => ({ ...p, elapsedMs: this.probeAt.get(p.step) ?? 0 })),
     };
     const bytes = encodeRecording(content, checkpoint, trainer.moco.stepCount);
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    try {
-      await writeFile(temporary, bytes);
-      await rename(temporary, this.path);
-    } catch (e) {
-      await rm(temporary, { force: true }).catch(() => {});
-      console.error(`error: could not write the recording ${this.path} (${(e as Error).message})`);
-      return false;
-    }
+    if (!(await writeAtomically(this.path, bytes, 'the recording', '--record'))) return false;
     console.log(`recording: ${this.path} (${ran} steps, ${content.knn.length} kNN and ${content.probes.length} probe results, final model; ${(bytes.byteLength / 1e6).toFixed(2)} MB)`);
     return true;
   }

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseTrainArgs } from '../../src/cli/args';
-import { CheckpointWriter, type CheckpointFiles } from '../../src/cli/checkpointing';
+import { CheckpointWriter } from '../../src/cli/checkpointing';
+import type { WriteFiles } from '../../src/cli/fileWrites';
 import { JsonLog } from '../../src/cli/jsonLog';
 import { generateSynthetic } from '../../src/data/synthetic';
 import { datasetIdentity, emptyHistory } from '../../src/train/checkpoint';
@@ -175,7 +176,7 @@ describe('CheckpointWriter when the write fails mid-run', () => {
     // The disk can fill up: then a write puts down what fits and fails with ENOSPC, as Node reports it.
     let diskFull = false;
     const written: string[] = [];
-    const files: CheckpointFiles = {
+    const files: WriteFiles = {
       rename,
       rm,
       async writeFile(file, bytes) {
