@@ -114,6 +114,8 @@ describe('runs side by side and experiments, end to end', () => {
     await page.selectOption('[data-testid=experiment-param]', 'momentum');
     await page.fill('[data-testid=experiment-values]', '0, 0.99');
     await page.fill('[data-testid=experiment-steps]', '2');
+    // Two steps are too few for m to act: the panel says why, and how many it takes.
+    expect(await text(page, 'experiment-too-short')).toMatch(/^With 2 steps per run the loss and accuracy of the runs cannot differ: m acts through the key encoder, .* Give at least 3 steps\.$/);
     await page.click('[data-testid=experiment-run]');
     await page.locator('[data-testid=experiment-progress]').waitFor({ timeout: 30_000 });
     // The controls wait for the experiment.
@@ -124,6 +126,8 @@ describe('runs side by side and experiments, end to end', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t\d+\.\d%\t\d+\.\d%\t[\d.]+ s/);
     expect(rows[1]).toMatch(/^m = 0\.99\t2\t/);
+    // As the panel said: the same final loss and contrastive accuracy for both m.
+    expect(rows[1].split('\t').slice(1, 4)).toEqual(rows[0].split('\t').slice(1, 4));
     expect(await text(page, 'experiment-paper')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
     const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
     await waitFor(page, 'the experiment runs on the charts', async () => (await legend.count()) === 2, 30_000);
@@ -164,6 +168,8 @@ describe('runs side by side and experiments, end to end', () => {
     await page.click('[data-testid=experiment-preset-queueSize]');
     await page.fill('[data-testid=experiment-values]', '16, 32');
     await page.fill('[data-testid=experiment-steps]', '300');
+    // 300 steps are plenty for K = 16 and 32 (they differ from step 4): no warning.
+    expect(await page.locator('[data-testid=experiment-too-short]').count()).toBe(0);
     await page.click('[data-testid=experiment-run]');
     await waitFor(page, 'the first run training', async () => /Run 1 of 2 \(K = 16\): step [1-9]/.test(await text(page, 'experiment-progress')), 120_000);
     expect(await text(page, 'experiment-progress')).toMatch(/left$/);
