@@ -152,11 +152,18 @@ describe('runs side by side and experiments, end to end', () => {
         return {
           cells: [...table.querySelectorAll('tbody th, tbody td')].filter((c) => c.textContent).map((c) => `${c.textContent}: ${lines(c)}`),
           fits: table.getBoundingClientRect().right <= table.closest('[data-testid=experiments]')!.getBoundingClientRect().right + 0.5,
+          // The paper's figures under the results, from the same left edge (no figure indent) and inside the panel.
+          paper: (() => {
+            const paper = document.querySelector('[data-testid=experiment-paper]')!.getBoundingClientRect();
+            const panel = table.closest('[data-testid=experiments]')!.getBoundingClientRect();
+            return { indent: Math.round(paper.left - table.getBoundingClientRect().left), below: paper.top >= table.getBoundingClientRect().bottom, fits: paper.right <= panel.right + 0.5 };
+          })(),
         };
       });
       expect(phone.cells).toHaveLength(2 * 6);
       expect(phone.cells).toEqual(phone.cells.map((c) => c.replace(/\d+$/, '1')));
       expect(phone.fits).toBe(true);
+      expect(phone.paper).toEqual({ indent: 0, below: true, fits: true });
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
     }
