@@ -294,11 +294,13 @@ export interface RunOverlay {
 }
 
 /**
- * Colours for overlaid runs, in the order to hand them out: ten hues apart from each other and
- * from the current run's blue, mid-tones that read on the light and the dark page alike (after
- * Tableau 10).
+ * Colours for overlaid runs, in the order to hand them out: ten hues that cannot be taken for the
+ * current run's own lines on any chart that draws overlays (its blues, the similarities' green and
+ * red, the kNN purple, the chance grey: CIEDE2000 ΔE ≥ 20 from each, in the light and the dark
+ * scheme), ΔE ≥ 18 from each other, and at least 3:1 against the light and the dark card, so that
+ * one list reads on both (tests/ui/overlayColours.test.ts).
  */
-export const OVERLAY_COLOURS: readonly string[] = ['#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#76b7b2', '#edc948', '#9c755f', '#ff9da7', '#4e79a7', '#bab0ac'];
+export const OVERLAY_COLOURS: readonly string[] = ['#f06c00', '#23a4a4', '#ff0fff', '#939a04', '#8f5924', '#c3226b', '#b88205', '#217362', '#be79a3', '#6c6813'];
 
 /** How many candidates per output point the min/max pre-selection keeps for LTTB. */
 const PRESELECT_RATIO = 4;

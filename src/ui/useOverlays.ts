@@ -27,6 +27,22 @@ export function seriesOfCurves(curves: RunCurves): SeriesStore {
 }
 
 /**
+ * The saved runs to draw: those ticked whose curves have been read, but not the save of the run in
+ * use (`currentRunKey`): its curves are the live run's own first steps, and drawn they would only
+ * hide under them.
+ */
+export function savedOverlaySources(
+  savedRuns: readonly SavedRun[],
+  shown: ReadonlySet<string>,
+  curves: Readonly<Record<string, RunCurves>>,
+  currentRunKey: string | undefined,
+): OverlaySource[] {
+  return savedRuns
+    .filter((r) => shown.has(r.runKey) && r.runKey !== currentRunKey && curves[r.id])
+    .map((r) => ({ id: r.runKey, name: r.name ?? `saved run, step ${r.step}`, curves: curves[r.id], origin: `saved, step ${r.step}` }));
+}
+
+/**
  * The runs the charts draw beside the current one: the saved runs the user ticks (their curves read
  * from the Worker without their weights) and `extra` (an experiment's finished runs), each in its
  * own colour and named by what differs among all the runs shown, the current one included.
@@ -38,20 +54,22 @@ export function useOverlays(training: Training, extra: readonly OverlaySource[])
   const [curves, setCurves] = useState<Readonly<Record<string, RunCurves>>>({});
   const [error, setError] = useState<string | null>(null);
   const asked = useRef(new Set<string>());
+  /** The saved run that is the run in use: never drawn beside itself. */
+  const currentRunKey = view.status.runKey;
 
   // Read the curves of each ticked run's latest save, once per save.
   useEffect(() => {
     const api = workerApi();
     if (!api || !savedRuns) return;
     for (const run of savedRuns) {
-      if (!shown.has(run.runKey) || asked.current.has(run.id)) continue;
+      if (!shown.has(run.runKey) || run.runKey === currentRunKey || asked.current.has(run.id)) continue;
       asked.current.add(run.id);
       api.training.savedRunCurves(run.id).then(
         (c) => setCurves((all) => ({ ...all, [run.id]: c })),
         (e: unknown) => setError(`The saved run (step ${run.step}) cannot be drawn: ${e instanceof Error ? e.message : String(e)}`),
       );
     }
-  }, [workerApi, savedRuns, shown]);
+  }, [workerApi, savedRuns, shown, currentRunKey]);
 
   const show = useCallback((run: SavedRun, on: boolean) => {
     setError(null);
@@ -66,10 +84,7 @@ export function useOverlays(training: Training, extra: readonly OverlaySource[])
   // By value: the Worker's parameters arrive as a new object with every statistics batch, and new
   // overlays on every batch would redraw all the charts at once instead of one at a time.
   const currentKey = JSON.stringify({ ...setup, params: view.workerParams ?? params });
-  const sources: OverlaySource[] = useMemo(() => {
-    const saved = (savedRuns ?? []).filter((r) => shown.has(r.runKey) && curves[r.id]).map((r) => ({ id: r.runKey, name: r.name ?? `saved run, step ${r.step}`, curves: curves[r.id], origin: `saved, step ${r.step}` }));
-    return [...saved, ...extra];
-  }, [savedRuns, shown, curves, extra]);
+  const sources: OverlaySource[] = useMemo(() => [...savedOverlaySources(savedRuns ?? [], shown, curves, currentRunKey), ...extra], [savedRuns, shown, curves, currentRunKey, extra]);
 
   const { overlays, currentLabel } = useMemo(() => {
     if (sources.length === 0) return { overlays: NO_OVERLAYS, currentLabel: 'this run' };

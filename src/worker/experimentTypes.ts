@@ -1,7 +1,7 @@
 /**
  * Experiments (the MoCo paper's ablations in the app): what the page asks for, what the Worker
- * reports, and what the paper measured. Types and plain constants only, as ./types: the page
- * imports this without pulling tfjs in.
+ * reports, what the paper measured, and how long runs must be to differ. Types, plain constants and
+ * plain functions only, as ./types: the page imports this without pulling tfjs in.
  */
 import type { LiveParams } from '../moco/config';
 import type { StatField, TrainingSetup } from './types';
@@ -22,6 +22,28 @@ export const EXPERIMENT_PRESETS: { name: string; param: ExperimentParam; values:
   { name: 'momentum: 0, 0.9, 0.99, 0.999', param: 'momentum', values: [0, 0.9, 0.99, 0.999] },
   { name: 'queue: 256, 1024, 4096, 16384', param: 'queueSize', values: [256, 1024, 4096, 16384] },
 ];
+
+/**
+ * The first step at which runs of `values` of `param` can differ in loss and contrastive accuracy
+ * (and after which their models differ), from the order of a MoCo step (keys from the key encoder,
+ * the loss against the queue, enqueue, SGD on the query encoder, then θk ← m·θk + (1 − m)·θq):
+ * - step 1 reads an empty queue: the positive is the only candidate, so every run's loss is 0, its
+ *   accuracy 100 % and its gradient nil (SGD applies only weight decay, the same shrinking for all);
+ * - temperature, batch size, method: from step 2, the first with negatives;
+ * - momentum m: the key encoder starts as the query encoder's copy, and stays it (but for that
+ *   shrinking) until the query encoder first learns, at step 2; step 3's keys are the first from a
+ *   key encoder that m has moved;
+ * - queue size K: step s reads min(K, (s − 1) · batch) keys, the same ones in every run until the
+ *   smallest queue is full and overwrites its oldest: ⌊min K / batch⌋ + 2 (the app's loss is not
+ *   symmetric: `batch` keys a step).
+ * 1 where the values are all alike (no two runs to tell apart).
+ */
+export function firstDifferingStep(param: ExperimentParam, values: readonly (number | string)[], base: Pick<TrainingSetup, 'batchSize'>): number {
+  if (new Set(values).size < 2) return 1;
+  if (param === 'momentum') return 3;
+  if (param === 'queueSize') return Math.floor(Math.min(...values.map(Number)) / base.batchSize) + 2;
+  return 2;
+}
 
 export interface ExperimentSpec {
   /** The user's setup and live parameters: every run starts from these (same data, seed and length). */

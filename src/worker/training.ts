@@ -738,6 +738,7 @@ export class TrainingService {
       stepBudget: this.setup?.stepBudget ?? 0,
       error: this.error,
       save: this.saveStatus,
+      runKey: this.runKey,
       diverged: this.diverged,
       lossWarning: this.lossWarning && { ...this.lossWarning },
       gpuError: this.gpuError && { ...this.gpuError },
@@ -1035,6 +1036,8 @@ export class TrainingService {
           datasetSize: trainer.dataset.size,
           bytes: bytes.byteLength,
           lastKnn: this.evaluation.knnResults().at(-1)?.accuracy ?? null,
+          params: { ...trainer.moco.params },
+          seed: setup.seed,
         };
         // The saved state becomes the restore point once the next step has passed the check.
         this.unverified = { bytes, step: summary.step, summary };

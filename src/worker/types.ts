@@ -166,6 +166,8 @@ export interface RunStatus {
   error: string | null;
   /** The run's last save to the browser's storage (the app saves by itself); null before the first. */
   save?: SaveStatus | null;
+  /** The run's `SavedRun.runKey`: the saved run that is this run (the saved-runs list does not draw it over itself). */
+  runKey?: string;
   /** Training went wrong (a NaN or infinite loss) and stopped; `restoreGoodState()` goes back. */
   diverged?: Divergence | null;
   /** The loss is far above ln(K+1) but finite: training goes on, warned; null once a step's loss is back below the threshold. */
@@ -274,6 +276,9 @@ export interface SavedRun {
   bytes: number;
   /** The last kNN accuracy (0..1), null when none ran. */
   lastKnn: number | null;
+  /** The live parameters at the save (m, K, T, learning rate) and the seed: what tells two runs of one setup apart. Absent in saves made before the list showed them. */
+  params?: LiveParams;
+  seed?: number;
   /** The name the user gave the run; later saves of the run keep it. */
   name?: string;
 }

@@ -1,7 +1,8 @@
 /**
- * Runs side by side and experiments, end to end: two saved runs with different m ticked onto the
- * charts with their legends; an experiment of two values that completes with its table and its
- * runs on the charts, the user's run back at its step; an experiment cancelled.
+ * Runs side by side and experiments, end to end: two saved runs with different m, listed with
+ * their parameters, the one not in use ticked onto the charts with its legend; an experiment of
+ * two values that completes with its table and its runs on the charts, the user's run back at its
+ * step; an experiment cancelled.
  * Chromium without WebGPU, on the CPU backend (`?backend=cpu`), as the saved-runs test: a tiny step
  * takes well under a second there.
  */
@@ -22,7 +23,7 @@ async function open(page: Page, url: string, m: number): Promise<void> {
 describe('runs side by side and experiments, end to end', () => {
   const app = useApp({ webgpu: false, viewport: { width: 1280, height: 800 } });
 
-  it('shows two saved runs with different m on the charts, each named by its m', async () => {
+  it('lists two saved runs with different m told apart by m and K, and draws the other run beside the run in use, named by its m', async () => {
     const { page, url, pageErrors } = app;
     await open(page, url, 0.9);
     for (const s of [1, 2]) await stepTo(page, s);
@@ -30,31 +31,33 @@ describe('runs side by side and experiments, end to end', () => {
     await open(page, url, 0.99);
     for (const s of [1, 2]) await stepTo(page, s);
     await waitFor(page, 'both runs saved', async () => (await page.locator('[data-testid=saved-run]').count()) === 2, 60_000);
+    // Newest first: the run in use (m = 0.99), then the first one; the same setup, told apart by m.
+    expect(await page.locator('[data-testid=saved-run-params]').allInnerTexts()).toEqual(['m 0.99 · K 64', 'm 0.9 · K 64']);
 
-    for (const box of await page.locator('[data-testid=saved-run-show]').all()) await box.check();
+    // The run in use's own save cannot be ticked (drawn, it would hide under the live lines): it says so.
+    expect(await text(page, 'saved-run-current')).toBe('this run');
+    const box = page.locator('[data-testid=saved-run-show]');
+    expect(await box.count()).toBe(1);
+    await box.check();
     const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
-    await waitFor(page, 'two runs in the loss chart legend', async () => (await legend.count()) === 2, 30_000);
-    expect((await legend.allTextContents()).sort()).toEqual(['m = 0.9', 'm = 0.99']);
+    await waitFor(page, 'the other run in the loss chart legend', async () => (await legend.count()) === 1, 30_000);
+    expect(await legend.allTextContents()).toEqual(['m = 0.9']);
     for (const chart of ['loss', 'accuracy', 'similarity']) {
-      // Each overlaid line is named in the legend by its run, and drawn as a path under the same key.
+      // The overlaid lines are named in the legend by their run, and drawn as paths under the same key.
       const named = await page.locator(`[data-testid=chart-${chart}] figcaption li[data-overlay]`).evaluateAll((items) => items.map((li) => [li.getAttribute('data-overlay') ?? '', li.textContent ?? ''] as const));
-      for (const m of ['0.9', '0.99']) {
-        const keys = named.filter(([, name]) => new RegExp(`^m = ${m.replace('.', '\\.')}( |$)`).test(name)).map(([key]) => key);
-        expect(keys.length).toBeGreaterThan(0);
-        for (const key of keys) expect(await page.locator(`[data-testid=chart-${chart}] path[data-overlay="${key}"]`).getAttribute('data-points')).toBe('2');
-      }
+      const keys = named.filter(([, name]) => /^m = 0\.9( |$)/.test(name)).map(([key]) => key);
+      expect(keys.length).toBe(chart === 'similarity' ? 2 : 1);
+      for (const key of keys) expect(await page.locator(`[data-testid=chart-${chart}] path[data-overlay="${key}"]`).getAttribute('data-points')).toBe('2');
     }
-    expect(await text(page, 'compare-legend')).toMatch(/^The charts compare this run \(m = 0\.99\) with ● m = 0\.\d+, ● m = 0\.\d+\.$/);
+    expect(await text(page, 'compare-legend')).toBe('The charts compare this run (m = 0.99) with ● m = 0.9.');
 
-    // Unticked, a run leaves the charts.
-    await page.locator('[data-testid=saved-run-show]').first().uncheck();
-    await waitFor(page, 'one run in the legend', async () => (await legend.count()) === 1, 30_000);
-    await page.locator('[data-testid=saved-run-show]').nth(1).uncheck();
+    // Unticked, the run leaves the charts.
+    await box.uncheck();
     await waitFor(page, 'no run in the legend', async () => (await legend.count()) === 0, 30_000);
     expect(pageErrors).toEqual([]);
   }, 400_000);
 
-  it('lists the saved runs readably on a desktop: at 1280 px nine columns, every header and value on one line; at 1024 px one card per run', async () => {
+  it('lists the saved runs readably: at 1280 px ten columns, every header and value on one line; at 1024 px and on a phone (390 px) one card per run', async () => {
     const { page } = app;
     /** Per header and labelled value, how many lines its text takes; and whether the table fits its panel. */
     const layout = () =>
@@ -75,28 +78,31 @@ describe('runs side by side and experiments, end to end', () => {
           fits: table.getBoundingClientRect().right <= table.parentElement!.getBoundingClientRect().right + 0.5,
           // The actions' header is for screen readers only (a 1-pixel box).
           headers: [...table.querySelectorAll('thead th')].filter((th) => !th.querySelector('.visually-hidden')).map((th) => `${th.textContent}: ${lines(th)}`),
-          // A long setup may break between its parts (preset, method, batch), never inside one.
-          values: labelled.flatMap((td) => (td.getAttribute('data-label') === 'Setup' ? [...td.children] : [td]).map((el) => `${td.getAttribute('data-label')}: ${lines(el)}`)),
+          // A long setup or list of parameters may break between its parts (preset, method, batch; m, K), never inside one.
+          values: labelled.flatMap((td) => (['Setup', 'Parameters'].includes(td.getAttribute('data-label')!) ? [...td.children] : [td]).map((el) => `${td.getAttribute('data-label')}: ${lines(el)}`)),
           headerShown: table.querySelector('thead')!.getBoundingClientRect().height > 1,
         };
       });
     const oneLine = (texts: string[]) => texts.map((t) => t.replace(/\d+$/, '1'));
     const wide = await layout();
     expect(wide.headerShown).toBe(true);
-    expect(wide.headers).toHaveLength(8);
+    expect(wide.headers).toHaveLength(9);
     expect(wide.headers).toEqual(oneLine(wide.headers));
-    // Two runs: Saved, Steps, Dataset, three parts of Setup, kNN, Size.
-    expect(wide.values).toHaveLength(2 * 8);
+    // Two runs: Saved, Steps, Dataset, three parts of Setup, two of Parameters (m, K), kNN, Size.
+    expect(wide.values).toHaveLength(2 * 10);
     expect(wide.values).toEqual(oneLine(wide.values));
     expect(wide.fits).toBe(true);
     // A dataset name too long for its column ends in an ellipsis; the whole name is its cell's title.
     expect(await page.locator('[data-testid=saved-run] td[data-label=Dataset]').first().getAttribute('title')).toBe('Built-in shapes (train)');
-    await page.setViewportSize({ width: 1024, height: 800 });
     try {
-      const narrow = await layout();
-      expect(narrow.headerShown).toBe(false);
-      expect(narrow.values).toEqual(oneLine(narrow.values));
-      expect(narrow.fits).toBe(true);
+      for (const width of [1024, 390]) {
+        await page.setViewportSize({ width, height: 800 });
+        const narrow = await layout();
+        expect(narrow.headerShown).toBe(false);
+        expect(narrow.values).toHaveLength(2 * 10);
+        expect(narrow.values, `at ${width} px`).toEqual(oneLine(narrow.values));
+        expect(narrow.fits, `at ${width} px`).toBe(true);
+      }
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
     }
@@ -108,6 +114,8 @@ describe('runs side by side and experiments, end to end', () => {
     await page.selectOption('[data-testid=experiment-param]', 'momentum');
     await page.fill('[data-testid=experiment-values]', '0, 0.99');
     await page.fill('[data-testid=experiment-steps]', '2');
+    // Two steps are too few for m to act: the panel says why, and how many it takes.
+    expect(await text(page, 'experiment-too-short')).toMatch(/^With 2 steps per run the loss and accuracy of the runs cannot differ: m acts through the key encoder, .* Give at least 3 steps\.$/);
     await page.click('[data-testid=experiment-run]');
     await page.locator('[data-testid=experiment-progress]').waitFor({ timeout: 30_000 });
     // The controls wait for the experiment.
@@ -118,6 +126,8 @@ describe('runs side by side and experiments, end to end', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t\d+\.\d%\t\d+\.\d%\t[\d.]+ s/);
     expect(rows[1]).toMatch(/^m = 0\.99\t2\t/);
+    // As the panel said: the same final loss and contrastive accuracy for both m.
+    expect(rows[1].split('\t').slice(1, 4)).toEqual(rows[0].split('\t').slice(1, 4));
     expect(await text(page, 'experiment-paper')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
     const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
     await waitFor(page, 'the experiment runs on the charts', async () => (await legend.count()) === 2, 30_000);
@@ -142,11 +152,18 @@ describe('runs side by side and experiments, end to end', () => {
         return {
           cells: [...table.querySelectorAll('tbody th, tbody td')].filter((c) => c.textContent).map((c) => `${c.textContent}: ${lines(c)}`),
           fits: table.getBoundingClientRect().right <= table.closest('[data-testid=experiments]')!.getBoundingClientRect().right + 0.5,
+          // The paper's figures under the results, from the same left edge (no figure indent) and inside the panel.
+          paper: (() => {
+            const paper = document.querySelector('[data-testid=experiment-paper]')!.getBoundingClientRect();
+            const panel = table.closest('[data-testid=experiments]')!.getBoundingClientRect();
+            return { indent: Math.round(paper.left - table.getBoundingClientRect().left), below: paper.top >= table.getBoundingClientRect().bottom, fits: paper.right <= panel.right + 0.5 };
+          })(),
         };
       });
       expect(phone.cells).toHaveLength(2 * 6);
       expect(phone.cells).toEqual(phone.cells.map((c) => c.replace(/\d+$/, '1')));
       expect(phone.fits).toBe(true);
+      expect(phone.paper).toEqual({ indent: 0, below: true, fits: true });
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
     }
@@ -158,6 +175,8 @@ describe('runs side by side and experiments, end to end', () => {
     await page.click('[data-testid=experiment-preset-queueSize]');
     await page.fill('[data-testid=experiment-values]', '16, 32');
     await page.fill('[data-testid=experiment-steps]', '300');
+    // 300 steps are plenty for K = 16 and 32 (they differ from step 4): no warning.
+    expect(await page.locator('[data-testid=experiment-too-short]').count()).toBe(0);
     await page.click('[data-testid=experiment-run]');
     await waitFor(page, 'the first run training', async () => /Run 1 of 2 \(K = 16\): step [1-9]/.test(await text(page, 'experiment-progress')), 120_000);
     expect(await text(page, 'experiment-progress')).toMatch(/left$/);

@@ -138,7 +138,9 @@ describe('TrainingService automatic saves', () => {
     await waitForSave(2);
     const [saved] = await s.savedRuns();
     expect(await s.savedRuns()).toHaveLength(1);
-    expect(saved).toMatchObject({ step: 2, preset: 'tiny', dataset: 'synthetic', datasetSize: 64, lastKnn: null });
+    expect(saved).toMatchObject({ step: 2, preset: 'tiny', dataset: 'synthetic', datasetSize: 64, lastKnn: null, params: TINY_SETUP.params, seed: TINY_SETUP.seed });
+    // The page knows which saved run is the run in use.
+    expect(s.status().runKey).toBe(saved.runKey);
     expect(batches.at(-1)!.status.save?.step).toBe(2);
 
     store.full = true;

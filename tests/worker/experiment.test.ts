@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment';
 import type { EvaluationEvent, EvaluationProgress } from '../../src/worker/evaluationTypes';
-import type { ExperimentProgress } from '../../src/worker/experimentTypes';
+import { firstDifferingStep, type ExperimentParam, type ExperimentProgress } from '../../src/worker/experimentTypes';
 import { TrainingService } from '../../src/worker/training';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
@@ -58,6 +58,8 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     expect(a[0]).toBe(b[0]);
     expect(a[1]).toBe(b[1]);
     expect(a[2]).not.toBe(b[2]);
+    // As the panel tells a user who picks fewer steps.
+    expect(firstDifferingStep('momentum', [0, 0.99], TINY_SETUP)).toBe(3);
 
     // Progress: saving, both runs step by step with an estimate, kNN, then the user's run restored.
     expect(progress[0].phase).toBe('saving');
@@ -72,6 +74,26 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     expect(Array.from(await s.embed(IMAGES, 'query'))).toEqual(Array.from(before));
     expect((await s.savedRuns()).map((r) => r.step)).toEqual([2]);
     expect((await s.step()).step).toBe(3);
+  });
+
+  it('runs of K or T give the same losses until the step the panel names (firstDifferingStep), and differ at it', async () => {
+    const s = await service(new MemoryRunStore());
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    const runner = new ExperimentRunner(s);
+    // Batch 8: the smallest queue (8 keys) is full after step 2, so step 3 reads 8 keys in one run and 16 in the other.
+    const cases: { param: ExperimentParam; values: number[]; first: number }[] = [
+      { param: 'queueSize', values: [8, 24], first: 3 },
+      { param: 'temperature', values: [0.1, 0.5], first: 2 },
+    ];
+    for (const { param, values, first } of cases) {
+      expect(firstDifferingStep(param, values, TINY_SETUP)).toBe(first);
+      const result = await runner.run({ base: TINY_SETUP, param, values, steps: first, knn: false });
+      const [a, b] = result.runs.map((r) => Array.from(r.curves.columns.loss));
+      expect(a, param).toHaveLength(first);
+      expect(a.slice(0, first - 1), param).toEqual(b.slice(0, first - 1));
+      expect(Math.abs(a[first - 1] - b[first - 1]), param).toBeGreaterThan(1e-4);
+    }
   });
 
   it('a cancelled experiment keeps the runs it finished, stops within a step, and restores a run that had no step as a fresh model', async () => {

@@ -633,6 +633,14 @@ function readoutValue(spec: ChartSpec, v: number): string {
 const CHARTS: ChartSpec[] = [LOSS, ACCURACY, SIMILARITY, QUEUE, KEY_ENCODER, THROUGHPUT, LEARNING_RATE];
 
 /**
+ * The colours of the current run's own lines on each chart that draws other runs beside it (its
+ * chance level included): what an overlaid run's colour must never be mistaken for.
+ */
+export const CURRENT_RUN_COLOURS: readonly { chart: string; colours: readonly string[] }[] = [...CHARTS, LOSS_RATIO]
+  .filter((spec) => spec.overlay)
+  .map((spec) => ({ chart: spec.title, colours: [...spec.series.map((s) => s.colour), ...(spec.chanceLevel ? [C.grey] : [])] }));
+
+/**
  * Brings each chart up to `version` in turn, one chart per task: one update of all six at once is
  * a single long task on a slow machine, one chart at a time never is.
  */

@@ -1,5 +1,6 @@
 import { useId, useState } from 'react';
-import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult } from '../../worker/experimentTypes';
+import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, firstDifferingStep, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult } from '../../worker/experimentTypes';
+import type { TrainingSetup } from '../../worker/types';
 import { formatDuration, formatInt, formatNumber } from '../format';
 import type { Experiment, ExperimentRequest } from '../useExperiment';
 import type { Training } from '../useTraining';
@@ -16,6 +17,22 @@ export function parseValues(param: ExperimentParam, text: string): (number | str
   const values = parts.map(Number);
   const bad = parts.find((_, i) => !Number.isFinite(values[i]));
   return bad === undefined ? values : `'${bad}' is not a number`;
+}
+
+/**
+ * Why runs of `steps` steps cannot differ in loss and accuracy, and how many they need
+ * (`firstDifferingStep`); null where they can.
+ */
+export function tooShortHint(param: ExperimentParam, values: readonly (number | string)[], steps: number, base: Pick<TrainingSetup, 'batchSize'>): string | null {
+  const needed = firstDifferingStep(param, values, base);
+  if (steps >= needed) return null;
+  const why =
+    param === 'momentum'
+      ? 'm acts through the key encoder, which stays a copy of the query encoder until the query encoder first learns, at step 2 (step 1’s queue is empty: no negatives, no gradient); step 3’s keys are the first from a key encoder that m has moved'
+      : param === 'queueSize'
+        ? `step s reads min(K, (s − 1) × batch ${formatInt(base.batchSize)}) keys, the same ones in every run until the smallest queue (K = ${formatInt(Math.min(...values.map(Number)))}) is full; the runs first differ at step ${formatInt(needed)}`
+        : 'step 1’s queue is empty, so every run’s loss is 0 and its contrastive accuracy 100 %; the runs first differ at step 2, the first with negatives';
+  return `With ${formatInt(steps)} ${steps === 1 ? 'step' : 'steps'} per run the loss and accuracy of the runs cannot differ: ${why}. Give at least ${formatInt(needed)} steps.`;
 }
 
 function percent(x: number | null | undefined): string {
@@ -54,6 +71,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
   const ready = training.view.phase === 'ready' && training.view.model !== null;
   // Also while the page is busy otherwise (building a model, loading files); a running experiment shows Cancel instead.
   const blocked = !ready || training.view.busy !== null;
+  const shortHint = problem || typeof values === 'string' ? null : tooShortHint(param, values, steps, training.setup);
   const request: ExperimentRequest | null = problem || typeof values === 'string' ? null : { param, values, steps, knn };
   const paper = PAPER_FIGURES[result?.spec.param ?? param];
   const rows = result?.runs ?? finished;
@@ -138,6 +156,11 @@ export function Experiments({ training, experiment }: { training: Training; expe
         )}
       </div>
       {problem && <p className="hint hint--warn">{problem}</p>}
+      {shortHint && (
+        <p className="hint hint--warn" data-testid="experiment-too-short">
+          {shortHint}
+        </p>
+      )}
       {running && (
         <p data-testid="experiment-progress" aria-live="polite">
           {!progress || progress.phase === 'saving'

@@ -10,7 +10,8 @@ import styles from './KnnChart.module.css';
 const MARGIN = { top: 8, right: 16, bottom: 0, left: 0 };
 const INITIAL_SIZE = { width: 320, height: 160 };
 const LEFT_AXIS_PX = 40;
-const CURRENT_COLOUR = 'var(--chart-knn)';
+/** The current run's kNN line (overlaid runs' colours keep clear of it). */
+export const CURRENT_COLOUR = 'var(--chart-knn)';
 const NO_OVERLAYS: readonly RunOverlay[] = [];
 
 export function percent(x: number, digits = 1): string {

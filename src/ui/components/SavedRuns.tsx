@@ -1,6 +1,6 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { SavedRun } from '../../worker/types';
-import { formatInt } from '../format';
+import { formatInt, formatMomentum } from '../format';
 import type { Training } from '../useTraining';
 import { FilePickButton } from './FilePickButton';
 import styles from './SavedRuns.module.css';
@@ -21,6 +21,31 @@ function megabytes(bytes: number): string {
 /** A run on the user's files resumes once the same files are loaded again (their content hash is checked). */
 function filesNote(run: SavedRun): string | null {
   return run.dataset === 'files' ? `load ${run.datasetName} (${formatInt(run.datasetSize)} images) in the Data panel first` : null;
+}
+
+/** 0.2 → "0.2", 0.000937 → "0.000937": four significant digits at most. */
+function short(x: number): string {
+  return String(Number(x.toPrecision(4)));
+}
+
+/** The parameters the list can show, each as one part of the cell ("m 0.99"). */
+const PARAMETERS: { always: boolean; part: (run: SavedRun & Required<Pick<SavedRun, 'params'>>) => string }[] = [
+  { always: true, part: (r) => `m ${formatMomentum(r.params.momentum)}` },
+  { always: true, part: (r) => `K ${formatInt(r.params.queueSize)}` },
+  { always: false, part: (r) => `T ${short(r.params.temperature)}` },
+  { always: false, part: (r) => `lr ${short(r.params.learningRate)}` },
+  { always: false, part: (r) => (r.seed === undefined ? '' : `seed ${r.seed}`) },
+];
+
+/**
+ * What tells two runs of one setup apart in the list, by run id: m and K always (MoCo's two ideas,
+ * the paper's two ablations), and T, the learning rate and the seed where they differ among the
+ * listed runs. The live values at the save; none for a save from before they were kept.
+ */
+export function runParameters(runs: readonly SavedRun[]): Map<string, string[]> {
+  const known = runs.filter((r): r is SavedRun & Required<Pick<SavedRun, 'params'>> => r.params !== undefined);
+  const shown = PARAMETERS.filter((p) => p.always || new Set(known.map(p.part)).size > 1);
+  return new Map(known.map((r) => [r.id, shown.map((p) => p.part(r)).filter((part) => part !== '')]));
 }
 
 /** What the list calls a run until the user names it. */
@@ -112,6 +137,7 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
   const latest = savedRuns?.[0];
   const offer = latest && !offerClosed && view.status.step === 0 && !running && !view.busy ? latest : null;
   const busy = view.busy !== null || running;
+  const parameters = useMemo(() => runParameters(savedRuns ?? []), [savedRuns]);
   return (
     <section className={`${styles.runs} card`} aria-label="Saved runs">
       {offer && (
@@ -154,6 +180,9 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
               <th scope="col">Steps</th>
               <th scope="col">Dataset</th>
               <th scope="col">Setup</th>
+              <th scope="col" title="The live parameters at the save: m and K, and T, the learning rate or the seed where they differ among the runs">
+                Parameters
+              </th>
               <th scope="col">kNN</th>
               <th scope="col">Size</th>
               <th scope="col">
@@ -166,14 +195,21 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
               <tr key={run.id} data-testid="saved-run">
                 {onShow && (
                   <td data-label="Charts">
-                    <input
-                      type="checkbox"
-                      data-testid="saved-run-show"
-                      checked={shown?.has(run.runKey) ?? false}
-                      onChange={(e) => onShow(run, e.currentTarget.checked)}
-                      aria-label={`Show the run saved at step ${run.step} on the charts`}
-                      title="Show on charts, beside the run in use"
-                    />
+                    {run.runKey === view.status.runKey ? (
+                      // Its curves are the charts' own lines: drawn again they would only hide under them.
+                      <span className="hint" data-testid="saved-run-current" title="This save is the run in use: the charts draw it already">
+                        this run
+                      </span>
+                    ) : (
+                      <input
+                        type="checkbox"
+                        data-testid="saved-run-show"
+                        checked={shown?.has(run.runKey) ?? false}
+                        onChange={(e) => onShow(run, e.currentTarget.checked)}
+                        aria-label={`Show the run saved at step ${run.step} on the charts`}
+                        title="Show on charts, beside the run in use"
+                      />
+                    )}
                   </td>
                 )}
                 <td className={styles['runs__name-cell']}>
@@ -190,6 +226,15 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
                 </td>
                 <td data-label="Setup">
                   <span className={styles.runs__part}>{run.preset} ·</span> <span className={styles.runs__part}>MoCo {run.version} ·</span> <span className={styles.runs__part}>batch {run.batchSize}</span>
+                </td>
+                <td data-label="Parameters" data-testid="saved-run-params">
+                  {/* Parts joined by spaces outside them: a long list breaks between its parts, never inside one. */}
+                  {parameters.get(run.id)?.flatMap((part, i, parts) => [
+                    i > 0 ? ' ' : null,
+                    <span key={part} className={styles.runs__part}>
+                      {i < parts.length - 1 ? `${part} ·` : part}
+                    </span>,
+                  ]) ?? '–'}
                 </td>
                 <td data-label="kNN">{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
                 <td data-label="Size">{megabytes(run.bytes)}</td>
