@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
 import { DatasetError } from '../data/errors';
-import { isLoadSuperseded, SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
+import { SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
 export interface Loading {
@@ -41,11 +41,13 @@ export class DataLoads {
   }
 
   /**
-   * What the panel says for a load that failed: nothing for one that a later choice replaced, in
-   * the Worker (also a choice made elsewhere, such as a replay's sample) or here.
+   * What the panel says for a load that failed: nothing for one that a later choice in this panel
+   * replaced (the user chose other data: the Worker's `LoadSuperseded` is no news to them). The
+   * latest choice replaced all the same was replaced elsewhere (the classroom replay reading the
+   * sample for its final model): said, with the Worker's words naming what replaced it and how to get theirs back.
    */
   errorOf(ticket: number, e: unknown): string | null {
-    if (isLoadSuperseded(e) || !this.isLatest(ticket)) return null;
+    if (!this.isLatest(ticket)) return null;
     return e instanceof Error ? e.message : String(e);
   }
 }

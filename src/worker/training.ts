@@ -59,6 +59,7 @@ import {
   type ExportedBundle,
   type GpuErrorWarning,
   type InitOptions,
+  type LoadOptions,
   type LoadProgress,
   type LossWarning,
   type ModelInfo,
@@ -119,6 +120,8 @@ export class TrainingService {
   private loadsAsked = 0;
   private readonly loads = new Map<number, Promise<unknown>>();
   private loadUsed = 0;
+  /** That load's data, and what chose it when not the user in the Data panel (`LoadOptions.chosenBy`). */
+  private loadUsedBy: { what: string; chosenBy: string } | null = null;
   /** A restore in flight (`restoreGoodState`, `continueOnCpu`): a second click joins it rather than restore again. */
   private restoring: Promise<ModelInfo> | null = null;
   private continuing: Promise<{ backend: BackendInfo; model: ModelInfo }> | null = null;
@@ -484,12 +487,14 @@ export class TrainingService {
    * Reads the files (or returns to the built-in dataset) and, once they parse, trains on them: a
    * fresh model with the current setup, as `reset()` builds. Training keeps running while the files
    * are read; on any problem this rejects with a message naming the file, and the dataset, the
-   * model and the run are as they were. `onProgress` hears a few times a second.
+   * model and the run are as they were. `onProgress` hears a few times a second. A load that a
+   * later one replaces rejects with `LoadSuperseded`, which names who chose the later data when
+   * that was not the user in the Data panel (`options.chosenBy`).
    */
-  async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+  async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void, options: LoadOptions = {}): Promise<DatasetLoaded> {
     this.requireSetup();
     const asked = ++this.loadsAsked;
-    const done = this.loadDatasetNow(asked, source, onProgress);
+    const done = this.loadDatasetNow(asked, source, onProgress, options.chosenBy ?? null);
     this.loads.set(asked, done);
     try {
       return await done;
@@ -498,14 +503,26 @@ export class TrainingService {
     }
   }
 
-  private async loadDatasetNow(asked: number, source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+  private async loadDatasetNow(asked: number, source: DatasetSource, onProgress: ((progress: LoadProgress) => void) | undefined, chosenBy: string | null): Promise<DatasetLoaded> {
     // The data chosen last is the data used, whichever read ends last: a load waits for those asked
     // after it, and builds no run if one of them did. One that failed (a wrong file) leaves this
     // one to be used: its read is not lost.
     const refuseIfReplaced = async (name: string) => {
       for (let later = this.loadsAfter(asked); later.length > 0; later = this.loadsAfter(asked)) await Promise.allSettled(later);
       await this.replaced();
-      if (this.loadUsed > asked) throw new LoadSuperseded(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+      if (this.loadUsed <= asked) return;
+      // Data the user did not choose here (the replay's sample) says so, and how to get theirs back: the Data panel shows it.
+      const by = this.loadUsedBy;
+      throw new LoadSuperseded(
+        by
+          ? `${name} was not loaded: ${by.what} replaced it, read for ${by.chosenBy} while ${name} was being read. Choose ${name} again in the Data panel to train on it`
+          : `${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`,
+      );
+    };
+    const used = (what: string) => {
+      if (asked < this.loadUsed) return;
+      this.loadUsed = asked;
+      this.loadUsedBy = chosenBy === null ? null : { what, chosenBy };
     };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
@@ -515,12 +532,12 @@ export class TrainingService {
         const trainer = this.trainer;
         if (trainer && this.requireSetup().dataset === 'synthetic') {
           this.data.dropFiles();
-          this.loadUsed = Math.max(this.loadUsed, asked);
+          used('the built-in dataset');
           return { dataset: this.data.info()!, model: this.modelInfo(trainer, this.clock.now()) };
         }
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
-        this.loadUsed = Math.max(this.loadUsed, asked);
+        used('the built-in dataset');
         return { dataset: this.data.info()!, model };
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
@@ -531,7 +548,7 @@ export class TrainingService {
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
       const model = await this.configure({ ...this.requireSetup(), dataset: source.kind });
-      this.loadUsed = Math.max(this.loadUsed, asked);
+      used(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
       return { dataset: this.data.info()!, model };
     });
   }
