@@ -91,6 +91,7 @@ export function useDataset(training: Training) {
       setError(null);
       try {
         // A late report (they are not awaited) must not bring back a finished progress bar, nor an earlier choice's over the latest's.
+        // The Worker releases this proxy (its ports, on both sides) when the load settles (serve in worker/expose.ts).
         const onProgress = Comlink.proxy((progress: LoadProgress) => latest() && setLoading((l) => l && { ...l, progress }));
         const loaded = await api.training.loadDataset(source, onProgress);
         // A load that built its run is the one in use, until a later choice builds its own.
