@@ -26,15 +26,14 @@ export function serve<T extends object, K extends keyof T>(target: T, names: K[]
     let kept: Callback[] = [];
     const call = async (...args: unknown[]) => {
       const callbacks = args.filter((a): a is Callback => typeof a === 'function');
-      let settled = false;
+      let succeeded = false;
       try {
         const result = transferred(await method.apply(target, args.map((a) => (typeof a === 'function' ? fireAndForget(a as Callback) : a))));
-        settled = true;
+        succeeded = true;
         return result;
       } finally {
         // Released before the answer goes out: the page frees its end as the call ends.
-        if (!keeps.includes(name)) callbacks.forEach(release);
-        else if (settled) {
+        if (succeeded && keeps.includes(name)) {
           kept.forEach(release);
           kept = callbacks;
         } else callbacks.forEach(release);
