@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Cifar100Labels } from '../data/cifar';
 import { DatasetError } from '../data/errors';
-import { isLoadSuperseded, SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
+import { SAMPLE_FOLDER, type DataFile, type DataSelection, type DatasetInfo, type DatasetSource, type LoadProgress } from '../worker/types';
 import type { Training } from './useTraining';
 
 export interface Loading {
@@ -58,11 +58,13 @@ export class DataLoads {
   }
 
   /**
-   * What the panel says for a load that failed: nothing for one that a later choice replaced, in
-   * the Worker (also a choice made elsewhere, such as a replay's sample) or here.
+   * What the panel says for a load that failed: nothing for one that a later choice in this panel
+   * replaced (the user chose other data: the Worker's `LoadSuperseded` is no news to them). The
+   * latest choice replaced all the same was replaced elsewhere (the classroom replay reading the
+   * sample for its final model): said, with the Worker's words naming what replaced it and how to get theirs back.
    */
   errorOf(ticket: number, e: unknown): string | null {
-    if (isLoadSuperseded(e) || !this.isLatest(ticket)) return null;
+    if (!this.isLatest(ticket)) return null;
     return e instanceof Error ? e.message : String(e);
   }
 }
@@ -109,6 +111,7 @@ export function useDataset(training: Training) {
       setError(null);
       try {
         // A late report (they are not awaited) must not bring back a finished progress bar, nor an earlier choice's over the latest's.
+        // The Worker releases this proxy (its ports, on both sides) when the load settles (serve in worker/expose.ts).
         const onProgress = Comlink.proxy((progress: LoadProgress) => latest() && setLoading((l) => l && { ...l, progress }));
         const loaded = await api.training.loadDataset(source, onProgress);
         // A load that built its run is the one in use, until a later choice builds its own.

@@ -15,6 +15,8 @@ export const REPLAY_INDEX = 'replay/index.json';
 /** The replay's statistics are one run of its own store. */
 const REPLAY_RUN = 1;
 const TICK_MS = 100;
+/** What the replay reads the CIFAR-10 sample for, as a load of the user's that it replaces names it. */
+export const REPLAY_LOAD = "the classroom replay's final model";
 
 /** Where the final model is: in the recording only, being loaded into the Worker, loaded (its Evaluation panel explores it), or not loadable. */
 export type FinalModel = { state: 'recording' } | { state: 'loading'; what: string } | { state: 'loaded'; step: number } | { state: 'failed'; message: string };
@@ -170,7 +172,12 @@ export function useReplay(training: Training) {
     try {
       if (recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await api.training.datasetInfo())?.source !== 'sample') {
         setFinal({ state: 'loading', what: 'Reading the CIFAR-10 sample the run trained on…' });
-        await api.training.loadDataset({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href });
+        // The Worker holds one loaded dataset: the sample replaces the user's files, also a load of
+        // theirs still being read. Waiting for that read would keep the replay's end waiting (up to
+        // 180 MB) only to replace the files all the same, so the replay, asked for last, goes on as
+        // any later choice does; unlike one, the user did not choose this data, so their load is not
+        // dropped silently: it rejects naming the replay, and the Data panel says so with the way back.
+        await api.training.loadDataset({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href }, undefined, { chosenBy: REPLAY_LOAD });
       }
       setFinal({ state: 'loading', what: 'Loading the final model into the worker…' });
       const model = await api.training.resume(recording.checkpoint, `the final model of ${recording.file}`);

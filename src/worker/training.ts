@@ -59,6 +59,7 @@ import {
   type ExportedBundle,
   type GpuErrorWarning,
   type InitOptions,
+  type LoadOptions,
   type LoadProgress,
   type LossWarning,
   type ModelInfo,
@@ -119,9 +120,17 @@ export class TrainingService {
   private loadsAsked = 0;
   private readonly loads = new Map<number, Promise<unknown>>();
   private loadUsed = 0;
+  /** That load's data, and what chose it when not the user in the Data panel (`LoadOptions.chosenBy`). */
+  private loadUsedBy: { what: string; chosenBy: string } | null = null;
   /** A restore in flight (`restoreGoodState`, `continueOnCpu`): a second click joins it rather than restore again. */
   private restoring: Promise<ModelInfo> | null = null;
   private continuing: Promise<{ backend: BackendInfo; model: ModelInfo }> | null = null;
+  /**
+   * The run in use was freed and what was to take its place failed to build (a Reset's new model, a
+   * restore after a lost device): no model is in memory. A Start or a Step refuses, saying this,
+   * rather than build a fresh model the user did not ask for; a run put in place ends it.
+   */
+  private lostRun: LostRun | null = null;
   /** How many Pauses were asked for: a Start still waiting when a Pause comes does not start (see `start`). */
   private pausesAsked = 0;
   /** The single steps in flight: a Start waits for them (see `start`). */
@@ -239,6 +248,8 @@ export class TrainingService {
       await this.stopLoop();
       return this.lock.run(async () => {
         const start = this.clock.now();
+        // A run freed here whose replacement fails to build is lost to memory (its save stays): see `lostRun`.
+        const freed = this.trainer || this.lostRun ? this.lostRunOf('building the new model') : null;
         this.trainer?.dispose();
         this.trainer = null;
         this.batcher.clear();
@@ -253,12 +264,20 @@ export class TrainingService {
         this.newSaveSlot(newRunKey());
         this.newRestorePoint(null);
         this.chart.reset();
-        const { result: trainer, outOfMemory } = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
-        if (outOfMemory) {
-          trainer.dispose();
-          throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, outOfMemory));
+        let trainer: Trainer;
+        try {
+          const built = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
+          trainer = built.result;
+          if (built.outOfMemory) {
+            trainer.dispose();
+            throw new Error(outOfMemoryMessage('building the model and the queue', setup, setup.params.queueSize, built.outOfMemory));
+          }
+        } catch (e) {
+          if (freed) await this.loseRun(freed, e);
+          throw e;
         }
         this.trainer = trainer;
+        this.lostRun = null;
         this.batcher.flush(true);
         return this.modelInfo(trainer, start);
       });
@@ -297,6 +316,7 @@ export class TrainingService {
         continue;
       }
       if (this.trainer) break;
+      await this.refuseIfRunLost();
       await this.configure(this.requireSetup());
     }
     this.refuseIfDiverged();
@@ -347,7 +367,10 @@ export class TrainingService {
   private async stepNow(): Promise<StepRecord> {
     if (this.loop) throw new Error('training is running: pause it before stepping');
     const setup = this.requireSetup();
-    if (!this.trainer) await this.configure(setup);
+    if (!this.trainer) {
+      await this.refuseIfRunLost();
+      await this.configure(setup);
+    }
     this.refuseIfDiverged();
     const start = this.clock.now();
     try {
@@ -464,12 +487,14 @@ export class TrainingService {
    * Reads the files (or returns to the built-in dataset) and, once they parse, trains on them: a
    * fresh model with the current setup, as `reset()` builds. Training keeps running while the files
    * are read; on any problem this rejects with a message naming the file, and the dataset, the
-   * model and the run are as they were. `onProgress` hears a few times a second.
+   * model and the run are as they were. `onProgress` hears a few times a second. A load that a
+   * later one replaces rejects with `LoadSuperseded`, which names who chose the later data when
+   * that was not the user in the Data panel (`options.chosenBy`).
    */
-  async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+  async loadDataset(source: DatasetSource, onProgress?: (progress: LoadProgress) => void, options: LoadOptions = {}): Promise<DatasetLoaded> {
     this.requireSetup();
     const asked = ++this.loadsAsked;
-    const done = this.loadDatasetNow(asked, source, onProgress);
+    const done = this.loadDatasetNow(asked, source, onProgress, options.chosenBy ?? null);
     this.loads.set(asked, done);
     try {
       return await done;
@@ -478,14 +503,26 @@ export class TrainingService {
     }
   }
 
-  private async loadDatasetNow(asked: number, source: DatasetSource, onProgress?: (progress: LoadProgress) => void): Promise<DatasetLoaded> {
+  private async loadDatasetNow(asked: number, source: DatasetSource, onProgress: ((progress: LoadProgress) => void) | undefined, chosenBy: string | null): Promise<DatasetLoaded> {
     // The data chosen last is the data used, whichever read ends last: a load waits for those asked
     // after it, and builds no run if one of them did. One that failed (a wrong file) leaves this
     // one to be used: its read is not lost.
     const refuseIfReplaced = async (name: string) => {
       for (let later = this.loadsAfter(asked); later.length > 0; later = this.loadsAfter(asked)) await Promise.allSettled(later);
       await this.replaced();
-      if (this.loadUsed > asked) throw new LoadSuperseded(`${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`);
+      if (this.loadUsed <= asked) return;
+      // Data the user did not choose here (the replay's sample) says so, and how to get theirs back: the Data panel shows it.
+      const by = this.loadUsedBy;
+      throw new LoadSuperseded(
+        by
+          ? `${name} was not loaded: ${by.what} replaced it, read for ${by.chosenBy} while ${name} was being read. Choose ${name} again in the Data panel to train on it`
+          : `${name} was not loaded: other data was chosen while it was read (choose ${name} again to train on it)`,
+      );
+    };
+    const used = (what: string) => {
+      if (asked < this.loadUsed) return;
+      this.loadUsed = asked;
+      this.loadUsedBy = chosenBy === null ? null : { what, chosenBy };
     };
     return this.data.loading(async () => {
       if (source.kind === 'builtin') {
@@ -495,12 +532,12 @@ export class TrainingService {
         const trainer = this.trainer;
         if (trainer && this.requireSetup().dataset === 'synthetic') {
           this.data.dropFiles();
-          this.loadUsed = Math.max(this.loadUsed, asked);
+          used('the built-in dataset');
           return { dataset: this.data.info()!, model: this.modelInfo(trainer, this.clock.now()) };
         }
         const model = await this.configure({ ...this.requireSetup(), dataset: 'synthetic' });
         this.data.dropFiles();
-        this.loadUsed = Math.max(this.loadUsed, asked);
+        used('the built-in dataset');
         return { dataset: this.data.info()!, model };
       }
       // Read while training goes on: the run is only paused (by configure) once every file has parsed.
@@ -511,7 +548,7 @@ export class TrainingService {
       this.data.useFiles(loaded, source.kind);
       // A new dataset means a new run: the same setup and live parameters, a fresh model, as reset() gives.
       const model = await this.configure({ ...this.requireSetup(), dataset: source.kind });
-      this.loadUsed = Math.max(this.loadUsed, asked);
+      used(source.kind === 'sample' ? 'the CIFAR-10 sample' : loaded.name);
       return { dataset: this.data.info()!, model };
     });
   }
@@ -691,6 +728,7 @@ export class TrainingService {
       const start = this.clock.now();
       this.trainer?.dispose();
       this.trainer = trainer;
+      this.lostRun = null;
       this.data.trainFor(setup, train);
       this.batcher.clear();
       this.runId++;
@@ -820,16 +858,22 @@ export class TrainingService {
     this.recoveryTimes.push(now);
     this.deviceRecovery = { id: this.recoveryTimes.length, phase: 'recovering', lost, lostAtStep: step, fromStep: null, backend: null, resumed: false };
     this.batcher.flush(true);
-    this.recovering = this.recover(wasRunning, pauses).catch((e: unknown) => {
+    const failed = (e: unknown) => {
       this.recovering = null;
       this.deviceRecovery = null;
       this.stopAfterLoss(`The GPU device was ${lost} at step ${step}, and recovering from it failed: ${errorMessage(e)}.`);
-    });
+    };
+    this.recovering = this.recover(wasRunning, pauses, failed).catch(failed);
   }
 
-  /** `pauses`: the Pauses asked before the loss; one asked during the recovery wins over training again. */
-  private async recover(wasRunning: boolean, pauses: number): Promise<void> {
-    const backend = await this.rebuildAfterLoss(() => recoverBackend(this.backendOrder));
+  /** `pauses`: the Pauses asked before the loss; one asked during the recovery wins over training again. `failed` hears a failed rebuild. */
+  private async recover(wasRunning: boolean, pauses: number, failed: (e: unknown) => void): Promise<void> {
+    let backend: BackendInfo;
+    try {
+      backend = await this.rebuildAfterLoss(() => recoverBackend(this.backendOrder), failed);
+    } catch {
+      return; // `failed` has said it, before a Start waiting for the rebuild went on.
+    }
     const fromStep = this.trainer?.moco.stepCount ?? 0;
     const resume = wasRunning && this.pausesAsked === pauses;
     this.deviceRecovery = { ...this.deviceRecovery!, phase: 'done', fromStep, backend, resumed: resume };
@@ -869,14 +913,17 @@ export class TrainingService {
    * wrong, so even one the next step has not checked yet), or a fresh model of the setup when
    * none was kept. Resolves with the backend now in use.
    */
-  private async rebuildAfterLoss(backend: () => Promise<BackendInfo>): Promise<BackendInfo> {
+  private async rebuildAfterLoss(backend: () => Promise<BackendInfo>, failed?: (e: unknown) => void): Promise<BackendInfo> {
     // A Start meanwhile waits for the run put in place (else it would build a model on the lost device's backend, swapped under it).
-    return this.replacing(() => this.rebuildNow(backend));
+    return this.replacing(() => this.rebuildNow(backend, failed));
   }
 
-  private async rebuildNow(backend: () => Promise<BackendInfo>): Promise<BackendInfo> {
+  /** `failed` hears a failed rebuild before the Start waiting for it goes on (so that its refusal offers what `failed` offers). */
+  private async rebuildNow(backend: () => Promise<BackendInfo>, failed?: (e: unknown) => void): Promise<BackendInfo> {
     // The step in flight fails on the lost device; the loop ends with it.
     await this.stopLoop();
+    const point = this.unverified ?? this.restorePoint;
+    const freed = this.lostRunOf(point ? `rebuilding your run from its last good state (step ${point.step}) after the GPU device was lost` : 'rebuilding your run after the GPU device was lost');
     await this.lock.run(async () => {
       try {
         this.trainer?.dispose();
@@ -885,18 +932,61 @@ export class TrainingService {
       }
       this.trainer = null;
     });
-    this.backend = await backend();
-    this.watchDevice();
-    this.gpuLost = null;
-    const point = this.unverified ?? this.restorePoint;
-    if (point) {
-      await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, this.runKey, this.saveStatus);
-    } else {
-      const runKey = this.runKey;
-      await this.configure(this.requireSetup());
+    const runKey = this.runKey;
+    try {
+      this.backend = await backend();
+      this.watchDevice();
+      this.gpuLost = null;
+      if (point) {
+        await this.resumeAs(point.bytes, `the last good state (step ${point.step})`, runKey, this.saveStatus);
+      } else {
+        await this.configure(this.requireSetup());
+      }
+    } catch (e) {
+      failed?.(e);
+      await this.loseRun(freed, e);
+      throw e;
+    } finally {
+      // The run's later saves replace its earlier ones (configure gave the fresh model a slot of its own).
       this.runKey = runKey;
     }
     return this.backend;
+  }
+
+  /** What `loseRun` says of the run in use, taken before it is freed for `what` (or the run lost earlier, whose save is still the one to go back to). */
+  private lostRunOf(what: string): LostRun {
+    return { what, error: '', runKey: this.lostRun?.runKey ?? this.runKey, step: this.lostRun?.step ?? this.trainer?.moco.stepCount ?? 0 };
+  }
+
+  /** The run was freed and `e` stopped its replacement: said in the status now, and by every Start or Step until a run is put in place. */
+  private async loseRun(lost: LostRun, e: unknown): Promise<void> {
+    this.trainer = null;
+    this.lostRun = { ...lost, error: errorMessage(e) };
+    this.state = 'error';
+    // After a lost device, the loss's message is the status's (the page offers its fallback with it).
+    this.error = this.gpuLost ?? (await this.lostRunMessage(this.lostRun));
+    this.batcher.flush(true);
+  }
+
+  /**
+   * With no model in memory because a rebuild failed (`lostRun`), refuses to build a fresh one in
+   * its place (a Start or a Step would train a new run silently, where the user asked to go on with theirs).
+   */
+  private async refuseIfRunLost(): Promise<void> {
+    if (this.lostRun) throw new Error(await this.lostRunMessage(this.lostRun));
+  }
+
+  /** What failed, that the run is gone from memory, and the ways back: its save first, if the store has one. */
+  private async lostRunMessage(lost: LostRun): Promise<string> {
+    const saved = this.store && (await this.store.list().catch(() => [])).find((r) => r.runKey === lost.runKey);
+    const ways = [
+      saved ? `resume its last save (step ${saved.step}) in Saved runs` : null,
+      this.gpuLost ? 'Continue without the GPU' : null,
+      lost.step > 0 ? 'Reset to start a new run' : 'Reset to build it again',
+    ].filter((w): w is string => w !== null);
+    const choices = ways.length > 1 ? `${ways.slice(0, -1).join(', ')}, or ${ways.at(-1)}` : ways[0];
+    const run = lost.step > 0 ? `your run (step ${lost.step})` : 'the run';
+    return `${lost.what} failed (${lost.error}), and ${run} is no longer in memory: nothing was started in its place. ${capitalise(choices)}.`;
   }
 
   /** For the app's end-to-end tests only (`?testHooks`): destroys the WebGPU device, as a driver reset would lose it. */
@@ -1310,6 +1400,14 @@ export function configOf(setup: TrainingSetup): MocoConfig {
 /** An out-of-memory on the GPU, with the choices that size the model and the queue. */
 function outOfMemoryMessage(when: string, setup: TrainingSetup, queueSize: number, detail: string): string {
   return `the GPU ran out of memory ${when} (preset ${setup.preset}, batch ${setup.batchSize}, Queue size K ${queueSize.toLocaleString('en-US')}; the browser said: ${detail}): choose a smaller batch, preset or queue, then Reset`;
+}
+
+/** A run freed for a rebuild that failed (`TrainingService.lostRun`): what failed, why, and the run's save slot and step. */
+interface LostRun {
+  what: string;
+  error: string;
+  runKey: string;
+  step: number;
 }
 
 /** A state to go back to: checkpoint bytes, its step, and (a save's) its summary for the store. */

@@ -32,9 +32,9 @@ const pageService = new Proxy(service, {
 });
 
 const api = {
-  training: serve(pageService, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'savedRunCurves', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice', 'crashWorker', 'deviceRecovered', 'holdRun', 'restoreRun']),
+  training: serve(pageService, ['init', 'configure', 'start', 'pause', 'step', 'reset', 'setParams', 'exportWeights', 'loadWeights', 'embed', 'loadDataset', 'datasetInfo', 'checkpoint', 'resume', 'savedRuns', 'resumeSaved', 'deleteSavedRun', 'renameSavedRun', 'currentSetup', 'savedRunCurves', 'restoreGoodState', 'ping', 'continueOnCpu', 'destroyGpuDevice', 'crashWorker', 'deviceRecovered', 'holdRun', 'restoreRun'], ['init']),
   experiment: serve(experiments, ['run', 'cancel']),
-  evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview']),
+  evaluation: serve(service.evaluation, ['subscribe', 'configure', 'evaluateKnn', 'trainProbe', 'embeddingView', 'neighbours', 'augmentationPreview'], ['subscribe']),
 };
 
 export type TrainingWorkerApi = typeof api;

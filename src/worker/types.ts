@@ -84,6 +84,16 @@ export type DatasetSource =
   /** `url`: the sample's folder as the page sees it (absolute), e.g. http://localhost:5173/cifar10-sample/. */
   | { kind: 'sample'; url: string };
 
+/** How a load came to be asked for, beside what it loads (`TrainingService.loadDataset`). */
+export interface LoadOptions {
+  /**
+   * What the data is read for when the user did not choose it in the Data panel ("the classroom
+   * replay's final model"): a load of the user's that it replaces rejects saying so, and how to get
+   * theirs back, rather than as replaced by a choice of their own.
+   */
+  chosenBy?: string;
+}
+
 /** Where the app serves the CIFAR-10 sample (public/cifar10-sample/), relative to its base URL. */
 export const SAMPLE_FOLDER = 'cifar10-sample/';
 

@@ -1,6 +1,7 @@
 /**
  * The Data panel while data is read: a second choice goes to the Worker (which trains on the data
- * chosen last), and the load it replaced, rejected there, is no error to the user.
+ * chosen last), and the load it replaced, rejected there, is no error to the user; a load replaced
+ * by data the user did not choose (the classroom replay's sample) is said.
  */
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../../src/data/errors';
@@ -26,13 +27,16 @@ describe('the Data panel’s loads', () => {
     expect(loads.errorOf(second, broken)).toBe('broken.bin: 3,000 bytes is not a whole number of CIFAR-10 records (3,073 bytes each): pick the data_batch_*.bin files as downloaded');
   });
 
-  it('the latest choice replaced elsewhere (a replay reading the sample) shows no error either, recognised by its kind, not its words', () => {
+  it('the latest choice replaced elsewhere (the classroom replay reading the sample) is said, in the Worker\'s words naming the replay and the way back', () => {
     const loads = new DataLoads();
     const only = loads.begin('big.tar.gz');
-    expect(loads.errorOf(only, superseded())).toBeNull();
-    // The same words from another error are an error to show: the panel does not go by the message.
-    const lookalike = new Error('big.tar.gz was not loaded: other data was chosen while it was read (choose big.tar.gz again to train on it)');
-    expect(loads.errorOf(only, acrossComlink(lookalike))).toBe(lookalike.message);
+    const byReplay =
+      "big.tar.gz was not loaded: the CIFAR-10 sample replaced it, read for the classroom replay's final model while big.tar.gz was being read. Choose big.tar.gz again in the Data panel to train on it";
+    expect(loads.errorOf(only, acrossComlink(new LoadSuperseded(byReplay)))).toBe(byReplay);
+    // Replaced by a later choice in the panel, the same error is no news: nothing is said.
+    const later = loads.begin('the built-in dataset');
+    expect(loads.errorOf(only, acrossComlink(new LoadSuperseded(byReplay)))).toBeNull();
+    expect(loads.isLatest(later)).toBe(true);
   });
 
   it('says which replaced loads the Worker is still finishing, until each is answered', () => {

@@ -32,14 +32,47 @@ const target = {
   hang: () => new Promise<never>(() => {}),
   double: async (x: number) => 2 * x,
   report: async (onProgress: (line: string) => void) => {
+    held.push(onProgress);
     onProgress('half way');
     return 'done';
   },
+  reportAndFail: async (onProgress: (line: string) => void) => {
+    held.push(onProgress);
+    onProgress('half way');
+    throw new Error('the file is cut off');
+  },
+  /** A call that keeps its callback after it settles, as a timer would; `late` calls it. */
+  reportLater: async (onProgress: (line: string) => void) => {
+    later = onProgress;
+  },
+  late: async () => later?.('too late'),
+  /** A listener kept for the Worker's life, as the evaluation's `subscribe` keeps the page's. */
+  subscribe: async (onEvent: (event: string) => void) => {
+    listener = onEvent;
+  },
+  emit: async (event: string) => listener?.(event),
+};
+/**
+ * The callbacks the calls above were given, still referenced here as a Worker's closures may hold
+ * them (a throttle, a timer): comlink's own release waits for the Worker's garbage collector, which
+ * a reference prevents; only an explicit release frees the page's end.
+ */
+const held: unknown[] = [];
+let later: ((line: string) => void) | null = null;
+let listener: ((event: string) => void) | null = null;
+
+/** A callback proxied to the Worker as the page does, which counts the times comlink releases it (the page's end closed, its function unreachable from the Worker). */
+function counted<T>(fn: (value: T) => void, released: { count: number }) {
+  return Comlink.proxy(Object.assign(fn, { [Comlink.finalizer]: () => released.count++ }));
+}
+
+const settle = async (done: () => boolean) => {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
 };
 
 function start(): { bridge: WorkerBridge<{ test: typeof target }>; worker: FakeWorker } {
   const { port1, port2 } = new MessageChannel();
-  Comlink.expose({ test: serve(target, ['arrays', 'hang', 'double', 'report']) }, port2);
+  Comlink.expose({ test: serve(target, ['arrays', 'hang', 'double', 'report', 'reportAndFail', 'reportLater', 'late', 'subscribe', 'emit'], ['subscribe']) }, port2);
   const worker = new FakeWorker(port1);
   return { bridge: startWorker<{ test: typeof target }>(worker as unknown as Worker, 'test'), worker };
 }
@@ -113,5 +146,51 @@ describe('the worker bridge', () => {
     expect(running.worker.terminated).toBe(true);
     await expect(pending).rejects.toThrow('cancelled by the user');
     await expect(api.test.double(1)).rejects.toThrow('cancelled by the user');
+  });
+
+  it('releases a callback passed for one call when the call settles, resolved or rejected: none stays behind after many calls', async () => {
+    running = start();
+    const { api } = running.bridge;
+    const released = { count: 0 };
+    const lines: string[] = [];
+    for (let i = 0; i < 5; i++) expect(await api.test.report(counted((l: string) => lines.push(l), released))).toBe('done');
+    await expect(api.test.reportAndFail(counted((l: string) => lines.push(l), released))).rejects.toThrow('the file is cut off');
+    await settle(() => released.count === 6);
+    expect(released.count).toBe(6);
+    // Each was heard before it went.
+    expect(lines).toEqual(new Array(6).fill('half way'));
+  });
+
+  it('drops a late report to a released callback, without an error in the Worker', async () => {
+    running = start();
+    const { api } = running.bridge;
+    const released = { count: 0 };
+    const lines: string[] = [];
+    await api.test.reportLater(counted((l: string) => lines.push(l), released));
+    await settle(() => released.count === 1);
+    await expect(api.test.late()).resolves.toBeUndefined();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines).toEqual([]);
+    expect(released.count).toBe(1);
+  });
+
+  it('keeps a subscribed listener after the call settles, and releases it when another replaces it', async () => {
+    running = start();
+    const { api } = running.bridge;
+    const released = { count: 0 };
+    const first: string[] = [];
+    const second: string[] = [];
+    await api.test.subscribe(counted((e: string) => first.push(e), released));
+    await api.test.emit('a');
+    await settle(() => first.length === 1);
+    expect(first).toEqual(['a']);
+    expect(released.count).toBe(0);
+    await api.test.subscribe(counted((e: string) => second.push(e), released));
+    await settle(() => released.count === 1);
+    expect(released.count).toBe(1);
+    await api.test.emit('b');
+    await settle(() => second.length === 1);
+    expect(second).toEqual(['b']);
+    expect(first).toEqual(['a']);
   });
 });

@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TrainingService } from '../../src/worker/training';
+import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
 /**
@@ -121,5 +122,65 @@ describe('TrainingService with overlapping calls (CPU backend)', () => {
     await service.start();
     await waitForStep(step + 1);
     await pauseAndCheckStopped();
+  }, 60_000);
+
+  /** A run of 3 steps, saved at step 3, with a restore point before every step; paused. */
+  const savedAtStep3 = async () => {
+    await fresh();
+    const store = new MemoryRunStore();
+    service.useRunStore(store);
+    service.keepRestorePoints(0);
+    for (let i = 0; i < 3; i++) await service.step();
+    for (let i = 0; i < 1000 && service.status().save?.step !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const [saved] = await service.savedRuns();
+    expect(saved).toMatchObject({ step: 3 });
+    return { store, saved };
+  };
+  /** Nothing trains: the state stays as it is a moment later, with no model (step 0). */
+  const expectNothingTrains = async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    expect(service.status()).toMatchObject({ state: 'error', step: 0 });
+  };
+
+  it('Start clicked while the run is rebuilt after a lost device, and the rebuild fails: the Start trains no fresh run, says what failed and the ways back, and the save stays', async () => {
+    const { saved } = await savedAtStep3();
+    // The rebuild's restore fails (as an out-of-memory on the new device would), after the old model was freed.
+    vi.spyOn(service as unknown as { resumeNow(): Promise<unknown> }, 'resumeNow').mockRejectedValueOnce(new Error('out of memory restoring the weights'));
+    (service as unknown as { deviceLost(how: string): void }).deviceLost('destroyed: device was destroyed');
+    const started = service.start();
+    await expect(started).rejects.toThrow(
+      'rebuilding your run from its last good state (step 3) after the GPU device was lost failed (out of memory restoring the weights), and your run (step 3) is no longer in memory: nothing was started in its place. Resume its last save (step 3) in Saved runs, Continue without the GPU, or Reset to start a new run.',
+    );
+    await service.deviceRecovered();
+    expect(service.status().gpuLost).toMatch(/^The GPU device was destroyed: device was destroyed at step 3, and recovering from it failed: out of memory restoring the weights\. Continue without the GPU/);
+    await expectNothingTrains();
+    // A Step is refused the same way, and the save is as it was.
+    await expect(service.step()).rejects.toThrow(/^rebuilding your run .* failed/);
+    expect(await service.savedRuns()).toEqual([saved]);
+    // A way back it names: Continue without the GPU puts the run back at step 3, which then trains on.
+    await service.continueOnCpu();
+    expect(service.status()).toMatchObject({ step: 3, state: 'paused', error: null });
+    expect((await service.step()).step).toBe(4);
+  }, 60_000);
+
+  it('Start clicked while Reset builds the new model, and the build fails: the Start trains no fresh run, says so, and the saved run resumes', async () => {
+    const { saved } = await savedAtStep3();
+    const data = (service as unknown as { data: { trainFor(): unknown } }).data;
+    vi.spyOn(data, 'trainFor').mockImplementationOnce(() => {
+      throw new Error('out of memory building the queue');
+    });
+    const [reset, start] = await Promise.allSettled([service.reset(), service.start()]);
+    expect(reset).toMatchObject({ status: 'rejected', reason: { message: 'out of memory building the queue' } });
+    const said =
+      'building the new model failed (out of memory building the queue), and your run (step 3) is no longer in memory: nothing was started in its place. Resume its last save (step 3) in Saved runs, or Reset to start a new run.';
+    expect(start).toMatchObject({ status: 'rejected', reason: { message: said } });
+    // The status says it too (the page shows it), and nothing trains.
+    expect(service.status().error).toBe(said);
+    await expectNothingTrains();
+    expect(await service.savedRuns()).toEqual([saved]);
+    // Its save goes on from step 3.
+    await service.resumeSaved(saved.id);
+    expect(service.status()).toMatchObject({ step: 3, state: 'paused', error: null });
+    expect((await service.step()).step).toBe(4);
   }, 60_000);
 });

@@ -1,0 +1,94 @@
+/**
+ * The classroom replay reads the CIFAR-10 sample for its final model through `loadDataset`, the
+ * Data panel's way in: a load of the user's still being read when it does is replaced, and says by
+ * what, and how to get the user's data back (the Data panel shows it). The sample over HTTP as the
+ * Worker fetches it, pngjs standing in for the browser's PNG decoder.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TrainingService } from '../../src/worker/training';
+import { isLoadSuperseded } from '../../src/worker/types';
+import { acrossComlink } from '../support/comlink';
+import { cifarBytes } from '../support/dataFixtures';
+import { REPO_ROOT, useWasmBackend } from '../support/helpers';
+import { TINY_SETUP } from './setup';
+
+vi.mock('../../src/data/browserImages', async (original) => ({
+  ...(await original<typeof import('../../src/data/browserImages')>()),
+  decodePngInBrowser: async (bytes: Uint8Array) => PNG.sync.read(Buffer.from(bytes)),
+}));
+
+const SAMPLE_DIR = resolve(REPO_ROOT, 'public/cifar10-sample');
+
+/** A picked file whose read waits until `released` settles, as a 50 MB file on a slow disk does. */
+class HeldFile extends Blob {
+  constructor(
+    bytes: Uint8Array<ArrayBuffer>,
+    private readonly released: Promise<void>,
+  ) {
+    super([bytes]);
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    await this.released;
+    return super.arrayBuffer();
+  }
+}
+
+describe('the classroom replay reading the CIFAR-10 sample while the user\'s files are read (WebAssembly backend)', () => {
+  let server: Server;
+  let sampleUrl: string;
+  const service = new TrainingService();
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      void readFile(join(SAMPLE_DIR, (req.url ?? '/').slice(1))).then(
+        (bytes) => res.writeHead(200).end(bytes),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    sampleUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    await useWasmBackend();
+    await service.init(() => {}, { backends: ['wasm'] });
+    await service.configure(TINY_SETUP);
+  }, 60_000);
+
+  afterAll(() => {
+    service.dispose();
+    server.close();
+  });
+
+  it('replaces the load, which says so, naming the replay and how to get the files back; chosen again, they load', async () => {
+    const big = cifarBytes(Array.from({ length: 50 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
+    let release = () => {};
+    const reading = service.loadDataset({ kind: 'files', files: [{ path: 'data_batch_1.bin', file: new HeldFile(big, new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    // The replay reaches its end meanwhile, and reads the sample its final model trained on.
+    const replay = await service.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: "the classroom replay's final model" });
+    expect(replay.dataset).toMatchObject({ source: 'sample', name: 'CIFAR-10 sample', trainSize: 5000 });
+    release();
+    const [dropped] = await Promise.allSettled([reading]);
+    const said =
+      "data_batch_1.bin was not loaded: the CIFAR-10 sample replaced it, read for the classroom replay's final model while data_batch_1.bin was being read. Choose data_batch_1.bin again in the Data panel to train on it";
+    expect(dropped).toMatchObject({ status: 'rejected', reason: { message: said } });
+    // Still a LoadSuperseded (no problem with the file), as the page receives it.
+    const received = acrossComlink(dropped.status === 'rejected' && dropped.reason);
+    expect(isLoadSuperseded(received)).toBe(true);
+    expect((received as Error).message).toBe(said);
+    expect((await service.datasetInfo())!).toMatchObject({ source: 'sample' });
+    // The way back it names: chosen again, the files are the data trained on.
+    const again = await service.loadDataset({ kind: 'files', files: [{ path: 'data_batch_1.bin', file: new Blob([big]) }], labels: 'fine' });
+    expect(again.dataset).toMatchObject({ source: 'files', name: 'data_batch_1.bin', trainSize: 40 });
+  }, 120_000);
+
+  it('a choice of the user\'s own that replaces a load keeps the plain words (the Data panel shows none of it)', async () => {
+    let release = () => {};
+    const reading = service.loadDataset({ kind: 'files', files: [{ path: 'first.bin', file: new HeldFile(cifarBytes(Array.from({ length: 50 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>, new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    await service.loadDataset({ kind: 'builtin' });
+    release();
+    await expect(reading).rejects.toThrow('first.bin was not loaded: other data was chosen while it was read (choose first.bin again to train on it)');
+  }, 120_000);
+});
