@@ -47,7 +47,7 @@ const checkpoint = await encodeCheckpoint(trainer);
 writeFileSync(join(out, 'run.zip'), checkpoint);
 const next = await trainer.step();
 trainer.dispose();
-// Resume: the same next step, as if never stopped (`npm run train -- --resume` reads the same file).
+// Resume: the same next step, as if never stopped (the headless trainer's and the app's checkpoint format).
 const resumed = restoreTrainer(await decodeCheckpoint(checkpoint, 'run.zip'), dataset);
 const again = await resumed.step();
 resumed.dispose();
