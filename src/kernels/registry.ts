@@ -40,7 +40,8 @@ function isOn(k: CustomKernel, name = k.name, optIn = k.optIn): boolean {
 /**
  * Switches our kernels on or off for every backend they exist for (off until first called). A
  * backend whose kernels are not registered yet is skipped for replacements: call again once it is
- * imported.
+ * imported (in Node, WebGPU's are only once Dawn is set up; `startBackend` in src/lib/node.ts starts
+ * the backend and then calls this).
  */
 export function useCustomKernels(on: boolean, options: CustomKernelOptions = {}): void {
   enabled = on;

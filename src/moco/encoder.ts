@@ -49,7 +49,10 @@ export class Encoder {
     });
   }
 
-  /** Backbone features and head output. In training mode batch-norm uses (split) batch statistics and updates its moving statistics. */
+  /**
+   * Backbone features and head output (the caller's to dispose). In training mode batch-norm uses
+   * (split) batch statistics and updates its moving statistics.
+   */
   forward(images: tf.Tensor4D, training: boolean): ResNetOutputs<tf.Tensor> {
     this.training = training;
     if (!training) return resnet(this.ops, images, this.arch);
@@ -68,7 +71,7 @@ export class Encoder {
     }
   }
 
-  /** The L2-normalised embedding MoCo compares; with `rows`, row i is the embedding of image rows[i] (shuffle BN's unshuffle). */
+  /** The L2-normalised embedding MoCo compares (the caller's to dispose); with `rows`, row i is the embedding of image rows[i] (shuffle BN's unshuffle). */
   embed(images: tf.Tensor4D, training: boolean, rows?: Int32Array): tf.Tensor2D {
     return tf.tidy(() => l2Normalize(this.forward(images, training).projection as tf.Tensor2D, undefined, rows));
   }
@@ -86,7 +89,7 @@ export class Encoder {
     }
   }
 
-  /** Pooled backbone features in inference mode, L2-normalised (for kNN and probes). */
+  /** Pooled backbone features in inference mode, L2-normalised (for kNN and probes; the caller's to dispose). Images as `MoCo.step` takes them, but normalised: `augmentation.normalizer.normalize(images)`. */
   features(images: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => l2Normalize(this.forward(images, false).features as tf.Tensor2D));
   }

@@ -43,17 +43,25 @@ export interface StepStats {
   keyConsistency: number;
 }
 
+/** The side of the square images the encoders, the augmentation and the exported model take. */
+const IMAGE_SIDE = 32;
+
 /** Images of the first batch a MoCo sees that the key-consistency probe embeds, un-augmented. */
 export const CONSISTENCY_PROBE_SIZE = 16;
 /** Steps between two key-consistency probes (two small forward passes). */
 export const CONSISTENCY_EVERY = 5;
 
 /**
- * Momentum Contrast (He et al. 2019), one step at a time, in the order of the paper's Algorithm 1:
- * two augmented views, keys from the momentum encoder without gradient, InfoNCE against the queue,
- * SGD on the query encoder, momentum update of the key encoder, enqueue the new keys (written
- * before the two updates, which do not read the queue: the same step, and a failing write leaves the
- * parameters untouched).
+ * Momentum Contrast (He et al. 2019), one step at a time, in the order of the official code
+ * (facebookresearch/moco: builder.py's forward, then its training loop): two augmented views; keys
+ * from the momentum encoder without gradient, the batch shuffled for its split batch-norm and
+ * unshuffled after; queries, logits against the positive key and the queue, InfoNCE; enqueue the
+ * keys (the loss has read the queue); SGD on the query encoder; θk ← m·θk + (1 − m)·θq. builder.py
+ * makes that last update at the start of the next forward instead: the same updates in the same
+ * sequence, cut one place later (its first, of θk = θq, changes nothing), so that a step can report
+ * how far the key encoder trails after its update. The paper's Algorithm 1 enqueues after the two
+ * updates; neither reads the queue, so the order changes no number, and enqueuing first means a
+ * failing write leaves the parameters untouched.
  */
 export class MoCo {
   readonly encoderQ: Encoder;
@@ -113,7 +121,10 @@ export class MoCo {
   }
 
   /**
-   * One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`. A step that throws (out of
+   * One training step on a batch of images in [0, 1], `[N, 32, 32, 3]`, N a multiple of
+   * `config.bnSplits` (any batch size, not only `config.batchSize`, whose part is the learning rate's
+   * scaling). `images` stay the caller's (the step reads them and frees only its own tensors); the
+   * statistics are plain numbers, read back from the backend once. A step that throws (out of
    * memory, a lost device) puts back the CPU's state only: the step count, the views, the generator,
    * the probe and the queue's pointer, fill and key ages, so that the same batch and step number
    * come again (the trainer's sampler does its part). Nothing on the GPU is copied for this, since
@@ -124,6 +135,7 @@ export class MoCo {
    * weights go on as a clean run's). The app's restore point or the last checkpoint is the exact state.
    */
   async step(images: tf.Tensor4D): Promise<StepStats> {
+    checkBatch(images, this.config.bnSplits);
     const step = this.steps + 1;
     const lr = learningRateAt(step - 1, { ...this.config.schedule, baseLr: this.live.learningRate });
     const { momentum: m, temperature: T } = this.live;
@@ -145,34 +157,35 @@ export class MoCo {
     };
     let figures: Float32Array | Int32Array | Uint8Array;
     try {
-      // The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
+      // 1. The query views; `keys` makes the key views itself, in shuffle BN's order (with the symmetric
       // loss each view is both, and is made once per role).
       const x1 = track(applyAugment(images, draws1, this.augmentation));
       const x2 = track(symmetric ? applyAugment(images, draws2, this.augmentation) : null);
-      // Keys from the momentum encoder, outside any gradient: constants for the loss.
+      // 2. Keys from the momentum encoder (shuffle BN), outside any gradient: constants for the loss.
       const k2 = track(this.keys(images, draws2));
       const k1 = track(symmetric ? this.keys(images, draws1) : null);
       const pairs: QueryKeyPair[] = x2 && k1 ? [[x1, k2], [x2, k1]] : [[x1, k2]];
 
-      // InfoNCE against the queue.
+      // 3. Queries, logits against the positive key and the queue, InfoNCE and its gradients.
       const { grads, stats } = this.lossGradients(pairs, T);
       track(stats);
       try {
-        // This step's keys become the newest negatives (the loss has read the queue; nothing after does).
+        // 4. This step's keys become the newest negatives (the loss has read the queue; nothing after does).
         this.queue.enqueue(k2, step);
         if (k1) this.queue.enqueue(k1, step);
-        // SGD on the query encoder.
+        // 5. SGD on the query encoder.
         this.optimizer.applyGradients(grads, lr);
       } finally {
         tf.dispose([...grads.values()]);
       }
-      // The key encoder follows the query encoder slowly (measured in the same pass: how far it trails).
+      // 6. The key encoder follows the query encoder slowly (measured in the same pass: how far it trails).
       const lag = track(measure ? momentumUpdateWithLag(this.encoderK.parameters, this.encoderQ.parameters, m) : null);
       if (!lag) momentumUpdate(this.encoderK.parameters, this.encoderQ.parameters, m);
-      const keyStats = track(lag ? this.keyEncoderStats(images, step, lag) : null);
+      const consistency = track(measure ? this.keyConsistency(images, step) : null);
 
       // One read-back for everything: the loss's statistics, then the lag's sums and the consistency.
-      figures = await (keyStats ? track(tf.concat([stats, keyStats])) : stats).data();
+      const readBack = lag ? track(tf.concat(consistency ? [stats, lag, consistency] : [stats, lag])) : stats;
+      figures = await readBack.data();
     } catch (e) {
       undo();
       throw e;
@@ -219,22 +232,19 @@ export class MoCo {
   }
 
   /**
-   * [Σ(θk − θq)², Σθq², consistency?] on the backend: the lag's sums every step (`lag`, taken by
-   * the momentum update), and on a probe step the mean cosine between the two encoders' embeddings
-   * of the probe images (taken from the first batch this MoCo sees, so the first step of a run, or
-   * of a resumed one, probes).
+   * On a probe step, `[1]`: the mean cosine between the two encoders' embeddings of the probe images
+   * (taken from the first batch this MoCo sees, so the first step of a run, or of a resumed one,
+   * probes); null between probes.
    */
-  private keyEncoderStats(images: tf.Tensor4D, step: number, lag: tf.Tensor1D): tf.Tensor1D {
-    return tf.tidy(() => {
-      const first = this.probe === null;
-      if (first) {
-        const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
-        this.probe = tf.keep(this.augmentation.normalizer.normalize(images.slice(0, n)));
-      }
-      if (!first && step % CONSISTENCY_EVERY !== 0) return lag.clone();
-      const cosine = this.encoderK.probeEmbed(this.probe!).mul(this.encoderQ.probeEmbed(this.probe!)).sum(1).mean();
-      return tf.concat([lag, cosine.reshape([1])]) as tf.Tensor1D;
-    });
+  private keyConsistency(images: tf.Tensor4D, step: number): tf.Tensor1D | null {
+    const first = this.probe === null;
+    if (first) {
+      const n = Math.min(CONSISTENCY_PROBE_SIZE, images.shape[0]);
+      this.probe = tf.keep(tf.tidy(() => this.augmentation.normalizer.normalize(images.slice(0, n))));
+    }
+    if (!first && step % CONSISTENCY_EVERY !== 0) return null;
+    const probe = this.probe!;
+    return tf.tidy(() => this.encoderK.probeEmbed(probe).mul(this.encoderQ.probeEmbed(probe)).sum(1).mean().reshape([1]) as tf.Tensor1D);
   }
 
   /**
@@ -285,7 +295,8 @@ export class MoCo {
   /**
    * The rest of the training state beyond the encoders and the queue: the step count, the
    * generator, the live parameters and the SGD velocity of each query parameter (by name; absent
-   * before the first step). Read by checkpoints (train/checkpoint.ts).
+   * before the first step). Read by checkpoints (train/checkpoint.ts). The velocities are the
+   * optimizer's own variables, not copies: read them, never dispose them.
    */
   trainingState(): { step: number; rng: RngState; live: LiveParams; velocities: Map<string, tf.Variable> } {
     const velocities = new Map<string, tf.Variable>();
@@ -317,5 +328,19 @@ export class MoCo {
     this.optimizer.dispose();
     this.augmentation.dispose();
     this.lossSeed.dispose();
+  }
+}
+
+/**
+ * A batch the step cannot train on, refused before any work with what it takes: the errors tfjs
+ * would give deep inside the augmentation or split batch-norm name neither the shape nor the fix.
+ */
+function checkBatch(images: tf.Tensor, bnSplits: number): void {
+  const [n, h, w, c] = images.shape;
+  if (images.rank !== 4 || h !== IMAGE_SIDE || w !== IMAGE_SIDE || c !== 3) {
+    throw new Error(`MoCo.step takes a batch of RGB images [N, ${IMAGE_SIDE}, ${IMAGE_SIDE}, 3] with values in [0, 1], got a tensor of shape [${images.shape}]: resize the images to ${IMAGE_SIDE}×${IMAGE_SIDE} (tf.image.resizeBilinear) and stack them into one 4-D tensor`);
+  }
+  if (n % bnSplits !== 0) {
+    throw new Error(`MoCo.step: a batch of ${n} images does not split into the ${bnSplits} batch-norm groups of this MoCo (config.bnSplits): give it a multiple of ${bnSplits} images, or make the MoCo with mocoConfig(…, { batchSize: ${n} }), which picks groups that divide it`);
   }
 }

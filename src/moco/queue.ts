@@ -59,7 +59,7 @@ export class KeyQueue {
     return this.filledSlots;
   }
 
-  /** All slots, filled or not (`[capacity, dim]`); pair with `emptySlotBias()`. */
+  /** All slots, filled or not (`[capacity, dim]`); pair with `emptySlotBias()`. The queue's own variable: read it, never dispose it. */
   get keys(): tf.Tensor2D {
     return this.keysVar as tf.Tensor2D;
   }
@@ -129,7 +129,10 @@ export class KeyQueue {
     this.pointer = kept.length % capacity;
   }
 
-  /** `[1, capacity]`: 0 for filled slots, a huge negative number for empty ones, added to the negative logits. */
+  /**
+   * `[1, capacity]`: 0 for filled slots, a huge negative number for empty ones, added to the negative
+   * logits. Kept by the queue until its fill or capacity changes: read it, never dispose it.
+   */
   emptySlotBias(): tf.Tensor2D {
     const c = this.maskCache;
     if (c && c.filled === this.filledSlots && c.capacity === this.capacity) return c.bias;

@@ -149,10 +149,14 @@ export function datasetMismatch(recorded: DatasetIdentity, given: DatasetIdentit
   return differences.join('; ');
 }
 
-/** The run's whole training state as checkpoint bytes. Reads tensors back asynchronously (GPU friendly). */
+/**
+ * The run's whole training state as checkpoint bytes. Reads tensors back asynchronously (GPU
+ * friendly). `dataset` is the trainer's dataset's identity (computed when not given: the app keeps
+ * it, since hashing the images takes a moment); `history`, the charts' points, is empty unless given.
+ */
 export async function encodeCheckpoint(
   trainer: Trainer,
-  info: { dataset: DatasetIdentity; history: RunHistory; client?: Record<string, unknown> },
+  info: { dataset?: DatasetIdentity; history?: RunHistory; client?: Record<string, unknown> } = {},
 ): Promise<Uint8Array> {
   const { moco, config } = trainer;
   const state = moco.trainingState();
@@ -182,14 +186,14 @@ export async function encodeCheckpoint(
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     savedAt: new Date().toISOString(),
-    setup: { preset: presetOf(config), method: config.arch.head === 'mlp' ? 'v2' : 'v1', batchSize: config.batchSize, config, dataset: info.dataset },
+    setup: { preset: presetOf(config), method: config.arch.head === 'mlp' ? 'v2' : 'v1', batchSize: config.batchSize, config, dataset: info.dataset ?? (await datasetIdentity(trainer.dataset)) },
     step: state.step,
     epoch: trainer.sampler.epoch,
     live: state.live,
     generators: { moco: state.rng, sampler: sampler.rng },
     sampler: { cursor: sampler.cursor, epochIndex: sampler.epochIndex },
     queue: { capacity: queue.capacity, ...queue.position },
-    history: info.history,
+    history: info.history ?? emptyHistory(),
     client: info.client ?? {},
     tensors,
     tensorsSha256: await sha256Hex(blob),

@@ -274,6 +274,61 @@ describe('a MoCo training step', () => {
   });
 });
 
+describe('what a MoCo owns', () => {
+  it('refuses a batch it cannot train on before any work, naming the shape it takes and the fix', async () => {
+    const moco = new MoCo(tiny({ bnSplits: 4 }));
+    const held = tf.memory().numTensors;
+    const refused = async (shape: number[]) => {
+      // Whatever a user's code hands over, typed or not.
+      const images: tf.Tensor = tf.zeros(shape);
+      try {
+        await moco.step(images as tf.Tensor4D);
+        return 'trained';
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        images.dispose();
+      }
+    };
+    expect(await refused([8, 32, 32, 1])).toBe(
+      'MoCo.step takes a batch of RGB images [N, 32, 32, 3] with values in [0, 1], got a tensor of shape [8,32,32,1]: resize the images to 32×32 (tf.image.resizeBilinear) and stack them into one 4-D tensor',
+    );
+    expect(await refused([32, 32, 3])).toMatch(/^MoCo.step takes a batch of RGB images \[N, 32, 32, 3\].*got a tensor of shape \[32,32,3\]/);
+    expect(await refused([8, 28, 28, 3])).toMatch(/got a tensor of shape \[8,28,28,3\]: resize the images to 32×32/);
+    expect(await refused([6, 32, 32, 3])).toBe(
+      'MoCo.step: a batch of 6 images does not split into the 4 batch-norm groups of this MoCo (config.bnSplits): give it a multiple of 4 images, or make the MoCo with mocoConfig(…, { batchSize: 6 }), which picks groups that divide it',
+    );
+    expect(moco.stepCount).toBe(0);
+    expect(tf.memory().numTensors).toBe(held);
+    // Any multiple of the groups trains, not only config.batchSize.
+    const images = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const s = await moco.step(images);
+    expect([s.step, s.queueFilled]).toEqual([1, 4]);
+    images.dispose();
+    moco.dispose();
+  });
+
+  it('holds a constant number of tensors from step to step (probes and new m and K included) and frees them all on dispose()', async () => {
+    const before = tf.memory().numTensors;
+    const moco = new MoCo(tiny({ queueSize: 16 }));
+    const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const live: number[] = [];
+    // Steps 1 and 5 probe the key encoder's consistency; the queue is full from step 2.
+    for (let i = 0; i < 6; i++) {
+      await moco.step(images);
+      live.push(tf.memory().numTensors);
+    }
+    expect(new Set(live.slice(1)).size).toBe(1);
+    moco.setParams({ momentum: 0.5, queueSize: 24 });
+    for (let i = 0; i < 2; i++) await moco.step(images);
+    // Full again (8 kept, 16 written): the same tensors as before the change, the queue's mask at its new size.
+    expect(tf.memory().numTensors).toBe(live[5]);
+    images.dispose();
+    moco.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('training end to end', () => {
   it('runs steps on the built-in data with a finite loss and a constant number of live tensors', async () => {
     const ds = generateSynthetic({ size: 64, seed: 1 });
