@@ -131,8 +131,9 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
   const [dragging, setDragging] = useState(false);
   const uid = useId();
   const ready = training.view.phase === 'ready' && training.view.model !== null;
-  // A choice while other data is read replaces it (the Worker trains on the data chosen last).
-  const disabled = !ready;
+  // A choice while other data is read replaces it (the Worker trains on the data chosen last);
+  // while a replay or an experiment holds the Worker, new data would start a run behind its back.
+  const disabled = !ready || training.view.busy !== null;
   const loadPicked = (e: ChangeEvent<HTMLInputElement>) => {
     const files = filesFromInput(e.currentTarget.files);
     // Cleared, so that picking the same file again (after fixing it) loads it again.
