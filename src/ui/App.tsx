@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { BackendBadge } from './components/BackendBadge';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
-import { Charts } from './components/Charts';
+import { Charts, EXPERIMENT_WAIT, REPLAY_WAIT, START } from './components/Charts';
 import { Controls, controlsProps } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { FaultNotice } from './components/FaultNotice';
@@ -58,7 +58,7 @@ export function App() {
         <Controls {...controlsProps(training, data)} />
         <main className="main">
           <Explainer />
-          <StatusBar training={training} replay={played} />
+          <StatusBar training={training} replay={played} experiment={experiment.running && (experiment.progress ?? true)} />
           <ReplayPanel replay={replay} />
           <FaultNotice training={training} />
           <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />
@@ -82,9 +82,9 @@ export function App() {
             </p>
           )}
           {played ? (
-            <Charts overlays={NO_OVERLAYS} knn={played.knnPoints} store={played.store} version={played.version} queueSize={played.last?.queueCapacity ?? played.recording.manifest.setup.config.queueSize} batchSize={played.recording.manifest.setup.batchSize} />
+            <Charts overlays={NO_OVERLAYS} knn={played.knnPoints} store={played.store} version={played.version} queueSize={played.last?.queueCapacity ?? played.recording.manifest.setup.config.queueSize} batchSize={played.recording.manifest.setup.batchSize} whatNext={REPLAY_WAIT} />
           ) : (
-            <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+            <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} whatNext={experiment.running ? EXPERIMENT_WAIT : START} />
           )}
           <DataPanel training={training} data={data} />
           <Evaluation training={training} ev={evaluation} overlays={compare.overlays} />

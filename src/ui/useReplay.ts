@@ -306,6 +306,21 @@ export class ReplayPlayhead {
   }
 }
 
+/**
+ * What the recorded run was doing at `position` (recorded ms) if not training: an evaluation, which
+ * the run took between steps (kNN and probe each take seconds; at 1× the charts stand still for
+ * them), said beside the replay's progress so that a still chart does not look stuck. Null while
+ * it trained.
+ */
+export function recordedEvaluation(manifest: Recording['manifest'], position: number): string | null {
+  const during = (e: { elapsedMs: number; seconds: number }) => position >= e.elapsedMs - e.seconds * 1000 && position < e.elapsedMs;
+  const knn = manifest.knn.find(during);
+  if (knn) return `scoring kNN at step ${knn.step}${knn.step === 0 ? ' (the untrained network)' : ''}: no training meanwhile`;
+  const probe = manifest.probes.find(during);
+  if (probe) return `training the linear probe at step ${probe.step}: no training meanwhile`;
+  return null;
+}
+
 /** How many of `times` (in increasing order) are at or before `position`, counting on from `before` (those known at the last position). */
 function known(times: readonly number[], position: number, before: number): number {
   let n = Math.min(before, times.length);

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeRecording } from '../../src/train/recording';
+import { REPLAY_WAIT } from '../../src/ui/components/Charts';
 import { attr, openApp, RESULTS, ROOT, text, useApp, waitFor } from './harness';
 
 const FIXTURE = resolve(ROOT, 'tests/fixtures/replay-tiny.zip');
@@ -40,6 +41,13 @@ describe('the classroom replay, end to end', () => {
     await page.goto(`${url}?backend=cpu&replay=class/replay-tiny.zip`);
     const panel = page.locator('[data-testid=replay]');
     await panel.waitFor({ timeout: 120_000 });
+    // At 1× (its pace), the recording first spends 7 s on the untrained network's kNN: the panel says
+    // so, and the still charts say that the recording brings the first step, not Start (which waits).
+    expect(await text(page, 'replay-evaluating')).toBe('scoring kNN at step 0 (the untrained network): no training meanwhile');
+    expect(await text(page, 'chart-empty-loss')).toContain(REPLAY_WAIT);
+    expect(await text(page, 'chart-empty-loss')).not.toContain('Press Start');
+    // The live parameters, the setup and the data wait with Start: moved, they would reach the run held aside.
+    for (const id of ['momentum', 'queue', 'lr', 'preset', 'batch', 'data-builtin']) expect(await page.locator(`[data-testid=${id}]`).isDisabled()).toBe(true);
     await page.selectOption('[data-testid=replay-speed]', '100');
     expect(await text(page, 'replay-badge')).toBe('Recording');
     const made = await text(page, 'replay-made');
@@ -81,6 +89,7 @@ describe('the classroom replay, end to end', () => {
     await page.locator('[data-testid=replay-offer]').waitFor({ timeout: 60_000 });
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
     expect(await text(page, 'status-step')).toBe('0');
+    expect(await page.locator('[data-testid=momentum]').isDisabled()).toBe(false);
     expect(pageErrors).toEqual([]);
   }, 400_000);
 });

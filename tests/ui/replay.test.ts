@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeRecording, type Recording } from '../../src/train/recording';
 import { SERIES_FIELDS } from '../../src/ui/series';
-import { queueOf, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
+import { queueOf, recordedEvaluation, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
 import { ringOfSlots } from '../../src/worker/queueSnapshot';
 import { STAT_FIELDS, type StepRecord } from '../../src/worker/types';
 import { REPO_ROOT } from '../support/helpers';
@@ -117,5 +117,21 @@ describe('the replay playhead (one move per tick, only the new part derived)', (
     expect(back.knnPoints.map((p) => p.x)).toEqual([0, 4]);
     expect(back.probes.map((p) => p.x)).toEqual([0, 4]);
     expect(head.store.markers.map((m) => m.fromStep)).toEqual([3]);
+  });
+});
+
+describe('what the recorded run did between its steps', () => {
+  it('names the evaluation the charts stand still for (at 1× the fixture spends 7 s on the untrained kNN before its first step), and nothing while it trained', () => {
+    const { manifest, columns } = recording();
+    const [firstKnn] = manifest.knn;
+    // The fixture: step 1 comes after the untrained network's kNN and probe.
+    expect(columns.elapsedMs[0]).toBeGreaterThan(firstKnn.elapsedMs);
+    expect(recordedEvaluation(manifest, 1000)).toBe('scoring kNN at step 0 (the untrained network): no training meanwhile');
+    const probe = manifest.probes[1];
+    expect(recordedEvaluation(manifest, probe.elapsedMs - 500)).toBe(`training the linear probe at step ${probe.step}: no training meanwhile`);
+    // Between two steps of training, nothing is said.
+    const trainingAt = (columns.elapsedMs[5] + columns.elapsedMs[6]) / 2;
+    expect(columns.elapsedMs[6] - columns.elapsedMs[5]).toBeLessThan(1000);
+    expect(recordedEvaluation(manifest, trainingAt)).toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { useId, useMemo, useState } from 'react';
 import { formatDuration, formatInt } from '../format';
 import { recordedWithoutGpu } from '../renderer';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
-import { REPLAY_SPEEDS, type Replay } from '../useReplay';
+import { recordedEvaluation, REPLAY_SPEEDS, type Replay } from '../useReplay';
 import { FilePickButton } from './FilePickButton';
 import { KnnChart, percent } from './KnnChart';
 import styles from './ReplayPanel.module.css';
@@ -69,6 +69,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   const lastKnn = shown.knn.at(-1);
   const lastProbe = shown.probes.at(-1);
   const withoutGpu = recordedWithoutGpu(made);
+  const evaluating = ended ? null : recordedEvaluation(m, shown.position);
   // What the class is watching: on a phone it comes with the status and the diagram, before the
   // controls that wait meanwhile.
   return (
@@ -116,6 +117,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         </button>
         <span className={styles.progress} data-testid="replay-progress">
           step {formatInt(shown.last?.step ?? 0)} of {formatInt(m.setup.steps)} · {formatDuration(shown.position)} of {formatDuration(shown.length)} recorded
+          {evaluating && <span data-testid="replay-evaluating"> · {evaluating}</span>}
         </span>
       </div>
       <progress className={styles.bar} max={shown.length} value={shown.position} aria-label="Replay position" />
