@@ -159,6 +159,14 @@ export function useReplay(training: Training) {
     setShown((s) => s && { ...s, speed: value });
   }, []);
   const jumpToEnd = useCallback(() => seek(head.current?.length ?? 0, false), [seek]);
+  /** Back or forward to the moment `shown` recorded steps had been taken (a teacher's scrub); plays on if it played. */
+  const seekToSteps = useCallback(
+    (shown: number) => {
+      const playhead = head.current;
+      if (playhead) seek(positionOfSteps(playhead.recording.columns.elapsedMs, playhead.length, shown));
+    },
+    [seek],
+  );
   const restart = useCallback(() => seek(0, true), [seek]);
   const recording = shown?.recording;
 
@@ -210,10 +218,20 @@ export function useReplay(training: Training) {
 
   /** Something else drives the Worker (an experiment, a load): a replay waits for it. */
   const blocked = !shown && (view.busy !== null || view.phase !== 'ready' || !view.model);
-  return { shipped, opening, error, blocked, shown, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, restart, loadFinal, leave };
+  return { shipped, opening, error, blocked, shown, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, seekToSteps, restart, loadFinal, leave };
 }
 
 export type Replay = ReturnType<typeof useReplay>;
+
+/**
+ * The recorded time at which `shown` steps had been taken: 0 before the first, the end of the
+ * recording (its last evaluations included) for all of them.
+ */
+export function positionOfSteps(elapsedMs: ArrayLike<number>, length: number, shown: number): number {
+  if (shown <= 0) return 0;
+  if (shown >= elapsedMs.length) return length;
+  return elapsedMs[shown - 1];
+}
 
 /** A speed that plays the recording in about a minute, from the speeds offered. */
 function defaultSpeed(lengthMs: number): number {

@@ -83,6 +83,15 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'probe-result')).toMatch(/epochs on 5,000 images/);
     await page.click('[data-testid=embedding-refresh]');
     await waitFor(page, 'the embedding', async () => (await page.locator('[data-testid=embedding-scatter]').getAttribute('data-points')) === '1000', 120_000);
+    // The kNN history lists evaluations, not "runs" (the word of training runs and experiments).
+    expect(await text(page, 'knn-history')).toBe(`Every kNN result (${recording.manifest.knn.length})`);
+
+    // A teacher goes back to step 6 to show it again: the charts and the progress are there, paused.
+    await page.fill('[data-testid=replay-seek]', '6');
+    await waitFor(page, 'the charts at step 6', async () => (await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === '6', 30_000);
+    expect(await text(page, 'replay-progress')).toMatch(/^step 6 of 12/);
+    expect(await text(page, 'run-state')).toBe('Replay paused');
+    expect(await text(page, 'replay-toggle')).toBe('Play');
 
     // Leaving gives the run in use and the controls back.
     await page.click('[data-testid=replay-leave]');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeRecording, type Recording } from '../../src/train/recording';
 import { SERIES_FIELDS } from '../../src/ui/series';
-import { queueOf, recordedEvaluation, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
+import { positionOfSteps, queueOf, recordedEvaluation, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
 import { ringOfSlots } from '../../src/worker/queueSnapshot';
 import { STAT_FIELDS, type StepRecord } from '../../src/worker/types';
 import { REPO_ROOT } from '../support/helpers';
@@ -133,5 +133,24 @@ describe('what the recorded run did between its steps', () => {
     const trainingAt = (columns.elapsedMs[5] + columns.elapsedMs[6]) / 2;
     expect(columns.elapsedMs[6] - columns.elapsedMs[5]).toBeLessThan(1000);
     expect(recordedEvaluation(manifest, trainingAt)).toBeNull();
+  });
+});
+
+describe('scrubbing a replay by its recorded steps', () => {
+  it('goes to the moment each step was taken: before the first, at step n, and to the end (its last evaluations included) at the last', () => {
+    const r = recording();
+    const head = new ReplayPlayhead(r);
+    const elapsed = r.columns.elapsedMs;
+    expect(positionOfSteps(elapsed, head.length, 0)).toBe(0);
+    const atSix = head.moveTo(positionOfSteps(elapsed, head.length, 6));
+    expect(atSix.shownSteps).toBe(6);
+    expect(atSix.last?.step).toBe(6);
+    // The last step was followed by a kNN and a probe: the end is after it, and shows them.
+    expect(head.length).toBeGreaterThan(elapsed[elapsed.length - 1]);
+    const end = head.moveTo(positionOfSteps(elapsed, head.length, elapsed.length));
+    expect(end.position).toBe(head.length);
+    expect(end.knn.at(-1)?.step).toBe(12);
+    // Back again: the store starts over and holds the steps up to there only.
+    expect(head.moveTo(positionOfSteps(elapsed, head.length, 3)).shownSteps).toBe(3);
   });
 });

@@ -101,7 +101,8 @@ function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOv
             <PerClassTable perClass={latest.perClass} classNames={latest.classNames} testId="knn-per-class" />
           </details>
           <details className={styles['eval-details']}>
-            <summary>All runs ({ev.knn.length})</summary>
+            {/* Not "runs": the page's runs are training runs; these are the kNN evaluations of this one. */}
+            <summary data-testid="knn-history">Every kNN result ({ev.knn.length})</summary>
             <table className="per-class">
               <thead>
                 <tr>

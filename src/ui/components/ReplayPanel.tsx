@@ -70,6 +70,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   const lastProbe = shown.probes.at(-1);
   const withoutGpu = recordedWithoutGpu(made);
   const evaluating = ended ? null : recordedEvaluation(m, shown.position);
+  const recordedSteps = shown.recording.columns.step.length;
   // What the class is watching: on a phone it comes with the status and the diagram, before the
   // controls that wait meanwhile.
   return (
@@ -117,10 +118,28 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         </button>
         <span className={styles.progress} data-testid="replay-progress">
           step {formatInt(shown.last?.step ?? 0)} of {formatInt(m.setup.steps)} · {formatDuration(shown.position)} of {formatDuration(shown.length)} recorded
-          {evaluating && <span data-testid="replay-evaluating"> · {evaluating}</span>}
+          {evaluating && (
+            <>
+              {' · '}
+              <span data-testid="replay-evaluating">{evaluating}</span>
+            </>
+          )}
         </span>
       </div>
-      <progress className={styles.bar} max={shown.length} value={shown.position} aria-label="Replay position" />
+      {/* A slider over the recorded steps: a teacher goes back to a moment to show it again (drag, or ← → and Page Up/Down). */}
+      <input
+        type="range"
+        className={styles.bar}
+        min={0}
+        max={recordedSteps}
+        step={1}
+        value={ended ? recordedSteps : shown.shownSteps}
+        onChange={(e) => replay.seekToSteps(Number(e.currentTarget.value))}
+        aria-label="Replay position"
+        aria-valuetext={`step ${formatInt(shown.last?.step ?? 0)} of ${formatInt(m.setup.steps)}`}
+        title="Drag to go back or forward in the recording"
+        data-testid="replay-seek"
+      />
       <p className={styles.results}>
         kNN {lastKnn ? `${percent(lastKnn.accuracy)} at step ${formatInt(lastKnn.step)}` : '– (not yet)'} · linear probe{' '}
         {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'} · the untrained network: kNN {percent(m.knn[0]?.accuracy ?? Number.NaN)}
