@@ -21,6 +21,8 @@ export type FinalModel = { state: 'recording' } | { state: 'loading'; what: stri
 
 export interface ReplayShown {
   recording: Recording;
+  /** Where the recording was fetched from (a link can open it again), or null for a file opened here. */
+  url: string | null;
   store: SeriesStore;
   version: number;
   /** Recorded milliseconds played so far, and the recording's length in them. */
@@ -75,7 +77,7 @@ export function useReplay(training: Training) {
   }, []);
 
   const open = useCallback(
-    async (read: () => Promise<Uint8Array>, name: string) => {
+    async (read: () => Promise<Uint8Array>, name: string, url: string | null) => {
       const api = workerApi();
       if (!api || shown) return;
       setError(null);
@@ -88,7 +90,7 @@ export function useReplay(training: Training) {
         const playhead = new ReplayPlayhead(recording);
         head.current = playhead;
         speed.current = defaultSpeed(playhead.length);
-        setShown({ recording, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
+        setShown({ recording, url, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
       } catch (e) {
         setBusy(null);
         setError(e instanceof RecordingError ? e.message : `${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -111,11 +113,11 @@ export function useReplay(training: Training) {
         }
         if (!response.ok) throw new RecordingError(absolute, `could not be fetched (HTTP ${response.status}): check the address`);
         return new Uint8Array(await response.arrayBuffer());
-      }, url);
+      }, url, absolute);
     },
     [open],
   );
-  const openFile = useCallback((file: File) => open(async () => new Uint8Array(await file.arrayBuffer()), file.name), [open]);
+  const openFile = useCallback((file: File) => open(async () => new Uint8Array(await file.arrayBuffer()), file.name, null), [open]);
 
   // `?replay=URL`: open that recording once the Worker is ready (tests, and teachers hosting their own).
   const linkOpened = useRef(false);
@@ -222,6 +224,18 @@ export function useReplay(training: Training) {
 }
 
 export type Replay = ReturnType<typeof useReplay>;
+
+/**
+ * A link that opens the app on the recording at `url` (a student follows the class on a phone):
+ * the page's address with `?replay=`, the recording's path when it is on the app's own site (the
+ * only one the built app may fetch from).
+ */
+export function replayLink(url: string, page: string): string {
+  const at = new URL(page);
+  const recording = new URL(url, page);
+  const q = new URLSearchParams({ replay: recording.origin === at.origin ? `${recording.pathname}${recording.search}` : recording.href });
+  return `${at.origin}${at.pathname}?${q.toString()}`;
+}
 
 /**
  * The recorded time at which `shown` steps had been taken: 0 before the first, the end of the

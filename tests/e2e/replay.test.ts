@@ -73,6 +73,19 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'replay-progress')).toMatch(/^step 12 of 12/);
     expect(await text(page, 'run-state')).toBe('Replayed');
     await page.screenshot({ path: resolve(RESULTS, 'replay.png'), fullPage: true });
+    // A link for the class: it opens the same recording in a student's page.
+    await page.click('[data-testid=replay-copy-link]');
+    const link = await attr(page, 'replay-link-note', 'data-link');
+    expect(link).toBe(`${url}?replay=%2Fclass%2Freplay-tiny.zip`);
+    const student = await app.browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await student.route('**/class/replay-tiny.zip', (route) => route.fulfill({ status: 200, contentType: 'application/zip', body: bytes }));
+      await student.goto(`${link}&backend=cpu`);
+      await student.locator('[data-testid=replay-badge]').waitFor({ timeout: 120_000 });
+      expect(await text(student, 'replay-made')).toContain(recording.manifest.made.device);
+    } finally {
+      await student.close();
+    }
 
     // At the end the final checkpoint is resumed in the Worker (the sample read first).
     await waitFor(page, 'the final model loaded', async () => (await attr(page, 'replay-final', 'data-state')) === 'loaded', 120_000);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeRecording, type Recording } from '../../src/train/recording';
 import { SERIES_FIELDS } from '../../src/ui/series';
-import { positionOfSteps, queueOf, recordedEvaluation, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
+import { positionOfSteps, queueOf, recordedEvaluation, replayLink, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
 import { ringOfSlots } from '../../src/worker/queueSnapshot';
 import { STAT_FIELDS, type StepRecord } from '../../src/worker/types';
 import { REPO_ROOT } from '../support/helpers';
@@ -152,5 +152,14 @@ describe('scrubbing a replay by its recorded steps', () => {
     expect(end.knn.at(-1)?.step).toBe(12);
     // Back again: the store starts over and holds the steps up to there only.
     expect(head.moveTo(positionOfSteps(elapsed, head.length, 3)).shownSteps).toBe(3);
+  });
+});
+
+describe('a link to the replay shown, for students', () => {
+  it('opens the app on the same recording: its path on the app’s own site, the app’s page without its other options', () => {
+    expect(replayLink('http://localhost:5173/class/replay-tiny.zip', 'http://localhost:5173/?backend=cpu&replay=class/replay-tiny.zip')).toBe('http://localhost:5173/?replay=%2Fclass%2Freplay-tiny.zip');
+    expect(replayLink('replay/run.zip', 'https://school.example/moco/index.html')).toBe('https://school.example/moco/index.html?replay=%2Fmoco%2Freplay%2Frun.zip');
+    // On another site (which the built app's policy refuses to fetch) the address stays whole, so the refusal names it.
+    expect(replayLink('https://elsewhere.example/r.zip', 'https://school.example/moco/')).toBe('https://school.example/moco/?replay=https%3A%2F%2Felsewhere.example%2Fr.zip');
   });
 });

@@ -2,7 +2,7 @@ import { useId, useMemo, useState } from 'react';
 import { formatDuration, formatInt } from '../format';
 import { recordedWithoutGpu } from '../renderer';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
-import { recordedEvaluation, REPLAY_SPEEDS, type Replay } from '../useReplay';
+import { recordedEvaluation, REPLAY_SPEEDS, replayLink, type Replay } from '../useReplay';
 import { FilePickButton } from './FilePickButton';
 import { KnnChart, percent } from './KnnChart';
 import styles from './ReplayPanel.module.css';
@@ -82,9 +82,12 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
           </span>{' '}
           {m.title}
         </h2>
-        <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
-          Leave the replay
-        </button>
+        <div className={styles.row}>
+          {shown.url && <ReplayLinkButton url={shown.url} />}
+          <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
+            Leave the replay
+          </button>
+        </div>
       </div>
       <p className={styles.made} data-testid="replay-made">
         This is a recording, not training in this tab: made on {made.device} ({made.backend}) on {new Date(made.date).toUTCString()}, at{' '}
@@ -151,6 +154,30 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
 }
 
 const EMPTY_SERIES = new SeriesStore();
+
+/** Copies a link that opens this recording (for the class to follow on their own screens); the note shows it where the clipboard refuses. */
+function ReplayLinkButton({ url }: { url: string }) {
+  const [note, setNote] = useState<{ link: string; copied: boolean } | null>(null);
+  const copy = () => {
+    const link = replayLink(url, location.href);
+    navigator.clipboard.writeText(link).then(
+      () => setNote({ link, copied: true }),
+      () => setNote({ link, copied: false }),
+    );
+  };
+  return (
+    <>
+      <button type="button" className="btn" onClick={copy} title="A link that opens this recording, for students to follow on their own screens" data-testid="replay-copy-link">
+        Copy link
+      </button>
+      {note && (
+        <span className="hint" role="status" data-testid="replay-link-note" data-link={note.link}>
+          {note.copied ? 'Link to this recording copied.' : `Copy this link: ${note.link}`}
+        </span>
+      )}
+    </>
+  );
+}
 
 function FinalModel({ replay }: { replay: Replay }) {
   const shown = replay.shown!;
