@@ -21,6 +21,8 @@ import { useReplay } from './useReplay';
 import { useTraining } from './useTraining';
 
 const NO_OVERLAYS: readonly RunOverlay[] = [];
+/** Before a replay's final model is in the Worker, the model there is the run held aside. */
+const REPLAY_EVALUATION_WAIT = 'These panels explore the recording’s final model once it is loaded: at the end of the replay, or now with “Explore the final model now” above.';
 
 export function App() {
   const training = useTraining();
@@ -87,7 +89,7 @@ export function App() {
             <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} whatNext={experiment.running ? EXPERIMENT_WAIT : START} />
           )}
           <DataPanel training={training} data={data} />
-          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} />
+          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} waiting={played && played.final.state !== 'loaded' ? REPLAY_EVALUATION_WAIT : null} />
           <BenchmarkPanel training={training} />
         </main>
       </div>

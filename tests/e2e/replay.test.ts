@@ -48,6 +48,9 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'chart-empty-loss')).not.toContain('Press Start');
     // The live parameters, the setup and the data wait with Start: moved, they would reach the run held aside.
     for (const id of ['momentum', 'queue', 'lr', 'preset', 'batch', 'data-builtin']) expect(await page.locator(`[data-testid=${id}]`).isDisabled()).toBe(true);
+    // So do the evaluations until the recording's final model is loaded: the Worker's model is the run held aside.
+    expect(await page.locator('[data-testid=embedding-refresh]').isDisabled()).toBe(true);
+    expect(await text(page, 'eval-waiting')).toContain('final model once it is loaded');
     await page.selectOption('[data-testid=replay-speed]', '100');
     expect(await text(page, 'replay-badge')).toBe('Recording');
     const made = await text(page, 'replay-made');
@@ -94,6 +97,7 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'probe-result')).toContain(`${(100 * finalProbe.accuracy).toFixed(1)}%`);
     // The recorded probe kept no feature width: none is shown (never "NaN features").
     expect(await text(page, 'probe-result')).toMatch(/epochs on 5,000 images/);
+    expect(await page.locator('[data-testid=eval-waiting]').count()).toBe(0);
     await page.click('[data-testid=embedding-refresh]');
     await waitFor(page, 'the embedding', async () => (await page.locator('[data-testid=embedding-scatter]').getAttribute('data-points')) === '1000', 120_000);
     // The kNN history lists evaluations, not "runs" (the word of training runs and experiments).
