@@ -46,6 +46,8 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'replay-evaluating')).toBe('scoring kNN at step 0 (the untrained network): no training meanwhile');
     expect(await text(page, 'chart-empty-loss')).toContain(REPLAY_WAIT);
     expect(await text(page, 'chart-empty-loss')).not.toContain('Press Start');
+    // Nothing is known yet: no kNN figure beside "kNN – (not yet)".
+    expect(await text(page, 'replay-results')).toBe('kNN – (not yet) · linear probe – (not yet)');
     // The live parameters, the setup and the data wait with Start: moved, they would reach the run held aside.
     for (const id of ['momentum', 'queue', 'lr', 'preset', 'batch', 'data-builtin']) expect(await page.locator(`[data-testid=${id}]`).isDisabled()).toBe(true);
     // So do the evaluations until the recording's final model is loaded: the Worker's model is the run held aside.
@@ -74,6 +76,7 @@ describe('the classroom replay, end to end', () => {
     expect(readout).not.toContain('this run');
     expect(await page.locator('[data-testid=replay] [data-testid=knn-chart]').getAttribute('data-points')).toBe(String(recording.manifest.knn.length));
     expect(await text(page, 'replay-progress')).toMatch(/^step 12 of 12/);
+    expect(await text(page, 'replay-results')).toContain(`the untrained network: kNN ${(100 * recording.manifest.knn[0].accuracy).toFixed(1)}%`);
     expect(await text(page, 'run-state')).toBe('Replayed');
     await page.screenshot({ path: resolve(RESULTS, 'replay.png'), fullPage: true });
     // A link for the class: it opens the same recording in a student's page.

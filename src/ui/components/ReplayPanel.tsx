@@ -143,9 +143,11 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         title="Drag to go back or forward in the recording"
         data-testid="replay-seek"
       />
-      <p className={styles.results}>
+      {/* The untrained network's kNN once the replay has reached it: before, "kNN – (not yet)" beside its figure contradicted itself. */}
+      <p className={styles.results} data-testid="replay-results">
         kNN {lastKnn ? `${percent(lastKnn.accuracy)} at step ${formatInt(lastKnn.step)}` : '– (not yet)'} · linear probe{' '}
-        {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'} · the untrained network: kNN {percent(m.knn[0]?.accuracy ?? Number.NaN)}
+        {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'}
+        {shown.knn.length > 0 && m.knn[0]?.step === 0 && ` · the untrained network: kNN ${percent(m.knn[0].accuracy)}`}
       </p>
       <KnnChart results={shown.knn} overlays={probeOverlay} label="kNN (recorded)" />
       <FinalModel replay={replay} />
