@@ -10,6 +10,7 @@ import { Charts, EXPERIMENT_WAIT, REPLAY_WAIT } from '../../src/ui/components/Ch
 import { Controls, type ControlsProps } from '../../src/ui/components/Controls';
 import { experimentState } from '../../src/ui/components/StatusBar';
 import { SeriesStore } from '../../src/ui/series';
+import { BUILDING } from '../../src/ui/useTraining';
 
 const noop = () => Promise.resolve() as never;
 
@@ -48,8 +49,9 @@ function tags(html: string, ids: string[]): string[] {
 const LIVE_AND_SETUP = ['momentum', 'queue', 'temperature', 'lr', 'preset', 'batch', 'version', 'dataset-size', 'budget'];
 
 describe('the training controls while something else holds the Worker', () => {
-  it('take the live parameters and the setup while nothing does', () => {
+  it('take the live parameters and the setup while nothing does, and while a setup change rebuilds the model (one menu after another)', () => {
     for (const tag of tags(controls(null), LIVE_AND_SETUP)) expect(tag).not.toContain('disabled');
+    for (const tag of tags(controls(BUILDING), LIVE_AND_SETUP)) expect(tag).not.toContain('disabled');
   });
 
   it('wait during a replay: a slider moved there would change the run held aside, not the recording shown', () => {

@@ -6,7 +6,7 @@ import { learningRateScale, momentumScale, queueScale, temperatureScale, type Sl
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
 import type { RunState } from '../../worker/types';
 import type { DataState } from '../useDataset';
-import type { Training, TrainingView } from '../useTraining';
+import { BUILDING, type Training, type TrainingView } from '../useTraining';
 import styles from './Controls.module.css';
 import { FilePickButton } from './FilePickButton';
 import { Term } from './Term';
@@ -168,8 +168,9 @@ export const Controls = memo(function Controls(props: ControlsProps) {
   const running = runState === 'running';
   const finished = runState === 'finished';
   // While something else holds the Worker (a replay, an experiment, a load), a moved slider or a
-  // changed setup would reach a run that is not the one on screen: they wait, as Start does.
-  const held = busy !== null;
+  // changed setup would reach a run that is not the one on screen: they wait, as Start does. A
+  // rebuild after a setup change holds nothing: one menu after another may change meanwhile.
+  const held = busy !== null && busy !== BUILDING;
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
   const m = params.momentum;
 

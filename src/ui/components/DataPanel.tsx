@@ -4,7 +4,7 @@ import type { DatasetInfo, LoadProgress } from '../../worker/types';
 import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
 import { formatInt, formatNumber } from '../format';
 import type { DataState, Loading } from '../useDataset';
-import type { Training } from '../useTraining';
+import { BUILDING, type Training } from '../useTraining';
 import styles from './DataPanel.module.css';
 
 const THUMB = 32;
@@ -133,7 +133,7 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
   const ready = training.view.phase === 'ready' && training.view.model !== null;
   // A choice while other data is read replaces it (the Worker trains on the data chosen last);
   // while a replay or an experiment holds the Worker, new data would start a run behind its back.
-  const disabled = !ready || training.view.busy !== null;
+  const disabled = !ready || (training.view.busy !== null && training.view.busy !== BUILDING);
   const loadPicked = (e: ChangeEvent<HTMLInputElement>) => {
     const files = filesFromInput(e.currentTarget.files);
     // Cleared, so that picking the same file again (after fixing it) loads it again.
