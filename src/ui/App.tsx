@@ -88,7 +88,7 @@ export function App() {
           ) : (
             <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} whatNext={experiment.running ? EXPERIMENT_WAIT : START} />
           )}
-          <DataPanel training={training} data={data} />
+          <DataPanel training={training} data={data} replayedOn={played && played.final.state !== 'loaded' ? played.recording.manifest.setup.dataset.name : null} />
           <Evaluation training={training} ev={evaluation} overlays={compare.overlays} waiting={played && played.final.state !== 'loaded' ? REPLAY_EVALUATION_WAIT : null} />
           <BenchmarkPanel training={training} />
         </main>

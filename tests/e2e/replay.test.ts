@@ -53,6 +53,9 @@ describe('the classroom replay, end to end', () => {
     // So do the evaluations until the recording's final model is loaded: the Worker's model is the run held aside.
     expect(await page.locator('[data-testid=embedding-refresh]').isDisabled()).toBe(true);
     expect(await text(page, 'eval-waiting')).toContain('final model once it is loaded');
+    // The Data panel still shows the run held aside (built-in shapes), and says that the recording was made on other data.
+    expect(await text(page, 'data-name')).toBe('Built-in shapes');
+    expect(await text(page, 'data-replay')).toContain(`The recording shown was made on ${recording.manifest.setup.dataset.name}.`);
     await page.selectOption('[data-testid=replay-speed]', '100');
     expect(await text(page, 'replay-badge')).toBe('Recording');
     const made = await text(page, 'replay-made');
@@ -101,6 +104,8 @@ describe('the classroom replay, end to end', () => {
     // The recorded probe kept no feature width: none is shown (never "NaN features").
     expect(await text(page, 'probe-result')).toMatch(/epochs on 5,000 images/);
     expect(await page.locator('[data-testid=eval-waiting]').count()).toBe(0);
+    // The Worker now has the sample the recording trained on: the panel shows it, with no note.
+    expect(await page.locator('[data-testid=data-replay]').count()).toBe(0);
     await page.click('[data-testid=embedding-refresh]');
     await waitFor(page, 'the embedding', async () => (await page.locator('[data-testid=embedding-scatter]').getAttribute('data-points')) === '1000', 120_000);
     // The kNN history lists evaluations, not "runs" (the word of training runs and experiments).

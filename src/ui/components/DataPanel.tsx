@@ -126,7 +126,11 @@ function asFolderPicker(el: HTMLInputElement | null): void {
 }
 
 /** Where the training images come from: the built-in set, or the user's files, picked or dropped. */
-export function DataPanel({ training, data }: { training: Training; data: DataState }) {
+/**
+ * `replayedOn`: while a replay is shown and its final model not yet loaded, the dataset it was
+ * recorded on: the panel still shows the data of the run held aside, and says so.
+ */
+export function DataPanel({ training, data, replayedOn }: { training: Training; data: DataState; replayedOn?: string | null }) {
   const { info, loading, error, labels } = data;
   const [dragging, setDragging] = useState(false);
   const uid = useId();
@@ -224,6 +228,11 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
         <p className={styles['data-panel__error']} role="alert" data-testid="data-error">
           Not loaded — {error}
           {info && <> (still training on {info.name})</>}
+        </p>
+      )}
+      {replayedOn && (
+        <p className="hint hint--warn" data-testid="data-replay">
+          The recording shown was made on {replayedOn}. Below: the data of your run, held aside until you leave the replay.
         </p>
       )}
       {info && <DatasetSummary info={info} />}
