@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { BackendBadge } from './components/BackendBadge';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
-import { Charts } from './components/Charts';
+import { Charts, EXPERIMENT_WAIT, REPLAY_WAIT, START } from './components/Charts';
 import { Controls, controlsProps } from './components/Controls';
 import { DataPanel } from './components/DataPanel';
 import { FaultNotice } from './components/FaultNotice';
@@ -21,6 +21,8 @@ import { useReplay } from './useReplay';
 import { useTraining } from './useTraining';
 
 const NO_OVERLAYS: readonly RunOverlay[] = [];
+/** Before a replay's final model is in the Worker, the model there is the run held aside. */
+const REPLAY_EVALUATION_WAIT = 'These panels explore the recording’s final model once it is loaded: at the end of the replay, or now with “Explore the final model now” above.';
 
 export function App() {
   const training = useTraining();
@@ -58,7 +60,7 @@ export function App() {
         <Controls {...controlsProps(training, data)} />
         <main className="main">
           <Explainer />
-          <StatusBar training={training} replay={played} />
+          <StatusBar training={training} replay={played} experiment={experiment.running && (experiment.progress ?? true)} />
           <ReplayPanel replay={replay} />
           <FaultNotice training={training} />
           <SavedRuns training={training} shown={compare.shown} onShow={compare.show} />
@@ -82,12 +84,12 @@ export function App() {
             </p>
           )}
           {played ? (
-            <Charts overlays={NO_OVERLAYS} knn={played.knnPoints} store={played.store} version={played.version} queueSize={played.last?.queueCapacity ?? played.recording.manifest.setup.config.queueSize} batchSize={played.recording.manifest.setup.batchSize} />
+            <Charts overlays={NO_OVERLAYS} knn={played.knnPoints} store={played.store} version={played.version} queueSize={played.last?.queueCapacity ?? played.recording.manifest.setup.config.queueSize} batchSize={played.recording.manifest.setup.batchSize} whatNext={REPLAY_WAIT} />
           ) : (
-            <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} />
+            <Charts overlays={compare.overlays} knn={evaluation.knnPoints} store={store} version={version} queueSize={view.workerParams?.queueSize ?? training.params.queueSize} batchSize={setup.batchSize} whatNext={experiment.running ? EXPERIMENT_WAIT : START} />
           )}
-          <DataPanel training={training} data={data} />
-          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} />
+          <DataPanel training={training} data={data} replayedOn={played && played.final.state !== 'loaded' ? played.recording.manifest.setup.dataset.name : null} />
+          <Evaluation training={training} ev={evaluation} overlays={compare.overlays} waiting={played && played.final.state !== 'loaded' ? REPLAY_EVALUATION_WAIT : null} />
           <BenchmarkPanel training={training} />
         </main>
       </div>

@@ -23,6 +23,8 @@ export type FinalModel = { state: 'recording' } | { state: 'loading'; what: stri
 
 export interface ReplayShown {
   recording: Recording;
+  /** Where the recording was fetched from (a link can open it again), or null for a file opened here. */
+  url: string | null;
   store: SeriesStore;
   version: number;
   /** Recorded milliseconds played so far, and the recording's length in them. */
@@ -77,7 +79,7 @@ export function useReplay(training: Training) {
   }, []);
 
   const open = useCallback(
-    async (read: () => Promise<Uint8Array>, name: string) => {
+    async (read: () => Promise<Uint8Array>, name: string, url: string | null) => {
       const api = workerApi();
       if (!api || shown) return;
       setError(null);
@@ -90,7 +92,7 @@ export function useReplay(training: Training) {
         const playhead = new ReplayPlayhead(recording);
         head.current = playhead;
         speed.current = defaultSpeed(playhead.length);
-        setShown({ recording, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
+        setShown({ recording, url, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
       } catch (e) {
         setBusy(null);
         setError(e instanceof RecordingError ? e.message : `${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -113,11 +115,11 @@ export function useReplay(training: Training) {
         }
         if (!response.ok) throw new RecordingError(absolute, `could not be fetched (HTTP ${response.status}): check the address`);
         return new Uint8Array(await response.arrayBuffer());
-      }, url);
+      }, url, absolute);
     },
     [open],
   );
-  const openFile = useCallback((file: File) => open(async () => new Uint8Array(await file.arrayBuffer()), file.name), [open]);
+  const openFile = useCallback((file: File) => open(async () => new Uint8Array(await file.arrayBuffer()), file.name, null), [open]);
 
   // `?replay=URL`: open that recording once the Worker is ready (tests, and teachers hosting their own).
   const linkOpened = useRef(false);
@@ -161,6 +163,14 @@ export function useReplay(training: Training) {
     setShown((s) => s && { ...s, speed: value });
   }, []);
   const jumpToEnd = useCallback(() => seek(head.current?.length ?? 0, false), [seek]);
+  /** Back or forward to the moment `shown` recorded steps had been taken (a teacher's scrub); plays on if it played. */
+  const seekToSteps = useCallback(
+    (shown: number) => {
+      const playhead = head.current;
+      if (playhead) seek(positionOfSteps(playhead.recording.columns.elapsedMs, playhead.length, shown));
+    },
+    [seek],
+  );
   const restart = useCallback(() => seek(0, true), [seek]);
   const recording = shown?.recording;
 
@@ -217,10 +227,32 @@ export function useReplay(training: Training) {
 
   /** Something else drives the Worker (an experiment, a load): a replay waits for it. */
   const blocked = !shown && (view.busy !== null || view.phase !== 'ready' || !view.model);
-  return { shipped, opening, error, blocked, shown, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, restart, loadFinal, leave };
+  return { shipped, opening, error, blocked, shown, openUrl, openFile, setPlaying, setSpeed, jumpToEnd, seekToSteps, restart, loadFinal, leave };
 }
 
 export type Replay = ReturnType<typeof useReplay>;
+
+/**
+ * A link that opens the app on the recording at `url` (a student follows the class on a phone):
+ * the page's address with `?replay=`, the recording's path when it is on the app's own site (the
+ * only one the built app may fetch from).
+ */
+export function replayLink(url: string, page: string): string {
+  const at = new URL(page);
+  const recording = new URL(url, page);
+  const q = new URLSearchParams({ replay: recording.origin === at.origin ? `${recording.pathname}${recording.search}` : recording.href });
+  return `${at.origin}${at.pathname}?${q.toString()}`;
+}
+
+/**
+ * The recorded time at which `shown` steps had been taken: 0 before the first, the end of the
+ * recording (its last evaluations included) for all of them.
+ */
+export function positionOfSteps(elapsedMs: ArrayLike<number>, length: number, shown: number): number {
+  if (shown <= 0) return 0;
+  if (shown >= elapsedMs.length) return length;
+  return elapsedMs[shown - 1];
+}
 
 /** A speed that plays the recording in about a minute, from the speeds offered. */
 function defaultSpeed(lengthMs: number): number {
@@ -311,6 +343,21 @@ export class ReplayPlayhead {
     this.at = { position, version: store.version, shownSteps: store.length, knn, knnPoints, probes, last, queue };
     return this.at;
   }
+}
+
+/**
+ * What the recorded run was doing at `position` (recorded ms) if not training: an evaluation, which
+ * the run took between steps (kNN and probe each take seconds; at 1× the charts stand still for
+ * them), said beside the replay's progress so that a still chart does not look stuck. Null while
+ * it trained.
+ */
+export function recordedEvaluation(manifest: Recording['manifest'], position: number): string | null {
+  const during = (e: { elapsedMs: number; seconds: number }) => position >= e.elapsedMs - e.seconds * 1000 && position < e.elapsedMs;
+  const knn = manifest.knn.find(during);
+  if (knn) return `scoring kNN at step ${knn.step}${knn.step === 0 ? ' (the untrained network)' : ''}: no training meanwhile`;
+  const probe = manifest.probes.find(during);
+  if (probe) return `training the linear probe at step ${probe.step}: no training meanwhile`;
+  return null;
 }
 
 /** How many of `times` (in increasing order) are at or before `position`, counting on from `before` (those known at the last position). */

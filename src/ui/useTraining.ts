@@ -74,6 +74,8 @@ export interface WorkerLoss {
 
 /** What the controls say while the Worker recovers from a lost GPU device by itself. */
 const RECOVERING = 'Recovering from the lost GPU device…';
+/** Busy while a setup change rebuilds the model: the setup menus stay free meanwhile (the last choice wins). */
+export const BUILDING = 'Building the dataset and the model…';
 
 /** How long a slider must rest before its value goes to the Worker (one chart marker per gesture). */
 const PARAM_DEBOUNCE_MS = 250;
@@ -166,7 +168,7 @@ export function useTraining() {
     async (form: SetupForm, live: LiveParams) => {
       const api = bridge.current?.api.training;
       if (!api) return;
-      setView((v) => ({ ...v, busy: 'Building the dataset and the model…', error: null }));
+      setView((v) => ({ ...v, busy: BUILDING, error: null }));
       try {
         const model = await api.configure({ ...form, params: live });
         setBuiltSetup(form);

@@ -180,6 +180,9 @@ describe('runs side by side and experiments, end to end', () => {
     await page.click('[data-testid=experiment-run]');
     await waitFor(page, 'the first run training', async () => /Run 1 of 2 \(K = 16\): step [1-9]/.test(await text(page, 'experiment-progress')), 120_000);
     expect(await text(page, 'experiment-progress')).toMatch(/left$/);
+    // The status line is the experiment's (never its inner run's Ready, Paused or Finished), and the live parameters wait with Start.
+    expect(await text(page, 'run-state')).toBe('Experiment, run 1 of 2');
+    expect(await page.locator('[data-testid=momentum]').isDisabled()).toBe(true);
     await page.click('[data-testid=experiment-cancel]');
     await page.locator('[data-testid=experiment-status]').waitFor({ timeout: 120_000 });
     expect(await text(page, 'experiment-status')).toMatch(/^Cancelled after 1 of 2 runs\. Your run is back at step 2\./);

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeRecording } from '../../src/train/recording';
+import { REPLAY_WAIT } from '../../src/ui/components/Charts';
 import { attr, openApp, RESULTS, ROOT, text, useApp, waitFor } from './harness';
 
 const FIXTURE = resolve(ROOT, 'tests/fixtures/replay-tiny.zip');
@@ -40,6 +41,21 @@ describe('the classroom replay, end to end', () => {
     await page.goto(`${url}?backend=cpu&replay=class/replay-tiny.zip`);
     const panel = page.locator('[data-testid=replay]');
     await panel.waitFor({ timeout: 120_000 });
+    // At 1× (its pace), the recording first spends 7 s on the untrained network's kNN: the panel says
+    // so, and the still charts say that the recording brings the first step, not Start (which waits).
+    expect(await text(page, 'replay-evaluating')).toBe('scoring kNN at step 0 (the untrained network): no training meanwhile');
+    expect(await text(page, 'chart-empty-loss')).toContain(REPLAY_WAIT);
+    expect(await text(page, 'chart-empty-loss')).not.toContain('Press Start');
+    // Nothing is known yet: no kNN figure beside "kNN – (not yet)".
+    expect(await text(page, 'replay-results')).toBe('kNN – (not yet) · linear probe – (not yet)');
+    // The live parameters, the setup and the data wait with Start: moved, they would reach the run held aside.
+    for (const id of ['momentum', 'queue', 'lr', 'preset', 'batch', 'data-builtin']) expect(await page.locator(`[data-testid=${id}]`).isDisabled()).toBe(true);
+    // So do the evaluations until the recording's final model is loaded: the Worker's model is the run held aside.
+    expect(await page.locator('[data-testid=embedding-refresh]').isDisabled()).toBe(true);
+    expect(await text(page, 'eval-waiting')).toContain('final model once it is loaded');
+    // The Data panel still shows the run held aside (built-in shapes), and says that the recording was made on other data.
+    expect(await text(page, 'data-name')).toBe('Built-in shapes');
+    expect(await text(page, 'data-replay')).toContain(`The recording shown was made on ${recording.manifest.setup.dataset.name}.`);
     await page.selectOption('[data-testid=replay-speed]', '100');
     expect(await text(page, 'replay-badge')).toBe('Recording');
     const made = await text(page, 'replay-made');
@@ -63,8 +79,22 @@ describe('the classroom replay, end to end', () => {
     expect(readout).not.toContain('this run');
     expect(await page.locator('[data-testid=replay] [data-testid=knn-chart]').getAttribute('data-points')).toBe(String(recording.manifest.knn.length));
     expect(await text(page, 'replay-progress')).toMatch(/^step 12 of 12/);
+    expect(await text(page, 'replay-results')).toContain(`the untrained network: kNN ${(100 * recording.manifest.knn[0].accuracy).toFixed(1)}%`);
     expect(await text(page, 'run-state')).toBe('Replayed');
     await page.screenshot({ path: resolve(RESULTS, 'replay.png'), fullPage: true });
+    // A link for the class: it opens the same recording in a student's page.
+    await page.click('[data-testid=replay-copy-link]');
+    const link = await attr(page, 'replay-link-note', 'data-link');
+    expect(link).toBe(`${url}?replay=%2Fclass%2Freplay-tiny.zip`);
+    const student = await app.browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await student.route('**/class/replay-tiny.zip', (route) => route.fulfill({ status: 200, contentType: 'application/zip', body: bytes }));
+      await student.goto(`${link}&backend=cpu`);
+      await student.locator('[data-testid=replay-badge]').waitFor({ timeout: 120_000 });
+      expect(await text(student, 'replay-made')).toContain(recording.manifest.made.device);
+    } finally {
+      await student.close();
+    }
 
     // At the end the final checkpoint is resumed in the Worker (the sample read first).
     await waitFor(page, 'the final model loaded', async () => (await attr(page, 'replay-final', 'data-state')) === 'loaded', 120_000);
@@ -73,14 +103,27 @@ describe('the classroom replay, end to end', () => {
     expect(await text(page, 'probe-result')).toContain(`${(100 * finalProbe.accuracy).toFixed(1)}%`);
     // The recorded probe kept no feature width: none is shown (never "NaN features").
     expect(await text(page, 'probe-result')).toMatch(/epochs on 5,000 images/);
+    expect(await page.locator('[data-testid=eval-waiting]').count()).toBe(0);
+    // The Worker now has the sample the recording trained on: the panel shows it, with no note.
+    expect(await page.locator('[data-testid=data-replay]').count()).toBe(0);
     await page.click('[data-testid=embedding-refresh]');
     await waitFor(page, 'the embedding', async () => (await page.locator('[data-testid=embedding-scatter]').getAttribute('data-points')) === '1000', 120_000);
+    // The kNN history lists evaluations, not "runs" (the word of training runs and experiments).
+    expect(await text(page, 'knn-history')).toBe(`Every kNN result (${recording.manifest.knn.length})`);
+
+    // A teacher goes back to step 6 to show it again: the charts and the progress are there, paused.
+    await page.fill('[data-testid=replay-seek]', '6');
+    await waitFor(page, 'the charts at step 6', async () => (await page.locator('[data-testid=chart-loss]').getAttribute('data-points')) === '6', 30_000);
+    expect(await text(page, 'replay-progress')).toMatch(/^step 6 of 12/);
+    expect(await text(page, 'run-state')).toBe('Replay paused');
+    expect(await text(page, 'replay-toggle')).toBe('Play');
 
     // Leaving gives the run in use and the controls back.
     await page.click('[data-testid=replay-leave]');
     await page.locator('[data-testid=replay-offer]').waitFor({ timeout: 60_000 });
     await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
     expect(await text(page, 'status-step')).toBe('0');
+    expect(await page.locator('[data-testid=momentum]').isDisabled()).toBe(false);
     expect(pageErrors).toEqual([]);
   }, 400_000);
 });

@@ -52,6 +52,26 @@ describe('what the app teaches, end to end', () => {
     const lag = Number(await attr(page, 'diagram-lag', 'data-value'));
     expect(lag).toBeGreaterThan(0);
     expect(await text(page, 'diagram-lag')).toMatch(/lag [\d.e-]+ · key cos [\d.]+/);
+    // No word of the diagram is crossed by an arrow (the augment and enqueue labels were, read on a projector as struck out).
+    const crossed = await page.locator('[data-testid=diagram-lag]').evaluate((lagText) => {
+      const svg = (lagText as SVGTextElement).ownerSVGElement!;
+      const curves = [...svg.querySelectorAll('path')].filter((p) => !p.closest('marker') && getComputedStyle(p).fill === 'none');
+      const hits: string[] = [];
+      for (const t of svg.querySelectorAll('text')) {
+        const b = t.getBBox();
+        if (!t.textContent?.trim() || b.width === 0) continue;
+        const crosses = (p: SVGPathElement) => {
+          for (let at = 0; at <= p.getTotalLength(); at += 1) {
+            const q = p.getPointAtLength(at);
+            if (q.x > b.x && q.x < b.x + b.width && q.y > b.y && q.y < b.y + b.height) return true;
+          }
+          return false;
+        };
+        for (const p of curves) if (crosses(p)) hits.push(`"${t.textContent.trim()}" × ${p.getAttribute('d')}`);
+      }
+      return hits;
+    });
+    expect(crossed).toEqual([]);
     // The chart draws a batch after the status line has counted it.
     await waitFor(page, 'three points on the key-encoder chart', async () => Number(await attr(page, 'chart-key-encoder', 'data-points')) === 3, 10_000);
 

@@ -9,6 +9,7 @@ import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { decodeRecording } from '../../src/train/recording';
+import { BackendBadge } from '../../src/ui/components/BackendBadge';
 import { probeDetails } from '../../src/ui/components/Evaluation';
 import { FilePickButton } from '../../src/ui/components/FilePickButton';
 import { cleanRunName } from '../../src/ui/components/SavedRuns';
@@ -85,5 +86,22 @@ describe('a saved run renamed in its list', () => {
     const long = `${'resnet8 on cifar-10-binary.tar.gz '.repeat(3)}end`;
     expect(cleanRunName(long)).toBe(long.slice(0, 80).trim());
     expect(cleanRunName('  \n ')).toBeNull();
+  });
+});
+
+describe('the header on a machine without WebGPU (a classroom laptop on a projector)', () => {
+  it('says in plain words what the fallback means, with the technical reason behind “why?”', () => {
+    const fallbackReason = 'WebGPU unavailable: no adapter (navigator.gpu.requestAdapter() returned null)';
+    const html = renderToStaticMarkup(createElement(BackendBadge, { backend: { backend: 'webgl', fallbackReason, adapter: null }, phase: 'ready' }));
+    const summary = /<summary[^>]*>([^<]*)<\/summary>/.exec(html)?.[1];
+    expect(summary).toBe('No WebGPU here: training runs on WebGL, more slowly · why?');
+    // The reason is there for whoever opens it, not on the header itself.
+    expect(html).toMatch(/<details[^>]*>.*navigator\.gpu\.requestAdapter\(\) returned null.*<\/details>/);
+    expect(html).not.toMatch(/<details[^>]*open/);
+  });
+
+  it('names an order set in the address as such, not as a missing GPU', () => {
+    const html = renderToStaticMarkup(createElement(BackendBadge, { backend: { backend: 'cpu', fallbackReason: 'WebGPU not tried: backend order set to cpu', adapter: null }, phase: 'ready' }));
+    expect(html).toContain('WebGPU not tried (backend set in the address) · why?');
   });
 });

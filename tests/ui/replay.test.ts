@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeRecording, type Recording } from '../../src/train/recording';
 import { SERIES_FIELDS } from '../../src/ui/series';
-import { queueOf, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
+import { positionOfSteps, queueOf, recordedEvaluation, replayLink, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
 import { ringOfSlots } from '../../src/worker/queueSnapshot';
 import { STAT_FIELDS, type StepRecord } from '../../src/worker/types';
 import { REPO_ROOT } from '../support/helpers';
@@ -117,5 +117,49 @@ describe('the replay playhead (one move per tick, only the new part derived)', (
     expect(back.knnPoints.map((p) => p.x)).toEqual([0, 4]);
     expect(back.probes.map((p) => p.x)).toEqual([0, 4]);
     expect(head.store.markers.map((m) => m.fromStep)).toEqual([3]);
+  });
+});
+
+describe('what the recorded run did between its steps', () => {
+  it('names the evaluation the charts stand still for (at 1× the fixture spends 7 s on the untrained kNN before its first step), and nothing while it trained', () => {
+    const { manifest, columns } = recording();
+    const [firstKnn] = manifest.knn;
+    // The fixture: step 1 comes after the untrained network's kNN and probe.
+    expect(columns.elapsedMs[0]).toBeGreaterThan(firstKnn.elapsedMs);
+    expect(recordedEvaluation(manifest, 1000)).toBe('scoring kNN at step 0 (the untrained network): no training meanwhile');
+    const probe = manifest.probes[1];
+    expect(recordedEvaluation(manifest, probe.elapsedMs - 500)).toBe(`training the linear probe at step ${probe.step}: no training meanwhile`);
+    // Between two steps of training, nothing is said.
+    const trainingAt = (columns.elapsedMs[5] + columns.elapsedMs[6]) / 2;
+    expect(columns.elapsedMs[6] - columns.elapsedMs[5]).toBeLessThan(1000);
+    expect(recordedEvaluation(manifest, trainingAt)).toBeNull();
+  });
+});
+
+describe('scrubbing a replay by its recorded steps', () => {
+  it('goes to the moment each step was taken: before the first, at step n, and to the end (its last evaluations included) at the last', () => {
+    const r = recording();
+    const head = new ReplayPlayhead(r);
+    const elapsed = r.columns.elapsedMs;
+    expect(positionOfSteps(elapsed, head.length, 0)).toBe(0);
+    const atSix = head.moveTo(positionOfSteps(elapsed, head.length, 6));
+    expect(atSix.shownSteps).toBe(6);
+    expect(atSix.last?.step).toBe(6);
+    // The last step was followed by a kNN and a probe: the end is after it, and shows them.
+    expect(head.length).toBeGreaterThan(elapsed[elapsed.length - 1]);
+    const end = head.moveTo(positionOfSteps(elapsed, head.length, elapsed.length));
+    expect(end.position).toBe(head.length);
+    expect(end.knn.at(-1)?.step).toBe(12);
+    // Back again: the store starts over and holds the steps up to there only.
+    expect(head.moveTo(positionOfSteps(elapsed, head.length, 3)).shownSteps).toBe(3);
+  });
+});
+
+describe('a link to the replay shown, for students', () => {
+  it('opens the app on the same recording: its path on the app’s own site, the app’s page without its other options', () => {
+    expect(replayLink('http://localhost:5173/class/replay-tiny.zip', 'http://localhost:5173/?backend=cpu&replay=class/replay-tiny.zip')).toBe('http://localhost:5173/?replay=%2Fclass%2Freplay-tiny.zip');
+    expect(replayLink('replay/run.zip', 'https://school.example/moco/index.html')).toBe('https://school.example/moco/index.html?replay=%2Fmoco%2Freplay%2Frun.zip');
+    // On another site (which the built app's policy refuses to fetch) the address stays whole, so the refusal names it.
+    expect(replayLink('https://elsewhere.example/r.zip', 'https://school.example/moco/')).toBe('https://school.example/moco/?replay=https%3A%2F%2Felsewhere.example%2Fr.zip');
   });
 });

@@ -1,6 +1,12 @@
 import { BACKEND_LABELS, type BackendInfo } from '../../worker/types';
 import styles from './BackendBadge.module.css';
 
+/** What a fallback means, in a few words: why is behind it. */
+export function fallbackSummary(backend: BackendInfo): string {
+  if (backend.fallbackReason?.startsWith('WebGPU not tried')) return 'WebGPU not tried (backend set in the address) · why?';
+  return `No WebGPU here: training runs on ${BACKEND_LABELS[backend.backend]}, more slowly · why?`;
+}
+
 export function BackendBadge({ backend, phase }: { backend: BackendInfo | null; phase: 'starting' | 'ready' | 'failed' }) {
   if (!backend) {
     return (
@@ -23,9 +29,11 @@ export function BackendBadge({ backend, phase }: { backend: BackendInfo | null; 
         </span>
       )}
       {backend.fallbackReason && (
-        <span className={styles.backend__reason} data-testid="backend-reason">
-          {backend.fallbackReason}
-        </span>
+        // Plain words on the header (a projector, a class); the technical reason one click away.
+        <details className={styles.backend__reason}>
+          <summary data-testid="backend-fallback">{fallbackSummary(backend)}</summary>
+          <span data-testid="backend-reason">{backend.fallbackReason}</span>
+        </details>
       )}
     </div>
   );

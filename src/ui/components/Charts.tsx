@@ -40,7 +40,7 @@ interface ChartSpec {
   fromZero?: boolean;
   rightAxis?: boolean;
   format?: (v: number) => string;
-  /** What the chart will show, said while it is empty. */
+  /** What the chart will show, said while it is empty (followed by what brings the first step). */
   empty: string;
 }
 
@@ -57,7 +57,11 @@ const C = {
   grey: 'var(--chart-grey)',
 };
 
-const START = 'Press Start to train.';
+/** What brings the first step, said after what an empty chart will show: Start, unless a replay or an experiment drives the charts. */
+export const START = 'Press Start to train.';
+/** While a replay or an experiment drives the charts, Start waits: they say what comes instead. */
+export const REPLAY_WAIT = 'The recording plays its first step shortly.';
+export const EXPERIMENT_WAIT = 'The experiment’s run is about to take its first step.';
 
 const LOSS: ChartSpec = {
   id: 'loss',
@@ -69,7 +73,7 @@ const LOSS: ChartSpec = {
     { field: 'lossSmoothed', name: 'smoothed', colour: C.smooth, width: 2 },
   ],
   overlay: [{ field: 'lossSmoothed' }],
-  empty: `The loss of each step will appear here, below its dashed chance level as MoCo learns. ${START}`,
+  empty: `The loss of each step will appear here, below its dashed chance level as MoCo learns.`,
 };
 const LOSS_RATIO: ChartSpec = {
   id: 'loss',
@@ -81,7 +85,7 @@ const LOSS_RATIO: ChartSpec = {
   chanceLevel: { y: 1, name: 'chance = 1' },
   overlay: [{ field: 'lossRatioSmoothed' }],
   fromZero: true,
-  empty: `The loss as a fraction of its chance level ln(n+1) will appear here. ${START}`,
+  empty: `The loss as a fraction of its chance level ln(n+1) will appear here.`,
 };
 const ACCURACY: ChartSpec = {
   id: 'accuracy',
@@ -94,7 +98,7 @@ const ACCURACY: ChartSpec = {
   overlay: [{ field: 'accuracySmoothed' }],
   yRange: [0, 1],
   format: (v) => `${Math.round(v * 100)}%`,
-  empty: `How often each query finds its own key will appear here. ${START}`,
+  empty: `How often each query finds its own key will appear here.`,
 };
 const SIMILARITY: ChartSpec = {
   id: 'similarity',
@@ -108,7 +112,7 @@ const SIMILARITY: ChartSpec = {
     { field: 'meanNegativeSimilarity', name: 'q·kᵢ', dashed: true },
   ],
   yRange: [-1, 1],
-  empty: `The similarity of positive pairs and of negatives will appear here. ${START}`,
+  empty: `The similarity of positive pairs and of negatives will appear here.`,
 };
 const QUEUE: ChartSpec = {
   id: 'queue',
@@ -121,7 +125,7 @@ const QUEUE: ChartSpec = {
   rightAxis: true,
   fromZero: true,
   format: formatCompact,
-  empty: `The queue of negative keys filling up, and their age, will appear here. ${START}`,
+  empty: `The queue of negative keys filling up, and their age, will appear here.`,
 };
 const KEY_ENCODER: ChartSpec = {
   id: 'key-encoder',
@@ -133,7 +137,7 @@ const KEY_ENCODER: ChartSpec = {
   rightAxis: true,
   fromZero: true,
   format: (v) => formatNumber(v, 2),
-  empty: `How far the key encoder trails the query encoder, and how alike their keys are, will appear here. ${START}`,
+  empty: `How far the key encoder trails the query encoder, and how alike their keys are, will appear here.`,
 };
 const THROUGHPUT: ChartSpec = {
   id: 'throughput',
@@ -141,7 +145,7 @@ const THROUGHPUT: ChartSpec = {
   series: [{ field: 'imagesPerSecond', name: 'images/s', colour: C.key, width: 1.5 }],
   fromZero: true,
   format: formatCompact,
-  empty: `Images trained per second will appear here. ${START}`,
+  empty: `Images trained per second will appear here.`,
 };
 const LEARNING_RATE: ChartSpec = {
   id: 'lr',
@@ -149,7 +153,7 @@ const LEARNING_RATE: ChartSpec = {
   series: [{ field: 'learningRate', name: 'lr', colour: C.grey, width: 1.5, stepped: true }],
   fromZero: true,
   format: (v) => (v === 0 ? '0' : v.toExponential(1)),
-  empty: `The learning rate of each step will appear here. ${START}`,
+  empty: `The learning rate of each step will appear here.`,
 };
 
 /** Markers drawn at most: the most recent changes. */
@@ -341,6 +345,7 @@ interface ChartProps {
   smoothed: number;
   logScale?: boolean;
   labelMarkers?: boolean;
+  whatNext: string;
 }
 
 interface TickProps {
@@ -463,7 +468,7 @@ function valueAt(store: SeriesStore, field: SeriesField, step: number): number {
  * the plot gives every line's value at the pointer's step (or the last step), and the plot is
  * one named tab stop whose arrow keys move that step.
  */
-const ChartCard = memo(function ChartCard({ spec, caption, store, version, overlays, overlayKey, smoothed, logScale, labelMarkers }: ChartProps) {
+const ChartCard = memo(function ChartCard({ spec, caption, store, version, overlays, overlayKey, smoothed, logScale, labelMarkers, whatNext }: ChartProps) {
   const uid = useId().replace(/:/g, '');
   const log = logScale ?? false;
   // The store is mutable: `version` says when its content changed (a few times per second at most).
@@ -552,7 +557,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
       <div className={styles['plot-area']}>
         {empty && (
           <div className={styles.empty} data-testid={`chart-empty-${spec.id}`}>
-            {spec.empty}
+            {spec.empty} {whatNext}
           </div>
         )}
         <div
@@ -700,6 +705,7 @@ export const Charts = memo(function Charts({
   batchSize,
   overlays = NO_OVERLAYS,
   knn,
+  whatNext = START,
 }: {
   store: SeriesStore;
   version: number;
@@ -709,6 +715,8 @@ export const Charts = memo(function Charts({
   overlays?: readonly RunOverlay[];
   /** The current run's kNN accuracy (0..1) against the step, for the export (the kNN chart draws it). */
   knn?: readonly Point[];
+  /** Said in an empty chart after what it will show: what brings the first step (default: Start). */
+  whatNext?: string;
 }) {
   const uid = useId();
   const shown = useStaggeredVersions(version, CHARTS.length);
@@ -820,6 +828,7 @@ export const Charts = memo(function Charts({
               smoothed={smoothed}
               logScale={spec === LOSS && options.logLoss}
               labelMarkers={spec.id === 'loss' || spec.id === 'queue'}
+              whatNext={whatNext}
             />
           );
         })}

@@ -6,7 +6,7 @@ import { learningRateScale, momentumScale, queueScale, temperatureScale, type Sl
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
 import type { RunState } from '../../worker/types';
 import type { DataState } from '../useDataset';
-import type { Training, TrainingView } from '../useTraining';
+import { BUILDING, type Training, type TrainingView } from '../useTraining';
 import styles from './Controls.module.css';
 import { FilePickButton } from './FilePickButton';
 import { Term } from './Term';
@@ -27,9 +27,10 @@ interface SliderProps {
   hint?: React.ReactNode;
   ticks?: string[];
   warn?: boolean;
+  disabled?: boolean;
 }
 
-function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }: SliderProps) {
+function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn, disabled }: SliderProps) {
   const text = format(value);
   const hintId = `${id}-hint`;
   return (
@@ -48,6 +49,7 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
         max={scale.steps}
         step={1}
         value={scale.toPosition(value)}
+        disabled={disabled}
         aria-valuetext={text}
         aria-describedby={hint ? hintId : undefined}
         onChange={(e) => onChange(scale.toValue(Number(e.currentTarget.value)))}
@@ -165,6 +167,10 @@ export const Controls = memo(function Controls(props: ControlsProps) {
   const blocked = !ready || busy !== null;
   const running = runState === 'running';
   const finished = runState === 'finished';
+  // While something else holds the Worker (a replay, an experiment, a load), a moved slider or a
+  // changed setup would reach a run that is not the one on screen: they wait, as Start does. A
+  // rebuild after a setup change holds nothing: one menu after another may change meanwhile.
+  const held = busy !== null && busy !== BUILDING;
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
   const m = params.momentum;
 
@@ -214,6 +220,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           onChange={set('momentum')}
           ticks={['0', '0.9', '0.99', '0.999', '0.9999']}
           warn={m === 0}
+          disabled={held}
           hint={
             m === 0 ? (
               <>m = 0: key encoder = query encoder (failure case).</>
@@ -229,17 +236,18 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           value={params.queueSize}
           format={formatInt}
           onChange={set('queueSize')}
+          disabled={held}
           hint={<>Negatives: the keys of the last {batchCount(params.queueSize / setup.batchSize)}.</>}
         />
-        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} />
-        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} onChange={set('learningRate')} />
+        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} disabled={held} />
+        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} onChange={set('learningRate')} disabled={held} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-setup`}>
         <h2 id={`${uid}-setup`}>Setup</h2>
         <div className="field">
           <label htmlFor={`${uid}-preset`}>Model</label>
-          <select id={`${uid}-preset`} data-testid="preset" value={setup.preset} onChange={(e) => updateSetup({ preset: e.currentTarget.value as PresetName })}>
+          <select id={`${uid}-preset`} data-testid="preset" value={setup.preset} disabled={held} onChange={(e) => updateSetup({ preset: e.currentTarget.value as PresetName })}>
             {PRESET_NAMES.map((p) => (
               <option key={p} value={p}>
                 {presetLabel(p)}
@@ -250,7 +258,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
         <div className="field-row">
           <div className="field">
             <label htmlFor={`${uid}-batch`}>Batch</label>
-            <select id={`${uid}-batch`} data-testid="batch" value={setup.batchSize} onChange={(e) => updateSetup({ batchSize: Number(e.currentTarget.value) })}>
+            <select id={`${uid}-batch`} data-testid="batch" value={setup.batchSize} disabled={held} onChange={(e) => updateSetup({ batchSize: Number(e.currentTarget.value) })}>
               {BATCH_SIZES.map((b) => (
                 <option key={b} value={b}>
                   {b}
@@ -260,7 +268,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           </div>
           <div className="field">
             <label htmlFor={`${uid}-version`}>Method</label>
-            <select id={`${uid}-version`} data-testid="version" value={setup.version} onChange={(e) => updateSetup({ version: e.currentTarget.value as 'v1' | 'v2' })}>
+            <select id={`${uid}-version`} data-testid="version" value={setup.version} disabled={held} onChange={(e) => updateSetup({ version: e.currentTarget.value as 'v1' | 'v2' })}>
               <option value="v1">MoCo v1</option>
               <option value="v2">MoCo v2</option>
             </select>
@@ -273,7 +281,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
             id={`${uid}-dataset`}
             data-testid="dataset-size"
             value={setup.dataset === 'synthetic' ? setup.datasetSize : setup.dataset}
-            disabled={dataLoading}
+            disabled={dataLoading || held}
             onChange={(e) => {
               const value = e.currentTarget.value;
               // The sample is read (in the Worker) and trained on at once, as loaded files are; a size only changes the setup.
@@ -294,7 +302,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
         </div>
         <div className="field">
           <label htmlFor={`${uid}-budget`}>Steps</label>
-          <select id={`${uid}-budget`} data-testid="budget" value={setup.stepBudget} onChange={(e) => updateSetup({ stepBudget: Number(e.currentTarget.value) })}>
+          <select id={`${uid}-budget`} data-testid="budget" value={setup.stepBudget} disabled={held} onChange={(e) => updateSetup({ stepBudget: Number(e.currentTarget.value) })}>
             {STEP_BUDGETS.map((n) => (
               <option key={n} value={n}>
                 {n === 0 ? 'no limit' : formatInt(n)}

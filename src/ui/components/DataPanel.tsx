@@ -4,7 +4,7 @@ import type { DatasetInfo, LoadProgress } from '../../worker/types';
 import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
 import { formatInt, formatNumber } from '../format';
 import type { DataState, Loading } from '../useDataset';
-import type { Training } from '../useTraining';
+import { BUILDING, type Training } from '../useTraining';
 import styles from './DataPanel.module.css';
 
 const THUMB = 32;
@@ -126,13 +126,18 @@ function asFolderPicker(el: HTMLInputElement | null): void {
 }
 
 /** Where the training images come from: the built-in set, or the user's files, picked or dropped. */
-export function DataPanel({ training, data }: { training: Training; data: DataState }) {
+/**
+ * `replayedOn`: while a replay is shown and its final model not yet loaded, the dataset it was
+ * recorded on: the panel still shows the data of the run held aside, and says so.
+ */
+export function DataPanel({ training, data, replayedOn }: { training: Training; data: DataState; replayedOn?: string | null }) {
   const { info, loading, dropping, error, labels } = data;
   const [dragging, setDragging] = useState(false);
   const uid = useId();
   const ready = training.view.phase === 'ready' && training.view.model !== null;
-  // A choice while other data is read replaces it (the Worker trains on the data chosen last).
-  const disabled = !ready;
+  // A choice while other data is read replaces it (the Worker trains on the data chosen last);
+  // while a replay or an experiment holds the Worker, new data would start a run behind its back.
+  const disabled = !ready || (training.view.busy !== null && training.view.busy !== BUILDING);
   const loadPicked = (e: ChangeEvent<HTMLInputElement>) => {
     const files = filesFromInput(e.currentTarget.files);
     // Cleared, so that picking the same file again (after fixing it) loads it again.
@@ -228,6 +233,11 @@ export function DataPanel({ training, data }: { training: Training; data: DataSt
         <p className={styles['data-panel__error']} role="alert" data-testid="data-error">
           Not loaded — {error}
           {info && <> (still training on {info.name})</>}
+        </p>
+      )}
+      {replayedOn && (
+        <p className="hint hint--warn" data-testid="data-replay">
+          The recording shown was made on {replayedOn}. Below: the data of your run, held aside until you leave the replay.
         </p>
       )}
       {info && <DatasetSummary info={info} />}

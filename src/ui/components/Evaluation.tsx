@@ -101,7 +101,8 @@ function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOv
             <PerClassTable perClass={latest.perClass} classNames={latest.classNames} testId="knn-per-class" />
           </details>
           <details className={styles['eval-details']}>
-            <summary>All runs ({ev.knn.length})</summary>
+            {/* Not "runs": the page's runs are training runs; these are the kNN evaluations of this one. */}
+            <summary data-testid="knn-history">Every kNN result ({ev.knn.length})</summary>
             <table className="per-class">
               <thead>
                 <tr>
@@ -263,9 +264,20 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
 }
 
 /** The evaluation panel: how good the representation is, and what the network is trained on. */
-export function Evaluation({ training, ev, overlays }: { training: Training; ev: EvaluationState; overlays?: RunOverlay[] }) {
+/**
+ * The evaluation panel. `waiting`: why its actions wait, said above them (a replay shown before its
+ * final model is loaded: the Worker's model then is the run held aside, not the recording's, and an
+ * embedding of it would be taken for the recording's).
+ */
+export function Evaluation({ training, ev: live, overlays, waiting }: { training: Training; ev: EvaluationState; overlays?: RunOverlay[]; waiting?: string | null }) {
+  const ev = waiting ? { ...live, ready: false } : live;
   return (
     <section className={styles.evaluation} aria-label="Evaluation" data-testid="evaluation">
+      {waiting && (
+        <p className={`hint ${styles['eval-software']}`} role="status" data-testid="eval-waiting">
+          {waiting}
+        </p>
+      )}
       <SoftwareNote training={training} />
       <KnnCard ev={ev} overlays={overlays} step={training.view.status.step} />
       <ProbeCard ev={ev} />

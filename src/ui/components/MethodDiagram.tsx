@@ -82,7 +82,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
   const fillPct = capacity ? (100 * filled) / capacity : 0;
   return (
     <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training" data-narrow-first>
-      <svg viewBox="0 0 940 212" role="img" aria-labelledby="diagram-title">
+      <svg viewBox="0 0 940 218" role="img" aria-labelledby="diagram-title">
         <title id="diagram-title">
           {queue
             ? `MoCo: query encoder and momentum encoder (m = ${formatMomentum(m)}); queue of ${formatInt(filled)} of ${formatInt(capacity)} keys`
@@ -113,10 +113,11 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
         </g>
         <path d="M56,98 C90,98 92,45 126,45" className={styles.edge} markerEnd="url(#arrow)" />
         <path d="M56,114 C90,114 92,165 126,165" className={styles.edge} markerEnd="url(#arrow)" />
-        <text x={92} y={62} className={styles.small} textAnchor="middle">
+        {/* Each label clear of its curve: above the upper one, below the lower one (they crossed their words). */}
+        <text x={92} y={40} className={styles.small} textAnchor="middle">
           augment
         </text>
-        <text x={92} y={156} className={styles.small} textAnchor="middle">
+        <text x={92} y={181} className={styles.small} textAnchor="middle">
           augment
         </text>
 
@@ -204,7 +205,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
 
         {/* Enqueue */}
         <path d="M352,170 C460,205 600,205 688,160" className={`${styles.edge} ${styles['edge--enqueue']}`} markerEnd="url(#arrow)" />
-        <text x={520} y={186} className={styles.small} textAnchor="middle">
+        <text x={520} y={211} className={styles.small} textAnchor="middle">
           enqueue the newest keys, drop the oldest
         </text>
 

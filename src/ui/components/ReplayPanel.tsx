@@ -2,7 +2,7 @@ import { useId, useMemo, useState } from 'react';
 import { formatDuration, formatInt } from '../format';
 import { recordedWithoutGpu } from '../renderer';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
-import { REPLAY_SPEEDS, type Replay } from '../useReplay';
+import { recordedEvaluation, REPLAY_SPEEDS, replayLink, type Replay } from '../useReplay';
 import { FilePickButton } from './FilePickButton';
 import { KnnChart, percent } from './KnnChart';
 import styles from './ReplayPanel.module.css';
@@ -69,6 +69,8 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   const lastKnn = shown.knn.at(-1);
   const lastProbe = shown.probes.at(-1);
   const withoutGpu = recordedWithoutGpu(made);
+  const evaluating = ended ? null : recordedEvaluation(m, shown.position);
+  const recordedSteps = shown.recording.columns.step.length;
   // What the class is watching: on a phone it comes with the status and the diagram, before the
   // controls that wait meanwhile.
   return (
@@ -80,9 +82,12 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
           </span>{' '}
           {m.title}
         </h2>
-        <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
-          Leave the replay
-        </button>
+        <div className={styles.row}>
+          {shown.url && <ReplayLinkButton url={shown.url} />}
+          <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
+            Leave the replay
+          </button>
+        </div>
       </div>
       <p className={styles.made} data-testid="replay-made">
         This is a recording, not training in this tab: made on {made.device} ({made.backend}) on {new Date(made.date).toUTCString()}, at{' '}
@@ -116,12 +121,33 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         </button>
         <span className={styles.progress} data-testid="replay-progress">
           step {formatInt(shown.last?.step ?? 0)} of {formatInt(m.setup.steps)} · {formatDuration(shown.position)} of {formatDuration(shown.length)} recorded
+          {evaluating && (
+            <>
+              {' · '}
+              <span data-testid="replay-evaluating">{evaluating}</span>
+            </>
+          )}
         </span>
       </div>
-      <progress className={styles.bar} max={shown.length} value={shown.position} aria-label="Replay position" />
-      <p className={styles.results}>
+      {/* A slider over the recorded steps: a teacher goes back to a moment to show it again (drag, or ← → and Page Up/Down). */}
+      <input
+        type="range"
+        className={styles.bar}
+        min={0}
+        max={recordedSteps}
+        step={1}
+        value={ended ? recordedSteps : shown.shownSteps}
+        onChange={(e) => replay.seekToSteps(Number(e.currentTarget.value))}
+        aria-label="Replay position"
+        aria-valuetext={`step ${formatInt(shown.last?.step ?? 0)} of ${formatInt(m.setup.steps)}`}
+        title="Drag to go back or forward in the recording"
+        data-testid="replay-seek"
+      />
+      {/* The untrained network's kNN once the replay has reached it: before, "kNN – (not yet)" beside its figure contradicted itself. */}
+      <p className={styles.results} data-testid="replay-results">
         kNN {lastKnn ? `${percent(lastKnn.accuracy)} at step ${formatInt(lastKnn.step)}` : '– (not yet)'} · linear probe{' '}
-        {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'} · the untrained network: kNN {percent(m.knn[0]?.accuracy ?? Number.NaN)}
+        {lastProbe ? `${percent(lastProbe.y)} at step ${formatInt(lastProbe.x)}` : '– (not yet)'}
+        {shown.knn.length > 0 && m.knn[0]?.step === 0 && ` · the untrained network: kNN ${percent(m.knn[0].accuracy)}`}
       </p>
       <KnnChart results={shown.knn} overlays={probeOverlay} label="kNN (recorded)" />
       <FinalModel replay={replay} />
@@ -130,6 +156,30 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
 }
 
 const EMPTY_SERIES = new SeriesStore();
+
+/** Copies a link that opens this recording (for the class to follow on their own screens); the note shows it where the clipboard refuses. */
+function ReplayLinkButton({ url }: { url: string }) {
+  const [note, setNote] = useState<{ link: string; copied: boolean } | null>(null);
+  const copy = () => {
+    const link = replayLink(url, location.href);
+    navigator.clipboard.writeText(link).then(
+      () => setNote({ link, copied: true }),
+      () => setNote({ link, copied: false }),
+    );
+  };
+  return (
+    <>
+      <button type="button" className="btn" onClick={copy} title="A link that opens this recording, for students to follow on their own screens" data-testid="replay-copy-link">
+        Copy link
+      </button>
+      {note && (
+        <span className="hint" role="status" data-testid="replay-link-note" data-link={note.link}>
+          {note.copied ? 'Link to this recording copied.' : `Copy this link: ${note.link}`}
+        </span>
+      )}
+    </>
+  );
+}
 
 function FinalModel({ replay }: { replay: Replay }) {
   const shown = replay.shown!;

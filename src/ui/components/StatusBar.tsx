@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { formatDuration, formatInt, formatNumber } from '../format';
+import type { ExperimentProgress } from '../../worker/experimentTypes';
 import type { ReplayShown } from '../useReplay';
 import type { Training } from '../useTraining';
 import styles from './StatusBar.module.css';
@@ -20,11 +21,18 @@ function Stat({ label, value, testId }: { label: string; value: string; testId: 
 /**
  * The run's state and figures: the Worker's run, or while a classroom replay is shown, the replay's
  * (its step, its recorded time), so that the line never says "Ready" at step 0 beside a recording
- * that plays.
+ * that plays. While an experiment runs (`experiment`: true, or its progress once known) the figures
+ * are its current run's, and the state says so: not "Ready", "Paused" or "Finished" between and
+ * at the end of its runs.
  */
-export function StatusBar({ training, replay }: { training: Training; replay?: ReplayShown | null }) {
+export function StatusBar({ training, replay, experiment }: { training: Training; replay?: ReplayShown | null; experiment?: ExperimentProgress | boolean | null }) {
   if (replay) return <ReplayStatus replay={replay} />;
-  return <RunStatus training={training} />;
+  return <RunStatus training={training} experiment={experiment ?? null} />;
+}
+
+/** The state line while an experiment runs: which of its runs. */
+export function experimentState(progress: ExperimentProgress | true): string {
+  return progress === true ? 'Experiment' : `Experiment, run ${formatInt(progress.run + 1)} of ${formatInt(progress.runs)}`;
 }
 
 function ReplayStatus({ replay }: { replay: ReplayShown }) {
@@ -55,7 +63,7 @@ function ReplayStatus({ replay }: { replay: ReplayShown }) {
   );
 }
 
-function RunStatus({ training }: { training: Training }) {
+function RunStatus({ training, experiment }: { training: Training; experiment: ExperimentProgress | boolean | null }) {
   const { view, store } = training;
   const { status, statusAt } = view;
   const running = status.state === 'running';
@@ -75,8 +83,8 @@ function RunStatus({ training }: { training: Training }) {
   const starting = status.state === 'idle' && (view.phase !== 'ready' || view.model === null);
   return (
     <section className={`${styles.status} card`} aria-label="Training status" data-narrow-first>
-      <div className={`${styles.state} ${styles[`state--${status.state}`] ?? ''}`} data-testid="run-state" role="status">
-        {view.phase === 'failed' ? 'Error' : starting ? 'Starting…' : STATE_LABELS[status.state]}
+      <div className={`${styles.state} ${styles[`state--${experiment ? 'running' : status.state}`] ?? ''}`} data-testid="run-state" role="status">
+        {view.phase === 'failed' ? 'Error' : experiment ? experimentState(experiment) : starting ? 'Starting…' : STATE_LABELS[status.state]}
       </div>
       <Stat label="Step" value={formatInt(status.step)} testId="status-step" />
       <Stat label="Epoch" value={last ? formatNumber(last.epoch, 3) : '0'} testId="status-epoch" />
