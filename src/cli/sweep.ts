@@ -2,6 +2,8 @@
  * `--sweep PARAM=V1,V2,…`: the same run once per value of one parameter (the MoCo paper's ablations,
  * headless), on the same data, seed and length; one table row per value at the end.
  */
+import { formatDecimal, formatNearOne } from '../util/decimals';
+
 export const SWEEP_PARAMS = { momentum: '--momentum', queue: '--queue', temperature: '--temperature', batch: '--batch' } as const;
 export type SweepParam = keyof typeof SWEEP_PARAMS;
 
@@ -13,9 +15,16 @@ export interface Sweep {
 /** What one run of a sweep reports for its table row. */
 export interface RunSummary {
   steps: number;
-  /** Mean loss and contrastive accuracy over the last tenth of the steps (finalFigures in src/train/finalFigures.ts). */
+  /**
+   * Means over the last tenth of the steps (finalFigures in src/train/finalFigures.ts): the loss,
+   * the loss over its chance level ln(n + 1), the contrastive accuracy, the key encoder's lag and
+   * its key consistency.
+   */
   finalLoss: number;
+  finalLossRatio: number;
   finalContrastiveAccuracy: number;
+  finalKeyLag: number;
+  finalKeyConsistency: number;
   /** kNN accuracy at the end, when --eval was given. */
   knn?: number;
   /** Seconds of training steps, evaluations excluded. */
@@ -66,15 +75,35 @@ export async function runSweep(
   }
   console.log(`\nsweep of ${sweep.param}:`);
   console.log(formatSweepTable(sweep.param, rows));
+  console.log(SWEEP_LEGEND);
   return rows.find((r) => r.code !== 0)?.code ?? 0;
 }
 
+/** What the table's columns mean, printed under it. */
+export const SWEEP_LEGEND = [
+  'Means over the last tenth of each run. loss/ln(n+1): the loss over its chance level (n the keys the queue held), 1 at chance',
+  'at any K: compare runs of different K by it, not by the raw loss. key-lag: ‖θk − θq‖/‖θq‖, how far the key encoder trails',
+  'the query encoder (0 with m = 0); key-cos: the key consistency, the mean cosine of the two encoders\' embeddings of fixed images',
+  '(1 with m = 0). Both show what m does at once; its effect on accuracy needs many epochs.',
+].join('\n');
+
+
 export function formatSweepTable(param: string, rows: readonly { value: string; summary?: RunSummary; code: number }[]): string {
-  const header = [param, 'steps', 'loss', 'ctr-acc', 'knn', 'seconds'];
+  const header = [param, 'steps', 'loss', 'loss/ln(n+1)', 'ctr-acc', 'knn', 'key-lag', 'key-cos', 'seconds'];
   const lines = rows.map(({ value, summary: s, code }) =>
     s
-      ? [value, String(s.steps), s.finalLoss.toFixed(4), `${(100 * s.finalContrastiveAccuracy).toFixed(1)}%`, s.knn === undefined ? '–' : `${(100 * s.knn).toFixed(1)}%`, s.seconds.toFixed(1)]
-      : [value, '–', '–', '–', '–', `failed (exit ${code})`],
+      ? [
+          value,
+          String(s.steps),
+          s.finalLoss.toFixed(4),
+          Number.isFinite(s.finalLossRatio) ? s.finalLossRatio.toFixed(3) : '–',
+          `${(100 * s.finalContrastiveAccuracy).toFixed(1)}%`,
+          s.knn === undefined ? '–' : `${(100 * s.knn).toFixed(1)}%`,
+          formatDecimal(s.finalKeyLag),
+          formatNearOne(s.finalKeyConsistency),
+          s.seconds.toFixed(1),
+        ]
+      : [value, '–', '–', '–', '–', '–', '–', '–', `failed (exit ${code})`],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   return [header, ...lines].map((cells) => cells.map((c, i) => c.padStart(widths[i])).join('  ')).join('\n');

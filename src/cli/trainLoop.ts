@@ -95,9 +95,11 @@ export async function runTrainingLoop(
   const tail: StepFigures[] = [];
   const fromStep = steps - tailLength(steps);
   while (trainer.moco.stepCount < steps) {
+    // The keys the step's loss reads: the queue before the step (its chance level is ln(negatives + 1)).
+    const negatives = trainer.moco.queue.filled;
     const s = await trainer.step();
     stepMs += s.stepMs;
-    if (s.step > fromStep) tail.push({ loss: s.loss, contrastiveAccuracy: s.contrastiveAccuracy });
+    if (s.step > fromStep) tail.push({ loss: s.loss, contrastiveAccuracy: s.contrastiveAccuracy, negatives, keyLag: s.keyLag, keyConsistency: s.keyConsistency });
     log.write({ kind: 'step', ...s });
     // The first step compiles every GPU pipeline the step uses: its time is the user's wait to start.
     if (s.step === firstStep + 1) console.log(`first step: ${s.stepMs.toFixed(0)} ms (includes compiling the step's kernels)`);

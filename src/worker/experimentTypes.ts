@@ -75,9 +75,16 @@ export interface ExperimentRunResult {
   /** Null when the run failed (`error` says why) or was cancelled before its first step. */
   summary: {
     steps: number;
-    /** Mean loss and contrastive accuracy over the last tenth of the steps (at least one), as `--sweep`'s table. */
+    /**
+     * Means over the last tenth of the steps (at least one), as `--sweep`'s table (finalFigures): the
+     * loss, the loss over its chance level ln(n + 1), the contrastive accuracy, the key encoder's
+     * lag and its key consistency (NaN where not measured).
+     */
     finalLoss: number;
+    finalLossRatio: number;
     finalContrastiveAccuracy: number;
+    finalKeyLag: number;
+    finalKeyConsistency: number;
     /** kNN accuracy at the end (0..1), null when not evaluated. */
     knn: number | null;
     /** Seconds of training steps, the final kNN excluded. */
