@@ -96,6 +96,42 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     }
   });
 
+  it('tables what m does at once: with m = 0 the key encoder is the query encoder (lag 0, consistency 1), with 0.99 it trails it', async () => {
+    const s = await service(new MemoryRunStore());
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    const runner = new ExperimentRunner(s);
+    // 5 steps: the last is a key-consistency probe (every 5 steps), after three steps in which the query encoder learned.
+    const result = await runner.run({ base: TINY_SETUP, param: 'momentum', values: [0, 0.99], steps: 5, knn: false });
+    const [m0, m99] = result.runs.map((r) => r.summary!);
+    expect(m0.finalKeyLag).toBe(0);
+    expect(m0.finalKeyConsistency).toBeCloseTo(1, 6);
+    // The same as the last step's own figures (the last tenth of 5 steps is step 5).
+    const lagAt5 = result.runs[1].curves.columns.keyLag[4];
+    expect(m99.finalKeyLag).toBe(lagAt5);
+    expect(m99.finalKeyLag).toBeGreaterThan(1e-5);
+    expect(m99.finalKeyLag).toBeLessThan(0.05);
+    expect(m99.finalKeyConsistency).toBeLessThan(1 - 1e-7);
+    expect(m99.finalKeyConsistency).toBeGreaterThan(0.9);
+    // Near chance after 5 steps, in both runs: the loss over ln(n + 1) near 1.
+    for (const r of [m0, m99]) expect(Math.abs(r.finalLossRatio - 1)).toBeLessThan(0.1);
+  });
+
+  it('tables the loss over its chance level: runs of K = 16 and K = 4,096 near the start read about 1, where their raw losses differ', async () => {
+    const s = await service(new MemoryRunStore());
+    services.push(s);
+    await s.configure(TINY_SETUP);
+    const runner = new ExperimentRunner(s);
+    // 10 steps at batch 8: the last step reads 16 keys from the full small queue, 72 from the large one.
+    const result = await runner.run({ base: TINY_SETUP, param: 'queueSize', values: [16, 4096], steps: 10, knn: false });
+    const [small, large] = result.runs.map((r) => r.summary!);
+    expect(Array.from(result.runs.map((r) => r.curves.columns.negatives[9]))).toEqual([16, 72]);
+    expect(large.finalLoss - small.finalLoss).toBeGreaterThan(1);
+    expect(small.finalLossRatio).toBeCloseTo(small.finalLoss / Math.log(17), 12);
+    expect(large.finalLossRatio).toBeCloseTo(large.finalLoss / Math.log(73), 12);
+    for (const r of [small, large]) expect(Math.abs(r.finalLossRatio - 1)).toBeLessThan(0.05);
+  });
+
   it('a cancelled experiment keeps the runs it finished, stops within a step, and restores a run that had no step as a fresh model', async () => {
     const store = new MemoryRunStore();
     const s = await service(store);

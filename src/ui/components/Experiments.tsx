@@ -1,9 +1,12 @@
 import { useId, useState } from 'react';
-import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, firstDifferingStep, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult } from '../../worker/experimentTypes';
+import { chanceLoss } from '../../train/finalFigures';
+import { formatDecimal, formatNearOne } from '../../util/decimals';
+import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, firstDifferingStep, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult, type ExperimentSpec } from '../../worker/experimentTypes';
 import type { TrainingSetup } from '../../worker/types';
 import { formatDuration, formatInt, formatNumber } from '../format';
+import { defaultLearningRate } from '../scales';
 import type { Experiment, ExperimentRequest } from '../useExperiment';
-import type { Training } from '../useTraining';
+import { BUILDING, type Training } from '../useTraining';
 import styles from './Experiments.module.css';
 
 /** Steps per run the form starts with: a few minutes of the tiny network in software, seconds on a GPU. */
@@ -35,6 +38,40 @@ export function tooShortHint(param: ExperimentParam, values: readonly (number | 
   return `With ${formatInt(steps)} ${steps === 1 ? 'step' : 'steps'} per run the loss and accuracy of the runs cannot differ: ${why}. Give at least ${formatInt(needed)} steps.`;
 }
 
+/**
+ * What a short experiment can show, from its setup (`trainingImages`: the dataset's training images):
+ * what the parameter does at once, that its effect on accuracy needs many epochs, and how far the
+ * network moves in these steps at this learning rate (MoCo's 0.03 per 256 images, scaled to the batch).
+ */
+export function shortRunNote(spec: Pick<ExperimentSpec, 'param' | 'values' | 'steps' | 'base'>, trainingImages: number): string {
+  const { param, values, steps, base } = spec;
+  const batch = base.batchSize;
+  const lr = base.params.learningRate;
+  const epochs = (steps * batch) / trainingImages;
+  const rate =
+    lr === defaultLearningRate(batch)
+      ? `the learning rate is 0.03 × ${formatInt(batch)}/256 = ${formatDecimal(lr)} (MoCo’s 0.03 for 256 images, scaled to the batch)`
+      : `the learning rate is ${formatDecimal(lr)}`;
+  const pace =
+    `${formatInt(steps)} ${steps === 1 ? 'step' : 'steps'} of batch ${formatInt(batch)} ${param === 'batchSize' ? `(at the first value) ` : ''}are ${formatDecimal(epochs, 2)} epochs of ${formatInt(trainingImages)} images and ${rate}` +
+    (epochs < 10 ? ': so few steps move the network little, and the rows’ accuracy and kNN hardly differ.' : '.');
+  if (param === 'momentum') {
+    return (
+      `m acts on the key encoder at once: with m = 0 its lag is 0 and its key consistency 1, a larger m trails further behind (see the key lag and key cos columns). ` +
+      `Its effect on accuracy needs many epochs: the paper trains 200 epochs of ImageNet, and in our GPU runs (docs/LEARNING.md) m = 0 and 0.9 failed where 0.99 reached 48 % kNN after 20 epochs. Here ${pace}`
+    );
+  }
+  if (param === 'queueSize') {
+    const ks = values.map(Number).filter(Number.isFinite);
+    const [lo, hi] = [Math.min(...ks), Math.max(...ks)];
+    return (
+      `K sets the loss’s chance level ln(K + 1) (${formatNumber(chanceLoss(lo), 3)} at K = ${formatInt(lo)}, ${formatNumber(chanceLoss(hi), 3)} at K = ${formatInt(hi)}): a smaller loss with a smaller K is not better learning. ` +
+      `Compare loss ÷ ln(n + 1), 1 at chance for every K. Its effect on accuracy needs many epochs (the paper: 200 epochs of ImageNet). Here ${pace}`
+    );
+  }
+  return `Here ${pace}`;
+}
+
 function percent(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(1)}%`;
 }
@@ -46,8 +83,11 @@ function ResultRow({ run }: { run: ExperimentRunResult }) {
       <th scope="row">{run.label}</th>
       <td>{s ? formatInt(s.steps) : '–'}</td>
       <td>{s ? formatNumber(s.finalLoss, 4) : '–'}</td>
+      <td data-testid="experiment-loss-ratio">{s ? formatNumber(s.finalLossRatio, 3) : '–'}</td>
       <td>{s ? percent(s.finalContrastiveAccuracy) : '–'}</td>
       <td>{s ? percent(s.knn) : '–'}</td>
+      <td data-testid="experiment-key-lag">{s ? formatDecimal(s.finalKeyLag) : '–'}</td>
+      <td data-testid="experiment-key-cos">{s ? formatNearOne(s.finalKeyConsistency) : '–'}</td>
       <td>{s ? `${formatNumber(s.seconds, 3)} s` : '–'}</td>
       <td>{run.error ?? ''}</td>
     </tr>
@@ -59,7 +99,7 @@ function ResultRow({ run }: { run: ExperimentRunResult }) {
  * another by the Worker from the current setup, then a table beside the paper's figures and the
  * runs' curves on the charts.
  */
-export function Experiments({ training, experiment }: { training: Training; experiment: Experiment }) {
+export function Experiments({ training, experiment }: { training: Pick<Training, 'view' | 'setup' | 'params'>; experiment: Experiment }) {
   const uid = useId();
   const [param, setParam] = useState<ExperimentParam>('momentum');
   const [valuesText, setValuesText] = useState('0, 0.9, 0.99, 0.999');
@@ -71,6 +111,9 @@ export function Experiments({ training, experiment }: { training: Training; expe
   const ready = training.view.phase === 'ready' && training.view.model !== null;
   // Also while the page is busy otherwise (building a model, loading files); a running experiment shows Cancel instead.
   const blocked = !ready || training.view.busy !== null;
+  // While something else holds the Worker (a classroom replay, a load), the form waits as the
+  // training controls do (Controls' `held`): what is typed meanwhile would run on a model that is not the one on screen.
+  const held = running || (training.view.busy !== null && training.view.busy !== BUILDING);
   const shortHint = problem || typeof values === 'string' ? null : tooShortHint(param, values, steps, training.setup);
   const request: ExperimentRequest | null = problem || typeof values === 'string' ? null : { param, values, steps, knn };
   const paper = PAPER_FIGURES[result?.spec.param ?? param];
@@ -85,7 +128,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
       <div className={styles.experiments__form}>
         <span className={styles.experiments__field}>
           <label htmlFor={`${uid}-param`}>Vary</label>
-          <select id={`${uid}-param`} data-testid="experiment-param" value={param} disabled={running} onChange={(e) => setParam(e.currentTarget.value as ExperimentParam)}>
+          <select id={`${uid}-param`} data-testid="experiment-param" value={param} disabled={held} onChange={(e) => setParam(e.currentTarget.value as ExperimentParam)}>
             {(Object.keys(EXPERIMENT_PARAMS) as ExperimentParam[]).map((p) => (
               <option key={p} value={p}>
                 {EXPERIMENT_PARAMS[p].label}
@@ -100,7 +143,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
             className={styles.experiments__values}
             data-testid="experiment-values"
             value={valuesText}
-            disabled={running}
+            disabled={held}
             placeholder={param === 'version' ? 'v1, v2' : '0, 0.9, 0.99'}
             onChange={(e) => setValuesText(e.currentTarget.value)}
           />
@@ -115,12 +158,12 @@ export function Experiments({ training, experiment }: { training: Training; expe
             min={1}
             step={1}
             value={steps}
-            disabled={running}
+            disabled={held}
             onChange={(e) => setSteps(Number(e.currentTarget.value))}
           />
         </span>
         <label>
-          <input type="checkbox" data-testid="experiment-knn" checked={knn} disabled={running} onChange={(e) => setKnn(e.currentTarget.checked)} /> kNN at the end of each run
+          <input type="checkbox" data-testid="experiment-knn" checked={knn} disabled={held} onChange={(e) => setKnn(e.currentTarget.checked)} /> kNN at the end of each run
         </label>
       </div>
       <div className={styles.experiments__form}>
@@ -131,7 +174,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
             type="button"
             className="btn"
             data-testid={`experiment-preset-${p.param}`}
-            disabled={running}
+            disabled={held}
             onClick={() => {
               setParam(p.param);
               setValuesText(p.values.join(', '));
@@ -186,26 +229,32 @@ export function Experiments({ training, experiment }: { training: Training; expe
       )}
       {rows.length > 0 && (
         <div className={styles.experiments__results}>
-          <table className={`data-table ${styles.experiments__table}`} data-testid="experiment-table">
-            <thead>
-              <tr>
-                <th scope="col">run</th>
-                <th scope="col">steps</th>
-                <th scope="col">final loss</th>
-                <th scope="col">contrastive acc.</th>
-                <th scope="col">kNN</th>
-                <th scope="col">time</th>
-                <th scope="col">
-                  <span className="visually-hidden">problem</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <ResultRow key={String(r.value)} run={r} />
-              ))}
-            </tbody>
-          </table>
+          {/* Ten columns do not fit a phone: the table scrolls sideways in its panel, the run's name staying in view. */}
+          <div className={styles.experiments__scroll} data-testid="experiment-table-scroll">
+            <table className={`data-table ${styles.experiments__table}`} data-testid="experiment-table">
+              <thead>
+                <tr>
+                  <th scope="col">run</th>
+                  <th scope="col">steps</th>
+                  <th scope="col">final loss</th>
+                  <th scope="col">loss ÷ ln(n+1)</th>
+                  <th scope="col">contrastive acc.</th>
+                  <th scope="col">kNN</th>
+                  <th scope="col">key lag</th>
+                  <th scope="col">key cos</th>
+                  <th scope="col">time</th>
+                  <th scope="col">
+                    <span className="visually-hidden">problem</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <ResultRow key={String(r.value)} run={r} />
+                ))}
+              </tbody>
+            </table>
+          </div>
           {paper && (
             <figure className={styles.experiments__paper} data-testid="experiment-paper">
               <table className="data-table">
@@ -234,7 +283,18 @@ export function Experiments({ training, experiment }: { training: Training; expe
           )}
         </div>
       )}
-      {rows.length > 0 && <p className="hint">Final loss and contrastive accuracy: means over the last tenth of the steps. Time: training steps only.</p>}
+      {rows.length > 0 && (
+        <p className="hint">
+          Every figure but kNN and time: means over the last tenth of the steps. Loss ÷ ln(n+1): the loss over its chance level, n the keys in the queue, 1 at chance for every K. Key lag:
+          ‖θk − θq‖/‖θq‖, how far the key encoder trails the query encoder; key cos: the key consistency, the mean cosine of the two encoders’ embeddings of 16 fixed images. Time:
+          training steps only.
+        </p>
+      )}
+      {rows.length > 0 && training.view.model && (
+        <p className="hint" data-testid="experiment-note">
+          {shortRunNote(result?.spec ?? { param, values: typeof values === 'string' ? [] : values, steps, base: { ...training.setup, params: training.params } }, training.view.model.datasetSize)}
+        </p>
+      )}
     </section>
   );
 }
