@@ -1,3 +1,5 @@
+import { formatDecimal } from '../util/decimals';
+
 // One formatter for the page: toLocaleString() builds a new one on every call, which is slow.
 const INTEGER = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
 
@@ -12,6 +14,15 @@ export function formatMomentum(m: number): string {
   if (m === 0) return '0';
   const digits = Math.min(6, Math.max(3, Math.ceil(-Math.log10(1 - m)) + 1));
   return Number(m.toFixed(digits)).toString();
+}
+
+/**
+ * A learning rate, the same way everywhere (slider, charts' axis and read-out, markers): a plain
+ * decimal of 3 significant digits, so that batch 8's 0.000937 reads beside batch 16's 0.00188
+ * (formatNumber gave 9.37e-4 beside 0.00188, the axis 9.4e-4).
+ */
+export function formatLearningRate(lr: number): string {
+  return formatDecimal(lr, 3);
 }
 
 export function formatNumber(x: number, digits = 3): string {

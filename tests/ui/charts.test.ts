@@ -3,6 +3,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { Charts, markerLabel, markerRows } from '../../src/ui/components/Charts';
 import { KnnChart } from '../../src/ui/components/KnnChart';
+import { defaultLearningRate } from '../../src/ui/scales';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../../src/ui/series';
 import type { KnnResult } from '../../src/worker/evaluationTypes';
 import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch } from '../../src/worker/types';
@@ -30,6 +31,8 @@ describe('marker labels', () => {
   it('name every parameter of a change', () => {
     expect(markerLabel({ runId: 1, fromStep: 3, params: { momentum: 0, queueSize: 64 } })).toBe('m 0, K 64');
     expect(markerLabel({ runId: 1, fromStep: 3, params: { momentum: 0.999, queueSize: 16384, temperature: 0.07, learningRate: 0.03 } })).toBe('m 0.999, K 16.4k, T 0.07, lr 0.03');
+    // Batch 8's default rate as the slider shows it: a plain decimal, not 9.4e-4.
+    expect(markerLabel({ runId: 1, fromStep: 3, params: { learningRate: defaultLearningRate(8) } })).toBe('lr 0.000937');
   });
 
   it('stack in rows where they would overlap, and leave out only what three rows cannot hold', () => {
@@ -62,6 +65,16 @@ describe('Charts', () => {
     const plots = html.match(/<div[^>]*role="slider"[^>]*>/g) ?? [];
     expect(plots.length).toBe(7);
     for (const tag of plots) expect(tag).toContain('visibility:hidden');
+  });
+
+  it('reads out the learning rate as a plain decimal, as the slider does (batch 8: 0.000937, not 9.37e-4)', () => {
+    const b = batch(1, [1, 2, 3], () => 3);
+    b.columns.learningRate.fill(defaultLearningRate(8));
+    const store = new SeriesStore();
+    store.append(b);
+    const html = renderToStaticMarkup(createElement(Charts, { store, version: store.version, queueSize: 16, batchSize: 8 }));
+    expect(html).toContain('lr <b>0.000937</b>');
+    expect(html).not.toMatch(/\de-\d/);
   });
 
   it('draws overlaid runs in their colours, in the legend and the read-out of the loss, accuracy and similarity charts', () => {

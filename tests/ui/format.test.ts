@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { formatMomentum } from '../../src/ui/format';
+import { formatLearningRate, formatMomentum } from '../../src/ui/format';
+import { defaultLearningRate } from '../../src/ui/scales';
 
 describe('formatMomentum', () => {
   it("shows as many nines as the value has, and a dash while there is no value yet (never 'NaN')", () => {
     expect([0, 0.9, 0.99, 0.999, 0.9999, 0.999999].map(formatMomentum)).toEqual(['0', '0.9', '0.99', '0.999', '0.9999', '0.999999']);
     expect(formatMomentum(Number.NaN)).toBe('–');
+  });
+});
+
+describe('formatLearningRate', () => {
+  it('gives the default rates of small and large batches in one notation (0.03 × B/256), never e-notation', () => {
+    expect([8, 16, 128, 256].map((b) => formatLearningRate(defaultLearningRate(b)))).toEqual(['0.000937', '0.00187', '0.015', '0.03']);
+    // The slider's ends, and the end of a cosine schedule.
+    expect([1e-4, 1, 0, 2.3e-7].map(formatLearningRate)).toEqual(['0.0001', '1', '0', '0.00000023']);
   });
 });

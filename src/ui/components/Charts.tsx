@@ -2,7 +2,7 @@ import { memo, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, typ
 import { CartesianGrid, LineChart, ReferenceLine, ResponsiveContainer, usePlotArea, useXAxisScale, useYAxisScale, XAxis, YAxis } from 'recharts';
 import type { ParamChange } from '../../worker/types';
 import { saveBlob } from '../download';
-import { formatCompact, formatInt, formatMomentum, formatNumber } from '../format';
+import { formatCompact, formatInt, formatLearningRate, formatMomentum, formatNumber } from '../format';
 import { DEFAULT_SMOOTHING, MAX_SMOOTHING, type Point, type RunOverlay, type SeriesField, type SeriesStore } from '../series';
 import { seriesTable, toCsv, toJson } from '../seriesExport';
 import { logAxis, niceAxis, stepAxis, type Axis } from '../ticks';
@@ -152,7 +152,7 @@ const LEARNING_RATE: ChartSpec = {
   title: 'Learning rate',
   series: [{ field: 'learningRate', name: 'lr', colour: C.grey, width: 1.5, stepped: true }],
   fromZero: true,
-  format: (v) => (v === 0 ? '0' : v.toExponential(1)),
+  format: formatLearningRate,
   empty: `The learning rate of each step will appear here.`,
 };
 
@@ -166,7 +166,7 @@ export function markerLabel(change: ParamChange): string {
   if (p.momentum !== undefined) parts.push(`m ${formatMomentum(p.momentum)}`);
   if (p.queueSize !== undefined) parts.push(`K ${formatCompact(p.queueSize)}`);
   if (p.temperature !== undefined) parts.push(`T ${formatNumber(p.temperature, 2)}`);
-  if (p.learningRate !== undefined) parts.push(`lr ${formatNumber(p.learningRate, 2)}`);
+  if (p.learningRate !== undefined) parts.push(`lr ${formatLearningRate(p.learningRate)}`);
   return parts.join(', ');
 }
 
@@ -631,7 +631,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
 function readoutValue(spec: ChartSpec, v: number): string {
   if (!Number.isFinite(v)) return '–';
   if (spec === ACCURACY) return `${(100 * v).toFixed(1)}%`;
-  if (spec === LEARNING_RATE) return v === 0 ? '0' : v.toExponential(2);
+  if (spec === LEARNING_RATE) return formatLearningRate(v);
   return Number.isInteger(v) ? formatInt(v) : formatNumber(v, 4);
 }
 

@@ -1,7 +1,7 @@
 import { memo, useId, useState } from 'react';
 import type { LiveParams } from '../../moco/config';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
-import { formatInt, formatMomentum, formatNumber } from '../format';
+import { formatInt, formatLearningRate, formatMomentum, formatNumber } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
 import type { RunState } from '../../worker/types';
@@ -240,7 +240,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           hint={<>Negatives: the keys of the last {batchCount(params.queueSize / setup.batchSize)}.</>}
         />
         <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} disabled={held} />
-        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} onChange={set('learningRate')} disabled={held} />
+        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={formatLearningRate} onChange={set('learningRate')} disabled={held} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-setup`}>

@@ -3,7 +3,7 @@ import { chanceLoss } from '../../train/finalFigures';
 import { formatDecimal, formatNearOne } from '../../util/decimals';
 import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, firstDifferingStep, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult, type ExperimentSpec } from '../../worker/experimentTypes';
 import type { TrainingSetup } from '../../worker/types';
-import { formatDuration, formatInt, formatNumber } from '../format';
+import { formatDuration, formatInt, formatLearningRate, formatNumber } from '../format';
 import { defaultLearningRate } from '../scales';
 import type { Experiment, ExperimentRequest } from '../useExperiment';
 import { BUILDING, type Training } from '../useTraining';
@@ -50,10 +50,10 @@ export function shortRunNote(spec: Pick<ExperimentSpec, 'param' | 'values' | 'st
   const epochs = (steps * batch) / trainingImages;
   const rate =
     lr === defaultLearningRate(batch)
-      ? `the learning rate is 0.03 × ${formatInt(batch)}/256 = ${formatDecimal(lr)} (MoCo’s 0.03 for 256 images, scaled to the batch)`
-      : `the learning rate is ${formatDecimal(lr)}`;
+      ? `the learning rate is 0.03 × ${formatInt(batch)}/256 = ${formatLearningRate(lr)} (MoCo’s 0.03 for 256 images, scaled to the batch)`
+      : `the learning rate is ${formatLearningRate(lr)}`;
   const pace =
-    `${formatInt(steps)} ${steps === 1 ? 'step' : 'steps'} of batch ${formatInt(batch)} ${param === 'batchSize' ? `(at the first value) ` : ''}are ${formatDecimal(epochs, 2)} epochs of ${formatInt(trainingImages)} images and ${rate}` +
+    `${formatInt(steps)} ${steps === 1 ? 'step' : 'steps'} of batch ${formatInt(batch)} ${param === 'batchSize' ? '(your setup’s; each run has its own) ' : ''}are ${formatDecimal(epochs, 2)} epochs of ${formatInt(trainingImages)} images and ${rate}` +
     (epochs < 10 ? ': so few steps move the network little, and the rows’ accuracy and kNN hardly differ.' : '.');
   if (param === 'momentum') {
     return (
