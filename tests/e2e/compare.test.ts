@@ -124,10 +124,16 @@ describe('runs side by side and experiments, end to end', () => {
     expect(await text(page, 'experiment-status')).toMatch(/^Finished: 2 runs of 2 steps\. Your run is back at step 2\./);
     const rows = await page.locator('[data-testid=experiment-row]').allInnerTexts();
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t\d+\.\d%\t\d+\.\d%\t[\d.]+ s/);
+    // run, steps, loss, loss ÷ ln(n+1), contrastive acc., kNN, key lag, key cos, time.
+    expect(rows[0]).toMatch(/^m = 0\t2\t\d+\.\d+\t[01]\.?\d*\t\d+\.\d%\t\d+\.\d%\t0\t1\t[\d.]+ s/);
     expect(rows[1]).toMatch(/^m = 0\.99\t2\t/);
-    // As the panel said: the same final loss and contrastive accuracy for both m.
-    expect(rows[1].split('\t').slice(1, 4)).toEqual(rows[0].split('\t').slice(1, 4));
+    // As the panel said: the same final loss, loss over chance and contrastive accuracy for both m;
+    // but the key encoder of m = 0.99 trails the query encoder from the step the latter first learns (2).
+    expect(rows[1].split('\t').slice(1, 5)).toEqual(rows[0].split('\t').slice(1, 5));
+    expect(Number(rows[1].split('\t')[6])).toBeGreaterThan(0);
+    // Two steps at chance: the loss over ln(n + 1) reads about 1.
+    expect(Math.abs(Number(rows[0].split('\t')[3]) - 1)).toBeLessThan(0.1);
+    expect(await text(page, 'experiment-note')).toMatch(/^m acts on the key encoder at once: .* Here 2 steps of batch 8 are 0\.016 epochs of 1,000 images and the learning rate is 0\.03 × 8\/256 = 0\.000937 /);
     expect(await text(page, 'experiment-paper')).toMatch(/0\.999\s*59\.0%.*ImageNet/s);
     const legend = page.locator('[data-testid=chart-loss] figcaption li[data-overlay]');
     await waitFor(page, 'the experiment runs on the charts', async () => (await legend.count()) === 2, 30_000);
@@ -138,7 +144,7 @@ describe('runs side by side and experiments, end to end', () => {
     // The experiment's runs are not saved runs.
     expect(await page.locator('[data-testid=saved-run]').count()).toBe(2);
     // On a phone (390 px) every value of the table stays on one line ("m = 0.99", "2.32 s" are not
-    // broken in two) and the table fits its panel.
+    // broken in two), and the table scrolls sideways inside its panel, not the page.
     await page.setViewportSize({ width: 390, height: 844 });
     try {
       const phone = await page.locator('[data-testid=experiment-table]').evaluate((table) => {
@@ -151,7 +157,9 @@ describe('runs side by side and experiments, end to end', () => {
         };
         return {
           cells: [...table.querySelectorAll('tbody th, tbody td')].filter((c) => c.textContent).map((c) => `${c.textContent}: ${lines(c)}`),
-          fits: table.getBoundingClientRect().right <= table.closest('[data-testid=experiments]')!.getBoundingClientRect().right + 0.5,
+          fits:
+            table.closest('[data-testid=experiment-table-scroll]')!.getBoundingClientRect().right <= table.closest('[data-testid=experiments]')!.getBoundingClientRect().right + 0.5 &&
+            document.documentElement.scrollWidth <= window.innerWidth,
           // The paper's figures under the results, from the same left edge (no figure indent) and inside the panel.
           paper: (() => {
             const paper = document.querySelector('[data-testid=experiment-paper]')!.getBoundingClientRect();
@@ -160,7 +168,7 @@ describe('runs side by side and experiments, end to end', () => {
           })(),
         };
       });
-      expect(phone.cells).toHaveLength(2 * 6);
+      expect(phone.cells).toHaveLength(2 * 9);
       expect(phone.cells).toEqual(phone.cells.map((c) => c.replace(/\d+$/, '1')));
       expect(phone.fits).toBe(true);
       expect(phone.paper).toEqual({ indent: 0, below: true, fits: true });

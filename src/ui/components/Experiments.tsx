@@ -54,7 +54,7 @@ export function shortRunNote(spec: Pick<ExperimentSpec, 'param' | 'values' | 'st
       : `the learning rate is ${formatLearningRate(lr)}`;
   const pace =
     `${formatInt(steps)} ${steps === 1 ? 'step' : 'steps'} of batch ${formatInt(batch)} ${param === 'batchSize' ? '(your setup’s; each run has its own) ' : ''}are ${formatDecimal(epochs, 2)} epochs of ${formatInt(trainingImages)} images and ${rate}` +
-    (epochs < 10 ? ': so few steps move the network little, and the rows’ accuracy and kNN hardly differ.' : '.');
+    (epochs < 1 ? ': so few steps move the network little, and the rows’ accuracy and kNN hardly differ.' : '.');
   if (param === 'momentum') {
     return (
       `m acts on the key encoder at once: with m = 0 its lag is 0 and its key consistency 1, a larger m trails further behind (see the key lag and key cos columns). ` +
@@ -111,8 +111,8 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
   const ready = training.view.phase === 'ready' && training.view.model !== null;
   // Also while the page is busy otherwise (building a model, loading files); a running experiment shows Cancel instead.
   const blocked = !ready || training.view.busy !== null;
-  // While something else holds the Worker (a classroom replay, a load), the form waits as the
-  // training controls do (Controls' `held`): what is typed meanwhile would run on a model that is not the one on screen.
+  // While something else holds the Worker (a classroom replay, a load), the form waits with its Run,
+  // as the training controls do (Controls' `held`): an experiment starts from the setup held aside meanwhile.
   const held = running || (training.view.busy !== null && training.view.busy !== BUILDING);
   const shortHint = problem || typeof values === 'string' ? null : tooShortHint(param, values, steps, training.setup);
   const request: ExperimentRequest | null = problem || typeof values === 'string' ? null : { param, values, steps, knn };
