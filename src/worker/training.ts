@@ -94,6 +94,8 @@ export interface HeldRun {
   save: SaveStatus | null;
   /** No run was in memory (a rebuild had failed, `TrainingService.lostRun`): it comes back as that, refused as before, not as a fresh model. */
   lost: LostRun | null;
+  /** How many datasets had been asked for when it was held: one asked later (the replay's sample) ends before it comes back. */
+  loadsAsked: number;
 }
 
 /** How long after a failed GPU read `device.lost` may resolve and still count as the failure's cause. */
@@ -686,7 +688,7 @@ export class TrainingService {
     const step = this.trainer?.moco.stepCount ?? 0;
     const hold = ++this.holds;
     const lost = this.lostRun && { ...this.lostRun };
-    const held: HeldRun = { hold, setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus, lost };
+    const held: HeldRun = { hold, setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus, lost, loadsAsked: this.loadsAsked };
     // Its data stays with it, whatever is loaded meanwhile (see `heldData`).
     const data = setup.dataset !== 'synthetic' && this.data.has(setup.dataset) ? this.data.loaded() : null;
     this.heldData = data && { hold, data };
@@ -712,6 +714,10 @@ export class TrainingService {
    * comes back lost (null: no model), refused as before with the same ways back, its save untouched.
    */
   async restoreRun(held: HeldRun): Promise<ModelInfo | null> {
+    // What the replay began ends first (the sample being read, its final model being resumed): else,
+    // finished after this, it would replace the run put back.
+    await Promise.allSettled(this.loadsAfter(held.loadsAsked));
+    await this.replaced();
     this.autosavePaused = false;
     // Put back first, and kept so even if the run cannot be (its save under Saved runs resumes on this data).
     if (this.heldData?.hold === held.hold) {

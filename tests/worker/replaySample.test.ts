@@ -98,24 +98,26 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     await expect(reading).rejects.toThrow('first.bin was not loaded: other data was chosen while it was read (choose first.bin again to train on it)');
   }, 120_000);
 
+  const bytes = cifarBytes(Array.from({ length: 50 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
+  const files = (): DataFile[] => [{ path: 'data_batch_1.bin', file: new Blob([bytes]) }];
+  /** A service as the app's, training on the user's files. */
+  const onFiles = async () => {
+    const s = new TrainingService();
+    others.push(s);
+    await s.init(() => {}, { backends: ['wasm'] });
+    // As in the app: runs save themselves, and holding one aside saves it.
+    s.useRunStore(new MemoryRunStore());
+    await s.configure(TINY_SETUP);
+    await s.loadDataset({ kind: 'files', files: files(), labels: 'fine' });
+    return s;
+  };
+
   it("a run on the user's files, held aside while the replay explores its final model on the sample, comes back with its files and trains on from step 2 as if never set aside", async () => {
-    const bytes = cifarBytes(Array.from({ length: 50 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
-    const files = (): DataFile[] => [{ path: 'data_batch_1.bin', file: new Blob([bytes]) }];
-    const fresh = async () => {
-      const s = new TrainingService();
-      others.push(s);
-      await s.init(() => {}, { backends: ['wasm'] });
-      // As in the app: runs save themselves, and holding one aside saves it.
-      s.useRunStore(new MemoryRunStore());
-      await s.configure(TINY_SETUP);
-      await s.loadDataset({ kind: 'files', files: files(), labels: 'fine' });
-      return s;
-    };
     // The same run, never set aside.
-    const straight = await fresh();
+    const straight = await onFiles();
     const reference = [(await straight.step()).loss, (await straight.step()).loss, (await straight.step()).loss];
 
-    const s = await fresh();
+    const s = await onFiles();
     const losses = [(await s.step()).loss, (await s.step()).loss];
     const theirs = (await s.datasetInfo())!;
     expect(theirs).toMatchObject({ source: 'files', name: 'data_batch_1.bin', trainSize: 40 });
@@ -141,4 +143,19 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     expect(await identity(s)).toEqual(await identity(straight));
     expect((await identity(s)).name).toBe('data_batch_1.bin');
   }, 180_000);
+
+  it('the replay left while it still reads the sample: the run comes back after the read, which does not replace it', async () => {
+    const s = await onFiles();
+    await s.step();
+    await s.step();
+    const theirs = (await s.datasetInfo())!;
+    const held = await s.holdRun();
+    const reading = s.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: "the classroom replay's final model" });
+    const [read, back] = await Promise.allSettled([reading, s.restoreRun(held)]);
+    expect(read.status).toBe('fulfilled');
+    expect(back).toMatchObject({ status: 'fulfilled', value: { datasetName: 'data_batch_1.bin' } });
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
+    expect(await s.datasetInfo()).toEqual(theirs);
+    expect((await s.step()).step).toBe(3);
+  }, 120_000);
 });
