@@ -179,18 +179,23 @@ export function useReplay(training: Training) {
     const api = workerApi();
     if (!api || !recording) return;
     const setFinal = (final: FinalModel) => setShown((s) => s && { ...s, final });
+    // Left meanwhile: the run held aside is back (the Worker put it back after the sample's read), and the final model must not replace it.
+    const playhead = head.current;
+    const left = () => head.current !== playhead;
     try {
       if (recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await api.training.datasetInfo())?.source !== 'sample') {
         setFinal({ state: 'loading', what: 'Reading the CIFAR-10 sample the run trained on…' });
-        // The Worker holds one loaded dataset: the sample replaces the user's files, also a load of
-        // theirs still being read. Waiting for that read would keep the replay's end waiting (up to
+        // The Worker holds one loaded dataset for training: the sample replaces the user's files (their
+        // run held aside keeps them, and has them back on leaving), also a load of theirs still being read. Waiting for that read would keep the replay's end waiting (up to
         // 180 MB) only to replace the files all the same, so the replay, asked for last, goes on as
         // any later choice does; unlike one, the user did not choose this data, so their load is not
         // dropped silently: it rejects naming the replay, and the Data panel says so with the way back.
         await api.training.loadDataset({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href }, undefined, { chosenBy: REPLAY_LOAD });
       }
+      if (left()) return;
       setFinal({ state: 'loading', what: 'Loading the final model into the worker…' });
       const model = await api.training.resume(recording.checkpoint, `the final model of ${recording.file}`);
+      if (left()) return;
       const setup = await api.training.currentSetup();
       if (setup) adoptRun(model, setup);
       setFinal({ state: 'loaded', step: recording.manifest.checkpoint.step });

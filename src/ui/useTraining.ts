@@ -376,13 +376,13 @@ export function useTraining() {
     api.savedRuns().then(setSavedRuns, fail);
   }, [savedAt, fail]);
 
-  /** A resumed run: the setup form and the live parameters become the run's. */
-  const resumed = useCallback((model: ModelInfo, resumedSetup: TrainingSetup) => {
+  /** A resumed run: the setup form and the live parameters become the run's (model null: a run put back with no model in memory, which the status says). */
+  const resumed = useCallback((model: ModelInfo | null, resumedSetup: TrainingSetup) => {
     const { params: live, ...form } = resumedSetup;
     setSetupState(form);
     setBuiltSetup(form);
     setParamsState(live);
-    setView((v) => ({ ...v, model }));
+    setView((v) => ({ ...v, model: model ?? v.model }));
   }, []);
 
   const resumeSaved = useCallback(

@@ -130,7 +130,7 @@ export class ExperimentRunner {
         report({ run: Math.min(runs.length, setups.length - 1), label: '', step: 0, phase: 'restoring' }, true);
         await this.host.restoreRun(held);
       }
-      return { spec, runs, cancelled: this.cancelRequested, restoredStep: held.step };
+      return { spec, runs, cancelled: this.cancelRequested, restoredStep: held.step, restoredLost: held.lost ? this.host.status().error : null };
     } finally {
       this.running = false;
       this.cancelRequested = false;

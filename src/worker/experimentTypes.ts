@@ -114,6 +114,8 @@ export interface ExperimentResult {
   cancelled: boolean;
   /** What became of the user's run: put back as it was (at its step), or rebuilt fresh when it had no step. */
   restoredStep: number;
+  /** The user's run was not in memory when set aside (a rebuild had failed): it is put back so, and this says why and the ways back (the status's words); null otherwise. */
+  restoredLost: string | null;
 }
 
 /**

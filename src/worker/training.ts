@@ -41,7 +41,7 @@ import type { RunStore } from './runStore';
 import { emptyQueue, queueSnapshot } from './queueSnapshot';
 import { StatsBatcher, systemClock, type BatcherClock } from './statsBatcher';
 import { ChartHistory, chartPointOf, recordOfChartPoint, statColumns, stepRecord } from './stepStats';
-import { TrainingData } from './trainingData';
+import { TrainingData, type LoadedData } from './trainingData';
 import {
   AUTOSAVE_INTERVAL_MS,
   RESTORE_POINT_INTERVAL_MS,
@@ -82,14 +82,20 @@ import {
 /** What the service needs of a store of saved runs (IndexedDB's RunStore; a test's in memory). */
 export type SavedRunStore = Pick<RunStore, 'save' | 'list' | 'read' | 'rename' | 'delete'>;
 
-/** The run in use set aside while an experiment trains (`holdRun`), and what brings it back (`restoreRun`). */
+/** The run in use set aside while an experiment trains or a replay is shown (`holdRun`), and what brings it back (`restoreRun`). */
 export interface HeldRun {
+  /** Which hold this is: the Worker keeps the run's loaded data (not sent to the page) under it. */
+  hold: number;
   setup: TrainingSetup;
   step: number;
   /** Its checkpoint (a failed run's: its last good save); null when it had no step or no good save (it comes back as a fresh model of its setup). */
   bytes: Uint8Array | null;
   runKey: string;
   save: SaveStatus | null;
+  /** No run was in memory (a rebuild had failed, `TrainingService.lostRun`): it comes back as that, refused as before, not as a fresh model. */
+  lost: LostRun | null;
+  /** How many datasets had been asked for when it was held: one asked later (the replay's sample) ends before it comes back. */
+  loadsAsked: number;
 }
 
 /** How long after a failed GPU read `device.lost` may resolve and still count as the failure's cause. */
@@ -158,6 +164,16 @@ export class TrainingService {
   private savedResults = 0;
   /** While an experiment trains its runs in this service, they are not saved (the user's run is held aside). */
   private autosavePaused = false;
+  /**
+   * The loaded data of the run held aside (`holdRun`), under the hold's number, until `restoreRun`
+   * puts it back. The Worker holds one loaded dataset for training: a replay that reads the CIFAR-10
+   * sample for its final model replaces the user's files, which would then be gone when their run
+   * comes back. Kept here, the files come back with the run and it trains on at once. The cost: while
+   * the sample is in use, the user's data stays in memory beside it (a whole CIFAR-10: about 180 MB of
+   * images, with the sample's 15 MB); until then this is the same data in use, nothing more.
+   */
+  private heldData: { hold: number; data: LoadedData } | null = null;
+  private holds = 0;
   /**
    * The last good state, as checkpoint bytes in memory: a save's, the checkpoint resumed, or one
    * taken every `restoreEveryMs` of training. What `restoreGoodState()` brings back after a step
@@ -662,15 +678,21 @@ export class TrainingService {
   }
 
   /**
-   * Sets the run in use aside for an experiment: paused, saved to the browser's storage (when there
-   * is one), and kept in memory whole; automatic saves stop until `restoreRun`. Returns what
-   * `restoreRun` needs.
+   * Sets the run in use aside for an experiment or a classroom replay: paused, saved to the
+   * browser's storage (when there is one), and kept in memory whole, with the data it trains on
+   * (`heldData`); automatic saves stop until `restoreRun`. Returns what `restoreRun` needs.
    */
   async holdRun(): Promise<HeldRun> {
     await this.pause();
     const setup = this.requireSetup();
     const step = this.trainer?.moco.stepCount ?? 0;
-    const held: HeldRun = { setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus };
+    const hold = ++this.holds;
+    const lost = this.lostRun && { ...this.lostRun };
+    const held: HeldRun = { hold, setup: { ...setup, params: { ...setup.params } }, step, bytes: null, runKey: this.runKey, save: this.saveStatus, lost, loadsAsked: this.loadsAsked };
+    // Its data stays with it, whatever is loaded meanwhile (see `heldData`).
+    const data = setup.dataset !== 'synthetic' && this.data.has(setup.dataset) ? this.data.loaded() : null;
+    this.heldData = data && { hold, data };
+    // A lost run has no model in memory (step 0): nothing to read or save; it comes back lost, as it is.
     if (step > 0 && this.state !== 'error') {
       // The pause saved the run (when there is a store): its bytes are the run as it is, read from the model once.
       held.bytes = await this.checkpoint();
@@ -686,11 +708,54 @@ export class TrainingService {
     return held;
   }
 
-  /** Puts a held run back as it was (its later saves replace its earlier ones again); a run without a step comes back fresh. */
-  async restoreRun(held: HeldRun): Promise<ModelInfo> {
+  /**
+   * Puts a held run back as it was, with the data it trained on (its later saves replace its
+   * earlier ones again); a run without a step comes back fresh. A run that was lost when set aside
+   * comes back lost (null: no model), refused as before with the same ways back, its save untouched.
+   */
+  async restoreRun(held: HeldRun): Promise<ModelInfo | null> {
+    // What the replay began ends first (the sample being read, its final model being resumed): else,
+    // finished after this, it would replace the run put back.
+    await Promise.allSettled(this.loadsAfter(held.loadsAsked));
+    await this.replaced();
     this.autosavePaused = false;
+    // Put back first, and kept so even if the run cannot be (its save under Saved runs resumes on this data).
+    if (this.heldData?.hold === held.hold) {
+      this.data.putBack(this.heldData.data);
+      this.heldData = null;
+    }
+    if (held.lost) return this.putBackLost(held, held.lost);
     if (!held.bytes) return this.configure(held.setup);
     return this.resumeAs(held.bytes, 'your run', held.runKey, held.save);
+  }
+
+  /** `restoreRun` of a run lost before it was held: whatever was trained meanwhile goes, and no model takes its place. */
+  private async putBackLost(held: HeldRun, lost: LostRun): Promise<null> {
+    await this.replacing(async () => {
+      await this.stopLoop();
+      await this.lock.run(async () => {
+        this.trainer?.dispose();
+        this.trainer = null;
+        this.batcher.clear();
+        this.changes = [];
+        this.runChanges = [];
+        this.runId++;
+        this.elapsedBefore = 0;
+        this.runningSince = null;
+        this.setup = { ...held.setup, params: { ...held.setup.params } };
+        this.newSaveSlot(held.runKey, held.save);
+        this.newRestorePoint(null);
+        this.chart.reset();
+        this.evaluation.restoreResults([], []);
+        // The evaluation and the Data panel read the held run's data again (it was put back, or is built in).
+        if (this.setup.dataset === 'synthetic' || this.data.has(this.setup.dataset)) this.data.trainFor(this.setup);
+        this.lostRun = { ...lost };
+        this.state = 'error';
+        this.error = this.gpuLost ?? (await this.lostRunMessage(this.lostRun));
+        this.batcher.flush(true);
+      });
+    });
+    return null;
   }
 
   /** Names a saved run (at most 80 characters; later saves of the run keep the name). */
@@ -1403,7 +1468,7 @@ function outOfMemoryMessage(when: string, setup: TrainingSetup, queueSize: numbe
 }
 
 /** A run freed for a rebuild that failed (`TrainingService.lostRun`): what failed, why, and the run's save slot and step. */
-interface LostRun {
+export interface LostRun {
   what: string;
   error: string;
   runKey: string;

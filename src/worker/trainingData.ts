@@ -14,10 +14,14 @@ export type LoadedDatasetName = Exclude<DatasetName, 'synthetic'>;
 /** Held-out images generated for the built-in dataset (its test split). */
 export const BUILT_IN_HELD_OUT_SIZE = 1000;
 
+/** Data read (the user's files, or the sample), as `TrainingData` keeps it; what `loaded` gives and `putBack` takes. */
+export type LoadedData = UserDataset & { key: string; source: LoadedDatasetName };
+
 export class TrainingData {
-  private current: { key: string; train: ImageDataset; heldOut: ImageDataset } | null = null;
+  /** The images in use, and the loaded data they are (null: the built-in images), which the Data panel describes. */
+  private current: { key: string; train: ImageDataset; heldOut: ImageDataset; loaded: LoadedData | null } | null = null;
   /** The user's files or the sample once read (a setup with that `dataset` trains on them); kept across resets. */
-  private files: (UserDataset & { key: string; source: LoadedDatasetName }) | null = null;
+  private files: LoadedData | null = null;
   private filesRead = 0;
   private loadsInFlight = 0;
 
@@ -50,6 +54,16 @@ export class TrainingData {
     this.files = null;
   }
 
+  /** The data loaded now (null: none), to give to `putBack` once other data has been loaded meanwhile. */
+  loaded(): LoadedData | null {
+    return this.files;
+  }
+
+  /** Makes `data` (what `loaded` gave earlier) the loaded data again: a setup of its source trains on it, with its identity unchanged. */
+  putBack(data: LoadedData): void {
+    this.files = data;
+  }
+
   /**
    * The training images a setup would train on, without making them the dataset in use (a resumed
    * run is checked against them first); pass them to `trainFor` to use them.
@@ -68,7 +82,7 @@ export class TrainingData {
     if (setup.dataset !== 'synthetic') {
       if (this.files?.source !== setup.dataset) throw new Error(`no ${setup.dataset === 'sample' ? 'CIFAR-10 sample' : 'files'} loaded: load a dataset first`);
       const { key, train, heldOut } = this.files;
-      this.current = { key, train, heldOut };
+      this.current = { key, train, heldOut, loaded: this.files };
       return train;
     }
     // Back on the built-in data: the user's files (up to 180 MB for CIFAR-10) go, unless a load is about to use them.
@@ -81,6 +95,7 @@ export class TrainingData {
         key,
         train: peeked ?? generateSynthetic({ size: setup.datasetSize, seed: setup.seed, split: 'train' }),
         heldOut: generateSynthetic({ size: BUILT_IN_HELD_OUT_SIZE, seed: setup.seed, split: 'test' }),
+        loaded: null,
       };
     }
     return this.current.train;
@@ -90,8 +105,9 @@ export class TrainingData {
   info(): DatasetInfo | null {
     const current = this.current;
     if (!current) return null;
-    const files = this.files;
-    if (files?.key === current.key) {
+    // The data in use, not the data loaded last: other data may be loaded (and put back) while a run is held aside.
+    const files = current.loaded;
+    if (files) {
       const { name, format, labels, heldOutFrom, source, warnings } = files;
       return describeDataset(current.train, current.heldOut, { source, name, format, labels, heldOutFrom, warnings });
     }

@@ -4,6 +4,7 @@ import { ExperimentRunner, experimentSetups } from '../../src/worker/experiment'
 import type { EvaluationEvent, EvaluationProgress } from '../../src/worker/evaluationTypes';
 import { firstDifferingStep, type ExperimentParam, type ExperimentProgress } from '../../src/worker/experimentTypes';
 import { TrainingService } from '../../src/worker/training';
+import { cifarBytes } from '../support/dataFixtures';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
@@ -221,6 +222,32 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     await s.restoreRun(again);
     expect((await s.currentSetup())!.params.temperature).toBe(0.1);
     expect(s.status().step).toBe(held.step);
+  });
+
+  it("puts back a run on the user's files with its files, also after an experiment on the built-in shapes (a Dataset choice not yet applied): it trains on from step 2 as if never set aside", async () => {
+    const bytes = cifarBytes(Array.from({ length: 50 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
+    const onFiles = async () => {
+      const s = await service(new MemoryRunStore());
+      services.push(s);
+      await s.configure(TINY_SETUP);
+      await s.loadDataset({ kind: 'files', files: [{ path: 'data_batch_1.bin', file: new Blob([bytes]) }], labels: 'fine' });
+      return s;
+    };
+    const straight = await onFiles();
+    const reference = [(await straight.step()).loss, (await straight.step()).loss, (await straight.step()).loss];
+
+    const s = await onFiles();
+    const losses = [(await s.step()).loss, (await s.step()).loss];
+    const theirs = (await s.datasetInfo())!;
+    expect(theirs).toMatchObject({ source: 'files', name: 'data_batch_1.bin' });
+    // The page's setup form says the built-in shapes (chosen in the Dataset menu, Reset not clicked): the experiment's runs train on them.
+    const result = await new ExperimentRunner(s).run({ base: TINY_SETUP, param: 'momentum', values: [0.9], steps: 1, knn: false });
+    expect(result.runs[0]).toMatchObject({ error: null, summary: { steps: 1 }, curves: { setup: { dataset: 'synthetic' } } });
+    expect(result).toMatchObject({ restoredStep: 2, restoredLost: null });
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
+    expect(await s.datasetInfo()).toEqual(theirs);
+    losses.push((await s.step()).loss);
+    for (let i = 0; i < 3; i++) expect(Math.abs(losses[i] - reference[i])).toBeLessThan(1e-6);
   });
 
   it("reads a saved run's curves (every step, its kNN, setup and final parameters) from its manifest alone", async () => {

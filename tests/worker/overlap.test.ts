@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ExperimentRunner } from '../../src/worker/experiment';
 import { TrainingService } from '../../src/worker/training';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
@@ -179,6 +180,44 @@ describe('TrainingService with overlapping calls (CPU backend)', () => {
     await expectNothingTrains();
     expect(await service.savedRuns()).toEqual([saved]);
     // Its save goes on from step 3.
+    await service.resumeSaved(saved.id);
+    expect(service.status()).toMatchObject({ step: 3, state: 'paused', error: null });
+    expect((await service.step()).step).toBe(4);
+  }, 60_000);
+
+  it('a run lost to a failed Reset, then set aside for an experiment and for a replay, comes back lost: refused with the same words, no fresh run, the save untouched', async () => {
+    const { store, saved } = await savedAtStep3();
+    const data = (service as unknown as { data: { trainFor(): unknown } }).data;
+    vi.spyOn(data, 'trainFor').mockImplementationOnce(() => {
+      throw new Error('out of memory building the queue');
+    });
+    await expect(service.reset()).rejects.toThrow('out of memory building the queue');
+    const said = service.status().error;
+    expect(said).toBe(
+      'building the new model failed (out of memory building the queue), and your run (step 3) is no longer in memory: nothing was started in its place. Resume its last save (step 3) in Saved runs, or Reset to start a new run.',
+    );
+    const stillLost = async () => {
+      expect(service.status()).toMatchObject({ state: 'error', step: 0, error: said });
+      await expect(service.start()).rejects.toThrow(said!);
+      await expect(service.step()).rejects.toThrow(said!);
+      await expectNothingTrains();
+      expect(await service.savedRuns()).toEqual([saved]);
+    };
+
+    // An experiment started right after: its run trains, and at its end the run held aside is put back as it was, lost.
+    const result = await new ExperimentRunner(service).run({ base: TINY_SETUP, param: 'momentum', values: [0.9], steps: 1, knn: false });
+    expect(result.runs[0]).toMatchObject({ error: null, summary: { steps: 1 } });
+    expect(result).toMatchObject({ restoredStep: 0, restoredLost: said });
+    await stillLost();
+
+    // A classroom replay: its final model resumed (here the save's, as another run), then left.
+    const held = await service.holdRun();
+    await service.resume(await store.read(saved.id), 'the final model of a recording');
+    expect(service.status()).toMatchObject({ step: 3, state: 'paused', error: null });
+    expect(await service.restoreRun(held)).toBeNull();
+    await stillLost();
+
+    // The way back it names: the save goes on from step 3.
     await service.resumeSaved(saved.id);
     expect(service.status()).toMatchObject({ step: 3, state: 'paused', error: null });
     expect((await service.step()).step).toBe(4);

@@ -1,7 +1,8 @@
 /**
  * The classroom replay reads the CIFAR-10 sample for its final model through `loadDataset`, the
  * Data panel's way in: a load of the user's still being read when it does is replaced, and says by
- * what, and how to get the user's data back (the Data panel shows it). The sample over HTTP as the
+ * what, and how to get the user's data back (the Data panel shows it); the user's run held aside
+ * meanwhile keeps its files, and leaving the replay puts both back. The sample over HTTP as the
  * Worker fetches it, pngjs standing in for the browser's PNG decoder.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,11 +10,14 @@ import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeCheckpointManifest } from '../../src/train/checkpoint';
+import { decodeRecording } from '../../src/train/recording';
 import { TrainingService } from '../../src/worker/training';
-import { isLoadSuperseded } from '../../src/worker/types';
+import { isLoadSuperseded, type DataFile } from '../../src/worker/types';
 import { acrossComlink } from '../support/comlink';
 import { cifarBytes } from '../support/dataFixtures';
 import { REPO_ROOT, useWasmBackend } from '../support/helpers';
+import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
 
 vi.mock('../../src/data/browserImages', async (original) => ({
@@ -57,8 +61,10 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     await service.configure(TINY_SETUP);
   }, 60_000);
 
+  const others: TrainingService[] = [];
   afterAll(() => {
     service.dispose();
+    others.forEach((s) => s.dispose());
     server.close();
   });
 
@@ -90,5 +96,66 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     await service.loadDataset({ kind: 'builtin' });
     release();
     await expect(reading).rejects.toThrow('first.bin was not loaded: other data was chosen while it was read (choose first.bin again to train on it)');
+  }, 120_000);
+
+  const bytes = cifarBytes(Array.from({ length: 50 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
+  const files = (): DataFile[] => [{ path: 'data_batch_1.bin', file: new Blob([bytes]) }];
+  /** A service as the app's, training on the user's files. */
+  const onFiles = async () => {
+    const s = new TrainingService();
+    others.push(s);
+    await s.init(() => {}, { backends: ['wasm'] });
+    // As in the app: runs save themselves, and holding one aside saves it.
+    s.useRunStore(new MemoryRunStore());
+    await s.configure(TINY_SETUP);
+    await s.loadDataset({ kind: 'files', files: files(), labels: 'fine' });
+    return s;
+  };
+
+  it("a run on the user's files, held aside while the replay explores its final model on the sample, comes back with its files and trains on from step 2 as if never set aside", async () => {
+    // The same run, never set aside.
+    const straight = await onFiles();
+    const reference = [(await straight.step()).loss, (await straight.step()).loss, (await straight.step()).loss];
+
+    const s = await onFiles();
+    const losses = [(await s.step()).loss, (await s.step()).loss];
+    const theirs = (await s.datasetInfo())!;
+    expect(theirs).toMatchObject({ source: 'files', name: 'data_batch_1.bin', trainSize: 40 });
+    // What the replay does (useReplay): the run held aside, the sample read for the recording's final model, which is resumed and explored.
+    const held = await s.holdRun();
+    await s.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: "the classroom replay's final model" });
+    const recording = decodeRecording(new Uint8Array(await readFile(resolve(REPO_ROOT, 'tests/fixtures/replay-tiny.zip'))), 'replay-tiny.zip');
+    await s.resume(recording.checkpoint, 'the final model of replay-tiny.zip');
+    expect(s.status().step).toBe(12);
+    expect((await s.datasetInfo())!).toMatchObject({ source: 'sample', name: 'CIFAR-10 sample', trainSize: 5000 });
+    await s.embed(new Float32Array(32 * 32 * 3).fill(0.5), 'query');
+
+    // Leave the replay: the run and its files are back, without loading them again.
+    await s.restoreRun(held);
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
+    expect(await s.datasetInfo()).toEqual(theirs);
+    const third = await s.step();
+    expect(third.step).toBe(3);
+    losses.push(third.loss);
+    for (let i = 0; i < 3; i++) expect(Math.abs(losses[i] - reference[i])).toBeLessThan(1e-6);
+    // The same images, by content: the run's checkpoint records the identity of the uninterrupted run's data.
+    const identity = async (t: TrainingService) => decodeCheckpointManifest(await t.checkpoint(), 'run.zip').setup.dataset;
+    expect(await identity(s)).toEqual(await identity(straight));
+    expect((await identity(s)).name).toBe('data_batch_1.bin');
+  }, 180_000);
+
+  it('the replay left while it still reads the sample: the run comes back after the read, which does not replace it', async () => {
+    const s = await onFiles();
+    await s.step();
+    await s.step();
+    const theirs = (await s.datasetInfo())!;
+    const held = await s.holdRun();
+    const reading = s.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: "the classroom replay's final model" });
+    const [read, back] = await Promise.allSettled([reading, s.restoreRun(held)]);
+    expect(read.status).toBe('fulfilled');
+    expect(back).toMatchObject({ status: 'fulfilled', value: { datasetName: 'data_batch_1.bin' } });
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
+    expect(await s.datasetInfo()).toEqual(theirs);
+    expect((await s.step()).step).toBe(3);
   }, 120_000);
 });

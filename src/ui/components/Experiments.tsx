@@ -223,7 +223,12 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
       {result && (
         <p className="hint" data-testid="experiment-status">
           {result.cancelled ? `Cancelled after ${result.runs.length} of ${result.spec.values.length} runs.` : `Finished: ${result.runs.length} runs of ${formatInt(result.spec.steps)} steps.`}{' '}
-          {result.restoredStep > 0 ? `Your run is back at step ${formatInt(result.restoredStep)}.` : 'Your run had no step yet: it is back as a fresh model.'} The runs are drawn on the charts
+          {result.restoredLost !== null
+            ? `Your run is as it was before the experiment: ${result.restoredLost}`
+            : result.restoredStep > 0
+              ? `Your run is back at step ${formatInt(result.restoredStep)}.`
+              : 'Your run had no step yet: it is back as a fresh model.'}{' '}
+          The runs are drawn on the charts
           until you clear them.
         </p>
       )}
