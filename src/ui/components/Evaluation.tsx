@@ -1,5 +1,6 @@
 import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask, ProbeResult } from '../../worker/evaluationTypes';
+import { EVALUATION_TASK_NAMES as TASK_NAMES, evaluationAnnouncement } from '../announcements';
 import { formatInt, formatNumber } from '../format';
 import type { RunOverlay } from '../series';
 import { CPU_BACKEND, softwareRenderer, WASM_BACKEND } from '../renderer';
@@ -8,11 +9,10 @@ import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
+import { LiveStatus } from './LiveStatus';
 import { NeighboursView } from './NeighboursView';
 import { Term } from './Term';
 import styles from './Evaluation.module.css';
-
-const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
 
 /** "about 40 s left", "about 3 min left"; empty while the pace is unknown. */
 function timeLeft(seconds: number | null): string {
@@ -24,14 +24,19 @@ function timeLeft(seconds: number | null): string {
 
 /** Progress of the evaluation of one of `tasks`, if one is running: the phase, its count and the time left in it. */
 function Progress({ ev, tasks }: { ev: EvaluationState; tasks: EvaluationTask[] }) {
-  const p = ev.progress;
-  if (!p || !tasks.includes(p.task)) return null;
+  const p = ev.progress && tasks.includes(ev.progress.task) ? ev.progress : null;
+  // The line changes with every batch of images: a screen reader hears only its phases.
   return (
-    <p className="hint" role="status" data-testid="eval-progress" data-phase={p.phaseNumber} data-done={p.done}>
-      {TASK_NAMES[p.task]} at step {formatInt(p.step)}, {p.phaseNumber} of {p.phaseCount}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
-      {timeLeft(p.secondsLeft)}
-      <progress className={styles['eval-progress']} max={p.total} value={p.done} aria-label={`${p.phase}: ${p.done} of ${p.total}`} />
-    </p>
+    <>
+      <LiveStatus text={evaluationAnnouncement(p)} testId="eval-announcement" />
+      {p && (
+        <p className="hint" data-testid="eval-progress" data-phase={p.phaseNumber} data-done={p.done}>
+          {TASK_NAMES[p.task]} at step {formatInt(p.step)}, {p.phaseNumber} of {p.phaseCount}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+          {timeLeft(p.secondsLeft)}
+          <progress className={styles['eval-progress']} max={p.total} value={p.done} aria-label={`${p.phase}: ${p.done} of ${p.total}`} />
+        </p>
+      )}
+    </>
   );
 }
 

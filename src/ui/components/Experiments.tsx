@@ -1,9 +1,11 @@
 import { useId, useState } from 'react';
 import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult } from '../../worker/experimentTypes';
+import { experimentAnnouncement } from '../announcements';
 import { formatDuration, formatInt, formatNumber } from '../format';
 import type { Experiment, ExperimentRequest } from '../useExperiment';
 import type { Training } from '../useTraining';
 import styles from './Experiments.module.css';
+import { LiveStatus } from './LiveStatus';
 
 /** Steps per run the form starts with: a few minutes of the tiny network in software, seconds on a GPU. */
 const DEFAULT_STEPS = 100;
@@ -138,8 +140,10 @@ export function Experiments({ training, experiment }: { training: Training; expe
         )}
       </div>
       {problem && <p className="hint hint--warn">{problem}</p>}
+      <LiveStatus text={experimentAnnouncement(progress, running)} testId="experiment-announcement" />
       {running && (
-        <p data-testid="experiment-progress" aria-live="polite">
+        // Not live: it changes at every step; the LiveStatus below says each run and phase once.
+        <p data-testid="experiment-progress">
           {!progress || progress.phase === 'saving'
             ? 'Saving your run…'
             : progress.phase === 'restoring'
