@@ -1,7 +1,7 @@
 import { memo, useId, useState } from 'react';
 import type { LiveParams } from '../../moco/config';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
-import { formatInt, formatMomentum, formatNumber } from '../format';
+import { formatInt, formatMomentum, formatNumber, spokenParam } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
 import type { RunState } from '../../worker/types';
@@ -23,20 +23,23 @@ interface SliderProps {
   scale: SliderScale;
   value: number;
   format: (v: number) => string;
+  /** The value as a screen reader says it, with its symbol and unit (`spokenParam`). */
+  spoken: (v: number) => string;
   onChange: (v: number) => void;
   hint?: React.ReactNode;
   ticks?: string[];
   warn?: boolean;
 }
 
-function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }: SliderProps) {
+function Slider({ id, label, scale, value, format, spoken, onChange, hint, ticks, warn }: SliderProps) {
   const text = format(value);
   const hintId = `${id}-hint`;
   return (
     <div className={`${styles.slider}${warn ? ` ${styles['slider--warn']}` : ''}`}>
       <div className={styles.slider__head}>
         <label htmlFor={id}>{label}</label>
-        <output htmlFor={id} className={styles.slider__value} data-testid={`${id}-value`}>
+        {/* Not live (an output is a status region): the slider itself says its value as it moves. */}
+        <output htmlFor={id} className={styles.slider__value} data-testid={`${id}-value`} aria-live="off">
           {text}
         </output>
       </div>
@@ -48,7 +51,7 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn }
         max={scale.steps}
         step={1}
         value={scale.toPosition(value)}
-        aria-valuetext={text}
+        aria-valuetext={spoken(value)}
         aria-describedby={hint ? hintId : undefined}
         onChange={(e) => onChange(scale.toValue(Number(e.currentTarget.value)))}
       />
@@ -166,6 +169,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
   const running = runState === 'running';
   const finished = runState === 'finished';
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
+  const speak = (key: keyof LiveParams) => (v: number) => spokenParam(key, v);
   const m = params.momentum;
 
   return (
@@ -211,6 +215,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           scale={momentumScale}
           value={m}
           format={formatMomentum}
+          spoken={speak('momentum')}
           onChange={set('momentum')}
           ticks={['0', '0.9', '0.99', '0.999', '0.9999']}
           warn={m === 0}
@@ -228,11 +233,12 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           scale={queueScale(setup.batchSize)}
           value={params.queueSize}
           format={formatInt}
+          spoken={speak('queueSize')}
           onChange={set('queueSize')}
           hint={<>Negatives: the keys of the last {batchCount(params.queueSize / setup.batchSize)}.</>}
         />
-        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} />
-        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} onChange={set('learningRate')} />
+        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} spoken={speak('temperature')} onChange={set('temperature')} />
+        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={(v) => formatNumber(v, 3)} spoken={speak('learningRate')} onChange={set('learningRate')} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-setup`}>
