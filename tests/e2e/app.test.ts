@@ -265,7 +265,7 @@ describe('MoCo in the browser, end to end', () => {
     expect(largestDiff(await keyEmbedding(), fromFiles.query)).toBeGreaterThan(1e-4);
     await page.setInputFiles('[data-testid=load-weights]', resolve(dir, zipName));
     await waitFor(page, 'the loaded weights in the momentum encoder', async () => largestDiff(await keyEmbedding(), fromFiles.query) < 1e-4, 60_000);
-    await page.locator('[data-testid=download]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=download]:not([aria-disabled=true])').waitFor({ timeout: 60_000 });
 
     await page.screenshot({ path: resolve(RESULTS, 'app-after-training.png') });
   }, 180_000);
@@ -276,7 +276,7 @@ describe('MoCo in the browser, end to end', () => {
     // (not measured), then ten seconds of a fast GPU's updates (25 steps every 250 ms), measured.
     const fields = [...STAT_FIELDS];
     // A model is built (its first batch is in), so no batch of a newer run will clear the store.
-    await page.locator('[data-testid=reset]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=reset]:not([aria-disabled=true])').waitFor({ timeout: 60_000 });
     await page.evaluate((names) => {
       const store = window.__moco!.store;
       let step = store.length ? store.columns.step.at(store.length - 1) : 0;

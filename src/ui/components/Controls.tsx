@@ -9,6 +9,7 @@ import type { DataState } from '../useDataset';
 import type { Training, TrainingView } from '../useTraining';
 import styles from './Controls.module.css';
 import { FilePickButton } from './FilePickButton';
+import { TaskButton } from './TaskButton';
 import { Term } from './Term';
 
 
@@ -188,9 +189,9 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished || stopped} onClick={() => void step()} title="Train one step">
             Step
           </button>
-          <button type="button" className="btn" data-testid="reset" disabled={blocked && !workerLost} onClick={() => void reset()} title="A fresh model with this setup">
+          <TaskButton data-testid="reset" disabled={blocked && !workerLost} onClick={() => void reset()} title="A fresh model with this setup">
             ↺ Reset
-          </button>
+          </TaskButton>
         </div>
         {setupDirty && <p className="hint hint--warn">Setup changed: Reset to train with it.</p>}
         {busy && (
@@ -322,9 +323,9 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           <input type="checkbox" data-testid="include-key" checked={includeKey} onChange={(e) => setIncludeKey(e.currentTarget.checked)} />
           also the momentum encoder (as key/ in the zip)
         </label>
-        <button type="button" className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
+        <TaskButton className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
           ⤓ Download weights
-        </button>
+        </TaskButton>
         <p className="hint" title="model.json + weights.bin (TensorFlow.js), model.safetensors (PyTorch), metadata.json, README.txt">
           One zip: <code>tf.loadLayersModel</code> files, safetensors for PyTorch, metadata.json; L2-normalise the output.
         </p>

@@ -11,6 +11,7 @@ import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
 import { LiveStatus } from './LiveStatus';
 import { NeighboursView } from './NeighboursView';
+import { TaskButton } from './TaskButton';
 import { Term } from './Term';
 import styles from './Evaluation.module.css';
 
@@ -85,9 +86,9 @@ function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOv
           className={styles['eval-number']}
         />
         <span>steps (0: off)</span>
-        <button type="button" className="btn" onClick={ev.runKnn} disabled={!ev.ready || ev.pending.knn} data-testid="knn-run">
+        <TaskButton onClick={ev.runKnn} disabled={!ev.ready || ev.pending.knn} data-testid="knn-run">
           Run now
-        </button>
+        </TaskButton>
       </div>
       <Progress ev={ev} tasks={['knn']} />
       <ErrorLine text={ev.errors.knn} />
@@ -183,9 +184,9 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
           className={styles['eval-number']}
           data-testid="probe-epochs"
         />
-        <button type="button" className="btn" onClick={() => ev.trainProbe(epochs)} disabled={!ev.ready || ev.pending.probe} data-testid="probe-train">
+        <TaskButton onClick={() => ev.trainProbe(epochs)} disabled={!ev.ready || ev.pending.probe} data-testid="probe-train">
           {ev.pending.probe ? 'Training the probe…' : 'Train linear probe'}
-        </button>
+        </TaskButton>
       </div>
       <Progress ev={ev} tasks={['probe']} />
       <ErrorLine text={ev.errors.probe} />
@@ -226,9 +227,9 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
         Backbone features projected on their two principal axes (<Term id="pca" />). Click a point for its 8 nearest training images (cosine similarity), or Tab to the plot, move with the arrow keys and press Enter.
       </p>
       <div className={styles['eval-row']}>
-        <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
+        <TaskButton onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
           {ev.embedding ? 'Refresh embedding' : 'Show embedding'}
-        </button>
+        </TaskButton>
         {ev.embedding && ev.embedding.step !== ev.step && <span className="hint">from step {formatInt(ev.embedding.step)}</span>}
       </div>
       <Progress ev={ev} tasks={['embedding', 'neighbours']} />
@@ -252,9 +253,9 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
         with MoCo v2): the query encoder got the first, the momentum encoder the second.
       </p>
       <div className={styles['eval-row']}>
-        <button type="button" className="btn" onClick={ev.refreshPreview} disabled={!ev.ready || ev.pending.preview} data-testid="preview-refresh">
+        <TaskButton onClick={ev.refreshPreview} disabled={!ev.ready || ev.pending.preview} data-testid="preview-refresh">
           {p ? 'Latest step' : 'Show views'}
-        </button>
+        </TaskButton>
         <label className="check">
           <input type="checkbox" checked={ev.autoPreview} onChange={(e) => ev.setAutoPreview(e.currentTarget.checked)} data-testid="preview-auto" />
           follow training (every 5 s)

@@ -6,6 +6,7 @@ import type { Experiment, ExperimentRequest } from '../useExperiment';
 import type { Training } from '../useTraining';
 import styles from './Experiments.module.css';
 import { LiveStatus } from './LiveStatus';
+import { TaskButton } from './TaskButton';
 
 /** Steps per run the form starts with: a few minutes of the tiny network in software, seconds on a GPU. */
 const DEFAULT_STEPS = 100;
@@ -125,9 +126,9 @@ export function Experiments({ training, experiment }: { training: Training; expe
           </button>
         ))}
         {running ? (
-          <button type="button" className="btn" data-testid="experiment-cancel" disabled={cancelling} onClick={experiment.cancel}>
+          <TaskButton data-testid="experiment-cancel" disabled={cancelling} onClick={experiment.cancel}>
             {cancelling ? (progress?.phase === 'knn' ? 'Cancelling: stopping the kNN evaluation…' : 'Cancelling after this step…') : 'Cancel'}
-          </button>
+          </TaskButton>
         ) : (
           <button type="button" className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} onClick={() => request && void experiment.run(request)}>
             Run experiment
