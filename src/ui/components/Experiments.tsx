@@ -130,9 +130,10 @@ export function Experiments({ training, experiment }: { training: Training; expe
             {cancelling ? (progress?.phase === 'knn' ? 'Cancelling: stopping the kNN evaluation…' : 'Cancelling after this step…') : 'Cancel'}
           </TaskButton>
         ) : (
-          <button type="button" className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} onClick={() => request && void experiment.run(request)}>
+          // A TaskButton as Cancel is: the same element, so the keyboard's focus stays on it as it changes.
+          <TaskButton className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} onClick={() => request && void experiment.run(request)}>
             Run experiment
-          </button>
+          </TaskButton>
         )}
         {!running && rows.length > 0 && (
           <button type="button" className="btn" data-testid="experiment-clear" onClick={experiment.clear}>
