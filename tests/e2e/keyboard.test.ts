@@ -1,0 +1,140 @@
+/**
+ * The app with the keyboard alone and as a screen reader hears it: the first visit's explainer
+ * dismissed and focus where it went, the live sliders' values with their symbols, training started
+ * and paused with Enter, a kNN run and a two-value experiment whose buttons keep the focus that
+ * pressed them (a disabled button used to drop it to the page's start), live regions that say each
+ * stage once instead of every step's or batch's count, and a focus ring that shows in the dark
+ * scheme too. Chromium without WebGPU, on the CPU backend: a tiny step takes well under a second.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openApp, stepCount, TINY, useApp, waitFor } from './harness';
+
+/** The testid of the focused element, or its tag where it has none ('BODY': the focus was dropped). */
+const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? 'none');
+
+/** Starts recording every text change of the page's live regions (what a screen reader would say). */
+async function listenToLiveRegions(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __said: string[] };
+    w.__said = [];
+    const region = (n: Node) => (n.nodeType === 1 ? (n as Element) : n.parentElement)?.closest('[aria-live]:not([aria-live=off]), [role=status], [role=alert], [role=log], output:not([aria-live=off])');
+    new MutationObserver((mutations) => {
+      for (const m of mutations) {
+        const r = region(m.target);
+        if (r) w.__said.push(`${r.getAttribute('data-testid') ?? r.tagName}: ${r.textContent ?? ''}`);
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+/** What the live regions said since the last call, each different text once, in order. */
+const said = async (page: Page) => [...new Set(await page.evaluate(() => (window as unknown as { __said: string[] }).__said.splice(0)))];
+
+/** WCAG's contrast ratio of two `rgb(…)` colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (c: string) => {
+    const [r, g, bl] = (c.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => {
+      const s = Number(v) / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+describe('the app by keyboard and screen reader', () => {
+  const app = useApp({ webgpu: false, viewport: { width: 1280, height: 1000 } });
+
+  it('dismisses the explainer, says slider values with their symbols, trains, runs kNN and an experiment with the focus kept and no flood of announcements', async () => {
+    const { page, url, pageErrors } = app;
+    await openApp(page, url, { backend: 'cpu', setup: TINY });
+
+    // First visit: Tab reaches Got it; Enter closes the explainer and the focus goes to the button that brings it back.
+    let tabs = 0;
+    while ((await focusedTestId(page)) !== 'explainer-dismiss' && tabs < 40) {
+      await page.keyboard.press('Tab');
+      tabs++;
+    }
+    expect(await focusedTestId(page)).toBe('explainer-dismiss');
+    await page.keyboard.press('Enter');
+    expect(await focusedTestId(page)).toBe('explainer-open');
+
+    // The sliders say what the paper writes, not a bare number; their visible value is no second live region.
+    const momentum = page.locator('[data-testid=momentum]');
+    expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.99');
+    expect(await page.locator('[data-testid=queue]').getAttribute('aria-valuetext')).toBe('K = 4,096 keys');
+    expect(await page.locator('[data-testid=momentum-value]').getAttribute('aria-live')).toBe('off');
+    await momentum.focus();
+    // Page Down: a tenth of the slider, a tenth of a decade of 1 − m.
+    await page.keyboard.press('PageDown');
+    expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.975');
+    await page.keyboard.press('PageUp');
+    expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.99');
+
+    // Start and pause with Enter: the state is said, not each step's figures.
+    await listenToLiveRegions(page);
+    await page.locator('[data-testid=start]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.focus('[data-testid=start]');
+    await page.keyboard.press('Enter');
+    await waitFor(page, 'three steps', async () => (await stepCount(page)) >= 3, 60_000);
+    expect(await focusedTestId(page)).toBe('pause');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=run-state]', { hasText: 'Paused' }).waitFor({ timeout: 30_000 });
+    const training = await said(page);
+    expect(training).toContain('run-state: Training');
+    expect(training.filter((s) => /\d/.test(s.split(': ')[1] ?? ''))).toEqual([]);
+
+    // Run now keeps the focus while kNN runs and after; its progress is said by phase, without the image counts.
+    await page.focus('[data-testid=knn-run]');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=eval-progress]').waitFor({ timeout: 60_000 });
+    expect(await focusedTestId(page)).toBe('knn-run');
+    expect(await page.locator('[data-testid=eval-progress]').getAttribute('role')).toBeNull();
+    await page.locator('[data-testid=knn-latest]').waitFor({ timeout: 180_000 });
+    expect(await focusedTestId(page)).toBe('knn-run');
+    const knn = (await said(page)).filter((s) => s.startsWith('eval-announcement: ') && s.length > 'eval-announcement: '.length);
+    expect(knn[0]).toMatch(/^eval-announcement: kNN at step \d+, 1 of \d: /);
+    expect(knn.filter((s) => s.includes(' / ') || s.includes(' left'))).toEqual([]);
+
+    // A two-value experiment from the keyboard: the button keeps the focus as it turns into Cancel and back,
+    // and each run is said once, not each of its steps.
+    await page.focus('[data-testid=experiment-values]');
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('0, 0.9');
+    await page.focus('[data-testid=experiment-steps]');
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('3');
+    if (await page.locator('[data-testid=experiment-knn]').isChecked()) {
+      await page.focus('[data-testid=experiment-knn]');
+      await page.keyboard.press('Space');
+    }
+    await page.focus('[data-testid=experiment-run]');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=experiment-progress]').waitFor({ timeout: 60_000 });
+    expect(await focusedTestId(page)).toBe('experiment-cancel');
+    await page.locator('[data-testid=experiment-status]').waitFor({ timeout: 180_000 });
+    expect(await focusedTestId(page)).toBe('experiment-run');
+    const experiment = await said(page);
+    expect(experiment).toEqual(expect.arrayContaining(['experiment-announcement: Run 1 of 2 (m = 0): training', 'experiment-announcement: Run 2 of 2 (m = 0.9): training']));
+    expect(experiment.filter((s) => /step \d+ of/.test(s))).toEqual([]);
+
+    // The focus ring shows in the dark scheme too, at 3:1 or more against what it is drawn on.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.focus('[data-testid=knn-run]');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    const ring = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      let behind: Element | null = el.parentElement;
+      while (behind && getComputedStyle(behind).backgroundColor.replace(/\s/g, '').match(/rgba\(.*,0\)$|transparent/)) behind = behind.parentElement;
+      const style = getComputedStyle(el);
+      return { id: el.dataset.testid, visible: el.matches(':focus-visible'), outline: style.outlineStyle, width: parseFloat(style.outlineWidth), colour: style.outlineColor, behind: getComputedStyle(behind ?? document.body).backgroundColor };
+    });
+    expect(ring).toMatchObject({ id: 'knn-run', visible: true, outline: 'solid' });
+    expect(ring.width).toBeGreaterThanOrEqual(2);
+    expect(contrast(ring.colour, ring.behind)).toBeGreaterThanOrEqual(3);
+    expect(pageErrors).toEqual([]);
+  }, 480_000);
+});
