@@ -1,8 +1,8 @@
 /**
  * The app with the keyboard alone and as a screen reader hears it: the first visit's explainer
  * dismissed and focus where it went, the live sliders' values with their symbols, training started
- * and paused with Enter, a kNN run and a two-value experiment whose buttons keep the focus that
- * pressed them (a disabled button used to drop it to the page's start), live regions that say each
+ * and paused with Enter, a kNN run, the embedding's points by arrow keys and their neighbours, and
+ * a two-value experiment, whose buttons keep the focus that pressed them (a disabled button used to drop it to the page's start), live regions that say each
  * stage once instead of every step's or batch's count, and a focus ring that shows in the dark
  * scheme too. Chromium without WebGPU, on the CPU backend: a tiny step takes well under a second.
  */
@@ -47,7 +47,7 @@ function contrast(a: string, b: string): number {
 describe('the app by keyboard and screen reader', () => {
   const app = useApp({ webgpu: false, viewport: { width: 1280, height: 1000 } });
 
-  it('dismisses the explainer, says slider values with their symbols, trains, runs kNN and an experiment with the focus kept and no flood of announcements', async () => {
+  it('dismisses the explainer, says slider values with their symbols, trains, runs kNN, walks the embedding and runs an experiment with the focus kept and no flood of announcements', async () => {
     const { page, url, pageErrors } = app;
     await openApp(page, url, { backend: 'cpu', setup: TINY });
 
@@ -97,6 +97,33 @@ describe('the app by keyboard and screen reader', () => {
     const knn = (await said(page)).filter((s) => s.startsWith('eval-announcement: ') && s.length > 'eval-announcement: '.length);
     expect(knn[0]).toMatch(/^eval-announcement: kNN at step \d+, 1 of \d: /);
     expect(knn.filter((s) => s.includes(' / ') || s.includes(' left'))).toEqual([]);
+
+    // The embedding by keyboard: Show embedding keeps the focus, Tab reaches the plot, the arrows move
+    // from point to point (said as the slider's value), Enter shows the point's neighbours.
+    await page.focus('[data-testid=embedding-refresh]');
+    await page.keyboard.press('Enter');
+    const scatter = page.locator('[data-testid=embedding-scatter]');
+    await scatter.waitFor({ timeout: 180_000 });
+    expect(await focusedTestId(page)).toBe('embedding-refresh');
+    await page.keyboard.press('Tab');
+    expect(await focusedTestId(page)).toBe('embedding-scatter');
+    const first = await scatter.getAttribute('aria-valuetext');
+    expect(first).toMatch(/^held-out image \d+ of 1000: \w/);
+    await page.keyboard.press('ArrowRight');
+    const moved = await scatter.getAttribute('aria-valuetext');
+    expect(moved).toMatch(/^held-out image \d+ of 1000: \w/);
+    expect(moved).not.toBe(first);
+    await page.keyboard.press('Enter');
+    await waitFor(page, 'the neighbours', async () => (await page.locator('[data-testid=neighbour]').count()) === 8, 120_000);
+    // The error's live region is in the page before the error, so that a screen reader reads it when it comes.
+    const pointError = page.locator('[data-testid=embedding-point-error][role=status]');
+    expect(await pointError.count()).toBe(1);
+    expect(await pointError.textContent()).toBe('');
+    await page.locator('[data-testid=embedding-point]').fill('5000');
+    expect(await pointError.textContent()).toMatch(/^there is no held-out image 5000: type a whole number from 0 to 999$/);
+    // So is the copied link's note.
+    expect(await page.locator('[data-testid=copy-link-note][role=status]').count()).toBe(1);
+    await said(page);
 
     // A two-value experiment from the keyboard: the button keeps the focus as it turns into Cancel and back,
     // and each run is said once, not each of its steps.

@@ -88,11 +88,10 @@ function CopyLink({ link }: { link: () => string }) {
       <button type="button" className="btn btn--wide" data-testid="copy-link" onClick={copy} title="A link to this setup and these live parameters (your own files travel as the built-in shapes)">
         Copy link
       </button>
-      {note && (
-        <p className={`hint ${styles['copy-link__note']}`} role="status" data-testid="copy-link-note">
-          {note}
-        </p>
-      )}
+      {/* Always there (empty before a copy): a live region added with its text in it is often not read. */}
+      <p className={note ? `hint ${styles['copy-link__note']}` : 'visually-hidden'} role="status" data-testid="copy-link-note">
+        {note}
+      </p>
     </div>
   );
 }
