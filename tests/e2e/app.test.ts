@@ -134,7 +134,7 @@ describe('MoCo in the browser, end to end', () => {
     for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
     expect(await text(page, 'momentum-value')).toBe('0');
     expect(await text(page, 'queue-value')).toBe('64');
-    expect(await attr(page, 'momentum', 'aria-valuetext')).toBe('0');
+    expect(await attr(page, 'momentum', 'aria-valuetext')).toBe('m = 0');
 
     // The Worker reports the new values (the queue is resized at once) ...
     await waitFor(page, 'the worker to report m = 0 and K = 64', async () => (await attr(page, 'diagram-momentum', 'data-value')) === '0' && (await attr(page, 'queue-capacity', 'data-value')) === '64', 30_000);

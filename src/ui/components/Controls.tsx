@@ -178,18 +178,18 @@ export const Controls = memo(function Controls(props: ControlsProps) {
         <div className={styles.buttons}>
           {running ? (
             <button type="button" className="btn btn--primary" data-testid="pause" onClick={() => void pause()}>
-              ❚❚ Pause
+              <span aria-hidden="true">❚❚</span> Pause
             </button>
           ) : (
             <button type="button" className="btn btn--primary" data-testid="start" disabled={blocked || finished || stopped} onClick={() => void start()}>
-              ▶ {started ? 'Resume' : 'Start'}
+              <span aria-hidden="true">▶</span> {started ? 'Resume' : 'Start'}
             </button>
           )}
           <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished || stopped} onClick={() => void step()} title="Train one step">
             Step
           </button>
           <TaskButton data-testid="reset" disabled={blocked && !workerLost} onClick={() => void reset()} title="A fresh model with this setup">
-            ↺ Reset
+            <span aria-hidden="true">↺</span> Reset
           </TaskButton>
         </div>
         {setupDirty && <p className="hint hint--warn">Setup changed: Reset to train with it.</p>}
@@ -323,7 +323,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           also the momentum encoder (as key/ in the zip)
         </label>
         <TaskButton className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
-          ⤓ Download weights
+          <span aria-hidden="true">⤓</span> Download weights
         </TaskButton>
         <p className="hint" title="model.json + weights.bin (TensorFlow.js), model.safetensors (PyTorch), metadata.json, README.txt">
           One zip: <code>tf.loadLayersModel</code> files, safetensors for PyTorch, metadata.json; L2-normalise the output.
@@ -336,7 +336,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           title="A new run of this setup from the weights of a downloaded zip or a .safetensors file (also one PyTorch wrote)"
           onFile={(file) => void loadWeights(file)}
         >
-          ⤒ Load weights…
+          <span aria-hidden="true">⤒</span> Load weights…
         </FilePickButton>
       </section>
     </aside>

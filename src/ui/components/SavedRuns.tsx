@@ -142,10 +142,10 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
       </div>
       <div className={styles.runs__files}>
         <button type="button" className="btn" data-testid="download-run" disabled={busy || view.status.step === 0} onClick={() => void downloadRun()} title="The whole run as one checkpoint file: open it here or elsewhere, or go on with npm run train -- --resume">
-          ⤓ Download run
+          <span aria-hidden="true">⤓</span> Download run
         </button>
         <FilePickButton accept=".zip" testId="open-run" disabled={busy} title="Go on with the run of a checkpoint file (this app's or the headless trainer's)" onFile={(file) => void openRun(file)}>
-          ⤒ Open run…
+          <span aria-hidden="true">⤒</span> Open run…
         </FilePickButton>
       </div>
       {save?.error && (
