@@ -61,6 +61,18 @@ describe('the app by keyboard and screen reader', () => {
     await page.keyboard.press('Enter');
     expect(await focusedTestId(page)).toBe('explainer-open');
 
+    // A glossary term shows its explanation on focus; Escape hides it and leaves the focus where it was.
+    const term = page.locator('[data-testid=term-momentum]').first();
+    await term.focus();
+    const tooltip = page.locator('[data-testid=term-momentum] + [role=tooltip]').first();
+    expect(await tooltip.isVisible()).toBe(true);
+    await page.keyboard.press('Escape');
+    expect(await tooltip.isVisible()).toBe(false);
+    expect(await focusedTestId(page)).toBe('term-momentum');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    expect(await tooltip.isVisible()).toBe(true);
+
     // The sliders say what the paper writes, not a bare number; their visible value is no second live region.
     const momentum = page.locator('[data-testid=momentum]');
     expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.99');
@@ -80,11 +92,26 @@ describe('the app by keyboard and screen reader', () => {
     await page.keyboard.press('Enter');
     await waitFor(page, 'three steps', async () => (await stepCount(page)) >= 3, 60_000);
     expect(await focusedTestId(page)).toBe('pause');
+    // Named by their words: the symbols before them are not read ("black right-pointing triangle Start").
+    expect(await page.getByRole('button', { name: 'Pause', exact: true }).count()).toBe(1);
     await page.keyboard.press('Enter');
     await page.locator('[data-testid=run-state]', { hasText: 'Paused' }).waitFor({ timeout: 30_000 });
+    expect(await focusedTestId(page)).toBe('start');
+    expect(await page.getByRole('button', { name: 'Resume', exact: true }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Reset', exact: true }).count()).toBe(1);
     const training = await said(page);
     expect(training).toContain('run-state: Training');
     expect(training.filter((s) => /\d/.test(s.split(': ')[1] ?? ''))).toEqual([]);
+
+    // A chart is one Tab stop over the steps: the arrow keys move it, and its read-out is said whole.
+    await page.locator('[data-testid=chart-loss] [role=slider]').focus();
+    await page.keyboard.press('ArrowLeft');
+    const readout = page.locator('[data-testid=readout-loss]');
+    expect(await readout.getAttribute('aria-live')).toBe('polite');
+    expect(await readout.getAttribute('aria-atomic')).toBe('true');
+    expect(await readout.textContent()).toMatch(/^step \d+chance ln\(n\+1\) [\d.]+raw [\d.]+smoothed [\d.]+/);
+    await page.keyboard.press('Escape');
+    await said(page);
 
     // Run now keeps the focus while kNN runs and after; its progress is said by phase, without the image counts.
     await page.focus('[data-testid=knn-run]');
