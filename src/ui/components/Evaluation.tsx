@@ -82,6 +82,8 @@ function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOv
           step={1}
           value={ev.knnEvery}
           onChange={(e) => ev.setKnnEvery(Number(e.currentTarget.value))}
+          // "every" alone says nothing to a screen reader: the name says what repeats, and the unit.
+          aria-label="Run kNN every how many steps (0: off)"
           data-testid="knn-every"
           className={styles['eval-number']}
         />
