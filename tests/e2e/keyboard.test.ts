@@ -157,9 +157,20 @@ describe('the app by keyboard and screen reader', () => {
 
     // A two-value experiment from the keyboard: the button keeps the focus as it turns into Cancel and back,
     // and each run is said once, not each of its steps.
-    await page.focus('[data-testid=experiment-values]');
+    const values = page.locator('[data-testid=experiment-values]');
+    await values.focus();
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('0, x');
+    // Refused values: the field says it is invalid and why, and so does the Run button.
+    expect(await values.getAttribute('aria-invalid')).toBe('true');
+    const problem = await page.locator('[data-testid=experiment-problem]').textContent();
+    expect(problem).toBe("'x' is not a number");
+    const description = (id: string | null) => page.evaluate((i) => (i ? document.getElementById(i)?.textContent : null) ?? null, id);
+    expect(await description(await values.getAttribute('aria-describedby'))).toBe(problem);
+    expect(await description(await page.locator('[data-testid=experiment-run]').getAttribute('aria-describedby'))).toBe(problem);
     await page.keyboard.press('ControlOrMeta+a');
     await page.keyboard.type('0, 0.9');
+    expect(await values.getAttribute('aria-invalid')).toBe('false');
     await page.focus('[data-testid=experiment-steps]');
     await page.keyboard.press('ControlOrMeta+a');
     await page.keyboard.type('3');

@@ -86,6 +86,9 @@ export function Experiments({ training, experiment }: { training: Training; expe
             data-testid="experiment-values"
             value={valuesText}
             disabled={running}
+            // A screen reader hears why the values are refused where they are typed.
+            aria-invalid={typeof values === 'string'}
+            aria-describedby={typeof values === 'string' ? `${uid}-problem` : undefined}
             placeholder={param === 'version' ? 'v1, v2' : '0, 0.9, 0.99'}
             onChange={(e) => setValuesText(e.currentTarget.value)}
           />
@@ -101,6 +104,8 @@ export function Experiments({ training, experiment }: { training: Training; expe
             step={1}
             value={steps}
             disabled={running}
+            aria-invalid={problem !== null && typeof values !== 'string'}
+            aria-describedby={problem !== null && typeof values !== 'string' ? `${uid}-problem` : undefined}
             onChange={(e) => setSteps(Number(e.currentTarget.value))}
           />
         </span>
@@ -131,7 +136,7 @@ export function Experiments({ training, experiment }: { training: Training; expe
           </TaskButton>
         ) : (
           // A TaskButton as Cancel is: the same element, so the keyboard's focus stays on it as it changes.
-          <TaskButton className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} onClick={() => request && void experiment.run(request)}>
+          <TaskButton className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} aria-describedby={problem ? `${uid}-problem` : undefined} onClick={() => request && void experiment.run(request)}>
             Run experiment
           </TaskButton>
         )}
@@ -141,7 +146,11 @@ export function Experiments({ training, experiment }: { training: Training; expe
           </button>
         )}
       </div>
-      {problem && <p className="hint hint--warn">{problem}</p>}
+      {problem && (
+        <p className="hint hint--warn" id={`${uid}-problem`} data-testid="experiment-problem">
+          {problem}
+        </p>
+      )}
       <LiveStatus text={experimentAnnouncement(progress, running)} testId="experiment-announcement" />
       {running && (
         // Not live: it changes at every step; the LiveStatus below says each run and phase once.
