@@ -44,6 +44,10 @@ export function App() {
   const last = useMemo(() => diagramStats(played ? played.last : store.last()), [played?.last, store, version]);
   return (
     <div className="app">
+      {/* The first Tab stop: past the controls' twenty stops to the explainer, status and charts (WCAG 2.4.1). */}
+      <a className="skip-link" href="#main" data-testid="skip-to-main">
+        Skip to the main panel
+      </a>
       <header className="header">
         <div className="header__title">
           <h1>MoCo in the browser</h1>
@@ -58,7 +62,7 @@ export function App() {
       )}
       <div className="layout">
         <Controls {...controlsProps(training, data)} />
-        <main className="main">
+        <main className="main" id="main" tabIndex={-1}>
           <Explainer />
           <StatusBar training={training} replay={played} experiment={experiment.running && (experiment.progress ?? true)} />
           <ReplayPanel replay={replay} />

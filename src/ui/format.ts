@@ -1,4 +1,5 @@
 import { formatDecimal } from '../util/decimals';
+import type { LiveParams } from '../moco/config';
 
 // One formatter for the page: toLocaleString() builds a new one on every call, which is slow.
 const INTEGER = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
@@ -47,4 +48,22 @@ export function formatCompact(n: number): string {
   if (Math.abs(n) >= 1e4) return `${Number((n / 1e3).toPrecision(3))}k`;
   if (Number.isInteger(n)) return formatInt(n);
   return formatNumber(n, 3);
+}
+
+/**
+ * A live parameter as a screen reader says its slider's value: the symbol and the unit with the
+ * number ("m = 0.99", "K = 4,096 keys"), as the charts' markers and the hints name them, never a
+ * bare "0.99"; the learning rate in plain digits, not "9.37e-4".
+ */
+export function spokenParam(key: keyof LiveParams, value: number): string {
+  switch (key) {
+    case 'momentum':
+      return `m = ${formatMomentum(value)}`;
+    case 'queueSize':
+      return `K = ${formatInt(value)} ${value === 1 ? 'key' : 'keys'}`;
+    case 'temperature':
+      return `T = ${formatNumber(value, 3)}`;
+    case 'learningRate':
+      return `learning rate ${formatLearningRate(value)}`;
+  }
 }

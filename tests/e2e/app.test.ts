@@ -134,7 +134,7 @@ describe('MoCo in the browser, end to end', () => {
     for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
     expect(await text(page, 'momentum-value')).toBe('0');
     expect(await text(page, 'queue-value')).toBe('64');
-    expect(await attr(page, 'momentum', 'aria-valuetext')).toBe('0');
+    expect(await attr(page, 'momentum', 'aria-valuetext')).toBe('m = 0');
 
     // The Worker reports the new values (the queue is resized at once) ...
     await waitFor(page, 'the worker to report m = 0 and K = 64', async () => (await attr(page, 'diagram-momentum', 'data-value')) === '0' && (await attr(page, 'queue-capacity', 'data-value')) === '64', 30_000);
@@ -265,7 +265,7 @@ describe('MoCo in the browser, end to end', () => {
     expect(largestDiff(await keyEmbedding(), fromFiles.query)).toBeGreaterThan(1e-4);
     await page.setInputFiles('[data-testid=load-weights]', resolve(dir, zipName));
     await waitFor(page, 'the loaded weights in the momentum encoder', async () => largestDiff(await keyEmbedding(), fromFiles.query) < 1e-4, 60_000);
-    await page.locator('[data-testid=download]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=download]:not([aria-disabled=true])').waitFor({ timeout: 60_000 });
 
     await page.screenshot({ path: resolve(RESULTS, 'app-after-training.png') });
   }, 180_000);
@@ -276,7 +276,7 @@ describe('MoCo in the browser, end to end', () => {
     // (not measured), then ten seconds of a fast GPU's updates (25 steps every 250 ms), measured.
     const fields = [...STAT_FIELDS];
     // A model is built (its first batch is in), so no batch of a newer run will clear the store.
-    await page.locator('[data-testid=reset]:not([disabled])').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=reset]:not([aria-disabled=true])').waitFor({ timeout: 60_000 });
     await page.evaluate((names) => {
       const store = window.__moco!.store;
       let step = store.length ? store.columns.step.at(store.length - 1) : 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatLearningRate, formatMomentum } from '../../src/ui/format';
+import { formatLearningRate, formatMomentum, spokenParam } from '../../src/ui/format';
 import { defaultLearningRate } from '../../src/ui/scales';
 
 describe('formatMomentum', () => {
@@ -14,5 +14,17 @@ describe('formatLearningRate', () => {
     expect([8, 16, 128, 256].map((b) => formatLearningRate(defaultLearningRate(b)))).toEqual(['0.000937', '0.00187', '0.015', '0.03']);
     // The slider's ends, and the end of a cosine schedule.
     expect([1e-4, 1, 0, 2.3e-7].map(formatLearningRate)).toEqual(['0.0001', '1', '0', '0.00000023']);
+  });
+});
+
+describe('spokenParam', () => {
+  it('says a slider value with its symbol and unit, as the paper writes them, not a bare number', () => {
+    expect(spokenParam('momentum', 0.99)).toBe('m = 0.99');
+    expect(spokenParam('momentum', 0.999)).toBe('m = 0.999');
+    expect(spokenParam('queueSize', 4096)).toBe('K = 4,096 keys');
+    expect(spokenParam('temperature', 0.2)).toBe('T = 0.2');
+    // Read aloud digit by digit, not "9.37 e minus 4".
+    expect(spokenParam('learningRate', 0.000937)).toBe('learning rate 0.000937');
+    expect(spokenParam('momentum', Number.NaN)).toBe('m = –');
   });
 });

@@ -6,6 +6,7 @@ import { saveBlob } from '../download';
 import { formatDuration, formatInt, formatNumber } from '../format';
 import type { Training } from '../useTraining';
 import styles from './BenchmarkPanel.module.css';
+import { TaskButton } from './TaskButton';
 
 type Phase = 'idle' | 'pausing' | 'running' | 'resuming' | 'done' | 'failed';
 
@@ -165,9 +166,9 @@ export function BenchmarkPanel({ training }: { training: Training }) {
         </p>
       </div>
       <div className={styles.bench__actions}>
-        <button type="button" className="btn" data-testid="bench-start" disabled={busy} onClick={() => void benchmark()}>
+        <TaskButton data-testid="bench-start" disabled={busy} onClick={() => void benchmark()}>
           {report || error ? 'Benchmark again' : 'Benchmark my GPU'}
-        </button>
+        </TaskButton>
         {phase === 'running' && (
           <button type="button" className="btn" data-testid="bench-cancel" onClick={() => current.current?.cancel()}>
             Cancel

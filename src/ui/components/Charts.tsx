@@ -612,7 +612,7 @@ const ChartCard = memo(function ChartCard({ spec, caption, store, version, overl
         </div>
       </div>
       {!empty && (
-        <p className={`readout ${styles.readout}`} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'}>
+        <p className={`readout ${styles.readout}`} id={readoutId} data-testid={`readout-${spec.id}`} data-step={shownStep} aria-live={hover?.keyboard ? 'polite' : 'off'} aria-atomic="true">
           <span className="readout__step">{hover ? 'step' : 'last step'} {formatInt(shownStep)}</span>
           {readout.map((r) => (
             <span key={r.line.key} className="readout__item" data-overlay={r.line.overlay ? r.line.key : undefined}>

@@ -1,7 +1,7 @@
 import { memo, useId, useState } from 'react';
 import type { LiveParams } from '../../moco/config';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
-import { formatInt, formatLearningRate, formatMomentum, formatNumber } from '../format';
+import { formatInt, formatLearningRate, formatMomentum, formatNumber, spokenParam } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
 import type { RunState } from '../../worker/types';
@@ -9,6 +9,7 @@ import type { DataState } from '../useDataset';
 import { BUILDING, type Training, type TrainingView } from '../useTraining';
 import styles from './Controls.module.css';
 import { FilePickButton } from './FilePickButton';
+import { TaskButton } from './TaskButton';
 import { Term } from './Term';
 
 
@@ -23,6 +24,8 @@ interface SliderProps {
   scale: SliderScale;
   value: number;
   format: (v: number) => string;
+  /** The value as a screen reader says it, with its symbol and unit (`spokenParam`). */
+  spoken: (v: number) => string;
   onChange: (v: number) => void;
   hint?: React.ReactNode;
   ticks?: string[];
@@ -30,14 +33,15 @@ interface SliderProps {
   disabled?: boolean;
 }
 
-function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn, disabled }: SliderProps) {
+function Slider({ id, label, scale, value, format, spoken, onChange, hint, ticks, warn, disabled }: SliderProps) {
   const text = format(value);
   const hintId = `${id}-hint`;
   return (
     <div className={`${styles.slider}${warn ? ` ${styles['slider--warn']}` : ''}`}>
       <div className={styles.slider__head}>
         <label htmlFor={id}>{label}</label>
-        <output htmlFor={id} className={styles.slider__value} data-testid={`${id}-value`}>
+        {/* Not live (an output is a status region): the slider itself says its value as it moves. */}
+        <output htmlFor={id} className={styles.slider__value} data-testid={`${id}-value`} aria-live="off">
           {text}
         </output>
       </div>
@@ -50,7 +54,7 @@ function Slider({ id, label, scale, value, format, onChange, hint, ticks, warn, 
         step={1}
         value={scale.toPosition(value)}
         disabled={disabled}
-        aria-valuetext={text}
+        aria-valuetext={spoken(value)}
         aria-describedby={hint ? hintId : undefined}
         onChange={(e) => onChange(scale.toValue(Number(e.currentTarget.value)))}
       />
@@ -86,11 +90,10 @@ function CopyLink({ link }: { link: () => string }) {
       <button type="button" className="btn btn--wide" data-testid="copy-link" onClick={copy} title="A link to this setup and these live parameters (your own files travel as the built-in shapes)">
         Copy link
       </button>
-      {note && (
-        <p className={`hint ${styles['copy-link__note']}`} role="status" data-testid="copy-link-note">
-          {note}
-        </p>
-      )}
+      {/* Always there (empty before a copy): a live region added with its text in it is often not read. */}
+      <p className={note ? `hint ${styles['copy-link__note']}` : 'visually-hidden'} role="status" data-testid="copy-link-note">
+        {note}
+      </p>
     </div>
   );
 }
@@ -172,6 +175,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
   // rebuild after a setup change holds nothing: one menu after another may change meanwhile.
   const held = busy !== null && busy !== BUILDING;
   const set = <K extends keyof LiveParams>(key: K) => (v: number) => updateParam(key, v as LiveParams[K]);
+  const speak = (key: keyof LiveParams) => (v: number) => spokenParam(key, v);
   const m = params.momentum;
 
   return (
@@ -180,19 +184,19 @@ export const Controls = memo(function Controls(props: ControlsProps) {
         <div className={styles.buttons}>
           {running ? (
             <button type="button" className="btn btn--primary" data-testid="pause" onClick={() => void pause()}>
-              ❚❚ Pause
+              <span aria-hidden="true">❚❚</span> Pause
             </button>
           ) : (
             <button type="button" className="btn btn--primary" data-testid="start" disabled={blocked || finished || stopped} onClick={() => void start()}>
-              ▶ {started ? 'Resume' : 'Start'}
+              <span aria-hidden="true">▶</span> {started ? 'Resume' : 'Start'}
             </button>
           )}
           <button type="button" className="btn" data-testid="step" disabled={blocked || running || finished || stopped} onClick={() => void step()} title="Train one step">
             Step
           </button>
-          <button type="button" className="btn" data-testid="reset" disabled={blocked && !workerLost} onClick={() => void reset()} title="A fresh model with this setup">
-            ↺ Reset
-          </button>
+          <TaskButton data-testid="reset" disabled={blocked && !workerLost} onClick={() => void reset()} title="A fresh model with this setup">
+            <span aria-hidden="true">↺</span> Reset
+          </TaskButton>
         </div>
         {setupDirty && <p className="hint hint--warn">Setup changed: Reset to train with it.</p>}
         {busy && (
@@ -217,6 +221,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           scale={momentumScale}
           value={m}
           format={formatMomentum}
+          spoken={speak('momentum')}
           onChange={set('momentum')}
           ticks={['0', '0.9', '0.99', '0.999', '0.9999']}
           warn={m === 0}
@@ -235,12 +240,13 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           scale={queueScale(setup.batchSize)}
           value={params.queueSize}
           format={formatInt}
+          spoken={speak('queueSize')}
           onChange={set('queueSize')}
           disabled={held}
           hint={<>Negatives: the keys of the last {batchCount(params.queueSize / setup.batchSize)}.</>}
         />
-        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} onChange={set('temperature')} disabled={held} />
-        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={formatLearningRate} onChange={set('learningRate')} disabled={held} />
+        <Slider id="temperature" label="Temperature T" scale={temperatureScale} value={params.temperature} format={(v) => formatNumber(v, 3)} spoken={speak('temperature')} onChange={set('temperature')} disabled={held} />
+        <Slider id="lr" label="Learning rate" scale={learningRateScale} value={params.learningRate} format={formatLearningRate} spoken={speak('learningRate')} onChange={set('learningRate')} disabled={held} />
       </section>
 
       <section className="card" aria-labelledby={`${uid}-setup`}>
@@ -324,9 +330,9 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           <input type="checkbox" data-testid="include-key" checked={includeKey} onChange={(e) => setIncludeKey(e.currentTarget.checked)} />
           also the momentum encoder (as key/ in the zip)
         </label>
-        <button type="button" className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
-          ⤓ Download weights
-        </button>
+        <TaskButton className="btn btn--wide" data-testid="download" disabled={blocked} onClick={() => void download(includeKey)}>
+          <span aria-hidden="true">⤓</span> Download weights
+        </TaskButton>
         <p className="hint" title="model.json + weights.bin (TensorFlow.js), model.safetensors (PyTorch), metadata.json, README.txt">
           One zip: <code>tf.loadLayersModel</code> files, safetensors for PyTorch, metadata.json; L2-normalise the output.
         </p>
@@ -338,7 +344,7 @@ export const Controls = memo(function Controls(props: ControlsProps) {
           title="A new run of this setup from the weights of a downloaded zip or a .safetensors file (also one PyTorch wrote)"
           onFile={(file) => void loadWeights(file)}
         >
-          ⤒ Load weights…
+          <span aria-hidden="true">⤒</span> Load weights…
         </FilePickButton>
       </section>
     </aside>

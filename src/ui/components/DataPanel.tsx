@@ -2,10 +2,12 @@ import { memo, type ChangeEvent, useEffect, useId, useMemo, useRef, useState } f
 import type { Cifar100Labels } from '../../data/cifar';
 import type { DatasetInfo, LoadProgress } from '../../worker/types';
 import { dragHasFiles, filesFromDrop, filesFromInput } from '../dropFiles';
+import { loadingAnnouncement } from '../announcements';
 import { formatInt, formatNumber } from '../format';
 import type { DataState, Loading } from '../useDataset';
 import { BUILDING, type Training } from '../useTraining';
 import styles from './DataPanel.module.css';
+import { LiveStatus } from './LiveStatus';
 
 const THUMB = 32;
 
@@ -24,7 +26,8 @@ function progressText(p: LoadProgress): string {
 function LoadingLine({ loading }: { loading: Loading }) {
   const p = loading.progress;
   return (
-    <div className={styles['data-panel__loading']} role="status" data-testid="data-loading">
+    // Not live: the megabytes change with every chunk; the panel's LiveStatus says which file once.
+    <div className={styles['data-panel__loading']} data-testid="data-loading">
       <span>
         Reading {loading.what}
         {p ? `: ${progressText(p)}` : '…'}
@@ -223,6 +226,7 @@ export function DataPanel({ training, data, replayedOn }: { training: Training; 
         </div>
         )}
       </div>
+      <LiveStatus text={loadingAnnouncement(loading)} testId="data-announcement" />
       {loading && <LoadingLine loading={loading} />}
       {dropping.length > 0 && (
         <p className="hint" data-testid="data-dropping">

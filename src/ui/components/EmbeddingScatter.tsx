@@ -259,11 +259,10 @@ export const EmbeddingScatter = memo(function EmbeddingScatter({ view, selected,
         <button type="button" className="btn" onClick={showTyped} disabled={'error' in typed} data-testid="embedding-select">
           Show its neighbours
         </button>
-        {'error' in typed && (
-          <span id={`${uid}-point-error`} className={styles.scatter__error} role="status" aria-live="polite" data-testid="embedding-point-error">
-            {typed.error}
-          </span>
-        )}
+        {/* Always there, empty without an error: a live region added with its text in it is often not read. */}
+        <span id={`${uid}-point-error`} className={styles.scatter__error} role="status" data-testid="embedding-point-error">
+          {'error' in typed ? typed.error : ''}
+        </span>
       </div>
       <figcaption className="hint">
         PC1 {(100 * e1).toFixed(1)}% and PC2 {(100 * e2).toFixed(1)}% of the variance of the {view.featureDim}-dimensional features · step {view.step}

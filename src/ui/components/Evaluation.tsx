@@ -1,5 +1,6 @@
 import { useCallback, useId, useState } from 'react';
 import type { EvaluationTask, ProbeResult } from '../../worker/evaluationTypes';
+import { EVALUATION_TASK_NAMES as TASK_NAMES, evaluationAnnouncement } from '../announcements';
 import { formatInt, formatNumber } from '../format';
 import type { RunOverlay } from '../series';
 import { CPU_BACKEND, softwareRenderer, WASM_BACKEND } from '../renderer';
@@ -8,11 +9,11 @@ import type { Training } from '../useTraining';
 import { AugmentationPreview } from './AugmentationPreview';
 import { EmbeddingScatter } from './EmbeddingScatter';
 import { KnnChart, PerClassTable, percent } from './KnnChart';
+import { LiveStatus } from './LiveStatus';
 import { NeighboursView } from './NeighboursView';
+import { TaskButton } from './TaskButton';
 import { Term } from './Term';
 import styles from './Evaluation.module.css';
-
-const TASK_NAMES = { knn: 'kNN', probe: 'Linear probe', embedding: 'Embedding', neighbours: 'Neighbours' } as const;
 
 /** "about 40 s left", "about 3 min left"; empty while the pace is unknown. */
 function timeLeft(seconds: number | null): string {
@@ -24,14 +25,19 @@ function timeLeft(seconds: number | null): string {
 
 /** Progress of the evaluation of one of `tasks`, if one is running: the phase, its count and the time left in it. */
 function Progress({ ev, tasks }: { ev: EvaluationState; tasks: EvaluationTask[] }) {
-  const p = ev.progress;
-  if (!p || !tasks.includes(p.task)) return null;
+  const p = ev.progress && tasks.includes(ev.progress.task) ? ev.progress : null;
+  // The line changes with every batch of images: a screen reader hears only its phases.
   return (
-    <p className="hint" role="status" data-testid="eval-progress" data-phase={p.phaseNumber} data-done={p.done}>
-      {TASK_NAMES[p.task]} at step {formatInt(p.step)}, {p.phaseNumber} of {p.phaseCount}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
-      {timeLeft(p.secondsLeft)}
-      <progress className={styles['eval-progress']} max={p.total} value={p.done} aria-label={`${p.phase}: ${p.done} of ${p.total}`} />
-    </p>
+    <>
+      <LiveStatus text={evaluationAnnouncement(p)} testId="eval-announcement" />
+      {p && (
+        <p className="hint" data-testid="eval-progress" data-phase={p.phaseNumber} data-done={p.done}>
+          {TASK_NAMES[p.task]} at step {formatInt(p.step)}, {p.phaseNumber} of {p.phaseCount}: {p.phase} {formatInt(p.done)} / {formatInt(p.total)}
+          {timeLeft(p.secondsLeft)}
+          <progress className={styles['eval-progress']} max={p.total} value={p.done} aria-label={`${p.phase}: ${p.done} of ${p.total}`} />
+        </p>
+      )}
+    </>
   );
 }
 
@@ -76,13 +82,15 @@ function KnnCard({ ev, overlays, step }: { ev: EvaluationState; overlays?: RunOv
           step={1}
           value={ev.knnEvery}
           onChange={(e) => ev.setKnnEvery(Number(e.currentTarget.value))}
+          // "every" alone says nothing to a screen reader: the name says what repeats, and the unit.
+          aria-label="Run kNN every how many steps (0: off)"
           data-testid="knn-every"
           className={styles['eval-number']}
         />
         <span>steps (0: off)</span>
-        <button type="button" className="btn" onClick={ev.runKnn} disabled={!ev.ready || ev.pending.knn} data-testid="knn-run">
+        <TaskButton onClick={ev.runKnn} disabled={!ev.ready || ev.pending.knn} data-testid="knn-run">
           Run now
-        </button>
+        </TaskButton>
       </div>
       <Progress ev={ev} tasks={['knn']} />
       <ErrorLine text={ev.errors.knn} />
@@ -179,9 +187,9 @@ function ProbeCard({ ev }: { ev: EvaluationState }) {
           className={styles['eval-number']}
           data-testid="probe-epochs"
         />
-        <button type="button" className="btn" onClick={() => ev.trainProbe(epochs)} disabled={!ev.ready || ev.pending.probe} data-testid="probe-train">
+        <TaskButton onClick={() => ev.trainProbe(epochs)} disabled={!ev.ready || ev.pending.probe} data-testid="probe-train">
           {ev.pending.probe ? 'Training the probe…' : 'Train linear probe'}
-        </button>
+        </TaskButton>
       </div>
       <Progress ev={ev} tasks={['probe']} />
       <ErrorLine text={ev.errors.probe} />
@@ -222,9 +230,9 @@ function EmbeddingCard({ ev }: { ev: EvaluationState }) {
         Backbone features projected on their two principal axes (<Term id="pca" />). Click a point for its 8 nearest training images (cosine similarity), or Tab to the plot, move with the arrow keys and press Enter.
       </p>
       <div className={styles['eval-row']}>
-        <button type="button" className="btn" onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
+        <TaskButton onClick={ev.refreshEmbedding} disabled={!ev.ready || ev.pending.embedding} data-testid="embedding-refresh">
           {ev.embedding ? 'Refresh embedding' : 'Show embedding'}
-        </button>
+        </TaskButton>
         {ev.embedding && ev.embedding.step !== ev.step && <span className="hint">from step {formatInt(ev.embedding.step)}</span>}
       </div>
       <Progress ev={ev} tasks={['embedding', 'neighbours']} />
@@ -248,9 +256,9 @@ function PreviewCard({ ev }: { ev: EvaluationState }) {
         with MoCo v2): the query encoder got the first, the momentum encoder the second.
       </p>
       <div className={styles['eval-row']}>
-        <button type="button" className="btn" onClick={ev.refreshPreview} disabled={!ev.ready || ev.pending.preview} data-testid="preview-refresh">
+        <TaskButton onClick={ev.refreshPreview} disabled={!ev.ready || ev.pending.preview} data-testid="preview-refresh">
           {p ? 'Latest step' : 'Show views'}
-        </button>
+        </TaskButton>
         <label className="check">
           <input type="checkbox" checked={ev.autoPreview} onChange={(e) => ev.setAutoPreview(e.currentTarget.checked)} data-testid="preview-auto" />
           follow training (every 5 s)

@@ -3,11 +3,14 @@ import { chanceLoss } from '../../train/finalFigures';
 import { formatDecimal, formatNearOne } from '../../util/decimals';
 import { EXPERIMENT_PARAMS, EXPERIMENT_PRESETS, firstDifferingStep, PAPER_FIGURES, type ExperimentParam, type ExperimentRunResult, type ExperimentSpec } from '../../worker/experimentTypes';
 import type { TrainingSetup } from '../../worker/types';
+import { experimentAnnouncement } from '../announcements';
 import { formatDuration, formatInt, formatLearningRate, formatNumber } from '../format';
 import { defaultLearningRate } from '../scales';
 import type { Experiment, ExperimentRequest } from '../useExperiment';
 import { BUILDING, type Training } from '../useTraining';
 import styles from './Experiments.module.css';
+import { LiveStatus } from './LiveStatus';
+import { TaskButton } from './TaskButton';
 
 /** Steps per run the form starts with: a few minutes of the tiny network in software, seconds on a GPU. */
 const DEFAULT_STEPS = 100;
@@ -144,6 +147,9 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
             data-testid="experiment-values"
             value={valuesText}
             disabled={held}
+            // A screen reader hears why the values are refused where they are typed.
+            aria-invalid={typeof values === 'string'}
+            aria-describedby={typeof values === 'string' ? `${uid}-problem` : undefined}
             placeholder={param === 'version' ? 'v1, v2' : '0, 0.9, 0.99'}
             onChange={(e) => setValuesText(e.currentTarget.value)}
           />
@@ -159,6 +165,8 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
             step={1}
             value={steps}
             disabled={held}
+            aria-invalid={problem !== null && typeof values !== 'string'}
+            aria-describedby={problem !== null && typeof values !== 'string' ? `${uid}-problem` : undefined}
             onChange={(e) => setSteps(Number(e.currentTarget.value))}
           />
         </span>
@@ -184,13 +192,14 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
           </button>
         ))}
         {running ? (
-          <button type="button" className="btn" data-testid="experiment-cancel" disabled={cancelling} onClick={experiment.cancel}>
+          <TaskButton data-testid="experiment-cancel" disabled={cancelling} onClick={experiment.cancel}>
             {cancelling ? (progress?.phase === 'knn' ? 'Cancelling: stopping the kNN evaluation…' : 'Cancelling after this step…') : 'Cancel'}
-          </button>
+          </TaskButton>
         ) : (
-          <button type="button" className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} onClick={() => request && void experiment.run(request)}>
+          // A TaskButton as Cancel is: the same element, so the keyboard's focus stays on it as it changes.
+          <TaskButton className="btn btn--primary" data-testid="experiment-run" disabled={blocked || request === null} aria-describedby={problem ? `${uid}-problem` : undefined} onClick={() => request && void experiment.run(request)}>
             Run experiment
-          </button>
+          </TaskButton>
         )}
         {!running && rows.length > 0 && (
           <button type="button" className="btn" data-testid="experiment-clear" onClick={experiment.clear}>
@@ -198,14 +207,20 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
           </button>
         )}
       </div>
-      {problem && <p className="hint hint--warn">{problem}</p>}
+      {problem && (
+        <p className="hint hint--warn" id={`${uid}-problem`} data-testid="experiment-problem">
+          {problem}
+        </p>
+      )}
       {shortHint && (
         <p className="hint hint--warn" data-testid="experiment-too-short">
           {shortHint}
         </p>
       )}
+      <LiveStatus text={experimentAnnouncement(progress, running)} testId="experiment-announcement" />
       {running && (
-        <p data-testid="experiment-progress" aria-live="polite">
+        // Not live: it changes at every step; the LiveStatus below says each run and phase once.
+        <p data-testid="experiment-progress">
           {!progress || progress.phase === 'saving'
             ? 'Saving your run…'
             : progress.phase === 'restoring'

@@ -1,11 +1,13 @@
-import { useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { formatDuration, formatInt } from '../format';
 import { recordedWithoutGpu } from '../renderer';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
 import { recordedEvaluation, REPLAY_SPEEDS, replayLink, type Replay } from '../useReplay';
 import { FilePickButton } from './FilePickButton';
 import { KnnChart, percent } from './KnnChart';
+import { LiveStatus } from './LiveStatus';
 import styles from './ReplayPanel.module.css';
+import { TaskButton } from './TaskButton';
 
 /**
  * The classroom replay's controls: when none is shown, the shipped recordings (if any) and
@@ -17,6 +19,14 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   const { opening, error, shown, blocked } = replay;
   const shipped = replay.shipped ?? [];
   const [pick, setPick] = useState(0);
+  // *Leave the replay* goes with the replay: the focus goes to the panel's heading that replaces it.
+  const left = useRef(false);
+  const offerHeading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (shown || !left.current) return;
+    left.current = false;
+    offerHeading.current?.focus();
+  }, [shown]);
   // The probe's accuracies on the kNN chart, as a second line.
   const probes = shown?.probes;
   const probeOverlay = useMemo<RunOverlay[]>(() => (probes && probes.length > 0 ? [{ id: 'probe', label: 'linear probe', colour: OVERLAY_COLOURS[1], series: EMPTY_SERIES, knn: probes }] : []), [probes]);
@@ -24,7 +34,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
   if (!shown) {
     return (
       <section className={`card ${styles.replay}`} aria-labelledby={`${uid}-title`} data-testid="replay-offer">
-        <h2 id={`${uid}-title`} className={styles.title}>
+        <h2 id={`${uid}-title`} className={styles.title} ref={offerHeading} tabIndex={-1}>
           Classroom replay
         </h2>
         <p className="hint">No GPU here? Watch a run recorded on one: the same charts, diagram and kNN, then explore its final model in the Evaluation panel.</p>
@@ -84,9 +94,16 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         </h2>
         <div className={styles.row}>
           {shown.url && <ReplayLinkButton url={shown.url} />}
-          <button type="button" className="btn" disabled={shown.final.state === 'loading'} onClick={() => void replay.leave()} data-testid="replay-leave">
+          <TaskButton
+            disabled={shown.final.state === 'loading'}
+            onClick={() => {
+              left.current = true;
+              void replay.leave();
+            }}
+            data-testid="replay-leave"
+          >
             Leave the replay
-          </button>
+          </TaskButton>
         </div>
       </div>
       <p className={styles.made} data-testid="replay-made">
@@ -116,9 +133,9 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
             ))}
           </select>
         </label>
-        <button type="button" className="btn" disabled={ended} onClick={replay.jumpToEnd} data-testid="replay-end">
+        <TaskButton disabled={ended} onClick={replay.jumpToEnd} data-testid="replay-end">
           Jump to the end
-        </button>
+        </TaskButton>
         <span className={styles.progress} data-testid="replay-progress">
           step {formatInt(shown.last?.step ?? 0)} of {formatInt(m.setup.steps)} · {formatDuration(shown.position)} of {formatDuration(shown.length)} recorded
           {evaluating && (
@@ -184,18 +201,40 @@ function ReplayLinkButton({ url }: { url: string }) {
 function FinalModel({ replay }: { replay: Replay }) {
   const shown = replay.shown!;
   const final = shown.final;
+  // Its button goes once pressed: the focus moves to the line that says how the loading goes (and
+  // a screen reader hears it change).
+  const pressed = useRef(false);
+  const line = useRef<HTMLSpanElement>(null);
+  useEffect(() => {
+    if (final.state === 'recording' || !pressed.current) return;
+    pressed.current = false;
+    line.current?.focus();
+  }, [final.state]);
+  const said = final.state === 'loading' ? final.what : final.state === 'loaded' ? `The final model is loaded into the Evaluation panel (step ${formatInt(final.step)}).` : '';
   return (
     <div className={styles.row} data-testid="replay-final" data-state={final.state}>
+      <LiveStatus text={said} testId="replay-final-announcement" />
       {final.state === 'recording' && (
         <>
           <span className="hint">At the end, the recorded final model goes into the Evaluation panel below (embedding, neighbours, kNN, probe).</span>
-          <button type="button" className="btn" onClick={() => void replay.loadFinal()} data-testid="replay-load-final">
+          <button
+            type="button"
+            className="btn"
+            onClick={() => {
+              pressed.current = true;
+              void replay.loadFinal();
+            }}
+            data-testid="replay-load-final"
+          >
             Explore the final model now
           </button>
         </>
       )}
-      {final.state === 'loading' && <span className="hint">{final.what}</span>}
-      {final.state === 'loaded' && <span className="hint">The Evaluation panel below now explores the recording&apos;s final model (step {formatInt(final.step)}).</span>}
+      {(final.state === 'loading' || final.state === 'loaded') && (
+        <span className="hint" ref={line} tabIndex={-1}>
+          {final.state === 'loading' ? final.what : <>The Evaluation panel below now explores the recording&apos;s final model (step {formatInt(final.step)}).</>}
+        </span>
+      )}
       {final.state === 'failed' && (
         <span className="hint hint--warn" role="alert">
           The final model could not be loaded: {final.message}

@@ -4,6 +4,7 @@ import { formatInt, formatMomentum } from '../format';
 import type { Training } from '../useTraining';
 import { FilePickButton } from './FilePickButton';
 import styles from './SavedRuns.module.css';
+import { TaskButton } from './TaskButton';
 
 function when(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -117,6 +118,12 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
   const { view, savedRuns, resumeSaved, renameSavedRun, deleteSavedRun, downloadRun, openRun, running } = training;
   const save = view.status.save ?? null;
   const [offerClosed, setOfferClosed] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // The offer's buttons go with it: the focus goes to the list's heading below, not to the page's start.
+  const closeOffer = () => {
+    setOfferClosed(true);
+    heading.current?.focus();
+  };
   const [storage, setStorage] = useState<{ usage: number; quota: number; persisted: boolean } | null>(null);
 
   // Once something is saved, ask the browser not to evict it silently, and show the space used.
@@ -142,27 +149,29 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
     <section className={`${styles.runs} card`} aria-label="Saved runs">
       {offer && (
         <div className={styles.runs__offer} data-testid="resume-offer">
-          <button type="button" className="btn btn--primary" data-testid="resume-run" onClick={() => void resumeSaved(offer).then(() => setOfferClosed(true))}>
+          <button type="button" className="btn btn--primary" data-testid="resume-run" onClick={() => void resumeSaved(offer).then(closeOffer)}>
             Resume run (step {formatInt(offer.step)}, {offer.datasetName}, {when(offer.savedAt)})
           </button>
-          <button type="button" className="btn" onClick={() => setOfferClosed(true)}>
+          <button type="button" className="btn" onClick={closeOffer}>
             New run
           </button>
           {filesNote(offer) && <p className="hint hint--warn">To resume it, {filesNote(offer)}.</p>}
         </div>
       )}
       <div className={styles.runs__head}>
-        <h2>Saved runs</h2>
+        <h2 ref={heading} tabIndex={-1}>
+          Saved runs
+        </h2>
         <span className="hint" data-testid="save-status" data-step={save?.step ?? 0} data-blocked-ms={save?.blockedMs} data-write-ms={save?.writeMs}>
           {save && save.step > 0 ? `This run is saved at step ${formatInt(save.step)} (${when(save.savedAt)})` : 'Training saves itself after its first step, then every 30 s and on every pause'}
         </span>
       </div>
       <div className={styles.runs__files}>
         <button type="button" className="btn" data-testid="download-run" disabled={busy || view.status.step === 0} onClick={() => void downloadRun()} title="The whole run as one checkpoint file: open it here or elsewhere, or go on with npm run train -- --resume">
-          ⤓ Download run
+          <span aria-hidden="true">⤓</span> Download run
         </button>
         <FilePickButton accept=".zip" testId="open-run" disabled={busy} title="Go on with the run of a checkpoint file (this app's or the headless trainer's)" onFile={(file) => void openRun(file)}>
-          ⤒ Open run…
+          <span aria-hidden="true">⤒</span> Open run…
         </FilePickButton>
       </div>
       {save?.error && (
@@ -239,12 +248,13 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
                 <td data-label="kNN">{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
                 <td data-label="Size">{megabytes(run.bytes)}</td>
                 <td className={styles.runs__actions}>
-                  <button type="button" className="btn" disabled={busy} onClick={() => void resumeSaved(run)} aria-label={`Resume the run saved at step ${run.step}`}>
+                  <TaskButton disabled={busy} onClick={() => void resumeSaved(run)} aria-label={`Resume the run saved at step ${run.step}`}>
                     Resume
-                  </button>
-                  <button type="button" className="btn" disabled={busy} onClick={() => void deleteSavedRun(run)} aria-label={`Delete the run saved at step ${run.step}`}>
+                  </TaskButton>
+                  {/* Its row goes with it: the focus goes to the list's heading, not to the page's start. */}
+                  <TaskButton disabled={busy} onClick={() => void deleteSavedRun(run).then(() => heading.current?.focus())} aria-label={`Delete the run saved at step ${run.step}`}>
                     Delete
-                  </button>
+                  </TaskButton>
                 </td>
               </tr>
             ))}

@@ -1,4 +1,4 @@
-import { useId, type ReactNode } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import { GLOSSARY, type GlossaryKey } from '../glossary';
 import styles from './Term.module.css';
 
@@ -8,17 +8,20 @@ import styles from './Term.module.css';
  */
 export function Term({ id, children }: { id: GlossaryKey; children?: ReactNode }) {
   const tip = useId();
+  // Escape hides the explanation without moving on (WCAG 1.4.13): the focus stays on the term (a
+  // blur would drop it to the page's start); it shows again on the next focus or hover.
+  const [dismissed, setDismissed] = useState(false);
   return (
-    <span className={styles.term}>
+    <span className={styles.term} data-dismissed={dismissed || undefined} onMouseLeave={() => setDismissed(false)}>
       <button
         type="button"
         className={styles.word}
         aria-describedby={tip}
         data-testid={`term-${id}`}
-        // Escape hides the explanation again without moving on (WCAG 1.4.13).
         onKeyDown={(e) => {
-          if (e.key === 'Escape') e.currentTarget.blur();
+          if (e.key === 'Escape') setDismissed(true);
         }}
+        onBlur={() => setDismissed(false)}
       >
         {children ?? GLOSSARY[id].term}
       </button>
