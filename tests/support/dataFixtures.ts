@@ -125,3 +125,18 @@ export async function deletedBeforeItsSize(name: string): Promise<Blob> {
   rmSync(path);
   return blob;
 }
+
+/** A picked file whose whole read waits until `released` settles, as a large file on a slow disk does. */
+export class HeldFile extends Blob {
+  constructor(
+    bytes: Uint8Array<ArrayBuffer>,
+    private readonly released: Promise<void>,
+  ) {
+    super([bytes]);
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    await this.released;
+    return super.arrayBuffer();
+  }
+}

@@ -8,7 +8,7 @@ import { isLoadSuperseded, type DataFile, type DatasetInfo, type LoadProgress, t
 import type { Lock } from '../../src/worker/lock';
 import { TrainingService } from '../../src/worker/training';
 import { BUILT_IN_HELD_OUT_SIZE } from '../../src/worker/trainingData';
-import { changedAfterPicking, cifarBytes, dataFile, pixelValue } from '../support/dataFixtures';
+import { changedAfterPicking, cifarBytes, dataFile, HeldFile, pixelValue } from '../support/dataFixtures';
 import { acrossComlink } from '../support/comlink';
 import { rejection, useWasmBackend } from '../support/helpers';
 import { TINY_SETUP } from './setup';
@@ -24,21 +24,6 @@ class Service extends TrainingService {
   /** Holds the service's lock until `released` settles, as a long step or model build would. */
   holdLock(released: Promise<void>): Promise<void> {
     return (this as unknown as { lock: Lock }).lock.run(() => released);
-  }
-}
-
-/** A picked file whose whole read (after its first bytes) waits until `released` settles, as a large file on a slow disk does. */
-class HeldFile extends Blob {
-  constructor(
-    bytes: Uint8Array<ArrayBuffer>,
-    private readonly released: Promise<void>,
-  ) {
-    super([bytes]);
-  }
-
-  override async arrayBuffer(): Promise<ArrayBuffer> {
-    await this.released;
-    return super.arrayBuffer();
   }
 }
 

@@ -15,7 +15,7 @@ import { decodeRecording } from '../../src/train/recording';
 import { TrainingService } from '../../src/worker/training';
 import { isLoadSuperseded, type DataFile } from '../../src/worker/types';
 import { acrossComlink } from '../support/comlink';
-import { cifarBytes } from '../support/dataFixtures';
+import { cifarBytes, HeldFile } from '../support/dataFixtures';
 import { REPO_ROOT, useWasmBackend } from '../support/helpers';
 import { MemoryRunStore } from '../support/memoryRunStore';
 import { TINY_SETUP } from './setup';
@@ -26,21 +26,6 @@ vi.mock('../../src/data/browserImages', async (original) => ({
 }));
 
 const SAMPLE_DIR = resolve(REPO_ROOT, 'public/cifar10-sample');
-
-/** A picked file whose read waits until `released` settles, as a 50 MB file on a slow disk does. */
-class HeldFile extends Blob {
-  constructor(
-    bytes: Uint8Array<ArrayBuffer>,
-    private readonly released: Promise<void>,
-  ) {
-    super([bytes]);
-  }
-
-  override async arrayBuffer(): Promise<ArrayBuffer> {
-    await this.released;
-    return super.arrayBuffer();
-  }
-}
 
 describe('the classroom replay reading the CIFAR-10 sample while the user\'s files are read (WebAssembly backend)', () => {
   let server: Server;
