@@ -186,10 +186,9 @@ export function useReplay(training: Training) {
       if (recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await api.training.datasetInfo())?.source !== 'sample') {
         setFinal({ state: 'loading', what: 'Reading the CIFAR-10 sample the run trained on…' });
         // The Worker holds one loaded dataset for training: the sample replaces the user's files (their
-        // run held aside keeps them, and has them back on leaving), also a load of theirs still being read. Waiting for that read would keep the replay's end waiting (up to
-        // 180 MB) only to replace the files all the same, so the replay, asked for last, goes on as
-        // any later choice does; unlike one, the user did not choose this data, so their load is not
-        // dropped silently: it rejects naming the replay, and the Data panel says so with the way back.
+        // run held aside keeps them, and has them back on leaving). A load of theirs still being read
+        // when the replay opened ended before the run was held (holdRun); one replaced all the same is
+        // not dropped silently: it rejects naming the replay, and the Data panel says so with the way back.
         await api.training.loadDataset({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href }, undefined, { chosenBy: REPLAY_LOAD });
       }
       if (left()) return;

@@ -144,6 +144,26 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     expect((await identity(s)).name).toBe('data_batch_1.bin');
   }, 180_000);
 
+  it("a load of the user's still being read when a replay opens ends first: the run it builds is the one held aside, and comes back with those files", async () => {
+    const s = await onFiles();
+    await s.step();
+    await s.step();
+    let release = () => {};
+    const newer = cifarBytes(Array.from({ length: 60 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
+    const reading = s.loadDataset({ kind: 'files', files: [{ path: 'newer.bin', file: new HeldFile(newer, new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    // The replay opens meanwhile (useReplay's open: the run held aside), then the file's read ends.
+    const holding = s.holdRun();
+    release();
+    const [loaded, held] = await Promise.all([reading, holding]);
+    expect(loaded.dataset).toMatchObject({ source: 'files', name: 'newer.bin' });
+    // The run held is the newer files' fresh run, not the run the load replaced.
+    expect(held.step).toBe(0);
+    await s.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: "the classroom replay's final model" });
+    await s.restoreRun(held);
+    expect((await s.datasetInfo())!).toMatchObject({ source: 'files', name: 'newer.bin', trainSize: 50 });
+    expect(s.status()).toMatchObject({ step: 0, error: null });
+  }, 120_000);
+
   it('the replay left while it still reads the sample: the run comes back after the read, which does not replace it', async () => {
     const s = await onFiles();
     await s.step();
