@@ -14,6 +14,7 @@ import { decodeCheckpointManifest } from '../../src/train/checkpoint';
 import { decodeRecording } from '../../src/train/recording';
 import { TrainingService } from '../../src/worker/training';
 import { isLoadSuperseded, type DataFile } from '../../src/worker/types';
+import { loadFinalModel, type FinalModel } from '../../src/ui/useReplay';
 import { acrossComlink } from '../support/comlink';
 import { cifarBytes } from '../support/dataFixtures';
 import { REPO_ROOT, useWasmBackend } from '../support/helpers';
@@ -177,5 +178,24 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
     expect(await s.datasetInfo()).toEqual(theirs);
     expect((await s.step()).step).toBe(3);
+  }, 120_000);
+
+  it('the replay left just after its final model was asked for (Explore, then Leave at once): nothing is read or resumed over the run put back', async () => {
+    const s = await onFiles();
+    await s.step();
+    await s.step();
+    const theirs = (await s.datasetInfo())!;
+    const held = await s.holdRun();
+    const recording = decodeRecording(new Uint8Array(await readFile(resolve(REPO_ROOT, 'tests/fixtures/replay-tiny.zip'))), 'replay-tiny.zip');
+    let gone = false;
+    const said: FinalModel[] = [];
+    // useReplay's loadFinal, then its leave in the same moment: the Worker is asked to put the run back before anything of the final model.
+    const final = loadFinalModel(s, recording, sampleUrl, { left: () => gone, say: (f) => said.push(f), adopt: () => said.push({ state: 'loaded', step: -1 }) });
+    gone = true;
+    await s.restoreRun(held);
+    await final;
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
+    expect(await s.datasetInfo()).toEqual(theirs);
+    expect(said).toEqual([]);
   }, 120_000);
 });
