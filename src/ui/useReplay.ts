@@ -236,8 +236,12 @@ export async function loadFinalModel(
   on: { left: () => boolean; say: (final: FinalModel) => void; adopt: (model: ModelInfo, setup: TrainingSetup) => void },
 ): Promise<void> {
   const { left, say } = on;
+  // Said before the first await: the page draws it at once (Explore's click, the end reached), so
+  // that a second click or the end's own call finds it loading and Leave waits for it.
+  say({ state: 'loading', what: 'Loading the final model into the worker…' });
   try {
-    if (recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await worker.datasetInfo())?.source !== 'sample') {
+    const readSample = recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await worker.datasetInfo())?.source !== 'sample';
+    if (readSample) {
       if (left()) return;
       say({ state: 'loading', what: 'Reading the CIFAR-10 sample the run trained on…' });
       // The Worker holds one loaded dataset for training: the sample replaces the user's files (their
@@ -247,7 +251,7 @@ export async function loadFinalModel(
       await worker.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: REPLAY_LOAD });
     }
     if (left()) return;
-    say({ state: 'loading', what: 'Loading the final model into the worker…' });
+    if (readSample) say({ state: 'loading', what: 'Loading the final model into the worker…' });
     const model = await worker.resume(recording.checkpoint, `the final model of ${recording.file}`);
     if (left()) return;
     const setup = await worker.currentSetup();

@@ -196,6 +196,29 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     await final;
     expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
     expect(await s.datasetInfo()).toEqual(theirs);
-    expect(said).toEqual([]);
+    // Nothing after what the click said at once.
+    expect(said).toEqual([{ state: 'loading', what: 'Loading the final model into the worker…' }]);
+  }, 120_000);
+
+  it('the final model says it is loading as it is asked for, before any answer of the Worker (a second click, the end reached meanwhile, Leave: all find it loading), then reads the sample and resumes it', async () => {
+    const s = await onFiles();
+    await s.step();
+    const held = await s.holdRun();
+    const recording = decodeRecording(new Uint8Array(await readFile(resolve(REPO_ROOT, 'tests/fixtures/replay-tiny.zip'))), 'replay-tiny.zip');
+    const said: FinalModel[] = [];
+    let adopted: number | null = null;
+    const final = loadFinalModel(s, recording, sampleUrl, { left: () => false, say: (f) => said.push(f), adopt: (model) => (adopted = model.datasetSize) });
+    expect(said).toEqual([{ state: 'loading', what: 'Loading the final model into the worker…' }]);
+    await final;
+    expect(said.map((f) => (f.state === 'loading' ? f.what : f))).toEqual([
+      'Loading the final model into the worker…',
+      'Reading the CIFAR-10 sample the run trained on…',
+      'Loading the final model into the worker…',
+      { state: 'loaded', step: 12 },
+    ]);
+    expect(adopted).toBe(5000);
+    expect(s.status().step).toBe(12);
+    await s.restoreRun(held);
+    expect(s.status()).toMatchObject({ step: 1, error: null });
   }, 120_000);
 });
