@@ -100,3 +100,13 @@ export function isSetupLink(search: string): boolean {
   const q = new URLSearchParams(search);
   return LINK_KEYS.some((k) => q.has(k));
 }
+
+/**
+ * Puts `link` on the clipboard; rejects where it cannot, so that the caller shows the link to copy
+ * by hand: the browser refused, or the page has no clipboard at all (`navigator.clipboard` is
+ * missing on an insecure origin, such as the app served over plain HTTP on a classroom's network),
+ * where the property's read throws, which here rejects instead of escaping the click unseen.
+ */
+export async function copyLink(link: string): Promise<void> {
+  await navigator.clipboard.writeText(link);
+}

@@ -2,9 +2,9 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { SAMPLE_TRAIN_NAME } from '../data/cifarSample';
 import { decodeRecording, parseRecordingIndex, RecordingError, type Recording, type RecordingIndex } from '../train/recording';
 import type { KnnResult } from '../worker/evaluationTypes';
-import type { HeldRun } from '../worker/training';
+import type { HeldRun, TrainingService } from '../worker/training';
 import { ringOfSlots } from '../worker/queueSnapshot';
-import { SAMPLE_FOLDER, type QueueSnapshot, type StepRecord } from '../worker/types';
+import { SAMPLE_FOLDER, type ModelInfo, type QueueSnapshot, type StepRecord, type TrainingSetup } from '../worker/types';
 import { SeriesStore, type Point } from './series';
 import type { Training } from './useTraining';
 
@@ -182,26 +182,8 @@ export function useReplay(training: Training) {
     // Left meanwhile: the run held aside is back (the Worker put it back after the sample's read), and the final model must not replace it.
     const playhead = head.current;
     const left = () => head.current !== playhead;
-    try {
-      if (recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await api.training.datasetInfo())?.source !== 'sample') {
-        setFinal({ state: 'loading', what: 'Reading the CIFAR-10 sample the run trained on…' });
-        // The Worker holds one loaded dataset for training: the sample replaces the user's files (their
-        // run held aside keeps them, and has them back on leaving), also a load of theirs still being read. Waiting for that read would keep the replay's end waiting (up to
-        // 180 MB) only to replace the files all the same, so the replay, asked for last, goes on as
-        // any later choice does; unlike one, the user did not choose this data, so their load is not
-        // dropped silently: it rejects naming the replay, and the Data panel says so with the way back.
-        await api.training.loadDataset({ kind: 'sample', url: new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href }, undefined, { chosenBy: REPLAY_LOAD });
-      }
-      if (left()) return;
-      setFinal({ state: 'loading', what: 'Loading the final model into the worker…' });
-      const model = await api.training.resume(recording.checkpoint, `the final model of ${recording.file}`);
-      if (left()) return;
-      const setup = await api.training.currentSetup();
-      if (setup) adoptRun(model, setup);
-      setFinal({ state: 'loaded', step: recording.manifest.checkpoint.step });
-    } catch (e) {
-      setFinal({ state: 'failed', message: e instanceof Error ? e.message : String(e) });
-    }
+    const sampleUrl = new URL(`${import.meta.env.BASE_URL}${SAMPLE_FOLDER}`, location.href).href;
+    await loadFinalModel(api.training, recording, sampleUrl, { left, say: setFinal, adopt: adoptRun });
   }, [workerApi, recording, adoptRun]);
 
   // At the end of the replay the final model is loaded by itself.
@@ -236,6 +218,49 @@ export function useReplay(training: Training) {
 }
 
 export type Replay = ReturnType<typeof useReplay>;
+
+/** What `loadFinalModel` asks of the Worker's training service (the page's bridge to it, or the service itself in tests). */
+type FinalModelWorker = Pick<TrainingService, 'datasetInfo' | 'loadDataset' | 'resume' | 'currentSetup'>;
+
+/**
+ * The recording's final checkpoint resumed in the Worker, on the CIFAR-10 sample (read first from
+ * `sampleUrl` unless it is the data loaded); `say` hears each stage, `adopt` the run resumed. Given
+ * up as soon as `left()`: the replay was left and the run held aside is being put back, which a
+ * sample read or a resume asked after that would replace (`restoreRun` waits only for those asked
+ * before it).
+ */
+export async function loadFinalModel(
+  worker: FinalModelWorker,
+  recording: Recording,
+  sampleUrl: string,
+  on: { left: () => boolean; say: (final: FinalModel) => void; adopt: (model: ModelInfo, setup: TrainingSetup) => void },
+): Promise<void> {
+  const { left, say } = on;
+  // Said before the first await: the page draws it at once (Explore's click, the end reached), so
+  // that a second click or the end's own call finds it loading and Leave waits for it.
+  say({ state: 'loading', what: 'Loading the final model into the worker…' });
+  try {
+    const readSample = recording.manifest.setup.dataset.name === SAMPLE_TRAIN_NAME && (await worker.datasetInfo())?.source !== 'sample';
+    if (readSample) {
+      if (left()) return;
+      say({ state: 'loading', what: 'Reading the CIFAR-10 sample the run trained on…' });
+      // The Worker holds one loaded dataset for training: the sample replaces the user's files (their
+      // run held aside keeps them, and has them back on leaving). A load of theirs still being read
+      // when the replay opened ended before the run was held (holdRun); one replaced all the same is
+      // not dropped silently: it rejects naming the replay, and the Data panel says so with the way back.
+      await worker.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: REPLAY_LOAD });
+    }
+    if (left()) return;
+    if (readSample) say({ state: 'loading', what: 'Loading the final model into the worker…' });
+    const model = await worker.resume(recording.checkpoint, `the final model of ${recording.file}`);
+    if (left()) return;
+    const setup = await worker.currentSetup();
+    if (setup) on.adopt(model, setup);
+    say({ state: 'loaded', step: recording.manifest.checkpoint.step });
+  } catch (e) {
+    say({ state: 'failed', message: e instanceof Error ? e.message : String(e) });
+  }
+}
 
 /**
  * A link that opens the app on the recording at `url` (a student follows the class on a phone):

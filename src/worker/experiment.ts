@@ -93,8 +93,9 @@ export class ExperimentRunner {
           let error: string | null = null;
           let knn: number | null = null;
           let knnPoints: { step: number; accuracy: number }[] = [];
+          let trainingImages: number | null = null;
           try {
-            await this.host.configure(setups[i]);
+            trainingImages = (await this.host.configure(setups[i])).datasetSize;
             while (records.length < spec.steps && !this.cancelRequested) {
               records.push(await this.host.step());
               stepsDone++;
@@ -121,6 +122,7 @@ export class ExperimentRunner {
           runs.push({
             value: spec.values[i],
             label: labels[i],
+            trainingImages,
             summary: records.length ? { steps: records.length, ...finalFigures(records), knn, seconds: this.host.status().elapsedMs / 1000 } : null,
             error,
             curves: { setup: setups[i], count: records.length, columns: statColumns(records), knn: knnPoints },

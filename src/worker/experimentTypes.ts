@@ -72,6 +72,8 @@ export interface ExperimentRunResult {
   value: number | string;
   /** "m = 0.9" */
   label: string;
+  /** The training images of the run's dataset (its model's; the experiment's setup may name other data than the run in use); null when its model was not built. */
+  trainingImages: number | null;
   /** Null when the run failed (`error` says why) or was cancelled before its first step. */
   summary: {
     steps: number;

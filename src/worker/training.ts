@@ -683,6 +683,11 @@ export class TrainingService {
    * (`heldData`); automatic saves stop until `restoreRun`. Returns what `restoreRun` needs.
    */
   async holdRun(): Promise<HeldRun> {
+    // A load of the user's still being read ends first, and the run it builds is the one held: ended
+    // later, it would replace the experiment's run in the middle of its steps, and be replaced by the
+    // run put back (its files with it) when the replay or experiment ends, said nowhere.
+    while (this.loads.size > 0) await Promise.allSettled([...this.loads.values()]);
+    await this.replaced();
     await this.pause();
     const setup = this.requireSetup();
     const step = this.trainer?.moco.stepCount ?? 0;

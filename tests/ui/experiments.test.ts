@@ -87,14 +87,14 @@ describe('what a short experiment can show (the note under its table)', () => {
 /** A finished run's row: its final figures, with empty curves (the table reads the summary only). */
 function row(label: string, value: number, figures: Partial<NonNullable<ExperimentRunResult['summary']>>): ExperimentRunResult {
   const summary = { steps: 30, finalLoss: 3, finalLossRatio: 1, finalContrastiveAccuracy: 0, finalKeyLag: 0, finalKeyConsistency: 1, knn: null, seconds: 2, ...figures };
-  return { value, label, summary, error: null, curves: { setup: BASE, count: 0, columns: {} as ExperimentRunResult['curves']['columns'], knn: [] } };
+  return { value, label, summary, error: null, trainingImages: BASE.datasetSize, curves: { setup: BASE, count: 0, columns: {} as ExperimentRunResult['curves']['columns'], knn: [] } };
 }
 
-function panel(busy: string | null, finished: ExperimentRunResult[] = []): string {
+function panel(busy: string | null, finished: ExperimentRunResult[] = [], model = { datasetName: 'Built-in shapes', datasetSize: 2000 }): string {
   const view: TrainingView = {
     phase: 'ready',
     backend: null,
-    model: { parameterCount: 2588, batchesPerEpoch: 250, datasetName: 'Built-in shapes', datasetSize: 2000, setupMs: 1 },
+    model: { parameterCount: 2588, batchesPerEpoch: 250, ...model, setupMs: 1 },
     status: { state: 'paused', runId: 1, step: 2, elapsedMs: 0, stepBudget: 0, error: null },
     statusAt: 0,
     workerParams: null,
@@ -158,5 +158,11 @@ describe('the Experiments panel', () => {
     expect(cells('experiment-key-cos')).toEqual(['0.99999988', '–']);
     expect(html).toContain('Loss ÷ ln(n+1): the loss over its chance level');
     expect(html).toMatch(/data-testid="experiment-note">m acts on the key encoder at once/);
+  });
+
+  it("counts the epochs of the note on the images the runs trained on, not those of the run in use (a Dataset choice not yet applied)", () => {
+    // The user's run is on 50,000 images of their files; the form says the built-in shapes, 2,000 of them, which the experiment's runs trained on.
+    const html = panel(null, [row('m = 0', 0, {}), row('m = 0.99', 0.99, {})], { datasetName: 'data_batch_1.bin', datasetSize: 50_000 });
+    expect(html).toContain('Here 100 steps of batch 8 are 0.4 epochs of 2,000 images');
   });
 });

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LiveParams } from '../../src/moco/config';
-import { decodeSetupLink, encodeSetupLink, isSetupLink } from '../../src/ui/shareLink';
+import { copyLink, decodeSetupLink, encodeSetupLink, isSetupLink } from '../../src/ui/shareLink';
 import { defaultParams, type SetupForm } from '../../src/ui/useTraining';
 
 const BASE: SetupForm = { version: 'v2', preset: 'tiny', batchSize: 16, dataset: 'synthetic', datasetSize: 2000, stepBudget: 0, seed: 1 };
@@ -50,5 +50,28 @@ describe('a setup as a shared link', () => {
     expect(isSetupLink('')).toBe(false);
     expect(isSetupLink('?backend=webgl&testHooks')).toBe(false);
     expect(isSetupLink('?m=0.9')).toBe(true);
+  });
+});
+
+describe('Copy link (the setup\'s, the replay\'s)', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('puts the link on the clipboard', async () => {
+    const written: string[] = [];
+    vi.stubGlobal('navigator', { clipboard: { writeText: async (text: string) => void written.push(text) } });
+    await copyLink('http://localhost:5173/?replay=%2Freplay%2Fa.zip');
+    expect(written).toEqual(['http://localhost:5173/?replay=%2Freplay%2Fa.zip']);
+  });
+
+  it('on a page without a clipboard (the app over plain HTTP on a classroom network) rejects, for the link to be shown, rather than throw out of the click', async () => {
+    // A browser on an insecure origin: navigator without `clipboard`.
+    vi.stubGlobal('navigator', {});
+    let copying: Promise<void> | undefined;
+    expect(() => {
+      copying = copyLink('http://192.168.1.20:5173/?replay=%2Freplay%2Fa.zip');
+    }).not.toThrow();
+    await expect(copying).rejects.toThrow(TypeError);
   });
 });

@@ -242,7 +242,8 @@ describe('experiments in the Worker (WebAssembly backend)', () => {
     expect(theirs).toMatchObject({ source: 'files', name: 'data_batch_1.bin' });
     // The page's setup form says the built-in shapes (chosen in the Dataset menu, Reset not clicked): the experiment's runs train on them.
     const result = await new ExperimentRunner(s).run({ base: TINY_SETUP, param: 'momentum', values: [0.9], steps: 1, knn: false });
-    expect(result.runs[0]).toMatchObject({ error: null, summary: { steps: 1 }, curves: { setup: { dataset: 'synthetic' } } });
+    // Its images, not the files of the run in use (40 of them): the panel's note counts epochs of these.
+    expect(result.runs[0]).toMatchObject({ error: null, trainingImages: TINY_SETUP.datasetSize, summary: { steps: 1 }, curves: { setup: { dataset: 'synthetic' } } });
     expect(result).toMatchObject({ restoredStep: 2, restoredLost: null });
     expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
     expect(await s.datasetInfo()).toEqual(theirs);

@@ -14,6 +14,7 @@ import { decodeCheckpointManifest } from '../../src/train/checkpoint';
 import { decodeRecording } from '../../src/train/recording';
 import { TrainingService } from '../../src/worker/training';
 import { isLoadSuperseded, type DataFile } from '../../src/worker/types';
+import { loadFinalModel, type FinalModel } from '../../src/ui/useReplay';
 import { acrossComlink } from '../support/comlink';
 import { cifarBytes, HeldFile } from '../support/dataFixtures';
 import { REPO_ROOT, useWasmBackend } from '../support/helpers';
@@ -129,6 +130,26 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     expect((await identity(s)).name).toBe('data_batch_1.bin');
   }, 180_000);
 
+  it("a load of the user's still being read when a replay opens ends first: the run it builds is the one held aside, and comes back with those files", async () => {
+    const s = await onFiles();
+    await s.step();
+    await s.step();
+    let release = () => {};
+    const newer = cifarBytes(Array.from({ length: 60 }, (_, i) => [i % 10])) as Uint8Array<ArrayBuffer>;
+    const reading = s.loadDataset({ kind: 'files', files: [{ path: 'newer.bin', file: new HeldFile(newer, new Promise<void>((r) => (release = r))) }], labels: 'fine' });
+    // The replay opens meanwhile (useReplay's open: the run held aside), then the file's read ends.
+    const holding = s.holdRun();
+    release();
+    const [loaded, held] = await Promise.all([reading, holding]);
+    expect(loaded.dataset).toMatchObject({ source: 'files', name: 'newer.bin' });
+    // The run held is the newer files' fresh run, not the run the load replaced.
+    expect(held.step).toBe(0);
+    await s.loadDataset({ kind: 'sample', url: sampleUrl }, undefined, { chosenBy: "the classroom replay's final model" });
+    await s.restoreRun(held);
+    expect((await s.datasetInfo())!).toMatchObject({ source: 'files', name: 'newer.bin', trainSize: 50 });
+    expect(s.status()).toMatchObject({ step: 0, error: null });
+  }, 120_000);
+
   it('the replay left while it still reads the sample: the run comes back after the read, which does not replace it', async () => {
     const s = await onFiles();
     await s.step();
@@ -142,5 +163,47 @@ describe('the classroom replay reading the CIFAR-10 sample while the user\'s fil
     expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
     expect(await s.datasetInfo()).toEqual(theirs);
     expect((await s.step()).step).toBe(3);
+  }, 120_000);
+
+  it('the replay left just after its final model was asked for (Explore, then Leave at once): nothing is read or resumed over the run put back', async () => {
+    const s = await onFiles();
+    await s.step();
+    await s.step();
+    const theirs = (await s.datasetInfo())!;
+    const held = await s.holdRun();
+    const recording = decodeRecording(new Uint8Array(await readFile(resolve(REPO_ROOT, 'tests/fixtures/replay-tiny.zip'))), 'replay-tiny.zip');
+    let gone = false;
+    const said: FinalModel[] = [];
+    // useReplay's loadFinal, then its leave in the same moment: the Worker is asked to put the run back before anything of the final model.
+    const final = loadFinalModel(s, recording, sampleUrl, { left: () => gone, say: (f) => said.push(f), adopt: () => said.push({ state: 'loaded', step: -1 }) });
+    gone = true;
+    await s.restoreRun(held);
+    await final;
+    expect(s.status()).toMatchObject({ step: 2, state: 'paused', error: null });
+    expect(await s.datasetInfo()).toEqual(theirs);
+    // Nothing after what the click said at once.
+    expect(said).toEqual([{ state: 'loading', what: 'Loading the final model into the worker…' }]);
+  }, 120_000);
+
+  it('the final model says it is loading as it is asked for, before any answer of the Worker (a second click, the end reached meanwhile, Leave: all find it loading), then reads the sample and resumes it', async () => {
+    const s = await onFiles();
+    await s.step();
+    const held = await s.holdRun();
+    const recording = decodeRecording(new Uint8Array(await readFile(resolve(REPO_ROOT, 'tests/fixtures/replay-tiny.zip'))), 'replay-tiny.zip');
+    const said: FinalModel[] = [];
+    let adopted: number | null = null;
+    const final = loadFinalModel(s, recording, sampleUrl, { left: () => false, say: (f) => said.push(f), adopt: (model) => (adopted = model.datasetSize) });
+    expect(said).toEqual([{ state: 'loading', what: 'Loading the final model into the worker…' }]);
+    await final;
+    expect(said.map((f) => (f.state === 'loading' ? f.what : f))).toEqual([
+      'Loading the final model into the worker…',
+      'Reading the CIFAR-10 sample the run trained on…',
+      'Loading the final model into the worker…',
+      { state: 'loaded', step: 12 },
+    ]);
+    expect(adopted).toBe(5000);
+    expect(s.status().step).toBe(12);
+    await s.restoreRun(held);
+    expect(s.status()).toMatchObject({ step: 1, error: null });
   }, 120_000);
 });

@@ -4,6 +4,7 @@ import { PRESETS, PRESET_NAMES, type PresetName } from '../../moco/resnet';
 import { formatInt, formatLearningRate, formatMomentum, formatNumber, spokenParam } from '../format';
 import { learningRateScale, momentumScale, queueScale, temperatureScale, type SliderScale } from '../scales';
 import { BATCH_SIZES, DATASET_SIZES, STEP_BUDGETS } from '../setupChoices';
+import { copyLink } from '../shareLink';
 import type { RunState } from '../../worker/types';
 import type { DataState } from '../useDataset';
 import { BUILDING, type Training, type TrainingView } from '../useTraining';
@@ -79,7 +80,7 @@ function CopyLink({ link }: { link: () => string }) {
   const [note, setNote] = useState<string | null>(null);
   const copy = () => {
     const url = link();
-    navigator.clipboard.writeText(url).then(
+    copyLink(url).then(
       () => setNote('Link copied: it opens with this setup and these parameters, ready to start.'),
       // No clipboard (an insecure origin, a denied permission): the link to copy by hand.
       () => setNote(`Copy this link: ${url}`),

@@ -312,7 +312,7 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
       )}
       {rows.length > 0 && training.view.model && (
         <p className="hint" data-testid="experiment-note">
-          {shortRunNote(result?.spec ?? { param, values: typeof values === 'string' ? [] : values, steps, base: { ...training.setup, params: training.params } }, training.view.model.datasetSize)}
+          {shortRunNote(result?.spec ?? { param, values: typeof values === 'string' ? [] : values, steps, base: { ...training.setup, params: training.params } }, rows.find((r) => r.trainingImages !== null)?.trainingImages ?? training.view.model.datasetSize)}
         </p>
       )}
     </section>

@@ -1,6 +1,7 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { formatDuration, formatInt } from '../format';
 import { recordedWithoutGpu } from '../renderer';
+import { copyLink } from '../shareLink';
 import { OVERLAY_COLOURS, SeriesStore, type RunOverlay } from '../series';
 import { recordedEvaluation, REPLAY_SPEEDS, replayLink, type Replay } from '../useReplay';
 import { FilePickButton } from './FilePickButton';
@@ -179,7 +180,7 @@ function ReplayLinkButton({ url }: { url: string }) {
   const [note, setNote] = useState<{ link: string; copied: boolean } | null>(null);
   const copy = () => {
     const link = replayLink(url, location.href);
-    navigator.clipboard.writeText(link).then(
+    copyLink(link).then(
       () => setNote({ link, copied: true }),
       () => setNote({ link, copied: false }),
     );
