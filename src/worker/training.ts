@@ -266,20 +266,9 @@ export class TrainingService {
         const start = this.clock.now();
         // A run freed here whose replacement fails to build is lost to memory (its save stays): see `lostRun`.
         const freed = this.trainer || this.lostRun ? this.lostRunOf('building the new model') : null;
-        this.trainer?.dispose();
-        this.trainer = null;
-        this.batcher.clear();
-        this.changes = [];
-        this.runChanges = [];
-        this.runId++;
+        this.clearRun(setup, newRunKey());
         this.state = 'idle';
         this.error = null;
-        this.elapsedBefore = 0;
-        this.runningSince = null;
-        this.setup = { ...setup, params: { ...setup.params } };
-        this.newSaveSlot(newRunKey());
-        this.newRestorePoint(null);
-        this.chart.reset();
         let trainer: Trainer;
         try {
           const built = await withOutOfMemoryScope(async () => new Trainer(configOf(setup), this.data.trainFor(setup)));
@@ -739,21 +728,10 @@ export class TrainingService {
     await this.replacing(async () => {
       await this.stopLoop();
       await this.lock.run(async () => {
-        this.trainer?.dispose();
-        this.trainer = null;
-        this.batcher.clear();
-        this.changes = [];
-        this.runChanges = [];
-        this.runId++;
-        this.elapsedBefore = 0;
-        this.runningSince = null;
-        this.setup = { ...held.setup, params: { ...held.setup.params } };
-        this.newSaveSlot(held.runKey, held.save);
-        this.newRestorePoint(null);
-        this.chart.reset();
+        const setup = this.clearRun(held.setup, held.runKey, held.save);
         this.evaluation.restoreResults([], []);
         // The evaluation and the Data panel read the held run's data again (it was put back, or is built in).
-        if (this.setup.dataset === 'synthetic' || this.data.has(this.setup.dataset)) this.data.trainFor(this.setup);
+        if (setup.dataset === 'synthetic' || this.data.has(setup.dataset)) this.data.trainFor(setup);
         this.lostRun = { ...lost };
         this.state = 'error';
         this.error = this.gpuLost ?? (await this.lostRunMessage(this.lostRun));
@@ -1142,6 +1120,23 @@ export class TrainingService {
   private refuseIfDiverged(): void {
     const d = this.diverged;
     if (d) throw new Error(`training stopped at step ${d.step} because it went wrong: restore the last good state (step ${d.restoreStep}) or Reset first`);
+  }
+
+  /** Frees the model in use and all that belonged to its run, so that `setup`'s run (returned, as kept) starts from nothing in the save slot `runKey`. */
+  private clearRun(setup: TrainingSetup, runKey: string, saved: SaveStatus | null = null): TrainingSetup {
+    this.trainer?.dispose();
+    this.trainer = null;
+    this.batcher.clear();
+    this.changes = [];
+    this.runChanges = [];
+    this.runId++;
+    this.elapsedBefore = 0;
+    this.runningSince = null;
+    this.setup = { ...setup, params: { ...setup.params } };
+    this.newSaveSlot(runKey, saved);
+    this.newRestorePoint(null);
+    this.chart.reset();
+    return this.setup;
   }
 
   private newSaveSlot(runKey: string, saved: SaveStatus | null = null): void {
