@@ -60,7 +60,7 @@ const C = {
 /** What brings the first step, said after what an empty chart will show: Start, unless a replay or an experiment drives the charts. */
 export const START = 'Press Start to train.';
 /** While a replay or an experiment drives the charts, Start waits: they say what comes instead. */
-export const REPLAY_WAIT = 'The recording plays its first step shortly.';
+export const REPLAY_WAIT = 'The recording brings the first step, as it plays (Start waits meanwhile).';
 export const EXPERIMENT_WAIT = 'The experiment’s run is about to take its first step.';
 
 const LOSS: ChartSpec = {
