@@ -86,10 +86,11 @@ export function useReplay(training: Training) {
       setOpening(name);
       try {
         const recording = decodeRecording(await read(), name);
+        // Everything that can refuse the recording comes before the run is held: a refusal then leaves the run as it was.
+        const playhead = new ReplayPlayhead(recording);
         // The run in use waits, paused and saved, until the replay is left.
         setBusy('A classroom replay is shown: the controls wait until you leave it (your run is paused and kept).');
         held.current = await api.training.holdRun();
-        const playhead = new ReplayPlayhead(recording);
         head.current = playhead;
         speed.current = defaultSpeed(playhead.length);
         setShown({ recording, url, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
