@@ -13,7 +13,9 @@ export function formatMomentum(m: number): string {
   // No value yet (the Worker is still starting): a dash, never "NaN".
   if (!Number.isFinite(m)) return '–';
   if (m === 0) return '0';
-  const digits = Math.min(6, Math.max(3, Math.ceil(-Math.log10(1 - m)) + 1));
+  // Two significant digits of 1 − m: the slider's neighbouring positions (1 − m 0.9% apart) then read
+  // differently (0.9899 beside 0.99) where one digit said "0.99" for several presses of an arrow key.
+  const digits = Math.min(6, Math.max(3, Math.ceil(-Math.log10(1 - m)) + 2));
   return Number(m.toFixed(digits)).toString();
 }
 

@@ -83,7 +83,7 @@ describe('the app by keyboard and screen reader', () => {
     await momentum.focus();
     // Page Down: a tenth of the slider, a tenth of a decade of 1 − m.
     await page.keyboard.press('PageDown');
-    expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.975');
+    expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.9749');
     await page.keyboard.press('PageUp');
     expect(await momentum.getAttribute('aria-valuetext')).toBe('m = 0.99');
 

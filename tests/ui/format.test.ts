@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { formatLearningRate, formatMomentum, spokenParam } from '../../src/ui/format';
-import { defaultLearningRate } from '../../src/ui/scales';
+import { defaultLearningRate, momentumScale } from '../../src/ui/scales';
 
 describe('formatMomentum', () => {
   it("shows as many nines as the value has, and a dash while there is no value yet (never 'NaN')", () => {
     expect([0, 0.9, 0.99, 0.999, 0.9999, 0.999999].map(formatMomentum)).toEqual(['0', '0.9', '0.99', '0.999', '0.9999', '0.999999']);
     expect(formatMomentum(Number.NaN)).toBe('–');
+  });
+
+  it('tells the momentum slider\'s neighbouring positions apart around the values people set', () => {
+    for (const m of [0.9, 0.99, 0.999]) {
+      const p = momentumScale.toPosition(m);
+      const shown = [p - 1, p, p + 1].map((q) => formatMomentum(momentumScale.toValue(q)));
+      expect(new Set(shown).size, shown.join(' ')).toBe(3);
+      expect(shown[1]).toBe(String(m));
+    }
   });
 });
 
