@@ -145,13 +145,13 @@ describe('training charts, end to end', () => {
     await page.screenshot({ path: resolve(RESULTS, 'charts-dark.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     const text = await page.evaluate(() => {
-      const svg = document.querySelector('figure svg[viewBox="0 0 940 212"]')!;
+      const svg = document.querySelector('[data-testid=method-diagram] > svg')!;
       const scale = svg.getBoundingClientRect().width / 940;
       return Math.min(...Array.from(svg.querySelectorAll('text'), (t) => parseFloat(getComputedStyle(t).fontSize) * scale));
     });
     expect(text).toBeGreaterThanOrEqual(8);
     // The diagram scrolls sideways inside its card; the page itself does not get wider for it.
-    const figure = page.locator('figure:has(svg[viewBox="0 0 940 212"])');
+    const figure = page.locator('[data-testid=method-diagram]');
     expect(await figure.evaluate((f) => f.scrollWidth > f.clientWidth && f.clientWidth <= 390)).toBe(true);
     await page.screenshot({ path: resolve(RESULTS, 'charts-phone-dark.png'), fullPage: true });
     expect(pageErrors).toEqual([]);

@@ -81,7 +81,7 @@ export const MethodDiagram = memo(function MethodDiagram({ momentum, queue, last
   const filled = queue?.filled ?? 0;
   const fillPct = capacity ? (100 * filled) / capacity : 0;
   return (
-    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training" data-narrow-first>
+    <figure className={`${styles.diagram} card`} aria-label="How MoCo works, with the values of the running training" data-narrow-first data-testid="method-diagram">
       <svg viewBox="0 0 940 218" role="img" aria-labelledby="diagram-title">
         <title id="diagram-title">
           {queue
