@@ -85,3 +85,30 @@ describe('saved runs drawn beside the run in use', () => {
     expect(savedOverlaySources(runs, shown, curves, 'a new run').map((s) => s.id)).toEqual(['current', 'other']);
   });
 });
+
+describe("the saved runs' buttons, as a screen reader names them", () => {
+  const training = (runs: SavedRun[]) =>
+    ({
+      view: { status: { state: 'idle', runId: 1, step: 0, elapsedMs: 0, stepBudget: 0, error: null, runKey: 'new', save: null }, busy: null },
+      savedRuns: runs,
+      running: false,
+    }) as unknown as Training;
+  const names = (html: string, verb: string) => [...html.matchAll(new RegExp(`aria-label="(${verb} [^"]*)"`, 'g'))].map((m) => m[1]);
+
+  it('tell two runs saved at the same step apart: by the name the user gave, else by setup and parameters', () => {
+    const runs = [saved('a', 6, { momentum: 0.9 }), saved('b', 6, { momentum: 0.99 }), { ...saved('c', 6, { momentum: 0.99 }), name: 'K small' }];
+    const html = renderToStaticMarkup(createElement(SavedRuns, { training: training(runs), shown: new Set(), onShow: () => {} }));
+    expect(names(html, 'Resume')).toEqual([
+      'Resume the run saved at step 6: tiny on Built-in shapes (train) · MoCo v2 · batch 8 · m 0.9 · K 4,096',
+      'Resume the run saved at step 6: tiny on Built-in shapes (train) · MoCo v2 · batch 8 · m 0.99 · K 4,096',
+      'Resume the run saved at step 6: “K small”',
+    ]);
+    const deletes = names(html, 'Delete');
+    expect(deletes).toHaveLength(3);
+    expect(new Set(deletes).size).toBe(3);
+    expect(new Set(names(html, 'Show')).size).toBe(3);
+    // A save from before parameters were kept is named by its setup alone.
+    const old = renderToStaticMarkup(createElement(SavedRuns, { training: training([saved('old', 5, null)]) }));
+    expect(names(old, 'Delete')).toEqual(['Delete the run saved at step 5: tiny on Built-in shapes (train) · MoCo v2 · batch 8']);
+  });
+});

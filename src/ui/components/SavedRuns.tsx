@@ -55,6 +55,18 @@ function defaultName(run: SavedRun): string {
 }
 
 /**
+ * The words after "the run saved at step N" in its row's buttons: what tells it from another run
+ * saved at the same step, as the row shows it. Its name where the user named it, else the name the
+ * list gives it (setup and dataset), the rest of its setup and its parameters (the Setup and
+ * Parameters columns' text).
+ */
+export function runDistinction(run: SavedRun, parameters: readonly string[] | undefined): string {
+  if (run.name !== undefined) return `“${run.name}”`;
+  const setup = `${defaultName(run)} · MoCo ${run.version} · batch ${run.batchSize}`;
+  return parameters && parameters.length > 0 ? `${setup} · ${parameters.join(' · ')}` : setup;
+}
+
+/**
  * A name as typed into the field, made one line of at most 80 characters; null where nothing is left
  * to save (the name stays as it was).
  */
@@ -200,64 +212,67 @@ export function SavedRuns({ training, shown, onShow }: { training: Training; sho
             </tr>
           </thead>
           <tbody>
-            {savedRuns.map((run) => (
-              <tr key={run.id} data-testid="saved-run">
-                {onShow && (
-                  <td data-label="Charts">
-                    {run.runKey === view.status.runKey ? (
-                      // Its curves are the charts' own lines: drawn again they would only hide under them.
-                      <span className="hint" data-testid="saved-run-current" title="This save is the run in use: the charts draw it already">
-                        this run
-                      </span>
-                    ) : (
-                      <input
-                        type="checkbox"
-                        data-testid="saved-run-show"
-                        checked={shown?.has(run.runKey) ?? false}
-                        onChange={(e) => onShow(run, e.currentTarget.checked)}
-                        aria-label={`Show the run saved at step ${run.step} on the charts`}
-                        title="Show on charts, beside the run in use"
-                      />
-                    )}
+            {savedRuns.map((run) => {
+              const which = `the run saved at step ${run.step}: ${runDistinction(run, parameters.get(run.id))}`;
+              return (
+                <tr key={run.id} data-testid="saved-run">
+                  {onShow && (
+                    <td data-label="Charts">
+                      {run.runKey === view.status.runKey ? (
+                        // Its curves are the charts' own lines: drawn again they would only hide under them.
+                        <span className="hint" data-testid="saved-run-current" title="This save is the run in use: the charts draw it already">
+                          this run
+                        </span>
+                      ) : (
+                        <input
+                          type="checkbox"
+                          data-testid="saved-run-show"
+                          checked={shown?.has(run.runKey) ?? false}
+                          onChange={(e) => onShow(run, e.currentTarget.checked)}
+                          aria-label={`Show ${which} on the charts`}
+                          title="Show on charts, beside the run in use"
+                        />
+                      )}
+                    </td>
+                  )}
+                  <td className={styles['runs__name-cell']}>
+                    <RunName key={`${run.id}:${run.name ?? ''}`} run={run} onRename={(name) => void renameSavedRun(run, name)} />
                   </td>
-                )}
-                <td className={styles['runs__name-cell']}>
-                  <RunName key={`${run.id}:${run.name ?? ''}`} run={run} onRename={(name) => void renameSavedRun(run, name)} />
-                </td>
-                <td data-label="Saved" title={when(run.savedAt)}>
-                  {shortWhen(run.savedAt)}
-                </td>
-                <td data-label="Steps" data-testid="saved-run-steps">
-                  {formatInt(run.step)}
-                </td>
-                <td data-label="Dataset" title={filesNote(run) ?? run.datasetName}>
-                  <span className={styles.runs__clip}>{run.datasetName}</span>
-                </td>
-                <td data-label="Setup">
-                  <span className={styles.runs__part}>{run.preset} ·</span> <span className={styles.runs__part}>MoCo {run.version} ·</span> <span className={styles.runs__part}>batch {run.batchSize}</span>
-                </td>
-                <td data-label="Parameters" data-testid="saved-run-params">
-                  {/* Parts joined by spaces outside them: a long list breaks between its parts, never inside one. */}
-                  {parameters.get(run.id)?.flatMap((part, i, parts) => [
-                    i > 0 ? ' ' : null,
-                    <span key={part} className={styles.runs__part}>
-                      {i < parts.length - 1 ? `${part} ·` : part}
-                    </span>,
-                  ]) ?? '–'}
-                </td>
-                <td data-label="kNN">{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
-                <td data-label="Size">{megabytes(run.bytes)}</td>
-                <td className={styles.runs__actions}>
-                  <TaskButton disabled={busy} onClick={() => void resumeSaved(run)} aria-label={`Resume the run saved at step ${run.step}`}>
-                    Resume
-                  </TaskButton>
-                  {/* Its row goes with it: the focus goes to the list's heading, not to the page's start. */}
-                  <TaskButton disabled={busy} onClick={() => void deleteSavedRun(run).then(() => heading.current?.focus())} aria-label={`Delete the run saved at step ${run.step}`}>
-                    Delete
-                  </TaskButton>
-                </td>
-              </tr>
-            ))}
+                  <td data-label="Saved" title={when(run.savedAt)}>
+                    {shortWhen(run.savedAt)}
+                  </td>
+                  <td data-label="Steps" data-testid="saved-run-steps">
+                    {formatInt(run.step)}
+                  </td>
+                  <td data-label="Dataset" title={filesNote(run) ?? run.datasetName}>
+                    <span className={styles.runs__clip}>{run.datasetName}</span>
+                  </td>
+                  <td data-label="Setup">
+                    <span className={styles.runs__part}>{run.preset} ·</span> <span className={styles.runs__part}>MoCo {run.version} ·</span> <span className={styles.runs__part}>batch {run.batchSize}</span>
+                  </td>
+                  <td data-label="Parameters" data-testid="saved-run-params">
+                    {/* Parts joined by spaces outside them: a long list breaks between its parts, never inside one. */}
+                    {parameters.get(run.id)?.flatMap((part, i, parts) => [
+                      i > 0 ? ' ' : null,
+                      <span key={part} className={styles.runs__part}>
+                        {i < parts.length - 1 ? `${part} ·` : part}
+                      </span>,
+                    ]) ?? '–'}
+                  </td>
+                  <td data-label="kNN">{run.lastKnn === null ? '–' : `${(run.lastKnn * 100).toFixed(1)}%`}</td>
+                  <td data-label="Size">{megabytes(run.bytes)}</td>
+                  <td className={styles.runs__actions}>
+                    <TaskButton disabled={busy} onClick={() => void resumeSaved(run)} aria-label={`Resume ${which}`}>
+                      Resume
+                    </TaskButton>
+                    {/* Its row goes with it: the focus goes to the list's heading, not to the page's start. */}
+                    <TaskButton disabled={busy} onClick={() => void deleteSavedRun(run).then(() => heading.current?.focus())} aria-label={`Delete ${which}`}>
+                      Delete
+                    </TaskButton>
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       ) : (
