@@ -45,6 +45,15 @@ export interface ReplayShown {
 }
 
 /**
+ * The note the training controls show while a replay is shown, for the run held aside at `step`: a
+ * run with no step has nothing to keep or save, and comes back as a fresh model of its setup.
+ */
+export function replayBusyNote(step: number): string {
+  const run = step > 0 ? 'your run is paused and kept' : 'your run had no step yet: it comes back as a fresh model of the same setup';
+  return `A classroom replay is shown: the controls wait until you leave it (${run}).`;
+}
+
+/**
  * The classroom replay: a recorded run (src/train/recording.ts) played through the same charts,
  * diagram and kNN chart as live training, at a chosen multiple of its recorded pace; at its end (or
  * on demand) its final checkpoint is resumed in the Worker, so that the Evaluation panel explores
@@ -89,8 +98,10 @@ export function useReplay(training: Training) {
         // Everything that can refuse the recording comes before the run is held: a refusal then leaves the run as it was.
         const playhead = new ReplayPlayhead(recording);
         // The run in use waits, paused and saved, until the replay is left.
-        setBusy('A classroom replay is shown: the controls wait until you leave it (your run is paused and kept).');
+        setBusy(replayBusyNote(view.status.step));
         held.current = await api.training.holdRun();
+        // The step held may have moved on since the note was written (a step in flight when the run was paused).
+        setBusy(replayBusyNote(held.current.step));
         head.current = playhead;
         speed.current = defaultSpeed(playhead.length);
         setShown({ recording, url, store: playhead.store, length: playhead.length, playing: true, speed: speed.current, final: { state: 'recording' }, ...playhead.moveTo(0) });
@@ -101,7 +112,7 @@ export function useReplay(training: Training) {
         setOpening(null);
       }
     },
-    [workerApi, shown, setBusy],
+    [workerApi, shown, setBusy, view.status.step],
   );
 
   const openUrl = useCallback(

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Experiments, shortRunNote, tooShortHint } from '../../src/ui/components/Experiments';
 import { defaultLearningRate } from '../../src/ui/scales';
 import type { Experiment } from '../../src/ui/useExperiment';
+import { replayBusyNote } from '../../src/ui/useReplay';
 import { BUILDING, type TrainingView } from '../../src/ui/useTraining';
 import { firstDifferingStep, type ExperimentRunResult } from '../../src/worker/experimentTypes';
 import type { TrainingSetup } from '../../src/worker/types';
@@ -90,12 +91,12 @@ function row(label: string, value: number, figures: Partial<NonNullable<Experime
   return { value, label, summary, error: null, trainingImages: BASE.datasetSize, curves: { setup: BASE, count: 0, columns: {} as ExperimentRunResult['curves']['columns'], knn: [] } };
 }
 
-function panel(busy: string | null, finished: ExperimentRunResult[] = [], model = { datasetName: 'Built-in shapes', datasetSize: 2000 }): string {
+function panel(busy: string | null, finished: ExperimentRunResult[] = [], model = { datasetName: 'Built-in shapes', datasetSize: 2000 }, step = 2): string {
   const view: TrainingView = {
     phase: 'ready',
     backend: null,
     model: { parameterCount: 2588, batchesPerEpoch: 250, ...model, setupMs: 1 },
-    status: { state: 'paused', runId: 1, step: 2, elapsedMs: 0, stepBudget: 0, error: null },
+    status: { state: step > 0 ? 'paused' : 'idle', runId: 1, step, elapsedMs: 0, stepBudget: 0, error: null },
     statusAt: 0,
     workerParams: null,
     queue: null,
@@ -126,13 +127,21 @@ const FORM = ['experiment-param', 'experiment-values', 'experiment-steps', 'expe
 
 describe('the Experiments panel', () => {
   it('waits during a classroom replay, as the training controls do: Vary, the values, the presets and Run', () => {
-    const replay = panel('A classroom replay is shown: the controls wait until you leave it (your run is paused and kept).');
+    const replay = panel(replayBusyNote(2));
     // Run is a task button: it waits by aria-disabled, keeping the keyboard's focus.
     const waits = (tag: string) => / disabled=""|aria-disabled="true"/.test(tag);
     for (const tag of tags(replay, FORM)) expect(waits(tag), tag).toBe(true);
     for (const tag of tags(panel(null), FORM)) expect(waits(tag), tag).toBe(false);
     // A rebuild after a setup change holds nothing: the form stays free (Run waits for the model).
     for (const tag of tags(panel(BUILDING), FORM.slice(0, -1))) expect(waits(tag), tag).toBe(false);
+  });
+
+  it('says the run is saved and comes back, or for a run with no step, that nothing is saved and a fresh model comes back', () => {
+    const text = (html: string) => html.replace(/<[^>]+>/g, '');
+    expect(text(panel(null))).toContain('Your run is paused and saved first, and comes back as it was when the experiment ends or is cancelled.');
+    const fresh = text(panel(null, [], undefined, 0));
+    expect(fresh).toContain('Your run has no step yet, so there is nothing to save: it comes back as a fresh model of the same setup');
+    expect(fresh).not.toContain('paused and saved');
   });
 
   it('tables the loss over its chance level, the key lag and the key consistency of every run, and says what to expect', () => {

@@ -11,6 +11,7 @@ import { Controls, type ControlsProps } from '../../src/ui/components/Controls';
 import { experimentState } from '../../src/ui/components/StatusBar';
 import { SeriesStore } from '../../src/ui/series';
 import { BUILDING } from '../../src/ui/useTraining';
+import { replayBusyNote } from '../../src/ui/useReplay';
 
 const noop = () => Promise.resolve() as never;
 
@@ -55,9 +56,16 @@ describe('the training controls while something else holds the Worker', () => {
   });
 
   it('wait during a replay: a slider moved there would change the run held aside, not the recording shown', () => {
-    const html = controls('A classroom replay is shown: the controls wait until you leave it (your run is paused and kept).');
+    const html = controls(replayBusyNote(6));
     for (const tag of tags(html, LIVE_AND_SETUP)) expect(tag).toContain('disabled=""');
-    expect(html).toContain('A classroom replay is shown');
+    expect(html).toContain('A classroom replay is shown: the controls wait until you leave it (your run is paused and kept).');
+  });
+
+  it('say during a replay that a run with no step has nothing kept: it comes back as a fresh model', () => {
+    const html = controls(replayBusyNote(0));
+    for (const tag of tags(html, LIVE_AND_SETUP)) expect(tag).toContain('disabled=""');
+    expect(html).toContain('(your run had no step yet: it comes back as a fresh model of the same setup).');
+    expect(html).not.toContain('kept');
   });
 });
 

@@ -126,7 +126,10 @@ export function Experiments({ training, experiment }: { training: Pick<Training,
       <h2>Experiments: the paper&rsquo;s ablations</h2>
       <p className="hint">
         One run per value, one after another, each from a fresh model with the current setup (network, method, dataset, seed, batch) and live parameters, changing only the
-        chosen one; every run has the same length. Your run is paused and saved first, and comes back as it was when the experiment ends or is cancelled.
+        chosen one; every run has the same length.{' '}
+        {training.view.status.step > 0
+          ? 'Your run is paused and saved first, and comes back as it was when the experiment ends or is cancelled.'
+          : 'Your run has no step yet, so there is nothing to save: it comes back as a fresh model of the same setup when the experiment ends or is cancelled.'}
       </p>
       <div className={styles.experiments__form}>
         <span className={styles.experiments__field}>
