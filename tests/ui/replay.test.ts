@@ -3,10 +3,15 @@
  * Worker draws from its queue's slots, here from a queue written batch by batch.
  */
 import { readFileSync } from 'node:fs';
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { decodeRecording, type Recording } from '../../src/train/recording';
+import { recordedPace } from '../../src/ui/components/ReplayPanel';
+import { StatusBar } from '../../src/ui/components/StatusBar';
 import { SERIES_FIELDS } from '../../src/ui/series';
-import { positionOfSteps, queueOf, recordedEvaluation, replayLink, ReplayPlayhead, type PlayedAt } from '../../src/ui/useReplay';
+import type { Training } from '../../src/ui/useTraining';
+import { positionOfSteps, queueOf, recordedEvaluation, replayLink, ReplayPlayhead, type PlayedAt, type ReplayShown } from '../../src/ui/useReplay';
 import { ringOfSlots } from '../../src/worker/queueSnapshot';
 import { STAT_FIELDS, type StepRecord } from '../../src/worker/types';
 import { REPO_ROOT } from '../support/helpers';
@@ -161,5 +166,22 @@ describe('a link to the replay shown, for students', () => {
     expect(replayLink('replay/run.zip', 'https://school.example/moco/index.html')).toBe('https://school.example/moco/index.html?replay=%2Fmoco%2Freplay%2Frun.zip');
     // On another site (which the built app's policy refuses to fetch) the address stays whole, so the refusal names it.
     expect(replayLink('https://elsewhere.example/r.zip', 'https://school.example/moco/')).toBe('https://school.example/moco/?replay=https%3A%2F%2Felsewhere.example%2Fr.zip');
+  });
+});
+
+describe("the replay's two speeds, told apart", () => {
+  it("the banner names the whole run's average, the status line the recent steps' mean: two figures, each labelled", () => {
+    const recording = decodeRecording(new Uint8Array(readFileSync(`${REPO_ROOT}/tests/fixtures/replay-tiny.zip`)), 'replay-tiny.zip');
+    const { made } = recording.manifest;
+    const playhead = new ReplayPlayhead(recording);
+    const shown: ReplayShown = { recording, url: null, store: playhead.store, length: playhead.length, playing: false, speed: 1, final: { state: 'recording' }, ...playhead.moveTo(playhead.length) };
+    const html = renderToStaticMarkup(createElement(StatusBar, { training: null as unknown as Training, replay: shown }));
+    const recent = playhead.store.recentMean('imagesPerSecond', 20);
+    // The fixture's two figures differ: 33.8 img/s for its whole run, 35.6 as the mean of its last steps' own figures.
+    expect(made.imagesPerSecond).toBeCloseTo(33.82, 2);
+    expect(recent).toBeCloseTo(35.62, 2);
+    expect(recordedPace(made)).toBe('recorded at 34 img/s over the whole run (0:02 of training, 0:59 with the evaluations)');
+    const stat = /<span[^>]*>([^<]*)<\/span><span[^>]*data-testid="status-throughput"[^>]*>([^<]*)</.exec(html);
+    expect(stat?.slice(1)).toEqual(['Images/s (recorded, recent steps)', '35.6']);
   });
 });

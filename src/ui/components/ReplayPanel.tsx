@@ -1,4 +1,5 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import type { RecordingOrigin } from '../../train/recording';
 import { formatDuration, formatInt } from '../format';
 import { recordedWithoutGpu } from '../renderer';
 import { copyLink } from '../shareLink';
@@ -9,6 +10,14 @@ import { KnnChart, percent } from './KnnChart';
 import { LiveStatus } from './LiveStatus';
 import styles from './ReplayPanel.module.css';
 import { TaskButton } from './TaskButton';
+
+/**
+ * The recording's speed over its whole run, as the banner says it: named so, as the status line
+ * beside it shows the recent steps' speed, another figure.
+ */
+export function recordedPace(made: RecordingOrigin): string {
+  return `recorded at ${formatInt(Math.round(made.imagesPerSecond))} img/s over the whole run (${formatDuration(made.trainSeconds * 1000)} of training, ${formatDuration(made.wallSeconds * 1000)} with the evaluations)`;
+}
 
 /**
  * The classroom replay's controls: when none is shown, the shipped recordings (if any) and
@@ -108,8 +117,7 @@ export function ReplayPanel({ replay }: { replay: Replay }) {
         </div>
       </div>
       <p className={styles.made} data-testid="replay-made">
-        This is a recording, not training in this tab: made on {made.device} ({made.backend}) on {new Date(made.date).toUTCString()}, at{' '}
-        {formatInt(Math.round(made.imagesPerSecond))} img/s ({formatDuration(made.trainSeconds * 1000)} of training, {formatDuration(made.wallSeconds * 1000)} with the evaluations).{' '}
+        This is a recording, not training in this tab: made on {made.device} ({made.backend}) on {new Date(made.date).toUTCString()}, {recordedPace(made)}.{' '}
         <span className={styles.command}>
           Made with <code>{made.command}</code>
         </span>

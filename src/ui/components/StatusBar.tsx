@@ -50,7 +50,8 @@ function ReplayStatus({ replay }: { replay: ReplayShown }) {
       <Stat label="Epoch" value={last ? formatNumber(last.epoch, 3) : '0'} testId="status-epoch" />
       <Stat label="Images seen" value={formatInt(last?.imagesSeen ?? 0)} testId="status-images" />
       <Stat label="Recorded time" value={formatDuration(replay.position)} testId="status-elapsed" />
-      <Stat label="Images/s (recorded)" value={formatNumber(replay.store.length ? replay.store.recentMean('imagesPerSecond', 20) : NaN, 3)} testId="status-throughput" />
+      {/* The recent steps' speed, which the replay's banner (the whole run's average) is not. */}
+      <Stat label="Images/s (recorded, recent steps)" value={formatNumber(replay.store.length ? replay.store.recentMean('imagesPerSecond', 20) : NaN, 3)} testId="status-throughput" />
       {steps > 0 && (
         <div className={styles.progress}>
           <span className={styles.stat__label}>
