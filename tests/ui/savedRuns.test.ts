@@ -97,7 +97,7 @@ describe("the saved runs' buttons, as a screen reader names them", () => {
 
   it('tell two runs saved at the same step apart: by the name the user gave, else by setup and parameters', () => {
     const runs = [saved('a', 6, { momentum: 0.9 }), saved('b', 6, { momentum: 0.99 }), { ...saved('c', 6, { momentum: 0.99 }), name: 'K small' }];
-    const html = renderToStaticMarkup(createElement(SavedRuns, { training: training(runs), shown: new Set(), onShow: () => {} }));
+    const html = renderToStaticMarkup(createElement(SavedRuns, { training: training(runs), shown: new Set<string>(), onShow: () => {} }));
     expect(names(html, 'Resume')).toEqual([
       'Resume the run saved at step 6: tiny on Built-in shapes (train) · MoCo v2 · batch 8 · m 0.9 · K 4,096',
       'Resume the run saved at step 6: tiny on Built-in shapes (train) · MoCo v2 · batch 8 · m 0.99 · K 4,096',
