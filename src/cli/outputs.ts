@@ -36,11 +36,7 @@ export async function checkCheckpointPath(path: string, option: string): Promise
 /** `--save`: the query encoder (and with `--save-key` the momentum encoder) as a zip or a folder of files. */
 export async function saveModel(args: TrainArgs & { save: string }, trainer: Trainer, final: { step: number; accuracy: number; k: number } | null): Promise<void> {
   const info = {
-    config: trainer.config,
-    liveParams: { ...trainer.moco.params },
-    step: trainer.moco.stepCount,
-    dataset: trainer.dataset.name,
-    classNames: trainer.dataset.classNames,
+    ...trainer.bundleInfo(),
     knn: final,
     savedAs: args.save,
   };

@@ -35,6 +35,11 @@ export class Trainer {
     return this.sampler.batchesPerEpoch;
   }
 
+  /** What a weights export records of this run now (io/modelBundle's `BundleInfo`, evaluations aside). */
+  bundleInfo(): { config: MocoConfig; liveParams: LiveParams; step: number; dataset: string; classNames: readonly string[] } {
+    return { config: this.config, liveParams: { ...this.moco.params }, step: this.moco.stepCount, dataset: this.dataset.name, classNames: this.dataset.classNames };
+  }
+
   setParams(p: Partial<LiveParams>): void {
     this.moco.setParams(p);
   }

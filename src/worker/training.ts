@@ -429,11 +429,7 @@ export class TrainingService {
       await refuseNonFinite(options.includeKey ? [trainer.moco.encoderQ, trainer.moco.encoderK] : [trainer.moco.encoderQ], 'download them');
       const current = <T extends { runId: number }>(r: T | null) => (r && r.runId === this.runId ? r : null);
       return modelBundleZip(trainer.moco.encoderQ, options.includeKey ? trainer.moco.encoderK : null, {
-        config: trainer.config,
-        liveParams: { ...trainer.moco.params },
-        step: trainer.moco.stepCount,
-        dataset: trainer.dataset.name,
-        classNames: trainer.dataset.classNames,
+        ...trainer.bundleInfo(),
         knn: current(this.evaluation.last.knn),
         probe: current(this.evaluation.last.probe),
       });

@@ -25,11 +25,7 @@ describe('the weights download (one zip)', () => {
   it('holds every file, a metadata.json with the documented fields, and a TensorFlow.js model that embeds like the trainer', async () => {
     const trainer = await trained();
     const { name, zip } = await modelBundleZip(trainer.moco.encoderQ, trainer.moco.encoderK, {
-      config: trainer.config,
-      liveParams: { ...trainer.moco.params },
-      step: trainer.moco.stepCount,
-      dataset: trainer.dataset.name,
-      classNames: trainer.dataset.classNames,
+      ...trainer.bundleInfo(),
       knn: { step: 2, accuracy: 0.25, k: 200 },
     });
     expect(name).toBe('moco-tiny-v2-step2.zip');

@@ -67,13 +67,7 @@ describe('weights across frameworks (TensorFlow.js ⇄ PyTorch, python/moco_torc
     it(`${preset} ${version}: PyTorch gives TensorFlow.js's features and embeddings, and TensorFlow.js PyTorch's after an SGD step there (--init)`, async () => {
       const trainer = await trainedTrainer(preset, version);
       const dir = mkdtempSync(join(tmpdir(), `moco-torch-${preset}-`));
-      const files = await modelBundleFiles(trainer.moco.encoderQ, null, {
-        config: trainer.config,
-        liveParams: { ...trainer.moco.params },
-        step: trainer.moco.stepCount,
-        dataset: trainer.dataset.name,
-        classNames: trainer.dataset.classNames,
-      });
+      const files = await modelBundleFiles(trainer.moco.encoderQ, null, trainer.bundleInfo());
       writeFileSync(join(dir, 'model.safetensors'), files.get('model.safetensors')!);
       const images = fixedBatch(16);
       writeFileSync(join(dir, 'images.bin'), images);

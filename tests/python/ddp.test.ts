@@ -59,13 +59,7 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
     const cifar = parseCifar(new Uint8Array(readFileSync(join(CIFAR, 'train_10k.bin'))), { fileName: 'train_10k.bin' });
     const trainer = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 32, bnSplits: 2 }), firstImages(cifar, 32));
     await trainer.step();
-    const { zip } = await modelBundleZip(trainer.moco.encoderQ, null, {
-      config: trainer.config,
-      liveParams: { ...trainer.moco.params },
-      step: 1,
-      dataset: trainer.dataset.name,
-      classNames: trainer.dataset.classNames,
-    });
+    const { zip } = await modelBundleZip(trainer.moco.encoderQ, null, trainer.bundleInfo());
     trainer.dispose();
     writeFileSync(join(dir, 'export.zip'), zip);
 
@@ -145,13 +139,7 @@ describe('python/train_ddp.py: MoCo on PyTorch DistributedDataParallel (torchrun
     const trainer = new Trainer(mocoConfig('v2', 'tiny', { batchSize: 8, queueSize: 32, bnSplits: 2, momentum: 0.5 }), firstImages(cifar, 32));
     await trainer.step();
     await trainer.step();
-    const { zip } = await modelBundleZip(trainer.moco.encoderQ, trainer.moco.encoderK, {
-      config: trainer.config,
-      liveParams: { ...trainer.moco.params },
-      step: 2,
-      dataset: trainer.dataset.name,
-      classNames: trainer.dataset.classNames,
-    });
+    const { zip } = await modelBundleZip(trainer.moco.encoderQ, trainer.moco.encoderK, trainer.bundleInfo());
     trainer.dispose();
     writeFileSync(join(dir, 'export.zip'), zip);
     const files = unzipBundle(zip);
