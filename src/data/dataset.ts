@@ -1,6 +1,7 @@
+import { IMAGE_CHANNELS, IMAGE_SIZE } from '../util/imageShape';
+
 /** Images are 32×32 RGB, stored interleaved (HWC) as bytes, the layout tfjs takes for a [N, 32, 32, 3] tensor. */
-export const IMAGE_SIZE = 32;
-export const IMAGE_CHANNELS = 3;
+export { IMAGE_CHANNELS, IMAGE_SIZE };
 export const IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE * IMAGE_CHANNELS;
 
 export interface ImageDataset {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { overridable } from './overridable';
+import { IMAGE_SIZE } from '../util/imageShape';
 import type { Rng } from '../util/random';
 
 /**
@@ -80,7 +81,7 @@ export function identityAugmentParams(n: number): AugmentParams {
   };
 }
 
-export function sampleAugmentParams(n: number, cfg: AugmentConfig, rng: Rng, size = 32): AugmentParams {
+export function sampleAugmentParams(n: number, cfg: AugmentConfig, rng: Rng, size = IMAGE_SIZE): AugmentParams {
   const p = identityAugmentParams(n);
   for (let i = 0; i < n; i++) {
     const [top, left, h, w] = randomResizedCrop(size, size, cfg, rng);

@@ -3,6 +3,7 @@ import { BN_EPSILON, frozenBatchNorm, splitBatchNorm, splitBatchNormRelu, update
 import { dense } from './dense';
 import { overridable } from './overridable';
 import { globalAvgPool } from './pooling';
+import { IMAGE_CHANNELS, IMAGE_SIZE } from '../util/imageShape';
 import { Rng } from '../util/random';
 import { resnet, type Architecture, type LayerOps, type ResNetOutputs } from './resnet';
 
@@ -45,7 +46,7 @@ export class Encoder {
     this.bnSplits = options.bnSplits;
     // Variables are created on first use: one inference pass on a blank image makes them all.
     tf.tidy(() => {
-      this.forward(tf.zeros([1, 32, 32, 3]), false);
+      this.forward(tf.zeros([1, IMAGE_SIZE, IMAGE_SIZE, IMAGE_CHANNELS]), false);
     });
   }
 

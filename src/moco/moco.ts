@@ -5,6 +5,7 @@ import { Encoder } from './encoder';
 import { contrastiveStats, infoNce } from './loss';
 import { keyLag, momentumUpdate, momentumUpdateWithLag } from './momentum';
 import { KeyQueue } from './queue';
+import { IMAGE_CHANNELS, IMAGE_SIZE } from '../util/imageShape';
 import { Rng, type RngState } from '../util/random';
 import { learningRateAt } from './schedule';
 import { SgdMomentum } from './sgd';
@@ -42,9 +43,6 @@ export interface StepStats {
    */
   keyConsistency: number;
 }
-
-/** The side of the square images the encoders, the augmentation and the exported model take. */
-const IMAGE_SIDE = 32;
 
 /** Images of the first batch a MoCo sees that the key-consistency probe embeds, un-augmented. */
 export const CONSISTENCY_PROBE_SIZE = 16;
@@ -337,8 +335,8 @@ export class MoCo {
  */
 function checkBatch(images: tf.Tensor, bnSplits: number): void {
   const [n, h, w, c] = images.shape;
-  if (images.rank !== 4 || h !== IMAGE_SIDE || w !== IMAGE_SIDE || c !== 3) {
-    throw new Error(`MoCo.step takes a batch of RGB images [N, ${IMAGE_SIDE}, ${IMAGE_SIDE}, 3] with values in [0, 1], got a tensor of shape [${images.shape}]: resize the images to ${IMAGE_SIDE}×${IMAGE_SIDE} (tf.image.resizeBilinear) and stack them into one 4-D tensor`);
+  if (images.rank !== 4 || h !== IMAGE_SIZE || w !== IMAGE_SIZE || c !== IMAGE_CHANNELS) {
+    throw new Error(`MoCo.step takes a batch of RGB images [N, ${IMAGE_SIZE}, ${IMAGE_SIZE}, 3] with values in [0, 1], got a tensor of shape [${images.shape}]: resize the images to ${IMAGE_SIZE}×${IMAGE_SIZE} (tf.image.resizeBilinear) and stack them into one 4-D tensor`);
   }
   if (n % bnSplits !== 0) {
     throw new Error(`MoCo.step: a batch of ${n} images does not split into the ${bnSplits} batch-norm groups of this MoCo (config.bnSplits): give it a multiple of ${bnSplits} images, or make the MoCo with mocoConfig(…, { batchSize: ${n} }), which picks groups that divide it`);
