@@ -1,5 +1,6 @@
 import { createLTTB } from 'downsample';
 import { STAT_FIELDS, type ParamChange, type StatField, type StatsBatch, type StepRecord } from '../worker/types';
+import { chanceLoss } from '../train/finalFigures';
 
 /** A parameter change of a run, whatever its run id: from which step which parameters took which values. */
 export type RunChange = Omit<ParamChange, 'runId'>;
@@ -171,11 +172,11 @@ export class SeriesStore {
     const added = to - start;
     for (const f of STAT_FIELDS) this.columns[f].pushAll(columns[f].subarray(start, to));
     const { loss, negatives } = columns;
-    const { chanceLoss, chanceAccuracy, lossRatio } = this.columns;
+    const { chanceLoss: chances, chanceAccuracy, lossRatio } = this.columns;
     for (let i = start; i < to; i++) {
       // Embeddings that carry no information score the positive like the n negatives.
-      const chance = Math.log(negatives[i] + 1);
-      chanceLoss.push(chance);
+      const chance = chanceLoss(negatives[i]);
+      chances.push(chance);
       chanceAccuracy.push(1 / (negatives[i] + 1));
       // With no negatives (an empty queue) there is no chance level to compare with.
       lossRatio.push(chance > 0 ? loss[i] / chance : NaN);

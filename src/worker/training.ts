@@ -25,6 +25,7 @@ import {
   type ProbePoint,
 } from '../train/checkpoint';
 import { BLOW_UP_FACTOR, checkStep, type KnobNames } from '../train/divergence';
+import { chanceLoss } from '../train/finalFigures';
 import { Trainer } from '../train/trainer';
 import type { Encoder } from '../moco/encoder';
 import type { StepStats } from '../moco/moco';
@@ -1591,7 +1592,7 @@ function savedHistory(checkpoint: Checkpoint, setup: TrainingSetup, train: Image
 
 /** The warning of a finite blown-up loss at step `s`, going on from the stretch's `earlier` one. */
 function blowUpWarning(earlier: LossWarning | null, s: StepStats, verdict: string): LossWarning {
-  const below = (BLOW_UP_FACTOR * Math.log(s.queueCapacity + 1)).toFixed(2);
+  const below = (BLOW_UP_FACTOR * chanceLoss(s.queueCapacity)).toFixed(2);
   const message = `${capitalise(verdict)}. Training goes on; this warning ends by itself at the first step whose loss is back below ${below} (${BLOW_UP_FACTOR} × ln(K+1)).`;
   return { kind: 'blow-up', fromStep: earlier?.fromStep ?? s.step, step: s.step, steps: (earlier?.steps ?? 0) + 1, message };
 }

@@ -8,6 +8,7 @@ import { seriesTable, toCsv, toJson } from '../seriesExport';
 import { logAxis, niceAxis, stepAxis, type Axis } from '../ticks';
 import { Term } from './Term';
 import styles from './Charts.module.css';
+import { chanceLoss } from '../../train/finalFigures';
 
 interface SeriesSpec {
   field: SeriesField;
@@ -751,7 +752,7 @@ export const Charts = memo(function Charts({
   }, [stores, options.smoothing]);
   const overlayKey = overlays.map((o) => `${o.id}:${o.series.version}:${o.knn.length}`).join(',');
 
-  const lnK = Math.log(queueSize + 1).toFixed(2);
+  const lnK = chanceLoss(queueSize).toFixed(2);
   const captions: Record<string, string> = {
     loss:
       options.lossView === 'ratio'
